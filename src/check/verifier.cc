@@ -1,0 +1,324 @@
+#include "check/verifier.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <thread>
+#include <unordered_map>
+
+#include "check/names.h"
+#include "report/progress.h"
+#include "scan/central_directory.h"
+#include "scan/end_records.h"
+#include "scan/local_scanner.h"
+
+namespace zm::check {
+using report::make_finding;
+using scan::Entry;
+using Status = codec::DecodeResult::Status;
+
+unsigned default_threads() { return std::max(1u, std::thread::hardware_concurrency()); }
+
+namespace {
+
+// Compares what the directory says with the local header it points to (4.3.7 vs 4.3.12).
+void check_local_header(io::ByteSource& src, Entry& e, report::Report& rep) {
+  std::string why;
+  auto lfh = scan::read_local_header(src, e.lfh_offset, &why);
+  if (!lfh) {
+    e.status = e.lfh_offset >= src.size() ? "truncated" : "damaged";
+    rep.add(make_finding(e.lfh_offset >= src.size() ? "entry_truncated" : "local_header_unreadable", e.name,
+                         e.lfh_offset, fmt::format("local header at offset {}: {}", e.lfh_offset, why)));
+    return;
+  }
+  std::vector<std::string> diffs;
+  if (lfh->name != e.name) diffs.push_back(fmt::format("name '{}' in the local header", report::printable_name(lfh->name)));
+  if (lfh->method != e.method)
+    diffs.push_back(fmt::format("method {} locally, {} in the directory", zip::method_name(lfh->method),
+                                zip::method_name(e.method)));
+  if ((lfh->flags ^ e.flags) & (zip::kFlagEncrypted | zip::kFlagDescriptor))
+    diffs.push_back(fmt::format("flags {:04x} locally, {:04x} in the directory", lfh->flags, e.flags));
+  if (!(lfh->flags & zip::kFlagDescriptor)) {
+    // Sizes live in the local header (bit 3 clear): they must agree with the directory.
+    std::uint64_t lc = lfh->compressed_size, lu = lfh->uncompressed_size;
+    if (lfh->zip64) {
+      if (lfh->zip64->compressed && lc == zip::kMax32) lc = *lfh->zip64->compressed;
+      if (lfh->zip64->uncompressed && lu == zip::kMax32) lu = *lfh->zip64->uncompressed;
+    }
+    if (lfh->crc32 != e.crc32) diffs.push_back(fmt::format("CRC {:08x} locally, {:08x} in the directory", lfh->crc32, e.crc32));
+    if (lc != e.compressed_size || lu != e.uncompressed_size)
+      diffs.push_back(fmt::format("sizes {}/{} locally, {}/{} in the directory", lc, lu, e.compressed_size,
+                                  e.uncompressed_size));
+    if ((lfh->compressed_size == zip::kMax32 || lfh->uncompressed_size == zip::kMax32) && !lfh->zip64)
+      rep.add(make_finding("zip64_inconsistent", e.name, e.lfh_offset,
+                           "the local header's sizes are 0xFFFFFFFF but it has no ZIP64 extra field"));
+  }
+  if (!diffs.empty()) {
+    std::string msg = "the local header disagrees with the directory: ";
+    for (std::size_t i = 0; i < diffs.size(); ++i) msg += (i ? "; " : "") + diffs[i];
+    rep.add(make_finding("cd_lfh_mismatch", e.name, e.lfh_offset, msg));
+    e.status = "damaged";
+  }
+  e.data_offset = e.lfh_offset + lfh->header_len();
+  e.lfh = std::move(lfh);
+}
+
+// Decodes the entry's data exactly as the directory describes it and checks what came out.
+void decode_entry(io::ByteSource& src, codec::Workspace& ws, Entry& e, std::atomic<std::uint64_t>* progress) {
+  codec::DecodeRequest req{e.data_offset, e.compressed_size, e.method};
+  req.lzma_eos = e.flags & 2;
+  req.expected_uncompressed = e.uncompressed_size;
+  // A stream that would produce more than the directory promises is stopped there (zip bombs).
+  req.max_output = e.uncompressed_size + 1;
+  req.progress = progress;
+  e.decoded = ws.decode(src, req);
+}
+
+void judge_entry(io::ByteSource& src, Entry& e, report::Report& rep) {
+  const auto& d = *e.decoded;
+  const std::uint64_t size = src.size();
+  std::uint64_t data_end = e.data_offset + e.compressed_size;
+  e.end_offset = data_end;
+  bool bad = e.status == "damaged";
+  if (d.status == Status::truncated || data_end > size) {
+    e.status = "truncated";
+    rep.add(make_finding("entry_truncated", e.name, e.lfh_offset,
+                         fmt::format("the file ends inside the entry's data: {} of {} compressed bytes present",
+                                     size > e.data_offset ? size - e.data_offset : 0, e.compressed_size)));
+    return;
+  }
+  if (d.status == Status::overrun && d.produced > e.uncompressed_size) {
+    rep.add(make_finding("size_mismatch", e.name, e.data_offset,
+                         fmt::format("the data decodes to more than the {} bytes the directory promises",
+                                     e.uncompressed_size)));
+    bad = true;
+  } else if (d.status == Status::overrun) {
+    rep.add(make_finding("decode_error", e.name, e.data_offset,
+                         fmt::format("the compressed stream does not end within its {} bytes", e.compressed_size)));
+    bad = true;
+  } else if (d.status != Status::ok) {
+    rep.add(make_finding("decode_error", e.name, e.data_offset + d.consumed, d.error));
+    bad = true;
+  } else {
+    if (d.consumed != e.compressed_size) {
+      rep.add(make_finding("size_mismatch", e.name, e.data_offset + d.consumed,
+                           fmt::format("the compressed stream ends after {} bytes; the directory says {}", d.consumed,
+                                       e.compressed_size)));
+      bad = true;
+    }
+    if (d.produced != e.uncompressed_size) {
+      rep.add(make_finding("size_mismatch", e.name, e.data_offset,
+                           fmt::format("the data decodes to {} bytes; the directory says {}", d.produced,
+                                       e.uncompressed_size)));
+      bad = true;
+    }
+    if (d.crc != e.crc32) {
+      rep.add(make_finding("crc_mismatch", e.name, e.data_offset,
+                           fmt::format("CRC-32 of the data is {:08x}; the directory says {:08x}", d.crc, e.crc32)));
+      bad = true;
+    }
+  }
+  if (e.has_descriptor_flag()) {
+    bool zip64 = e.lfh && e.lfh->zip64;
+    if (auto m = scan::match_descriptor(src, data_end, e.crc32, e.compressed_size, e.uncompressed_size, zip64)) {
+      e.descriptor = m;
+    } else if (auto g = scan::read_descriptor_guess(src, data_end, zip64)) {
+      e.descriptor = g;
+      rep.add(make_finding("descriptor_mismatch", e.name, data_end,
+                           fmt::format("the data descriptor says crc {:08x}, {} compressed, {} uncompressed; the "
+                                       "directory says {:08x}, {}, {}",
+                                       g->crc32, g->compressed_size, g->uncompressed_size, e.crc32,
+                                       e.compressed_size, e.uncompressed_size)));
+      bad = true;
+    } else {
+      rep.add(make_finding("descriptor_missing", e.name, data_end,
+                           "bit 3 is set but the file ends before the data descriptor"));
+      bad = true;
+    }
+    if (e.descriptor) e.end_offset = data_end + e.descriptor->length;
+  }
+  e.status = bad ? "damaged" : "ok";
+}
+
+void decode_all(io::ByteSource& src, std::vector<Entry*>& work, unsigned threads,
+                std::atomic<std::uint64_t>* progress) {
+  std::atomic<std::size_t> next{0};
+  auto worker = [&] {
+    codec::Workspace ws;
+    for (std::size_t i; (i = next.fetch_add(1)) < work.size();) decode_entry(src, ws, *work[i], progress);
+  };
+  threads = std::max(1u, std::min<unsigned>(threads, unsigned(work.size())));
+  std::vector<std::thread> pool;
+  for (unsigned t = 1; t < threads; ++t) pool.emplace_back(worker);
+  worker();
+  for (auto& t : pool) t.join();
+}
+
+// Overlaps (zip-bomb style reuse of data), gaps, and local headers nothing points to.
+void check_layout(io::ByteSource& src, std::vector<Entry>& entries, const scan::EndRecords& end,
+                  report::Report& rep) {
+  std::vector<Entry*> placed;
+  for (auto& e : entries)
+    if (e.lfh) placed.push_back(&e);
+  std::sort(placed.begin(), placed.end(), [](auto* a, auto* b) { return a->lfh_offset < b->lfh_offset; });
+  auto gap = [&](std::uint64_t from, std::uint64_t to, const std::string& where) {
+    if (to <= from) return;
+    std::uint64_t p = from;
+    bool any_header = false;
+    while ((p = scan::find_next_record(src, p, to, true)) < to) {
+      std::string why;
+      auto h = scan::read_local_header(src, p, &why);
+      rep.add(make_finding("unreferenced_local_header", h ? std::optional(h->name) : std::nullopt, p,
+                           fmt::format("a local header {} that no directory entry points to", where)));
+      any_header = true;
+      p += 4;
+    }
+    if (!any_header)
+      rep.add(make_finding("gap_bytes", std::nullopt, from,
+                           fmt::format("{} bytes {} belong to no entry", to - from, where)));
+  };
+  std::uint64_t first = placed.empty() ? end.cd_start : placed.front()->lfh_offset;
+  if (first > 0) {
+    // Bytes before the archive: a self-extractor stub when they hold no local header.
+    std::uint64_t h = scan::find_next_record(src, 0, first, true);
+    if (h < first)
+      gap(0, first, "before the first entry");
+    else
+      rep.add(make_finding("prefix_bytes", std::nullopt, 0,
+                           fmt::format("{} bytes precede the archive (a self-extractor stub or other prefix){}", first,
+                                       end.shift ? "; the archive's offsets count from after them" : "")));
+  }
+  for (std::size_t i = 0; i + 1 < placed.size(); ++i) {
+    Entry& a = *placed[i];
+    Entry& b = *placed[i + 1];
+    std::uint64_t a_end = std::max(a.end_offset, a.data_offset);
+    if (b.lfh_offset < a_end) {
+      rep.add(make_finding("overlapping_entries", b.name, b.lfh_offset,
+                           fmt::format("its bytes overlap entry '{}' (offsets {} to {})",
+                                       report::printable_name(a.name), a.lfh_offset, a_end)));
+      b.status = "damaged";
+    } else {
+      gap(a_end, b.lfh_offset, fmt::format("between offsets {} and {}", a_end, b.lfh_offset));
+    }
+  }
+  if (!placed.empty()) {
+    Entry& last = *placed.back();
+    std::uint64_t last_end = std::max(last.end_offset, last.data_offset);
+    if (last_end > end.cd_start)
+      rep.add(make_finding("overlapping_entries", last.name, last.lfh_offset,
+                           fmt::format("its data runs into the central directory at offset {}", end.cd_start)));
+    else
+      gap(last_end, end.cd_start, "between the last entry and the central directory");
+  }
+  std::uint64_t cd_end = end.cd_start + end.cd_size;
+  std::uint64_t records = end.zip64 ? end.zip64_offset : end.eocd_offset;
+  if (cd_end < records) gap(cd_end, records, "between the central directory and the end records");
+}
+
+}  // namespace
+
+void check_names(const std::vector<Entry>& entries, report::Report& rep) {
+  std::unordered_map<std::string, std::size_t> seen;
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    const Entry& e = entries[i];
+    if (auto why = unsafe_name_reason(e.name))
+      rep.add(make_finding("unsafe_path", e.name, e.lfh_offset, *why + ": a restore could write outside its target"));
+    if (is_symlink_mode(e.unix_mode()))
+      rep.add(make_finding("symlink_entry", e.name, e.lfh_offset,
+                           "the entry is a symbolic link; a restore must not write through it"));
+    auto [it, fresh] = seen.emplace(e.name, i);
+    if (!fresh)
+      rep.add(make_finding("duplicate_name", e.name, e.lfh_offset,
+                           fmt::format("the name is stored twice (entries {} and {})", it->second + 1, i + 1)));
+  }
+}
+
+Verification verify_archive(io::ByteSource& src, const std::string& path, const VerifyOptions& opt) {
+  auto t0 = std::chrono::steady_clock::now();
+  Verification v;
+  report::Report& rep = v.report;
+  rep.command = "verify";
+  rep.archive_path = path;
+  rep.archive_size = src.size();
+  if (src.size() == 0) throw CannotProceed(path + ": the file is empty (0 bytes); it is not a ZIP archive");
+
+  auto end = scan::locate_end_records(src);
+  std::vector<Entry> entries;
+  if (end) {
+    for (auto& f : end->findings) rep.add(f);
+    auto cd = scan::read_central_directory(src, *end);
+    for (auto& f : cd.findings) rep.add(f);
+    if (cd.readable) {
+      entries = std::move(cd.entries);
+      v.from_directory = true;
+    }
+  } else {
+    rep.add(make_finding("eocd_missing", std::nullopt, src.size(),
+                         "no end of central directory record in the last 65,557 bytes: the archive was cut short "
+                         "or never finished"));
+  }
+
+  const unsigned threads = opt.threads ? opt.threads : default_threads();
+  if (v.from_directory) {
+    for (auto& e : entries) check_local_header(src, e, rep);
+    std::vector<Entry*> work;
+    std::uint64_t total = 0;
+    for (auto& e : entries) {
+      if (!e.lfh) continue;
+      if (e.encrypted()) {
+        e.status = "encrypted";
+        rep.add(make_finding("encrypted_entry", e.name, e.lfh_offset,
+                             "the entry is encrypted; its data cannot be verified without the password"));
+      } else if (!codec::method_supported(e.method)) {
+        e.status = "unsupported";
+        rep.add(make_finding("unsupported_method", e.name, e.lfh_offset,
+                             fmt::format("compression method {} cannot be decoded, so the entry is not verified",
+                                         zip::method_name(e.method))));
+      } else {
+        work.push_back(&e);
+        total += e.compressed_size;
+      }
+    }
+    report::Progress progress(opt.progress, total);
+    decode_all(src, work, threads, &progress.counter());
+    progress.finish();
+    for (auto* e : work) judge_entry(src, *e, rep);
+    for (auto& e : entries)
+      if (!e.end_offset) e.end_offset = e.data_offset + e.compressed_size;
+    check_layout(src, entries, *end, rep);
+  } else {
+    codec::Workspace ws;
+    report::Progress progress(opt.progress, src.size());
+    auto scan = scan::scan_local(src, ws, {&progress.counter(), 0});
+    progress.finish();
+    if (!scan.found_any_header && !end)
+      throw CannotProceed(path + ": not a ZIP archive (no end record and no local file header anywhere)");
+    for (auto& f : scan.findings) rep.add(f);
+    entries = std::move(scan.entries);
+    if (end && entries.empty())
+      rep.add(make_finding("cd_unreadable", std::nullopt, end->cd_start, "the central directory could not be read"));
+  }
+  check_names(entries, rep);
+
+  std::uint64_t comp = 0, uncomp = 0, ok = 0;
+  for (auto& e : entries) {
+    rep.entries.push_back(scan::to_row(e));
+    comp += e.compressed_size;
+    uncomp += e.uncompressed_size;
+    ok += e.status == "ok";
+  }
+  rep.decide_verdict();
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  rep.stats = {{"entries", entries.size()},
+               {"entries_ok", ok},
+               {"compressed_bytes", comp},
+               {"uncompressed_bytes", uncomp},
+               {"source", v.from_directory ? "central_directory" : "local_headers"},
+               {"threads", threads},
+               {"seconds", secs}};
+  v.entries = std::move(entries);
+  return v;
+}
+
+}  // namespace zm::check

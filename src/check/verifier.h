@@ -1,0 +1,38 @@
+// verify: every structural rule, every entry decoded, every name judged.
+#pragma once
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "io/source.h"
+#include "report/report.h"
+#include "scan/catalog.h"
+
+namespace zm::check {
+
+// The archive cannot be judged at all (empty, not a ZIP): exit status 3.
+struct CannotProceed : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+struct VerifyOptions {
+  unsigned threads = 0;  // 0: one per core
+  bool progress = false;
+};
+
+// The verified catalog (entries in directory order) is returned alongside the report so that
+// repair and restore can act on it without a second pass.
+struct Verification {
+  report::Report report;
+  std::vector<scan::Entry> entries;
+  bool from_directory = false;
+};
+
+Verification verify_archive(io::ByteSource& src, const std::string& display_path, const VerifyOptions& opt);
+
+// Name and layout rules shared with repair's check of its own output.
+void check_names(const std::vector<scan::Entry>& entries, report::Report& rep);
+
+unsigned default_threads();
+
+}  // namespace zm::check

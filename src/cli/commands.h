@@ -1,0 +1,31 @@
+#pragma once
+#include <string>
+
+namespace zm::cli {
+
+// Exit statuses, documented in the man page (EXIT STATUS).
+enum class Exit : int {
+  ok = 0,           // valid / repaired with nothing lost
+  damaged = 1,      // damage or danger found / repaired with losses / restore refused
+  usage = 2,        // bad command line
+  cannot_proceed = 3,  // cannot open, not a ZIP, empty, nothing recoverable, I/O failure
+};
+
+struct CommonOptions {
+  bool json = false;
+  bool quiet = false;
+  bool verbose = false;
+  unsigned threads = 0;
+};
+
+struct RepairOptions {
+  std::string output;
+  bool in_place = false;
+  bool salvage_partial = false;
+};
+
+Exit run_verify(const std::string& archive, const CommonOptions& o);
+Exit run_scan(const std::string& archive, const CommonOptions& o);
+Exit run_repair(const std::string& archive, const RepairOptions& r, const CommonOptions& o);
+
+}  // namespace zm::cli

@@ -1,0 +1,253 @@
+#include "codec/codec.h"
+
+#include <bzlib.h>
+#include <isa-l/crc.h>
+#include <isa-l/igzip_lib.h>
+#include <lzma.h>
+
+#include <cstring>
+
+#include "zip/records.h"
+
+namespace zm::codec {
+namespace {
+constexpr std::size_t kInBuf = 1 << 20;
+constexpr std::size_t kOutBuf = 1 << 20;
+using Status = DecodeResult::Status;
+
+void emit(const DecodeRequest& req, DecodeResult& r, const std::uint8_t* p, std::size_t n) {
+  if (n == 0) return;
+  r.crc = crc32(r.crc, {p, n});
+  r.produced += n;
+  if (req.sink) req.sink({p, n});
+}
+}  // namespace
+
+std::uint32_t crc32(std::uint32_t crc, std::span<const std::uint8_t> data) {
+  return crc32_gzip_refl(crc, data.data(), data.size());
+}
+
+bool method_supported(std::uint16_t m) {
+  return m == zip::kStored || m == zip::kDeflate || m == zip::kBzip2 || m == zip::kLzma;
+}
+bool method_self_terminating(std::uint16_t m) {
+  return m == zip::kDeflate || m == zip::kBzip2 || m == zip::kLzma;
+}
+
+struct Workspace::Inflate {
+  inflate_state st;
+};
+
+Workspace::Workspace() : in_(kInBuf), out_(kOutBuf), inflate_(std::make_unique<Inflate>()) {}
+Workspace::~Workspace() = default;
+
+DecodeResult Workspace::decode(io::ByteSource& src, const DecodeRequest& req) {
+  switch (req.method) {
+    case zip::kStored: return stored(src, req);
+    case zip::kDeflate: return deflate(src, req);
+    case zip::kBzip2: return bzip2(src, req);
+    case zip::kLzma: return lzma(src, req);
+    default: {
+      DecodeResult r;
+      r.status = Status::unsupported;
+      r.error = "compression method " + zip::method_name(req.method) + " is not supported";
+      return r;
+    }
+  }
+}
+
+DecodeResult Workspace::stored(io::ByteSource& src, const DecodeRequest& req) {
+  DecodeResult r;
+  while (r.consumed < req.limit) {
+    std::size_t want = std::min<std::uint64_t>(in_.size(), req.limit - r.consumed);
+    std::size_t n = src.read_at(req.offset + r.consumed, {in_.data(), want});
+    emit(req, r, in_.data(), n);
+    r.consumed += n;
+    if (req.progress) *req.progress += n;
+    if (n < want) {
+      r.status = Status::truncated;
+      r.error = "the file ends inside the stored data";
+      return r;
+    }
+  }
+  return r;
+}
+
+DecodeResult Workspace::deflate(io::ByteSource& src, const DecodeRequest& req) {
+  DecodeResult r;
+  inflate_state& st = inflate_->st;
+  isal_inflate_init(&st);
+  st.crc_flag = ISAL_DEFLATE;
+  std::uint64_t fed = 0;
+  bool source_ended = false;
+  for (;;) {
+    if (st.avail_in == 0 && !source_ended) {
+      std::size_t want = std::min<std::uint64_t>(in_.size(), req.limit - fed);
+      std::size_t n = want ? src.read_at(req.offset + fed, {in_.data(), want}) : 0;
+      if (n < want || want == 0) source_ended = true;
+      st.next_in = in_.data();
+      st.avail_in = std::uint32_t(n);
+      fed += n;
+      if (req.progress) *req.progress += n;
+    }
+    st.next_out = out_.data();
+    st.avail_out = std::uint32_t(out_.size());
+    int ret = isal_inflate(&st);
+    std::size_t got = out_.size() - st.avail_out;
+    emit(req, r, out_.data(), got);
+    if (ret < 0) {
+      r.status = Status::corrupt;
+      r.consumed = fed - st.avail_in;
+      r.error = ret == ISAL_INVALID_BLOCK ? "invalid deflate block"
+                : ret == ISAL_INVALID_SYMBOL ? "invalid deflate symbol"
+                : ret == ISAL_INVALID_LOOKBACK ? "invalid deflate back-reference distance"
+                : "deflate stream rejected (code " + std::to_string(ret) + ")";
+      r.error += " after " + std::to_string(r.produced) + " bytes of output";
+      return r;
+    }
+    if (st.block_state == ISAL_BLOCK_FINISH) {
+      // ISA-L keeps up to 8 bytes of look-ahead in its bit buffer; whole bytes left there were
+      // never part of the stream, so they are given back to find the exact end of the data.
+      r.consumed = fed - st.avail_in - std::uint64_t(st.read_in_length / 8);
+      return r;
+    }
+    if (req.max_output && r.produced > req.max_output) {
+      r.status = Status::overrun;
+      r.consumed = fed - st.avail_in;
+      r.error = "decoded output exceeds " + std::to_string(req.max_output) + " bytes";
+      return r;
+    }
+    if (st.avail_in == 0 && source_ended && got == 0) {
+      // No input left and the decoder could not make progress: the stream has no end here.
+      r.consumed = fed;
+      if (fed < req.limit) {
+        r.status = Status::truncated;
+        r.error = "the file ends inside the deflate stream";
+      } else {
+        r.status = Status::overrun;
+        r.error = "the deflate stream does not end within its " + std::to_string(req.limit) + " compressed bytes";
+      }
+      return r;
+    }
+  }
+}
+
+DecodeResult Workspace::bzip2(io::ByteSource& src, const DecodeRequest& req) {
+  DecodeResult r;
+  bz_stream bz{};
+  if (BZ2_bzDecompressInit(&bz, 0, 0) != BZ_OK) {
+    r.status = Status::corrupt;
+    r.error = "bzip2 decoder could not start";
+    return r;
+  }
+  std::uint64_t fed = 0;
+  bool source_ended = false;
+  for (;;) {
+    if (bz.avail_in == 0 && !source_ended) {
+      std::size_t want = std::min<std::uint64_t>(in_.size(), req.limit - fed);
+      std::size_t n = want ? src.read_at(req.offset + fed, {in_.data(), want}) : 0;
+      if (n < want || want == 0) source_ended = true;
+      bz.next_in = reinterpret_cast<char*>(in_.data());
+      bz.avail_in = unsigned(n);
+      fed += n;
+      if (req.progress) *req.progress += n;
+    }
+    bz.next_out = reinterpret_cast<char*>(out_.data());
+    bz.avail_out = unsigned(out_.size());
+    int ret = BZ2_bzDecompress(&bz);
+    std::size_t got = out_.size() - bz.avail_out;
+    emit(req, r, out_.data(), got);
+    r.consumed = fed - bz.avail_in;
+    if (ret == BZ_STREAM_END) break;
+    if (ret != BZ_OK) {
+      r.status = Status::corrupt;
+      r.error = "bzip2 stream rejected (code " + std::to_string(ret) + ")";
+      break;
+    }
+    if (req.max_output && r.produced > req.max_output) {
+      r.status = Status::overrun;
+      r.error = "decoded output exceeds the expected size";
+      break;
+    }
+    if (bz.avail_in == 0 && source_ended && got == 0) {
+      r.status = fed < req.limit ? Status::truncated : Status::overrun;
+      r.error = fed < req.limit ? "the file ends inside the bzip2 stream" : "the bzip2 stream does not end within its compressed size";
+      break;
+    }
+  }
+  BZ2_bzDecompressEnd(&bz);
+  return r;
+}
+
+DecodeResult Workspace::lzma(io::ByteSource& src, const DecodeRequest& req) {
+  // 4.4.5/5.8: ZIP's LZMA data starts with version (2 bytes), properties size (2 bytes) and the
+  // 5-byte properties. liblzma's .lzma ("alone") decoder takes properties + 8-byte size, so
+  // that header is rebuilt and the raw stream follows it.
+  DecodeResult r;
+  std::uint8_t head[9];
+  if (req.limit < 9 || src.read_at(req.offset, head) < 9) {
+    r.status = Status::truncated;
+    r.error = "the file ends inside the LZMA header";
+    return r;
+  }
+  if ((head[2] | head[3] << 8) != 5) {
+    r.status = Status::corrupt;
+    r.error = "LZMA properties size is not 5";
+    return r;
+  }
+  std::uint8_t alone[13];
+  std::memcpy(alone, head + 4, 5);
+  std::uint64_t size = req.lzma_eos ? ~std::uint64_t(0) : req.expected_uncompressed;
+  for (int i = 0; i < 8; ++i) alone[5 + i] = std::uint8_t(size >> (8 * i));
+  lzma_stream ls = LZMA_STREAM_INIT;
+  if (lzma_alone_decoder(&ls, UINT64_MAX) != LZMA_OK) {
+    r.status = Status::corrupt;
+    r.error = "LZMA decoder could not start";
+    return r;
+  }
+  ls.next_in = alone;
+  ls.avail_in = sizeof alone;
+  ls.next_out = out_.data();
+  ls.avail_out = out_.size();
+  lzma_code(&ls, LZMA_RUN);
+  std::uint64_t fed = 9;
+  bool source_ended = false;
+  if (req.progress) *req.progress += 9;
+  for (;;) {
+    if (ls.avail_in == 0 && !source_ended) {
+      std::size_t want = std::min<std::uint64_t>(in_.size(), req.limit - fed);
+      std::size_t n = want ? src.read_at(req.offset + fed, {in_.data(), want}) : 0;
+      if (n < want || want == 0) source_ended = true;
+      ls.next_in = in_.data();
+      ls.avail_in = n;
+      fed += n;
+      if (req.progress) *req.progress += n;
+    }
+    ls.next_out = out_.data();
+    ls.avail_out = out_.size();
+    lzma_ret ret = lzma_code(&ls, source_ended && ls.avail_in == 0 ? LZMA_FINISH : LZMA_RUN);
+    std::size_t got = out_.size() - ls.avail_out;
+    emit(req, r, out_.data(), got);
+    r.consumed = fed - ls.avail_in;
+    if (ret == LZMA_STREAM_END) break;
+    if (ret == LZMA_BUF_ERROR || (ret == LZMA_OK && ls.avail_in == 0 && source_ended && got == 0)) {
+      r.status = fed < req.limit ? Status::truncated : Status::overrun;
+      r.error = fed < req.limit ? "the file ends inside the LZMA stream" : "the LZMA stream does not end within its compressed size";
+      break;
+    }
+    if (ret != LZMA_OK) {
+      r.status = Status::corrupt;
+      r.error = "LZMA stream rejected (code " + std::to_string(int(ret)) + ")";
+      break;
+    }
+    if (req.max_output && r.produced > req.max_output) {
+      r.status = Status::overrun;
+      r.error = "decoded output exceeds the expected size";
+      break;
+    }
+  }
+  lzma_end(&ls);
+  return r;
+}
+
+}  // namespace zm::codec

@@ -1,0 +1,73 @@
+// Entry decoders behind one call: decode compressed bytes from a source, count and CRC the
+// output, and say exactly where the compressed stream ended.
+#pragma once
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "io/source.h"
+
+namespace zm::codec {
+
+std::uint32_t crc32(std::uint32_t crc, std::span<const std::uint8_t> data);
+
+bool method_supported(std::uint16_t method);
+// Methods whose streams carry their own end, so a scanner can find the end of bit-3 data by
+// decoding (DESIGN.md, LocalScanner).
+bool method_self_terminating(std::uint16_t method);
+
+struct DecodeResult {
+  enum class Status {
+    ok,            // stream ended (or, for stored, `limit` bytes were read)
+    truncated,     // the source ended before the stream did
+    corrupt,       // the decoder rejected the data
+    overrun,       // the stream did not end within `limit` bytes
+    unsupported,   // no decoder for the method
+  };
+  Status status = Status::ok;
+  std::uint64_t consumed = 0;  // compressed bytes up to the end of the stream (or up to the failure)
+  std::uint64_t produced = 0;  // uncompressed bytes
+  std::uint32_t crc = 0;       // CRC-32 of the produced bytes
+  std::string error;
+};
+
+struct DecodeRequest {
+  std::uint64_t offset = 0;  // first compressed byte
+  std::uint64_t limit = 0;   // compressed bytes available for this entry
+  std::uint16_t method = 0;
+  // Bit 1 of the flags for LZMA says the stream has an end marker (4.4.4); without one the
+  // uncompressed size must be known.
+  bool lzma_eos = true;
+  std::uint64_t expected_uncompressed = 0;
+  // Output above this many bytes stops the decode with `overrun` (zip-bomb guard); 0: no cap.
+  std::uint64_t max_output = 0;
+  // Receives every decoded chunk (restore, profile checks, partial salvage); may be empty.
+  std::function<void(std::span<const std::uint8_t>)> sink;
+  std::atomic<std::uint64_t>* progress = nullptr;  // compressed bytes done, for the progress line
+};
+
+// Reusable buffers and decoder state: one per worker thread, so that 200,000 tiny entries do
+// not cost 200,000 allocations.
+class Workspace {
+ public:
+  Workspace();
+  ~Workspace();
+  Workspace(const Workspace&) = delete;
+  Workspace& operator=(const Workspace&) = delete;
+  DecodeResult decode(io::ByteSource& src, const DecodeRequest& req);
+
+ private:
+  DecodeResult stored(io::ByteSource& src, const DecodeRequest& req);
+  DecodeResult deflate(io::ByteSource& src, const DecodeRequest& req);
+  DecodeResult bzip2(io::ByteSource& src, const DecodeRequest& req);
+  DecodeResult lzma(io::ByteSource& src, const DecodeRequest& req);
+  std::vector<std::uint8_t> in_, out_;
+  struct Inflate;
+  std::unique_ptr<Inflate> inflate_;
+};
+
+}  // namespace zm::codec

@@ -1,0 +1,87 @@
+#include "io/source.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+
+namespace zm::io {
+
+std::size_t ByteSource::read_at(std::uint64_t offset, std::span<std::uint8_t> buf) {
+  std::size_t got = 0;
+  while (got < buf.size()) {
+    std::size_t n = read_some(offset + got, buf.subspan(got));
+    if (n == 0) break;
+    got += n;
+  }
+  return got;
+}
+
+std::vector<std::uint8_t> ByteSource::read_vec(std::uint64_t offset, std::size_t n) {
+  std::vector<std::uint8_t> v(n);
+  v.resize(read_at(offset, v));
+  return v;
+}
+
+FileSource::FileSource(const std::string& path) : path_(path) {
+  fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd_ < 0) throw IoError(path + ": cannot open: " + std::strerror(errno));
+  struct stat st {};
+  if (::fstat(fd_, &st) != 0) throw IoError(path + ": cannot stat: " + std::strerror(errno));
+  if (S_ISDIR(st.st_mode)) {
+    ::close(fd_);
+    fd_ = -1;
+    throw IoError(path + ": is a directory");
+  }
+  size_ = std::uint64_t(st.st_size);
+  ::posix_fadvise(fd_, 0, 0, POSIX_FADV_SEQUENTIAL);
+}
+
+FileSource::~FileSource() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+std::size_t FileSource::read_some(std::uint64_t offset, std::span<std::uint8_t> buf) {
+  if (offset >= size_ || buf.empty()) return 0;
+  std::size_t want = std::min<std::uint64_t>(buf.size(), size_ - offset);
+  for (;;) {
+    ssize_t n = ::pread(fd_, buf.data(), want, off_t(offset));
+    if (n >= 0) return std::size_t(n);
+    if (errno == EINTR) continue;
+    throw IoError(path_ + ": read error at offset " + std::to_string(offset) + ": " + std::strerror(errno));
+  }
+}
+
+std::size_t MemorySource::read_some(std::uint64_t offset, std::span<std::uint8_t> buf) {
+  if (offset >= data_.size()) return 0;
+  std::size_t n = std::min<std::uint64_t>(buf.size(), data_.size() - offset);
+  std::memcpy(buf.data(), data_.data() + offset, n);
+  return n;
+}
+
+std::vector<std::uint8_t> read_whole_file(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) throw IoError(path + ": cannot open");
+  return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
+}
+
+}  // namespace zm::io
+
+namespace zm::io {
+
+std::span<const std::uint8_t> SequentialReader::peek(std::size_t n) {
+  n = std::min(n, buf_.size());
+  if (pos_ < buf_start_ || pos_ + n > buf_start_ + buf_len_) {
+    buf_start_ = pos_;
+    buf_len_ = src_.read_at(pos_, buf_);
+  }
+  std::size_t off = std::size_t(pos_ - buf_start_);
+  std::size_t avail = buf_len_ > off ? buf_len_ - off : 0;
+  return {buf_.data() + off, std::min(n, avail)};
+}
+
+}  // namespace zm::io

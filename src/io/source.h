@@ -1,0 +1,94 @@
+// Where archive bytes come from. Everything above io/ reads through ByteSource, so tests can
+// run the same code on memory and on sources that return short reads.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace zm::io {
+
+// Raised for operating-system failures (open, read); the CLI maps it to exit status 3.
+struct IoError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+class ByteSource {
+ public:
+  virtual ~ByteSource() = default;
+  virtual std::uint64_t size() const = 0;
+  // Reads up to buf.size() bytes at `offset`; may return fewer; 0 only at or past the end.
+  virtual std::size_t read_some(std::uint64_t offset, std::span<std::uint8_t> buf) = 0;
+  // Loops over read_some; returns the bytes actually read (short only at the end of the source).
+  std::size_t read_at(std::uint64_t offset, std::span<std::uint8_t> buf);
+  std::vector<std::uint8_t> read_vec(std::uint64_t offset, std::size_t n);
+};
+
+class FileSource final : public ByteSource {
+ public:
+  explicit FileSource(const std::string& path);
+  ~FileSource() override;
+  FileSource(const FileSource&) = delete;
+  FileSource& operator=(const FileSource&) = delete;
+  std::uint64_t size() const override { return size_; }
+  std::size_t read_some(std::uint64_t offset, std::span<std::uint8_t> buf) override;
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+  std::uint64_t size_ = 0;
+};
+
+class MemorySource final : public ByteSource {
+ public:
+  explicit MemorySource(std::vector<std::uint8_t> data) : data_(std::move(data)) {}
+  std::uint64_t size() const override { return data_.size(); }
+  std::size_t read_some(std::uint64_t offset, std::span<std::uint8_t> buf) override;
+
+ private:
+  std::vector<std::uint8_t> data_;
+};
+
+// Test helper: hands out at most `chunk` bytes per read, to prove that parsers do not depend on
+// where reads happen to end (libarchive's 31-byte habit).
+class ChunkedSource final : public ByteSource {
+ public:
+  ChunkedSource(ByteSource& inner, std::size_t chunk) : inner_(inner), chunk_(chunk) {}
+  std::uint64_t size() const override { return inner_.size(); }
+  std::size_t read_some(std::uint64_t offset, std::span<std::uint8_t> buf) override {
+    return inner_.read_some(offset, buf.first(std::min(buf.size(), chunk_)));
+  }
+
+ private:
+  ByteSource& inner_;
+  std::size_t chunk_;
+};
+
+std::vector<std::uint8_t> read_whole_file(const std::string& path);
+
+}  // namespace zm::io
+
+namespace zm::io {
+
+// Forward reading with a window, for parsers that walk records one after another; `peek` makes
+// up to n bytes at the current position visible without a system call per record.
+class SequentialReader {
+ public:
+  SequentialReader(ByteSource& src, std::uint64_t pos, std::size_t window = 1 << 20)
+      : src_(src), pos_(pos), buf_(window) {}
+  // Up to n bytes at the current position (fewer only at the end of the source). n <= window.
+  std::span<const std::uint8_t> peek(std::size_t n);
+  void skip(std::uint64_t n) { pos_ += n; }
+  void seek(std::uint64_t pos) { pos_ = pos; }
+  std::uint64_t pos() const { return pos_; }
+
+ private:
+  ByteSource& src_;
+  std::uint64_t pos_;
+  std::vector<std::uint8_t> buf_;
+  std::uint64_t buf_start_ = 0;
+  std::size_t buf_len_ = 0;
+};
+
+}  // namespace zm::io

@@ -1,0 +1,57 @@
+// Options in, command out, exit status back. All logic lives below cli/.
+#include <CLI/CLI.hpp>
+
+#include "cli/commands.h"
+
+int main(int argc, char** argv) {
+  using zm::cli::Exit;
+  CLI::App app{"zipmedic: check a ZIP backup before a restore, and rebuild the central directory of one that was "
+               "cut short or never finished."};
+  app.set_version_flag("--version", std::string("zipmedic ") + ZIPMEDIC_VERSION);
+  app.require_subcommand(1);
+  zm::cli::CommonOptions common;
+  auto add_common = [&](CLI::App* sub) {
+    sub->add_flag("--json", common.json, "Print one JSON report (schema zipmedic.report/1) on stdout");
+    sub->add_flag("-q,--quiet", common.quiet, "No progress line and no text report; only the exit status and errors");
+    sub->add_flag("-v,--verbose", common.verbose, "List every entry in the text report, however many");
+    sub->add_option("-t,--threads", common.threads, "Entries decoded in parallel (default: one per core)")
+        ->check(CLI::Range(1, 256));
+  };
+
+  std::string archive;
+  auto* verify = app.add_subcommand("verify", "Decode every entry, check CRC-32, sizes, structure and names");
+  verify->add_option("ARCHIVE", archive, "The ZIP file to check")->required();
+  add_common(verify);
+
+  auto* scan = app.add_subcommand("scan", "Walk the local headers front to back, trusting no directory");
+  scan->add_option("ARCHIVE", archive, "The ZIP file to walk")->required();
+  add_common(scan);
+
+  zm::cli::RepairOptions repair_opt;
+  auto* repair = app.add_subcommand("repair", "Rebuild the central directory from the entries that survive");
+  repair->add_option("ARCHIVE", archive, "The damaged ZIP file")->required();
+  auto* out = repair->add_option("-o,--output", repair_opt.output, "Write the repaired archive to this new file");
+  auto* inplace = repair->add_flag("--in-place", repair_opt.in_place,
+                                   "Append a new central directory to ARCHIVE itself; no existing byte changes");
+  out->excludes(inplace);
+  repair->add_flag("--salvage-partial", repair_opt.salvage_partial,
+                   "Keep the intact start of a cut or damaged entry as NAME.partial (copy mode only)");
+  add_common(repair);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::Success& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return int(Exit::usage);
+  }
+  if (repair->parsed() && repair_opt.output.empty() && !repair_opt.in_place) {
+    std::fprintf(stderr, "zipmedic repair: give -o OUT or --in-place\n");
+    return int(Exit::usage);
+  }
+  if (verify->parsed()) return int(zm::cli::run_verify(archive, common));
+  if (scan->parsed()) return int(zm::cli::run_scan(archive, common));
+  if (repair->parsed()) return int(zm::cli::run_repair(archive, repair_opt, common));
+  return int(Exit::usage);
+}

@@ -1,0 +1,104 @@
+#include "report/report.h"
+
+#include <map>
+
+namespace zm::report {
+
+const char* to_string(Severity s) {
+  switch (s) {
+    case Severity::info: return "info";
+    case Severity::warning: return "warning";
+    case Severity::error: return "error";
+  }
+  return "error";
+}
+
+const char* to_string(Verdict v) {
+  switch (v) {
+    case Verdict::ok: return "ok";
+    case Verdict::damaged: return "damaged";
+    case Verdict::unreadable: return "unreadable";
+  }
+  return "unreadable";
+}
+
+Severity severity_of(const std::string& code) {
+  // Errors make the verdict `damaged` (exit 1); warnings are shown but a restore can proceed;
+  // info explains an unusual but sound layout.
+  static const std::map<std::string, Severity> table = {
+      {"eocd_missing", Severity::error},
+      {"eocd_inconsistent", Severity::error},
+      {"cd_unreadable", Severity::error},
+      {"cd_lfh_mismatch", Severity::error},
+      {"crc_mismatch", Severity::error},
+      {"size_mismatch", Severity::error},
+      {"decode_error", Severity::error},
+      {"entry_truncated", Severity::error},
+      {"local_header_unreadable", Severity::error},
+      {"descriptor_mismatch", Severity::error},
+      {"descriptor_missing", Severity::error},
+      {"overlapping_entries", Severity::error},
+      {"duplicate_name", Severity::error},
+      {"unsafe_path", Severity::error},
+      {"encrypted_entry", Severity::error},
+      {"unsupported_method", Severity::error},
+      {"zip64_inconsistent", Severity::error},
+      {"damaged_stretch", Severity::error},
+      {"gap_bytes", Severity::warning},
+      {"unreferenced_local_header", Severity::warning},
+      {"symlink_entry", Severity::warning},
+      {"trailing_bytes", Severity::warning},
+      {"prefix_bytes", Severity::info},
+      {"archive_empty", Severity::info},
+      {"entry_salvaged", Severity::warning},
+  };
+  auto it = table.find(code);
+  return it == table.end() ? Severity::error : it->second;
+}
+
+Finding make_finding(const std::string& code, std::optional<std::string> entry, std::optional<std::uint64_t> offset,
+                     std::string message) {
+  return Finding{code, severity_of(code), std::move(entry), offset, std::move(message)};
+}
+
+bool Report::has_errors() const { return count(Severity::error) > 0; }
+
+std::size_t Report::count(Severity s) const {
+  std::size_t n = 0;
+  for (const auto& f : findings) n += f.severity == s;
+  return n;
+}
+
+void Report::decide_verdict() {
+  if (verdict != Verdict::unreadable) verdict = has_errors() ? Verdict::damaged : Verdict::ok;
+}
+
+std::string printable_name(const std::string& raw) {
+  std::string out;
+  std::size_t i = 0;
+  auto hex = [&](unsigned char c) {
+    static const char* d = "0123456789abcdef";
+    out += "\\x";
+    out += d[c >> 4];
+    out += d[c & 15];
+  };
+  while (i < raw.size()) {
+    unsigned char c = raw[i];
+    std::size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+    bool valid = len > 0 && i + len <= raw.size();
+    for (std::size_t k = 1; valid && k < len; ++k) valid = (static_cast<unsigned char>(raw[i + k]) >> 6) == 2;
+    if (!valid) {
+      hex(c);
+      ++i;
+    } else if (len == 1 && (c < 0x20 || c == 0x7f)) {
+      hex(c);
+      ++i;
+    } else {
+      out.append(raw, i, len);
+      i += len;
+    }
+  }
+  return out;
+}
+
+}  // namespace zm::report

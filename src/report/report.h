@@ -1,0 +1,65 @@
+// The report model shared by every command, and its two renderings.
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace zm::report {
+
+enum class Severity { info, warning, error };
+const char* to_string(Severity s);
+
+// A stable code (documented in the man page) and a sentence for people.
+struct Finding {
+  std::string code;
+  Severity severity = Severity::error;
+  std::optional<std::string> entry;
+  std::optional<std::uint64_t> offset;
+  std::string message;
+};
+
+// Severity of each finding code; one place so that verify, scan and repair agree.
+Severity severity_of(const std::string& code);
+Finding make_finding(const std::string& code, std::optional<std::string> entry,
+                     std::optional<std::uint64_t> offset, std::string message);
+
+struct EntryRow {
+  std::string name;
+  std::string method;
+  std::uint64_t compressed_size = 0, uncompressed_size = 0;
+  std::uint32_t crc32 = 0;
+  std::uint64_t offset = 0;   // of the local header, from the start of the file
+  std::string status;         // ok, damaged, truncated, encrypted, unsupported, unchecked
+  bool data_descriptor = false;
+  bool zip64 = false;
+};
+
+enum class Verdict { ok, damaged, unreadable };
+const char* to_string(Verdict v);
+
+struct Report {
+  std::string command;        // verify, scan, repair
+  std::string archive_path;
+  std::uint64_t archive_size = 0;
+  Verdict verdict = Verdict::ok;
+  std::vector<EntryRow> entries;
+  std::vector<Finding> findings;
+  nlohmann::json stats = nlohmann::json::object();
+  nlohmann::json extra = nlohmann::json::object();  // command-specific block (scan, repair)
+  void add(Finding f) { findings.push_back(std::move(f)); }
+  bool has_errors() const;
+  std::size_t count(Severity s) const;
+  void decide_verdict();
+};
+
+nlohmann::json to_json(const Report& r);
+std::string render_text(const Report& r, bool verbose);
+
+// Names as JSON strings: raw bytes that are not valid UTF-8 are shown as \xNN, so that a JSON
+// document is always produced and no byte is hidden.
+std::string printable_name(const std::string& raw);
+
+}  // namespace zm::report

@@ -1,0 +1,85 @@
+#include "scan/catalog.h"
+
+#include <fmt/format.h>
+
+namespace zm::scan {
+
+report::EntryRow to_row(const Entry& e) {
+  report::EntryRow r;
+  r.name = e.name;
+  r.method = zip::method_name(e.method);
+  r.compressed_size = e.compressed_size;
+  r.uncompressed_size = e.uncompressed_size;
+  r.crc32 = e.crc32;
+  r.offset = e.lfh_offset;
+  r.status = e.status;
+  r.data_descriptor = e.has_descriptor_flag();
+  r.zip64 = e.cd_zip64 || (e.lfh && e.lfh->zip64);
+  return r;
+}
+
+namespace {
+DataDescriptor decode_layout(const std::uint8_t* p, std::uint64_t at, bool sig, bool wide) {
+  DataDescriptor d;
+  d.offset = at;
+  const std::uint8_t* q = p + (sig ? 4 : 0);
+  d.crc32 = zip::load_u32(q);
+  d.compressed_size = wide ? zip::load_u64(q + 4) : zip::load_u32(q + 4);
+  d.uncompressed_size = wide ? zip::load_u64(q + 12) : zip::load_u32(q + 8);
+  d.length = (sig ? 4 : 0) + (wide ? 20 : 12);
+  return d;
+}
+}  // namespace
+
+std::optional<DataDescriptor> match_descriptor(io::ByteSource& src, std::uint64_t at, std::uint32_t crc,
+                                               std::uint64_t comp, std::uint64_t uncomp, bool zip64_first) {
+  std::uint8_t b[24] = {};
+  std::size_t n = src.read_at(at, b);
+  bool has_sig = n >= 4 && zip::load_u32(b) == zip::kDescriptorSig;
+  // Signature layouts first when the signature is there: an unsigned descriptor whose CRC is
+  // 0x08074b50 is possible but far rarer than a signed one.
+  const bool order_wide[2] = {zip64_first, !zip64_first};
+  for (bool sig : {has_sig, !has_sig}) {
+    for (bool wide : order_wide) {
+      unsigned len = (sig ? 4 : 0) + (wide ? 20 : 12);
+      if (n < len) continue;
+      if (sig && !has_sig) continue;
+      auto d = decode_layout(b, at, sig, wide);
+      if (d.crc32 == crc && d.compressed_size == comp && d.uncompressed_size == uncomp) return d;
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<DataDescriptor> read_descriptor_guess(io::ByteSource& src, std::uint64_t at, bool zip64) {
+  std::uint8_t b[24] = {};
+  std::size_t n = src.read_at(at, b);
+  bool sig = n >= 4 && zip::load_u32(b) == zip::kDescriptorSig;
+  unsigned len = (sig ? 4 : 0) + (zip64 ? 20 : 12);
+  if (n < len) return std::nullopt;
+  return decode_layout(b, at, sig, zip64);
+}
+
+std::optional<zip::LocalFileHeader> read_local_header(io::ByteSource& src, std::uint64_t offset, std::string* why) {
+  std::uint8_t fixed[zip::kLocalHeaderLen];
+  std::size_t n = offset < src.size() ? src.read_at(offset, fixed) : 0;
+  if (n < 4 || zip::load_u32(fixed) != zip::kLocalSig) {
+    if (why) *why = n < 4 ? "the file ends before the local header" : "no local header signature (PK\\3\\4) there";
+    return std::nullopt;
+  }
+  if (n < sizeof fixed) {
+    if (why) *why = "the file ends inside the local header";
+    return std::nullopt;
+  }
+  auto h = zip::parse_local_fixed(fixed);
+  std::size_t tail_len = std::size_t(h.name_len) + h.extra_len;
+  std::vector<std::uint8_t> tail(tail_len);
+  if (src.read_at(offset + zip::kLocalHeaderLen, tail) < tail_len) {
+    if (why) *why = "the file ends inside the local header's name or extra field";
+    return std::nullopt;
+  }
+  zip::parse_local_tail(h, tail);
+  return h;
+}
+
+}  // namespace zm::scan

@@ -1,0 +1,64 @@
+// What is known about each entry and where each fact came from: the central directory (CD), the
+// local file header (LFH), the data descriptor, and decoding the data itself.
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "codec/codec.h"
+#include "report/report.h"
+#include "zip/records.h"
+
+namespace zm::scan {
+
+// 4.3.9: CRC and sizes after the data; `length` tells the layout (12, 16, 20 or 24 bytes).
+struct DataDescriptor {
+  std::uint64_t offset = 0;
+  std::uint32_t crc32 = 0;
+  std::uint64_t compressed_size = 0, uncompressed_size = 0;
+  unsigned length = 0;
+  bool signature() const { return length == 16 || length == 24; }
+};
+
+struct Entry {
+  // From the central directory when there is one, else from the local header.
+  std::string name;
+  std::uint16_t version_made_by = 0, version_needed = 0, flags = 0, method = 0, mod_time = 0, mod_date = 0;
+  std::uint32_t crc32 = 0;
+  std::uint64_t compressed_size = 0, uncompressed_size = 0;
+  std::uint64_t lfh_offset = 0;  // absolute offset of the local header in the file
+  std::uint16_t internal_attr = 0;
+  std::uint32_t external_attr = 0;
+  std::string cd_extra, comment;
+  bool from_cd = false;
+  bool cd_zip64 = false;
+  std::uint64_t cd_record_offset = 0;
+
+  std::optional<zip::LocalFileHeader> lfh;
+  std::uint64_t data_offset = 0;
+  std::optional<DataDescriptor> descriptor;
+  std::optional<codec::DecodeResult> decoded;
+  std::uint64_t end_offset = 0;  // one past the data and descriptor
+
+  std::string status = "unchecked";
+  bool has_descriptor_flag() const { return flags & zip::kFlagDescriptor; }
+  bool encrypted() const { return flags & (zip::kFlagEncrypted | zip::kFlagStrongEncryption); }
+  bool is_directory() const { return !name.empty() && name.back() == '/'; }
+  // Unix mode from the high half of the external attributes, when the host is Unix (4.4.2).
+  std::uint32_t unix_mode() const { return (version_made_by >> 8) == 3 ? external_attr >> 16 : 0; }
+};
+
+report::EntryRow to_row(const Entry& e);
+
+// The four descriptor layouts of 4.3.9, tried against what decoding counted; the first that
+// agrees wins. `zip64_first` prefers 8-byte sizes (the LFH had a ZIP64 extra).
+std::optional<DataDescriptor> match_descriptor(io::ByteSource& src, std::uint64_t at, std::uint32_t crc,
+                                               std::uint64_t comp, std::uint64_t uncomp, bool zip64_first);
+// The layout the writer most likely used, read without checking it against anything.
+std::optional<DataDescriptor> read_descriptor_guess(io::ByteSource& src, std::uint64_t at, bool zip64);
+
+// Reads and parses the local header at `offset`; nullopt if absent, cut or malformed (with why).
+std::optional<zip::LocalFileHeader> read_local_header(io::ByteSource& src, std::uint64_t offset, std::string* why);
+
+}  // namespace zm::scan

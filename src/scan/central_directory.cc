@@ -1,0 +1,83 @@
+#include "scan/central_directory.h"
+
+#include <fmt/format.h>
+
+namespace zm::scan {
+using report::make_finding;
+
+CentralDirectory read_central_directory(io::ByteSource& src, const EndRecords& end) {
+  CentralDirectory cd;
+  io::SequentialReader rd(src, end.cd_start);
+  const std::uint64_t cd_end = end.cd_start + end.cd_size;
+  std::uint64_t index = 0;
+  while (rd.pos() < cd_end) {
+    std::uint64_t at = rd.pos();
+    auto fixed = rd.peek(zip::kCentralHeaderLen);
+    if (fixed.size() < zip::kCentralHeaderLen || zip::load_u32(fixed.data()) != zip::kCentralSig) {
+      cd.findings.push_back(make_finding(
+          "cd_unreadable", std::nullopt, at,
+          fmt::format("central directory record {} is not where the directory says (no PK\\1\\2 signature)", index + 1)));
+      return cd;
+    }
+    std::size_t len = zip::kCentralHeaderLen + (fixed[28] | fixed[29] << 8) + (fixed[30] | fixed[31] << 8) +
+                      (fixed[32] | fixed[33] << 8);
+    auto rec = rd.peek(len);
+    if (rec.size() < len || at + len > cd_end) {
+      cd.findings.push_back(make_finding("cd_unreadable", std::nullopt, at,
+                                         fmt::format("central directory record {} runs past the end of the directory",
+                                                     index + 1)));
+      return cd;
+    }
+    zip::Cursor c(rec);
+    auto h = zip::parse_central(c);
+    cd.readable = true;
+    Entry e;
+    e.name = h.name;
+    e.version_made_by = h.version_made_by;
+    e.version_needed = h.version_needed;
+    e.flags = h.flags;
+    e.method = h.method;
+    e.mod_time = h.mod_time;
+    e.mod_date = h.mod_date;
+    e.crc32 = h.crc32;
+    e.compressed_size = h.compressed_size;
+    e.uncompressed_size = h.uncompressed_size;
+    e.internal_attr = h.internal_attr;
+    e.external_attr = h.external_attr;
+    e.cd_extra = h.extra;
+    e.comment = h.comment;
+    e.from_cd = true;
+    e.cd_record_offset = at;
+    std::uint64_t offset = h.local_offset;
+    bool want_u = h.uncompressed_size == zip::kMax32, want_c = h.compressed_size == zip::kMax32,
+         want_o = h.local_offset == zip::kMax32, want_d = h.disk_start == zip::kMax16;
+    if (want_u || want_c || want_o || want_d) {
+      bool malformed = false;
+      auto z = zip::parse_zip64_extra({reinterpret_cast<const std::uint8_t*>(h.extra.data()), h.extra.size()},
+                                      want_u, want_c, want_o, want_d, &malformed);
+      e.cd_zip64 = z.has_value();
+      if (!z || malformed) {
+        cd.findings.push_back(make_finding("zip64_inconsistent", e.name, at,
+                                           "a size or offset is 0xFFFFFFFF but the ZIP64 extra field lacks the value"));
+      }
+      if (z) {
+        if (z->uncompressed) e.uncompressed_size = *z->uncompressed;
+        if (z->compressed) e.compressed_size = *z->compressed;
+        if (z->offset) offset = *z->offset;
+      }
+    }
+    e.lfh_offset = offset + end.shift;
+    cd.entries.push_back(std::move(e));
+    rd.skip(len);
+    ++index;
+  }
+  if (index != end.entries) {
+    cd.findings.push_back(make_finding("eocd_inconsistent", std::nullopt, end.eocd_offset,
+                                       fmt::format("the end record counts {} entries but the directory holds {}",
+                                                   end.entries, index)));
+  }
+  if (index == 0 && end.cd_size == 0) cd.readable = true;  // an empty archive
+  return cd;
+}
+
+}  // namespace zm::scan

@@ -1,0 +1,140 @@
+#include "scan/end_records.h"
+
+#include <fmt/format.h>
+
+namespace zm::scan {
+using report::make_finding;
+
+namespace {
+
+// True when the bytes at the ZIP64 end record offset hold one; `at` is absolute.
+std::optional<zip::Zip64End> read_zip64_end(io::ByteSource& src, std::uint64_t at) {
+  std::uint8_t b[zip::kZip64EndLen];
+  if (at > src.size() || src.read_at(at, b) < sizeof b) return std::nullopt;
+  if (zip::load_u32(b) != zip::kZip64EndSig) return std::nullopt;
+  return zip::parse_zip64_end(b);
+}
+
+}  // namespace
+
+std::optional<EndRecords> locate_end_records(io::ByteSource& src) {
+  const std::uint64_t size = src.size();
+  if (size < zip::kEndLen) return std::nullopt;
+  std::uint64_t window = std::min<std::uint64_t>(size, zip::kMaxCommentLen + zip::kEndLen);
+  std::uint64_t base = size - window;
+  std::vector<std::uint8_t> tail = src.read_vec(base, window);
+  if (tail.size() < zip::kEndLen) return std::nullopt;
+
+  // Prefer, searching backwards, a candidate whose comment ends exactly at the end of the file;
+  // else the last candidate whose comment fits (bytes after it are reported as trailing).
+  std::optional<std::size_t> exact, fitting;
+  for (std::size_t i = tail.size() - zip::kEndLen + 1; i-- > 0;) {
+    if (zip::load_u32(&tail[i]) != zip::kEndSig) continue;
+    auto e = zip::parse_end({&tail[i], zip::kEndLen});
+    std::uint64_t end = i + zip::kEndLen + e.comment_len;
+    if (end == tail.size()) {
+      exact = i;
+      break;
+    }
+    if (end < tail.size() && !fitting) fitting = i;
+  }
+  auto pick = exact ? exact : fitting;
+  if (!pick) return std::nullopt;
+
+  EndRecords r;
+  r.eocd_offset = base + *pick;
+  r.eocd = zip::parse_end({&tail[*pick], zip::kEndLen});
+  r.end_of_records = r.eocd_offset + zip::kEndLen + r.eocd.comment_len;
+  if (r.end_of_records < size) {
+    r.findings.push_back(make_finding("trailing_bytes", std::nullopt, r.end_of_records,
+                                      fmt::format("{} bytes follow the end record and its comment",
+                                                  size - r.end_of_records)));
+  }
+  r.entries = r.eocd.entries_total;
+  r.cd_size = r.eocd.cd_size;
+  r.cd_offset = r.eocd.cd_offset;
+  if (r.eocd.entries_on_disk != r.eocd.entries_total || r.eocd.disk != r.eocd.cd_disk) {
+    r.findings.push_back(make_finding("eocd_inconsistent", std::nullopt, r.eocd_offset,
+                                      "the end record describes a multi-disk archive or disagrees with itself"));
+  }
+
+  // 4.3.15: the locator sits immediately before the end record.
+  std::uint64_t dir_end = r.eocd_offset;  // where the directory (or ZIP64 end record) should end
+  if (r.eocd_offset >= zip::kZip64LocatorLen) {
+    std::uint8_t lb[zip::kZip64LocatorLen];
+    r.locator_offset = r.eocd_offset - zip::kZip64LocatorLen;
+    if (src.read_at(r.locator_offset, lb) == sizeof lb && zip::load_u32(lb) == zip::kZip64LocatorSig) {
+      r.locator = zip::parse_zip64_locator(lb);
+      // OneDrive writes 0 total disks here; it is harmless, so only real multi-disk values count.
+      if (r.locator->total_disks > 1)
+        r.findings.push_back(make_finding("zip64_inconsistent", std::nullopt, r.locator_offset,
+                                          fmt::format("ZIP64 locator says the archive spans {} disks",
+                                                      r.locator->total_disks)));
+      // The ZIP64 end record normally ends where the locator starts; its declared offset may be
+      // shifted by a prefix, so the physical position is tried first.
+      std::optional<zip::Zip64End> z;
+      std::uint64_t zoff = 0;
+      if (r.locator_offset >= zip::kZip64EndLen) {
+        // Try the declared offset, then search back for the record ending at the locator.
+        if ((z = read_zip64_end(src, r.locator->zip64_end_offset))) zoff = r.locator->zip64_end_offset;
+        if (!z) {
+          std::uint64_t probe = r.locator_offset - zip::kZip64EndLen;
+          if ((z = read_zip64_end(src, probe))) zoff = probe;
+        }
+      }
+      if (!z) {
+        r.findings.push_back(make_finding("zip64_inconsistent", std::nullopt, r.locator->zip64_end_offset,
+                                          "the ZIP64 locator points at no ZIP64 end record"));
+      } else {
+        r.zip64 = z;
+        r.zip64_offset = zoff;
+        dir_end = zoff;
+        if (12 + z->record_size + zoff != r.locator_offset)
+          r.findings.push_back(make_finding(
+              "zip64_inconsistent", std::nullopt, zoff,
+              fmt::format("the ZIP64 end record's size field ({}) does not reach the locator", z->record_size)));
+        // 4.4.1.4: a classic field of all ones defers to the ZIP64 record; other values must agree.
+        auto check = [&](const char* what, std::uint64_t classic, std::uint64_t all_ones, std::uint64_t z64,
+                         std::uint64_t& eff) {
+          if (classic == all_ones) {
+            eff = z64;
+          } else if (classic != z64) {
+            r.findings.push_back(make_finding(
+                "zip64_inconsistent", std::nullopt, r.eocd_offset,
+                fmt::format("the end record's {} ({}) disagrees with the ZIP64 end record ({})", what, classic, z64)));
+            eff = z64;
+          }
+        };
+        check("entry count", r.eocd.entries_total, 0xFFFF, z->entries_total, r.entries);
+        check("directory size", r.eocd.cd_size, 0xFFFFFFFF, z->cd_size, r.cd_size);
+        check("directory offset", r.eocd.cd_offset, 0xFFFFFFFF, z->cd_offset, r.cd_offset);
+      }
+    }
+  }
+
+  // Where the directory must physically start: right before the end records. A difference from
+  // the declared offset is a prefix (self-extractor stub) that the writer did not count.
+  if (r.cd_size <= dir_end) {
+    std::uint64_t physical = dir_end - r.cd_size;
+    if (physical >= r.cd_offset) {
+      r.shift = physical - r.cd_offset;
+      r.cd_start = physical;
+    } else {
+      r.cd_start = r.cd_offset;
+      r.findings.push_back(make_finding(
+          "eocd_inconsistent", std::nullopt, r.eocd_offset,
+          fmt::format("the directory cannot start at offset {} and still end at {}", r.cd_offset, dir_end)));
+    }
+  } else {
+    r.cd_start = r.cd_offset;
+    r.findings.push_back(make_finding("eocd_inconsistent", std::nullopt, r.eocd_offset,
+                                      fmt::format("the directory size ({}) is larger than the bytes before "
+                                                  "the end record ({})",
+                                                  r.cd_size, dir_end)));
+  }
+  // zipstream-ng keeps real values in the classic record between 2 and 4 GiB (ZIP-NOTES), which is
+  // valid: nothing to report for that.
+  return r;
+}
+
+}  // namespace zm::scan

@@ -1,0 +1,47 @@
+// Walks local headers front to back, trusting no directory (DESIGN.md, LocalScanner).
+#pragma once
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "scan/catalog.h"
+
+namespace zm::scan {
+
+struct Stretch {
+  std::uint64_t from = 0, to = 0;  // [from, to)
+  std::string why;
+};
+
+struct ScanResult {
+  std::vector<Entry> entries;  // every local header met, whole or not, in file order
+  std::vector<report::Finding> findings;
+  std::vector<Stretch> damaged;  // bytes that belong to no entry that could be read
+  std::uint64_t archive_start = 0;  // first local header (bytes before it are a prefix)
+  bool found_any_header = false;
+  // Where the walk met the start of a central directory or end record, if it did.
+  std::optional<std::uint64_t> directory_at;
+  std::uint64_t end_of_entries = 0;  // one past the last entry whose extent is known
+  std::string stop;  // why the walk ended, for people
+  // Entry that the file ends inside (cut archives) and how much of it was intact.
+  std::optional<std::size_t> cut_entry;
+  std::uint64_t cut_intact_bytes = 0;
+};
+
+struct ScanOptions {
+  std::atomic<std::uint64_t>* progress = nullptr;
+  std::uint64_t start = 0;  // where to begin looking for the first local header
+};
+
+ScanResult scan_local(io::ByteSource& src, codec::Workspace& ws, const ScanOptions& opt = {});
+
+// Searches [from, to) for the next position that starts a plausible local header, central
+// directory record or end record; returns `to` if none.
+std::uint64_t find_next_record(io::ByteSource& src, std::uint64_t from, std::uint64_t to, bool headers_only = false);
+
+// A local header at `offset` that a writer could have produced (used when resynchronising, so
+// that a stray "PK\3\4" inside data is not taken for an entry).
+bool plausible_local_header(const zip::LocalFileHeader& h, std::uint64_t offset, std::uint64_t file_size);
+
+}  // namespace zm::scan

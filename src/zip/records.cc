@@ -1,0 +1,168 @@
+#include "zip/records.h"
+
+namespace zm::zip {
+
+std::string method_name(std::uint16_t m) {
+  switch (m) {
+    case kStored: return "stored";
+    case kDeflate: return "deflate";
+    case kDeflate64: return "deflate64";
+    case kBzip2: return "bzip2";
+    case kLzma: return "lzma";
+    case kZstd: return "zstd";
+    case kXz: return "xz";
+    case kAesMarker: return "aes";
+    default: return "method-" + std::to_string(m);
+  }
+}
+
+bool extra_well_formed(Bytes extra) {
+  std::size_t p = 0;
+  while (p + 4 <= extra.size()) {
+    std::size_t len = extra[p + 2] | (extra[p + 3] << 8);
+    if (p + 4 + len > extra.size()) return false;
+    p += 4 + len;
+  }
+  return p == extra.size();
+}
+
+std::optional<Zip64Extra> parse_zip64_extra(Bytes extra, bool want_uncomp, bool want_comp, bool want_offset,
+                                            bool want_disk, bool* malformed) {
+  if (malformed) *malformed = false;
+  std::size_t p = 0;
+  while (p + 4 <= extra.size()) {
+    std::uint16_t id = extra[p] | (extra[p + 1] << 8);
+    std::size_t len = extra[p + 2] | (extra[p + 3] << 8);
+    if (p + 4 + len > extra.size()) break;
+    if (id == kZip64ExtraId) {
+      Cursor c(extra.subspan(p + 4, len));
+      Zip64Extra z;
+      try {
+        if (len == 16 && !want_offset && !want_disk) {
+          // Local-header form: both sizes always present (4.5.3; zipstream-ng writes zeros here).
+          z.uncompressed = c.u64();
+          z.compressed = c.u64();
+          return z;
+        }
+        if (want_uncomp) z.uncompressed = c.u64();
+        if (want_comp) z.compressed = c.u64();
+        if (want_offset) z.offset = c.u64();
+        if (want_disk) z.disk = c.u32();
+      } catch (const FormatError&) {
+        if (malformed) *malformed = true;
+      }
+      return z;
+    }
+    p += 4 + len;
+  }
+  return std::nullopt;
+}
+
+std::string strip_extra(Bytes extra, std::uint16_t id) {
+  std::string out;
+  std::size_t p = 0;
+  while (p + 4 <= extra.size()) {
+    std::uint16_t fid = extra[p] | (extra[p + 1] << 8);
+    std::size_t len = extra[p + 2] | (extra[p + 3] << 8);
+    if (p + 4 + len > extra.size()) break;  // a malformed tail is dropped, not copied
+    if (fid != id) out.append(reinterpret_cast<const char*>(extra.data() + p), 4 + len);
+    p += 4 + len;
+  }
+  return out;
+}
+
+LocalFileHeader parse_local_fixed(Bytes b) {
+  Cursor c(b);
+  if (c.u32() != kLocalSig) throw FormatError("no local header signature");
+  LocalFileHeader h;
+  h.version_needed = c.u16();
+  h.flags = c.u16();
+  h.method = c.u16();
+  h.mod_time = c.u16();
+  h.mod_date = c.u16();
+  h.crc32 = c.u32();
+  h.compressed_size = c.u32();
+  h.uncompressed_size = c.u32();
+  h.name_len = c.u16();
+  h.extra_len = c.u16();
+  return h;
+}
+
+void parse_local_tail(LocalFileHeader& h, Bytes tail) {
+  Cursor c(tail);
+  h.name = c.str(h.name_len);
+  h.extra = c.str(h.extra_len);
+  auto ex = Bytes(reinterpret_cast<const std::uint8_t*>(h.extra.data()), h.extra.size());
+  h.zip64 = parse_zip64_extra(ex, h.uncompressed_size == kMax32, h.compressed_size == kMax32, false, false);
+}
+
+CentralDirectoryHeader parse_central(Cursor& c) {
+  if (c.u32() != kCentralSig) throw FormatError("no central directory header signature");
+  CentralDirectoryHeader h;
+  h.version_made_by = c.u16();
+  h.version_needed = c.u16();
+  h.flags = c.u16();
+  h.method = c.u16();
+  h.mod_time = c.u16();
+  h.mod_date = c.u16();
+  h.crc32 = c.u32();
+  h.compressed_size = c.u32();
+  h.uncompressed_size = c.u32();
+  h.name_len = c.u16();
+  h.extra_len = c.u16();
+  h.comment_len = c.u16();
+  h.disk_start = c.u16();
+  h.internal_attr = c.u16();
+  h.external_attr = c.u32();
+  h.local_offset = c.u32();
+  h.name = c.str(h.name_len);
+  h.extra = c.str(h.extra_len);
+  h.comment = c.str(h.comment_len);
+  return h;
+}
+
+EndOfCentralDirectory parse_end(Bytes b) {
+  Cursor c(b);
+  if (c.u32() != kEndSig) throw FormatError("no end record signature");
+  EndOfCentralDirectory e;
+  e.disk = c.u16();
+  e.cd_disk = c.u16();
+  e.entries_on_disk = c.u16();
+  e.entries_total = c.u16();
+  e.cd_size = c.u32();
+  e.cd_offset = c.u32();
+  e.comment_len = c.u16();
+  return e;
+}
+
+Zip64Locator parse_zip64_locator(Bytes b) {
+  Cursor c(b);
+  if (c.u32() != kZip64LocatorSig) throw FormatError("no ZIP64 locator signature");
+  Zip64Locator l;
+  l.cd_disk = c.u32();
+  l.zip64_end_offset = c.u64();
+  l.total_disks = c.u32();
+  return l;
+}
+
+Zip64End parse_zip64_end(Bytes b) {
+  Cursor c(b);
+  if (c.u32() != kZip64EndSig) throw FormatError("no ZIP64 end record signature");
+  Zip64End e;
+  e.record_size = c.u64();
+  e.version_made_by = c.u16();
+  e.version_needed = c.u16();
+  e.disk = c.u32();
+  e.cd_disk = c.u32();
+  e.entries_on_disk = c.u64();
+  e.entries_total = c.u64();
+  e.cd_size = c.u64();
+  e.cd_offset = c.u64();
+  return e;
+}
+
+void put16(std::string& o, std::uint16_t v) { o.push_back(char(v)); o.push_back(char(v >> 8)); }
+void put32(std::string& o, std::uint32_t v) { put16(o, std::uint16_t(v)); put16(o, std::uint16_t(v >> 16)); }
+void put64(std::string& o, std::uint64_t v) { put32(o, std::uint32_t(v)); put32(o, std::uint32_t(v >> 32)); }
+
+}  // namespace zm::zip
