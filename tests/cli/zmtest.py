@@ -1,0 +1,103 @@
+"""Shared helpers for the CLI and interop tests: the binary, the fixtures, named byte edits."""
+import csv
+import json
+import os
+import struct
+import subprocess
+import zipfile
+
+SRC = os.environ.get("ZIPMEDIC_SRC", os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+ZIPMEDIC = os.environ.get("ZIPMEDIC", os.path.join(SRC, "build", "zipmedic"))
+FIXTURES = os.path.join(SRC, "fixtures")
+
+
+def fixtures():
+    with open(os.path.join(FIXTURES, "MANIFEST.tsv")) as f:
+        return [row["file"] for row in csv.DictReader(f, delimiter="\t")]
+
+
+def fixture_path(name):
+    return os.path.join(FIXTURES, name)
+
+
+def read(name):
+    with open(fixture_path(name), "rb") as f:
+        return f.read()
+
+
+def run(*args, stdin=subprocess.DEVNULL, input=None, timeout=300):
+    kw = {"input": input} if input is not None else {"stdin": stdin}
+    return subprocess.run([ZIPMEDIC, *args], capture_output=True, timeout=timeout, **kw)
+
+
+def run_json(*args, **kw):
+    p = run(*args, "--json", **kw)
+    doc = json.loads(p.stdout) if p.stdout.strip() else None
+    return p, doc
+
+
+def codes(doc, entry=None):
+    return {f["code"] for f in doc["findings"] if entry is None or f["entry"] == entry}
+
+
+class Layout:
+    """Where each entry of an intact archive lies: from Python's zipfile, which reads the
+    central directory, so the tests do not depend on zipmedic's own parser."""
+
+    def __init__(self, data):
+        import io
+        self.data = data
+        z = zipfile.ZipFile(io.BytesIO(data))
+        self.infos = sorted(z.infolist(), key=lambda i: i.header_offset)
+        self.contents = {i.filename: z.read(i) for i in self.infos}
+        end = data.rfind(b"PK\x05\x06")
+        self.eocd = end
+        cd_size, cd_off = struct.unpack("<II", data[end + 12:end + 20])
+        self.cd_start = end - cd_size
+        # zip64 end record + locator sit between directory and end record when present
+        loc = data.rfind(b"PK\x06\x07", 0, end)
+        if loc != -1 and loc == end - 20:
+            z64 = struct.unpack("<Q", data[loc + 8:loc + 16])[0]
+            shift = self.cd_start - cd_off if cd_off != 0xFFFFFFFF else 0
+            zoff = data.rfind(b"PK\x06\x06", 0, loc)
+            cd_size64 = struct.unpack("<Q", data[zoff + 40:zoff + 48])[0]
+            self.cd_start = zoff - cd_size64
+        self.shift = self.cd_start - (z.start_dir if hasattr(z, "start_dir") else self.cd_start)
+        base = self.cd_start - z.start_dir  # concat offset Python computed for prefixed archives
+        self.starts = [i.header_offset + base for i in self.infos]
+
+    def extent(self, k):
+        """[start, end) of entry k: from its local header to the next one (or the directory)."""
+        end = self.starts[k + 1] if k + 1 < len(self.starts) else self.cd_start
+        return self.starts[k], end
+
+    def data_offset(self, k):
+        s = self.starts[k]
+        n, m = struct.unpack("<HH", self.data[s + 26:s + 30])
+        return s + 30 + n + m
+
+    def cd_record(self, k):
+        """Offset of entry k's central directory record (directory order = header order here)."""
+        p = self.cd_start
+        order = sorted(range(len(self.infos)), key=lambda i: self.infos[i].header_offset)
+        records = []
+        while self.data[p:p + 4] == b"PK\x01\x02":
+            n, m, c = struct.unpack("<HHH", self.data[p + 28:p + 34])
+            records.append(p)
+            p += 46 + n + m + c
+        return records[order[k]] if len(records) == len(order) else records[k]
+
+
+def replace_name(data, lay, k, new_name, local=True, central=True):
+    """Named byte edit: entry k's name replaced by another of the same length."""
+    b = bytearray(data)
+    old = lay.infos[k].orig_filename.encode("utf-8") if lay.infos[k].flag_bits & 0x800 else \
+        lay.infos[k].orig_filename.encode("cp437")
+    assert len(old) == len(new_name), (old, new_name)
+    if local:
+        s = lay.starts[k]
+        b[s + 30:s + 30 + len(old)] = new_name
+    if central:
+        r = lay.cd_record(k)
+        b[r + 46:r + 46 + len(old)] = new_name
+    return bytes(b)
