@@ -16,7 +16,8 @@ namespace {
 
 void emit(const report::Report& r, const CommonOptions& o) {
   if (o.json) {
-    std::cout << report::to_json(r).dump(2) << "\n";
+    // Every string is made valid UTF-8 by the model; replace is the backstop for a JSON document.
+    std::cout << report::to_json(r).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
   } else if (!o.quiet) {
     std::cout << report::render_text(r, o.verbose);
   }

@@ -135,7 +135,7 @@ report::Report scan_report(const scan::ScanResult& s, const std::string& path, s
   nlohmann::json scan = {{"archive_start", s.archive_start},
                          {"end_of_entries", s.end_of_entries},
                          {"directory_at", s.directory_at ? nlohmann::json(*s.directory_at) : nlohmann::json(nullptr)},
-                         {"stop", s.stop},
+                         {"stop", report::printable_name(s.stop)},
                          {"damaged", damaged}};
   if (s.cut_entry) {
     scan["cut_entry"] = {{"index", *s.cut_entry + 1},
@@ -416,7 +416,7 @@ RepairResult repair_archive(const RepairRequest& req) {
                          {"entries_lost", res.lost_entries},
                          {"lost", lost_json},
                          {"looks_finished", scan.directory_at.has_value()},
-                         {"scan_stop", scan.stop}};
+                         {"scan_stop", report::printable_name(scan.stop)}};
   if (!scan.directory_at)
     rep.add(make_finding("eocd_missing", std::nullopt, src.size(),
                          "the archive has no central directory after its entries: it was cut short or never finished"));

@@ -30,7 +30,7 @@ nlohmann::json to_json(const Report& r) {
                         {"severity", to_string(f.severity)},
                         {"entry", f.entry ? json(printable_name(*f.entry)) : json(nullptr)},
                         {"offset", f.offset ? json(*f.offset) : json(nullptr)},
-                        {"message", f.message}});
+                        {"message", printable_name(f.message)}});
   }
   j["findings"] = std::move(findings);
   j["stats"] = r.stats;

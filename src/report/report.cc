@@ -82,15 +82,23 @@ std::string printable_name(const std::string& raw) {
     out += d[c >> 4];
     out += d[c & 15];
   };
+  // Strict UTF-8 (RFC 3629 table 3-7): no overlong forms, no surrogates, nothing past U+10FFFF.
+  auto at = [&](std::size_t k) { return static_cast<unsigned char>(raw[k]); };
+  auto cont = [&](std::size_t k, unsigned lo = 0x80, unsigned hi = 0xBF) {
+    return k < raw.size() && at(k) >= lo && at(k) <= hi;
+  };
   while (i < raw.size()) {
-    unsigned char c = raw[i];
-    std::size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-    bool valid = len > 0 && i + len <= raw.size();
-    for (std::size_t k = 1; valid && k < len; ++k) valid = (static_cast<unsigned char>(raw[i + k]) >> 6) == 2;
-    if (!valid) {
-      hex(c);
-      ++i;
-    } else if (len == 1 && (c < 0x20 || c == 0x7f)) {
+    unsigned char c = at(i);
+    std::size_t len = 0;
+    if (c < 0x80) len = 1;
+    else if (c >= 0xC2 && c <= 0xDF) len = cont(i + 1) ? 2 : 0;
+    else if (c == 0xE0) len = cont(i + 1, 0xA0) && cont(i + 2) ? 3 : 0;
+    else if ((c >= 0xE1 && c <= 0xEC) || c == 0xEE || c == 0xEF) len = cont(i + 1) && cont(i + 2) ? 3 : 0;
+    else if (c == 0xED) len = cont(i + 1, 0x80, 0x9F) && cont(i + 2) ? 3 : 0;
+    else if (c == 0xF0) len = cont(i + 1, 0x90) && cont(i + 2) && cont(i + 3) ? 4 : 0;
+    else if (c >= 0xF1 && c <= 0xF3) len = cont(i + 1) && cont(i + 2) && cont(i + 3) ? 4 : 0;
+    else if (c == 0xF4) len = cont(i + 1, 0x80, 0x8F) && cont(i + 2) && cont(i + 3) ? 4 : 0;
+    if (len == 0 || (len == 1 && (c < 0x20 || c == 0x7f))) {
       hex(c);
       ++i;
     } else {

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <cstring>
+#include <set>
 
 namespace zm::scan {
 using codec::DecodeResult;
@@ -71,6 +72,18 @@ std::optional<StoredEnd> find_stored_end(io::ByteSource& src, std::uint64_t data
     return std::nullopt;
   };
 
+  // Candidates are judged in ascending order of their end, so the running CRC only moves
+  // forward: a new signature at q adds ends no earlier than q - 20, so everything before that
+  // can be judged first.
+  std::set<std::pair<std::uint64_t, bool>> pending;  // (end, signed)
+  auto judge_before = [&](std::uint64_t bound) -> std::optional<StoredEnd> {
+    while (!pending.empty() && pending.begin()->first < bound) {
+      auto [e, sig] = *pending.begin();
+      pending.erase(pending.begin());
+      if (auto r = try_end(e, sig)) return r;
+    }
+    return std::nullopt;
+  };
   io::SequentialReader rd(src, data_offset);
   std::uint64_t p = data_offset;
   while (p + 4 <= size) {
@@ -86,13 +99,12 @@ std::optional<StoredEnd> find_stored_end(io::ByteSource& src, std::uint64_t data
       if (base[i + 1] == 'K') {
         std::uint32_t s = zip::load_u32(base + i);
         std::uint64_t q = p + i;
-        if (s == zip::kDescriptorSig) {
-          if (auto r = try_end(q, true)) return r;
-        } else if (is_record_sig(s)) {
-          for (std::uint64_t len : {zip64 ? 20u : 12u, zip64 ? 12u : 20u}) {
-            if (q >= data_offset + len)
-              if (auto r = try_end(q - len, false)) return r;
-          }
+        if (s == zip::kDescriptorSig || is_record_sig(s)) {
+          if (auto r = judge_before(q >= 20 ? q - 20 : 0)) return r;
+          if (s == zip::kDescriptorSig) pending.insert({q, true});
+          else
+            for (std::uint64_t len : {20u, 12u})
+              if (q >= data_offset + len) pending.insert({q - len, false});
         }
       }
       ++i;
@@ -100,6 +112,10 @@ std::optional<StoredEnd> find_stored_end(io::ByteSource& src, std::uint64_t data
     p += limit;
     rd.seek(p);
   }
+  // The last entry of an unfinished archive may end with an unsigned descriptor and nothing after.
+  for (std::uint64_t len : {20u, 12u})
+    if (size >= data_offset + len) pending.insert({size - len, false});
+  if (auto r = judge_before(~std::uint64_t(0))) return r;
   return sized_only;
 }
 
@@ -177,6 +193,20 @@ ScanResult scan_local(io::ByteSource& src, codec::Workspace& ws, const ScanOptio
     std::string why;
     auto lfh = read_local_header(src, pos, &why);
     if (!lfh) {
+      // Still an entry that was lost: keep what its header shows of the name.
+      Entry cut;
+      cut.lfh_offset = pos;
+      cut.status = "truncated";
+      if (size - pos > zip::kLocalHeaderLen) {
+        std::uint8_t fixed[zip::kLocalHeaderLen];
+        src.read_at(pos, fixed);
+        std::size_t name_len = fixed[26] | fixed[27] << 8;
+        auto nb = src.read_vec(pos + zip::kLocalHeaderLen, name_len);
+        cut.name.assign(nb.begin(), nb.end());
+        cut.method = fixed[8] | fixed[9] << 8;
+      }
+      r.cut_entry = r.entries.size();
+      r.entries.push_back(std::move(cut));
       r.findings.push_back(make_finding("entry_truncated", std::nullopt, pos,
                                         fmt::format("entry {}: {}", r.entries.size() + 1, why)));
       r.stop = fmt::format("the file ends inside the local header of entry {} at offset {}", r.entries.size() + 1, pos);

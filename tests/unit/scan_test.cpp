@@ -1,1 +1,179 @@
 #include <doctest/doctest.h>
+
+#include "scan/end_records.h"
+#include "scan/local_scanner.h"
+#include "zipbuild.h"
+
+using namespace zm;
+using test::Descriptor;
+using test::Item;
+
+namespace {
+
+// Every scan runs through 1-byte, 31-byte and whole-buffer reads: chunk edges must not matter.
+template <class F>
+void for_each_chunking(const std::vector<std::uint8_t>& bytes, F&& f) {
+  io::MemorySource mem(bytes);
+  for (std::size_t chunk : {std::size_t(1), std::size_t(31), bytes.size()}) {
+    CAPTURE(chunk);
+    io::ChunkedSource src(mem, chunk);
+    f(src);
+  }
+}
+
+scan::ScanResult scan_of(io::ByteSource& src) {
+  codec::Workspace ws;
+  return scan::scan_local(src, ws);
+}
+
+std::vector<Item> sample(Descriptor d, bool deflate, bool zs = false) {
+  return {{"one.jsonl", test::text_of(5000, 1), deflate, d, zs},
+          {"two.bin", test::noise_of(3000, 2), deflate, d, zs},
+          {"empty", "", deflate, d, zs},
+          {"three.jsonl", test::text_of(7000, 3), deflate, d, zs}};
+}
+
+}  // namespace
+
+TEST_CASE("scan: all four descriptor layouts, deflate and stored") {
+  for (auto d : {Descriptor::sig16, Descriptor::nosig12, Descriptor::sig24, Descriptor::nosig20}) {
+    for (bool deflate : {true, false}) {
+      CAPTURE(int(d));
+      CAPTURE(deflate);
+      auto items = sample(d, deflate);
+      auto built = test::build_zip(items, false);
+      for_each_chunking(built.bytes, [&](io::ByteSource& src) {
+        auto r = scan_of(src);
+        REQUIRE(r.entries.size() == items.size());
+        for (std::size_t i = 0; i < items.size(); ++i) {
+          CHECK(r.entries[i].status == "ok");
+          CHECK(r.entries[i].name == items[i].name);
+          CHECK(r.entries[i].uncompressed_size == items[i].data.size());
+          CHECK(r.entries[i].lfh_offset == built.offsets[i]);
+          REQUIRE(r.entries[i].descriptor);
+          bool wide = d == Descriptor::sig24 || d == Descriptor::nosig20;
+          bool sig = d == Descriptor::sig16 || d == Descriptor::sig24;
+          CHECK(r.entries[i].descriptor->signature() == sig);
+          // 8-byte sizes are only told apart from 4-byte ones by agreement with the counts; for
+          // small entries both may agree, and the 4-byte reading is as good.
+          if (!wide) CHECK(r.entries[i].descriptor->length == (sig ? 16u : 12u));
+        }
+        CHECK_FALSE(r.directory_at);
+        CHECK(r.end_of_entries == built.bytes.size());
+      });
+    }
+  }
+}
+
+TEST_CASE("scan: zipstream-ng local ZIP64 extra with zero sizes and 0xFFFFFFFF header fields") {
+  auto items = sample(Descriptor::sig24, true, true);
+  auto built = test::build_zip(items, true);
+  for_each_chunking(built.bytes, [&](io::ByteSource& src) {
+    auto r = scan_of(src);
+    REQUIRE(r.entries.size() == items.size());
+    for (auto& e : r.entries) CHECK(e.status == "ok");
+    CHECK(r.entries[0].descriptor->length == 24);
+    CHECK(r.directory_at == built.cd_offset);
+  });
+}
+
+TEST_CASE("scan: stored entry with descriptor whose data holds PK\\7\\8 and PK\\3\\4") {
+  std::string tricky = "data" + std::string("PK\x07\x08", 4) + std::string(12, '\0') + std::string("PK\x03\x04", 4) +
+                       test::noise_of(500) + std::string("PK\x07\x08", 4) + "tail";
+  std::vector<Item> items = {{"tricky.bin", tricky, false, Descriptor::sig16},
+                             {"after.txt", test::text_of(900), false, Descriptor::nosig12}};
+  auto built = test::build_zip(items, false);
+  for_each_chunking(built.bytes, [&](io::ByteSource& src) {
+    auto r = scan_of(src);
+    REQUIRE(r.entries.size() == 2);
+    CHECK(r.entries[0].status == "ok");
+    CHECK(r.entries[0].compressed_size == tricky.size());
+    CHECK(r.entries[1].status == "ok");
+    CHECK(r.entries[1].lfh_offset == built.offsets[1]);
+  });
+}
+
+TEST_CASE("scan: sizes in the header are checked, not trusted") {
+  auto built = test::build_zip(sample(Descriptor::none, true), false);
+  auto bytes = built.bytes;
+  bytes[built.offsets[1] + 40] ^= 0x55;  // inside entry 2's data
+  io::MemorySource src(bytes);
+  auto r = scan_of(src);
+  REQUIRE(r.entries.size() == 4);
+  CHECK(r.entries[0].status == "ok");
+  CHECK(r.entries[1].status == "damaged");
+  CHECK(r.entries[2].status == "ok");
+  CHECK(r.entries[3].status == "ok");
+}
+
+TEST_CASE("scan: bytes before the first entry are a prefix, and offsets stay file offsets") {
+  std::string stub(1000, '#');
+  auto built = test::build_zip(sample(Descriptor::sig16, true), false, stub);
+  io::MemorySource src(built.bytes);
+  auto r = scan_of(src);
+  CHECK(r.archive_start == 1000);
+  REQUIRE(r.entries.size() == 4);
+  CHECK(r.entries[0].lfh_offset == 1000);
+  CHECK(r.findings.at(0).code == "prefix_bytes");
+}
+
+TEST_CASE("scan: a zeroed stretch is recorded and the walk resumes at the next header") {
+  std::vector<Item> items;
+  for (int i = 0; i < 8; ++i)
+    items.push_back({"file" + std::to_string(i), test::text_of(3000, i + 1) + test::noise_of(2000, i), true,
+                     i % 2 ? Descriptor::sig24 : Descriptor::sig16, i % 2 == 1});
+  auto built = test::build_zip(items, false);
+  auto bytes = built.bytes;
+  // Zero from inside entry 2's data to inside entry 4's header.
+  std::uint64_t from = built.offsets[2] + 100, to = built.offsets[4] + 10;
+  std::fill(bytes.begin() + from, bytes.begin() + to, 0);
+  for_each_chunking(bytes, [&](io::ByteSource& src) {
+    auto r = scan_of(src);
+    std::vector<std::string> ok;
+    for (auto& e : r.entries)
+      if (e.status == "ok") ok.push_back(e.name);
+    CHECK(ok == std::vector<std::string>{"file0", "file1", "file5", "file6", "file7"});
+    REQUIRE_FALSE(r.damaged.empty());
+    CHECK(r.damaged[0].to == built.offsets[5]);
+  });
+}
+
+TEST_CASE("scan: a cut inside an entry says which entry and how much of it is intact") {
+  auto built = test::build_zip(sample(Descriptor::sig16, true), false);
+  std::uint64_t cut = built.offsets[3] + 200;
+  std::vector<std::uint8_t> bytes(built.bytes.begin(), built.bytes.begin() + cut);
+  for_each_chunking(bytes, [&](io::ByteSource& src) {
+    auto r = scan_of(src);
+    REQUIRE(r.cut_entry);
+    CHECK(*r.cut_entry == 3);
+    CHECK(r.entries[3].status == "truncated");
+    CHECK(r.cut_intact_bytes > 0);
+    CHECK(r.cut_intact_bytes < 7000);
+  });
+}
+
+TEST_CASE("scan: a cut inside a local header or a descriptor") {
+  auto built = test::build_zip(sample(Descriptor::sig16, true), false);
+  for (std::uint64_t cut : {built.offsets[2] + 10, built.offsets[2] - 6}) {
+    std::vector<std::uint8_t> bytes(built.bytes.begin(), built.bytes.begin() + cut);
+    io::MemorySource src(bytes);
+    auto r = scan_of(src);
+    std::size_t ok = 0;
+    for (auto& e : r.entries) ok += e.status == "ok";
+    CHECK(ok == (cut > built.offsets[2] ? 2u : 1u));
+  }
+}
+
+TEST_CASE("end records: found behind a comment, ZIP64 when present, prefix shift detected") {
+  auto built = test::build_zip(sample(Descriptor::none, true), true, std::string(300, 'x'));
+  io::MemorySource src(built.bytes);
+  auto end = scan::locate_end_records(src);
+  REQUIRE(end);
+  CHECK(end->entries == 4);
+  CHECK(end->shift == 300);
+  CHECK(end->cd_start == built.cd_offset);
+  auto bytes = built.bytes;
+  bytes.resize(bytes.size() - 5);
+  io::MemorySource cut(bytes);
+  CHECK_FALSE(scan::locate_end_records(cut));
+}
