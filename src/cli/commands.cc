@@ -97,7 +97,7 @@ Exit run_repair(const std::string& archive, const RepairOptions& ro, const Commo
       fmt::print(stderr, "zipmedic: {}: nothing written: {}\n", archive, result.why_not);
       return Exit::cannot_proceed;
     }
-    if (result.lost_entries > 0 || result.report.has_errors()) {
+    if (result.lost_entries > 0) {
       summarize(result.report);
       return Exit::damaged;
     }

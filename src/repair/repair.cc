@@ -186,10 +186,10 @@ EntryRecord record_for(const Entry& e, const Entry* cd) {
     r.extra = zip::strip_extra({reinterpret_cast<const std::uint8_t*>(cd->cd_extra.data()), cd->cd_extra.size()},
                                zip::kZip64ExtraId);
   } else {
-    // No directory: MS-DOS host with no attributes, so extractors apply their default modes
-    // instead of a Unix mode of 0.
-    r.version_made_by = 20;
-    r.external_attr = e.is_directory() ? 0x10 : 0;
+    // No directory: a Unix host with ordinary modes. An MS-DOS host would make unzip convert the
+    // central name from CP437 but not the local one, and report UTF-8 names as mismatching.
+    r.version_made_by = (3 << 8) | 20;
+    r.external_attr = e.is_directory() ? (040755u << 16) | 0x10 : (0100644u << 16);
   }
   return r;
 }
@@ -239,10 +239,10 @@ RepairResult repair_archive(const RepairRequest& req) {
                              "the old central directory disagrees with the entry's verified data; the data wins"));
     } else {
       lost.push_back(e.name);
-      if (req.salvage_partial && e.decoded && e.decoded->produced > 0 && e.method != zip::kStored)
-        partials.push_back(&e);
-      else if (req.salvage_partial && e.method == zip::kStored && e.data_offset < src.size())
-        partials.push_back(&e);
+      // Salvage needs a whole local header (the name and where the data starts) and a decoder.
+      bool salvageable = req.salvage_partial && e.lfh && !e.name.empty() && !e.encrypted() &&
+                         codec::method_supported(e.method) && e.data_offset < src.size();
+      if (salvageable && (e.method == zip::kStored || (e.decoded && e.decoded->produced > 0))) partials.push_back(&e);
     }
   }
   for (const auto& [off, e] : directory) {
