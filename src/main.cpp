@@ -50,6 +50,10 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "zipmedic repair: give -o OUT or --in-place\n");
     return int(Exit::usage);
   }
+  if (repair->parsed() && repair_opt.in_place && repair_opt.salvage_partial) {
+    std::fprintf(stderr, "zipmedic repair: --salvage-partial writes new data, so it works with -o only\n");
+    return int(Exit::usage);
+  }
   if (verify->parsed()) return int(zm::cli::run_verify(archive, common));
   if (scan->parsed()) return int(zm::cli::run_scan(archive, common));
   if (repair->parsed()) return int(zm::cli::run_repair(archive, repair_opt, common));

@@ -101,3 +101,13 @@ def replace_name(data, lay, k, new_name, local=True, central=True):
         r = lay.cd_record(k)
         b[r + 46:r + 46 + len(old)] = new_name
     return bytes(b)
+
+
+def name_of(info):
+    """The entry's raw name bytes shown as zipmedic shows them: Info-ZIP writes UTF-8 without
+    bit 11, which Python decodes as CP437."""
+    raw = info.orig_filename.encode("utf-8" if info.flag_bits & 0x800 else "cp437")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return info.orig_filename

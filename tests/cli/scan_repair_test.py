@@ -1,0 +1,242 @@
+"""scan and repair from the command line: reports, exit statuses, and the safety rules."""
+import hashlib
+import os
+import random
+import resource
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import zipfile
+
+from zmtest import ZIPMEDIC, Layout, codes, fixture_path, fixtures, name_of, read, run, run_json
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
+from zipstream_like import ZipstreamLike  # noqa: E402
+
+
+class Tmp(unittest.TestCase):
+    def setUp(self):
+        self.tmpdir = tempfile.TemporaryDirectory()
+        self.tmp = self.tmpdir.name
+
+    def tearDown(self):
+        self.tmpdir.cleanup()
+
+    def write(self, name, data):
+        p = os.path.join(self.tmp, name)
+        with open(p, "wb") as f:
+            f.write(data)
+        return p
+
+
+class Scan(Tmp):
+    def test_scan_lists_every_entry_of_every_writer(self):
+        for fx in fixtures():
+            with self.subTest(fixture=fx):
+                p, doc = run_json("scan", fixture_path(fx))
+                self.assertEqual(p.returncode, 0, p.stderr)
+                with zipfile.ZipFile(fixture_path(fx)) as z:
+                    self.assertEqual([e["name"] for e in doc["entries"]],
+                                     [name_of(i) for i in sorted(z.infolist(), key=lambda i: i.header_offset)])
+                self.assertIsNotNone(doc["scan"]["directory_at"])
+
+    def test_scan_of_a_cut_archive_names_the_cut_entry_and_its_intact_bytes(self):
+        data = read("zipstream-ng-sysreptor.zip")
+        lay = Layout(data)
+        k = [i.filename for i in lay.infos].index("backup.jsonl")
+        s, e = lay.extent(k)
+        p, doc = run_json("scan", self.write("cut.zip", data[:(s + e) // 2]))
+        self.assertEqual(p.returncode, 1)
+        cut = doc["scan"]["cut_entry"]
+        self.assertEqual(cut["name"], "backup.jsonl")
+        self.assertEqual(cut["index"], k + 1)
+        self.assertGreater(cut["intact_bytes"], 0)
+        self.assertIn("entry %d" % (k + 1), doc["scan"]["stop"])
+        self.assertEqual(codes(doc, "backup.jsonl"), {"entry_truncated"})
+        self.assertIn("eocd_missing", codes(doc))
+
+    def test_scan_records_a_zeroed_stretch_and_recovers_what_follows(self):
+        data = bytearray(read("python-stream-deflate-zip64.zip"))
+        lay = Layout(bytes(data))
+        s, e = lay.extent(2)
+        data[s:s + 64] = bytes(64)
+        p, doc = run_json("scan", self.write("hole.zip", bytes(data)))
+        self.assertEqual(p.returncode, 1)
+        self.assertEqual(doc["scan"]["damaged"][0]["from"], s)
+        self.assertEqual(doc["scan"]["damaged"][0]["to"], e)
+        names = [x["name"] for x in doc["entries"] if x["status"] == "ok"]
+        self.assertEqual(names, [i.filename for k, i in enumerate(lay.infos) if k != 2])
+
+    def test_text_scan_says_where_it_stopped(self):
+        data = read("infozip-pipe.zip")
+        p = run("scan", self.write("c.zip", data[: len(data) // 2]))
+        self.assertEqual(p.returncode, 1)
+        self.assertIn(b"entry_truncated", p.stdout)
+
+
+class Repair(Tmp):
+    def cut_backup(self, frac=0.6):
+        data = read("zipstream-ng-sysreptor.zip")
+        return data[: int(len(data) * frac)]
+
+    def test_copy_mode_never_touches_the_input(self):
+        src = self.write("in.zip", self.cut_backup())
+        before = hashlib.sha256(open(src, "rb").read()).digest()
+        st = os.stat(src)
+        p, doc = run_json("repair", src, "-o", os.path.join(self.tmp, "out.zip"))
+        self.assertEqual(p.returncode, 1)
+        self.assertEqual(hashlib.sha256(open(src, "rb").read()).digest(), before)
+        self.assertEqual(os.stat(src).st_mtime_ns, st.st_mtime_ns)
+        self.assertEqual(doc["output"]["verdict"], "ok")
+        self.assertGreater(doc["repair"]["entries_recovered"], 0)
+        self.assertGreater(doc["repair"]["entries_lost"], 0)
+        self.assertEqual(len(doc["repair"]["lost"]), doc["repair"]["entries_lost"])
+
+    def test_report_lists_lost_entries_by_name(self):
+        data = read("zipstream-ng-sysreptor.zip")
+        lay = Layout(data)
+        k = [i.filename for i in lay.infos].index("backup.jsonl")
+        s, e = lay.extent(k)
+        src = self.write("in.zip", data[:s + 100])
+        p, doc = run_json("repair", src, "-o", os.path.join(self.tmp, "out.zip"))
+        self.assertEqual(p.returncode, 1)
+        self.assertEqual(doc["repair"]["lost"], ["backup.jsonl"])
+        self.assertEqual(doc["repair"]["entries_recovered"], k)
+        self.assertIn(b"backup.jsonl", p.stderr)
+
+    def test_salvage_partial_keeps_the_intact_prefix_under_a_new_name(self):
+        data = read("zipstream-ng-sysreptor.zip")
+        lay = Layout(data)
+        k = [i.filename for i in lay.infos].index("backup.jsonl")
+        s, e = lay.extent(k)
+        out = os.path.join(self.tmp, "out.zip")
+        p, doc = run_json("repair", self.write("in.zip", data[:(s + e) // 2]), "-o", out, "--salvage-partial")
+        self.assertEqual(p.returncode, 1)
+        with zipfile.ZipFile(out) as z:
+            self.assertNotIn("backup.jsonl", z.namelist())
+            part = z.read("backup.jsonl.partial")  # CRC checked by zipfile
+        whole = lay.contents["backup.jsonl"]
+        self.assertGreater(len(part), 0)
+        self.assertEqual(whole[: len(part)], part)
+        self.assertIn("entry_salvaged", codes(doc))
+
+    def test_nothing_recoverable_writes_nothing_and_exits_3(self):
+        data = read("zipstream-ng-sysreptor.zip")
+        out = os.path.join(self.tmp, "out.zip")
+        p, doc = run_json("repair", self.write("in.zip", data[:40]), "-o", out)
+        self.assertEqual(p.returncode, 3)
+        self.assertIn(b"nothing written", p.stderr)
+        self.assertEqual(sorted(os.listdir(self.tmp)), ["in.zip"])
+
+    def test_not_a_zip_and_missing_file_exit_3(self):
+        self.assertEqual(run("repair", self.write("r.bin", os.urandom(999).replace(b"PK", b"pk")), "-o",
+                             os.path.join(self.tmp, "o.zip")).returncode, 3)
+        self.assertEqual(run("repair", "--in-place", os.path.join(self.tmp, "missing.zip")).returncode, 3)
+        self.assertEqual(sorted(os.listdir(self.tmp)), ["r.bin"])
+
+    def test_usage_errors(self):
+        src = self.write("in.zip", self.cut_backup())
+        self.assertEqual(run("repair", src).returncode, 2)
+        self.assertEqual(run("repair", src, "-o", "x.zip", "--in-place").returncode, 2)
+        self.assertEqual(run("repair", "--in-place", "--salvage-partial", src).returncode, 2)
+
+    def test_in_place_appends_only_and_a_rerun_is_harmless(self):
+        cut = self.cut_backup()
+        src = self.write("in.zip", cut)
+        p, doc = run_json("repair", "--in-place", src)
+        self.assertEqual(p.returncode, 1)
+        after = open(src, "rb").read()
+        self.assertEqual(after[: len(cut)], cut)
+        with zipfile.ZipFile(src) as z:
+            self.assertIsNone(z.testzip())
+        self.assertEqual(run("verify", src).returncode, 0)
+
+    def test_closed_stdin_never_prompts(self):
+        src = self.write("in.zip", self.cut_backup())
+        p = subprocess.run([ZIPMEDIC, "repair", src, "-o", os.path.join(self.tmp, "o.zip")],
+                           capture_output=True, timeout=60, preexec_fn=lambda: os.close(0))
+        self.assertEqual(p.returncode, 1)
+
+    def test_write_failure_restores_the_original_length_and_exits_3(self):
+        cut = self.cut_backup()
+        src = self.write("in.zip", cut)
+        limit = len(cut) + 10
+
+        def cap():
+            resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+        p = subprocess.run([ZIPMEDIC, "repair", "--in-place", src], capture_output=True, timeout=60, preexec_fn=cap)
+        self.assertEqual(p.returncode, 3, p.stderr)
+        self.assertIn(b"append failed", p.stderr)
+        self.assertEqual(open(src, "rb").read(), cut)
+
+    def run_time(self, path):
+        """How long one in-place repair of a copy takes: kills are timed within that window."""
+        copy = path + ".probe"
+        with open(path, "rb") as a, open(copy, "wb") as b:
+            b.write(a.read())
+        t = time.monotonic()
+        subprocess.run([ZIPMEDIC, "repair", "--in-place", "--quiet", copy], capture_output=True)
+        os.remove(copy)
+        return time.monotonic() - t
+
+    def test_sigterm_during_in_place_repair_restores_the_original_length(self):
+        big = self.big_cut_archive()
+        original = open(big, "rb").read()
+        window = self.run_time(big)
+        signalled = 0
+        for frac in (0.1, 0.3, 0.5, 0.7, 0.9):
+            with open(big, "wb") as f:
+                f.write(original)
+            proc = subprocess.Popen([ZIPMEDIC, "repair", "--in-place", "--quiet", big],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(window * frac)
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=60)
+            data = open(big, "rb").read()
+            if proc.returncode == -signal.SIGTERM:
+                signalled += 1
+                self.assertEqual(data, original)
+            else:  # it finished first
+                self.assertEqual(data[: len(original)], original)
+        self.assertGreater(signalled, 0, "no SIGTERM landed during a repair")
+
+    def test_sigkill_at_random_moments_leaves_original_bytes_and_a_rerun_succeeds(self):
+        big = self.big_cut_archive()
+        original = open(big, "rb").read()
+        digest = hashlib.sha256(original).digest()
+        window = self.run_time(big)
+        rnd = random.Random(7)
+        for _ in range(8):
+            proc = subprocess.Popen([ZIPMEDIC, "repair", "--in-place", "--quiet", big],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(rnd.uniform(0.0, window * 1.1))
+            proc.kill()
+            proc.wait(timeout=60)
+            with open(big, "rb") as f:
+                self.assertEqual(hashlib.sha256(f.read(len(original))).digest(), digest)
+        p = run("repair", "--in-place", "--quiet", big)
+        self.assertIn(p.returncode, (0, 1), p.stderr)
+        with zipfile.ZipFile(big) as z:
+            self.assertIsNone(z.testzip())
+            self.assertGreater(len(z.namelist()), 100)
+
+    def big_cut_archive(self):
+        """About 30 MB of JSON lines in zipstream-ng's layout, cut inside its last entry."""
+        path = os.path.join(self.tmp, "big.zip")
+        line = b'{"model": "pentests.finding", "fields": {"title": "%d", "text": "lorem ipsum dolor"}}\n'
+        with open(path, "wb") as f:
+            w = ZipstreamLike(f, level=1)
+            for i in range(300):
+                w.write_entry("backup-%04d.jsonl" % i, [b"".join(line % (i * 4000 + k) for k in range(4000))])
+        size = os.path.getsize(path)
+        with open(path, "r+b") as f:
+            f.truncate(size - 50000)
+        return path
+
+
+if __name__ == "__main__":
+    unittest.main()

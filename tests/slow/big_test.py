@@ -1,0 +1,124 @@
+"""Archives too big to ship: more than 65,535 entries, an entry over 4 GiB, and offsets between 2
+and 4 GiB in a classic end record (zipstream-ng). Generated at test time, streamed or sparse."""
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+import unittest
+import zipfile
+import zlib
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "cli"))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "scripts"))
+from zmtest import run, run_json  # noqa: E402
+from zipstream_like import ZipstreamLike  # noqa: E402
+
+GiB = 1 << 30
+
+
+def readers_accept(test, path, expect_entries):
+    for cmd in (["unzip", "-tqq", path], ["7z", "t", "-bso0", "-bsp0", path]):
+        r = subprocess.run(cmd, capture_output=True)
+        test.assertEqual(r.returncode, 0, (cmd, r.stdout[-2000:], r.stderr[-2000:]))
+    r = subprocess.run(["bsdtar", "-xOf", path], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    test.assertEqual(r.returncode, 0, r.stderr)
+    with zipfile.ZipFile(path) as z:
+        infos = z.infolist()
+        test.assertEqual(len(infos), expect_entries)
+        for i in infos:  # streamed read: zipfile checks each CRC at the end of the entry
+            with z.open(i) as f:
+                while f.read(1 << 24):
+                    pass
+
+
+def zero_chunks(total, chunk=64 << 20):
+    block = bytes(chunk)
+    while total > 0:
+        n = min(total, chunk)
+        yield block[:n]
+        total -= n
+
+
+class Big(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="zipmedic-slow-", dir=os.environ.get("ZIPMEDIC_SLOW_DIR"))
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def repair_both_ways(self, cut_path, expect_entries):
+        out = os.path.join(self.tmp, "copy.zip")
+        p, doc = run_json("repair", cut_path, "-o", out, timeout=1800)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        readers_accept(self, out, expect_entries)
+        os.remove(out)
+        p, doc = run_json("repair", "--in-place", cut_path, timeout=1800)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        readers_accept(self, cut_path, expect_entries)
+
+    def test_more_than_65535_entries(self):
+        n = 70000
+        path = os.path.join(self.tmp, "many.zip")
+        with open(path, "wb") as f:
+            w = ZipstreamLike(f)
+            for i in range(n):
+                w.write_entry("uploadedimages/%06d.txt" % i, [b"%d\n" % i], sized=True)
+            w.close()
+        p, doc = run_json("verify", path, timeout=600)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(len(doc["entries"]), n)
+        with zipfile.ZipFile(path) as z:
+            cd = z.start_dir
+        with open(path, "r+b") as f:
+            f.truncate(cd)
+        self.repair_both_ways(path, n)
+        p, doc = run_json("verify", path, timeout=600)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(len(doc["entries"]), n)
+
+    def test_entry_over_4_gib_streamed(self):
+        size = 4 * GiB + 12345
+        path = os.path.join(self.tmp, "huge.zip")
+        with open(path, "wb") as f:
+            w = ZipstreamLike(f, level=1)
+            w.write_entry("backup.jsonl", zero_chunks(size))
+            w.write_entry("stats.json", [b'{"ok": true}'])
+            w.close()
+        p, doc = run_json("verify", path, timeout=1800)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(doc["entries"][0]["uncompressed_size"], size)
+        self.assertTrue(doc["entries"][0]["zip64"])
+        with zipfile.ZipFile(path) as z:
+            cd = z.start_dir
+        with open(path, "r+b") as f:
+            f.truncate(cd)
+        self.repair_both_ways(path, 2)
+
+    def test_classic_end_record_with_offsets_between_2_and_4_gib(self):
+        # Sparse stored entry of 2.5 GiB: its directory and end record sit past 2 GiB with real
+        # values and no ZIP64 records, as zipstream-ng writes them.
+        path = os.path.join(self.tmp, "sparse.zip")
+        size = 2 * GiB + GiB // 2
+        crc = 0
+        for chunk in zero_chunks(size):
+            crc = zlib.crc32(chunk, crc)
+        with open(path, "wb") as f:
+            name = b"uploadedfiles/big.bin"
+            f.write(struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, 0, 0, 0x21, crc, size, size, len(name), 0) + name)
+            f.seek(size, 1)
+            cd_off = f.tell()
+            rec = struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, (3 << 8) | 20, 20, 0, 0, 0, 0x21, crc, size, size,
+                              len(name), 0, 0, 0, 0, 0o100644 << 16, 0) + name
+            f.write(rec)
+            f.write(struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, 1, 1, len(rec), cd_off, 0))
+        p, doc = run_json("verify", path, timeout=1800)
+        self.assertEqual(p.returncode, 0, (p.stderr, doc and doc["findings"]))
+        self.assertEqual(doc["entries"][0]["uncompressed_size"], size)
+        self.assertFalse(any(f["code"] == "zip64_inconsistent" for f in doc["findings"]))
+
+
+if __name__ == "__main__":
+    unittest.main()
