@@ -162,7 +162,9 @@ void check_layout(io::ByteSource& src, std::vector<Entry>& entries, const scan::
   for (auto& e : entries)
     if (e.lfh) placed.push_back(&e);
   std::sort(placed.begin(), placed.end(), [](auto* a, auto* b) { return a->lfh_offset < b->lfh_offset; });
-  auto gap = [&](std::uint64_t from, std::uint64_t to, const std::string& where) {
+  // `plain` is false after an entry whose true extent is unknown (its header is not its own):
+  // bytes there are that entry's, not a gap, but hidden headers are still looked for.
+  auto gap = [&](std::uint64_t from, std::uint64_t to, const std::string& where, bool plain = true) {
     if (to <= from) return;
     std::uint64_t p = from;
     bool any_header = false;
@@ -174,7 +176,7 @@ void check_layout(io::ByteSource& src, std::vector<Entry>& entries, const scan::
       any_header = true;
       p += 4;
     }
-    if (!any_header)
+    if (!any_header && plain)
       rep.add(make_finding("gap_bytes", std::nullopt, from,
                            fmt::format("{} bytes {} belong to no entry", to - from, where)));
   };
@@ -199,7 +201,7 @@ void check_layout(io::ByteSource& src, std::vector<Entry>& entries, const scan::
                                        report::printable_name(a.name), a.lfh_offset, a_end)));
       b.status = "damaged";
     } else {
-      gap(a_end, b.lfh_offset, fmt::format("between offsets {} and {}", a_end, b.lfh_offset));
+      gap(a_end, b.lfh_offset, fmt::format("between offsets {} and {}", a_end, b.lfh_offset), a.extent_known);
     }
   }
   if (!placed.empty()) {
@@ -209,7 +211,8 @@ void check_layout(io::ByteSource& src, std::vector<Entry>& entries, const scan::
       rep.add(make_finding("overlapping_entries", last.name, last.lfh_offset,
                            fmt::format("its data runs into the central directory at offset {}", end.cd_start)));
     else
-      gap(last_end, end.cd_start, "between the last entry and the central directory");
+      gap(last_end, end.cd_start, "between the last entry and the central directory",
+          last.extent_known);
   }
   std::uint64_t cd_end = end.cd_start + end.cd_size;
   std::uint64_t records = end.zip64 ? end.zip64_offset : end.eocd_offset;
@@ -275,6 +278,11 @@ Verification verify_archive(io::ByteSource& src, const std::string& path, const 
         rep.add(make_finding("unsupported_method", e.name, e.lfh_offset,
                              fmt::format("compression method {} cannot be decoded, so the entry is not verified",
                                          zip::method_name(e.method))));
+      } else if (e.status == "damaged") {
+        // The local header is not this entry's (cd_lfh_mismatch): decoding the bytes behind it
+        // as this entry would only add noise. Its extent is taken to be the header alone.
+        e.end_offset = e.data_offset;
+        e.extent_known = false;
       } else {
         work.push_back(&e);
         total += e.compressed_size;

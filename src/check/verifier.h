@@ -29,6 +29,8 @@ struct Verification {
 };
 
 Verification verify_archive(io::ByteSource& src, const std::string& display_path, const VerifyOptions& opt);
+// The same checks on an archive read once from a pipe (`verify -`).
+Verification verify_stream(io::StreamSource& src, const std::string& display_path, const VerifyOptions& opt);
 
 // Name and layout rules shared with repair's check of its own output.
 void check_names(const std::vector<scan::Entry>& entries, report::Report& rep);

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <unistd.h>
+
 #include <cstdio>
 #include <iostream>
 
@@ -58,6 +60,13 @@ Exit guarded(const std::string& archive, F&& body) {
 
 Exit run_verify(const std::string& archive, const CommonOptions& o) {
   return guarded(archive, [&] {
+    if (archive == "-") {
+      io::StreamSource in(STDIN_FILENO, "<stdin>");
+      auto v = check::verify_stream(in, "<stdin>", {o.threads, false});
+      emit(v.report, o);
+      summarize(v.report);
+      return v.report.verdict == report::Verdict::ok ? Exit::ok : Exit::damaged;
+    }
     io::FileSource src(archive);
     auto v = check::verify_archive(src, archive, {o.threads, !o.quiet && !o.json});
     emit(v.report, o);
@@ -68,14 +77,20 @@ Exit run_verify(const std::string& archive, const CommonOptions& o) {
 
 Exit run_scan(const std::string& archive, const CommonOptions& o) {
   return guarded(archive, [&] {
-    io::FileSource src(archive);
-    if (src.size() == 0) throw check::CannotProceed(archive + ": the file is empty (0 bytes); it is not a ZIP archive");
+    std::unique_ptr<io::ByteSource> src;
+    std::string name = archive == "-" ? "<stdin>" : archive;
+    if (archive == "-")
+      src = std::make_unique<io::StreamSource>(STDIN_FILENO, name);
+    else
+      src = std::make_unique<io::FileSource>(archive);
     codec::Workspace ws;
-    report::Progress progress(!o.quiet && !o.json, src.size());
-    auto s = scan::scan_local(src, ws, {&progress.counter(), 0});
+    report::Progress progress(!o.quiet && !o.json && src->seekable(), src->seekable() ? src->size() : 0);
+    auto s = scan::scan_local(*src, ws, {&progress.counter(), 0});
     progress.finish();
-    if (!s.found_any_header) throw check::CannotProceed(archive + ": not a ZIP archive (no local file header found)");
-    report::Report r = repair::scan_report(s, archive, src.size());
+    if (auto* stream = dynamic_cast<io::StreamSource*>(src.get())) stream->drain();
+    if (src->size() == 0) throw check::CannotProceed(name + ": the file is empty (0 bytes); it is not a ZIP archive");
+    if (!s.found_any_header) throw check::CannotProceed(name + ": not a ZIP archive (no local file header found)");
+    report::Report r = repair::scan_report(s, name, src->size());
     emit(r, o);
     summarize(r);
     return r.verdict == report::Verdict::ok ? Exit::ok : Exit::damaged;

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <algorithm>
 #include <iterator>
 
 namespace zm::io {
@@ -82,6 +83,53 @@ std::span<const std::uint8_t> SequentialReader::peek(std::size_t n) {
   std::size_t off = std::size_t(pos_ - buf_start_);
   std::size_t avail = buf_len_ > off ? buf_len_ - off : 0;
   return {buf_.data() + off, std::min(n, avail)};
+}
+
+}  // namespace zm::io
+
+namespace zm::io {
+
+StreamSource::StreamSource(int fd, std::string name, std::size_t window)
+    : fd_(fd), name_(std::move(name)), ring_(window) {}
+
+bool StreamSource::fill() {
+  if (eof_) return false;
+  // Read at most up to the physical end of the ring, so one read never wraps.
+  std::size_t at = std::size_t(end_ % ring_.size());
+  std::size_t room = std::min<std::size_t>(ring_.size() - at, 1u << 20);
+  for (;;) {
+    ssize_t n = ::read(fd_, ring_.data() + at, room);
+    if (n > 0) {
+      end_ += std::uint64_t(n);
+      return true;
+    }
+    if (n == 0) {
+      eof_ = true;
+      return false;
+    }
+    if (errno == EINTR) continue;
+    throw IoError(name_ + ": read error at offset " + std::to_string(end_) + ": " + std::strerror(errno));
+  }
+}
+
+std::size_t StreamSource::read_some(std::uint64_t offset, std::span<std::uint8_t> buf) {
+  if (buf.empty()) return 0;
+  if (offset < earliest_readable())
+    throw IoError(name_ + ": cannot go back to offset " + std::to_string(offset) +
+                  " in a stream (only the last " + std::to_string(ring_.size() >> 20) + " MiB are kept)");
+  while (offset >= end_) {
+    // Skipping forward: bytes before `offset` are read and kept only in the window.
+    if (!fill()) return 0;
+  }
+  std::size_t at = std::size_t(offset % ring_.size());
+  std::size_t n = std::size_t(std::min<std::uint64_t>({std::uint64_t(buf.size()), end_ - offset, std::uint64_t(ring_.size() - at)}));
+  std::memcpy(buf.data(), ring_.data() + at, n);
+  return n;
+}
+
+void StreamSource::drain() {
+  while (fill()) {
+  }
 }
 
 }  // namespace zm::io

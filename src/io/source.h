@@ -23,6 +23,33 @@ class ByteSource {
   // Loops over read_some; returns the bytes actually read (short only at the end of the source).
   std::size_t read_at(std::uint64_t offset, std::span<std::uint8_t> buf);
   std::vector<std::uint8_t> read_vec(std::uint64_t offset, std::size_t n);
+  // The lowest offset that can still be read: 0 for files; a stream keeps only a window.
+  virtual std::uint64_t earliest_readable() const { return 0; }
+  // False for a stream, whose size() is a placeholder (the largest value) until its end is read.
+  virtual bool seekable() const { return true; }
+};
+
+// Standard input or any pipe: read forward only, never seeking, keeping the last `window` bytes
+// so that parsers may look back a little (a decoder's read-ahead, a data descriptor). Memory is
+// that window, however long the stream.
+class StreamSource final : public ByteSource {
+ public:
+  StreamSource(int fd, std::string name, std::size_t window = 16u << 20);
+  std::uint64_t size() const override { return eof_ ? end_ : ~std::uint64_t(0); }
+  std::size_t read_some(std::uint64_t offset, std::span<std::uint8_t> buf) override;
+  std::uint64_t earliest_readable() const override { return end_ > ring_.size() ? end_ - ring_.size() : 0; }
+  bool seekable() const override { return false; }
+  // Reads and discards the rest of the stream (so that its length is known).
+  void drain();
+  bool at_end() const { return eof_; }
+
+ private:
+  bool fill();
+  int fd_;
+  std::string name_;
+  std::vector<std::uint8_t> ring_;
+  std::uint64_t end_ = 0;  // bytes read from the stream so far
+  bool eof_ = false;
 };
 
 class FileSource final : public ByteSource {

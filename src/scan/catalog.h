@@ -40,6 +40,7 @@ struct Entry {
   std::optional<DataDescriptor> descriptor;
   std::optional<codec::DecodeResult> decoded;
   std::uint64_t end_offset = 0;  // one past the data and descriptor
+  bool extent_known = true;      // false when the header is not this entry's own
 
   std::string status = "unchecked";
   bool has_descriptor_flag() const { return flags & zip::kFlagDescriptor; }

@@ -44,7 +44,8 @@ struct StoredEnd {
 // test and is skipped. Descriptors without signature are tried just before the next record.
 std::optional<StoredEnd> find_stored_end(io::ByteSource& src, std::uint64_t data_offset, bool zip64,
                                          std::atomic<std::uint64_t>* progress) {
-  const std::uint64_t size = src.size();
+  // A stream learns its size only at its end, so the size is asked for each time.
+  auto size = [&src] { return src.size(); };
   std::vector<std::uint8_t> buf(1 << 20);
   std::uint64_t crc_pos = data_offset;
   std::uint32_t crc = 0;
@@ -86,7 +87,7 @@ std::optional<StoredEnd> find_stored_end(io::ByteSource& src, std::uint64_t data
   };
   io::SequentialReader rd(src, data_offset);
   std::uint64_t p = data_offset;
-  while (p + 4 <= size) {
+  while (p + 4 <= size()) {
     auto w = rd.peek(1 << 20);
     if (w.size() < 4) break;
     const std::uint8_t* base = w.data();
@@ -111,10 +112,16 @@ std::optional<StoredEnd> find_stored_end(io::ByteSource& src, std::uint64_t data
     }
     p += limit;
     rd.seek(p);
+    // Signatures still to come start at p or later, so their candidates end at p - 20 or later:
+    // everything before can be judged now, and the CRC kept close behind (a stream cannot go back).
+    if (p >= data_offset + 20) {
+      if (auto r = judge_before(p - 20)) return r;
+      advance(pending.empty() ? p - 20 : std::min(p - 20, pending.begin()->first));
+    }
   }
   // The last entry of an unfinished archive may end with an unsigned descriptor and nothing after.
   for (std::uint64_t len : {20u, 12u})
-    if (size >= data_offset + len) pending.insert({size - len, false});
+    if (size() >= data_offset + len) pending.insert({size() - len, false});
   if (auto r = judge_before(~std::uint64_t(0))) return r;
   return sized_only;
 }
@@ -149,9 +156,10 @@ std::uint64_t find_next_record(io::ByteSource& src, std::uint64_t from, std::uin
 
 ScanResult scan_local(io::ByteSource& src, codec::Workspace& ws, const ScanOptions& opt) {
   ScanResult r;
-  const std::uint64_t size = src.size();
-  std::uint64_t pos = find_next_record(src, opt.start, size, true);
-  if (pos >= size) {
+  // A stream learns its size only at its end, so the size is asked for each time.
+  auto size = [&src] { return src.size(); };
+  std::uint64_t pos = find_next_record(src, opt.start, size(), true);
+  if (pos >= size()) {
     r.stop = "no local file header found";
     return r;
   }
@@ -164,7 +172,7 @@ ScanResult scan_local(io::ByteSource& src, codec::Workspace& ws, const ScanOptio
                                                   pos - opt.start)));
 
   auto resync = [&](std::uint64_t from, const std::string& why) -> std::uint64_t {
-    std::uint64_t next = find_next_record(src, from, size);
+    std::uint64_t next = find_next_record(src, from, size());
     r.damaged.push_back({from, next, why});
     r.findings.push_back(make_finding("damaged_stretch", std::nullopt, from,
                                       fmt::format("{} bytes from offset {} to {} belong to no readable entry ({})",
@@ -172,9 +180,10 @@ ScanResult scan_local(io::ByteSource& src, codec::Workspace& ws, const ScanOptio
     return next;
   };
 
-  while (pos < size) {
+  while (pos < size()) {
     std::uint8_t sigb[4] = {};
     std::size_t n = src.read_at(pos, sigb);
+    if (n == 0) break;  // the end of the file, right after an entry
     std::uint32_t sig = n == 4 ? zip::load_u32(sigb) : 0;
     if (sig == zip::kCentralSig || sig == zip::kEndSig || sig == zip::kZip64EndSig) {
       r.directory_at = pos;
@@ -184,7 +193,7 @@ ScanResult scan_local(io::ByteSource& src, codec::Workspace& ws, const ScanOptio
     if (sig != zip::kLocalSig) {
       if (n < 4 && n > 0 && std::memcmp(sigb, "PK", std::min<std::size_t>(n, 2)) == 0) {
         r.stop = fmt::format("the file ends inside a record signature at offset {}", pos);
-        r.damaged.push_back({pos, size, "cut record"});
+        r.damaged.push_back({pos, size(), "cut record"});
         break;
       }
       pos = resync(pos, "no record signature where one should start");
@@ -197,7 +206,7 @@ ScanResult scan_local(io::ByteSource& src, codec::Workspace& ws, const ScanOptio
       Entry cut;
       cut.lfh_offset = pos;
       cut.status = "truncated";
-      if (size - pos > zip::kLocalHeaderLen) {
+      if (size() - pos > zip::kLocalHeaderLen) {
         std::uint8_t fixed[zip::kLocalHeaderLen];
         src.read_at(pos, fixed);
         std::size_t name_len = fixed[26] | fixed[27] << 8;
@@ -210,10 +219,10 @@ ScanResult scan_local(io::ByteSource& src, codec::Workspace& ws, const ScanOptio
       r.findings.push_back(make_finding("entry_truncated", std::nullopt, pos,
                                         fmt::format("entry {}: {}", r.entries.size() + 1, why)));
       r.stop = fmt::format("the file ends inside the local header of entry {} at offset {}", r.entries.size() + 1, pos);
-      r.damaged.push_back({pos, size, "cut local header"});
+      r.damaged.push_back({pos, size(), "cut local header"});
       break;
     }
-    if (!plausible_local_header(*lfh, pos, size)) {
+    if (!plausible_local_header(*lfh, pos, size())) {
       pos = resync(pos, "a local header signature with impossible fields");
       continue;
     }
@@ -247,8 +256,8 @@ ScanResult scan_local(io::ByteSource& src, codec::Workspace& ws, const ScanOptio
           fmt::format("the file ends inside entry {} ({}); {} bytes of it are intact", index + 1, what, intact)));
       r.cut_entry = index;
       r.cut_intact_bytes = intact;
-      r.stop = fmt::format("end of file inside entry {} ({}) at offset {}", index + 1, report::printable_name(name), size);
-      r.damaged.push_back({e.lfh_offset, size, "cut entry"});
+      r.stop = fmt::format("end of file inside entry {} ({}) at offset {}", index + 1, report::printable_name(name), size());
+      r.damaged.push_back({e.lfh_offset, size(), "cut entry"});
     };
 
     if (e.encrypted() || !codec::method_supported(e.method)) {
@@ -259,11 +268,11 @@ ScanResult scan_local(io::ByteSource& src, codec::Workspace& ws, const ScanOptio
           enc ? "encrypted_entry" : "unsupported_method", name, e.lfh_offset,
           enc ? "the entry is encrypted; its data cannot be verified"
               : fmt::format("compression method {} cannot be decoded here", zip::method_name(e.method))));
-      if (!e.has_descriptor_flag() && e.data_offset + e.compressed_size <= size) {
+      if (!e.has_descriptor_flag() && e.data_offset + e.compressed_size <= size()) {
         e.end_offset = e.data_offset + e.compressed_size;
       } else {
         // Bit 3 and no decoder: the next record signature is the only guide.
-        std::uint64_t next = find_next_record(src, e.data_offset, size);
+        std::uint64_t next = find_next_record(src, e.data_offset, size());
         e.end_offset = next;
       }
       r.end_of_entries = e.end_offset;
@@ -276,18 +285,6 @@ ScanResult scan_local(io::ByteSource& src, codec::Workspace& ws, const ScanOptio
     if (by_size || !codec::method_self_terminating(e.method)) {
       if (by_size) {
         // Sizes in the header (bit 3 clear): checked by decoding exactly that many bytes.
-        if (e.data_offset + e.compressed_size > size) {
-          codec::DecodeRequest req{e.data_offset, e.compressed_size, e.method};
-          req.lzma_eos = e.flags & 2;
-          req.expected_uncompressed = e.uncompressed_size;
-          req.progress = opt.progress;
-          auto d = ws.decode(src, req);
-          std::uint64_t intact = e.method == zip::kStored ? size - e.data_offset : d.produced;
-          finish_cut(intact, fmt::format("{} of {} compressed bytes present", size - e.data_offset, e.compressed_size));
-          e.decoded = d;
-          r.entries.push_back(std::move(e));
-          break;
-        }
         codec::DecodeRequest req{e.data_offset, e.compressed_size, e.method};
         req.lzma_eos = e.flags & 2;
         req.expected_uncompressed = e.uncompressed_size;
@@ -296,6 +293,13 @@ ScanResult scan_local(io::ByteSource& src, codec::Workspace& ws, const ScanOptio
         auto d = ws.decode(src, req);
         e.decoded = d;
         e.end_offset = e.data_offset + e.compressed_size;
+        if (d.status == Status::truncated) {
+          std::uint64_t present = size() - e.data_offset;
+          finish_cut(e.method == zip::kStored ? present : d.produced,
+                     fmt::format("{} of {} compressed bytes present", present, e.compressed_size));
+          r.entries.push_back(std::move(e));
+          break;
+        }
         if (d.status != Status::ok) {
           e.status = "damaged";
           r.findings.push_back(make_finding("decode_error", name, e.data_offset,
@@ -318,7 +322,7 @@ ScanResult scan_local(io::ByteSource& src, codec::Workspace& ws, const ScanOptio
         // Bit 3 with stored data.
         auto end = find_stored_end(src, e.data_offset, zip64, opt.progress);
         if (!end) {
-          finish_cut(size - e.data_offset, "no data descriptor follows the stored data");
+          finish_cut(size() - e.data_offset, "no data descriptor follows the stored data");
           r.entries.push_back(std::move(e));
           break;
         }
@@ -343,7 +347,7 @@ ScanResult scan_local(io::ByteSource& src, codec::Workspace& ws, const ScanOptio
     } else {
       // Bit 3 with a self-terminating codec: decode to the end of the stream, then take the
       // descriptor layout that agrees with what was counted.
-      codec::DecodeRequest req{e.data_offset, size - e.data_offset, e.method};
+      codec::DecodeRequest req{e.data_offset, size() - e.data_offset, e.method};
       req.lzma_eos = e.flags & 2;
       req.expected_uncompressed = e.uncompressed_size;
       req.progress = opt.progress;
@@ -360,7 +364,10 @@ ScanResult scan_local(io::ByteSource& src, codec::Workspace& ws, const ScanOptio
                                           fmt::format("entry {}: {}", index + 1, decode_message(d))));
         const std::uint64_t data_offset = e.data_offset;
         r.entries.push_back(std::move(e));
-        pos = resync(data_offset + 1, fmt::format("damaged data of entry {}", index + 1));
+        // The next header may hide anywhere after the damaged entry's start; a stream can only
+        // look back over what it still holds.
+        pos = resync(std::max(data_offset + 1, src.earliest_readable()),
+                     fmt::format("damaged data of entry {}", index + 1));
         continue;
       }
       std::uint64_t data_end = e.data_offset + d.consumed;
@@ -395,7 +402,7 @@ ScanResult scan_local(io::ByteSource& src, codec::Workspace& ws, const ScanOptio
     pos = e.end_offset;
     r.entries.push_back(std::move(e));
   }
-  if (r.stop.empty()) r.stop = pos >= size ? "end of file after the last entry" : "walk ended";
+  if (r.stop.empty()) r.stop = pos >= size() ? "end of file after the last entry" : "walk ended";
   return r;
 }
 

@@ -62,6 +62,10 @@ class EveryWriter(Base):
                     py = {i.orig_filename if i.flag_bits & 0x800 else
                           i.orig_filename.encode("cp437").decode("utf-8"): i.CRC for i in z.infolist()}
                 self.assertEqual({k: v[0] for k, v in ours.items()}, py)
+                pp, pdoc = run_json("verify", "-", input=read(fx))
+                self.assertEqual(pp.returncode, 0, pp.stderr)
+                self.assertEqual(pdoc["entries"], doc["entries"])
+                self.assertEqual([f["code"] for f in pdoc["findings"]], [f["code"] for f in doc["findings"]])
 
     def test_text_report_lists_every_entry(self):
         p = run("verify", fixture_path("infozip-file.zip"))
@@ -87,6 +91,13 @@ class Damage(Base):
         path = self.write(fixture, data)
         p, doc = run_json("verify", path)
         self.assertEqual(p.returncode, 1, p.stderr)
+        # The same bytes through a pipe: same exit status, verdict and codes on the same entries.
+        pp, pdoc = run_json("verify", "-", input=data)
+        self.assertEqual(pp.returncode, p.returncode, pp.stderr)
+        self.assertEqual(pdoc["verdict"], doc["verdict"])
+        key = lambda d: sorted({(f["code"], f["entry"]) for f in d["findings"]}, key=str)  # noqa: E731
+        self.assertEqual(key(pdoc), key(doc))
+        self.assertIn(b"<stdin>", pp.stderr)
         self.assertEqual(doc["verdict"], "damaged")
         if code is not None:
             self.assertIn(code, codes(doc, entry), doc["findings"])
@@ -179,6 +190,14 @@ class Damage(Base):
 
 
 class CannotProceed(Base):
+    def test_pipe_empty_and_random(self):
+        p = run("verify", "-", input=b"")
+        self.assertEqual(p.returncode, 3)
+        self.assertIn(b"<stdin>: the stream is empty", p.stderr)
+        p = run("verify", "-", input=os.urandom(70000).replace(b"PK", b"QK"))
+        self.assertEqual(p.returncode, 3)
+        self.assertIn(b"not a ZIP archive", p.stderr)
+
     def test_random_bytes(self):
         path = self.write("random.zip", os.urandom(5000).replace(b"PK", b"QK"))
         p = run("verify", path)

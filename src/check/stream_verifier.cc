@@ -1,0 +1,227 @@
+// verify from a pipe: the archive is read once, front to back. Entries are decoded as they pass
+// (the local scanner), the central directory is parsed when it arrives, and the two are then
+// cross-checked so that the findings match what verify says of the same bytes in a file.
+#include <fmt/format.h>
+
+#include <chrono>
+#include <map>
+#include <set>
+
+#include "check/verifier.h"
+#include "report/progress.h"
+#include "scan/end_records.h"
+#include "scan/local_scanner.h"
+
+namespace zm::check {
+using report::make_finding;
+using scan::Entry;
+
+namespace {
+
+// Directory records from `at` onwards, for as long as they follow one another (4.3.12).
+std::vector<Entry> read_directory_forward(io::ByteSource& src, std::uint64_t at, std::uint64_t* end_at) {
+  std::vector<Entry> out;
+  io::SequentialReader rd(src, at);
+  for (;;) {
+    auto fixed = rd.peek(zip::kCentralHeaderLen);
+    if (fixed.size() < zip::kCentralHeaderLen || zip::load_u32(fixed.data()) != zip::kCentralSig) break;
+    std::size_t len = zip::kCentralHeaderLen + (fixed[28] | fixed[29] << 8) + (fixed[30] | fixed[31] << 8) +
+                      (fixed[32] | fixed[33] << 8);
+    auto rec = rd.peek(len);
+    if (rec.size() < len) break;
+    zip::Cursor c(rec);
+    auto h = zip::parse_central(c);
+    Entry e;
+    e.name = h.name;
+    e.version_made_by = h.version_made_by;
+    e.version_needed = h.version_needed;
+    e.flags = h.flags;
+    e.method = h.method;
+    e.crc32 = h.crc32;
+    e.compressed_size = h.compressed_size;
+    e.uncompressed_size = h.uncompressed_size;
+    e.external_attr = h.external_attr;
+    e.from_cd = true;
+    e.cd_record_offset = rd.pos();
+    std::uint64_t offset = h.local_offset;
+    bool want_u = h.uncompressed_size == zip::kMax32, want_c = h.compressed_size == zip::kMax32,
+         want_o = h.local_offset == zip::kMax32, want_d = h.disk_start == zip::kMax16;
+    if (want_u || want_c || want_o || want_d) {
+      auto z = zip::parse_zip64_extra({reinterpret_cast<const std::uint8_t*>(h.extra.data()), h.extra.size()},
+                                      want_u, want_c, want_o, want_d);
+      e.cd_zip64 = z.has_value();
+      if (z) {
+        if (z->uncompressed) e.uncompressed_size = *z->uncompressed;
+        if (z->compressed) e.compressed_size = *z->compressed;
+        if (z->offset) offset = *z->offset;
+      }
+    }
+    e.lfh_offset = offset;  // shifted by the caller once the end record is known
+    out.push_back(std::move(e));
+    rd.skip(len);
+  }
+  *end_at = rd.pos();
+  return out;
+}
+
+}  // namespace
+
+Verification verify_stream(io::StreamSource& src, const std::string& path, const VerifyOptions& opt) {
+  auto t0 = std::chrono::steady_clock::now();
+  Verification v;
+  report::Report& rep = v.report;
+  rep.command = "verify";
+  rep.archive_path = path;
+
+  codec::Workspace ws;
+  auto scan = scan::scan_local(src, ws, {nullptr, 0});
+  std::vector<Entry> directory;
+  std::uint64_t cd_start = 0, cd_end = 0;
+  if (scan.directory_at) {
+    cd_start = *scan.directory_at;
+    directory = read_directory_forward(src, cd_start, &cd_end);
+  }
+  src.drain();
+  rep.archive_size = src.size();
+  if (src.size() == 0) throw CannotProceed(path + ": the stream is empty (0 bytes); it is not a ZIP archive");
+  // The end records sit in the last 64 KiB, which the stream's window still holds.
+  auto end = scan::locate_end_records(src);
+  if (!scan.found_any_header && !end)
+    throw CannotProceed(path + ": not a ZIP archive (no end record and no local file header anywhere)");
+
+  const bool have_directory = !directory.empty() || (end && end->entries == 0 && end->cd_size == 0);
+  if (!end) {
+    rep.add(make_finding("eocd_missing", std::nullopt, src.size(),
+                         "no end of central directory record in the last 65,557 bytes: the archive was cut short "
+                         "or never finished"));
+  } else {
+    for (auto& f : end->findings) rep.add(f);
+    if (!have_directory)
+      rep.add(make_finding("cd_unreadable", std::nullopt, end->cd_start,
+                           "central directory record 1 is not where the directory says (no PK\\1\\2 signature)"));
+    else if (directory.size() != end->entries)
+      rep.add(make_finding("eocd_inconsistent", std::nullopt, end->eocd_offset,
+                           fmt::format("the end record counts {} entries but the directory holds {}", end->entries,
+                                       directory.size())));
+  }
+
+  std::vector<Entry> entries;
+  if (!have_directory || !end) {
+    // No directory to check against: the walk is the report, as verify does for a file.
+    for (auto& f : scan.findings) rep.add(f);
+    entries = std::move(scan.entries);
+  } else {
+    std::uint64_t shift = cd_start >= end->cd_offset ? cd_start - end->cd_offset : 0;
+    std::map<std::uint64_t, Entry*> seen;
+    for (auto& s : scan.entries) seen.emplace(s.lfh_offset, &s);
+    std::set<std::uint64_t> referenced, damaged_starts;
+    for (auto& e : directory) {
+      e.lfh_offset += shift;
+      auto it = seen.find(e.lfh_offset);
+      if (!referenced.insert(e.lfh_offset).second) {
+        rep.add(make_finding("overlapping_entries", e.name, e.lfh_offset,
+                             "another directory entry points at the same local header"));
+        e.status = "damaged";
+      }
+      if (it == seen.end()) {
+        bool past = e.lfh_offset >= src.size();
+        rep.add(make_finding(past ? "entry_truncated" : "local_header_unreadable", e.name, e.lfh_offset,
+                             fmt::format("local header at offset {}: {}", e.lfh_offset,
+                                         past ? "the file ends before the local header"
+                                              : "no local header was found there while reading the stream")));
+        e.status = past ? "truncated" : "damaged";
+        continue;
+      }
+      const Entry& s = *it->second;
+      e.lfh = s.lfh;
+      e.data_offset = s.data_offset;
+      e.end_offset = s.end_offset;
+      std::vector<std::string> diffs;
+      if (s.name != e.name) diffs.push_back(fmt::format("name '{}' in the local header", report::printable_name(s.name)));
+      if (s.method != e.method)
+        diffs.push_back(fmt::format("method {} locally, {} in the directory", zip::method_name(s.method),
+                                    zip::method_name(e.method)));
+      if ((s.flags ^ e.flags) & (zip::kFlagEncrypted | zip::kFlagDescriptor))
+        diffs.push_back(fmt::format("flags {:04x} locally, {:04x} in the directory", s.flags, e.flags));
+      if (!diffs.empty()) {
+        std::string msg = "the local header disagrees with the directory: ";
+        for (std::size_t i = 0; i < diffs.size(); ++i) msg += (i ? "; " : "") + diffs[i];
+        rep.add(make_finding("cd_lfh_mismatch", e.name, e.lfh_offset, msg));
+        e.status = "damaged";
+        continue;  // the data behind that header is another entry's: as verify does for a file
+      }
+      if (s.status != "ok") {
+        // The walk already said why (crc_mismatch, decode_error, ...): its findings are kept below.
+        if (e.status != "damaged") e.status = s.status;
+        damaged_starts.insert(s.lfh_offset);
+        continue;
+      }
+      const auto& d = *s.decoded;
+      if (d.consumed != e.compressed_size || d.produced != e.uncompressed_size) {
+        rep.add(make_finding("size_mismatch", e.name, e.data_offset,
+                             fmt::format("the data decodes to {} bytes from {}; the directory says {} from {}",
+                                         d.produced, d.consumed, e.uncompressed_size, e.compressed_size)));
+        e.status = "damaged";
+      } else if (d.crc != e.crc32) {
+        rep.add(make_finding("crc_mismatch", e.name, e.data_offset,
+                             fmt::format("CRC-32 of the data is {:08x}; the directory says {:08x}", d.crc, e.crc32)));
+        e.status = "damaged";
+      } else if (e.status != "damaged") {
+        e.status = "ok";
+      }
+    }
+    // The walk's findings: those about entries stand; a damaged stretch that only continues a
+    // damaged entry is that entry's damage; other stretches are bytes no entry accounts for.
+    std::vector<std::uint64_t> starts(referenced.begin(), referenced.end());
+    auto next_start = [&](std::uint64_t at) {
+      auto it = std::upper_bound(starts.begin(), starts.end(), at);
+      return it == starts.end() ? cd_start : *it;
+    };
+    for (auto& f : scan.findings) {
+      if (f.code == "damaged_stretch") {
+        auto it = std::find_if(scan.damaged.begin(), scan.damaged.end(),
+                               [&](const scan::Stretch& st) { return st.from == *f.offset; });
+        bool explained = false;
+        for (auto ds : damaged_starts)
+          if (it != scan.damaged.end() && it->from >= ds && it->to <= next_start(ds)) explained = true;
+        if (explained) continue;
+        if (it != scan.damaged.end())
+          f = make_finding("gap_bytes", std::nullopt, it->from,
+                           fmt::format("{} bytes between offsets {} and {} belong to no entry", it->to - it->from,
+                                       it->from, it->to));
+      }
+      rep.add(f);
+    }
+    for (auto& s : scan.entries)
+      if (!referenced.count(s.lfh_offset))
+        rep.add(make_finding("unreferenced_local_header", s.name, s.lfh_offset,
+                             "a local header that no directory entry points to"));
+    if (cd_end != end->cd_start + end->cd_size && cd_end < (end->zip64 ? end->zip64_offset : end->eocd_offset))
+      rep.add(make_finding("gap_bytes", std::nullopt, cd_end, "bytes between the central directory and the end records"));
+    entries = std::move(directory);
+  }
+  check_names(entries, rep);
+
+  std::uint64_t comp = 0, uncomp = 0, ok = 0;
+  for (auto& e : entries) {
+    rep.entries.push_back(scan::to_row(e));
+    comp += e.compressed_size;
+    uncomp += e.uncompressed_size;
+    ok += e.status == "ok";
+  }
+  rep.decide_verdict();
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  rep.stats = {{"entries", entries.size()},
+               {"entries_ok", ok},
+               {"compressed_bytes", comp},
+               {"uncompressed_bytes", uncomp},
+               {"source", "stream"},
+               {"threads", 1},
+               {"seconds", secs}};
+  (void)opt;
+  v.entries = std::move(entries);
+  v.from_directory = have_directory;
+  return v;
+}
+
+}  // namespace zm::check
