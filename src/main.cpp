@@ -38,6 +38,15 @@ int main(int argc, char** argv) {
                    "Keep the intact start of a cut or damaged entry as NAME.partial (copy mode only)");
   add_common(repair);
 
+  zm::cli::RestoreOptions restore_opt;
+  auto* restore = app.add_subcommand("restore", "Verify, then extract only what verified (refuses a damaged archive)");
+  restore->add_option("ARCHIVE", archive, "The ZIP file to restore")->required();
+  restore->add_option("-C,--directory", restore_opt.directory, "Restore into this directory (created if missing)")
+      ->required();
+  restore->add_flag("--force", restore_opt.force,
+                    "Restore the entries that verified even when others did not; report the rest");
+  add_common(restore);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {
@@ -57,5 +66,6 @@ int main(int argc, char** argv) {
   if (verify->parsed()) return int(zm::cli::run_verify(archive, common));
   if (scan->parsed()) return int(zm::cli::run_scan(archive, common));
   if (repair->parsed()) return int(zm::cli::run_repair(archive, repair_opt, common));
+  if (restore->parsed()) return int(zm::cli::run_restore(archive, restore_opt, common));
   return int(Exit::usage);
 }

@@ -11,6 +11,7 @@
 #include "io/source.h"
 #include "report/progress.h"
 #include "repair/repair.h"
+#include "restore/restore.h"
 #include "scan/local_scanner.h"
 
 namespace zm::cli {
@@ -117,6 +118,34 @@ Exit run_repair(const std::string& archive, const RepairOptions& ro, const Commo
       return Exit::damaged;
     }
     return Exit::ok;
+  });
+}
+
+Exit run_restore(const std::string& archive, const RestoreOptions& ro, const CommonOptions& o) {
+  return guarded(archive, [&] {
+    auto res = restore::restore_archive({archive, ro.directory, ro.force, o.threads});
+    res.report.extra["restore"] = {{"directory", ro.directory},
+                                   {"outcome", res.outcome == restore::RestoreResult::Outcome::restored ? "restored"
+                                               : res.outcome == restore::RestoreResult::Outcome::refused
+                                                   ? "refused"
+                                                   : "no_space"},
+                                   {"entries_restored", res.restored},
+                                   {"entries_skipped", res.skipped},
+                                   {"bytes_needed", res.bytes_needed},
+                                   {"bytes_available", res.bytes_available}};
+    emit(res.report, o);
+    if (!o.quiet || res.outcome != restore::RestoreResult::Outcome::restored)
+      fmt::print(stderr, "zipmedic: {}: {}\n", archive, res.message);
+    switch (res.outcome) {
+      case restore::RestoreResult::Outcome::restored:
+        return res.report.verdict == report::Verdict::ok ? Exit::ok : Exit::damaged;
+      case restore::RestoreResult::Outcome::refused:
+        summarize(res.report);
+        return Exit::damaged;
+      case restore::RestoreResult::Outcome::no_space:
+        return Exit::cannot_proceed;
+    }
+    return Exit::cannot_proceed;
   });
 }
 

@@ -26,6 +26,12 @@ struct RepairOptions {
 
 Exit run_verify(const std::string& archive, const CommonOptions& o);
 Exit run_scan(const std::string& archive, const CommonOptions& o);
+struct RestoreOptions {
+  std::string directory;
+  bool force = false;
+};
+
+Exit run_restore(const std::string& archive, const RestoreOptions& r, const CommonOptions& o);
 Exit run_repair(const std::string& archive, const RepairOptions& r, const CommonOptions& o);
 
 }  // namespace zm::cli

@@ -49,7 +49,6 @@ Severity severity_of(const std::string& code) {
       {"symlink_entry", Severity::warning},
       {"trailing_bytes", Severity::warning},
       {"prefix_bytes", Severity::info},
-      {"archive_empty", Severity::info},
       {"entry_salvaged", Severity::warning},
   };
   auto it = table.find(code);

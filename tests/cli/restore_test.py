@@ -1,0 +1,119 @@
+"""restore: byte-identical trees from verified archives, refusals that write nothing."""
+import filecmp
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+
+from zmtest import FIXTURES, Layout, fixture_path, fixtures, read, replace_name, run, run_json
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
+import sysreptor_tree  # noqa: E402
+
+TREE = os.path.join(FIXTURES, "tree")
+
+
+def files_under(root):
+    out = {}
+    for d, _, fs in os.walk(root):
+        for f in fs:
+            p = os.path.join(d, f)
+            out[os.path.relpath(p, root)] = p
+    return out
+
+
+class Restore(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="zipmedic-restore-")
+
+    def tearDown(self):
+        subprocess.run(["umount", os.path.join(self.tmp, "tiny")], capture_output=True)
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def test_every_writer_restores_byte_identically(self):
+        for fx in fixtures():
+            if fx.startswith("zipstream"):
+                continue
+            with self.subTest(fixture=fx):
+                out = os.path.join(self.tmp, fx)
+                p = run("restore", fixture_path(fx), "-C", out, "--quiet")
+                self.assertEqual(p.returncode, 0, p.stderr)
+                want, got = files_under(TREE), files_under(out)
+                self.assertEqual(sorted(got), sorted(want))
+                for rel in want:
+                    self.assertTrue(filecmp.cmp(want[rel], got[rel], shallow=False), rel)
+                # Modification times come back (DOS times have 2-second steps).
+                self.assertLess(abs(os.path.getmtime(got["backup/VERSION"]) - os.path.getmtime(want["backup/VERSION"])), 2.01)
+
+    def test_sysreptor_backup_restores_byte_identically(self):
+        out = os.path.join(self.tmp, "sr")
+        p = run("restore", fixture_path("zipstream-ng-sysreptor.zip"), "-C", out, "--quiet")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        for name, data in sysreptor_tree.entries(scale=0.5):
+            with open(os.path.join(out, name), "rb") as f:
+                self.assertEqual(f.read(), data, name)
+
+    def assert_refused_and_nothing_written(self, data):
+        src = os.path.join(self.tmp, "bad.zip")
+        with open(src, "wb") as f:
+            f.write(data)
+        before = sorted(os.listdir(self.tmp))
+        out = os.path.join(self.tmp, "out")
+        p, doc = run_json("restore", src, "-C", out)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn(b"refused", p.stderr)
+        self.assertEqual(doc["restore"]["outcome"], "refused")
+        self.assertFalse(os.path.exists(out))
+        self.assertEqual(sorted(os.listdir(self.tmp)), before)
+        return p
+
+    def test_cut_archive_is_refused(self):
+        data = read("zipstream-ng-sysreptor.zip")
+        self.assert_refused_and_nothing_written(data[: len(data) * 6 // 10])
+        p = run("restore", os.path.join(self.tmp, "bad.zip"), "-C", os.path.join(self.tmp, "out"), "--force")
+        self.assertEqual(p.returncode, 1)
+        self.assertIn(b"repair first", p.stderr)
+        self.assertFalse(os.path.exists(os.path.join(self.tmp, "out")))
+
+    def test_dot_dot_entry_is_refused(self):
+        data = read("infozip-file.zip")
+        lay = Layout(data)
+        k = [i for i, x in enumerate(lay.infos) if x.filename.endswith("a.bin")][0]
+        old = lay.infos[k].filename.encode()
+        p = self.assert_refused_and_nothing_written(replace_name(data, lay, k, b"../" + old[3:]))
+        self.assertIn(b"--force", p.stderr)
+        self.assertFalse(os.path.exists(os.path.join(os.path.dirname(self.tmp), old[3:].decode())))
+
+    def test_force_restores_what_verified_and_leaves_out_the_rest(self):
+        data = bytearray(read("infozip-file.zip"))
+        lay = Layout(bytes(data))
+        k = [i for i, x in enumerate(lay.infos) if x.filename.endswith("a.bin")][0]
+        data[lay.data_offset(k) + 100] ^= 1
+        src = os.path.join(self.tmp, "flip.zip")
+        with open(src, "wb") as f:
+            f.write(bytes(data))
+        out = os.path.join(self.tmp, "out")
+        p, doc = run_json("restore", src, "-C", out, "--force")
+        self.assertEqual(p.returncode, 1)
+        self.assertEqual(doc["restore"]["entries_skipped"], 1)
+        self.assertFalse(os.path.exists(os.path.join(out, "backup/data/a.bin")))
+        self.assertTrue(filecmp.cmp(os.path.join(out, "backup/data/b.bin"), os.path.join(TREE, "backup/data/b.bin"),
+                                    shallow=False))
+
+    def test_full_filesystem_is_detected_before_writing(self):
+        tiny = os.path.join(self.tmp, "tiny")
+        os.makedirs(tiny)
+        m = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", tiny], capture_output=True)
+        if m.returncode != 0:
+            self.skipTest("cannot mount a small tmpfs here: " + m.stderr.decode())
+        p, doc = run_json("restore", fixture_path("infozip-file.zip"), "-C", os.path.join(tiny, "out"))
+        self.assertEqual(p.returncode, 3)
+        self.assertIn(b"not enough space", p.stderr)
+        self.assertGreater(doc["restore"]["bytes_needed"], doc["restore"]["bytes_available"])
+        self.assertEqual(os.listdir(tiny), [])
+
+
+if __name__ == "__main__":
+    unittest.main()
