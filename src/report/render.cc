@@ -50,11 +50,31 @@ std::string render_text(const Report& r, bool verbose) {
   } else {
     out += fmt::format("  ({} entries; --verbose lists them)\n", r.entries.size());
   }
+  const bool repair = r.extra.contains("repair");
+  if (repair && !r.findings.empty()) out += "found in the input:\n";
   for (const auto& f : r.findings) {
-    out += fmt::format("{}: {}", to_string(f.severity), f.code);
+    out += fmt::format("{}{}: {}", repair ? "  " : "", to_string(f.severity), f.code);
     if (f.entry) out += fmt::format(" [{}]", printable_name(*f.entry));
     if (f.offset) out += fmt::format(" at offset {}", *f.offset);
     out += ": " + f.message + "\n";
+  }
+  if (repair) {
+    const auto& rp = r.extra["repair"];
+    out += fmt::format("recovered {} entr{}, lost {}{}\n", rp["entries_recovered"].get<std::size_t>(),
+                       rp["entries_recovered"].get<std::size_t>() == 1 ? "y" : "ies",
+                       rp["entries_lost"].get<std::size_t>(),
+                       rp["looks_finished"].get<bool>()
+                           ? ""
+                           : "; no central directory followed the entries (cut short or never finished)");
+    for (const auto& n : rp["lost"]) out += fmt::format("  lost: {}\n", n.get<std::string>());
+    if (r.extra.contains("output")) {
+      const auto& o = r.extra["output"];
+      out += fmt::format("{} {} ({}); verified again: {}\n", o["written"].get<bool>() ? "wrote" : "did not keep",
+                         o["path"].get<std::string>(), o["mode"].get<std::string>(), o["verdict"].get<std::string>());
+    } else {
+      out += "nothing was written\n";
+    }
+    return out;
   }
   out += fmt::format("verdict: {} ({} of {} entries verified; {} errors, {} warnings)\n", to_string(r.verdict), ok,
                      r.entries.size(), r.count(Severity::error), r.count(Severity::warning));
