@@ -1,0 +1,117 @@
+"""The man page, --help, the README and the JSON schema stay true to the code."""
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import unittest
+
+import jsonschema
+import yaml
+
+from zmtest import SRC, ZIPMEDIC, fixture_path, read, run
+
+MAN = os.path.join(SRC, "man", "zipmedic.1")
+
+
+def man_text():
+    env = dict(os.environ, MANWIDTH="200", LC_ALL="C.UTF-8")
+    return subprocess.run(["man", "-l", MAN], capture_output=True, text=True, env=env).stdout
+
+
+class ManPage(unittest.TestCase):
+    def test_renders_without_warnings(self):
+        p = subprocess.run(["groff", "-man", "-Tutf8", "-ww", "-z", MAN], capture_output=True, text=True)
+        self.assertEqual(p.returncode, 0)
+        self.assertEqual(p.stderr, "")
+        text = man_text()
+        for section in ("NAME", "SYNOPSIS", "DESCRIPTION", "COMMANDS", "OPTIONS", "EXIT STATUS", "FINDINGS",
+                        "JSON OUTPUT", "EXAMPLES", "SEE ALSO"):
+            self.assertRegex(text, r"(?m)^" + section + r"$")
+
+    def test_every_command_and_flag_in_help_is_in_the_man_page(self):
+        text = man_text()
+        top = run("--help").stdout.decode()
+        commands = re.findall(r"(?m)^  (\w+)\s{2,}", top.split("Subcommands:")[1])
+        self.assertEqual(sorted(commands), ["repair", "restore", "scan", "verify"])
+        for cmd in commands:
+            self.assertIn("zipmedic " + cmd, text)
+            help_text = run(cmd, "--help").stdout.decode()
+            for flag in re.findall(r"(--[a-z][a-z-]+)", help_text):
+                self.assertIn(flag, text, "%s %s is not in the man page" % (cmd, flag))
+
+    def test_every_finding_code_is_documented_with_its_severity(self):
+        text = man_text()
+        src = open(os.path.join(SRC, "src", "report", "report.cc")).read()
+        table = re.findall(r'\{"(\w+)", Severity::(\w+)\}', src)
+        self.assertGreater(len(table), 20)
+        schema = json.load(open(os.path.join(SRC, "docs", "report.schema.json")))
+        codes = set(schema["$defs"]["finding"]["properties"]["code"]["enum"])
+        for code, severity in table:
+            self.assertIn("%s (%s)" % (code, severity), text)
+            self.assertIn(code, codes)
+        self.assertEqual(codes, {c for c, _ in table})
+
+    def test_version_matches_the_man_page(self):
+        version = run("--version").stdout.decode().split()[-1]
+        self.assertIn('"zipmedic %s"' % version, open(MAN).read())
+
+
+class JsonSchema(unittest.TestCase):
+    def test_reports_of_every_command_validate(self):
+        schema = json.load(open(os.path.join(SRC, "docs", "report.schema.json")))
+        with tempfile.TemporaryDirectory() as tmp:
+            data = read("zipstream-ng-sysreptor.zip")
+            cut = os.path.join(tmp, "cut.zip")
+            with open(cut, "wb") as f:
+                f.write(data[: len(data) // 2])
+            runs = [("verify", fixture_path("infozip-file.zip")), ("verify", cut), ("scan", cut),
+                    ("repair", cut, "-o", os.path.join(tmp, "o.zip"), "--salvage-partial"),
+                    ("restore", fixture_path("infozip-file.zip"), "-C", os.path.join(tmp, "r")),
+                    ("restore", cut, "-C", os.path.join(tmp, "r2"))]
+            for args in runs:
+                with self.subTest(args=args[0]):
+                    p = run(*args, "--json")
+                    doc = json.loads(p.stdout)
+                    jsonschema.validate(doc, schema)
+                    self.assertEqual(doc["command"], args[0])
+
+
+class Readme(unittest.TestCase):
+    def test_names_the_two_commands_and_real_subcommands(self):
+        text = open(os.path.join(SRC, "README.md")).read()
+        self.assertIn("scripts/test", text)
+        self.assertIn("scripts/demo", text)
+        code = "".join(re.findall(r"```(?:sh|yaml)\n(.*?)```", text, re.S))
+        used = re.findall(r"(?:^|[\s/])zipmedic (\w+)", code)
+        self.assertGreater(len(used), 5)
+        for cmd in used:
+            self.assertIn(cmd, ("verify", "scan", "repair", "restore"), cmd)
+
+    def test_ci_examples_are_valid_yaml_that_verify_and_fail_on_non_zero(self):
+        text = open(os.path.join(SRC, "README.md")).read()
+        blocks = re.findall(r"```yaml\n(.*?)```", text, re.S)
+        self.assertEqual(len(blocks), 2)
+        for b in blocks:
+            doc = yaml.safe_load(b)
+            self.assertIn("zipmedic verify", b)
+            self.assertIsInstance(doc, dict)
+
+
+class Install(unittest.TestCase):
+    def test_cmake_install_puts_the_binary_and_the_man_page_in_place(self):
+        build = os.path.dirname(ZIPMEDIC)
+        with tempfile.TemporaryDirectory() as prefix:
+            p = subprocess.run(["cmake", "--install", build, "--prefix", prefix], capture_output=True, text=True)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            binary = os.path.join(prefix, "bin", "zipmedic")
+            self.assertEqual(subprocess.run([binary, "verify", "-q", fixture_path("infozip-file.zip")]).returncode, 0)
+            env = dict(os.environ, MANPATH=os.path.join(prefix, "share", "man"), MANWIDTH="100")
+            m = subprocess.run(["man", "zipmedic"], capture_output=True, text=True, env=env)
+            self.assertEqual(m.returncode, 0, m.stderr)
+            self.assertIn("zipmedic verify", m.stdout)
+
+
+if __name__ == "__main__":
+    unittest.main()
