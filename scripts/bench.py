@@ -1,0 +1,144 @@
+"""scripts/bench: zipmedic against the tools admins have, on the same files in the same run.
+
+Every command runs once to warm the page cache, then --runs times; the table gives medians, the
+ratio of each peer's median to zipmedic verify's on the same archive, and peak RSS from
+/usr/bin/time. Results go to stdout and to BENCH_DIR/bench-results.md; --readme also writes
+them into README.md between the bench markers.
+"""
+import argparse
+import os
+import platform
+import re
+import shlex
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOP = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+import bench_data  # noqa: E402
+
+ZM = os.path.join(TOP, "build", "zipmedic")
+
+
+def timed(shell_cmd, runs):
+    """Median wall seconds and peak RSS (MiB) of the command marked @ in shell_cmd."""
+    times, rss = [], []
+    for i in range(runs + 1):
+        with tempfile.NamedTemporaryFile() as t:
+            cmd = shell_cmd.replace("@", "/usr/bin/time -f %%M -o %s " % t.name)
+            start = time.perf_counter()
+            p = subprocess.run(["bash", "-c", cmd], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            elapsed = time.perf_counter() - start
+            if p.returncode not in (0, 1):
+                raise SystemExit("bench: %s failed (%d): %s" % (cmd, p.returncode, p.stderr.decode()[-500:]))
+            kb = open(t.name).read().split()
+        if i == 0:
+            continue  # warm-up
+        times.append(elapsed)
+        rss.append(int(kb[-1]) / 1024 if kb else 0)
+    return statistics.median(times), max(rss)
+
+
+def machine():
+    cpu = "?"
+    for line in open("/proc/cpuinfo"):
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    mem = int(open("/proc/meminfo").read().split()[1]) // (1 << 20)
+    return "%s, %d cores, %d GiB, %s" % (cpu, os.cpu_count(), mem, platform.platform())
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--dir", default=os.environ.get("ZIPMEDIC_BENCH_DIR", os.path.join(TOP, "build", "bench-data")))
+    ap.add_argument("--skip-big", action="store_true", help="leave out the 2.5 GiB entry")
+    ap.add_argument("--only-zipmedic", action="store_true", help="time zipmedic alone (profiling)")
+    ap.add_argument("--readme", action="store_true", help="write the table into README.md")
+    a = ap.parse_args()
+    d = a.dir
+    os.makedirs(d, exist_ok=True)
+    q = shlex.quote
+
+    tree = os.path.join(d, "tree")
+    print("bench: preparing inputs in %s (first time only)" % d, file=sys.stderr)
+    bench_data.tree(tree)
+    arch = {"infozip-400M.zip": None, "zipstream-400M.zip": None}
+    if not os.path.exists(os.path.join(d, "infozip-400M.zip")):
+        subprocess.run("cd %s && zip -q -r %s ." % (q(tree), q(os.path.join(d, "infozip-400M.zip"))), shell=True,
+                       check=True)
+    if not os.path.exists(os.path.join(d, "zipstream-400M.zip")):
+        bench_data.zipstream_archive(tree, os.path.join(d, "zipstream-400M.zip"))
+    if not a.skip_big:
+        arch["zipstream-2.5G-entry.zip"] = None
+        if not os.path.exists(os.path.join(d, "zipstream-2.5G-entry.zip")):
+            bench_data.big_entry_archive(os.path.join(d, "zipstream-2.5G-entry.zip"))
+    many = os.path.join(d, "many-200k.zip")
+    if not os.path.exists(many):
+        bench_data.many_small_archive(many)
+    full = os.path.join(d, "zipstream-400M.zip")
+    cut = os.path.join(d, "zipstream-400M-cut60.zip")
+    cut_len = os.path.getsize(full) * 6 // 10
+    with open(full, "rb") as src, open(cut, "wb") as dst:
+        dst.write(src.read(cut_len))
+
+    rows = []
+
+    def row(archive, tool, cmd, base=None):
+        t, r = timed(cmd, a.runs)
+        rows.append([archive, tool, t, r, base])
+        print("  %-26s %-34s %8.3f s %7.1f MiB" % (archive, tool, t, r), file=sys.stderr)
+        return t
+
+    for name in arch:
+        p = q(os.path.join(d, name))
+        base = row(name, "zipmedic verify", "@ %s verify -q %s" % (ZM, p))
+        row(name, "zipmedic verify - (pipe)", "cat %s | @ %s verify -q -" % (p, ZM), base)
+        if a.only_zipmedic:
+            continue
+        row(name, "bsdtar -xOf >/dev/null", "@ bsdtar -xOf %s >/dev/null" % p, base)
+        row(name, "7z t", "@ 7z t %s" % p, base)
+        row(name, "unzip -tqq", "@ unzip -tqq %s" % p, base)
+        row(name, "python3 -m zipfile -t", "@ /usr/bin/python3 -m zipfile -t %s" % p, base)
+
+    # Repair in place of the cut backup; the file is cut back to its length after every run.
+    base = row("zipstream-400M-cut60.zip", "zipmedic verify", "@ %s verify -q %s" % (ZM, q(cut)))
+    row("zipstream-400M-cut60.zip", "zipmedic repair --in-place",
+        "@ %s repair --in-place -q %s; truncate -s %d %s" % (ZM, q(cut), cut_len, q(cut)), base)
+
+    base = row("many-200k.zip", "zipmedic verify", "@ %s verify -q %s" % (ZM, q(many)))
+    if not a.only_zipmedic:
+        row("many-200k.zip", "bsdtar -xOf >/dev/null", "@ bsdtar -xOf %s >/dev/null" % q(many), base)
+
+    lines = ["Measured %s on %s, page cache warm, median of %d runs after a warm-up." %
+             (time.strftime("%Y-%m-%d"), machine(), a.runs), "",
+             "| archive | command | median | vs zipmedic verify | peak RSS |", "|---|---|---:|---:|---:|"]
+    for archive, tool, t, r, base in rows:
+        ratio = "%.1fx slower" % (t / base) if base and t >= base else ("%.2fx" % (t / base) if base else "")
+        if tool.startswith("zipmedic") and base:
+            ratio = "%.2fx its time" % (t / base)
+        extra = ""
+        if archive.startswith("many") and tool == "zipmedic verify":
+            extra = " (%.0f entries/s)" % (200000 / t)
+        if archive.startswith("many") and tool.startswith("bsdtar"):
+            extra = " (%.0f entries/s)" % (200000 / t)
+        lines.append("| %s | %s | %.3f s%s | %s | %.0f MiB |" % (archive, tool, t, extra, ratio, r))
+    table = "\n".join(lines) + "\n"
+    print(table)
+    with open(os.path.join(d, "bench-results.md"), "w") as f:
+        f.write(table)
+    if a.readme:
+        readme = os.path.join(TOP, "README.md")
+        text = open(readme).read()
+        text = re.sub(r"(<!-- bench:start -->\n).*?(<!-- bench:end -->)", lambda m: m.group(1) + table + m.group(2),
+                      text, flags=re.S)
+        open(readme, "w").write(text)
+
+
+if __name__ == "__main__":
+    main()
