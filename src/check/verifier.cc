@@ -265,7 +265,7 @@ Verification verify_archive(io::ByteSource& src, const std::string& path, const 
   const unsigned threads = opt.threads ? opt.threads : default_threads();
   if (v.from_directory) {
     for (auto& e : entries) check_local_header(src, e, rep);
-    std::vector<Entry*> work;
+    std::vector<Entry*> work, judged_known;
     std::uint64_t total = 0;
     for (auto& e : entries) {
       if (!e.lfh) continue;
@@ -283,6 +283,9 @@ Verification verify_archive(io::ByteSource& src, const std::string& path, const 
         // as this entry would only add noise. Its extent is taken to be the header alone.
         e.end_offset = e.data_offset;
         e.extent_known = false;
+      } else if (opt.known && opt.known->count(e.lfh_offset)) {
+        e.decoded = opt.known->at(e.lfh_offset);
+        judged_known.push_back(&e);
       } else {
         work.push_back(&e);
         total += e.compressed_size;
@@ -292,6 +295,7 @@ Verification verify_archive(io::ByteSource& src, const std::string& path, const 
     decode_all(src, work, threads, &progress.counter());
     progress.finish();
     for (auto* e : work) judge_entry(src, *e, rep);
+    for (auto* e : judged_known) judge_entry(src, *e, rep);
     for (auto& e : entries)
       if (!e.end_offset) e.end_offset = e.data_offset + e.compressed_size;
     check_layout(src, entries, *end, rep);

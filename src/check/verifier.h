@@ -1,5 +1,6 @@
 // verify: every structural rule, every entry decoded, every name judged.
 #pragma once
+#include <map>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -18,6 +19,10 @@ struct CannotProceed : std::runtime_error {
 struct VerifyOptions {
   unsigned threads = 0;  // 0: one per core
   bool progress = false;
+  // Decode results this process already computed over the very same bytes, by local header
+  // offset (an in-place repair re-verifying the file it just scanned): those entries are not
+  // decoded again, but every other check runs as usual.
+  const std::map<std::uint64_t, codec::DecodeResult>* known = nullptr;
 };
 
 // The verified catalog (entries in directory order) is returned alongside the report so that

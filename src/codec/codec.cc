@@ -11,13 +11,13 @@
 
 namespace zm::codec {
 namespace {
-constexpr std::size_t kInBuf = 1 << 20;
-constexpr std::size_t kOutBuf = 1 << 20;
+constexpr std::size_t kInBuf = 256 << 10;
+constexpr std::size_t kOutBuf = 256 << 10;
 using Status = DecodeResult::Status;
 
-void emit(const DecodeRequest& req, DecodeResult& r, const std::uint8_t* p, std::size_t n) {
+void emit(const DecodeRequest& req, DecodeResult& r, const std::uint8_t* p, std::size_t n, bool crc_done = false) {
   if (n == 0) return;
-  r.crc = crc32(r.crc, {p, n});
+  if (!crc_done) r.crc = crc32(r.crc, {p, n});
   r.produced += n;
   if (req.sink) req.sink({p, n});
 }
@@ -77,7 +77,9 @@ DecodeResult Workspace::deflate(io::ByteSource& src, const DecodeRequest& req) {
   DecodeResult r;
   inflate_state& st = inflate_->st;
   isal_inflate_init(&st);
-  st.crc_flag = ISAL_DEFLATE;
+  // Raw deflate with the gzip CRC-32 (the same polynomial as ZIP's) computed inside the decoder
+  // while the output is still in cache; no gzip header or trailer is read.
+  st.crc_flag = ISAL_GZIP_NO_HDR;
   std::uint64_t fed = 0;
   bool source_ended = false;
   for (;;) {
@@ -94,7 +96,8 @@ DecodeResult Workspace::deflate(io::ByteSource& src, const DecodeRequest& req) {
     st.avail_out = std::uint32_t(out_.size());
     int ret = isal_inflate(&st);
     std::size_t got = out_.size() - st.avail_out;
-    emit(req, r, out_.data(), got);
+    emit(req, r, out_.data(), got, true);
+    r.crc = st.crc;
     if (ret < 0) {
       r.status = Status::corrupt;
       r.consumed = fed - st.avail_in;

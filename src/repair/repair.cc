@@ -371,7 +371,13 @@ RepairResult repair_archive(const RepairRequest& req) {
 
     // Prove the result before calling it a success: the same checks as `verify`.
     io::FileSource check_src(verify_path);
-    auto v = check::verify_archive(check_src, req.in_place ? req.input : req.output, {req.threads, false});
+    // In place, the entries' bytes are the ones just scanned: their decode results stand, and
+    // the check covers the new directory, end records and layout. A copy is decoded again.
+    std::map<std::uint64_t, codec::DecodeResult> known;
+    if (req.in_place)
+      for (auto* e : kept) known.emplace(e->lfh_offset, *e->decoded);
+    auto v = check::verify_archive(check_src, req.in_place ? req.input : req.output,
+                                   {req.threads, false, req.in_place ? &known : nullptr});
     nlohmann::json out_findings = nlohmann::json::array();
     for (const auto& f : v.report.findings)
       out_findings.push_back({{"code", f.code}, {"severity", report::to_string(f.severity)},
