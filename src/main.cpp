@@ -1,6 +1,10 @@
 // Options in, command out, exit status back. All logic lives below cli/.
 #include <CLI/CLI.hpp>
 
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
+
 #include "cli/commands.h"
 
 int main(int argc, char** argv) {
@@ -17,15 +21,29 @@ int main(int argc, char** argv) {
     sub->add_option("-t,--threads", common.threads, "Entries decoded in parallel (default: one per core)")
         ->check(CLI::Range(1, 256));
   };
+  // Encrypted SysReptor backups (.zip.crypt): the key as 64 hex digits, never echoed.
+  std::string key_hex, key_file;
+  auto add_key = [&](CLI::App* sub) {
+    sub->add_option("--key", key_hex, "Key of an encrypted SysReptor backup, 64 hex digits (or ZIPMEDIC_KEY)");
+    sub->add_option("--key-file", key_file, "Read that key from a file instead");
+  };
+  auto add_profile = [&](CLI::App* sub) {
+    sub->add_option("--profile", common.profile, "Extra checks for one kind of backup: sysreptor")
+        ->check(CLI::IsMember({"sysreptor"}));
+  };
 
   std::string archive;
   auto* verify = app.add_subcommand("verify", "Decode every entry, check CRC-32, sizes, structure and names");
   verify->add_option("ARCHIVE", archive, "The ZIP file to check")->required();
   add_common(verify);
+  add_key(verify);
+  add_profile(verify);
 
   auto* scan = app.add_subcommand("scan", "Walk the local headers front to back, trusting no directory");
   scan->add_option("ARCHIVE", archive, "The ZIP file to walk")->required();
   add_common(scan);
+  add_key(scan);
+  add_profile(scan);
 
   zm::cli::RepairOptions repair_opt;
   auto* repair = app.add_subcommand("repair", "Rebuild the central directory from the entries that survive");
@@ -36,7 +54,11 @@ int main(int argc, char** argv) {
   out->excludes(inplace);
   repair->add_flag("--salvage-partial", repair_opt.salvage_partial,
                    "Keep the intact start of a cut or damaged entry as NAME.partial (copy mode only)");
+  repair->add_flag("--encrypt", repair_opt.encrypt,
+                   "Write OUT as an encrypted SysReptor backup with the same key and a fresh nonce");
   add_common(repair);
+  add_key(repair);
+  add_profile(repair);
 
   zm::cli::RestoreOptions restore_opt;
   auto* restore = app.add_subcommand("restore", "Verify, then extract only what verified (refuses a damaged archive)");
@@ -61,6 +83,26 @@ int main(int argc, char** argv) {
   }
   if (repair->parsed() && repair_opt.in_place && repair_opt.salvage_partial) {
     std::fprintf(stderr, "zipmedic repair: --salvage-partial writes new data, so it works with -o only\n");
+    return int(Exit::usage);
+  }
+  if (!key_hex.empty()) {
+    common.key = key_hex;
+  } else if (!key_file.empty()) {
+    std::ifstream f(key_file);
+    if (!f) {
+      std::fprintf(stderr, "zipmedic: %s: cannot read the key file\n", key_file.c_str());
+      return int(Exit::usage);
+    }
+    common.key = std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+  } else if (const char* env = std::getenv("ZIPMEDIC_KEY"); env && *env) {
+    common.key = env;
+  }
+  if (repair->parsed() && repair_opt.in_place && repair_opt.encrypt) {
+    std::fprintf(stderr, "zipmedic repair: --encrypt writes a new file, so it works with -o only\n");
+    return int(Exit::usage);
+  }
+  if (!common.profile.empty() && archive == "-") {
+    std::fprintf(stderr, "zipmedic: --profile reads entries a second time, so it needs a file, not -\n");
     return int(Exit::usage);
   }
   if (verify->parsed()) return int(zm::cli::run_verify(archive, common));

@@ -6,6 +6,7 @@
 #include <map>
 #include <set>
 
+#include "check/sysreptor_profile.h"
 #include "check/verifier.h"
 #include "io/output.h"
 #include "report/progress.h"
@@ -210,7 +211,12 @@ RepairResult repair_archive(const RepairRequest& req) {
   rep.command = "repair";
   rep.archive_path = req.input;
 
-  io::FileSource src(req.input);
+  std::unique_ptr<io::FileSource> own;
+  if (!req.source) own = std::make_unique<io::FileSource>(req.input);
+  io::ByteSource& src = req.source ? *req.source : *own;
+  if (req.source && req.in_place)
+    throw check::CannotProceed(req.input + ": an encrypted backup cannot be repaired in place; use -o OUT "
+                               "(with --encrypt to keep it encrypted)");
   rep.archive_size = src.size();
   if (src.size() == 0) throw check::CannotProceed(req.input + ": the file is empty (0 bytes); nothing to repair");
 
@@ -222,6 +228,7 @@ RepairResult repair_archive(const RepairRequest& req) {
     throw check::CannotProceed(req.input + ": not a ZIP archive (no local file header found); nothing to repair");
   for (auto& f : scan.findings) rep.add(f);
   auto directory = directory_evidence(src, rep);
+  if (req.profile_sysreptor) check::check_sysreptor_profile(src, scan.entries, rep, true);
 
   std::vector<const Entry*> kept;
   std::vector<const Entry*> partials;
@@ -308,6 +315,13 @@ RepairResult repair_archive(const RepairRequest& req) {
       verify_path = req.input;
     } else {
       out = std::make_unique<io::AtomicOutputFile>(req.output);
+      std::unique_ptr<crypt::EncryptingWriter> enc;
+      if (req.encrypt_key) enc = std::make_unique<crypt::EncryptingWriter>(*out, *req.encrypt_key, req.encrypt_key_id);
+      struct Put {
+        io::AtomicOutputFile& out;
+        crypt::EncryptingWriter* enc;
+        void write(std::string_view s) { enc ? enc->write(s) : out.write(s); }
+      } put{*out, enc.get()};
       std::vector<std::uint8_t> buf(1 << 20);
       std::uint64_t pos = 0;
       for (auto* e : kept) {
@@ -315,13 +329,13 @@ RepairResult repair_archive(const RepairRequest& req) {
         r.flags &= ~zip::kFlagDescriptor;
         r.local_offset = pos;
         std::string h = local_header_bytes(r);
-        out->write(h);
+        put.write(h);
         pos += h.size();
         for (std::uint64_t done = 0; done < e->compressed_size;) {
           std::size_t n = std::size_t(std::min<std::uint64_t>(buf.size(), e->compressed_size - done));
           if (src.read_at(e->data_offset + done, {buf.data(), n}) != n)
             throw io::IoError(req.input + ": the file changed while it was being repaired");
-          out->write({reinterpret_cast<const char*>(buf.data()), n});
+          put.write({reinterpret_cast<const char*>(buf.data()), n});
           done += n;
         }
         pos += e->compressed_size;
@@ -348,12 +362,12 @@ RepairResult repair_archive(const RepairRequest& req) {
         r.compressed_size = r.uncompressed_size = first.produced;
         r.local_offset = pos;
         std::string h = local_header_bytes(r);
-        out->write(h);
+        put.write(h);
         pos += h.size();
         std::uint64_t written = 0;
         dr.sink = [&](std::span<const std::uint8_t> chunk) {
           std::size_t n = std::size_t(std::min<std::uint64_t>(chunk.size(), first.produced - written));
-          out->write({reinterpret_cast<const char*>(chunk.data()), n});
+          put.write({reinterpret_cast<const char*>(chunk.data()), n});
           written += n;
         };
         ws.decode(src, dr);
@@ -365,12 +379,22 @@ RepairResult repair_archive(const RepairRequest& req) {
                                          report::printable_name(e->name), report::printable_name(r.name))));
         records.push_back(std::move(r));
       }
-      finish(*out, pos);
+      finish(put, pos);
+      if (enc) enc->finish();
       verify_path = out->temp_path();
     }
 
     // Prove the result before calling it a success: the same checks as `verify`.
-    io::FileSource check_src(verify_path);
+    io::FileSource check_file(verify_path);
+    std::unique_ptr<crypt::DecryptingSource> check_plain;
+    if (req.encrypt_key) {
+      // The encrypted output is proven the way a reader will meet it: tag first, then the ZIP.
+      auto h = crypt::read_header(check_file, verify_path);
+      if (!crypt::tag_matches(check_file, h, *req.encrypt_key))
+        throw io::IoError(req.output + ": the encrypted output does not authenticate; nothing was kept");
+      check_plain = std::make_unique<crypt::DecryptingSource>(check_file, h, *req.encrypt_key, true);
+    }
+    io::ByteSource& check_src = check_plain ? static_cast<io::ByteSource&>(*check_plain) : check_file;
     // In place, the entries' bytes are the ones just scanned: their decode results stand, and
     // the check covers the new directory, end records and layout. A copy is decoded again.
     std::map<std::uint64_t, codec::DecodeResult> known;

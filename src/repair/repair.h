@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "crypt/sysreptor_crypt.h"
 #include "report/report.h"
 #include "scan/catalog.h"
 #include "scan/local_scanner.h"
@@ -12,11 +13,18 @@ namespace zm::repair {
 
 struct RepairRequest {
   std::string input;
+  // The archive's bytes when they are not simply the input file (a decrypted .zip.crypt);
+  // in-place mode needs the file itself.
+  io::ByteSource* source = nullptr;
   std::string output;      // copy mode
   bool in_place = false;   // append mode
   bool salvage_partial = false;
   unsigned threads = 0;
   bool progress = false;
+  bool profile_sysreptor = false;
+  // Write the output as a SysReptor .zip.crypt with this key and a fresh nonce.
+  std::optional<crypt::Key> encrypt_key;
+  std::string encrypt_key_id;
 };
 
 struct RepairResult {

@@ -50,6 +50,12 @@ Severity severity_of(const std::string& code) {
       {"trailing_bytes", Severity::warning},
       {"prefix_bytes", Severity::info},
       {"entry_salvaged", Severity::warning},
+      {"crypt_tag_mismatch", Severity::error},
+      {"crypt_unauthenticated", Severity::warning},
+      {"profile_missing_entry", Severity::error},
+      {"profile_bad_content", Severity::error},
+      // An error from verify; repair lowers it to a warning (it did what could be done).
+      {"backup_incomplete", Severity::error},
   };
   auto it = table.find(code);
   return it == table.end() ? Severity::error : it->second;

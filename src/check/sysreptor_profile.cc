@@ -1,0 +1,182 @@
+#include "check/sysreptor_profile.h"
+
+#include <fmt/format.h>
+
+#include <cstring>
+#include <functional>
+#include <map>
+
+#include <nlohmann/json.hpp>
+
+#include "codec/codec.h"
+
+namespace zm::check {
+using report::make_finding;
+using scan::Entry;
+
+namespace {
+
+constexpr std::uint64_t kMaxSmallJson = 64u << 20;  // migrations.json, configurations.json
+constexpr std::size_t kMaxLine = 64u << 20;         // one backup.jsonl record
+constexpr int kMaxReportedLines = 20;
+
+// Decodes an entry the way verify did, handing its bytes to `sink`.
+void read_entry(io::ByteSource& src, const Entry& e, const std::function<void(std::span<const std::uint8_t>)>& sink,
+                codec::Workspace& ws) {
+  codec::DecodeRequest req{e.data_offset, e.compressed_size, e.method};
+  req.lzma_eos = e.flags & 2;
+  req.expected_uncompressed = e.uncompressed_size;
+  req.max_output = e.uncompressed_size + 1;
+  req.sink = sink;
+  ws.decode(src, req);
+}
+
+std::string folder_of(const std::string& name) {
+  auto slash = name.find('/');
+  return slash == std::string::npos ? "" : name.substr(0, slash);
+}
+
+}  // namespace
+
+void check_sysreptor_profile(io::ByteSource& src, const std::vector<Entry>& entries, report::Report& rep,
+                             bool repairing) {
+  codec::Workspace ws;
+  std::map<std::string, const Entry*> by_name;
+  for (const auto& e : entries)
+    if (e.status == "ok") by_name.emplace(e.name, &e);
+  nlohmann::json summary = nlohmann::json::object();
+
+  for (const char* need : {"VERSION", "migrations.json", "backup.jsonl"}) {
+    if (!by_name.count(need))
+      rep.add(make_finding("profile_missing_entry", std::string(need), std::nullopt,
+                           fmt::format("a SysReptor backup has a whole '{}' entry; this one has none", need)));
+  }
+
+  if (auto it = by_name.find("VERSION"); it != by_name.end()) {
+    std::string v;
+    read_entry(src, *it->second, [&](auto b) { if (v.size() < 256) v.append(b.begin(), b.end()); }, ws);
+    while (!v.empty() && (v.back() == '\n' || v.back() == '\r' || v.back() == ' ')) v.pop_back();
+    bool printable = !v.empty() && v.size() < 100;
+    for (unsigned char c : v) printable &= c >= 0x20 && c < 0x7f;
+    if (!printable)
+      rep.add(make_finding("profile_bad_content", std::string("VERSION"), it->second->lfh_offset,
+                           "VERSION does not hold a readable version string"));
+    else
+      summary["version"] = v;
+  }
+
+  for (const char* name : {"migrations.json", "configurations.json"}) {
+    auto it = by_name.find(name);
+    if (it == by_name.end()) continue;
+    if (it->second->uncompressed_size > kMaxSmallJson) {
+      rep.add(make_finding("profile_bad_content", std::string(name), it->second->lfh_offset,
+                           fmt::format("{} is {} bytes, far more than SysReptor writes", name,
+                                       it->second->uncompressed_size)));
+      continue;
+    }
+    std::string text;
+    read_entry(src, *it->second, [&](auto b) { text.append(b.begin(), b.end()); }, ws);
+    try {
+      (void)nlohmann::json::parse(text);
+    } catch (const nlohmann::json::exception& ex) {
+      rep.add(make_finding("profile_bad_content", std::string(name), it->second->lfh_offset,
+                           fmt::format("{} is not valid JSON ({})", name, ex.what())));
+    }
+  }
+
+  if (auto it = by_name.find("backup.jsonl"); it != by_name.end()) {
+    // One JSON object with "model" and "fields" per line, read as it decodes (bounded memory).
+    std::map<std::string, std::uint64_t> per_model;
+    std::string line;
+    std::uint64_t line_no = 0, bad = 0;
+    bool overlong = false;
+    auto judge = [&](const std::string& l) {
+      ++line_no;
+      if (l.empty() && !overlong) return;  // a blank line (the last newline) carries no record
+      std::string why;
+      if (overlong) {
+        why = fmt::format("the line is longer than {} bytes", kMaxLine);
+      } else {
+        try {
+          auto j = nlohmann::json::parse(l);
+          if (!j.is_object() || !j.contains("model") || !j["model"].is_string() || !j.contains("fields") ||
+              !j["fields"].is_object())
+            why = "the line is JSON but not an object with \"model\" and \"fields\"";
+          else
+            ++per_model[j["model"].get<std::string>()];
+        } catch (const nlohmann::json::exception&) {
+          why = "the line is not valid JSON";
+        }
+      }
+      if (!why.empty()) {
+        if (++bad <= kMaxReportedLines)
+          rep.add(make_finding("profile_bad_content", std::string("backup.jsonl"), it->second->lfh_offset,
+                               fmt::format("line {}: {}", line_no, why)));
+      }
+      overlong = false;
+    };
+    read_entry(src, *it->second, [&](std::span<const std::uint8_t> b) {
+      const char* p = reinterpret_cast<const char*>(b.data());
+      const char* end = p + b.size();
+      while (p < end) {
+        const char* nl = static_cast<const char*>(std::memchr(p, '\n', std::size_t(end - p)));
+        const char* stop = nl ? nl : end;
+        if (!overlong) {
+          if (line.size() + std::size_t(stop - p) > kMaxLine) {
+            overlong = true;
+            line.clear();
+          } else {
+            line.append(p, stop);
+          }
+        }
+        if (!nl) break;
+        judge(line);
+        line.clear();
+        p = nl + 1;
+      }
+    }, ws);
+    if (!line.empty() || overlong) judge(line);
+    if (bad > kMaxReportedLines)
+      rep.add(make_finding("profile_bad_content", std::string("backup.jsonl"), it->second->lfh_offset,
+                           fmt::format("{} bad lines in all; the first {} are listed", bad, kMaxReportedLines)));
+    summary["records_per_model"] = per_model;
+    summary["records"] = line_no;
+  }
+
+  std::map<std::string, std::uint64_t> per_folder;
+  for (const auto& [name, e] : by_name) {
+    std::string folder = folder_of(name);
+    if (folder.empty()) continue;
+    ++per_folder[folder];
+    if (folder == "archivedfiles") {
+      // Archived projects are stored encrypted by SysReptor itself.
+      std::string head;
+      read_entry(src, *e, [&](auto b) { if (head.size() < 4) head.append(b.begin(), b.end()); }, ws);
+      if (head.compare(0, 4, "\xC2YPT") != 0)
+        rep.add(make_finding("profile_bad_content", name, e->lfh_offset,
+                             "files under archivedfiles/ start with the encryption magic C2 59 50 54; this one does not"));
+    }
+  }
+  summary["files_per_folder"] = per_folder;
+
+  // stats.json is written last: without it the writer never finished.
+  const Entry* last_whole = nullptr;
+  for (const auto& e : entries)
+    if (e.status == "ok") last_whole = &e;
+  if (!by_name.count("stats.json")) {
+    auto f = make_finding(
+        "backup_incomplete", std::nullopt, std::nullopt,
+        fmt::format("stats.json, which SysReptor writes last, is missing: the backup was never finished{}",
+                    last_whole ? fmt::format("; the last whole entry is '{}'", report::printable_name(last_whole->name))
+                               : ""));
+    if (last_whole) f.entry = last_whole->name;
+    f.severity = repairing ? report::Severity::warning : report::Severity::error;
+    rep.add(f);
+    summary["finished"] = false;
+  } else {
+    summary["finished"] = true;
+  }
+  rep.extra["sysreptor"] = summary;
+}
+
+}  // namespace zm::check
