@@ -74,7 +74,7 @@ Verification verify_stream(io::StreamSource& src, const std::string& path, const
   rep.archive_path = path;
 
   codec::Workspace ws;
-  auto scan = scan::scan_local(src, ws, {nullptr, 0});
+  auto scan = scan::scan_local(src, ws, {nullptr, 0, opt.threads ? opt.threads : default_threads()});
   std::vector<Entry> directory;
   std::uint64_t cd_start = 0, cd_end = 0;
   if (scan.directory_at) {

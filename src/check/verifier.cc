@@ -302,7 +302,7 @@ Verification verify_archive(io::ByteSource& src, const std::string& path, const 
   } else {
     codec::Workspace ws;
     report::Progress progress(opt.progress, src.size());
-    auto scan = scan::scan_local(src, ws, {&progress.counter(), 0});
+    auto scan = scan::scan_local(src, ws, {&progress.counter(), 0, threads});
     progress.finish();
     if (!scan.found_any_header && !end)
       throw CannotProceed(path + ": not a ZIP archive (no end record and no local file header anywhere)");

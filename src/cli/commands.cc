@@ -168,7 +168,7 @@ Exit run_scan(const std::string& archive, const CommonOptions& o) {
     }
     codec::Workspace ws;
     report::Progress progress(!o.quiet && !o.json && src->seekable(), src->seekable() ? src->size() : 0);
-    auto s = scan::scan_local(*src, ws, {&progress.counter(), 0});
+    auto s = scan::scan_local(*src, ws, {&progress.counter(), 0, o.threads ? o.threads : check::default_threads()});
     progress.finish();
     if (stream) stream->drain();
     if (src->size() == 0) throw check::CannotProceed(name + ": the file is empty (0 bytes); it is not a ZIP archive");

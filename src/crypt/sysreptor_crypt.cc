@@ -146,6 +146,7 @@ DecryptingSource::~DecryptingSource() = default;
 
 std::size_t DecryptingSource::read_some(std::uint64_t offset, std::span<std::uint8_t> buf) {
   if (offset >= size_ || buf.empty()) return 0;
+  std::lock_guard lock(mu_);
   std::uint64_t block = offset / 16;
   std::size_t skip = std::size_t(offset % 16);
   std::size_t n = std::size_t(std::min<std::uint64_t>({std::uint64_t(buf.size()), size_ - offset,

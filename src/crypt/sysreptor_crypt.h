@@ -5,6 +5,7 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -56,6 +57,7 @@ class DecryptingSource final : public io::ByteSource {
   struct Ecb;
   std::unique_ptr<Ecb> ecb_;
   std::vector<std::uint8_t> cbuf_, kbuf_;
+  std::mutex mu_;  // verify decodes entries on several threads; one cipher context serves them
 };
 
 // Writes header, ciphertext and tag to `out` as data is given: for repair --encrypt.

@@ -27,6 +27,8 @@ class ByteSource {
   virtual std::uint64_t earliest_readable() const { return 0; }
   // False for a stream, whose size() is a placeholder (the largest value) until its end is read.
   virtual bool seekable() const { return true; }
+  // How many bytes behind the furthest read can still be read again (all of them for a file).
+  virtual std::uint64_t window() const { return ~std::uint64_t(0); }
 };
 
 // Standard input or any pipe: read forward only, never seeking, keeping the last `window` bytes
@@ -39,6 +41,7 @@ class StreamSource final : public ByteSource {
   std::size_t read_some(std::uint64_t offset, std::span<std::uint8_t> buf) override;
   std::uint64_t earliest_readable() const override { return end_ > ring_.size() ? end_ - ring_.size() : 0; }
   bool seekable() const override { return false; }
+  std::uint64_t window() const override { return ring_.size(); }
   // Reads and discards the rest of the stream (so that its length is known).
   void drain();
   bool at_end() const { return eof_; }

@@ -222,7 +222,7 @@ RepairResult repair_archive(const RepairRequest& req) {
 
   codec::Workspace ws;
   report::Progress progress(req.progress, src.size());
-  auto scan = scan::scan_local(src, ws, {&progress.counter(), 0});
+  auto scan = scan::scan_local(src, ws, {&progress.counter(), 0, req.threads ? req.threads : check::default_threads()});
   progress.finish();
   if (!scan.found_any_header)
     throw check::CannotProceed(req.input + ": not a ZIP archive (no local file header found); nothing to repair");

@@ -2,8 +2,15 @@
 
 #include <fmt/format.h>
 
+#include <emmintrin.h>
+
 #include <cstring>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
 #include <set>
+#include <thread>
 
 namespace zm::scan {
 using codec::DecodeResult;
@@ -126,6 +133,221 @@ std::optional<StoredEnd> find_stored_end(io::ByteSource& src, std::uint64_t data
   return sized_only;
 }
 
+// First offset of the 4-byte little-endian signature `sig` in [p, p+n), or n. SSE2 compares the
+// first and the last byte of 16 positions at once; random compressed data rarely gets past that.
+std::size_t find_signature(const std::uint8_t* p, std::size_t n, std::uint32_t sig) {
+  std::size_t i = 0;
+  if (n >= 19) {
+    const __m128i first = _mm_set1_epi8(char(sig & 0xFF)), last = _mm_set1_epi8(char(sig >> 24));
+    for (; i + 19 <= n; i += 16) {
+      __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
+      __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i + 3));
+      unsigned mask = unsigned(_mm_movemask_epi8(_mm_and_si128(_mm_cmpeq_epi8(a, first), _mm_cmpeq_epi8(b, last))));
+      while (mask) {
+        unsigned bit = unsigned(__builtin_ctz(mask));
+        if (zip::load_u32(p + i + bit) == sig) return i + bit;
+        mask &= mask - 1;
+      }
+    }
+  }
+  for (; i + 4 <= n; ++i)
+    if (zip::load_u32(p + i) == sig) return i;
+  return n;
+}
+
+// Bytes copied for a worker: grown by appending, never zero-filled first.
+class Buffer {
+ public:
+  void append(const std::uint8_t* p, std::size_t n) {
+    if (size_ + n > cap_) {
+      std::size_t cap = std::max(size_ + n, cap_ ? cap_ * 2 : std::size_t(64) << 10);
+      std::unique_ptr<std::uint8_t[]> bigger(new std::uint8_t[cap]);
+      if (size_) std::memcpy(bigger.get(), data_.get(), size_);
+      data_ = std::move(bigger);
+      cap_ = cap;
+    }
+    std::memcpy(data_.get() + size_, p, n);
+    size_ += n;
+  }
+  // Room for n bytes to be written at data() (by a read), without copying anything first.
+  void reset(std::size_t n) {
+    data_.reset(new std::uint8_t[n]);
+    size_ = cap_ = n;
+  }
+  std::uint8_t* data() { return data_.get(); }
+  const std::uint8_t* data() const { return data_.get(); }
+  std::size_t size() const { return size_; }
+
+ private:
+  std::unique_ptr<std::uint8_t[]> data_;
+  std::size_t size_ = 0, cap_ = 0;
+};
+
+class BufferSource final : public io::ByteSource {
+ public:
+  explicit BufferSource(Buffer b) : b_(std::move(b)) {}
+  std::uint64_t size() const override { return b_.size(); }
+  std::size_t read_some(std::uint64_t offset, std::span<std::uint8_t> buf) override {
+    if (offset >= b_.size()) return 0;
+    std::size_t n = std::min<std::uint64_t>(buf.size(), b_.size() - offset);
+    std::memcpy(buf.data(), b_.data() + offset, n);
+    return n;
+  }
+
+ private:
+  Buffer b_;
+};
+
+// Decodes entries on worker threads while the walk goes on. From a file the workers read the
+// bytes themselves; from a stream the walker copies them first (the window moves on), with at
+// most kMaxInFlight bytes waiting.
+class Dispatcher {
+ public:
+  static constexpr std::uint64_t kMaxInFlight = 32u << 20;
+
+  Dispatcher(io::ByteSource& src, unsigned threads, std::atomic<std::uint64_t>* progress)
+      : src_(src), copy_(!src.seekable()), progress_(progress) {
+    // From a stream, an entry is handed to a worker only if the walker can still go back to its
+    // start should the search fail (the search and the reader's look-ahead must fit the window);
+    // larger ones are decoded inline, as the sequential walk does.
+    if (copy_) max_copied_ = std::min<std::uint64_t>(kMaxInFlight / 2, src.window() / 4);
+    for (unsigned t = 0; t < threads; ++t) workers_.emplace_back([this] { work(); });
+  }
+  ~Dispatcher() { finish(); }
+
+  std::uint64_t max_job() const { return copy_ ? max_copied_ : ~std::uint64_t(0); }
+  // How far ahead the walker may search for a descriptor before it decodes inline instead.
+  std::uint64_t search_limit() const { return copy_ ? max_copied_ : 64u << 20; }
+
+  // False when a stream ended before the entry's bytes did (the caller decodes inline and
+  // reports the cut).
+  bool copying() const { return copy_; }
+
+  bool submit(std::size_t index, codec::DecodeRequest req, Buffer copied = {}) {
+    Job job{index, std::move(req), std::move(copied)};
+    if (copy_) {
+      if (job.bytes.size() != job.req.limit) {
+        job.bytes.reset(job.req.limit);
+        if (src_.read_at(job.req.offset, {job.bytes.data(), job.bytes.size()}) != job.req.limit) return false;
+      }
+      job.req.offset = 0;
+    }
+    std::unique_lock lock(mu_);
+    room_.wait(lock, [&] { return in_flight_ < kMaxInFlight || queue_.empty(); });
+    in_flight_ += job.req.limit;
+    queue_.push_back(std::move(job));
+    ready_.notify_one();
+    return true;
+  }
+
+  std::map<std::size_t, codec::DecodeResult> finish() {
+    {
+      std::lock_guard lock(mu_);
+      closing_ = true;
+    }
+    ready_.notify_all();
+    for (auto& t : workers_) t.join();
+    workers_.clear();
+    return std::move(results_);
+  }
+
+ private:
+  struct Job {
+    std::size_t index;
+    codec::DecodeRequest req;
+    Buffer bytes;
+  };
+  void work() {
+    codec::Workspace ws;
+    for (;;) {
+      Job job;
+      {
+        std::unique_lock lock(mu_);
+        ready_.wait(lock, [&] { return closing_ || !queue_.empty(); });
+        if (queue_.empty()) return;
+        job = std::move(queue_.front());
+        queue_.pop_front();
+      }
+      job.req.progress = progress_;
+      codec::DecodeResult d;
+      if (copy_) {
+        BufferSource mem(std::move(job.bytes));
+        d = ws.decode(mem, job.req);
+      } else {
+        d = ws.decode(src_, job.req);
+      }
+      std::lock_guard lock(mu_);
+      in_flight_ -= job.req.limit;
+      results_[job.index] = std::move(d);
+      room_.notify_all();
+    }
+  }
+  io::ByteSource& src_;
+  bool copy_;
+  std::uint64_t max_copied_ = 0;
+  std::atomic<std::uint64_t>* progress_;
+  std::mutex mu_;
+  std::condition_variable ready_, room_;
+  std::deque<Job> queue_;
+  std::uint64_t in_flight_ = 0;
+  bool closing_ = false;
+  std::map<std::size_t, codec::DecodeResult> results_;
+  std::vector<std::thread> workers_;
+};
+
+// Where a bit-3 entry probably ends without decoding it: the first signed descriptor whose
+// compressed size equals the distance from the data start and that is followed by another
+// record (or the end of the file). Decoding then confirms it; a false match only costs the
+// entry (it is reported damaged), never the walk.
+std::optional<DataDescriptor> find_descriptor_candidate(io::ByteSource& src, std::uint64_t data_offset, bool zip64,
+                                                        std::uint64_t limit, Buffer* copy) {
+  io::SequentialReader rd(src, data_offset, std::size_t(std::min<std::uint64_t>(1 << 20, limit + 3)));
+  std::uint64_t p = data_offset, copied_to = data_offset;
+  // A stream keeps only a window: the bytes are copied for the worker while they are searched.
+  auto keep = [&](const std::uint8_t* base, std::uint64_t upto) {
+    if (!copy || upto <= copied_to) return;
+    copy->append(base + (copied_to - p), std::size_t(upto - copied_to));
+    copied_to = upto;
+  };
+  while (p - data_offset < limit) {
+    // Never read further ahead than the limit allows: from a stream, the walker must still be
+    // able to go back to the entry's start when no descriptor turns up.
+    auto w = rd.peek(std::size_t(std::min<std::uint64_t>(1 << 20, limit - (p - data_offset) + 3)));
+    if (w.size() < 4) return std::nullopt;
+    const std::uint8_t* base = w.data();
+    std::size_t len = w.size();
+    std::size_t i = 0;
+    while (i + 4 <= len) {
+      i += find_signature(base + i, len - i, zip::kDescriptorSig);
+      if (i + 4 > len) break;
+      std::uint64_t q = p + i;
+      std::uint8_t b[28];
+      std::size_t n = src.read_at(q, b);
+      for (bool wide : {zip64, !zip64}) {
+        unsigned dlen = wide ? 24 : 16;
+        if (n < dlen) continue;
+        std::uint64_t comp = wide ? zip::load_u64(b + 8) : zip::load_u32(b + 8);
+        if (comp != q - data_offset) continue;
+        bool followed = n >= dlen + 4 ? is_record_sig(zip::load_u32(b + dlen)) : n == dlen;
+        if (!followed) continue;
+        keep(base, q);
+        DataDescriptor d;
+        d.offset = q;
+        d.crc32 = zip::load_u32(b + 4);
+        d.compressed_size = comp;
+        d.uncompressed_size = wide ? zip::load_u64(b + 16) : zip::load_u32(b + 12);
+        d.length = dlen;
+        return d;
+      }
+      ++i;
+    }
+    keep(base, p + len - 3);
+    p += len - 3;
+    rd.seek(p);
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 std::uint64_t find_next_record(io::ByteSource& src, std::uint64_t from, std::uint64_t to, bool headers_only) {
@@ -170,6 +392,58 @@ ScanResult scan_local(io::ByteSource& src, codec::Workspace& ws, const ScanOptio
                                       fmt::format("{} bytes come before the first local header "
                                                   "(a self-extractor stub or other prefix)",
                                                   pos - opt.start)));
+
+  std::unique_ptr<Dispatcher> pool;
+  if (opt.threads > 1) pool = std::make_unique<Dispatcher>(src, opt.threads, opt.progress);
+  enum class Kind { sized, speculative };
+  std::vector<std::pair<std::size_t, Kind>> pending;
+
+  // Sizes from the header (bit 3 clear), checked against what decoding gave.
+  auto judge_sized = [&](Entry& e, const DecodeResult& d, std::size_t index) {
+    if (d.status != Status::ok) {
+      e.status = "damaged";
+      r.findings.push_back(make_finding("decode_error", e.name, e.data_offset,
+                                        fmt::format("entry {}: {}", index + 1, decode_message(d))));
+    } else if (d.consumed != e.compressed_size || d.produced != e.uncompressed_size) {
+      e.status = "damaged";
+      r.findings.push_back(make_finding(
+          "size_mismatch", e.name, e.data_offset,
+          fmt::format("decoded {} bytes from {} compressed; the local header says {} from {}", d.produced,
+                      d.consumed, e.uncompressed_size, e.compressed_size)));
+    } else if (d.crc != e.crc32) {
+      e.status = "damaged";
+      r.findings.push_back(make_finding(
+          "crc_mismatch", e.name, e.data_offset,
+          fmt::format("CRC-32 of the data is {:08x}; the local header says {:08x}", d.crc, e.crc32)));
+    } else {
+      e.status = "ok";
+    }
+  };
+  // Bit 3, decoded up to the descriptor the walker found: the descriptor must agree.
+  auto judge_speculative = [&](Entry& e, const DecodeResult& d, std::size_t index) {
+    const DataDescriptor& g = *e.descriptor;
+    if (d.status != Status::ok) {
+      e.status = "damaged";
+      r.findings.push_back(make_finding(
+          "decode_error", e.name, e.data_offset,
+          fmt::format("entry {}: {}", index + 1,
+                      d.status == Status::overrun ? "the compressed stream does not end where its data descriptor says"
+                                                  : decode_message(d))));
+    } else if (d.consumed != g.compressed_size || d.produced != g.uncompressed_size) {
+      e.status = "damaged";
+      r.findings.push_back(make_finding(
+          "descriptor_mismatch", e.name, g.offset,
+          fmt::format("the data descriptor says crc {:08x}, {} compressed, {} uncompressed; decoding gave {:08x}, {}, {}",
+                      g.crc32, g.compressed_size, g.uncompressed_size, d.crc, d.consumed, d.produced)));
+    } else if (d.crc != g.crc32) {
+      e.status = "damaged";
+      r.findings.push_back(make_finding(
+          "crc_mismatch", e.name, e.data_offset,
+          fmt::format("CRC-32 of the data is {:08x}; its data descriptor says {:08x}", d.crc, g.crc32)));
+    } else {
+      e.status = "ok";
+    }
+  };
 
   auto resync = [&](std::uint64_t from, const std::string& why) -> std::uint64_t {
     std::uint64_t next = find_next_record(src, from, size());
@@ -290,33 +564,20 @@ ScanResult scan_local(io::ByteSource& src, codec::Workspace& ws, const ScanOptio
         req.expected_uncompressed = e.uncompressed_size;
         req.max_output = e.uncompressed_size + 1;
         req.progress = opt.progress;
-        auto d = ws.decode(src, req);
-        e.decoded = d;
         e.end_offset = e.data_offset + e.compressed_size;
-        if (d.status == Status::truncated) {
-          std::uint64_t present = size() - e.data_offset;
-          finish_cut(e.method == zip::kStored ? present : d.produced,
-                     fmt::format("{} of {} compressed bytes present", present, e.compressed_size));
-          r.entries.push_back(std::move(e));
-          break;
-        }
-        if (d.status != Status::ok) {
-          e.status = "damaged";
-          r.findings.push_back(make_finding("decode_error", name, e.data_offset,
-                                            fmt::format("entry {}: {}", index + 1, decode_message(d))));
-        } else if (d.consumed != e.compressed_size || d.produced != e.uncompressed_size) {
-          e.status = "damaged";
-          r.findings.push_back(make_finding(
-              "size_mismatch", name, e.data_offset,
-              fmt::format("decoded {} bytes from {} compressed; the local header says {} from {}", d.produced,
-                          d.consumed, e.uncompressed_size, e.compressed_size)));
-        } else if (d.crc != e.crc32) {
-          e.status = "damaged";
-          r.findings.push_back(make_finding(
-              "crc_mismatch", name, e.data_offset,
-              fmt::format("CRC-32 of the data is {:08x}; the local header says {:08x}", d.crc, e.crc32)));
+        if (pool && e.compressed_size <= pool->max_job() && e.end_offset <= size() && pool->submit(index, req)) {
+          pending.emplace_back(index, Kind::sized);
         } else {
-          e.status = "ok";
+          auto d = ws.decode(src, req);
+          e.decoded = d;
+          if (d.status == Status::truncated) {
+            std::uint64_t present = size() - e.data_offset;
+            finish_cut(e.method == zip::kStored ? present : d.produced,
+                       fmt::format("{} of {} compressed bytes present", present, e.compressed_size));
+            r.entries.push_back(std::move(e));
+            break;
+          }
+          judge_sized(e, d, index);
         }
       } else {
         // Bit 3 with stored data.
@@ -345,6 +606,28 @@ ScanResult scan_local(io::ByteSource& src, codec::Workspace& ws, const ScanOptio
         }
       }
     } else {
+      if (pool) {
+        Buffer copied;
+        if (auto cand = find_descriptor_candidate(src, e.data_offset, zip64, pool->search_limit(),
+                                                  pool->copying() ? &copied : nullptr)) {
+          codec::DecodeRequest sreq{e.data_offset, cand->offset - e.data_offset, e.method};
+          sreq.lzma_eos = e.flags & 2;
+          sreq.expected_uncompressed = cand->uncompressed_size;
+          sreq.max_output = cand->uncompressed_size + 1;
+          if (sreq.limit <= pool->max_job() && pool->submit(index, sreq, std::move(copied))) {
+            e.descriptor = cand;
+            e.crc32 = cand->crc32;
+            e.compressed_size = cand->compressed_size;
+            e.uncompressed_size = cand->uncompressed_size;
+            e.end_offset = cand->offset + cand->length;
+            pending.emplace_back(index, Kind::speculative);
+            r.end_of_entries = e.end_offset;
+            pos = e.end_offset;
+            r.entries.push_back(std::move(e));
+            continue;
+          }
+        }
+      }
       // Bit 3 with a self-terminating codec: decode to the end of the stream, then take the
       // descriptor layout that agrees with what was counted.
       codec::DecodeRequest req{e.data_offset, size() - e.data_offset, e.method};
@@ -401,6 +684,21 @@ ScanResult scan_local(io::ByteSource& src, codec::Workspace& ws, const ScanOptio
     r.end_of_entries = e.end_offset;
     pos = e.end_offset;
     r.entries.push_back(std::move(e));
+  }
+  if (pool) {
+    auto results = pool->finish();
+    for (auto [index, kind] : pending) {
+      Entry& e = r.entries[index];
+      e.decoded = results[index];
+      if (kind == Kind::sized)
+        judge_sized(e, *e.decoded, index);
+      else
+        judge_speculative(e, *e.decoded, index);
+    }
+    // Findings of entries decoded by the workers came last: back into file order.
+    std::stable_sort(r.findings.begin(), r.findings.end(), [](const report::Finding& a, const report::Finding& b) {
+      return a.offset.value_or(~std::uint64_t(0)) < b.offset.value_or(~std::uint64_t(0));
+    });
   }
   if (r.stop.empty()) r.stop = pos >= size() ? "end of file after the last entry" : "walk ended";
   return r;

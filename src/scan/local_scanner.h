@@ -32,6 +32,10 @@ struct ScanResult {
 struct ScanOptions {
   std::atomic<std::uint64_t>* progress = nullptr;
   std::uint64_t start = 0;  // where to begin looking for the first local header
+  // Above 1, entries whose extent is known without decoding them (sizes in the header, or a
+  // signed data descriptor whose size matches the distance and is followed by a record) are
+  // decoded by this many worker threads while the walk goes on.
+  unsigned threads = 1;
 };
 
 ScanResult scan_local(io::ByteSource& src, codec::Workspace& ws, const ScanOptions& opt = {});

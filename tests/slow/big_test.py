@@ -91,6 +91,13 @@ class Big(unittest.TestCase):
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertEqual(doc["entries"][0]["uncompressed_size"], size)
         self.assertTrue(doc["entries"][0]["zip64"])
+        # The same through a pipe: one entry far larger than the stream's window.
+        from zmtest import ZIPMEDIC
+        p = subprocess.run("cat %s | %s verify --json -" % (path, ZIPMEDIC), shell=True, capture_output=True,
+                           timeout=1800)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        import json
+        self.assertEqual(json.loads(p.stdout)["entries"], doc["entries"])
         with zipfile.ZipFile(path) as z:
             cd = z.start_dir
         with open(path, "r+b") as f:

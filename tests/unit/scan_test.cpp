@@ -1,5 +1,10 @@
 #include <doctest/doctest.h>
 
+#include <unistd.h>
+
+#include <csignal>
+#include <thread>
+
 #include "scan/end_records.h"
 #include "scan/local_scanner.h"
 #include "zipbuild.h"
@@ -21,9 +26,9 @@ void for_each_chunking(const std::vector<std::uint8_t>& bytes, F&& f) {
   }
 }
 
-scan::ScanResult scan_of(io::ByteSource& src) {
+scan::ScanResult scan_of(io::ByteSource& src, unsigned threads = 1) {
   codec::Workspace ws;
-  return scan::scan_local(src, ws);
+  return scan::scan_local(src, ws, {nullptr, 0, threads});
 }
 
 std::vector<Item> sample(Descriptor d, bool deflate, bool zs = false) {
@@ -176,4 +181,90 @@ TEST_CASE("end records: found behind a comment, ZIP64 when present, prefix shift
   bytes.resize(bytes.size() - 5);
   io::MemorySource cut(bytes);
   CHECK_FALSE(scan::locate_end_records(cut));
+}
+
+TEST_CASE("scan: the parallel walk finds what the sequential one finds, on files and streams") {
+  std::vector<Item> items;
+  for (int i = 0; i < 12; ++i)
+    items.push_back({"f" + std::to_string(i), test::text_of(4000 + 300 * i, i + 1) + test::noise_of(1500, i),
+                     i % 3 != 2, i % 4 == 0 ? Descriptor::none : i % 4 == 1 ? Descriptor::sig16
+                                 : i % 4 == 2 ? Descriptor::sig24 : Descriptor::nosig12,
+                     i % 4 == 2});
+  auto built = test::build_zip(items, true);
+  // Damage: one flipped byte in entry 5 (bit 3, found by its descriptor) and one in entry 4.
+  auto bytes = built.bytes;
+  bytes[built.offsets[5] + 80] ^= 1;
+  bytes[built.offsets[4] + 90] ^= 1;
+  io::MemorySource mem(bytes);
+  auto seq = scan_of(mem, 1);
+  for (std::size_t chunk : {std::size_t(31), bytes.size()}) {
+    io::ChunkedSource src(mem, chunk);
+    auto par = scan_of(src, 2);
+    REQUIRE(par.entries.size() == seq.entries.size());
+    for (std::size_t i = 0; i < seq.entries.size(); ++i) {
+      CAPTURE(i);
+      CHECK(par.entries[i].status == seq.entries[i].status);
+      CHECK(par.entries[i].lfh_offset == seq.entries[i].lfh_offset);
+    }
+    CHECK(par.entries[4].status == "damaged");
+    CHECK(par.entries[5].status == "damaged");
+    CHECK(par.directory_at == built.cd_offset);
+  }
+  // The same bytes as a pipe: the walker copies each entry for the workers.
+  int fds[2];
+  REQUIRE(::pipe(fds) == 0);
+  std::thread writer([&] {
+    std::size_t off = 0;
+    while (off < bytes.size()) {
+      ssize_t n = ::write(fds[1], bytes.data() + off, std::min<std::size_t>(4096, bytes.size() - off));
+      if (n <= 0) break;
+      off += std::size_t(n);
+    }
+    ::close(fds[1]);
+  });
+  io::StreamSource stream(fds[0], "pipe");
+  auto piped = scan_of(stream, 2);
+  writer.join();
+  ::close(fds[0]);
+  REQUIRE(piped.entries.size() == seq.entries.size());
+  for (std::size_t i = 0; i < seq.entries.size(); ++i) CHECK(piped.entries[i].status == seq.entries[i].status);
+}
+
+TEST_CASE("scan: from a stream, entries larger than its window are decoded inline, not lost") {
+  ::signal(SIGPIPE, SIG_IGN);
+  // A 1 MiB window and bit-3 entries of about 3 MiB: the descriptor search must give up in time
+  // for the walker to decode the entry from its start.
+  std::vector<Item> items = {{"big1", test::noise_of(3 << 20, 1), true, Descriptor::sig24, true},
+                             {"small", test::text_of(5000), true, Descriptor::sig16},
+                             {"big2", test::text_of(2 << 20, 2) + test::noise_of(1 << 20, 3), true, Descriptor::sig16},
+                             {"sized", test::noise_of(3 << 20, 4), true, Descriptor::none}};
+  auto built = test::build_zip(items, true);
+  for (unsigned threads : {1u, 2u}) {
+    CAPTURE(threads);
+    int fds[2];
+    REQUIRE(::pipe(fds) == 0);
+    std::thread writer([&] {
+      std::size_t off = 0;
+      while (off < built.bytes.size()) {
+        ssize_t n = ::write(fds[1], built.bytes.data() + off, std::min<std::size_t>(65536, built.bytes.size() - off));
+        if (n <= 0) break;
+        off += std::size_t(n);
+      }
+      ::close(fds[1]);
+    });
+    io::StreamSource stream(fds[0], "pipe", 1 << 20);
+    scan::ScanResult r;
+    std::string error;
+    try {
+      r = scan_of(stream, threads);
+    } catch (const std::exception& ex) {
+      error = ex.what();
+    }
+    ::close(fds[0]);  // a writer still blocked on a full pipe gets EPIPE instead of hanging
+    writer.join();
+    CHECK(error == "");
+    REQUIRE(r.entries.size() == 4);
+    for (auto& e : r.entries) CHECK(e.status == "ok");
+    CHECK(r.directory_at == built.cd_offset);
+  }
 }
