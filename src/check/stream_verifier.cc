@@ -9,6 +9,7 @@
 
 #include "check/verifier.h"
 #include "report/progress.h"
+#include "scan/central_directory.h"
 #include "scan/end_records.h"
 #include "scan/local_scanner.h"
 
@@ -19,7 +20,8 @@ using scan::Entry;
 namespace {
 
 // Directory records from `at` onwards, for as long as they follow one another (4.3.12).
-std::vector<Entry> read_directory_forward(io::ByteSource& src, std::uint64_t at, std::uint64_t* end_at) {
+std::vector<Entry> read_directory_forward(io::ByteSource& src, std::uint64_t at, std::uint64_t* end_at,
+                                          report::Report& rep) {
   std::vector<Entry> out;
   io::SequentialReader rd(src, at);
   for (;;) {
@@ -31,32 +33,11 @@ std::vector<Entry> read_directory_forward(io::ByteSource& src, std::uint64_t at,
     if (rec.size() < len) break;
     zip::Cursor c(rec);
     auto h = zip::parse_central(c);
-    Entry e;
-    e.name = h.name;
-    e.version_made_by = h.version_made_by;
-    e.version_needed = h.version_needed;
-    e.flags = h.flags;
-    e.method = h.method;
-    e.crc32 = h.crc32;
-    e.compressed_size = h.compressed_size;
-    e.uncompressed_size = h.uncompressed_size;
-    e.external_attr = h.external_attr;
-    e.from_cd = true;
-    e.cd_record_offset = rd.pos();
-    std::uint64_t offset = h.local_offset;
-    bool want_u = h.uncompressed_size == zip::kMax32, want_c = h.compressed_size == zip::kMax32,
-         want_o = h.local_offset == zip::kMax32, want_d = h.disk_start == zip::kMax16;
-    if (want_u || want_c || want_o || want_d) {
-      auto z = zip::parse_zip64_extra({reinterpret_cast<const std::uint8_t*>(h.extra.data()), h.extra.size()},
-                                      want_u, want_c, want_o, want_d);
-      e.cd_zip64 = z.has_value();
-      if (z) {
-        if (z->uncompressed) e.uncompressed_size = *z->uncompressed;
-        if (z->compressed) e.compressed_size = *z->compressed;
-        if (z->offset) offset = *z->offset;
-      }
-    }
-    e.lfh_offset = offset;  // shifted by the caller once the end record is known
+    bool zip64_missing = false;
+    Entry e = scan::entry_from_record(h, rd.pos(), &zip64_missing);
+    if (zip64_missing)
+      rep.add(make_finding("zip64_inconsistent", e.name, rd.pos(),
+                           "a size or offset is 0xFFFFFFFF but the ZIP64 extra field lacks the value"));
     out.push_back(std::move(e));
     rd.skip(len);
   }
@@ -79,7 +60,7 @@ Verification verify_stream(io::StreamSource& src, const std::string& path, const
   std::uint64_t cd_start = 0, cd_end = 0;
   if (scan.directory_at) {
     cd_start = *scan.directory_at;
-    directory = read_directory_forward(src, cd_start, &cd_end);
+    directory = read_directory_forward(src, cd_start, &cd_end, rep);
   }
   src.drain();
   rep.archive_size = src.size();
@@ -133,7 +114,8 @@ Verification verify_stream(io::StreamSource& src, const std::string& path, const
         continue;
       }
       const Entry& s = *it->second;
-      e.lfh = s.lfh;
+      e.lfh_read = s.lfh_read;
+      e.lfh_zip64 = s.lfh_zip64;
       e.data_offset = s.data_offset;
       e.end_offset = s.end_offset;
       std::vector<std::string> diffs;
@@ -200,26 +182,8 @@ Verification verify_stream(io::StreamSource& src, const std::string& path, const
       rep.add(make_finding("gap_bytes", std::nullopt, cd_end, "bytes between the central directory and the end records"));
     entries = std::move(directory);
   }
-  check_names(entries, rep);
-
-  std::uint64_t comp = 0, uncomp = 0, ok = 0;
-  for (auto& e : entries) {
-    rep.entries.push_back(scan::to_row(e));
-    comp += e.compressed_size;
-    uncomp += e.uncompressed_size;
-    ok += e.status == "ok";
-  }
-  rep.decide_verdict();
-  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  rep.stats = {{"entries", entries.size()},
-               {"entries_ok", ok},
-               {"compressed_bytes", comp},
-               {"uncompressed_bytes", uncomp},
-               {"source", "stream"},
-               {"threads", 1},
-               {"seconds", secs}};
-  (void)opt;
-  v.entries = std::move(entries);
+  const unsigned threads = opt.threads ? opt.threads : default_threads();
+  finish_verification(v, std::move(entries), "stream", threads, t0);
   v.from_directory = have_directory;
   return v;
 }

@@ -61,7 +61,10 @@ void check_local_header(io::ByteSource& src, Entry& e, report::Report& rep) {
     e.status = "damaged";
   }
   e.data_offset = e.lfh_offset + lfh->header_len();
-  e.lfh = std::move(lfh);
+  // Only these two facts are needed later; keeping every header would cost a few hundred bytes
+  // per entry.
+  e.lfh_read = true;
+  e.lfh_zip64 = lfh->zip64.has_value();
 }
 
 // Decodes the entry's data exactly as the directory describes it and checks what came out.
@@ -120,7 +123,7 @@ void judge_entry(io::ByteSource& src, Entry& e, report::Report& rep) {
     }
   }
   if (e.has_descriptor_flag()) {
-    bool zip64 = e.lfh && e.lfh->zip64;
+    bool zip64 = e.lfh_zip64;
     if (auto m = scan::match_descriptor(src, data_end, e.crc32, e.compressed_size, e.uncompressed_size, zip64)) {
       e.descriptor = m;
     } else if (auto g = scan::read_descriptor_guess(src, data_end, zip64)) {
@@ -160,7 +163,7 @@ void check_layout(io::ByteSource& src, std::vector<Entry>& entries, const scan::
                   report::Report& rep) {
   std::vector<Entry*> placed;
   for (auto& e : entries)
-    if (e.lfh) placed.push_back(&e);
+    if (e.lfh_read) placed.push_back(&e);
   std::sort(placed.begin(), placed.end(), [](auto* a, auto* b) { return a->lfh_offset < b->lfh_offset; });
   // `plain` is false after an entry whose true extent is unknown (its header is not its own):
   // bytes there are that entry's, not a gap, but hidden headers are still looked for.
@@ -222,7 +225,7 @@ void check_layout(io::ByteSource& src, std::vector<Entry>& entries, const scan::
 }  // namespace
 
 void check_names(const std::vector<Entry>& entries, report::Report& rep) {
-  std::unordered_map<std::string, std::size_t> seen;
+  std::unordered_map<std::string_view, std::size_t> seen;  // views into `entries`, not copies
   for (std::size_t i = 0; i < entries.size(); ++i) {
     const Entry& e = entries[i];
     if (auto why = unsafe_name_reason(e.name))
@@ -268,7 +271,7 @@ Verification verify_archive(io::ByteSource& src, const std::string& path, const 
     std::vector<Entry*> work, judged_known;
     std::uint64_t total = 0;
     for (auto& e : entries) {
-      if (!e.lfh) continue;
+      if (!e.lfh_read) continue;
       if (e.encrypted()) {
         e.status = "encrypted";
         rep.add(make_finding("encrypted_entry", e.name, e.lfh_offset,
@@ -311,9 +314,16 @@ Verification verify_archive(io::ByteSource& src, const std::string& path, const 
     if (end && entries.empty())
       rep.add(make_finding("cd_unreadable", std::nullopt, end->cd_start, "the central directory could not be read"));
   }
-  check_names(entries, rep);
+  finish_verification(v, std::move(entries), v.from_directory ? "central_directory" : "local_headers", threads, t0);
+  return v;
+}
 
+void finish_verification(Verification& v, std::vector<Entry> entries, const char* source, unsigned threads,
+                         std::chrono::steady_clock::time_point t0) {
+  report::Report& rep = v.report;
+  check_names(entries, rep);
   std::uint64_t comp = 0, uncomp = 0, ok = 0;
+  rep.entries.reserve(entries.size());
   for (auto& e : entries) {
     rep.entries.push_back(scan::to_row(e));
     comp += e.compressed_size;
@@ -321,16 +331,20 @@ Verification verify_archive(io::ByteSource& src, const std::string& path, const 
     ok += e.status == "ok";
   }
   rep.decide_verdict();
+  for (auto& e : entries) {
+    // Callers need names, offsets, sizes and statuses from here on, not the headers' bytes.
+    e.lfh.reset();
+    std::string().swap(e.cd_extra);
+  }
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   rep.stats = {{"entries", entries.size()},
                {"entries_ok", ok},
                {"compressed_bytes", comp},
                {"uncompressed_bytes", uncomp},
-               {"source", v.from_directory ? "central_directory" : "local_headers"},
+               {"source", source},
                {"threads", threads},
                {"seconds", secs}};
   v.entries = std::move(entries);
-  return v;
 }
 
 }  // namespace zm::check

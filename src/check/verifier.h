@@ -1,5 +1,6 @@
 // verify: every structural rule, every entry decoded, every name judged.
 #pragma once
+#include <chrono>
 #include <map>
 #include <stdexcept>
 #include <string>
@@ -39,6 +40,10 @@ Verification verify_stream(io::StreamSource& src, const std::string& display_pat
 
 // Name and layout rules shared with repair's check of its own output.
 void check_names(const std::vector<scan::Entry>& entries, report::Report& rep);
+
+// The last step of both verifiers: name checks, entry rows, verdict and stats.
+void finish_verification(Verification& v, std::vector<scan::Entry> entries, const char* source, unsigned threads,
+                         std::chrono::steady_clock::time_point t0);
 
 unsigned default_threads();
 

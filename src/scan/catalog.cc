@@ -14,7 +14,7 @@ report::EntryRow to_row(const Entry& e) {
   r.offset = e.lfh_offset;
   r.status = e.status;
   r.data_descriptor = e.has_descriptor_flag();
-  r.zip64 = e.cd_zip64 || (e.lfh && e.lfh->zip64);
+  r.zip64 = e.cd_zip64 || e.lfh_zip64;
   return r;
 }
 

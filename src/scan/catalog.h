@@ -2,6 +2,7 @@
 // local file header (LFH), the data descriptor, and decoding the data itself.
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -35,7 +36,11 @@ struct Entry {
   bool cd_zip64 = false;
   std::uint64_t cd_record_offset = 0;
 
-  std::optional<zip::LocalFileHeader> lfh;
+  // Shared, and released once the report rows are built: 200,000 entries should not keep
+  // 200,000 copies of their local headers' names and extras.
+  std::shared_ptr<const zip::LocalFileHeader> lfh;
+  bool lfh_read = false;   // a valid local header was found where the entry says
+  bool lfh_zip64 = false;  // and it carried a ZIP64 extra field (8-byte descriptor sizes)
   std::uint64_t data_offset = 0;
   std::optional<DataDescriptor> descriptor;
   std::optional<codec::DecodeResult> decoded;

@@ -5,11 +5,51 @@
 namespace zm::scan {
 using report::make_finding;
 
+Entry entry_from_record(const zip::CentralDirectoryHeader& h, std::uint64_t record_offset, bool* zip64_missing) {
+  Entry e;
+  e.name = h.name;
+  e.version_made_by = h.version_made_by;
+  e.version_needed = h.version_needed;
+  e.flags = h.flags;
+  e.method = h.method;
+  e.mod_time = h.mod_time;
+  e.mod_date = h.mod_date;
+  e.crc32 = h.crc32;
+  e.compressed_size = h.compressed_size;
+  e.uncompressed_size = h.uncompressed_size;
+  e.internal_attr = h.internal_attr;
+  e.external_attr = h.external_attr;
+  e.cd_extra = h.extra;
+  e.comment = h.comment;
+  e.from_cd = true;
+  e.cd_record_offset = record_offset;
+  e.lfh_offset = h.local_offset;
+  // 4.4.1.4 / 4.5.3: an all-ones field defers to the ZIP64 extra, which holds only those values.
+  bool want_u = h.uncompressed_size == zip::kMax32, want_c = h.compressed_size == zip::kMax32,
+       want_o = h.local_offset == zip::kMax32, want_d = h.disk_start == zip::kMax16;
+  if (want_u || want_c || want_o || want_d) {
+    bool malformed = false;
+    auto z = zip::parse_zip64_extra({reinterpret_cast<const std::uint8_t*>(h.extra.data()), h.extra.size()}, want_u,
+                                    want_c, want_o, want_d, &malformed);
+    e.cd_zip64 = z.has_value();
+    if (zip64_missing) *zip64_missing = !z || malformed;
+    if (z) {
+      if (z->uncompressed) e.uncompressed_size = *z->uncompressed;
+      if (z->compressed) e.compressed_size = *z->compressed;
+      if (z->offset) e.lfh_offset = *z->offset;
+    }
+  }
+  return e;
+}
+
 CentralDirectory read_central_directory(io::ByteSource& src, const EndRecords& end) {
   CentralDirectory cd;
   io::SequentialReader rd(src, end.cd_start);
   const std::uint64_t cd_end = end.cd_start + end.cd_size;
   std::uint64_t index = 0;
+  // The count may say 4 billion; the directory's size (checked against the file) bounds how many
+  // records it can hold, and a cap keeps a lying size from reserving gigabytes.
+  cd.entries.reserve(std::size_t(std::min<std::uint64_t>({end.entries, end.cd_size / zip::kCentralHeaderLen, 1u << 20})));
   while (rd.pos() < cd_end) {
     std::uint64_t at = rd.pos();
     auto fixed = rd.peek(zip::kCentralHeaderLen);
@@ -31,42 +71,12 @@ CentralDirectory read_central_directory(io::ByteSource& src, const EndRecords& e
     zip::Cursor c(rec);
     auto h = zip::parse_central(c);
     cd.readable = true;
-    Entry e;
-    e.name = h.name;
-    e.version_made_by = h.version_made_by;
-    e.version_needed = h.version_needed;
-    e.flags = h.flags;
-    e.method = h.method;
-    e.mod_time = h.mod_time;
-    e.mod_date = h.mod_date;
-    e.crc32 = h.crc32;
-    e.compressed_size = h.compressed_size;
-    e.uncompressed_size = h.uncompressed_size;
-    e.internal_attr = h.internal_attr;
-    e.external_attr = h.external_attr;
-    e.cd_extra = h.extra;
-    e.comment = h.comment;
-    e.from_cd = true;
-    e.cd_record_offset = at;
-    std::uint64_t offset = h.local_offset;
-    bool want_u = h.uncompressed_size == zip::kMax32, want_c = h.compressed_size == zip::kMax32,
-         want_o = h.local_offset == zip::kMax32, want_d = h.disk_start == zip::kMax16;
-    if (want_u || want_c || want_o || want_d) {
-      bool malformed = false;
-      auto z = zip::parse_zip64_extra({reinterpret_cast<const std::uint8_t*>(h.extra.data()), h.extra.size()},
-                                      want_u, want_c, want_o, want_d, &malformed);
-      e.cd_zip64 = z.has_value();
-      if (!z || malformed) {
-        cd.findings.push_back(make_finding("zip64_inconsistent", e.name, at,
-                                           "a size or offset is 0xFFFFFFFF but the ZIP64 extra field lacks the value"));
-      }
-      if (z) {
-        if (z->uncompressed) e.uncompressed_size = *z->uncompressed;
-        if (z->compressed) e.compressed_size = *z->compressed;
-        if (z->offset) offset = *z->offset;
-      }
-    }
-    e.lfh_offset = offset + end.shift;
+    bool zip64_missing = false;
+    Entry e = entry_from_record(h, at, &zip64_missing);
+    if (zip64_missing)
+      cd.findings.push_back(make_finding("zip64_inconsistent", e.name, at,
+                                         "a size or offset is 0xFFFFFFFF but the ZIP64 extra field lacks the value"));
+    e.lfh_offset += end.shift;
     cd.entries.push_back(std::move(e));
     rd.skip(len);
     ++index;

@@ -203,7 +203,7 @@ class BufferSource final : public io::ByteSource {
 // most kMaxInFlight bytes waiting.
 class Dispatcher {
  public:
-  static constexpr std::uint64_t kMaxInFlight = 32u << 20;
+  static constexpr std::uint64_t kMaxInFlight = 16u << 20;
 
   Dispatcher(io::ByteSource& src, unsigned threads, std::atomic<std::uint64_t>* progress)
       : src_(src), copy_(!src.seekable()), progress_(progress) {
@@ -519,7 +519,9 @@ ScanResult scan_local(io::ByteSource& src, codec::Workspace& ws, const ScanOptio
     e.lfh_offset = pos;
     e.data_offset = pos + lfh->header_len();
     const bool zip64 = lfh->zip64.has_value();
-    e.lfh = std::move(lfh);
+    e.lfh_read = true;
+    e.lfh_zip64 = zip64;
+    e.lfh = std::make_shared<const zip::LocalFileHeader>(std::move(*lfh));
     const std::size_t index = r.entries.size();
     const std::string name = e.name;
 

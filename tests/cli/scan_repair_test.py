@@ -11,25 +11,13 @@ import time
 import unittest
 import zipfile
 
-from zmtest import ZIPMEDIC, Layout, codes, fixture_path, fixtures, name_of, read, run, run_json
+from zmtest import TempDirTest, ZIPMEDIC, Layout, codes, fixture_path, fixtures, name_of, read, run, run_json
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
 from zipstream_like import ZipstreamLike  # noqa: E402
 
 
-class Tmp(unittest.TestCase):
-    def setUp(self):
-        self.tmpdir = tempfile.TemporaryDirectory()
-        self.tmp = self.tmpdir.name
-
-    def tearDown(self):
-        self.tmpdir.cleanup()
-
-    def write(self, name, data):
-        p = os.path.join(self.tmp, name)
-        with open(p, "wb") as f:
-            f.write(data)
-        return p
+Tmp = TempDirTest
 
 
 class Scan(Tmp):

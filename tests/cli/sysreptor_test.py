@@ -7,7 +7,7 @@ import tempfile
 import unittest
 import zipfile
 
-from zmtest import ZIPMEDIC, codes, run, run_json
+from zmtest import TempDirTest, ZIPMEDIC, codes, run, run_json
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
 import sysreptor_backup as sb  # noqa: E402
@@ -16,19 +16,7 @@ KEY = bytes(range(32))
 KEY_HEX = KEY.hex()
 
 
-class Base(unittest.TestCase):
-    def setUp(self):
-        self.tmpdir = tempfile.TemporaryDirectory()
-        self.tmp = self.tmpdir.name
-
-    def tearDown(self):
-        self.tmpdir.cleanup()
-
-    def write(self, name, data):
-        p = os.path.join(self.tmp, name)
-        with open(p, "wb") as f:
-            f.write(data)
-        return p
+Base = TempDirTest
 
 
 class Profile(Base):

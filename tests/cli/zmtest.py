@@ -111,3 +111,24 @@ def name_of(info):
         return raw.decode("utf-8")
     except UnicodeDecodeError:
         return info.orig_filename
+
+
+import tempfile  # noqa: E402
+import unittest  # noqa: E402
+
+
+class TempDirTest(unittest.TestCase):
+    """A fresh temporary directory per test, with a helper to write a file into it."""
+
+    def setUp(self):
+        self.tmpdir = tempfile.TemporaryDirectory()
+        self.tmp = self.tmpdir.name
+
+    def tearDown(self):
+        self.tmpdir.cleanup()
+
+    def write(self, name, data):
+        p = os.path.join(self.tmp, name)
+        with open(p, "wb") as f:
+            f.write(data)
+        return p
