@@ -72,9 +72,7 @@ Verification verify_stream(io::StreamSource& src, const std::string& path, const
 
   const bool have_directory = !directory.empty() || (end && end->entries == 0 && end->cd_size == 0);
   if (!end) {
-    rep.add(make_finding("eocd_missing", std::nullopt, src.size(),
-                         "no end of central directory record in the last 65,557 bytes: the archive was cut short "
-                         "or never finished"));
+    rep.add(scan::eocd_missing_finding(src.size(), scan.entries));
   } else {
     for (auto& f : end->findings) rep.add(f);
     if (!have_directory)

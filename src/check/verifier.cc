@@ -259,10 +259,6 @@ Verification verify_archive(io::ByteSource& src, const std::string& path, const 
       entries = std::move(cd.entries);
       v.from_directory = true;
     }
-  } else {
-    rep.add(make_finding("eocd_missing", std::nullopt, src.size(),
-                         "no end of central directory record in the last 65,557 bytes: the archive was cut short "
-                         "or never finished"));
   }
 
   const unsigned threads = opt.threads ? opt.threads : default_threads();
@@ -309,6 +305,7 @@ Verification verify_archive(io::ByteSource& src, const std::string& path, const 
     progress.finish();
     if (!scan.found_any_header && !end)
       throw CannotProceed(path + ": not a ZIP archive (no end record and no local file header anywhere)");
+    if (!end) rep.add(scan::eocd_missing_finding(src.size(), scan.entries));
     for (auto& f : scan.findings) rep.add(f);
     entries = std::move(scan.entries);
     if (end && entries.empty())

@@ -127,10 +127,7 @@ report::Report scan_report(const scan::ScanResult& s, const std::string& path, s
     r.entries.push_back(scan::to_row(e));
     ok += e.status == "ok";
   }
-  if (!s.directory_at)
-    r.add(make_finding("eocd_missing", std::nullopt, size,
-                       "the walk reached the end of the file without meeting a central directory: the archive "
-                       "was cut short or never finished"));
+  if (!s.directory_at) r.add(scan::eocd_missing_finding(size, s.entries));
   nlohmann::json damaged = nlohmann::json::array();
   for (const auto& d : s.damaged) damaged.push_back({{"from", d.from}, {"to", d.to}, {"why", d.why}});
   nlohmann::json scan = {{"archive_start", s.archive_start},
@@ -153,13 +150,12 @@ report::Report scan_report(const scan::ScanResult& s, const std::string& path, s
 namespace {
 
 // What the directory says about entries the scan found, when a readable directory exists.
-std::map<std::uint64_t, Entry> directory_evidence(io::ByteSource& src, report::Report& rep) {
+std::map<std::uint64_t, Entry> directory_evidence(io::ByteSource& src) {
   std::map<std::uint64_t, Entry> by_offset;
   auto end = scan::locate_end_records(src);
   if (!end) return by_offset;
   auto cd = scan::read_central_directory(src, *end);
   for (auto& e : cd.entries) by_offset.emplace(e.lfh_offset, std::move(e));
-  (void)rep;
   return by_offset;
 }
 
@@ -227,7 +223,7 @@ RepairResult repair_archive(const RepairRequest& req) {
   if (!scan.found_any_header)
     throw check::CannotProceed(req.input + ": not a ZIP archive (no local file header found); nothing to repair");
   for (auto& f : scan.findings) rep.add(f);
-  auto directory = directory_evidence(src, rep);
+  auto directory = directory_evidence(src);
   if (req.profile_sysreptor) check::check_sysreptor_profile(src, scan.entries, rep, true);
 
   std::vector<const Entry*> kept;
@@ -447,9 +443,7 @@ RepairResult repair_archive(const RepairRequest& req) {
                          {"lost", lost_json},
                          {"looks_finished", scan.directory_at.has_value()},
                          {"scan_stop", report::printable_name(scan.stop)}};
-  if (!scan.directory_at)
-    rep.add(make_finding("eocd_missing", std::nullopt, src.size(),
-                         "the archive has no central directory after its entries: it was cut short or never finished"));
+  if (!scan.directory_at) rep.add(scan::eocd_missing_finding(src.size(), scan.entries));
   rep.stats["entries_recovered"] = res.recovered_entries;
   rep.stats["entries_lost"] = res.lost_entries;
   rep.stats["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -17,7 +17,6 @@ class Progress {
   Progress& operator=(const Progress&) = delete;
   std::atomic<std::uint64_t>& counter() { return done_; }
   void finish();
-  bool active() const { return active_; }
 
  private:
   void run();

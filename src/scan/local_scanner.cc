@@ -350,6 +350,20 @@ std::optional<DataDescriptor> find_descriptor_candidate(io::ByteSource& src, std
 
 }  // namespace
 
+report::Finding eocd_missing_finding(std::uint64_t size, const std::vector<Entry>& walked) {
+  const Entry* last = nullptr;
+  std::size_t index = 0;
+  for (std::size_t i = 0; i < walked.size(); ++i)
+    if (walked[i].status == "ok") last = &walked[i], index = i + 1;
+  std::string msg = "no central directory or end record after the entries: the archive was cut short or never finished";
+  if (last)
+    msg += fmt::format("; the last whole entry is '{}' (entry {}, ending at offset {})",
+                       report::printable_name(last->name), index, last->end_offset);
+  else if (!walked.empty())
+    msg += "; no entry is whole";
+  return make_finding("eocd_missing", std::nullopt, size, msg);
+}
+
 std::uint64_t find_next_record(io::ByteSource& src, std::uint64_t from, std::uint64_t to, bool headers_only) {
   io::SequentialReader rd(src, from);
   std::uint64_t p = from;

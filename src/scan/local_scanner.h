@@ -40,6 +40,10 @@ struct ScanOptions {
 
 ScanResult scan_local(io::ByteSource& src, codec::Workspace& ws, const ScanOptions& opt = {});
 
+// eocd_missing for an archive of `size` bytes, naming the last entry the walk found whole: what
+// an admin needs to know of a backup that was cut short or never finished.
+report::Finding eocd_missing_finding(std::uint64_t size, const std::vector<Entry>& walked);
+
 // Searches [from, to) for the next position that starts a plausible local header, central
 // directory record or end record; returns `to` if none.
 std::uint64_t find_next_record(io::ByteSource& src, std::uint64_t from, std::uint64_t to, bool headers_only = false);

@@ -96,8 +96,6 @@ std::optional<Zip64Extra> parse_zip64_extra(Bytes extra, bool want_uncomp, bool 
                                             bool want_disk, bool* malformed = nullptr);
 // The extra block with every field of `id` removed (used when a repair writes its own ZIP64 field).
 std::string strip_extra(Bytes extra, std::uint16_t id);
-// True when the extra block is a well-formed sequence of (id, size, data) fields.
-bool extra_well_formed(Bytes extra);
 
 // 4.3.7
 struct LocalFileHeader {

@@ -122,12 +122,15 @@ class Damage(Base):
                 self.assertNotEqual(bad["status"], "ok")
                 self.assertEqual(sum(e["status"] != "ok" for e in doc["entries"]), 1)
 
-    def test_truncated_file_is_eocd_missing(self):
+    def test_truncated_file_is_eocd_missing_naming_the_last_whole_entry(self):
         for fx in ("infozip-file.zip", "zipstream-ng-sysreptor.zip", "python-stream-stored.zip"):
             with self.subTest(fixture=fx):
                 data = read(fx)
                 doc = self.check(data[: len(data) * 6 // 10], "eocd_missing")
                 self.assertIn("entry_truncated", codes(doc))
+                whole = [e["name"] for e in doc["entries"] if e["status"] == "ok"]
+                msg = [f["message"] for f in doc["findings"] if f["code"] == "eocd_missing"][0]
+                self.assertIn("the last whole entry is '%s'" % whole[-1], msg)
 
     def test_name_changed_only_in_the_directory(self):
         data = read("infozip-file.zip")

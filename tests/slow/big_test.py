@@ -13,7 +13,7 @@ import zlib
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "cli"))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "scripts"))
-from zmtest import run, run_json  # noqa: E402
+from zmtest import ZIPMEDIC as ZIPMEDIC_BIN, run, run_json  # noqa: E402
 from zipstream_like import ZipstreamLike  # noqa: E402
 
 GiB = 1 << 30
@@ -91,6 +91,30 @@ class Big(unittest.TestCase):
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertEqual(doc["entries"][0]["uncompressed_size"], size)
         self.assertTrue(doc["entries"][0]["zip64"])
+        # Progress: drawn on a terminal during this seconds-long verify, never into a pipe.
+        import pty
+        import select
+        pid, fd = pty.fork()
+        if pid == 0:
+            os.execv(ZIPMEDIC_BIN, [ZIPMEDIC_BIN, "verify", "-t", "1", path])
+        seen = b""
+        while True:
+            r, _, _ = select.select([fd], [], [], 600)
+            if not r:
+                break
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            seen += chunk
+        os.waitpid(pid, 0)
+        self.assertIn(b"MiB/s", seen)
+        self.assertIn(b"\r", seen)
+        p = subprocess.run([ZIPMEDIC_BIN, "verify", "-t", "1", path], capture_output=True, timeout=1800)
+        self.assertEqual(p.stderr, b"")
+        self.assertNotIn(b"MiB/s", p.stdout)
         # The same through a pipe: one entry far larger than the stream's window.
         from zmtest import ZIPMEDIC
         p = subprocess.run("cat %s | %s verify --json -" % (path, ZIPMEDIC), shell=True, capture_output=True,

@@ -54,8 +54,8 @@ TEST_CASE("records: strip_extra removes the ZIP64 field and keeps the others") {
   zip::put16(ex, 1);
   ex += "t";
   CHECK(zip::strip_extra(bytes_of(ex), 0x0001) == ex.substr(20));
-  CHECK(zip::extra_well_formed(bytes_of(ex)));
-  CHECK_FALSE(zip::extra_well_formed(bytes_of(ex.substr(0, 10))));
+  // A truncated field at the end is dropped, not copied.
+  CHECK(zip::strip_extra(bytes_of(ex + std::string("\x09\x00\x10\x00ab", 6)), 0x0001) == ex.substr(20));
 }
 
 TEST_CASE("records: end records get ZIP64 exactly when a value needs it") {
