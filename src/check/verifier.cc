@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <exception>
+#include <mutex>
 #include <thread>
 #include <unordered_map>
 
@@ -147,15 +149,24 @@ void judge_entry(io::ByteSource& src, Entry& e, report::Report& rep) {
 void decode_all(io::ByteSource& src, std::vector<Entry*>& work, unsigned threads,
                 std::atomic<std::uint64_t>* progress) {
   std::atomic<std::size_t> next{0};
+  std::mutex mu;
+  std::exception_ptr error;  // a read error on any thread ends the run with exit status 3
   auto worker = [&] {
-    codec::Workspace ws;
-    for (std::size_t i; (i = next.fetch_add(1)) < work.size();) decode_entry(src, ws, *work[i], progress);
+    try {
+      codec::Workspace ws;
+      for (std::size_t i; (i = next.fetch_add(1)) < work.size();) decode_entry(src, ws, *work[i], progress);
+    } catch (...) {
+      std::lock_guard lock(mu);
+      if (!error) error = std::current_exception();
+      next = work.size();
+    }
   };
   threads = std::max(1u, std::min<unsigned>(threads, unsigned(work.size())));
   std::vector<std::thread> pool;
   for (unsigned t = 1; t < threads; ++t) pool.emplace_back(worker);
   worker();
   for (auto& t : pool) t.join();
+  if (error) std::rethrow_exception(error);
 }
 
 // Overlaps (zip-bomb style reuse of data), gaps, and local headers nothing points to.

@@ -60,15 +60,18 @@ std::optional<DataDescriptor> read_descriptor_guess(io::ByteSource& src, std::ui
   return decode_layout(b, at, sig, zip64);
 }
 
-std::optional<zip::LocalFileHeader> read_local_header(io::ByteSource& src, std::uint64_t offset, std::string* why) {
+std::optional<zip::LocalFileHeader> read_local_header(io::ByteSource& src, std::uint64_t offset, std::string* why,
+                                                      bool* cut) {
   std::uint8_t fixed[zip::kLocalHeaderLen];
   std::size_t n = offset < src.size() ? src.read_at(offset, fixed) : 0;
+  if (cut) *cut = false;
   if (n < 4 || zip::load_u32(fixed) != zip::kLocalSig) {
     if (why) *why = n < 4 ? "the file ends before the local header" : "no local header signature (PK\\3\\4) there";
     return std::nullopt;
   }
   if (n < sizeof fixed) {
     if (why) *why = "the file ends inside the local header";
+    if (cut) *cut = true;
     return std::nullopt;
   }
   auto h = zip::parse_local_fixed(fixed);
@@ -76,6 +79,7 @@ std::optional<zip::LocalFileHeader> read_local_header(io::ByteSource& src, std::
   std::vector<std::uint8_t> tail(tail_len);
   if (src.read_at(offset + zip::kLocalHeaderLen, tail) < tail_len) {
     if (why) *why = "the file ends inside the local header's name or extra field";
+    if (cut) *cut = true;
     return std::nullopt;
   }
   zip::parse_local_tail(h, tail);

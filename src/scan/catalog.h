@@ -65,6 +65,8 @@ std::optional<DataDescriptor> match_descriptor(io::ByteSource& src, std::uint64_
 std::optional<DataDescriptor> read_descriptor_guess(io::ByteSource& src, std::uint64_t at, bool zip64);
 
 // Reads and parses the local header at `offset`; nullopt if absent, cut or malformed (with why).
-std::optional<zip::LocalFileHeader> read_local_header(io::ByteSource& src, std::uint64_t offset, std::string* why);
+// `cut` is set when the file ends inside the header (as opposed to no header being there).
+std::optional<zip::LocalFileHeader> read_local_header(io::ByteSource& src, std::uint64_t offset, std::string* why,
+                                                      bool* cut = nullptr);
 
 }  // namespace zm::scan

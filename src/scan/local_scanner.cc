@@ -10,7 +10,9 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <exception>
 #include <thread>
+#include <utility>
 
 namespace zm::scan {
 using codec::DecodeResult;
@@ -213,7 +215,12 @@ class Dispatcher {
     if (copy_) max_copied_ = std::min<std::uint64_t>(kMaxInFlight / 2, src.window() / 4);
     for (unsigned t = 0; t < threads; ++t) workers_.emplace_back([this] { work(); });
   }
-  ~Dispatcher() { finish(); }
+  ~Dispatcher() {
+    try {
+      finish();
+    } catch (...) {  // already unwinding from the walker's own error
+    }
+  }
 
   std::uint64_t max_job() const { return copy_ ? max_copied_ : ~std::uint64_t(0); }
   // How far ahead the walker may search for a descriptor before it decodes inline instead.
@@ -240,6 +247,7 @@ class Dispatcher {
     return true;
   }
 
+  // Joins the workers; an I/O error met by one of them is thrown here, on the walker's thread.
   std::map<std::size_t, codec::DecodeResult> finish() {
     {
       std::lock_guard lock(mu_);
@@ -248,6 +256,7 @@ class Dispatcher {
     ready_.notify_all();
     for (auto& t : workers_) t.join();
     workers_.clear();
+    if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
     return std::move(results_);
   }
 
@@ -270,11 +279,16 @@ class Dispatcher {
       }
       job.req.progress = progress_;
       codec::DecodeResult d;
-      if (copy_) {
-        BufferSource mem(std::move(job.bytes));
-        d = ws.decode(mem, job.req);
-      } else {
-        d = ws.decode(src_, job.req);
+      try {
+        if (copy_) {
+          BufferSource mem(std::move(job.bytes));
+          d = ws.decode(mem, job.req);
+        } else {
+          d = ws.decode(src_, job.req);
+        }
+      } catch (...) {
+        std::lock_guard lock(mu_);
+        if (!error_) error_ = std::current_exception();
       }
       std::lock_guard lock(mu_);
       in_flight_ -= job.req.limit;
@@ -292,6 +306,7 @@ class Dispatcher {
   std::uint64_t in_flight_ = 0;
   bool closing_ = false;
   std::map<std::size_t, codec::DecodeResult> results_;
+  std::exception_ptr error_;
   std::vector<std::thread> workers_;
 };
 
@@ -376,10 +391,10 @@ std::uint64_t find_next_record(io::ByteSource& src, std::uint64_t from, std::uin
       std::uint32_t s = zip::load_u32(&w[i]);
       std::uint64_t q = p + i;
       if (s == zip::kLocalSig) {
-        std::string why;
-        auto h = read_local_header(src, q, &why);
+        bool cut = false;
+        auto h = read_local_header(src, q, nullptr, &cut);
         if (h && plausible_local_header(*h, q, src.size())) return q;
-        if (!h && why.find("ends") != std::string::npos) return q;  // a header cut by the end of the file
+        if (cut) return q;  // a header cut by the end of the file: the walk reports it
       } else if (!headers_only && (s == zip::kCentralSig || s == zip::kEndSig || s == zip::kZip64EndSig)) {
         return q;
       }

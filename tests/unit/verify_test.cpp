@@ -4,6 +4,7 @@
 
 #include "check/verifier.h"
 #include "scan/end_records.h"
+#include "scan/local_scanner.h"
 #include "zipbuild.h"
 
 using namespace zm;
@@ -67,4 +68,35 @@ TEST_CASE("verify: bytes between entries are a gap; a hidden header is unreferen
   auto v = check::verify_archive(src, "u.zip", {});
   CHECK(codes_of(v.report).count("unreferenced_local_header"));
   CHECK(v.report.verdict == report::Verdict::ok);  // a warning: nothing listed is damaged
+}
+
+namespace {
+// Reads past `fail_at` fail as a disk would (EIO): the error must reach the caller, from
+// whichever thread met it, instead of terminating the process.
+class FailingSource final : public io::ByteSource {
+ public:
+  FailingSource(std::vector<std::uint8_t> b, std::uint64_t fail_at) : mem_(std::move(b)), fail_at_(fail_at) {}
+  std::uint64_t size() const override { return mem_.size(); }
+  std::size_t read_some(std::uint64_t off, std::span<std::uint8_t> buf) override {
+    if (off + buf.size() > fail_at_ && off < fail_at_ + 4096) throw io::IoError("test: read error");
+    return mem_.read_some(off, buf);
+  }
+
+ private:
+  io::MemorySource mem_;
+  std::uint64_t fail_at_;
+};
+}  // namespace
+
+TEST_CASE("verify and scan: a read error on a worker thread is reported, not a crash") {
+  std::vector<test::Item> items;
+  for (int i = 0; i < 8; ++i) items.push_back({"f" + std::to_string(i), test::text_of(20000, i + 1)});
+  auto built = test::build_zip(items, true);
+  FailingSource src(built.bytes, built.offsets[5] + 100);
+  CHECK_THROWS_AS(check::verify_archive(src, "eio.zip", {2, false}), io::IoError);
+  auto cut = built.bytes;
+  cut.resize(built.cd_offset);  // no directory: the walk and its workers read the data
+  FailingSource src2(cut, built.offsets[5] + 100);
+  codec::Workspace ws;
+  CHECK_THROWS_AS(scan::scan_local(src2, ws, {nullptr, 0, 2}), io::IoError);
 }
