@@ -215,6 +215,8 @@ RepairResult repair_archive(const RepairRequest& req) {
                                "(with --encrypt to keep it encrypted)");
   rep.archive_size = src.size();
   if (src.size() == 0) throw check::CannotProceed(req.input + ": the file is empty (0 bytes); nothing to repair");
+  if (req.in_place && req.salvage_partial)
+    throw check::CannotProceed("--salvage-partial writes new data and works in copy mode (-o) only");
 
   codec::Workspace ws;
   report::Progress progress(req.progress, src.size());
@@ -223,6 +225,28 @@ RepairResult repair_archive(const RepairRequest& req) {
   if (!scan.found_any_header)
     throw check::CannotProceed(req.input + ": not a ZIP archive (no local file header found); nothing to repair");
   for (auto& f : scan.findings) rep.add(f);
+  if (req.in_place && scan.directory_at) {
+    // A whole archive stays as it is: appending a second directory would only leave the first
+    // one behind as a gap. The scan's decode results stand in for decoding again.
+    std::map<std::uint64_t, codec::DecodeResult> known;
+    for (const auto& e : scan.entries)
+      if (e.decoded) known.emplace(e.lfh_offset, *e.decoded);
+    auto v = check::verify_archive(src, req.input, {req.threads, false, &known});
+    if (v.report.verdict == report::Verdict::ok) {
+      res.already_whole = true;
+      res.written = true;
+      res.recovered_entries = v.entries.size();
+      rep.entries = v.report.entries;
+      rep.extra["repair"] = {{"entries_recovered", v.entries.size()}, {"entries_lost", 0},
+                             {"lost", nlohmann::json::array()}, {"looks_finished", true},
+                             {"scan_stop", report::printable_name(scan.stop)}};
+      rep.extra["output"] = {{"path", req.input}, {"mode", "in-place"}, {"written", false},
+                             {"verdict", "ok"}, {"findings", nlohmann::json::array()}};
+      rep.stats["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      rep.verdict = report::Verdict::ok;
+      return res;
+    }
+  }
   auto directory = directory_evidence(src);
   if (req.profile_sysreptor) check::check_sysreptor_profile(src, scan.entries, rep, true);
 
@@ -276,8 +300,6 @@ RepairResult repair_archive(const RepairRequest& req) {
     res.recovered_entries = kept.size();
   }
 
-  if (req.in_place && req.salvage_partial)
-    throw check::CannotProceed("--salvage-partial writes new data and works in copy mode (-o) only");
   if (kept.empty() && partials.empty()) {
     res.why_not = "no entry survived whole";
   } else {

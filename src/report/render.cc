@@ -69,8 +69,11 @@ std::string render_text(const Report& r, bool verbose) {
     for (const auto& n : rp["lost"]) out += fmt::format("  lost: {}\n", n.get<std::string>());
     if (r.extra.contains("output")) {
       const auto& o = r.extra["output"];
-      out += fmt::format("{} {} ({}); verified again: {}\n", o["written"].get<bool>() ? "wrote" : "did not keep",
-                         o["path"].get<std::string>(), o["mode"].get<std::string>(), o["verdict"].get<std::string>());
+      if (!o["written"].get<bool>() && o["verdict"] == "ok")
+        out += fmt::format("{} is already whole; nothing was appended\n", o["path"].get<std::string>());
+      else
+        out += fmt::format("{} {} ({}); verified again: {}\n", o["written"].get<bool>() ? "wrote" : "did not keep",
+                           o["path"].get<std::string>(), o["mode"].get<std::string>(), o["verdict"].get<std::string>());
     } else {
       out += "nothing was written\n";
     }

@@ -142,6 +142,16 @@ class Repair(Tmp):
             self.assertIsNone(z.testzip())
         self.assertEqual(run("verify", src).returncode, 0)
 
+    def test_in_place_leaves_a_whole_archive_untouched(self):
+        for fx in ("infozip-file.zip", "zipstream-ng-sysreptor.zip", "sfx-shifted.zip"):
+            with self.subTest(fixture=fx):
+                src = self.write("whole.zip", read(fx))
+                p, doc = run_json("repair", "--in-place", src)
+                self.assertEqual(p.returncode, 0, p.stderr)
+                self.assertEqual(open(src, "rb").read(), read(fx))
+                self.assertFalse(doc["output"]["written"])
+                self.assertEqual(doc["repair"]["entries_lost"], 0)
+
     def test_closed_stdin_never_prompts(self):
         src = self.write("in.zip", self.cut_backup())
         p = subprocess.run([ZIPMEDIC, "repair", src, "-o", os.path.join(self.tmp, "o.zip")],
