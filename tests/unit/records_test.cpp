@@ -55,7 +55,8 @@ TEST_CASE("records: strip_extra removes the ZIP64 field and keeps the others") {
   ex += "t";
   CHECK(zip::strip_extra(bytes_of(ex), 0x0001) == ex.substr(20));
   // A truncated field at the end is dropped, not copied.
-  CHECK(zip::strip_extra(bytes_of(ex + std::string("\x09\x00\x10\x00ab", 6)), 0x0001) == ex.substr(20));
+  std::string cut_field("\x09\x00\x10\x00", 4);  // id 9, 16 bytes announced, 2 present
+  CHECK(zip::strip_extra(bytes_of(ex + cut_field + "ab"), 0x0001) == ex.substr(20));
 }
 
 TEST_CASE("records: end records get ZIP64 exactly when a value needs it") {
