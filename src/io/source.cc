@@ -77,6 +77,9 @@ namespace zm::io {
 
 std::span<const std::uint8_t> SequentialReader::peek(std::size_t n) {
   n = std::min(n, buf_.size());
+  // A stream's ring already holds the bytes: look at them in place (one copy fewer per byte).
+  // Too short a view (the ring wraps right here) falls back to copying.
+  if (auto v = src_.view(pos_, n); v.size() == n || v.size() >= 4096) return v;
   if (pos_ < buf_start_ || pos_ + n > buf_start_ + buf_len_) {
     buf_start_ = pos_;
     buf_len_ = src_.read_at(pos_, buf_);
@@ -130,6 +133,18 @@ std::size_t StreamSource::read_some(std::uint64_t offset, std::span<std::uint8_t
   std::size_t n = std::size_t(std::min<std::uint64_t>({std::uint64_t(buf.size()), end_ - offset, std::uint64_t(ring_.size() - at)}));
   std::memcpy(buf.data(), ring_.data() + at, n);
   return n;
+}
+
+std::span<const std::uint8_t> StreamSource::view(std::uint64_t offset, std::size_t n) {
+  if (offset < earliest_readable()) return {};
+  while (offset + n > end_ && fill()) {
+  }
+  if (offset >= end_) return {};
+  std::size_t at = std::size_t(offset % ring_.size());
+  // Contiguous bytes only: at the ring's physical end the view is shorter.
+  std::size_t len = std::size_t(std::min<std::uint64_t>({std::uint64_t(n), end_ - offset,
+                                                         std::uint64_t(ring_.size() - at)}));
+  return {ring_.data() + at, len};
 }
 
 void StreamSource::drain() {

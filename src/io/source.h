@@ -29,6 +29,9 @@ class ByteSource {
   virtual bool seekable() const { return true; }
   // How many bytes behind the furthest read can still be read again (all of them for a file).
   virtual std::uint64_t window() const { return ~std::uint64_t(0); }
+  // Up to n bytes at offset without copying, when the source holds them in memory; empty
+  // otherwise. Valid until the source reads on by more than its window.
+  virtual std::span<const std::uint8_t> view(std::uint64_t, std::size_t) { return {}; }
 };
 
 // Standard input or any pipe: read forward only, never seeking, keeping the last `window` bytes
@@ -42,6 +45,7 @@ class StreamSource final : public ByteSource {
   std::uint64_t earliest_readable() const override { return end_ > ring_.size() ? end_ - ring_.size() : 0; }
   bool seekable() const override { return false; }
   std::uint64_t window() const override { return ring_.size(); }
+  std::span<const std::uint8_t> view(std::uint64_t offset, std::size_t n) override;
   // Reads and discards the rest of the stream (so that its length is known).
   void drain();
   bool at_end() const { return eof_; }
