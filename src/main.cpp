@@ -11,9 +11,11 @@
 
 int main(int argc, char** argv) {
   using zm::cli::Exit;
-  // Decode buffers and copied entries are around 1 MiB and come and go per entry: served from
-  // the heap and reused, instead of fresh mmap'd pages that the kernel zeroes every time.
+  // Buffers of up to a few MiB come and go per entry (decoders, entries copied from a pipe):
+  // served from the heap and kept there for reuse, instead of fresh pages the kernel zeroes
+  // each time. What is kept is bounded by the same limits as the buffers themselves.
   mallopt(M_MMAP_THRESHOLD, 64 << 20);
+  mallopt(M_TRIM_THRESHOLD, 256 << 20);
   CLI::App app{"zipmedic: check a ZIP backup before a restore, and rebuild the central directory of one that was "
                "cut short or never finished."};
   app.set_version_flag("--version", std::string("zipmedic ") + ZIPMEDIC_VERSION);

@@ -109,8 +109,9 @@ namespace zm::io {
 // up to n bytes at the current position visible without a system call per record.
 class SequentialReader {
  public:
+  // The buffer is left uninitialised: it is created per record walk and always read into.
   SequentialReader(ByteSource& src, std::uint64_t pos, std::size_t window = 1 << 20)
-      : src_(src), pos_(pos), buf_(window) {}
+      : src_(src), pos_(pos), buf_(new std::uint8_t[window]), cap_(window) {}
   // Up to n bytes at the current position (fewer only at the end of the source). n <= window.
   std::span<const std::uint8_t> peek(std::size_t n);
   void skip(std::uint64_t n) { pos_ += n; }
@@ -120,7 +121,8 @@ class SequentialReader {
  private:
   ByteSource& src_;
   std::uint64_t pos_;
-  std::vector<std::uint8_t> buf_;
+  std::unique_ptr<std::uint8_t[]> buf_;
+  std::size_t cap_;
   std::uint64_t buf_start_ = 0;
   std::size_t buf_len_ = 0;
 };
