@@ -191,13 +191,6 @@ EntryRecord record_for(const Entry& e, const Entry* cd) {
   return r;
 }
 
-std::string reason_lost(const Entry& e) {
-  if (e.status == "truncated") return "cut by the end of the file";
-  if (e.status == "encrypted") return "encrypted, cannot be verified";
-  if (e.status == "unsupported") return "compression method cannot be verified";
-  return "its data is damaged";
-}
-
 }  // namespace
 
 RepairResult repair_archive(const RepairRequest& req) {
@@ -233,7 +226,6 @@ RepairResult repair_archive(const RepairRequest& req) {
       if (e.decoded) known.emplace(e.lfh_offset, *e.decoded);
     auto v = check::verify_archive(src, req.input, {req.threads, false, &known});
     if (v.report.verdict == report::Verdict::ok) {
-      res.already_whole = true;
       res.written = true;
       res.recovered_entries = v.entries.size();
       rep.entries = v.report.entries;

@@ -30,7 +30,6 @@ struct RepairRequest {
 struct RepairResult {
   report::Report report;
   bool written = false;
-  bool already_whole = false;  // in place: the archive verified as it was, nothing was appended
   std::string why_not;
   std::size_t recovered_entries = 0, lost_entries = 0;
 };

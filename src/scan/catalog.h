@@ -32,9 +32,7 @@ struct Entry {
   std::uint16_t internal_attr = 0;
   std::uint32_t external_attr = 0;
   std::string cd_extra, comment;
-  bool from_cd = false;
   bool cd_zip64 = false;
-  std::uint64_t cd_record_offset = 0;
 
   // Shared, and released once the report rows are built: 200,000 entries should not keep
   // 200,000 copies of their local headers' names and extras.

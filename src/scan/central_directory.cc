@@ -5,7 +5,7 @@
 namespace zm::scan {
 using report::make_finding;
 
-Entry entry_from_record(const zip::CentralDirectoryHeader& h, std::uint64_t record_offset, bool* zip64_missing) {
+Entry entry_from_record(const zip::CentralDirectoryHeader& h, bool* zip64_missing) {
   Entry e;
   e.name = h.name;
   e.version_made_by = h.version_made_by;
@@ -21,8 +21,6 @@ Entry entry_from_record(const zip::CentralDirectoryHeader& h, std::uint64_t reco
   e.external_attr = h.external_attr;
   e.cd_extra = h.extra;
   e.comment = h.comment;
-  e.from_cd = true;
-  e.cd_record_offset = record_offset;
   e.lfh_offset = h.local_offset;
   // 4.4.1.4 / 4.5.3: an all-ones field defers to the ZIP64 extra, which holds only those values.
   bool want_u = h.uncompressed_size == zip::kMax32, want_c = h.compressed_size == zip::kMax32,
@@ -72,7 +70,7 @@ CentralDirectory read_central_directory(io::ByteSource& src, const EndRecords& e
     auto h = zip::parse_central(c);
     cd.readable = true;
     bool zip64_missing = false;
-    Entry e = entry_from_record(h, at, &zip64_missing);
+    Entry e = entry_from_record(h, &zip64_missing);
     if (zip64_missing)
       cd.findings.push_back(make_finding("zip64_inconsistent", e.name, at,
                                          "a size or offset is 0xFFFFFFFF but the ZIP64 extra field lacks the value"));

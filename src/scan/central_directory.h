@@ -15,7 +15,7 @@ struct CentralDirectory {
 // One directory record (4.3.12) as an Entry with its ZIP64 values resolved; lfh_offset is as
 // recorded (the caller adds any prefix shift). `zip64_missing` is set when an all-ones field
 // finds no value in the ZIP64 extra field.
-Entry entry_from_record(const zip::CentralDirectoryHeader& h, std::uint64_t record_offset, bool* zip64_missing);
+Entry entry_from_record(const zip::CentralDirectoryHeader& h, bool* zip64_missing);
 
 // Reads every record of the directory that `end` describes (4.3.12), resolving ZIP64 extras and
 // the prefix shift. Stops at the first malformed record and reports it; never trusts the entry
