@@ -56,15 +56,30 @@ DecodeResult Workspace::decode(io::ByteSource& src, const DecodeRequest& req) {
   }
 }
 
+std::span<const std::uint8_t> Workspace::input(io::ByteSource& src, std::uint64_t offset, std::size_t want,
+                                               bool& ended) {
+  if (want == 0) {
+    ended = true;
+    return {};
+  }
+  // A view may be shorter than asked (a ring wraps there) without the source having ended.
+  if (auto v = src.view(offset, want); !v.empty()) return v;
+  std::size_t n = src.read_at(offset, {in_.data(), want});
+  if (n < want) ended = true;
+  return {in_.data(), n};
+}
+
 DecodeResult Workspace::stored(io::ByteSource& src, const DecodeRequest& req) {
   DecodeResult r;
+  bool ended = false;
   while (r.consumed < req.limit) {
     std::size_t want = std::min<std::uint64_t>(in_.size(), req.limit - r.consumed);
-    std::size_t n = src.read_at(req.offset + r.consumed, {in_.data(), want});
-    emit(req, r, in_.data(), n);
+    auto chunk = input(src, req.offset + r.consumed, want, ended);
+    std::size_t n = chunk.size();
+    emit(req, r, chunk.data(), n);
     r.consumed += n;
     if (req.progress) *req.progress += n;
-    if (n < want) {
+    if (ended) {
       r.status = Status::truncated;
       r.error = "the file ends inside the stored data";
       return r;
@@ -85,9 +100,9 @@ DecodeResult Workspace::deflate(io::ByteSource& src, const DecodeRequest& req) {
   for (;;) {
     if (st.avail_in == 0 && !source_ended) {
       std::size_t want = std::min<std::uint64_t>(in_.size(), req.limit - fed);
-      std::size_t n = want ? src.read_at(req.offset + fed, {in_.data(), want}) : 0;
-      if (n < want || want == 0) source_ended = true;
-      st.next_in = in_.data();
+      auto chunk = input(src, req.offset + fed, want, source_ended);
+      std::size_t n = chunk.size();
+      st.next_in = const_cast<std::uint8_t*>(chunk.data());  // ISA-L only reads through next_in
       st.avail_in = std::uint32_t(n);
       fed += n;
       if (req.progress) *req.progress += n;
@@ -148,9 +163,9 @@ DecodeResult Workspace::bzip2(io::ByteSource& src, const DecodeRequest& req) {
   for (;;) {
     if (bz.avail_in == 0 && !source_ended) {
       std::size_t want = std::min<std::uint64_t>(in_.size(), req.limit - fed);
-      std::size_t n = want ? src.read_at(req.offset + fed, {in_.data(), want}) : 0;
-      if (n < want || want == 0) source_ended = true;
-      bz.next_in = reinterpret_cast<char*>(in_.data());
+      auto chunk = input(src, req.offset + fed, want, source_ended);
+      std::size_t n = chunk.size();
+      bz.next_in = reinterpret_cast<char*>(const_cast<std::uint8_t*>(chunk.data()));  // bzlib only reads it
       bz.avail_in = unsigned(n);
       fed += n;
       if (req.progress) *req.progress += n;
@@ -219,9 +234,9 @@ DecodeResult Workspace::lzma(io::ByteSource& src, const DecodeRequest& req) {
   for (;;) {
     if (ls.avail_in == 0 && !source_ended) {
       std::size_t want = std::min<std::uint64_t>(in_.size(), req.limit - fed);
-      std::size_t n = want ? src.read_at(req.offset + fed, {in_.data(), want}) : 0;
-      if (n < want || want == 0) source_ended = true;
-      ls.next_in = in_.data();
+      auto chunk = input(src, req.offset + fed, want, source_ended);
+      std::size_t n = chunk.size();
+      ls.next_in = chunk.data();
       ls.avail_in = n;
       fed += n;
       if (req.progress) *req.progress += n;

@@ -100,11 +100,27 @@ StreamSource::StreamSource(int fd, std::string name, std::size_t window)
   (void)::fcntl(fd_, F_SETPIPE_SZ, 1 << 20);
 }
 
-bool StreamSource::fill() {
+bool StreamSource::fill(std::uint64_t keep_from) {
   if (eof_) return false;
-  // Read at most up to the physical end of the ring, so one read never wraps.
+  // Read at most up to the physical end of the ring, so one read never wraps, and never so far
+  // that the byte at `keep_from` (which the caller is about to look at) is overwritten.
   std::size_t at = std::size_t(end_ % ring_.size());
   std::size_t room = std::min<std::size_t>(ring_.size() - at, 1u << 20);
+  if (keep_from + ring_.size() <= end_) return false;
+  room = std::size_t(std::min<std::uint64_t>(room, keep_from + ring_.size() - end_));
+  {
+    // Bytes a worker still decodes are not overwritten: wait until enough of them are released.
+    std::unique_lock lock(hold_mu_);
+    for (;;) {
+      if (held_.empty()) break;
+      std::uint64_t free = *held_.begin() + ring_.size() - end_;
+      if (free > 0) {
+        room = std::size_t(std::min<std::uint64_t>(room, free));
+        break;
+      }
+      released_.wait(lock);
+    }
+  }
   for (;;) {
     ssize_t n = ::read(fd_, ring_.data() + at, room);
     if (n > 0) {
@@ -137,7 +153,7 @@ std::size_t StreamSource::read_some(std::uint64_t offset, std::span<std::uint8_t
 
 std::span<const std::uint8_t> StreamSource::view(std::uint64_t offset, std::size_t n) {
   if (offset < earliest_readable()) return {};
-  while (offset + n > end_ && fill()) {
+  while (offset + n > end_ && fill(offset)) {
   }
   if (offset >= end_) return {};
   std::size_t at = std::size_t(offset % ring_.size());
@@ -145,6 +161,26 @@ std::span<const std::uint8_t> StreamSource::view(std::uint64_t offset, std::size
   std::size_t len = std::size_t(std::min<std::uint64_t>({std::uint64_t(n), end_ - offset,
                                                          std::uint64_t(ring_.size() - at)}));
   return {ring_.data() + at, len};
+}
+
+void StreamSource::hold(std::uint64_t offset) {
+  std::lock_guard lock(hold_mu_);
+  held_.insert(offset);
+}
+
+void StreamSource::release(std::uint64_t offset) {
+  {
+    std::lock_guard lock(hold_mu_);
+    if (auto it = held_.find(offset); it != held_.end()) held_.erase(it);
+  }
+  released_.notify_all();
+}
+
+std::array<std::span<const std::uint8_t>, 2> StreamSource::held_bytes(std::uint64_t offset, std::uint64_t n) const {
+  std::size_t at = std::size_t(offset % ring_.size());
+  std::size_t first = std::size_t(std::min<std::uint64_t>(n, ring_.size() - at));
+  return {std::span<const std::uint8_t>(ring_.data() + at, first),
+          std::span<const std::uint8_t>(ring_.data(), std::size_t(n - first))};
 }
 
 void StreamSource::drain() {

@@ -1,7 +1,11 @@
 // Where archive bytes come from. Everything above io/ reads through ByteSource, so tests can
 // run the same code on memory and on sources that return short reads.
 #pragma once
+#include <array>
+#include <condition_variable>
 #include <cstdint>
+#include <mutex>
+#include <set>
 #include <memory>
 #include <span>
 #include <string>
@@ -50,11 +54,22 @@ class StreamSource final : public ByteSource {
   void drain();
   bool at_end() const { return eof_; }
 
+  // Worker threads decode entries straight from the ring. hold(offset) keeps the bytes from
+  // `offset` on from being overwritten (the reader waits instead) until release(offset);
+  // held_bytes gives [offset, offset + n) in place, in one or two pieces (the ring wraps). Only
+  // the reading thread calls hold and held_bytes, on bytes already read; any thread releases.
+  void hold(std::uint64_t offset);
+  void release(std::uint64_t offset);
+  std::array<std::span<const std::uint8_t>, 2> held_bytes(std::uint64_t offset, std::uint64_t n) const;
+
  private:
-  bool fill();
+  bool fill(std::uint64_t keep_from = ~std::uint64_t(0) >> 1);
   int fd_;
   std::string name_;
   std::vector<std::uint8_t> ring_;
+  std::mutex hold_mu_;
+  std::condition_variable released_;
+  std::multiset<std::uint64_t> held_;
   std::uint64_t end_ = 0;  // bytes read from the stream so far
   bool eof_ = false;
 };

@@ -5,6 +5,7 @@
 #include <emmintrin.h>
 
 #include <cstring>
+#include <array>
 #include <condition_variable>
 #include <deque>
 #include <map>
@@ -157,62 +158,42 @@ std::size_t find_signature(const std::uint8_t* p, std::size_t n, std::uint32_t s
   return n;
 }
 
-// Bytes copied for a worker: grown by appending, never zero-filled first.
-class Buffer {
+// A worker's view of an entry held in a stream's ring: one or two pieces (the ring wraps),
+// read in place.
+class HeldSource final : public io::ByteSource {
  public:
-  void append(const std::uint8_t* p, std::size_t n) {
-    if (size_ + n > cap_) {
-      std::size_t cap = std::max(size_ + n, cap_ ? cap_ * 2 : std::size_t(64) << 10);
-      std::unique_ptr<std::uint8_t[]> bigger(new std::uint8_t[cap]);
-      if (size_) std::memcpy(bigger.get(), data_.get(), size_);
-      data_ = std::move(bigger);
-      cap_ = cap;
-    }
-    std::memcpy(data_.get() + size_, p, n);
-    size_ += n;
-  }
-  // Room for n bytes to be written at data() (by a read), without copying anything first.
-  void reset(std::size_t n) {
-    data_.reset(new std::uint8_t[n]);
-    size_ = cap_ = n;
-  }
-  std::uint8_t* data() { return data_.get(); }
-  const std::uint8_t* data() const { return data_.get(); }
-  std::size_t size() const { return size_; }
-
- private:
-  std::unique_ptr<std::uint8_t[]> data_;
-  std::size_t size_ = 0, cap_ = 0;
-};
-
-class BufferSource final : public io::ByteSource {
- public:
-  explicit BufferSource(Buffer b) : b_(std::move(b)) {}
-  std::uint64_t size() const override { return b_.size(); }
+  explicit HeldSource(std::array<std::span<const std::uint8_t>, 2> parts) : parts_(parts) {}
+  std::uint64_t size() const override { return parts_[0].size() + parts_[1].size(); }
   std::size_t read_some(std::uint64_t offset, std::span<std::uint8_t> buf) override {
-    if (offset >= b_.size()) return 0;
-    std::size_t n = std::min<std::uint64_t>(buf.size(), b_.size() - offset);
-    std::memcpy(buf.data(), b_.data() + offset, n);
-    return n;
+    auto v = view(offset, buf.size());
+    std::memcpy(buf.data(), v.data(), v.size());
+    return v.size();
+  }
+  std::span<const std::uint8_t> view(std::uint64_t offset, std::size_t n) override {
+    for (auto part : parts_) {
+      if (offset < part.size()) return part.subspan(std::size_t(offset), std::min<std::uint64_t>(n, part.size() - offset));
+      offset -= part.size();
+    }
+    return {};
   }
 
  private:
-  Buffer b_;
+  std::array<std::span<const std::uint8_t>, 2> parts_;
 };
 
 // Decodes entries on worker threads while the walk goes on. From a file the workers read the
-// bytes themselves; from a stream the walker copies them first (the window moves on), with at
-// most kMaxInFlight bytes waiting.
+// bytes themselves; from a stream they decode them in place in the stream's ring, which holds
+// them (the walker waits rather than overwrite them) until the worker is done.
 class Dispatcher {
  public:
   static constexpr std::uint64_t kMaxInFlight = 16u << 20;
 
   Dispatcher(io::ByteSource& src, unsigned threads, std::atomic<std::uint64_t>* progress)
-      : src_(src), copy_(!src.seekable()), progress_(progress) {
+      : src_(src), stream_(dynamic_cast<io::StreamSource*>(&src)), progress_(progress) {
     // From a stream, an entry is handed to a worker only if the walker can still go back to its
     // start should the search fail (the search and the reader's look-ahead must fit the window);
     // larger ones are decoded inline, as the sequential walk does.
-    if (copy_) max_copied_ = std::min<std::uint64_t>(kMaxInFlight / 2, src.window() / 4);
+    if (stream_) max_held_ = src.window() / 4;
     for (unsigned t = 0; t < threads; ++t) workers_.emplace_back([this] { work(); });
   }
   ~Dispatcher() {
@@ -222,22 +203,21 @@ class Dispatcher {
     }
   }
 
-  std::uint64_t max_job() const { return copy_ ? max_copied_ : ~std::uint64_t(0); }
+  std::uint64_t max_job() const { return stream_ ? max_held_ : ~std::uint64_t(0); }
   // How far ahead the walker may search for a descriptor before it decodes inline instead.
-  std::uint64_t search_limit() const { return copy_ ? max_copied_ : 64u << 20; }
+  std::uint64_t search_limit() const { return stream_ ? max_held_ : 64u << 20; }
 
   // False when a stream ended before the entry's bytes did (the caller decodes inline and
   // reports the cut).
-  bool copying() const { return copy_; }
-
-  bool submit(std::size_t index, codec::DecodeRequest req, Buffer copied = {}) {
-    Job job{index, std::move(req), std::move(copied)};
-    if (copy_) {
-      if (job.bytes.size() != job.req.limit) {
-        job.bytes.reset(job.req.limit);
-        if (src_.read_at(job.req.offset, {job.bytes.data(), job.bytes.size()}) != job.req.limit) return false;
-      }
-      job.req.offset = 0;
+  bool submit(std::size_t index, codec::DecodeRequest req) {
+    Job job{index, std::move(req), {}};
+    if (stream_ && job.req.limit) {
+      // Every byte of the entry is read into the ring before a worker sees it.
+      if (stream_->view(job.req.offset + job.req.limit - 1, 1).empty() ||
+          job.req.offset < stream_->earliest_readable())
+        return false;
+      stream_->hold(job.req.offset);
+      job.held = stream_->held_bytes(job.req.offset, job.req.limit);
     }
     std::unique_lock lock(mu_);
     room_.wait(lock, [&] { return in_flight_ < kMaxInFlight || queue_.empty(); });
@@ -264,7 +244,7 @@ class Dispatcher {
   struct Job {
     std::size_t index;
     codec::DecodeRequest req;
-    Buffer bytes;
+    std::array<std::span<const std::uint8_t>, 2> held;
   };
   void work() {
     codec::Workspace ws;
@@ -280,9 +260,11 @@ class Dispatcher {
       job.req.progress = progress_;
       codec::DecodeResult d;
       try {
-        if (copy_) {
-          BufferSource mem(std::move(job.bytes));
-          d = ws.decode(mem, job.req);
+        if (stream_) {
+          codec::DecodeRequest in_ring = job.req;
+          in_ring.offset = 0;
+          HeldSource held(job.held);
+          d = ws.decode(held, in_ring);
         } else {
           d = ws.decode(src_, job.req);
         }
@@ -290,6 +272,7 @@ class Dispatcher {
         std::lock_guard lock(mu_);
         if (!error_) error_ = std::current_exception();
       }
+      if (stream_ && job.req.limit) stream_->release(job.req.offset);
       std::lock_guard lock(mu_);
       in_flight_ -= job.req.limit;
       results_[job.index] = std::move(d);
@@ -297,8 +280,8 @@ class Dispatcher {
     }
   }
   io::ByteSource& src_;
-  bool copy_;
-  std::uint64_t max_copied_ = 0;
+  io::StreamSource* stream_;
+  std::uint64_t max_held_ = 0;
   std::atomic<std::uint64_t>* progress_;
   std::mutex mu_;
   std::condition_variable ready_, room_;
@@ -315,15 +298,9 @@ class Dispatcher {
 // record (or the end of the file). Decoding then confirms it; a false match only costs the
 // entry (it is reported damaged), never the walk.
 std::optional<DataDescriptor> find_descriptor_candidate(io::ByteSource& src, std::uint64_t data_offset, bool zip64,
-                                                        std::uint64_t limit, Buffer* copy) {
+                                                        std::uint64_t limit) {
   io::SequentialReader rd(src, data_offset, std::size_t(std::min<std::uint64_t>(1 << 20, limit + 3)));
-  std::uint64_t p = data_offset, copied_to = data_offset;
-  // A stream keeps only a window: the bytes are copied for the worker while they are searched.
-  auto keep = [&](const std::uint8_t* base, std::uint64_t upto) {
-    if (!copy || upto <= copied_to) return;
-    copy->append(base + (copied_to - p), std::size_t(upto - copied_to));
-    copied_to = upto;
-  };
+  std::uint64_t p = data_offset;
   while (p - data_offset < limit) {
     // Never read further ahead than the limit allows: from a stream, the walker must still be
     // able to go back to the entry's start when no descriptor turns up.
@@ -345,7 +322,6 @@ std::optional<DataDescriptor> find_descriptor_candidate(io::ByteSource& src, std
         if (comp != q - data_offset) continue;
         bool followed = n >= dlen + 4 ? is_record_sig(zip::load_u32(b + dlen)) : n == dlen;
         if (!followed) continue;
-        keep(base, q);
         DataDescriptor d;
         d.offset = q;
         d.crc32 = zip::load_u32(b + 4);
@@ -356,7 +332,6 @@ std::optional<DataDescriptor> find_descriptor_candidate(io::ByteSource& src, std
       }
       ++i;
     }
-    keep(base, p + len - 3);
     p += len - 3;
     rd.seek(p);
   }
@@ -423,7 +398,9 @@ ScanResult scan_local(io::ByteSource& src, codec::Workspace& ws, const ScanOptio
                                                   pos - opt.start)));
 
   std::unique_ptr<Dispatcher> pool;
-  if (opt.threads > 1) pool = std::make_unique<Dispatcher>(src, opt.threads, opt.progress);
+  // Workers need a source they can read on their own: a file, or a stream's ring.
+  if (opt.threads > 1 && (src.seekable() || dynamic_cast<io::StreamSource*>(&src)))
+    pool = std::make_unique<Dispatcher>(src, opt.threads, opt.progress);
   enum class Kind { sized, speculative };
   std::vector<std::pair<std::size_t, Kind>> pending;
 
@@ -638,14 +615,12 @@ ScanResult scan_local(io::ByteSource& src, codec::Workspace& ws, const ScanOptio
       }
     } else {
       if (pool) {
-        Buffer copied;
-        if (auto cand = find_descriptor_candidate(src, e.data_offset, zip64, pool->search_limit(),
-                                                  pool->copying() ? &copied : nullptr)) {
+        if (auto cand = find_descriptor_candidate(src, e.data_offset, zip64, pool->search_limit())) {
           codec::DecodeRequest sreq{e.data_offset, cand->offset - e.data_offset, e.method};
           sreq.lzma_eos = e.flags & 2;
           sreq.expected_uncompressed = cand->uncompressed_size;
           sreq.max_output = cand->uncompressed_size + 1;
-          if (sreq.limit <= pool->max_job() && pool->submit(index, sreq, std::move(copied))) {
+          if (sreq.limit <= pool->max_job() && pool->submit(index, sreq)) {
             e.descriptor = cand;
             e.crc32 = cand->crc32;
             e.compressed_size = cand->compressed_size;
