@@ -153,7 +153,10 @@ std::size_t StreamSource::read_some(std::uint64_t offset, std::span<std::uint8_t
 
 std::span<const std::uint8_t> StreamSource::view(std::uint64_t offset, std::size_t n) {
   if (offset < earliest_readable()) return {};
-  while (offset + n > end_ && fill(offset)) {
+  // Whoever looks at `offset` may look back a little too (a CRC catching up, a descriptor): a
+  // quarter of the window behind it is kept.
+  const std::uint64_t keep = offset - std::min<std::uint64_t>(offset, ring_.size() / 4);
+  while (offset + n > end_ && fill(keep)) {
   }
   if (offset >= end_) return {};
   std::size_t at = std::size_t(offset % ring_.size());

@@ -1,6 +1,7 @@
 // Where archive bytes come from. Everything above io/ reads through ByteSource, so tests can
 // run the same code on memory and on sources that return short reads.
 #pragma once
+#include <algorithm>
 #include <array>
 #include <condition_variable>
 #include <cstdint>
@@ -125,8 +126,11 @@ namespace zm::io {
 class SequentialReader {
  public:
   // The buffer is left uninitialised: it is created per record walk and always read into.
+  // From a stream, a peek takes at most a quarter of its window, so that the bytes just behind
+  // the position (a CRC being caught up, a descriptor) are still there after it.
   SequentialReader(ByteSource& src, std::uint64_t pos, std::size_t window = 1 << 20)
-      : src_(src), pos_(pos), buf_(new std::uint8_t[window]), cap_(window) {}
+      : src_(src), pos_(pos), cap_(std::size_t(std::min<std::uint64_t>(window, std::max<std::uint64_t>(src.window() / 4, 64)))),
+        buf_(new std::uint8_t[cap_]) {}
   // Up to n bytes at the current position (fewer only at the end of the source). n <= window.
   std::span<const std::uint8_t> peek(std::size_t n);
   void skip(std::uint64_t n) { pos_ += n; }
@@ -136,8 +140,8 @@ class SequentialReader {
  private:
   ByteSource& src_;
   std::uint64_t pos_;
-  std::unique_ptr<std::uint8_t[]> buf_;
   std::size_t cap_;
+  std::unique_ptr<std::uint8_t[]> buf_;
   std::uint64_t buf_start_ = 0;
   std::size_t buf_len_ = 0;
 };

@@ -122,6 +122,11 @@ std::optional<StoredEnd> find_stored_end(io::ByteSource& src, std::uint64_t data
     }
     p += limit;
     rd.seek(p);
+    // Damaged data never gives a CRC match, and the search would run to the end of the archive;
+    // from a stream, the descriptor whose sizes agreed would be gone by then. So the search
+    // gives that one an eighth of the window (at most 16 MiB) to be outdone, then takes it.
+    if (sized_only && p > sized_only->data_end + std::min<std::uint64_t>(src.window() / 8, 16u << 20))
+      return sized_only;
     // Signatures still to come start at p or later, so their candidates end at p - 20 or later:
     // everything before can be judged now, and the CRC kept close behind (a stream cannot go back).
     if (p >= data_offset + 20) {

@@ -268,3 +268,89 @@ TEST_CASE("scan: from a stream, entries larger than its window are decoded inlin
     CHECK(r.directory_at == built.cd_offset);
   }
 }
+
+TEST_CASE("stream: bytes a worker holds are not overwritten until it releases them") {
+  ::signal(SIGPIPE, SIG_IGN);
+  int fds[2];
+  REQUIRE(::pipe(fds) == 0);
+  std::vector<std::uint8_t> data(4u << 20);
+  for (std::size_t i = 0; i < data.size(); ++i) data[i] = std::uint8_t(i * 7 + (i >> 12));
+  std::thread writer([&] {
+    std::size_t off = 0;
+    while (off < data.size()) {
+      ssize_t n = ::write(fds[1], data.data() + off, std::min<std::size_t>(65536, data.size() - off));
+      if (n <= 0) break;
+      off += std::size_t(n);
+    }
+    ::close(fds[1]);
+  });
+  io::StreamSource stream(fds[0], "pipe", 1 << 20);
+  REQUIRE(stream.view(100, 1000).size() == 1000);
+  stream.hold(100);
+  auto held = stream.held_bytes(100, 200000);
+  std::atomic<bool> reached{false};
+  std::uint8_t far = 0;
+  std::thread reader([&] {
+    // Reaching 2 MiB means overwriting offset 100 in a 1 MiB ring: it must wait for release.
+    auto v = stream.view(2u << 20, 1);
+    far = v.empty() ? 0 : v[0];
+    reached = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  CHECK_FALSE(reached.load());
+  CHECK(held[1].empty());
+  CHECK(std::equal(held[0].begin(), held[0].end(), data.begin() + 100));
+  stream.release(100);
+  reader.join();
+  CHECK(reached.load());
+  CHECK(far == data[2u << 20]);
+  ::close(fds[0]);
+  writer.join();
+}
+
+TEST_CASE("scan: from a stream with a small window, workers decode many entries in its ring") {
+  ::signal(SIGPIPE, SIG_IGN);
+  // 1 MiB window: entries up to 256 KiB go to the workers, so dozens are held at once and their
+  // bytes wrap around the ring's end; one is damaged.
+  std::vector<Item> items;
+  for (int i = 0; i < 60; ++i)
+    items.push_back({"e" + std::to_string(i), test::text_of(20000 + 9000 * i, i + 3) + test::noise_of(30000 + 2000 * i, i),
+                     i % 2 == 0, i % 3 == 0 ? Descriptor::none : i % 3 == 1 ? Descriptor::sig16 : Descriptor::sig24,
+                     i % 3 == 2});
+  auto built = test::build_zip(items, true);
+  auto bytes = built.bytes;
+  bytes[built.offsets[37] + 200] ^= 0x40;
+  io::MemorySource mem(bytes);
+  auto seq = scan_of(mem, 1);
+  int fds[2];
+  REQUIRE(::pipe(fds) == 0);
+  std::thread writer([&] {
+    std::size_t off = 0;
+    while (off < bytes.size()) {
+      ssize_t n = ::write(fds[1], bytes.data() + off, std::min<std::size_t>(100000, bytes.size() - off));
+      if (n <= 0) break;
+      off += std::size_t(n);
+    }
+    ::close(fds[1]);
+  });
+  io::StreamSource stream(fds[0], "pipe", 1 << 20);
+  scan::ScanResult piped;
+  std::string error;
+  try {
+    piped = scan_of(stream, 3);
+  } catch (const std::exception& ex) {
+    error = ex.what();
+  }
+  ::close(fds[0]);
+  writer.join();
+  CHECK(error == "");
+  REQUIRE(piped.entries.size() == items.size());
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    CAPTURE(i);
+    CHECK(piped.entries[i].status == (i == 37 ? "damaged" : "ok"));
+    CHECK(piped.entries[i].status == seq.entries[i].status);
+    REQUIRE(piped.entries[i].decoded.has_value());
+    CHECK(piped.entries[i].decoded->crc == seq.entries[i].decoded->crc);
+  }
+  CHECK(piped.directory_at == built.cd_offset);
+}
