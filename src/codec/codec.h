@@ -68,7 +68,7 @@ class Workspace {
   DecodeResult deflate(io::ByteSource& src, const DecodeRequest& req);
   DecodeResult bzip2(io::ByteSource& src, const DecodeRequest& req);
   DecodeResult lzma(io::ByteSource& src, const DecodeRequest& req);
-  std::vector<std::uint8_t> in_, out_;
+  io::PageBuffer in_, out_;
   struct Inflate;
   std::unique_ptr<Inflate> inflate_;
 };

@@ -82,11 +82,11 @@ std::span<const std::uint8_t> SequentialReader::peek(std::size_t n) {
   if (auto v = src_.view(pos_, n); v.size() == n || v.size() >= 4096) return v;
   if (pos_ < buf_start_ || pos_ + n > buf_start_ + buf_len_) {
     buf_start_ = pos_;
-    buf_len_ = src_.read_at(pos_, {buf_.get(), cap_});
+    buf_len_ = src_.read_at(pos_, {buf_.data(), cap_});
   }
   std::size_t off = std::size_t(pos_ - buf_start_);
   std::size_t avail = buf_len_ > off ? buf_len_ - off : 0;
-  return {buf_.get() + off, std::min(n, avail)};
+  return {buf_.data() + off, std::min(n, avail)};
 }
 
 }  // namespace zm::io

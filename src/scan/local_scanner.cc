@@ -56,7 +56,7 @@ std::optional<StoredEnd> find_stored_end(io::ByteSource& src, std::uint64_t data
                                          std::atomic<std::uint64_t>* progress) {
   // A stream learns its size only at its end, so the size is asked for each time.
   auto size = [&src] { return src.size(); };
-  std::vector<std::uint8_t> buf(1 << 20);
+  io::PageBuffer buf(1 << 20);
   std::uint64_t crc_pos = data_offset;
   std::uint32_t crc = 0;
   std::optional<StoredEnd> sized_only;  // sizes agree but the CRC does not: damaged data
