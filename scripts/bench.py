@@ -25,29 +25,49 @@ ZM = os.path.join(TOP, "build", "zipmedic")
 FLOOR = os.path.join(TOP, "build", "zipmedic_floor")
 
 
-def timed(shell_cmd, runs):
-    """Median wall seconds, peak RSS (MiB) and median CPU seconds (user + system) of the command
-    marked @ in shell_cmd. A command that prints "seconds=X" times itself (the floor tool's
-    decoding, without reading its input into memory first)."""
-    times, rss, cpu = [], [], []
-    for i in range(runs + 1):
-        with tempfile.NamedTemporaryFile() as t:
-            cmd = shell_cmd.replace("@", "/usr/bin/time -f '%%M %%U %%S' -o %s " % t.name)
-            start = time.perf_counter()
-            p = subprocess.run(["bash", "-c", cmd], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-            elapsed = time.perf_counter() - start
-            if p.returncode not in (0, 1):
-                raise SystemExit("bench: %s failed (%d): %s" % (cmd, p.returncode, p.stderr.decode()[-500:]))
-            own = re.search(rb"seconds=([0-9.]+)", p.stdout)
-            if own:
-                elapsed = float(own.group(1))
-            fields = open(t.name).read().split()[-3:]
-        if i == 0:
-            continue  # warm-up
-        times.append(elapsed)
-        rss.append(int(fields[0]) / 1024 if fields else 0)
-        cpu.append(float(fields[1]) + float(fields[2]) if fields else 0)
-    return statistics.median(times), max(rss), statistics.median(cpu)
+def run_once(shell_cmd):
+    """Wall seconds, peak RSS (MiB) and CPU seconds (user + system) of the command marked @ in
+    shell_cmd. A command that prints "seconds=X" times itself (the floor tool's decoding, without
+    reading its input into memory first)."""
+    with tempfile.NamedTemporaryFile() as t:
+        cmd = shell_cmd.replace("@", "/usr/bin/time -f '%%M %%U %%S' -o %s " % t.name)
+        start = time.perf_counter()
+        p = subprocess.run(["bash", "-c", cmd], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        elapsed = time.perf_counter() - start
+        if p.returncode not in (0, 1):
+            raise SystemExit("bench: %s failed (%d): %s" % (cmd, p.returncode, p.stderr.decode()[-500:]))
+        own = re.search(rb"seconds=([0-9.]+)", p.stdout)
+        if own:
+            elapsed = float(own.group(1))
+        fields = open(t.name).read().split()[-3:]
+    return elapsed, int(fields[0]) / 1024, float(fields[1]) + float(fields[2])
+
+
+def timed_group(commands, runs):
+    """Runs the commands of one archive in turn, round after round (the first round warms the
+    cache and is not counted), so that a shared machine's slow spells fall on all of them alike;
+    returns (median wall, peak RSS, median CPU) per command."""
+    samples = [[] for _ in commands]
+    for rnd in range(runs + 1):
+        for i, cmd in enumerate(commands):
+            m = run_once(cmd)
+            if rnd:
+                samples[i].append(m)
+    return [(statistics.median(x[0] for x in s), max(x[1] for x in s), statistics.median(x[2] for x in s))
+            for s in samples]
+
+
+def entry_list(path, out):
+    """Writes "offset length method" for every entry, for the floor tool's bare decoding loop."""
+    import struct
+    import zipfile
+    with zipfile.ZipFile(path) as z, open(path, "rb") as f, open(out, "w") as o:
+        for info in z.infolist():
+            f.seek(info.header_offset)
+            head = f.read(30)
+            name_len, extra_len = struct.unpack("<HH", head[26:30])
+            o.write("%d %d %d\n" % (info.header_offset + 30 + name_len + extra_len, info.compress_size,
+                                    info.compress_type))
 
 
 def deflate_extent(path):
@@ -109,42 +129,55 @@ def main():
 
     rows = []
 
-    def row(archive, tool, cmd, base=None):
-        t, r, c = timed(cmd, a.runs)
-        rows.append([archive, tool, t, r, c, base])
-        print("  %-26s %-40s %8.3f s %7.1f MiB %7.3f s CPU" % (archive, tool, t, r, c), file=sys.stderr)
-        return t
+    def group(archive, commands):
+        """commands: (tool, shell command) pairs; the first is the base of the ratios."""
+        results = timed_group([c for _, c in commands], a.runs)
+        base = results[0][0]
+        for (tool, _), (t, r, c) in zip(commands, results):
+            rows.append([archive, tool, t, r, c, base if tool != commands[0][0] else None])
+            print("  %-26s %-40s %8.3f s %7.1f MiB %7.3f s CPU" % (archive, tool, t, r, c), file=sys.stderr)
 
+    cores = os.cpu_count() or 1
     for name in arch:
-        p = q(os.path.join(d, name))
-        base = row(name, "zipmedic verify", "@ %s verify -q %s" % (ZM, p))
-        row(name, "zipmedic verify - (pipe)", "cat %s | @ %s verify -q -" % (p, ZM), base)
-        # The machine's own limits: moving the bytes through the pipe with no work done on them,
-        # and, for the one long entry, ISA-L decoding that stream alone from memory.
-        row(name, "floor: cat | read, no work", "cat %s | @ %s drain" % (p, FLOOR), base)
+        path = os.path.join(d, name)
+        p = q(path)
+        cmds = [("zipmedic verify", "@ %s verify -q %s" % (ZM, p)),
+                ("zipmedic verify - (pipe)", "cat %s | @ %s verify -q -" % (p, ZM)),
+                # The machine's own limits: the bytes moved through a pipe with no work done on
+                # them, and every entry decoded by ISA-L from memory with nothing else done (for
+                # the one long entry, its single stream on one core).
+                ("floor: cat | read, no work", "cat %s | @ %s drain" % (p, FLOOR))]
         if name.startswith("zipstream-2.5G"):
-            off, length = deflate_extent(os.path.join(d, name))
-            row(name, "floor: ISA-L inflate+CRC alone", "@ %s inflate %s %d %d" % (FLOOR, p, off, length), base)
-        if a.only_zipmedic:
-            continue
-        row(name, "bsdtar -xOf >/dev/null", "@ bsdtar -xOf %s >/dev/null" % p, base)
-        row(name, "7z t", "@ 7z t %s" % p, base)
-        row(name, "unzip -tqq", "@ unzip -tqq %s" % p, base)
-        row(name, "python3 -m zipfile -t", "@ /usr/bin/python3 -m zipfile -t %s" % p, base)
+            off, length = deflate_extent(path)
+            cmds.append(("floor: ISA-L inflate+CRC alone, 1 stream", "@ %s inflate %s %d %d" % (FLOOR, p, off, length)))
+        else:
+            listing = path + ".entries"
+            entry_list(path, listing)
+            cmds.append(("floor: ISA-L inflate+CRC alone, %d threads" % cores,
+                         "@ %s inflate-all %s %s %d" % (FLOOR, p, q(listing), cores)))
+        if not a.only_zipmedic:
+            cmds += [("bsdtar -xOf >/dev/null", "@ bsdtar -xOf %s >/dev/null" % p),
+                     ("7z t", "@ 7z t %s" % p),
+                     ("unzip -tqq", "@ unzip -tqq %s" % p),
+                     ("python3 -m zipfile -t", "@ /usr/bin/python3 -m zipfile -t %s" % p)]
+        group(name, cmds)
 
     # Repair in place of the cut backup; the file is cut back to its length after every run.
-    base = row("zipstream-400M-cut60.zip", "zipmedic verify", "@ %s verify -q %s" % (ZM, q(cut)))
-    row("zipstream-400M-cut60.zip", "zipmedic repair --in-place",
-        "@ %s repair --in-place -q %s; truncate -s %d %s" % (ZM, q(cut), cut_len, q(cut)), base)
+    group("zipstream-400M-cut60.zip",
+          [("zipmedic verify", "@ %s verify -q %s" % (ZM, q(cut))),
+           ("zipmedic repair --in-place",
+            "@ %s repair --in-place -q %s; truncate -s %d %s" % (ZM, q(cut), cut_len, q(cut)))])
 
-    base = row("many-200k.zip", "zipmedic verify", "@ %s verify -q %s" % (ZM, q(many)))
+    many_cmds = [("zipmedic verify", "@ %s verify -q %s" % (ZM, q(many)))]
     if not a.only_zipmedic:
-        row("many-200k.zip", "bsdtar -xOf >/dev/null", "@ bsdtar -xOf %s >/dev/null" % q(many), base)
+        many_cmds.append(("bsdtar -xOf >/dev/null", "@ bsdtar -xOf %s >/dev/null" % q(many)))
+    group("many-200k.zip", many_cmds)
 
-    lines = ["Measured %s on %s, page cache warm, median of %d runs after a warm-up. CPU is the timed "
-             "command's own (for a pipe, not `cat`'s). The floor rows are not verifiers: they show what "
-             "this machine allows (bytes through a pipe with no work; one deflate stream decoded by ISA-L "
-             "alone, from memory)." % (time.strftime("%Y-%m-%d"), machine(), a.runs), "",
+    lines = ["Measured %s on %s, page cache warm, median of %d runs after a warm-up, the commands of each "
+             "archive taking turns. CPU is the timed command's own (for a pipe, not `cat`'s). The floor rows "
+             "are not verifiers: they show what this machine allows (the bytes through a pipe with no work; "
+             "every entry decoded by ISA-L from memory with no other work, the long entry's one stream on "
+             "one core)." % (time.strftime("%Y-%m-%d"), machine(), a.runs), "",
              "| archive | command | median | vs zipmedic verify | peak RSS | CPU (user+sys) |",
              "|---|---|---:|---:|---:|---:|"]
     for archive, tool, t, r, c, base in rows:
