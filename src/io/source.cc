@@ -65,6 +65,37 @@ std::size_t MemorySource::read_some(std::uint64_t offset, std::span<std::uint8_t
   return n;
 }
 
+std::span<const std::uint8_t> CachedSource::cached(std::uint64_t offset, std::size_t n) {
+  if (offset < start_ || offset >= start_ + len_) {
+    // Reads grow while they follow on from each other (many small entries in a row) and start
+    // small again after a jump (the next header of a large entry): a 1 MiB read for each of 660
+    // scattered headers cost more than it saved.
+    const bool follows = len_ && offset >= start_ + len_ && offset < start_ + len_ + next_;
+    next_ = follows ? std::min(cache_.size(), next_ * 2) : kFirstRead;
+    start_ = offset;
+    len_ = inner_.read_at(offset, {cache_.data(), std::min(cache_.size(), std::max(next_, n))});
+  }
+  std::size_t at = std::size_t(offset - start_);
+  return {cache_.data() + at, std::min(n, len_ - at)};
+}
+
+std::size_t CachedSource::read_some(std::uint64_t offset, std::span<std::uint8_t> buf) {
+  if (buf.empty() || offset >= size()) return 0;
+  if (buf.size() >= cache_.size() / 4 && !(offset >= start_ && offset + buf.size() <= start_ + len_))
+    return inner_.read_some(offset, buf);
+  auto c = cached(offset, buf.size());
+  std::memcpy(buf.data(), c.data(), c.size());
+  return c.size();
+}
+
+std::span<const std::uint8_t> CachedSource::view(std::uint64_t offset, std::size_t n) {
+  if (auto v = inner_.view(offset, n); !v.empty()) return v;
+  if (n == 0 || offset >= size()) return {};
+  // A large piece not already here is left to the caller's own read (a decoder's buffer).
+  if (n >= cache_.size() / 4 && !(offset >= start_ && offset < start_ + len_)) return {};
+  return cached(offset, n);
+}
+
 std::vector<std::uint8_t> read_whole_file(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
   if (!f) throw IoError(path + ": cannot open");

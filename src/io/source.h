@@ -135,6 +135,32 @@ class ChunkedSource final : public ByteSource {
   std::size_t chunk_;
 };
 
+// One thread's read cache for small records read in file order: a single pread of 1 MiB then
+// serves the local headers, data and descriptors of dozens of small entries, where each would
+// otherwise cost two or three system calls (200,000 tiny entries: 600,000 preads). Reads of a
+// quarter of the cache or more go straight to the source. Not shared between threads.
+class CachedSource final : public ByteSource {
+ public:
+  explicit CachedSource(ByteSource& inner, std::size_t capacity = 1 << 20) : inner_(inner), cache_(capacity) {}
+  std::uint64_t size() const override { return inner_.size(); }
+  std::size_t read_some(std::uint64_t offset, std::span<std::uint8_t> buf) override;
+  std::uint64_t earliest_readable() const override { return inner_.earliest_readable(); }
+  bool seekable() const override { return inner_.seekable(); }
+  std::uint64_t window() const override { return inner_.window(); }
+  // Valid until the next call on this source.
+  std::span<const std::uint8_t> view(std::uint64_t offset, std::size_t n) override;
+
+ private:
+  // Bytes from `offset` in the cache, reading them in if they are not there; empty at the end.
+  std::span<const std::uint8_t> cached(std::uint64_t offset, std::size_t n);
+  ByteSource& inner_;
+  PageBuffer cache_;
+  static constexpr std::size_t kFirstRead = 4u << 10;
+  std::uint64_t start_ = 0;
+  std::size_t len_ = 0;
+  std::size_t next_ = kFirstRead;
+};
+
 std::vector<std::uint8_t> read_whole_file(const std::string& path);
 
 }  // namespace zm::io

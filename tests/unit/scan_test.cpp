@@ -354,3 +354,34 @@ TEST_CASE("scan: from a stream with a small window, workers decode many entries 
   }
   CHECK(piped.directory_at == built.cd_offset);
 }
+
+TEST_CASE("io: the read cache gives the same bytes as its source, whatever the pattern of reads") {
+  std::vector<std::uint8_t> data(3u << 20);
+  std::uint32_t x = 12345;
+  for (auto& b : data) b = std::uint8_t((x = x * 1103515245u + 12345u) >> 24);
+  io::MemorySource mem(data);
+  // The inner source hands out at most 31 bytes per call, as libarchive's readers may.
+  io::ChunkedSource chunked(mem, 31);
+  io::CachedSource cache(chunked, 64 << 10);
+  std::uint32_t r = 7;
+  auto next = [&](std::uint32_t mod) { return (r = r * 1664525u + 1013904223u) % mod; };
+  std::uint64_t pos = 0;
+  for (int i = 0; i < 3000; ++i) {
+    // Mostly forward in small steps (headers, then data), now and then a jump or a large read.
+    std::uint64_t at = next(10) == 0 ? next(std::uint32_t(data.size() + 100)) : pos + next(5000);
+    std::size_t n = next(20) == 0 ? 40000 + next(100000) : 1 + next(3000);
+    CAPTURE(at);
+    CAPTURE(n);
+    std::vector<std::uint8_t> got(n);
+    std::size_t k = cache.read_at(at, got);
+    std::size_t want = at >= data.size() ? 0 : std::min<std::uint64_t>(n, data.size() - at);
+    REQUIRE(k == want);
+    CHECK(std::equal(got.begin(), got.begin() + k, data.begin() + std::ptrdiff_t(std::min<std::uint64_t>(at, data.size()))));
+    auto v = cache.view(at, n);
+    CHECK(v.size() <= want);
+    CHECK(std::equal(v.begin(), v.end(), data.begin() + std::ptrdiff_t(std::min<std::uint64_t>(at, data.size()))));
+    pos = at + k;
+    if (pos >= data.size()) pos = 0;
+  }
+  CHECK(cache.size() == data.size());
+}
