@@ -21,12 +21,10 @@ namespace zm::cli {
 namespace {
 
 void emit(const report::Report& r, const CommonOptions& o) {
-  if (o.json) {
-    // Every string is made valid UTF-8 by the model; replace is the backstop for a JSON document.
-    std::cout << report::to_json(r).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
-  } else if (!o.quiet) {
-    std::cout << report::render_text(r, o.verbose);
-  }
+  if (o.json)
+    report::write_json(std::cout, r);
+  else if (!o.quiet)
+    report::write_text(std::cout, r, o.verbose);
   std::cout.flush();
 }
 

@@ -1,52 +1,69 @@
 #include <fmt/format.h>
 
+#include <iterator>
+#include <ostream>
+
 #include "report/report.h"
 
 namespace zm::report {
 
-nlohmann::json to_json(const Report& r) {
-  using nlohmann::json;
-  json j;
-  j["schema"] = "zipmedic.report/1";
-  j["command"] = r.command;
-  j["verdict"] = to_string(r.verdict);
-  j["archive"] = {{"path", r.archive_path}, {"size", r.archive_size}};
-  json entries = json::array();
-  for (const auto& e : r.entries) {
-    entries.push_back({{"name", printable_name(e.name)},
-                       {"method", e.method},
-                       {"compressed_size", e.compressed_size},
-                       {"uncompressed_size", e.uncompressed_size},
-                       {"crc32", fmt::format("{:08x}", e.crc32)},
-                       {"offset", e.offset},
-                       {"data_descriptor", e.data_descriptor},
-                       {"zip64", e.zip64},
-                       {"status", e.status}});
+namespace {
+
+using nlohmann::json;
+
+// Every string is made valid UTF-8 by the model; `replace` is the backstop for a JSON document.
+std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+}  // namespace
+
+// Written as it goes, an entry per line: a DOM of 200,000 entries took 475 MiB and 2.4 s to
+// build and print, where the rest of the verification took 124 MiB and 0.6 s.
+void write_json(std::ostream& os, const Report& r) {
+  os << "{\n  \"schema\": \"zipmedic.report/1\",\n  \"command\": " << dump(r.command)
+     << ",\n  \"verdict\": " << dump(to_string(r.verdict))
+     << ",\n  \"archive\": " << dump({{"path", r.archive_path}, {"size", r.archive_size}}) << ",\n  \"entries\": [";
+  std::string line;
+  for (std::size_t i = 0; i < r.entries.size(); ++i) {
+    const auto& e = r.entries[i];
+    line.clear();
+    fmt::format_to(std::back_inserter(line),
+                   "{}\n    {{\"name\": {}, \"method\": {}, \"compressed_size\": {}, \"uncompressed_size\": {}, "
+                   "\"crc32\": \"{:08x}\", \"offset\": {}, \"data_descriptor\": {}, \"zip64\": {}, \"status\": {}}}",
+                   i ? "," : "", dump(printable_name(e.name)), dump(e.method), e.compressed_size, e.uncompressed_size,
+                   e.crc32, e.offset, e.data_descriptor, e.zip64, dump(e.status));
+    os << line;
   }
-  j["entries"] = std::move(entries);
-  json findings = json::array();
-  for (const auto& f : r.findings) {
-    findings.push_back({{"code", f.code},
-                        {"severity", to_string(f.severity)},
-                        {"entry", f.entry ? json(printable_name(*f.entry)) : json(nullptr)},
-                        {"offset", f.offset ? json(*f.offset) : json(nullptr)},
-                        {"message", printable_name(f.message)}});
+  os << (r.entries.empty() ? "],\n  \"findings\": [" : "\n  ],\n  \"findings\": [");
+  for (std::size_t i = 0; i < r.findings.size(); ++i) {
+    const auto& f = r.findings[i];
+    os << (i ? ",\n    " : "\n    ")
+       << dump({{"code", f.code},
+                {"severity", to_string(f.severity)},
+                {"entry", f.entry ? json(printable_name(*f.entry)) : json(nullptr)},
+                {"offset", f.offset ? json(*f.offset) : json(nullptr)},
+                {"message", printable_name(f.message)}});
   }
-  j["findings"] = std::move(findings);
-  j["stats"] = r.stats;
-  for (auto it = r.extra.begin(); it != r.extra.end(); ++it) j[it.key()] = it.value();
-  return j;
+  os << (r.findings.empty() ? "],\n  \"stats\": " : "\n  ],\n  \"stats\": ") << dump(r.stats);
+  for (auto it = r.extra.begin(); it != r.extra.end(); ++it)
+    os << ",\n  " << dump(it.key()) << ": " << dump(it.value());
+  os << "\n}\n";
 }
 
-std::string render_text(const Report& r, bool verbose) {
+void write_text(std::ostream& os, const Report& r, bool verbose) {
   std::string out;
   std::size_t ok = 0;
   for (const auto& e : r.entries) ok += e.status == "ok";
   out += fmt::format("{}: {} ({} bytes)\n", r.command, r.archive_path, r.archive_size);
   if (verbose || r.entries.size() <= 40) {
-    for (const auto& e : r.entries)
-      out += fmt::format("  {:<11} {:>12} {:>12} {:08x} {:<8} {}\n", e.status, e.uncompressed_size,
-                         e.compressed_size, e.crc32, e.method, printable_name(e.name));
+    // Written as they come, not gathered first: --verbose on 200,000 entries is 15 MB of text.
+    for (const auto& e : r.entries) {
+      fmt::format_to(std::back_inserter(out), "  {:<11} {:>12} {:>12} {:08x} {:<8} {}\n", e.status,
+                     e.uncompressed_size, e.compressed_size, e.crc32, e.method, printable_name(e.name));
+      if (out.size() >= (64u << 10)) {
+        os << out;
+        out.clear();
+      }
+    }
   } else {
     out += fmt::format("  ({} entries; --verbose lists them)\n", r.entries.size());
   }
@@ -77,11 +94,12 @@ std::string render_text(const Report& r, bool verbose) {
     } else {
       out += "nothing was written\n";
     }
-    return out;
+    os << out;
+    return;
   }
   out += fmt::format("verdict: {} ({} of {} entries verified; {} errors, {} warnings)\n", to_string(r.verdict), ok,
                      r.entries.size(), r.count(Severity::error), r.count(Severity::warning));
-  return out;
+  os << out;
 }
 
 }  // namespace zm::report

@@ -1,6 +1,7 @@
 // The report model shared by every command, and its two renderings.
 #pragma once
 #include <cstdint>
+#include <iosfwd>
 #include <optional>
 #include <string>
 #include <vector>
@@ -55,8 +56,9 @@ struct Report {
   void decide_verdict();
 };
 
-nlohmann::json to_json(const Report& r);
-std::string render_text(const Report& r, bool verbose);
+// The two renderings, written to `os` as they are made (a report may list 200,000 entries).
+void write_json(std::ostream& os, const Report& r);
+void write_text(std::ostream& os, const Report& r, bool verbose);
 
 // Names as JSON strings: raw bytes that are not valid UTF-8 are shown as \xNN, so that a JSON
 // document is always produced and no byte is hidden.

@@ -2,6 +2,7 @@
 // set to extremes), is run through verify, scan and the repair planner's scan under the
 // sanitizers. The only acceptable outcomes are a report or CannotProceed: no crash, no hang,
 // no unbounded allocation.
+#include <sstream>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -46,7 +47,9 @@ int main(int argc, char** argv) {
       zm::io::MemorySource src(b);
       try {
         auto v = zm::check::verify_archive(src, f.path().string(), {1, false});
-        (void)zm::report::to_json(v.report).dump();
+        std::ostringstream out;
+        zm::report::write_json(out, v.report);
+        (void)nlohmann::json::parse(out.str());  // what is written must be one JSON document
       } catch (const zm::check::CannotProceed&) {
         ++cannot;
       }

@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include <sstream>
+
 #include "report/report.h"
 
 using namespace zm::report;
@@ -21,7 +23,9 @@ TEST_CASE("report: JSON has the documented top-level fields and codes keep their
   r.add(make_finding("crc_mismatch", std::string("a\xffz"), 10, "bad"));
   r.add(make_finding("gap_bytes", std::nullopt, 20, "gap"));
   r.decide_verdict();
-  auto j = to_json(r);
+  std::ostringstream out;
+  write_json(out, r);
+  auto j = nlohmann::json::parse(out.str());  // throws if what was written is not one JSON document
   CHECK(j["schema"] == "zipmedic.report/1");
   CHECK(j["verdict"] == "damaged");
   CHECK(j["findings"][0]["severity"] == "error");
@@ -33,4 +37,35 @@ TEST_CASE("report: JSON has the documented top-level fields and codes keep their
   ok.add(make_finding("gap_bytes", std::nullopt, 1, "only a warning"));
   ok.decide_verdict();
   CHECK(ok.verdict == Verdict::ok);
+}
+
+TEST_CASE("report: the JSON written entry by entry parses back to every entry and finding") {
+  for (std::size_t n : {std::size_t(0), std::size_t(1), std::size_t(3)}) {
+    CAPTURE(n);
+    Report r;
+    r.command = "scan";
+    r.archive_path = "dir/\"quoted\".zip";
+    for (std::size_t i = 0; i < n; ++i)
+      r.entries.push_back({"e\\" + std::to_string(i) + "\x01", "deflate", i, 2 * i, 0xabcdefu, 30 * i, "ok",
+                           i % 2 == 1, false});
+    if (n) r.add(make_finding("gap_bytes", std::nullopt, 5, "line\nbreak"));
+    r.stats = {{"entries", n}};
+    r.extra["repair"] = {{"entries_lost", 0}};
+    r.decide_verdict();
+    std::ostringstream out;
+    write_json(out, r);
+    auto j = nlohmann::json::parse(out.str());
+    CHECK(j["archive"]["path"] == "dir/\"quoted\".zip");
+    REQUIRE(j["entries"].size() == n);
+    for (std::size_t i = 0; i < n; ++i) {
+      CHECK(j["entries"][i]["name"] == "e\\" + std::to_string(i) + "\\x01");
+      CHECK(j["entries"][i]["uncompressed_size"] == 2 * i);
+      CHECK(j["entries"][i]["crc32"] == "00abcdef");
+      CHECK(j["entries"][i]["data_descriptor"] == (i % 2 == 1));
+    }
+    CHECK(j["findings"].size() == (n ? 1u : 0u));
+    if (n) CHECK(j["findings"][0]["message"] == "line\\x0abreak");
+    CHECK(j["stats"]["entries"] == n);
+    CHECK(j["repair"]["entries_lost"] == 0);
+  }
 }
