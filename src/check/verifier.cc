@@ -359,8 +359,7 @@ void finish_verification(Verification& v, std::vector<Entry> entries, const char
   rep.decide_verdict();
   for (auto& e : entries) {
     // Callers need names, offsets, sizes and statuses from here on, not the headers' bytes.
-    e.lfh.reset();
-    std::string().swap(e.cd_extra);
+    e.extras.reset();
   }
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   rep.stats = {{"entries", entries.size()},

@@ -123,6 +123,7 @@ report::Report scan_report(const scan::ScanResult& s, const std::string& path, s
   r.archive_size = size;
   r.findings = s.findings;
   std::uint64_t ok = 0;
+  r.entries.reserve(s.entries.size());
   for (const auto& e : s.entries) {
     r.entries.push_back(scan::to_row(e));
     ok += e.status == "ok";
@@ -167,10 +168,9 @@ EntryRecord record_for(const Entry& e, const Entry* cd) {
   r.crc32 = e.decoded ? e.decoded->crc : e.crc32;
   r.compressed_size = e.compressed_size;
   r.uncompressed_size = e.uncompressed_size;
-  r.version_needed = e.lfh ? e.lfh->version_needed : 20;
+  r.version_needed = e.lfh_read ? e.version_needed : 20;
   if (r.version_needed > 63) r.version_needed = 45;
-  const auto& lfh_extra = e.lfh ? e.lfh->extra : std::string();
-  r.extra = zip::strip_extra({reinterpret_cast<const std::uint8_t*>(lfh_extra.data()), lfh_extra.size()},
+  r.extra = zip::strip_extra({reinterpret_cast<const std::uint8_t*>(e.lfh_extra().data()), e.lfh_extra().size()},
                              zip::kZip64ExtraId);
   r.mod_time = e.mod_time;
   r.mod_date = e.mod_date;
@@ -179,8 +179,8 @@ EntryRecord record_for(const Entry& e, const Entry* cd) {
     r.version_made_by = cd->version_made_by;
     r.internal_attr = cd->internal_attr;
     r.external_attr = cd->external_attr;
-    r.comment = cd->comment;
-    r.extra = zip::strip_extra({reinterpret_cast<const std::uint8_t*>(cd->cd_extra.data()), cd->cd_extra.size()},
+    r.comment = cd->comment();
+    r.extra = zip::strip_extra({reinterpret_cast<const std::uint8_t*>(cd->cd_extra().data()), cd->cd_extra().size()},
                                zip::kZip64ExtraId);
   } else {
     // No directory: a Unix host with ordinary modes. An MS-DOS host would make unzip convert the
@@ -259,7 +259,7 @@ RepairResult repair_archive(const RepairRequest& req) {
     } else {
       lost.push_back(e.name);
       // Salvage needs a whole local header (the name and where the data starts) and a decoder.
-      bool salvageable = req.salvage_partial && e.lfh && !e.name.empty() && !e.encrypted() &&
+      bool salvageable = req.salvage_partial && e.lfh_read && !e.name.empty() && !e.encrypted() &&
                          codec::method_supported(e.method) && e.data_offset < src.size();
       if (salvageable && (e.method == zip::kStored || (e.decoded && e.decoded->produced > 0))) partials.push_back(&e);
     }

@@ -5,6 +5,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "codec/codec.h"
@@ -16,8 +17,8 @@ namespace zm::scan {
 // 4.3.9: CRC and sizes after the data; `length` tells the layout (12, 16, 20 or 24 bytes).
 struct DataDescriptor {
   std::uint64_t offset = 0;
-  std::uint32_t crc32 = 0;
   std::uint64_t compressed_size = 0, uncompressed_size = 0;
+  std::uint32_t crc32 = 0;
   unsigned length = 0;
   bool signature() const { return length == 16 || length == 24; }
 };
@@ -31,12 +32,21 @@ struct Entry {
   std::uint64_t lfh_offset = 0;  // absolute offset of the local header in the file
   std::uint16_t internal_attr = 0;
   std::uint32_t external_attr = 0;
-  std::string cd_extra, comment;
   bool cd_zip64 = false;
 
-  // Shared, and released once the report rows are built: 200,000 entries should not keep
-  // 200,000 copies of their local headers' names and extras.
-  std::shared_ptr<const zip::LocalFileHeader> lfh;
+  // The directory's extra field and comment, and the local header's extra field (the rest of
+  // that header is in the fields above): only a repair copies them into the directory it
+  // writes, and they are mostly empty, so they are held apart (null when all three are empty)
+  // and released once the report rows are built. 200,000 entries then carry a pointer each,
+  // not three strings.
+  struct Extras {
+    std::string cd_extra, comment, lfh_extra;
+  };
+  std::shared_ptr<const Extras> extras;
+  const std::string& cd_extra() const { return extras ? extras->cd_extra : kNone; }
+  const std::string& comment() const { return extras ? extras->comment : kNone; }
+  const std::string& lfh_extra() const { return extras ? extras->lfh_extra : kNone; }
+
   bool lfh_read = false;   // a valid local header was found where the entry says
   bool lfh_zip64 = false;  // and it carried a ZIP64 extra field (8-byte descriptor sizes)
   std::uint64_t data_offset = 0;
@@ -45,12 +55,16 @@ struct Entry {
   std::uint64_t end_offset = 0;  // one past the data and descriptor
   bool extent_known = true;      // false when the header is not this entry's own
 
-  std::string status = "unchecked";
+  // Always one of the literals ok, damaged, truncated, encrypted, unsupported, unchecked.
+  std::string_view status = "unchecked";
   bool has_descriptor_flag() const { return flags & zip::kFlagDescriptor; }
   bool encrypted() const { return flags & (zip::kFlagEncrypted | zip::kFlagStrongEncryption); }
   bool is_directory() const { return !name.empty() && name.back() == '/'; }
   // Unix mode from the high half of the external attributes, when the host is Unix (4.4.2).
   std::uint32_t unix_mode() const { return (version_made_by >> 8) == 3 ? external_attr >> 16 : 0; }
+
+ private:
+  static inline const std::string kNone;
 };
 
 report::EntryRow to_row(const Entry& e);

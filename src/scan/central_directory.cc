@@ -19,8 +19,7 @@ Entry entry_from_record(const zip::CentralDirectoryHeader& h, bool* zip64_missin
   e.uncompressed_size = h.uncompressed_size;
   e.internal_attr = h.internal_attr;
   e.external_attr = h.external_attr;
-  e.cd_extra = h.extra;
-  e.comment = h.comment;
+  if (!h.extra.empty() || !h.comment.empty()) e.extras = std::make_shared<const Entry::Extras>(Entry::Extras{h.extra, h.comment, {}});
   e.lfh_offset = h.local_offset;
   // 4.4.1.4 / 4.5.3: an all-ones field defers to the ZIP64 extra, which holds only those values.
   bool want_u = h.uncompressed_size == zip::kMax32, want_c = h.compressed_size == zip::kMax32,

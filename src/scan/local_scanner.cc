@@ -513,7 +513,7 @@ ScanResult scan_local(io::ByteSource& src, codec::Workspace& ws, const ScanOptio
     }
 
     Entry e;
-    e.name = lfh->name;
+    e.name = std::move(lfh->name);
     e.version_needed = lfh->version_needed;
     e.version_made_by = lfh->version_needed;  // no directory: the local header is all there is
     e.flags = lfh->flags;
@@ -532,7 +532,7 @@ ScanResult scan_local(io::ByteSource& src, codec::Workspace& ws, const ScanOptio
     const bool zip64 = lfh->zip64.has_value();
     e.lfh_read = true;
     e.lfh_zip64 = zip64;
-    e.lfh = std::make_shared<const zip::LocalFileHeader>(std::move(*lfh));
+    if (!lfh->extra.empty()) e.extras = std::make_shared<const Entry::Extras>(Entry::Extras{{}, {}, std::move(lfh->extra)});
     const std::size_t index = r.entries.size();
     const std::string name = e.name;
 
