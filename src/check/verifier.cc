@@ -340,18 +340,19 @@ Verification verify_archive(io::ByteSource& src, const std::string& path, const 
     if (end && entries.empty())
       rep.add(make_finding("cd_unreadable", std::nullopt, end->cd_start, "the central directory could not be read"));
   }
-  finish_verification(v, std::move(entries), v.from_directory ? "central_directory" : "local_headers", threads, t0);
+  finish_verification(v, std::move(entries), v.from_directory ? "central_directory" : "local_headers", threads, t0,
+                      opt.rows);
   return v;
 }
 
 void finish_verification(Verification& v, std::vector<Entry> entries, const char* source, unsigned threads,
-                         std::chrono::steady_clock::time_point t0) {
+                         std::chrono::steady_clock::time_point t0, bool rows) {
   report::Report& rep = v.report;
   check_names(entries, rep);
   std::uint64_t comp = 0, uncomp = 0, ok = 0;
-  rep.entries.reserve(entries.size());
+  if (rows) rep.entries.reserve(entries.size());
   for (auto& e : entries) {
-    rep.entries.push_back(scan::to_row(e));
+    if (rows) rep.entries.push_back(scan::to_row(e));
     comp += e.compressed_size;
     uncomp += e.uncompressed_size;
     ok += e.status == "ok";

@@ -24,6 +24,9 @@ struct VerifyOptions {
   // offset (an in-place repair re-verifying the file it just scanned): those entries are not
   // decoded again, but every other check runs as usual.
   const std::map<std::uint64_t, codec::DecodeResult>* known = nullptr;
+  // False when only the verdict and findings are wanted (a repair proving its output): no report
+  // row per entry is built.
+  bool rows = true;
 };
 
 // The verified catalog (entries in directory order) is returned alongside the report so that
@@ -43,7 +46,7 @@ void check_names(const std::vector<scan::Entry>& entries, report::Report& rep);
 
 // The last step of both verifiers: name checks, entry rows, verdict and stats.
 void finish_verification(Verification& v, std::vector<scan::Entry> entries, const char* source, unsigned threads,
-                         std::chrono::steady_clock::time_point t0);
+                         std::chrono::steady_clock::time_point t0, bool rows = true);
 
 unsigned default_threads();
 

@@ -297,6 +297,7 @@ RepairResult repair_archive(const RepairRequest& req) {
   } else {
     std::uint64_t salvaged = 0;
     std::vector<EntryRecord> records;
+    records.reserve(kept.size() + partials.size());
     auto cd_for = [&](const Entry& e) -> const Entry* {
       auto it = directory.find(e.lfh_offset);
       return it != directory.end() && it->second.name == e.name ? &it->second : nullptr;
@@ -411,7 +412,7 @@ RepairResult repair_archive(const RepairRequest& req) {
     if (req.in_place)
       for (auto* e : kept) known.emplace(e->lfh_offset, *e->decoded);
     auto v = check::verify_archive(check_src, req.in_place ? req.input : req.output,
-                                   {req.threads, false, req.in_place ? &known : nullptr});
+                                   {req.threads, false, req.in_place ? &known : nullptr, false});
     nlohmann::json out_findings = nlohmann::json::array();
     for (const auto& f : v.report.findings)
       out_findings.push_back({{"code", f.code}, {"severity", report::to_string(f.severity)},
@@ -427,6 +428,7 @@ RepairResult repair_archive(const RepairRequest& req) {
       if (out) out->commit();
       res.written = true;
     }
+    rep.entries.reserve(records.size());
     for (const auto& r : records) {
       report::EntryRow row;
       row.name = r.name;
