@@ -90,7 +90,7 @@ std::size_t CachedSource::read_some(std::uint64_t offset, std::span<std::uint8_t
 
 std::span<const std::uint8_t> CachedSource::view(std::uint64_t offset, std::size_t n) {
   if (auto v = inner_.view(offset, n); !v.empty()) return v;
-  if (n == 0 || offset >= size()) return {};
+  if (!lend_views_ || n == 0 || offset >= size()) return {};
   // A large piece not already here is left to the caller's own read (a decoder's buffer).
   if (n >= cache_.size() / 4 && !(offset >= start_ && offset < start_ + len_)) return {};
   return cached(offset, n);

@@ -141,7 +141,10 @@ class ChunkedSource final : public ByteSource {
 // quarter of the cache or more go straight to the source. Not shared between threads.
 class CachedSource final : public ByteSource {
  public:
-  explicit CachedSource(ByteSource& inner, std::size_t capacity = 1 << 20) : inner_(inner), cache_(capacity) {}
+  // Without `lend_views`, view() gives nothing and every read copies: for callers that keep a
+  // view while they read elsewhere in the same source (a scan's record walk).
+  explicit CachedSource(ByteSource& inner, std::size_t capacity = 1 << 20, bool lend_views = true)
+      : inner_(inner), cache_(capacity), lend_views_(lend_views) {}
   std::uint64_t size() const override { return inner_.size(); }
   std::size_t read_some(std::uint64_t offset, std::span<std::uint8_t> buf) override;
   std::uint64_t earliest_readable() const override { return inner_.earliest_readable(); }
@@ -159,6 +162,7 @@ class CachedSource final : public ByteSource {
   std::uint64_t start_ = 0;
   std::size_t len_ = 0;
   std::size_t next_ = kFirstRead;
+  bool lend_views_;
 };
 
 std::vector<std::uint8_t> read_whole_file(const std::string& path);

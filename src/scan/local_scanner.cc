@@ -385,8 +385,13 @@ std::uint64_t find_next_record(io::ByteSource& src, std::uint64_t from, std::uin
   return to;
 }
 
-ScanResult scan_local(io::ByteSource& src, codec::Workspace& ws, const ScanOptions& opt) {
+ScanResult scan_local(io::ByteSource& input, codec::Workspace& ws, const ScanOptions& opt) {
   ScanResult r;
+  // The walk reads headers, descriptors and small entries through a read cache (a file's
+  // 200,000 tiny entries would otherwise cost several system calls each); a stream keeps its
+  // own window. Workers read `input` themselves.
+  io::CachedSource cached(input, 1 << 20, false);
+  io::ByteSource& src = input.seekable() ? static_cast<io::ByteSource&>(cached) : input;
   // A stream learns its size only at its end, so the size is asked for each time.
   auto size = [&src] { return src.size(); };
   std::uint64_t pos = find_next_record(src, opt.start, size(), true);
@@ -403,9 +408,11 @@ ScanResult scan_local(io::ByteSource& src, codec::Workspace& ws, const ScanOptio
                                                   pos - opt.start)));
 
   std::unique_ptr<Dispatcher> pool;
+  // Below this, handing an entry to a worker (a lock, a wake-up) costs more than decoding it.
+  constexpr std::uint64_t kMinJob = 16u << 10;
   // Workers need a source they can read on their own: a file, or a stream's ring.
-  if (opt.threads > 1 && (src.seekable() || dynamic_cast<io::StreamSource*>(&src)))
-    pool = std::make_unique<Dispatcher>(src, opt.threads, opt.progress);
+  if (opt.threads > 1 && (input.seekable() || dynamic_cast<io::StreamSource*>(&input)))
+    pool = std::make_unique<Dispatcher>(input, opt.threads, opt.progress);
   enum class Kind { sized, speculative };
   std::vector<std::pair<std::size_t, Kind>> pending;
 
@@ -578,7 +585,8 @@ ScanResult scan_local(io::ByteSource& src, codec::Workspace& ws, const ScanOptio
         req.max_output = e.uncompressed_size + 1;
         req.progress = opt.progress;
         e.end_offset = e.data_offset + e.compressed_size;
-        if (pool && e.compressed_size <= pool->max_job() && e.end_offset <= size() && pool->submit(index, req)) {
+        if (pool && e.compressed_size >= kMinJob && e.compressed_size <= pool->max_job() && e.end_offset <= size() &&
+            pool->submit(index, req)) {
           pending.emplace_back(index, Kind::sized);
         } else {
           auto d = ws.decode(src, req);
@@ -625,7 +633,7 @@ ScanResult scan_local(io::ByteSource& src, codec::Workspace& ws, const ScanOptio
           sreq.lzma_eos = e.flags & 2;
           sreq.expected_uncompressed = cand->uncompressed_size;
           sreq.max_output = cand->uncompressed_size + 1;
-          if (sreq.limit <= pool->max_job() && pool->submit(index, sreq)) {
+          if (sreq.limit >= kMinJob && sreq.limit <= pool->max_job() && pool->submit(index, sreq)) {
             e.descriptor = cand;
             e.crc32 = cand->crc32;
             e.compressed_size = cand->compressed_size;
