@@ -11,7 +11,7 @@
 
 int main(int argc, char** argv) {
   using zm::cli::Exit;
-  // Buffers of up to a few MiB come and go per entry (decoders, entries copied from a pipe):
+  // Buffers of up to a few MiB come and go per walk and per worker (decoders, read caches):
   // served from the heap and kept there for reuse, instead of fresh pages the kernel zeroes
   // each time. What is kept is bounded by the same limits as the buffers themselves.
   mallopt(M_MMAP_THRESHOLD, 64 << 20);

@@ -106,6 +106,24 @@ std::vector<std::uint8_t> read_whole_file(const std::string& path) {
 
 namespace zm::io {
 
+namespace {
+thread_local std::vector<std::unique_ptr<PageBuffer>> spare_buffers;
+}
+
+std::unique_ptr<PageBuffer> SequentialReader::borrow(std::size_t n) {
+  for (auto it = spare_buffers.begin(); it != spare_buffers.end(); ++it)
+    if ((*it)->size() >= n) {
+      auto b = std::move(*it);
+      spare_buffers.erase(it);
+      return b;
+    }
+  return std::make_unique<PageBuffer>(n);
+}
+
+void SequentialReader::give_back(std::unique_ptr<PageBuffer> b) {
+  if (b && spare_buffers.size() < 4) spare_buffers.push_back(std::move(b));
+}
+
 std::span<const std::uint8_t> SequentialReader::peek(std::size_t n) {
   n = std::min(n, cap_);
   // A stream's ring already holds the bytes: look at them in place (one copy fewer per byte).
@@ -113,11 +131,11 @@ std::span<const std::uint8_t> SequentialReader::peek(std::size_t n) {
   if (auto v = src_.view(pos_, n); v.size() == n || v.size() >= 4096) return v;
   if (pos_ < buf_start_ || pos_ + n > buf_start_ + buf_len_) {
     buf_start_ = pos_;
-    buf_len_ = src_.read_at(pos_, {buf_.data(), cap_});
+    buf_len_ = src_.read_at(pos_, {buf_->data(), cap_});
   }
   std::size_t off = std::size_t(pos_ - buf_start_);
   std::size_t avail = buf_len_ > off ? buf_len_ - off : 0;
-  return {buf_.data() + off, std::min(n, avail)};
+  return {buf_->data() + off, std::min(n, avail)};
 }
 
 }  // namespace zm::io
