@@ -107,8 +107,7 @@ report::Finding tag_finding(const std::string& path, bool repairing) {
 Exit verdict_exit(const report::Report& r) { return r.verdict == report::Verdict::ok ? Exit::ok : Exit::damaged; }
 
 void refuse_encrypted_stream(io::StreamSource& in) {
-  std::uint8_t b[4] = {};
-  if (in.read_at(0, b) == 4 && b[0] == 0xC2 && b[1] == 'Y' && b[2] == 'P' && b[3] == 'T')
+  if (crypt::has_magic(in))
     throw check::CannotProceed("<stdin>: this is an encrypted SysReptor backup (.zip.crypt); decrypting from a "
                                "pipe is not supported, save it to a file and give --key");
 }

@@ -228,7 +228,7 @@ RepairResult repair_archive(const RepairRequest& req) {
     if (v.report.verdict == report::Verdict::ok) {
       res.written = true;
       res.recovered_entries = v.entries.size();
-      rep.entries = v.report.entries;
+      rep.entries = std::move(v.report.entries);
       rep.extra["repair"] = {{"entries_recovered", v.entries.size()}, {"entries_lost", 0},
                              {"lost", nlohmann::json::array()}, {"looks_finished", true},
                              {"scan_stop", report::printable_name(scan.stop)}};
