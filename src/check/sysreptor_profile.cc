@@ -23,10 +23,7 @@ constexpr int kMaxReportedLines = 20;
 // Decodes an entry the way verify did, handing its bytes to `sink`.
 void read_entry(io::ByteSource& src, const Entry& e, const std::function<void(std::span<const std::uint8_t>)>& sink,
                 codec::Workspace& ws) {
-  codec::DecodeRequest req{e.data_offset, e.compressed_size, e.method};
-  req.lzma_eos = e.flags & 2;
-  req.expected_uncompressed = e.uncompressed_size;
-  req.max_output = e.uncompressed_size + 1;
+  auto req = scan::sized_request(e);
   req.sink = sink;
   ws.decode(src, req);
 }

@@ -71,11 +71,7 @@ void check_local_header(io::ByteSource& src, Entry& e, report::Report& rep) {
 
 // Decodes the entry's data exactly as the directory describes it and checks what came out.
 void decode_entry(io::ByteSource& src, codec::Workspace& ws, Entry& e, std::atomic<std::uint64_t>* progress) {
-  codec::DecodeRequest req{e.data_offset, e.compressed_size, e.method};
-  req.lzma_eos = e.flags & 2;
-  req.expected_uncompressed = e.uncompressed_size;
-  // A stream that would produce more than the directory promises is stopped there (zip bombs).
-  req.max_output = e.uncompressed_size + 1;
+  auto req = scan::sized_request(e);
   req.progress = progress;
   e.decoded = ws.decode(src, req);
 }

@@ -4,6 +4,14 @@
 
 namespace zm::scan {
 
+codec::DecodeRequest sized_request(const Entry& e) {
+  codec::DecodeRequest req{e.data_offset, e.compressed_size, e.method};
+  req.lzma_eos = e.flags & 2;
+  req.expected_uncompressed = e.uncompressed_size;
+  req.max_output = e.uncompressed_size + 1;
+  return req;
+}
+
 report::EntryRow to_row(const Entry& e) {
   report::EntryRow r;
   r.name = e.name;

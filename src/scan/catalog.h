@@ -69,6 +69,11 @@ struct Entry {
 
 report::EntryRow to_row(const Entry& e);
 
+// Decoding exactly the entry's compressed size, expecting its uncompressed size: a stream that
+// would produce more is stopped one byte past it (zip bombs). Bit 1 of the flags says whether an
+// LZMA stream carries an end marker (4.4.4).
+codec::DecodeRequest sized_request(const Entry& e);
+
 // The four descriptor layouts of 4.3.9, tried against what decoding counted; the first that
 // agrees wins. `zip64_first` prefers 8-byte sizes (the LFH had a ZIP64 extra).
 std::optional<DataDescriptor> match_descriptor(io::ByteSource& src, std::uint64_t at, std::uint32_t crc,

@@ -579,10 +579,7 @@ ScanResult scan_local(io::ByteSource& input, codec::Workspace& ws, const ScanOpt
     if (by_size || !codec::method_self_terminating(e.method)) {
       if (by_size) {
         // Sizes in the header (bit 3 clear): checked by decoding exactly that many bytes.
-        codec::DecodeRequest req{e.data_offset, e.compressed_size, e.method};
-        req.lzma_eos = e.flags & 2;
-        req.expected_uncompressed = e.uncompressed_size;
-        req.max_output = e.uncompressed_size + 1;
+        auto req = sized_request(e);
         req.progress = opt.progress;
         e.end_offset = e.data_offset + e.compressed_size;
         if (pool && e.compressed_size >= kMinJob && e.compressed_size <= pool->max_job() && e.end_offset <= size() &&
