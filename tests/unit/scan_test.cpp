@@ -26,6 +26,35 @@ void for_each_chunking(const std::vector<std::uint8_t>& bytes, F&& f) {
   }
 }
 
+// Writes `bytes` into a pipe from a thread of its own, `chunk` bytes at a time; read from fd().
+// Going out of scope closes the read end first, so that a writer still blocked on a full pipe
+// gets EPIPE instead of hanging (also when an assertion ends the test early), then joins it.
+class PipeFeeder {
+ public:
+  PipeFeeder(const std::vector<std::uint8_t>& bytes, std::size_t chunk) {
+    ::signal(SIGPIPE, SIG_IGN);
+    if (::pipe(fds_) != 0) throw std::runtime_error("pipe() failed");
+    writer_ = std::thread([this, &bytes, chunk] {
+      std::size_t off = 0;
+      while (off < bytes.size()) {
+        ssize_t n = ::write(fds_[1], bytes.data() + off, std::min(chunk, bytes.size() - off));
+        if (n <= 0) break;
+        off += std::size_t(n);
+      }
+      ::close(fds_[1]);
+    });
+  }
+  ~PipeFeeder() {
+    ::close(fds_[0]);
+    writer_.join();
+  }
+  int fd() const { return fds_[0]; }
+
+ private:
+  int fds_[2] = {-1, -1};
+  std::thread writer_;
+};
+
 scan::ScanResult scan_of(io::ByteSource& src, unsigned threads = 1) {
   codec::Workspace ws;
   return scan::scan_local(src, ws, {nullptr, 0, threads});
@@ -210,28 +239,15 @@ TEST_CASE("scan: the parallel walk finds what the sequential one finds, on files
     CHECK(par.entries[5].status == "damaged");
     CHECK(par.directory_at == built.cd_offset);
   }
-  // The same bytes as a pipe: the walker copies each entry for the workers.
-  int fds[2];
-  REQUIRE(::pipe(fds) == 0);
-  std::thread writer([&] {
-    std::size_t off = 0;
-    while (off < bytes.size()) {
-      ssize_t n = ::write(fds[1], bytes.data() + off, std::min<std::size_t>(4096, bytes.size() - off));
-      if (n <= 0) break;
-      off += std::size_t(n);
-    }
-    ::close(fds[1]);
-  });
-  io::StreamSource stream(fds[0], "pipe");
+  // The same bytes as a pipe: the workers decode the entries in the stream's ring.
+  PipeFeeder feed(bytes, 4096);
+  io::StreamSource stream(feed.fd(), "pipe");
   auto piped = scan_of(stream, 2);
-  writer.join();
-  ::close(fds[0]);
   REQUIRE(piped.entries.size() == seq.entries.size());
   for (std::size_t i = 0; i < seq.entries.size(); ++i) CHECK(piped.entries[i].status == seq.entries[i].status);
 }
 
 TEST_CASE("scan: from a stream, entries larger than its window are decoded inline, not lost") {
-  ::signal(SIGPIPE, SIG_IGN);
   // A 1 MiB window and bit-3 entries of about 3 MiB: the descriptor search must give up in time
   // for the walker to decode the entry from its start.
   std::vector<Item> items = {{"big1", test::noise_of(3 << 20, 1), true, Descriptor::sig24, true},
@@ -241,18 +257,8 @@ TEST_CASE("scan: from a stream, entries larger than its window are decoded inlin
   auto built = test::build_zip(items, true);
   for (unsigned threads : {1u, 2u}) {
     CAPTURE(threads);
-    int fds[2];
-    REQUIRE(::pipe(fds) == 0);
-    std::thread writer([&] {
-      std::size_t off = 0;
-      while (off < built.bytes.size()) {
-        ssize_t n = ::write(fds[1], built.bytes.data() + off, std::min<std::size_t>(65536, built.bytes.size() - off));
-        if (n <= 0) break;
-        off += std::size_t(n);
-      }
-      ::close(fds[1]);
-    });
-    io::StreamSource stream(fds[0], "pipe", 1 << 20);
+    PipeFeeder feed(built.bytes, 65536);
+    io::StreamSource stream(feed.fd(), "pipe", 1 << 20);
     scan::ScanResult r;
     std::string error;
     try {
@@ -260,8 +266,6 @@ TEST_CASE("scan: from a stream, entries larger than its window are decoded inlin
     } catch (const std::exception& ex) {
       error = ex.what();
     }
-    ::close(fds[0]);  // a writer still blocked on a full pipe gets EPIPE instead of hanging
-    writer.join();
     CHECK(error == "");
     REQUIRE(r.entries.size() == 4);
     for (auto& e : r.entries) CHECK(e.status == "ok");
@@ -270,21 +274,10 @@ TEST_CASE("scan: from a stream, entries larger than its window are decoded inlin
 }
 
 TEST_CASE("stream: bytes a worker holds are not overwritten until it releases them") {
-  ::signal(SIGPIPE, SIG_IGN);
-  int fds[2];
-  REQUIRE(::pipe(fds) == 0);
   std::vector<std::uint8_t> data(4u << 20);
   for (std::size_t i = 0; i < data.size(); ++i) data[i] = std::uint8_t(i * 7 + (i >> 12));
-  std::thread writer([&] {
-    std::size_t off = 0;
-    while (off < data.size()) {
-      ssize_t n = ::write(fds[1], data.data() + off, std::min<std::size_t>(65536, data.size() - off));
-      if (n <= 0) break;
-      off += std::size_t(n);
-    }
-    ::close(fds[1]);
-  });
-  io::StreamSource stream(fds[0], "pipe", 1 << 20);
+  PipeFeeder feed(data, 65536);
+  io::StreamSource stream(feed.fd(), "pipe", 1 << 20);
   REQUIRE(stream.view(100, 1000).size() == 1000);
   stream.hold(100);
   auto held = stream.held_bytes(100, 200000);
@@ -304,12 +297,9 @@ TEST_CASE("stream: bytes a worker holds are not overwritten until it releases th
   reader.join();
   CHECK(reached.load());
   CHECK(far == data[2u << 20]);
-  ::close(fds[0]);
-  writer.join();
 }
 
 TEST_CASE("scan: from a stream with a small window, workers decode many entries in its ring") {
-  ::signal(SIGPIPE, SIG_IGN);
   // 1 MiB window: entries up to 256 KiB go to the workers, so dozens are held at once and their
   // bytes wrap around the ring's end; one is damaged.
   std::vector<Item> items;
@@ -322,18 +312,8 @@ TEST_CASE("scan: from a stream with a small window, workers decode many entries 
   bytes[built.offsets[37] + 200] ^= 0x40;
   io::MemorySource mem(bytes);
   auto seq = scan_of(mem, 1);
-  int fds[2];
-  REQUIRE(::pipe(fds) == 0);
-  std::thread writer([&] {
-    std::size_t off = 0;
-    while (off < bytes.size()) {
-      ssize_t n = ::write(fds[1], bytes.data() + off, std::min<std::size_t>(100000, bytes.size() - off));
-      if (n <= 0) break;
-      off += std::size_t(n);
-    }
-    ::close(fds[1]);
-  });
-  io::StreamSource stream(fds[0], "pipe", 1 << 20);
+  PipeFeeder feed(bytes, 100000);
+  io::StreamSource stream(feed.fd(), "pipe", 1 << 20);
   scan::ScanResult piped;
   std::string error;
   try {
@@ -341,8 +321,6 @@ TEST_CASE("scan: from a stream with a small window, workers decode many entries 
   } catch (const std::exception& ex) {
     error = ex.what();
   }
-  ::close(fds[0]);
-  writer.join();
   CHECK(error == "");
   REQUIRE(piped.entries.size() == items.size());
   for (std::size_t i = 0; i < items.size(); ++i) {
