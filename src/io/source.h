@@ -73,7 +73,6 @@ class StreamSource final : public ByteSource {
   std::span<const std::uint8_t> view(std::uint64_t offset, std::size_t n) override;
   // Reads and discards the rest of the stream (so that its length is known).
   void drain();
-  bool at_end() const { return eof_; }
 
   // Worker threads decode entries straight from the ring. hold(offset) keeps the bytes from
   // `offset` on from being overwritten (the reader waits instead) until release(offset);
