@@ -36,7 +36,7 @@ std::vector<Entry> read_directory_forward(io::ByteSource& src, std::uint64_t at,
     bool zip64_missing = false;
     Entry e = scan::entry_from_record(h, &zip64_missing);
     if (zip64_missing)
-      rep.add(make_finding("zip64_inconsistent", e.name, rd.pos(),
+      rep.add(make_finding(report::Code::zip64_inconsistent, e.name, rd.pos(),
                            "a size or offset is 0xFFFFFFFF but the ZIP64 extra field lacks the value"));
     out.push_back(std::move(e));
     rd.skip(len);
@@ -76,10 +76,10 @@ Verification verify_stream(io::StreamSource& src, const std::string& path, const
   } else {
     for (auto& f : end->findings) rep.add(f);
     if (!have_directory)
-      rep.add(make_finding("cd_unreadable", std::nullopt, end->cd_start,
+      rep.add(make_finding(report::Code::cd_unreadable, std::nullopt, end->cd_start,
                            "central directory record 1 is not where the directory says (no PK\\1\\2 signature)"));
     else if (directory.size() != end->entries)
-      rep.add(make_finding("eocd_inconsistent", std::nullopt, end->eocd_offset,
+      rep.add(make_finding(report::Code::eocd_inconsistent, std::nullopt, end->eocd_offset,
                            fmt::format("the end record counts {} entries but the directory holds {}", end->entries,
                                        directory.size())));
   }
@@ -98,17 +98,17 @@ Verification verify_stream(io::StreamSource& src, const std::string& path, const
       e.lfh_offset += shift;
       auto it = seen.find(e.lfh_offset);
       if (!referenced.insert(e.lfh_offset).second) {
-        rep.add(make_finding("overlapping_entries", e.name, e.lfh_offset,
+        rep.add(make_finding(report::Code::overlapping_entries, e.name, e.lfh_offset,
                              "another directory entry points at the same local header"));
-        e.status = "damaged";
+        e.status = report::EntryStatus::damaged;
       }
       if (it == seen.end()) {
         bool past = e.lfh_offset >= src.size();
-        rep.add(make_finding(past ? "entry_truncated" : "local_header_unreadable", e.name, e.lfh_offset,
+        rep.add(make_finding(past ? report::Code::entry_truncated : report::Code::local_header_unreadable, e.name, e.lfh_offset,
                              fmt::format("local header at offset {}: {}", e.lfh_offset,
                                          past ? "the file ends before the local header"
                                               : "no local header was found there while reading the stream")));
-        e.status = past ? "truncated" : "damaged";
+        e.status = past ? report::EntryStatus::truncated : report::EntryStatus::damaged;
         continue;
       }
       const Entry& s = *it->second;
@@ -126,28 +126,28 @@ Verification verify_stream(io::StreamSource& src, const std::string& path, const
       if (!diffs.empty()) {
         std::string msg = "the local header disagrees with the directory: ";
         for (std::size_t i = 0; i < diffs.size(); ++i) msg += (i ? "; " : "") + diffs[i];
-        rep.add(make_finding("cd_lfh_mismatch", e.name, e.lfh_offset, msg));
-        e.status = "damaged";
+        rep.add(make_finding(report::Code::cd_lfh_mismatch, e.name, e.lfh_offset, msg));
+        e.status = report::EntryStatus::damaged;
         continue;  // the data behind that header is another entry's: as verify does for a file
       }
-      if (s.status != "ok") {
+      if (s.status != report::EntryStatus::ok) {
         // The walk already said why (crc_mismatch, decode_error, ...): its findings are kept below.
-        if (e.status != "damaged") e.status = s.status;
+        if (e.status != report::EntryStatus::damaged) e.status = s.status;
         damaged_starts.insert(s.lfh_offset);
         continue;
       }
       const auto& d = *s.decoded;
       if (d.consumed != e.compressed_size || d.produced != e.uncompressed_size) {
-        rep.add(make_finding("size_mismatch", e.name, e.data_offset,
+        rep.add(make_finding(report::Code::size_mismatch, e.name, e.data_offset,
                              fmt::format("the data decodes to {} bytes from {}; the directory says {} from {}",
                                          d.produced, d.consumed, e.uncompressed_size, e.compressed_size)));
-        e.status = "damaged";
+        e.status = report::EntryStatus::damaged;
       } else if (d.crc != e.crc32) {
-        rep.add(make_finding("crc_mismatch", e.name, e.data_offset,
+        rep.add(make_finding(report::Code::crc_mismatch, e.name, e.data_offset,
                              fmt::format("CRC-32 of the data is {:08x}; the directory says {:08x}", d.crc, e.crc32)));
-        e.status = "damaged";
-      } else if (e.status != "damaged") {
-        e.status = "ok";
+        e.status = report::EntryStatus::damaged;
+      } else if (e.status != report::EntryStatus::damaged) {
+        e.status = report::EntryStatus::ok;
       }
     }
     // The walk's findings: those about entries stand; a damaged stretch that only continues a
@@ -158,7 +158,7 @@ Verification verify_stream(io::StreamSource& src, const std::string& path, const
       return it == starts.end() ? cd_start : *it;
     };
     for (auto& f : scan.findings) {
-      if (f.code == "damaged_stretch") {
+      if (f.code == report::Code::damaged_stretch) {
         auto it = std::find_if(scan.damaged.begin(), scan.damaged.end(),
                                [&](const scan::Stretch& st) { return st.from == *f.offset; });
         bool explained = false;
@@ -166,7 +166,7 @@ Verification verify_stream(io::StreamSource& src, const std::string& path, const
           if (it != scan.damaged.end() && it->from >= ds && it->to <= next_start(ds)) explained = true;
         if (explained) continue;
         if (it != scan.damaged.end())
-          f = make_finding("gap_bytes", std::nullopt, it->from,
+          f = make_finding(report::Code::gap_bytes, std::nullopt, it->from,
                            fmt::format("{} bytes between offsets {} and {} belong to no entry", it->to - it->from,
                                        it->from, it->to));
       }
@@ -174,10 +174,10 @@ Verification verify_stream(io::StreamSource& src, const std::string& path, const
     }
     for (auto& s : scan.entries)
       if (!referenced.count(s.lfh_offset))
-        rep.add(make_finding("unreferenced_local_header", s.name, s.lfh_offset,
+        rep.add(make_finding(report::Code::unreferenced_local_header, s.name, s.lfh_offset,
                              "a local header that no directory entry points to"));
     if (cd_end != end->cd_start + end->cd_size && cd_end < (end->zip64 ? end->zip64_offset : end->eocd_offset))
-      rep.add(make_finding("gap_bytes", std::nullopt, cd_end, "bytes between the central directory and the end records"));
+      rep.add(make_finding(report::Code::gap_bytes, std::nullopt, cd_end, "bytes between the central directory and the end records"));
     entries = std::move(directory);
   }
   const unsigned threads = opt.threads ? opt.threads : default_threads();

@@ -40,12 +40,12 @@ void check_sysreptor_profile(io::ByteSource& src, const std::vector<Entry>& entr
   codec::Workspace ws;
   std::map<std::string, const Entry*> by_name;
   for (const auto& e : entries)
-    if (e.status == "ok") by_name.emplace(e.name, &e);
+    if (e.status == report::EntryStatus::ok) by_name.emplace(e.name, &e);
   nlohmann::json summary = nlohmann::json::object();
 
   for (const char* need : {"VERSION", "migrations.json", "backup.jsonl"}) {
     if (!by_name.count(need))
-      rep.add(make_finding("profile_missing_entry", std::string(need), std::nullopt,
+      rep.add(make_finding(report::Code::profile_missing_entry, std::string(need), std::nullopt,
                            fmt::format("a SysReptor backup has a whole '{}' entry; this one has none", need)));
   }
 
@@ -56,7 +56,7 @@ void check_sysreptor_profile(io::ByteSource& src, const std::vector<Entry>& entr
     bool printable = !v.empty() && v.size() < 100;
     for (unsigned char c : v) printable &= c >= 0x20 && c < 0x7f;
     if (!printable)
-      rep.add(make_finding("profile_bad_content", std::string("VERSION"), it->second->lfh_offset,
+      rep.add(make_finding(report::Code::profile_bad_content, std::string("VERSION"), it->second->lfh_offset,
                            "VERSION does not hold a readable version string"));
     else
       summary["version"] = v;
@@ -66,7 +66,7 @@ void check_sysreptor_profile(io::ByteSource& src, const std::vector<Entry>& entr
     auto it = by_name.find(name);
     if (it == by_name.end()) continue;
     if (it->second->uncompressed_size > kMaxSmallJson) {
-      rep.add(make_finding("profile_bad_content", std::string(name), it->second->lfh_offset,
+      rep.add(make_finding(report::Code::profile_bad_content, std::string(name), it->second->lfh_offset,
                            fmt::format("{} is {} bytes, far more than SysReptor writes", name,
                                        it->second->uncompressed_size)));
       continue;
@@ -75,7 +75,7 @@ void check_sysreptor_profile(io::ByteSource& src, const std::vector<Entry>& entr
     read_entry(src, *it->second, [&](auto b) { text.append(b.begin(), b.end()); }, ws);
     // Validity only: accept() checks without building the document.
     if (!nlohmann::json::accept(text))
-      rep.add(make_finding("profile_bad_content", std::string(name), it->second->lfh_offset,
+      rep.add(make_finding(report::Code::profile_bad_content, std::string(name), it->second->lfh_offset,
                            fmt::format("{} is not valid JSON", name)));
   }
 
@@ -105,7 +105,7 @@ void check_sysreptor_profile(io::ByteSource& src, const std::vector<Entry>& entr
       }
       if (!why.empty()) {
         if (++bad <= kMaxReportedLines)
-          rep.add(make_finding("profile_bad_content", std::string("backup.jsonl"), it->second->lfh_offset,
+          rep.add(make_finding(report::Code::profile_bad_content, std::string("backup.jsonl"), it->second->lfh_offset,
                                fmt::format("line {}: {}", line_no, why)));
       }
       overlong = false;
@@ -132,7 +132,7 @@ void check_sysreptor_profile(io::ByteSource& src, const std::vector<Entry>& entr
     }, ws);
     if (!line.empty() || overlong) judge(line);
     if (bad > kMaxReportedLines)
-      rep.add(make_finding("profile_bad_content", std::string("backup.jsonl"), it->second->lfh_offset,
+      rep.add(make_finding(report::Code::profile_bad_content, std::string("backup.jsonl"), it->second->lfh_offset,
                            fmt::format("{} bad lines in all; the first {} are listed", bad, kMaxReportedLines)));
     summary["records_per_model"] = per_model;
     summary["records"] = line_no;
@@ -148,7 +148,7 @@ void check_sysreptor_profile(io::ByteSource& src, const std::vector<Entry>& entr
       std::string head;
       read_entry(src, *e, [&](auto b) { if (head.size() < 4) head.append(b.begin(), b.end()); }, ws);
       if (head.compare(0, 4, "\xC2YPT") != 0)
-        rep.add(make_finding("profile_bad_content", name, e->lfh_offset,
+        rep.add(make_finding(report::Code::profile_bad_content, name, e->lfh_offset,
                              "files under archivedfiles/ start with the encryption magic C2 59 50 54; this one does not"));
     }
   }
@@ -157,10 +157,9 @@ void check_sysreptor_profile(io::ByteSource& src, const std::vector<Entry>& entr
   // stats.json is written last: without it the writer never finished.
   const Entry* last_whole = nullptr;
   for (const auto& e : entries)
-    if (e.status == "ok") last_whole = &e;
+    if (e.status == report::EntryStatus::ok) last_whole = &e;
   if (!by_name.count("stats.json")) {
-    auto f = make_finding(
-        "backup_incomplete", std::nullopt, std::nullopt,
+    auto f = make_finding(report::Code::backup_incomplete, std::nullopt, std::nullopt,
         fmt::format("stats.json, which SysReptor writes last, is missing: the backup was never finished{}",
                     last_whole ? fmt::format("; the last whole entry is '{}'", report::printable_name(last_whole->name))
                                : ""));

@@ -29,8 +29,8 @@ void check_local_header(io::ByteSource& src, Entry& e, report::Report& rep) {
   std::string why;
   auto lfh = scan::read_local_header(src, e.lfh_offset, &why);
   if (!lfh) {
-    e.status = e.lfh_offset >= src.size() ? "truncated" : "damaged";
-    rep.add(make_finding(e.lfh_offset >= src.size() ? "entry_truncated" : "local_header_unreadable", e.name,
+    e.status = e.lfh_offset >= src.size() ? report::EntryStatus::truncated : report::EntryStatus::damaged;
+    rep.add(make_finding(e.lfh_offset >= src.size() ? report::Code::entry_truncated : report::Code::local_header_unreadable, e.name,
                          e.lfh_offset, fmt::format("local header at offset {}: {}", e.lfh_offset, why)));
     return;
   }
@@ -53,14 +53,14 @@ void check_local_header(io::ByteSource& src, Entry& e, report::Report& rep) {
       diffs.push_back(fmt::format("sizes {}/{} locally, {}/{} in the directory", lc, lu, e.compressed_size,
                                   e.uncompressed_size));
     if ((lfh->compressed_size == zip::kMax32 || lfh->uncompressed_size == zip::kMax32) && !lfh->zip64)
-      rep.add(make_finding("zip64_inconsistent", e.name, e.lfh_offset,
+      rep.add(make_finding(report::Code::zip64_inconsistent, e.name, e.lfh_offset,
                            "the local header's sizes are 0xFFFFFFFF but it has no ZIP64 extra field"));
   }
   if (!diffs.empty()) {
     std::string msg = "the local header disagrees with the directory: ";
     for (std::size_t i = 0; i < diffs.size(); ++i) msg += (i ? "; " : "") + diffs[i];
-    rep.add(make_finding("cd_lfh_mismatch", e.name, e.lfh_offset, msg));
-    e.status = "damaged";
+    rep.add(make_finding(report::Code::cd_lfh_mismatch, e.name, e.lfh_offset, msg));
+    e.status = report::EntryStatus::damaged;
   }
   e.data_offset = e.lfh_offset + lfh->header_len();
   // Only these two facts are needed later; keeping every header would cost a few hundred bytes
@@ -81,41 +81,41 @@ void judge_entry(io::ByteSource& src, Entry& e, report::Report& rep) {
   const std::uint64_t size = src.size();
   std::uint64_t data_end = e.data_offset + e.compressed_size;
   e.end_offset = data_end;
-  bool bad = e.status == "damaged";
+  bool bad = e.status == report::EntryStatus::damaged;
   if (d.status == Status::truncated || data_end > size) {
-    e.status = "truncated";
-    rep.add(make_finding("entry_truncated", e.name, e.lfh_offset,
+    e.status = report::EntryStatus::truncated;
+    rep.add(make_finding(report::Code::entry_truncated, e.name, e.lfh_offset,
                          fmt::format("the file ends inside the entry's data: {} of {} compressed bytes present",
                                      size > e.data_offset ? size - e.data_offset : 0, e.compressed_size)));
     return;
   }
   if (d.status == Status::overrun && d.produced > e.uncompressed_size) {
-    rep.add(make_finding("size_mismatch", e.name, e.data_offset,
+    rep.add(make_finding(report::Code::size_mismatch, e.name, e.data_offset,
                          fmt::format("the data decodes to more than the {} bytes the directory promises",
                                      e.uncompressed_size)));
     bad = true;
   } else if (d.status == Status::overrun) {
-    rep.add(make_finding("decode_error", e.name, e.data_offset,
+    rep.add(make_finding(report::Code::decode_error, e.name, e.data_offset,
                          fmt::format("the compressed stream does not end within its {} bytes", e.compressed_size)));
     bad = true;
   } else if (d.status != Status::ok) {
-    rep.add(make_finding("decode_error", e.name, e.data_offset + d.consumed, d.error));
+    rep.add(make_finding(report::Code::decode_error, e.name, e.data_offset + d.consumed, d.error));
     bad = true;
   } else {
     if (d.consumed != e.compressed_size) {
-      rep.add(make_finding("size_mismatch", e.name, e.data_offset + d.consumed,
+      rep.add(make_finding(report::Code::size_mismatch, e.name, e.data_offset + d.consumed,
                            fmt::format("the compressed stream ends after {} bytes; the directory says {}", d.consumed,
                                        e.compressed_size)));
       bad = true;
     }
     if (d.produced != e.uncompressed_size) {
-      rep.add(make_finding("size_mismatch", e.name, e.data_offset,
+      rep.add(make_finding(report::Code::size_mismatch, e.name, e.data_offset,
                            fmt::format("the data decodes to {} bytes; the directory says {}", d.produced,
                                        e.uncompressed_size)));
       bad = true;
     }
     if (d.crc != e.crc32) {
-      rep.add(make_finding("crc_mismatch", e.name, e.data_offset,
+      rep.add(make_finding(report::Code::crc_mismatch, e.name, e.data_offset,
                            fmt::format("CRC-32 of the data is {:08x}; the directory says {:08x}", d.crc, e.crc32)));
       bad = true;
     }
@@ -126,20 +126,20 @@ void judge_entry(io::ByteSource& src, Entry& e, report::Report& rep) {
       e.descriptor = m;
     } else if (auto g = scan::read_descriptor_guess(src, data_end, zip64)) {
       e.descriptor = g;
-      rep.add(make_finding("descriptor_mismatch", e.name, data_end,
+      rep.add(make_finding(report::Code::descriptor_mismatch, e.name, data_end,
                            fmt::format("the data descriptor says crc {:08x}, {} compressed, {} uncompressed; the "
                                        "directory says {:08x}, {}, {}",
                                        g->crc32, g->compressed_size, g->uncompressed_size, e.crc32,
                                        e.compressed_size, e.uncompressed_size)));
       bad = true;
     } else {
-      rep.add(make_finding("descriptor_missing", e.name, data_end,
+      rep.add(make_finding(report::Code::descriptor_missing, e.name, data_end,
                            "bit 3 is set but the file ends before the data descriptor"));
       bad = true;
     }
     if (e.descriptor) e.end_offset = data_end + e.descriptor->length;
   }
-  e.status = bad ? "damaged" : "ok";
+  e.status = bad ? report::EntryStatus::damaged : report::EntryStatus::ok;
 }
 
 void decode_all(io::ByteSource& src, std::vector<Entry*>& work, unsigned threads,
@@ -196,13 +196,13 @@ void check_layout(io::ByteSource& src, std::vector<Entry>& entries, const scan::
     while ((p = scan::find_next_record(src, p, to, true)) < to) {
       std::string why;
       auto h = scan::read_local_header(src, p, &why);
-      rep.add(make_finding("unreferenced_local_header", h ? std::optional(h->name) : std::nullopt, p,
+      rep.add(make_finding(report::Code::unreferenced_local_header, h ? std::optional(h->name) : std::nullopt, p,
                            fmt::format("a local header {} that no directory entry points to", where)));
       any_header = true;
       p += 4;
     }
     if (!any_header && plain)
-      rep.add(make_finding("gap_bytes", std::nullopt, from,
+      rep.add(make_finding(report::Code::gap_bytes, std::nullopt, from,
                            fmt::format("{} bytes {} belong to no entry", to - from, where)));
   };
   std::uint64_t first = placed.empty() ? end.cd_start : placed.front()->lfh_offset;
@@ -212,7 +212,7 @@ void check_layout(io::ByteSource& src, std::vector<Entry>& entries, const scan::
     if (h < first)
       gap(0, first, "before the first entry");
     else
-      rep.add(make_finding("prefix_bytes", std::nullopt, 0,
+      rep.add(make_finding(report::Code::prefix_bytes, std::nullopt, 0,
                            fmt::format("{} bytes precede the archive (a self-extractor stub or other prefix){}", first,
                                        end.shift ? "; the archive's offsets count from after them" : "")));
   }
@@ -221,10 +221,10 @@ void check_layout(io::ByteSource& src, std::vector<Entry>& entries, const scan::
     Entry& b = *placed[i + 1];
     std::uint64_t a_end = std::max(a.end_offset, a.data_offset);
     if (b.lfh_offset < a_end) {
-      rep.add(make_finding("overlapping_entries", b.name, b.lfh_offset,
+      rep.add(make_finding(report::Code::overlapping_entries, b.name, b.lfh_offset,
                            fmt::format("its bytes overlap entry '{}' (offsets {} to {})",
                                        report::printable_name(a.name), a.lfh_offset, a_end)));
-      b.status = "damaged";
+      b.status = report::EntryStatus::damaged;
     } else {
       gap(a_end, b.lfh_offset, fmt::format("between offsets {} and {}", a_end, b.lfh_offset), a.extent_known);
     }
@@ -233,7 +233,7 @@ void check_layout(io::ByteSource& src, std::vector<Entry>& entries, const scan::
     Entry& last = *placed.back();
     std::uint64_t last_end = std::max(last.end_offset, last.data_offset);
     if (last_end > end.cd_start)
-      rep.add(make_finding("overlapping_entries", last.name, last.lfh_offset,
+      rep.add(make_finding(report::Code::overlapping_entries, last.name, last.lfh_offset,
                            fmt::format("its data runs into the central directory at offset {}", end.cd_start)));
     else
       gap(last_end, end.cd_start, "between the last entry and the central directory",
@@ -252,13 +252,13 @@ void check_names(const std::vector<Entry>& entries, report::Report& rep) {
   for (std::size_t i = 0; i < entries.size(); ++i) {
     const Entry& e = entries[i];
     if (auto why = unsafe_name_reason(e.name))
-      rep.add(make_finding("unsafe_path", e.name, e.lfh_offset, *why + ": a restore could write outside its target"));
+      rep.add(make_finding(report::Code::unsafe_path, e.name, e.lfh_offset, *why + ": a restore could write outside its target"));
     if (is_symlink_mode(e.unix_mode()))
-      rep.add(make_finding("symlink_entry", e.name, e.lfh_offset,
+      rep.add(make_finding(report::Code::symlink_entry, e.name, e.lfh_offset,
                            "the entry is a symbolic link; a restore must not write through it"));
     auto [it, fresh] = seen.emplace(e.name, i);
     if (!fresh)
-      rep.add(make_finding("duplicate_name", e.name, e.lfh_offset,
+      rep.add(make_finding(report::Code::duplicate_name, e.name, e.lfh_offset,
                            fmt::format("the name is stored twice (entries {} and {})", it->second + 1, i + 1)));
   }
 }
@@ -293,15 +293,15 @@ Verification verify_archive(io::ByteSource& src, const std::string& path, const 
     for (auto& e : entries) {
       if (!e.lfh_read) continue;
       if (e.encrypted()) {
-        e.status = "encrypted";
-        rep.add(make_finding("encrypted_entry", e.name, e.lfh_offset,
+        e.status = report::EntryStatus::encrypted;
+        rep.add(make_finding(report::Code::encrypted_entry, e.name, e.lfh_offset,
                              "the entry is encrypted; its data cannot be verified without the password"));
       } else if (!codec::method_supported(e.method)) {
-        e.status = "unsupported";
-        rep.add(make_finding("unsupported_method", e.name, e.lfh_offset,
+        e.status = report::EntryStatus::unsupported;
+        rep.add(make_finding(report::Code::unsupported_method, e.name, e.lfh_offset,
                              fmt::format("compression method {} cannot be decoded, so the entry is not verified",
                                          zip::method_name(e.method))));
-      } else if (e.status == "damaged") {
+      } else if (e.status == report::EntryStatus::damaged) {
         // The local header is not this entry's (cd_lfh_mismatch): decoding the bytes behind it
         // as this entry would only add noise. Its extent is taken to be the header alone.
         e.end_offset = e.data_offset;
@@ -334,7 +334,7 @@ Verification verify_archive(io::ByteSource& src, const std::string& path, const 
     for (auto& f : scan.findings) rep.add(f);
     entries = std::move(scan.entries);
     if (end && entries.empty())
-      rep.add(make_finding("cd_unreadable", std::nullopt, end->cd_start, "the central directory could not be read"));
+      rep.add(make_finding(report::Code::cd_unreadable, std::nullopt, end->cd_start, "the central directory could not be read"));
   }
   finish_verification(v, std::move(entries), v.from_directory ? "central_directory" : "local_headers", threads, t0,
                       opt.rows);
@@ -351,7 +351,7 @@ void finish_verification(Verification& v, std::vector<Entry> entries, const char
     if (rows) rep.entries.push_back(scan::to_row(e));
     comp += e.compressed_size;
     uncomp += e.uncompressed_size;
-    ok += e.status == "ok";
+    ok += e.status == report::EntryStatus::ok;
   }
   rep.decide_verdict();
   for (auto& e : entries) {

@@ -96,10 +96,10 @@ Input open_input(const std::string& path, const CommonOptions& o) {
 
 report::Finding tag_finding(const std::string& path, bool repairing) {
   if (repairing)
-    return report::make_finding("crypt_unauthenticated", std::nullopt, std::nullopt,
+    return report::make_finding(report::Code::crypt_unauthenticated, std::nullopt, std::nullopt,
                                 path + ": the GCM tag did not match (the file is cut, changed, or the key is wrong): "
                                        "the decrypted data is used, but its authenticity could not be proven");
-  return report::make_finding("crypt_tag_mismatch", std::nullopt, std::nullopt,
+  return report::make_finding(report::Code::crypt_tag_mismatch, std::nullopt, std::nullopt,
                               "the GCM authentication tag did not match: the key is wrong or the file was changed "
                               "(the two cannot be told apart)");
 }

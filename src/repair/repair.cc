@@ -126,7 +126,7 @@ report::Report scan_report(const scan::ScanResult& s, const std::string& path, s
   r.entries.reserve(s.entries.size());
   for (const auto& e : s.entries) {
     r.entries.push_back(scan::to_row(e));
-    ok += e.status == "ok";
+    ok += e.status == report::EntryStatus::ok;
   }
   if (!s.directory_at) r.add(scan::eocd_missing_finding(size, s.entries));
   nlohmann::json damaged = nlohmann::json::array();
@@ -248,13 +248,13 @@ RepairResult repair_archive(const RepairRequest& req) {
   std::set<std::uint64_t> found_offsets;
   for (const auto& e : scan.entries) {
     found_offsets.insert(e.lfh_offset);
-    if (e.status == "ok") {
+    if (e.status == report::EntryStatus::ok) {
       kept.push_back(&e);
       auto it = directory.find(e.lfh_offset);
       if (it != directory.end() && it->second.name == e.name &&
           (it->second.crc32 != e.decoded->crc || it->second.compressed_size != e.compressed_size ||
            it->second.uncompressed_size != e.uncompressed_size))
-        rep.add(make_finding("cd_lfh_mismatch", e.name, e.lfh_offset,
+        rep.add(make_finding(report::Code::cd_lfh_mismatch, e.name, e.lfh_offset,
                              "the old central directory disagrees with the entry's verified data; the data wins"));
     } else {
       lost.push_back(e.name);
@@ -267,7 +267,7 @@ RepairResult repair_archive(const RepairRequest& req) {
   for (const auto& [off, e] : directory) {
     if (!found_offsets.count(off)) {
       lost.push_back(e.name);
-      rep.add(make_finding("entry_truncated", e.name, off,
+      rep.add(make_finding(report::Code::entry_truncated, e.name, off,
                            "listed in the old central directory, but its local header was not found there"));
     }
   }
@@ -282,7 +282,7 @@ RepairResult repair_archive(const RepairRequest& req) {
       if (names.insert(e->name).second) {
         unique.push_back(e);
       } else {
-        rep.add(make_finding("duplicate_name", e->name, e->lfh_offset,
+        rep.add(make_finding(report::Code::duplicate_name, e->name, e->lfh_offset,
                              "a second entry of this name is left out of the repaired directory"));
         lost.push_back(e->name);
       }
@@ -357,7 +357,7 @@ RepairResult repair_archive(const RepairRequest& req) {
         // The intact start of a cut or damaged entry, stored under NAME.partial: decoded once to
         // learn its CRC and length, then again straight into the output (bounded memory).
         std::uint64_t limit = (e->end_offset > e->data_offset ? e->end_offset : src.size()) - e->data_offset;
-        if (e->method == zip::kStored && e->status == "truncated") limit = src.size() - e->data_offset;
+        if (e->method == zip::kStored && e->status == report::EntryStatus::truncated) limit = src.size() - e->data_offset;
         codec::DecodeRequest dr{e->data_offset, limit, e->method};
         dr.lzma_eos = e->flags & 2;
         dr.expected_uncompressed = e->uncompressed_size;
@@ -385,7 +385,7 @@ RepairResult repair_archive(const RepairRequest& req) {
         if (written != first.produced) throw io::IoError(req.input + ": the file changed while it was being repaired");
         pos += written;
         salvaged += written;
-        rep.add(make_finding("entry_salvaged", r.name, e->lfh_offset,
+        rep.add(make_finding(report::Code::entry_salvaged, r.name, e->lfh_offset,
                              fmt::format("the intact first {} bytes of '{}' are kept as '{}'", written,
                                          report::printable_name(e->name), report::printable_name(r.name))));
         records.push_back(std::move(r));
@@ -437,7 +437,7 @@ RepairResult repair_archive(const RepairRequest& req) {
       row.uncompressed_size = r.uncompressed_size;
       row.crc32 = r.crc32;
       row.offset = r.local_offset;
-      row.status = "ok";
+      row.status = report::EntryStatus::ok;
       rep.entries.push_back(row);
     }
     rep.extra["output"] = {{"path", req.in_place ? req.input : req.output},
@@ -448,7 +448,7 @@ RepairResult repair_archive(const RepairRequest& req) {
     rep.stats["bytes_salvaged"] = salvaged;
   }
   for (const auto& e : scan.entries)
-    if (e.status != "ok") {
+    if (e.status != report::EntryStatus::ok) {
       auto row = scan::to_row(e);
       rep.entries.push_back(row);
     }

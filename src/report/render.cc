@@ -30,18 +30,22 @@ void write_json(std::ostream& os, const Report& r) {
                    "{}\n    {{\"name\": {}, \"method\": {}, \"compressed_size\": {}, \"uncompressed_size\": {}, "
                    "\"crc32\": \"{:08x}\", \"offset\": {}, \"data_descriptor\": {}, \"zip64\": {}, \"status\": {}}}",
                    i ? "," : "", dump(printable_name(e.name)), dump(e.method), e.compressed_size, e.uncompressed_size,
-                   e.crc32, e.offset, e.data_descriptor, e.zip64, dump(e.status));
+                   e.crc32, e.offset, e.data_descriptor, e.zip64, dump(to_string(e.status)));
     os << line;
   }
   os << (r.entries.empty() ? "],\n  \"findings\": [" : "\n  ],\n  \"findings\": [");
   for (std::size_t i = 0; i < r.findings.size(); ++i) {
     const auto& f = r.findings[i];
+    json readers = json::array();
+    for (unsigned b = 0; b < 6; ++b)
+      if (f.readers & (1u << b)) readers.push_back(reader_id(Reader(1u << b)));
     os << (i ? ",\n    " : "\n    ")
-       << dump({{"code", f.code},
+       << dump({{"code", std::string(to_string(f.code))},
                 {"severity", to_string(f.severity)},
                 {"entry", f.entry ? json(printable_name(*f.entry)) : json(nullptr)},
                 {"offset", f.offset ? json(*f.offset) : json(nullptr)},
-                {"message", printable_name(f.message)}});
+                {"message", printable_name(f.message)},
+                {"readers", readers}});
   }
   os << (r.findings.empty() ? "],\n  \"stats\": " : "\n  ],\n  \"stats\": ") << dump(r.stats);
   for (auto it = r.extra.begin(); it != r.extra.end(); ++it)
@@ -52,12 +56,12 @@ void write_json(std::ostream& os, const Report& r) {
 void write_text(std::ostream& os, const Report& r, bool verbose) {
   std::string out;
   std::size_t ok = 0;
-  for (const auto& e : r.entries) ok += e.status == "ok";
+  for (const auto& e : r.entries) ok += e.status == report::EntryStatus::ok;
   out += fmt::format("{}: {} ({} bytes)\n", r.command, r.archive_path, r.archive_size);
   if (verbose || r.entries.size() <= 40) {
     // Written as they come, not gathered first: --verbose on 200,000 entries is 15 MB of text.
     for (const auto& e : r.entries) {
-      fmt::format_to(std::back_inserter(out), "  {:<11} {:>12} {:>12} {:08x} {:<8} {}\n", e.status,
+      fmt::format_to(std::back_inserter(out), "  {:<11} {:>12} {:>12} {:08x} {:<8} {}\n", to_string(e.status),
                      e.uncompressed_size, e.compressed_size, e.crc32, e.method, printable_name(e.name));
       if (out.size() >= (64u << 10)) {
         os << out;
@@ -73,7 +77,12 @@ void write_text(std::ostream& os, const Report& r, bool verbose) {
     out += fmt::format("{}{}: {}", repair ? "  " : "", to_string(f.severity), f.code);
     if (f.entry) out += fmt::format(" [{}]", printable_name(*f.entry));
     if (f.offset) out += fmt::format(" at offset {}", *f.offset);
-    out += ": " + f.message + "\n";
+    out += ": " + f.message;
+    // Which readers refuse it matters when some do and others do not (docs/readers.md).
+    if (f.readers && f.readers != kAllReaders && f.severity == Severity::error)
+      out += fmt::format(" ({} refuse{} this)", reader_names(f.readers),
+                         __builtin_popcount(f.readers) == 1 ? "s" : "");
+    out += "\n";
   }
   if (repair) {
     const auto& rp = r.extra["repair"];

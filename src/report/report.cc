@@ -1,17 +1,7 @@
 #include "report/report.h"
 
-#include <map>
 
 namespace zm::report {
-
-const char* to_string(Severity s) {
-  switch (s) {
-    case Severity::info: return "info";
-    case Severity::warning: return "warning";
-    case Severity::error: return "error";
-  }
-  return "error";
-}
 
 const char* to_string(Verdict v) {
   switch (v) {
@@ -22,48 +12,10 @@ const char* to_string(Verdict v) {
   return "unreadable";
 }
 
-Severity severity_of(const std::string& code) {
-  // Errors make the verdict `damaged` (exit 1); warnings are shown but a restore can proceed;
-  // info explains an unusual but sound layout.
-  static const std::map<std::string, Severity> table = {
-      {"eocd_missing", Severity::error},
-      {"eocd_inconsistent", Severity::error},
-      {"cd_unreadable", Severity::error},
-      {"cd_lfh_mismatch", Severity::error},
-      {"crc_mismatch", Severity::error},
-      {"size_mismatch", Severity::error},
-      {"decode_error", Severity::error},
-      {"entry_truncated", Severity::error},
-      {"local_header_unreadable", Severity::error},
-      {"descriptor_mismatch", Severity::error},
-      {"descriptor_missing", Severity::error},
-      {"overlapping_entries", Severity::error},
-      {"duplicate_name", Severity::error},
-      {"unsafe_path", Severity::error},
-      {"encrypted_entry", Severity::error},
-      {"unsupported_method", Severity::error},
-      {"zip64_inconsistent", Severity::error},
-      {"damaged_stretch", Severity::error},
-      {"gap_bytes", Severity::warning},
-      {"unreferenced_local_header", Severity::warning},
-      {"symlink_entry", Severity::warning},
-      {"trailing_bytes", Severity::warning},
-      {"prefix_bytes", Severity::info},
-      {"entry_salvaged", Severity::warning},
-      {"crypt_tag_mismatch", Severity::error},
-      {"crypt_unauthenticated", Severity::warning},
-      {"profile_missing_entry", Severity::error},
-      {"profile_bad_content", Severity::error},
-      // An error from verify; repair lowers it to a warning (it did what could be done).
-      {"backup_incomplete", Severity::error},
-  };
-  auto it = table.find(code);
-  return it == table.end() ? Severity::error : it->second;
-}
-
-Finding make_finding(const std::string& code, std::optional<std::string> entry, std::optional<std::uint64_t> offset,
+Finding make_finding(Code code, std::optional<std::string> entry, std::optional<std::uint64_t> offset,
                      std::string message) {
-  return Finding{code, severity_of(code), std::move(entry), offset, std::move(message)};
+  const auto& i = info(code);
+  return Finding{code, i.severity, std::move(entry), offset, std::move(message), i.readers};
 }
 
 bool Report::has_errors() const { return count(Severity::error) > 0; }

@@ -8,24 +8,24 @@
 
 #include <nlohmann/json.hpp>
 
+#include "report/codes.h"
+
 namespace zm::report {
 
-enum class Severity { info, warning, error };
-const char* to_string(Severity s);
-
-// A stable code (documented in the man page) and a sentence for people.
+// A stable code (codes.def, documented in the man page) and a sentence for people. `readers`
+// are the readers that refuse what the finding describes (the table's, unless a rule knows better).
 struct Finding {
-  std::string code;
+  Code code = Code::decode_error;
   Severity severity = Severity::error;
   std::optional<std::string> entry;
   std::optional<std::uint64_t> offset;
   std::string message;
+  Readers readers = 0;
 };
 
-// Severity of each finding code; one place so that verify, scan and repair agree.
-Severity severity_of(const std::string& code);
-Finding make_finding(const std::string& code, std::optional<std::string> entry,
-                     std::optional<std::uint64_t> offset, std::string message);
+// Severity and readers come from the table, so that verify, scan and repair agree.
+Finding make_finding(Code code, std::optional<std::string> entry, std::optional<std::uint64_t> offset,
+                     std::string message);
 
 struct EntryRow {
   std::string name;
@@ -33,7 +33,7 @@ struct EntryRow {
   std::uint64_t compressed_size = 0, uncompressed_size = 0;
   std::uint32_t crc32 = 0;
   std::uint64_t offset = 0;   // of the local header, from the start of the file
-  std::string status;         // ok, damaged, truncated, encrypted, unsupported, unchecked
+  EntryStatus status = EntryStatus::unchecked;
   bool data_descriptor = false;
   bool zip64 = false;
 };

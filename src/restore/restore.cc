@@ -69,7 +69,7 @@ RestoreResult restore_archive(const RestoreRequest& req) {
     for (const auto& f : res.report.findings)
       if (f.severity == report::Severity::error && f.entry) flagged.insert(*f.entry);
     for (const auto& e : v.entries) {
-      if (e.status == "ok" && !flagged.count(e.name)) {
+      if (e.status == report::EntryStatus::ok && !flagged.count(e.name)) {
         accepted.insert(e.name);
         needed += e.uncompressed_size;
       }

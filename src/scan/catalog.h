@@ -55,8 +55,7 @@ struct Entry {
   std::uint64_t end_offset = 0;  // one past the data and descriptor
   bool extent_known = true;      // false when the header is not this entry's own
 
-  // Always one of the literals ok, damaged, truncated, encrypted, unsupported, unchecked.
-  std::string_view status = "unchecked";
+  report::EntryStatus status = report::EntryStatus::unchecked;
   bool has_descriptor_flag() const { return flags & zip::kFlagDescriptor; }
   bool encrypted() const { return flags & (zip::kFlagEncrypted | zip::kFlagStrongEncryption); }
   bool is_directory() const { return !name.empty() && name.back() == '/'; }

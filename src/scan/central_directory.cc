@@ -51,8 +51,7 @@ CentralDirectory read_central_directory(io::ByteSource& src, const EndRecords& e
     std::uint64_t at = rd.pos();
     auto fixed = rd.peek(zip::kCentralHeaderLen);
     if (fixed.size() < zip::kCentralHeaderLen || zip::load_u32(fixed.data()) != zip::kCentralSig) {
-      cd.findings.push_back(make_finding(
-          "cd_unreadable", std::nullopt, at,
+      cd.findings.push_back(make_finding(report::Code::cd_unreadable, std::nullopt, at,
           fmt::format("central directory record {} is not where the directory says (no PK\\1\\2 signature)", index + 1)));
       return cd;
     }
@@ -60,7 +59,7 @@ CentralDirectory read_central_directory(io::ByteSource& src, const EndRecords& e
                       (fixed[32] | fixed[33] << 8);
     auto rec = rd.peek(len);
     if (rec.size() < len || at + len > cd_end) {
-      cd.findings.push_back(make_finding("cd_unreadable", std::nullopt, at,
+      cd.findings.push_back(make_finding(report::Code::cd_unreadable, std::nullopt, at,
                                          fmt::format("central directory record {} runs past the end of the directory",
                                                      index + 1)));
       return cd;
@@ -71,7 +70,7 @@ CentralDirectory read_central_directory(io::ByteSource& src, const EndRecords& e
     bool zip64_missing = false;
     Entry e = entry_from_record(h, &zip64_missing);
     if (zip64_missing)
-      cd.findings.push_back(make_finding("zip64_inconsistent", e.name, at,
+      cd.findings.push_back(make_finding(report::Code::zip64_inconsistent, e.name, at,
                                          "a size or offset is 0xFFFFFFFF but the ZIP64 extra field lacks the value"));
     e.lfh_offset += end.shift;
     cd.entries.push_back(std::move(e));
@@ -79,7 +78,7 @@ CentralDirectory read_central_directory(io::ByteSource& src, const EndRecords& e
     ++index;
   }
   if (index != end.entries) {
-    cd.findings.push_back(make_finding("eocd_inconsistent", std::nullopt, end.eocd_offset,
+    cd.findings.push_back(make_finding(report::Code::eocd_inconsistent, std::nullopt, end.eocd_offset,
                                        fmt::format("the end record counts {} entries but the directory holds {}",
                                                    end.entries, index)));
   }

@@ -46,7 +46,7 @@ std::optional<EndRecords> locate_end_records(io::ByteSource& src) {
   r.eocd = zip::parse_end({&tail[*pick], zip::kEndLen});
   r.end_of_records = r.eocd_offset + zip::kEndLen + r.eocd.comment_len;
   if (r.end_of_records < size) {
-    r.findings.push_back(make_finding("trailing_bytes", std::nullopt, r.end_of_records,
+    r.findings.push_back(make_finding(report::Code::trailing_bytes, std::nullopt, r.end_of_records,
                                       fmt::format("{} bytes follow the end record and its comment",
                                                   size - r.end_of_records)));
   }
@@ -54,7 +54,7 @@ std::optional<EndRecords> locate_end_records(io::ByteSource& src) {
   r.cd_size = r.eocd.cd_size;
   r.cd_offset = r.eocd.cd_offset;
   if (r.eocd.entries_on_disk != r.eocd.entries_total || r.eocd.disk != r.eocd.cd_disk) {
-    r.findings.push_back(make_finding("eocd_inconsistent", std::nullopt, r.eocd_offset,
+    r.findings.push_back(make_finding(report::Code::eocd_inconsistent, std::nullopt, r.eocd_offset,
                                       "the end record describes a multi-disk archive or disagrees with itself"));
   }
 
@@ -67,7 +67,7 @@ std::optional<EndRecords> locate_end_records(io::ByteSource& src) {
       r.locator = zip::parse_zip64_locator(lb);
       // OneDrive writes 0 total disks here; it is harmless, so only real multi-disk values count.
       if (r.locator->total_disks > 1)
-        r.findings.push_back(make_finding("zip64_inconsistent", std::nullopt, r.locator_offset,
+        r.findings.push_back(make_finding(report::Code::zip64_inconsistent, std::nullopt, r.locator_offset,
                                           fmt::format("ZIP64 locator says the archive spans {} disks",
                                                       r.locator->total_disks)));
       // The ZIP64 end record normally ends where the locator starts; its declared offset may be
@@ -83,15 +83,14 @@ std::optional<EndRecords> locate_end_records(io::ByteSource& src) {
         }
       }
       if (!z) {
-        r.findings.push_back(make_finding("zip64_inconsistent", std::nullopt, r.locator->zip64_end_offset,
+        r.findings.push_back(make_finding(report::Code::zip64_inconsistent, std::nullopt, r.locator->zip64_end_offset,
                                           "the ZIP64 locator points at no ZIP64 end record"));
       } else {
         r.zip64 = z;
         r.zip64_offset = zoff;
         dir_end = zoff;
         if (12 + z->record_size + zoff != r.locator_offset)
-          r.findings.push_back(make_finding(
-              "zip64_inconsistent", std::nullopt, zoff,
+          r.findings.push_back(make_finding(report::Code::zip64_inconsistent, std::nullopt, zoff,
               fmt::format("the ZIP64 end record's size field ({}) does not reach the locator", z->record_size)));
         // 4.4.1.4: a classic field of all ones defers to the ZIP64 record; other values must agree.
         auto check = [&](const char* what, std::uint64_t classic, std::uint64_t all_ones, std::uint64_t z64,
@@ -99,8 +98,7 @@ std::optional<EndRecords> locate_end_records(io::ByteSource& src) {
           if (classic == all_ones) {
             eff = z64;
           } else if (classic != z64) {
-            r.findings.push_back(make_finding(
-                "zip64_inconsistent", std::nullopt, r.eocd_offset,
+            r.findings.push_back(make_finding(report::Code::zip64_inconsistent, std::nullopt, r.eocd_offset,
                 fmt::format("the end record's {} ({}) disagrees with the ZIP64 end record ({})", what, classic, z64)));
             eff = z64;
           }
@@ -121,13 +119,12 @@ std::optional<EndRecords> locate_end_records(io::ByteSource& src) {
       r.cd_start = physical;
     } else {
       r.cd_start = r.cd_offset;
-      r.findings.push_back(make_finding(
-          "eocd_inconsistent", std::nullopt, r.eocd_offset,
+      r.findings.push_back(make_finding(report::Code::eocd_inconsistent, std::nullopt, r.eocd_offset,
           fmt::format("the directory cannot start at offset {} and still end at {}", r.cd_offset, dir_end)));
     }
   } else {
     r.cd_start = r.cd_offset;
-    r.findings.push_back(make_finding("eocd_inconsistent", std::nullopt, r.eocd_offset,
+    r.findings.push_back(make_finding(report::Code::eocd_inconsistent, std::nullopt, r.eocd_offset,
                                       fmt::format("the directory size ({}) is larger than the bytes before "
                                                   "the end record ({})",
                                                   r.cd_size, dir_end)));

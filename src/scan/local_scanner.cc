@@ -349,14 +349,14 @@ report::Finding eocd_missing_finding(std::uint64_t size, const std::vector<Entry
   const Entry* last = nullptr;
   std::size_t index = 0;
   for (std::size_t i = 0; i < walked.size(); ++i)
-    if (walked[i].status == "ok") last = &walked[i], index = i + 1;
+    if (walked[i].status == report::EntryStatus::ok) last = &walked[i], index = i + 1;
   std::string msg = "no central directory or end record after the entries: the archive was cut short or never finished";
   if (last)
     msg += fmt::format("; the last whole entry is '{}' (entry {}, ending at offset {})",
                        report::printable_name(last->name), index, last->end_offset);
   else if (!walked.empty())
     msg += "; no entry is whole";
-  return make_finding("eocd_missing", std::nullopt, size, msg);
+  return make_finding(report::Code::eocd_missing, std::nullopt, size, msg);
 }
 
 std::uint64_t find_next_record(io::ByteSource& src, std::uint64_t from, std::uint64_t to, bool headers_only) {
@@ -402,7 +402,7 @@ ScanResult scan_local(io::ByteSource& input, codec::Workspace& ws, const ScanOpt
   r.found_any_header = true;
   r.archive_start = pos;
   if (pos > opt.start)
-    r.findings.push_back(make_finding("prefix_bytes", std::nullopt, opt.start,
+    r.findings.push_back(make_finding(report::Code::prefix_bytes, std::nullopt, opt.start,
                                       fmt::format("{} bytes come before the first local header "
                                                   "(a self-extractor stub or other prefix)",
                                                   pos - opt.start)));
@@ -419,54 +419,49 @@ ScanResult scan_local(io::ByteSource& input, codec::Workspace& ws, const ScanOpt
   // Sizes from the header (bit 3 clear), checked against what decoding gave.
   auto judge_sized = [&](Entry& e, const DecodeResult& d, std::size_t index) {
     if (d.status != Status::ok) {
-      e.status = "damaged";
-      r.findings.push_back(make_finding("decode_error", e.name, e.data_offset,
+      e.status = report::EntryStatus::damaged;
+      r.findings.push_back(make_finding(report::Code::decode_error, e.name, e.data_offset,
                                         fmt::format("entry {}: {}", index + 1, decode_message(d))));
     } else if (d.consumed != e.compressed_size || d.produced != e.uncompressed_size) {
-      e.status = "damaged";
-      r.findings.push_back(make_finding(
-          "size_mismatch", e.name, e.data_offset,
+      e.status = report::EntryStatus::damaged;
+      r.findings.push_back(make_finding(report::Code::size_mismatch, e.name, e.data_offset,
           fmt::format("decoded {} bytes from {} compressed; the local header says {} from {}", d.produced,
                       d.consumed, e.uncompressed_size, e.compressed_size)));
     } else if (d.crc != e.crc32) {
-      e.status = "damaged";
-      r.findings.push_back(make_finding(
-          "crc_mismatch", e.name, e.data_offset,
+      e.status = report::EntryStatus::damaged;
+      r.findings.push_back(make_finding(report::Code::crc_mismatch, e.name, e.data_offset,
           fmt::format("CRC-32 of the data is {:08x}; the local header says {:08x}", d.crc, e.crc32)));
     } else {
-      e.status = "ok";
+      e.status = report::EntryStatus::ok;
     }
   };
   // Bit 3, decoded up to the descriptor the walker found: the descriptor must agree.
   auto judge_speculative = [&](Entry& e, const DecodeResult& d, std::size_t index) {
     const DataDescriptor& g = *e.descriptor;
     if (d.status != Status::ok) {
-      e.status = "damaged";
-      r.findings.push_back(make_finding(
-          "decode_error", e.name, e.data_offset,
+      e.status = report::EntryStatus::damaged;
+      r.findings.push_back(make_finding(report::Code::decode_error, e.name, e.data_offset,
           fmt::format("entry {}: {}", index + 1,
                       d.status == Status::overrun ? "the compressed stream does not end where its data descriptor says"
                                                   : decode_message(d))));
     } else if (d.consumed != g.compressed_size || d.produced != g.uncompressed_size) {
-      e.status = "damaged";
-      r.findings.push_back(make_finding(
-          "descriptor_mismatch", e.name, g.offset,
+      e.status = report::EntryStatus::damaged;
+      r.findings.push_back(make_finding(report::Code::descriptor_mismatch, e.name, g.offset,
           fmt::format("the data descriptor says crc {:08x}, {} compressed, {} uncompressed; decoding gave {:08x}, {}, {}",
                       g.crc32, g.compressed_size, g.uncompressed_size, d.crc, d.consumed, d.produced)));
     } else if (d.crc != g.crc32) {
-      e.status = "damaged";
-      r.findings.push_back(make_finding(
-          "crc_mismatch", e.name, e.data_offset,
+      e.status = report::EntryStatus::damaged;
+      r.findings.push_back(make_finding(report::Code::crc_mismatch, e.name, e.data_offset,
           fmt::format("CRC-32 of the data is {:08x}; its data descriptor says {:08x}", d.crc, g.crc32)));
     } else {
-      e.status = "ok";
+      e.status = report::EntryStatus::ok;
     }
   };
 
   auto resync = [&](std::uint64_t from, const std::string& why) -> std::uint64_t {
     std::uint64_t next = find_next_record(src, from, size());
     r.damaged.push_back({from, next, why});
-    r.findings.push_back(make_finding("damaged_stretch", std::nullopt, from,
+    r.findings.push_back(make_finding(report::Code::damaged_stretch, std::nullopt, from,
                                       fmt::format("{} bytes from offset {} to {} belong to no readable entry ({})",
                                                   next - from, from, next, why)));
     return next;
@@ -497,7 +492,7 @@ ScanResult scan_local(io::ByteSource& input, codec::Workspace& ws, const ScanOpt
       // Still an entry that was lost: keep what its header shows of the name.
       Entry cut;
       cut.lfh_offset = pos;
-      cut.status = "truncated";
+      cut.status = report::EntryStatus::truncated;
       if (size() - pos > zip::kLocalHeaderLen) {
         std::uint8_t fixed[zip::kLocalHeaderLen];
         src.read_at(pos, fixed);
@@ -508,7 +503,7 @@ ScanResult scan_local(io::ByteSource& input, codec::Workspace& ws, const ScanOpt
       }
       r.cut_entry = r.entries.size();
       r.entries.push_back(std::move(cut));
-      r.findings.push_back(make_finding("entry_truncated", std::nullopt, pos,
+      r.findings.push_back(make_finding(report::Code::entry_truncated, std::nullopt, pos,
                                         fmt::format("entry {}: {}", r.entries.size() + 1, why)));
       r.stop = fmt::format("the file ends inside the local header of entry {} at offset {}", r.entries.size() + 1, pos);
       r.damaged.push_back({pos, size(), "cut local header"});
@@ -544,9 +539,8 @@ ScanResult scan_local(io::ByteSource& input, codec::Workspace& ws, const ScanOpt
     const std::string name = e.name;
 
     auto finish_cut = [&](std::uint64_t intact, const std::string& what) {
-      e.status = "truncated";
-      r.findings.push_back(make_finding(
-          "entry_truncated", name, e.lfh_offset,
+      e.status = report::EntryStatus::truncated;
+      r.findings.push_back(make_finding(report::Code::entry_truncated, name, e.lfh_offset,
           fmt::format("the file ends inside entry {} ({}); {} bytes of it are intact", index + 1, what, intact)));
       r.cut_entry = index;
       r.cut_intact_bytes = intact;
@@ -557,9 +551,9 @@ ScanResult scan_local(io::ByteSource& input, codec::Workspace& ws, const ScanOpt
     if (e.encrypted() || !codec::method_supported(e.method)) {
       // The data cannot be decoded; its end is known only from the sizes in the header.
       const bool enc = e.encrypted();
-      e.status = enc ? "encrypted" : "unsupported";
+      e.status = enc ? report::EntryStatus::encrypted : report::EntryStatus::unsupported;
       r.findings.push_back(make_finding(
-          enc ? "encrypted_entry" : "unsupported_method", name, e.lfh_offset,
+          enc ? report::Code::encrypted_entry : report::Code::unsupported_method, name, e.lfh_offset,
           enc ? "the entry is encrypted; its data cannot be verified"
               : fmt::format("compression method {} cannot be decoded here", zip::method_name(e.method))));
       if (!e.has_descriptor_flag() && e.data_offset + e.compressed_size <= size()) {
@@ -614,11 +608,10 @@ ScanResult scan_local(io::ByteSource& input, codec::Workspace& ws, const ScanOpt
         d.crc = end->crc;
         e.decoded = d;
         if (end->crc_ok) {
-          e.status = "ok";
+          e.status = report::EntryStatus::ok;
         } else {
-          e.status = "damaged";
-          r.findings.push_back(make_finding(
-              "crc_mismatch", name, e.data_offset,
+          e.status = report::EntryStatus::damaged;
+          r.findings.push_back(make_finding(report::Code::crc_mismatch, name, e.data_offset,
               fmt::format("CRC-32 of the stored data is {:08x}; its data descriptor says {:08x}", end->crc,
                           end->descriptor.crc32)));
         }
@@ -658,8 +651,8 @@ ScanResult scan_local(io::ByteSource& input, codec::Workspace& ws, const ScanOpt
         break;
       }
       if (d.status != Status::ok) {
-        e.status = "damaged";
-        r.findings.push_back(make_finding("decode_error", name, e.data_offset,
+        e.status = report::EntryStatus::damaged;
+        r.findings.push_back(make_finding(report::Code::decode_error, name, e.data_offset,
                                           fmt::format("entry {}: {}", index + 1, decode_message(d))));
         const std::uint64_t data_offset = e.data_offset;
         r.entries.push_back(std::move(e));
@@ -677,15 +670,15 @@ ScanResult scan_local(io::ByteSource& input, codec::Workspace& ws, const ScanOpt
         e.descriptor = desc;
         e.crc32 = desc->crc32;
         e.end_offset = data_end + desc->length;
-        e.status = "ok";
+        e.status = report::EntryStatus::ok;
       } else if (auto g = read_descriptor_guess(src, data_end, zip64)) {
         e.descriptor = g;
         e.crc32 = g->crc32;
         e.end_offset = data_end + g->length;
-        e.status = "damaged";
+        e.status = report::EntryStatus::damaged;
         bool sizes_agree = g->compressed_size == d.consumed && g->uncompressed_size == d.produced;
         r.findings.push_back(make_finding(
-            sizes_agree ? "crc_mismatch" : "descriptor_mismatch", name, data_end,
+            sizes_agree ? report::Code::crc_mismatch : report::Code::descriptor_mismatch, name, data_end,
             sizes_agree ? fmt::format("CRC-32 of the data is {:08x}; its data descriptor says {:08x}", d.crc, g->crc32)
                         : fmt::format("the data descriptor says crc {:08x}, {} compressed, {} uncompressed; decoding "
                                       "gave {:08x}, {}, {}",

@@ -41,17 +41,21 @@ class ManPage(unittest.TestCase):
             for flag in re.findall(r"(--[a-z][a-z-]+)", help_text):
                 self.assertTrue(flag in text, "%s %s is not in the man page" % (cmd, flag))
 
-    def test_every_finding_code_is_documented_with_its_severity(self):
+    def test_every_finding_code_is_documented_with_its_severity_and_text(self):
+        # src/report/codes.def is the one table: code, severity, readers, the man page's text.
         text = man_text()
-        src = open(os.path.join(SRC, "src", "report", "report.cc")).read()
-        table = re.findall(r'\{"(\w+)", Severity::(\w+)\}', src)
-        self.assertGreater(len(table), 20)
+        flat = re.sub(r"[\s\-\u2010\u2212]+", "", text)
+        defs = open(os.path.join(SRC, "src", "report", "codes.def")).read()
+        table = re.findall(r'ZM_CODE\((\w+),\s*(\w+),\s*([^,]+),\s*((?:"(?:[^"\\]|\\.)*"\s*)+)\)', defs)
+        self.assertGreater(len(table), 30)
         schema = json.load(open(os.path.join(SRC, "docs", "report.schema.json")))
         codes = set(schema["$defs"]["finding"]["properties"]["code"]["enum"])
-        for code, severity in table:
+        for code, severity, _readers, words in table:
             self.assertTrue("%s (%s)" % (code, severity) in text, "%s (%s) is not in the man page" % (code, severity))
+            words = "".join(re.findall(r'"((?:[^"\\]|\\.)*)"', words))
+            self.assertIn(re.sub(r"[\s\-]+", "", words), flat, "the man page's text for %s is not the table's" % code)
             self.assertIn(code, codes)
-        self.assertEqual(codes, {c for c, _ in table})
+        self.assertEqual(codes, {c for c, *_ in table})
 
     def test_version_matches_the_man_page(self):
         version = run("--version").stdout.decode().split()[-1]

@@ -20,8 +20,8 @@ TEST_CASE("report: JSON has the documented top-level fields and codes keep their
   Report r;
   r.command = "verify";
   r.archive_path = "x.zip";
-  r.add(make_finding("crc_mismatch", std::string("a\xffz"), 10, "bad"));
-  r.add(make_finding("gap_bytes", std::nullopt, 20, "gap"));
+  r.add(make_finding(Code::crc_mismatch, std::string("a\xffz"), 10, "bad"));
+  r.add(make_finding(Code::gap_bytes, std::nullopt, 20, "gap"));
   r.decide_verdict();
   std::ostringstream out;
   write_json(out, r);
@@ -34,7 +34,7 @@ TEST_CASE("report: JSON has the documented top-level fields and codes keep their
   CHECK(j["findings"][1]["entry"].is_null());
   CHECK_NOTHROW((void)j.dump());
   Report ok;
-  ok.add(make_finding("gap_bytes", std::nullopt, 1, "only a warning"));
+  ok.add(make_finding(Code::gap_bytes, std::nullopt, 1, "only a warning"));
   ok.decide_verdict();
   CHECK(ok.verdict == Verdict::ok);
 }
@@ -46,9 +46,9 @@ TEST_CASE("report: the JSON written entry by entry parses back to every entry an
     r.command = "scan";
     r.archive_path = "dir/\"quoted\".zip";
     for (std::size_t i = 0; i < n; ++i)
-      r.entries.push_back({"e\\" + std::to_string(i) + "\x01", "deflate", i, 2 * i, 0xabcdefu, 30 * i, "ok",
+      r.entries.push_back({"e\\" + std::to_string(i) + "\x01", "deflate", i, 2 * i, 0xabcdefu, 30 * i, EntryStatus::ok,
                            i % 2 == 1, false});
-    if (n) r.add(make_finding("gap_bytes", std::nullopt, 5, "line\nbreak"));
+    if (n) r.add(make_finding(Code::gap_bytes, std::nullopt, 5, "line\nbreak"));
     r.stats = {{"entries", n}};
     r.extra["repair"] = {{"entries_lost", 0}};
     r.decide_verdict();

@@ -80,7 +80,7 @@ TEST_CASE("scan: all four descriptor layouts, deflate and stored") {
         auto r = scan_of(src);
         REQUIRE(r.entries.size() == items.size());
         for (std::size_t i = 0; i < items.size(); ++i) {
-          CHECK(r.entries[i].status == "ok");
+          CHECK(r.entries[i].status == report::EntryStatus::ok);
           CHECK(r.entries[i].name == items[i].name);
           CHECK(r.entries[i].uncompressed_size == items[i].data.size());
           CHECK(r.entries[i].lfh_offset == built.offsets[i]);
@@ -105,7 +105,7 @@ TEST_CASE("scan: zipstream-ng local ZIP64 extra with zero sizes and 0xFFFFFFFF h
   for_each_chunking(built.bytes, [&](io::ByteSource& src) {
     auto r = scan_of(src);
     REQUIRE(r.entries.size() == items.size());
-    for (auto& e : r.entries) CHECK(e.status == "ok");
+    for (auto& e : r.entries) CHECK(e.status == report::EntryStatus::ok);
     CHECK(r.entries[0].descriptor->length == 24);
     CHECK(r.directory_at == built.cd_offset);
   });
@@ -120,9 +120,9 @@ TEST_CASE("scan: stored entry with descriptor whose data holds PK\\7\\8 and PK\\
   for_each_chunking(built.bytes, [&](io::ByteSource& src) {
     auto r = scan_of(src);
     REQUIRE(r.entries.size() == 2);
-    CHECK(r.entries[0].status == "ok");
+    CHECK(r.entries[0].status == report::EntryStatus::ok);
     CHECK(r.entries[0].compressed_size == tricky.size());
-    CHECK(r.entries[1].status == "ok");
+    CHECK(r.entries[1].status == report::EntryStatus::ok);
     CHECK(r.entries[1].lfh_offset == built.offsets[1]);
   });
 }
@@ -134,10 +134,10 @@ TEST_CASE("scan: sizes in the header are checked, not trusted") {
   io::MemorySource src(bytes);
   auto r = scan_of(src);
   REQUIRE(r.entries.size() == 4);
-  CHECK(r.entries[0].status == "ok");
-  CHECK(r.entries[1].status == "damaged");
-  CHECK(r.entries[2].status == "ok");
-  CHECK(r.entries[3].status == "ok");
+  CHECK(r.entries[0].status == report::EntryStatus::ok);
+  CHECK(r.entries[1].status == report::EntryStatus::damaged);
+  CHECK(r.entries[2].status == report::EntryStatus::ok);
+  CHECK(r.entries[3].status == report::EntryStatus::ok);
 }
 
 TEST_CASE("scan: bytes before the first entry are a prefix, and offsets stay file offsets") {
@@ -148,7 +148,7 @@ TEST_CASE("scan: bytes before the first entry are a prefix, and offsets stay fil
   CHECK(r.archive_start == 1000);
   REQUIRE(r.entries.size() == 4);
   CHECK(r.entries[0].lfh_offset == 1000);
-  CHECK(r.findings.at(0).code == "prefix_bytes");
+  CHECK(r.findings.at(0).code == report::Code::prefix_bytes);
 }
 
 TEST_CASE("scan: a zeroed stretch is recorded and the walk resumes at the next header") {
@@ -165,7 +165,7 @@ TEST_CASE("scan: a zeroed stretch is recorded and the walk resumes at the next h
     auto r = scan_of(src);
     std::vector<std::string> ok;
     for (auto& e : r.entries)
-      if (e.status == "ok") ok.push_back(e.name);
+      if (e.status == report::EntryStatus::ok) ok.push_back(e.name);
     CHECK(ok == std::vector<std::string>{"file0", "file1", "file5", "file6", "file7"});
     REQUIRE_FALSE(r.damaged.empty());
     CHECK(r.damaged[0].to == built.offsets[5]);
@@ -180,7 +180,7 @@ TEST_CASE("scan: a cut inside an entry says which entry and how much of it is in
     auto r = scan_of(src);
     REQUIRE(r.cut_entry);
     CHECK(*r.cut_entry == 3);
-    CHECK(r.entries[3].status == "truncated");
+    CHECK(r.entries[3].status == report::EntryStatus::truncated);
     CHECK(r.cut_intact_bytes > 0);
     CHECK(r.cut_intact_bytes < 7000);
   });
@@ -193,7 +193,7 @@ TEST_CASE("scan: a cut inside a local header or a descriptor") {
     io::MemorySource src(bytes);
     auto r = scan_of(src);
     std::size_t ok = 0;
-    for (auto& e : r.entries) ok += e.status == "ok";
+    for (auto& e : r.entries) ok += e.status == report::EntryStatus::ok;
     CHECK(ok == (cut > built.offsets[2] ? 2u : 1u));
   }
 }
@@ -235,8 +235,8 @@ TEST_CASE("scan: the parallel walk finds what the sequential one finds, on files
       CHECK(par.entries[i].status == seq.entries[i].status);
       CHECK(par.entries[i].lfh_offset == seq.entries[i].lfh_offset);
     }
-    CHECK(par.entries[4].status == "damaged");
-    CHECK(par.entries[5].status == "damaged");
+    CHECK(par.entries[4].status == report::EntryStatus::damaged);
+    CHECK(par.entries[5].status == report::EntryStatus::damaged);
     CHECK(par.directory_at == built.cd_offset);
   }
   // The same bytes as a pipe: the workers decode the entries in the stream's ring.
@@ -268,7 +268,7 @@ TEST_CASE("scan: from a stream, entries larger than its window are decoded inlin
     }
     CHECK(error == "");
     REQUIRE(r.entries.size() == 4);
-    for (auto& e : r.entries) CHECK(e.status == "ok");
+    for (auto& e : r.entries) CHECK(e.status == report::EntryStatus::ok);
     CHECK(r.directory_at == built.cd_offset);
   }
 }
@@ -325,7 +325,7 @@ TEST_CASE("scan: from a stream with a small window, workers decode many entries 
   REQUIRE(piped.entries.size() == items.size());
   for (std::size_t i = 0; i < items.size(); ++i) {
     CAPTURE(i);
-    CHECK(piped.entries[i].status == (i == 37 ? "damaged" : "ok"));
+    CHECK(piped.entries[i].status == (i == 37 ? zm::report::EntryStatus::damaged : zm::report::EntryStatus::ok));
     CHECK(piped.entries[i].status == seq.entries[i].status);
     REQUIRE(piped.entries[i].decoded.has_value());
     CHECK(piped.entries[i].decoded->crc == seq.entries[i].decoded->crc);

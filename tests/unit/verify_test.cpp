@@ -13,7 +13,7 @@ using test::Descriptor;
 namespace {
 std::set<std::string> codes_of(const report::Report& r) {
   std::set<std::string> s;
-  for (auto& f : r.findings) s.insert(f.code);
+  for (auto& f : r.findings) s.insert(std::string(report::to_string(f.code)));
   return s;
 }
 }  // namespace

@@ -1,0 +1,66 @@
+// Finding codes and entry statuses as enums, with the one table (codes.def) that says each code's
+// severity, the readers that refuse what it describes, and its text in the man page.
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <fmt/format.h>
+
+namespace zm::report {
+
+enum class Severity { info, warning, error };
+const char* to_string(Severity s);
+
+// The six readers of the verdict contract (README, docs/readers.md), as bits.
+enum Reader : std::uint8_t {
+  kUnzip = 1 << 0,       // Info-ZIP unzip 6.0
+  kSevenZip = 1 << 1,    // 7-Zip
+  kLibarchive = 1 << 2,  // libarchive (bsdtar)
+  kPython = 1 << 3,      // CPython zipfile
+  kGo = 1 << 4,          // Go archive/zip
+  kJava = 1 << 5,        // java.util.zip.ZipFile
+};
+using Readers = std::uint8_t;
+constexpr Readers kAllReaders = 0x3F;
+// "7-Zip and Python", in the table's order; empty for none.
+std::string reader_names(Readers r);
+// JSON names: unzip, 7zip, libarchive, python, go, java.
+const char* reader_id(Reader r);
+
+enum class Code : std::uint8_t {
+#define ZM_CODE(code, severity, readers, text) code,
+#include "report/codes.def"
+#undef ZM_CODE
+};
+
+struct CodeInfo {
+  std::string_view name;
+  Severity severity;
+  Readers readers;
+  std::string_view text;
+};
+const CodeInfo& info(Code c);
+inline std::string_view to_string(Code c) { return info(c).name; }
+std::optional<Code> code_from_string(std::string_view name);
+std::size_t code_count();
+
+// What became of one entry; one of these, never free text.
+enum class EntryStatus : std::uint8_t { ok, damaged, truncated, encrypted, unsupported, unchecked };
+const char* to_string(EntryStatus s);
+
+}  // namespace zm::report
+
+template <>
+struct fmt::formatter<zm::report::Code> : fmt::formatter<std::string_view> {
+  auto format(zm::report::Code c, fmt::format_context& ctx) const {
+    return fmt::formatter<std::string_view>::format(zm::report::to_string(c), ctx);
+  }
+};
+template <>
+struct fmt::formatter<zm::report::EntryStatus> : fmt::formatter<std::string_view> {
+  auto format(zm::report::EntryStatus s, fmt::format_context& ctx) const {
+    return fmt::formatter<std::string_view>::format(zm::report::to_string(s), ctx);
+  }
+};
