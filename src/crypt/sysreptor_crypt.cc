@@ -178,7 +178,7 @@ struct EncryptingWriter::Gcm {
   Ctx ctx;
 };
 
-EncryptingWriter::EncryptingWriter(io::AtomicOutputFile& out, const Key& key, const std::string& key_id)
+EncryptingWriter::EncryptingWriter(io::OutputSink& out, const Key& key, const std::string& key_id)
     : out_(out), gcm_(std::make_unique<Gcm>()) {
   std::vector<std::uint8_t> nonce(16);
   if (RAND_bytes(nonce.data(), int(nonce.size())) != 1) throw CryptError("OpenSSL: no random nonce available");

@@ -63,13 +63,13 @@ class DecryptingSource final : public io::ByteSource {
 // Writes header, ciphertext and tag to `out` as data is given: for repair --encrypt.
 class EncryptingWriter {
  public:
-  EncryptingWriter(io::AtomicOutputFile& out, const Key& key, const std::string& key_id);
+  EncryptingWriter(io::OutputSink& out, const Key& key, const std::string& key_id);
   ~EncryptingWriter();
   void write(std::string_view plain);
   void finish();  // writes the tag
 
  private:
-  io::AtomicOutputFile& out_;
+  io::OutputSink& out_;
   struct Gcm;
   std::unique_ptr<Gcm> gcm_;
   std::string buf_;

@@ -1,14 +1,19 @@
 #include "io/output.h"
 
 #include <fcntl.h>
+#include <stdio.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
+#include <cstdlib>
+#include <filesystem>
 #include <random>
+#include <vector>
 
 #include "io/source.h"
 
@@ -57,21 +62,47 @@ extern "C" void on_fatal_signal(int sig) {
   ::raise(sig);
 }
 
+std::string fmt_size_msg(const std::string& what, const std::string& where, std::uint64_t need,
+                         std::uint64_t avail) {
+  return what + ": not enough space in " + where + ": " + std::to_string(need) + " bytes are needed, " +
+         std::to_string(avail) + " are available";
+}
+
+// A fresh name (`stem` + random digits), created with O_EXCL so that nothing there is reused.
+int create_unique(const std::string& stem, std::string& path, mode_t mode = 0600) {
+  std::random_device rd;
+  int fd = -1;
+  for (int tries = 0; tries < 16 && fd < 0; ++tries) {
+    path = stem + std::to_string(rd() % 1000000);
+    fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+    if (fd < 0 && errno != EEXIST) break;
+  }
+  return fd;
+}
+
 }  // namespace
 
-AtomicOutputFile::AtomicOutputFile(const std::string& target) : target_(target) {
-  std::random_device rd;
-  for (int tries = 0; tries < 16 && fd_ < 0; ++tries) {
-    temp_ = target + ".zipmedic-tmp-" + std::to_string(rd() % 1000000);
-    fd_ = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (fd_ < 0 && errno != EEXIST) break;
-  }
+std::string temp_dir() {
+  const char* t = std::getenv("TMPDIR");
+  return t && *t ? t : "/tmp";
+}
+
+std::uint64_t free_bytes(const std::string& path) {
+  std::filesystem::path p = std::filesystem::absolute(path);
+  std::error_code ec;
+  while (p.has_parent_path() && p != p.parent_path() && !std::filesystem::exists(p, ec)) p = p.parent_path();
+  struct statvfs st {};
+  if (::statvfs(p.c_str(), &st) != 0) throw IoError(path + ": cannot query free space: " + std::strerror(errno));
+  return std::uint64_t(st.f_bavail) * st.f_frsize;
+}
+
+AtomicOutputFile::AtomicOutputFile(const std::string& target, bool replace) : target_(target), replace_(replace) {
+  fd_ = create_unique(target + ".zipmedic-tmp-", temp_, 0644);
   if (fd_ < 0) throw IoError(target + ": cannot create a temporary file beside it: " + std::strerror(errno));
 }
 
 AtomicOutputFile::~AtomicOutputFile() {
-  if (fd_ >= 0) ::close(fd_);
-  if (!committed_) ::unlink(temp_.c_str());
+  if (!committed_) rollback();
 }
 
 void AtomicOutputFile::write(std::string_view data) {
@@ -79,17 +110,34 @@ void AtomicOutputFile::write(std::string_view data) {
   written_ += data.size();
 }
 
-void AtomicOutputFile::commit() {
+void AtomicOutputFile::finish() {
   if (::fsync(fd_) != 0) throw IoError(temp_ + ": fsync failed: " + std::strerror(errno));
+  synced_ = true;
+}
+
+void AtomicOutputFile::commit() {
+  if (!synced_) finish();
   if (::close(fd_) != 0) {
     fd_ = -1;
     throw IoError(temp_ + ": close failed: " + std::strerror(errno));
   }
   fd_ = -1;
-  if (::rename(temp_.c_str(), target_.c_str()) != 0)
-    throw IoError(target_ + ": cannot rename the temporary file into place: " + std::strerror(errno));
+  // Without --force the target must still not exist: a file that appeared since the checks is
+  // someone's, and stays.
+  unsigned flags = replace_ ? 0 : RENAME_NOREPLACE;
+  if (::renameat2(AT_FDCWD, temp_.c_str(), AT_FDCWD, target_.c_str(), flags) != 0)
+    throw IoError(target_ + (errno == EEXIST ? ": it appeared while the repair ran and is left as it is (--force replaces it)"
+                                             : ": cannot rename the temporary file into place: " +
+                                                   std::string(std::strerror(errno))));
   committed_ = true;
   fsync_dir(target_);
+}
+
+void AtomicOutputFile::rollback() {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+  if (!committed_ && !temp_.empty()) ::unlink(temp_.c_str());
+  temp_.clear();
 }
 
 InPlaceAppender::InPlaceAppender(const std::string& path) : path_(path) {
@@ -128,8 +176,12 @@ void InPlaceAppender::write(std::string_view data) {
   }
 }
 
-void InPlaceAppender::commit() {
+void InPlaceAppender::finish() {
   if (::fsync(fd_) != 0) throw IoError(path_ + ": fsync failed: " + std::strerror(errno));
+}
+
+void InPlaceAppender::commit() {
+  finish();
   done_ = true;
   g_append_fd = -1;
   for (int i = 0; i < 3; ++i) ::sigaction(kSignals[i], &g_old[i], nullptr);
@@ -143,6 +195,150 @@ void InPlaceAppender::rollback() {
   }
   done_ = true;
   for (int i = 0; i < 3; ++i) ::sigaction(kSignals[i], &g_old[i], nullptr);
+}
+
+
+OutputTarget classify_output(const std::string& path) {
+  OutputTarget t;
+  t.path = path;
+  // Names of descriptors this process already has: written through that descriptor, so that a
+  // redirection keeps its offset (reopening /proc/self/fd/1 would start again at byte 0) and
+  // the link itself is never replaced (a rename over /dev/stdout replaced the system's link).
+  int fd = -1;
+  if (path == "-" || path == "/dev/stdout") fd = STDOUT_FILENO;
+  else if (path == "/dev/stderr") fd = STDERR_FILENO;
+  else
+    for (const char* prefix : {"/dev/fd/", "/proc/self/fd/"})
+      if (path.rfind(prefix, 0) == 0 && path.size() > std::strlen(prefix) &&
+          path.find_first_not_of("0123456789", std::strlen(prefix)) == std::string::npos)
+        fd = std::atoi(path.c_str() + std::strlen(prefix));
+  if (fd >= 0) {
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) throw IoError(path + ": not an open descriptor: " + std::strerror(errno));
+    t.kind = OutputTarget::Kind::stream;
+    t.fd = fd;
+    return t;
+  }
+  struct stat lst {}, st {};
+  if (::lstat(path.c_str(), &lst) != 0) {
+    if (errno != ENOENT) throw IoError(path + ": cannot examine: " + std::strerror(errno));
+    std::string dir = dir_of(path);
+    struct stat dst {};
+    if (::stat(dir.c_str(), &dst) != 0 || !S_ISDIR(dst.st_mode))
+      throw IoError(path + ": its directory " + dir + " does not exist");
+    return t;
+  }
+  if (::stat(path.c_str(), &st) != 0)
+    throw IoError(path + ": a symbolic link to something missing (" + std::strerror(errno) +
+                  "); give the path it should point to, or remove the link");
+  if (S_ISDIR(st.st_mode)) throw IoError(path + ": is a directory; give a file name for the repaired archive");
+  if (!S_ISREG(st.st_mode)) {
+    t.kind = OutputTarget::Kind::stream;
+    return t;
+  }
+  t.kind = OutputTarget::Kind::existing_file;
+  if (S_ISLNK(lst.st_mode)) {
+    // Replacing the link would leave the file it points to as it was: the file is the output.
+    char* real = ::realpath(path.c_str(), nullptr);
+    if (!real) throw IoError(path + ": cannot follow the symbolic link: " + std::strerror(errno));
+    t.path = real;
+    std::free(real);
+  }
+  return t;
+}
+
+StreamOutput::StreamOutput(const OutputTarget& target, std::uint64_t expected) : target_(target) {
+  std::string dir = temp_dir();
+  std::uint64_t avail = free_bytes(dir);
+  if (expected > avail) throw IoError(fmt_size_msg(target.shown() + " (spooled first)", dir, expected, avail));
+  fd_ = create_unique(dir + "/zipmedic-out-", spool_);
+  if (fd_ < 0) throw IoError(dir + ": cannot create a temporary file for the output: " + std::strerror(errno));
+}
+
+StreamOutput::~StreamOutput() { rollback(); }
+
+void StreamOutput::write(std::string_view data) {
+  write_all(fd_, data, spool_);
+  written_ += data.size();
+}
+
+void StreamOutput::finish() {}
+
+void StreamOutput::commit() {
+  // The target is opened only now, as it is: no O_CREAT, no O_TRUNC, never renamed over. A FIFO
+  // waits here for its reader.
+  bool own = target_.fd < 0;
+  int out = own ? ::open(target_.path.c_str(), O_WRONLY | O_NOCTTY | O_CLOEXEC) : target_.fd;
+  if (out < 0) throw IoError(target_.path + ": cannot open for writing: " + std::strerror(errno));
+  // A reader that goes away must be an error we report, not a silent death by SIGPIPE.
+  struct sigaction ign {}, old {};
+  ign.sa_handler = SIG_IGN;
+  sigemptyset(&ign.sa_mask);
+  ::sigaction(SIGPIPE, &ign, &old);
+  std::vector<char> buf(1 << 20);
+  std::uint64_t off = 0;
+  std::string name = target_.shown();
+  try {
+    while (off < written_) {
+      ssize_t n = ::pread(fd_, buf.data(), std::size_t(std::min<std::uint64_t>(buf.size(), written_ - off)), off_t(off));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) throw IoError(spool_ + ": cannot read the spooled output back: " + std::strerror(errno));
+      write_all(out, {buf.data(), std::size_t(n)}, name);
+      off += std::uint64_t(n);
+    }
+  } catch (...) {
+    ::sigaction(SIGPIPE, &old, nullptr);
+    if (own) ::close(out);
+    throw;
+  }
+  ::sigaction(SIGPIPE, &old, nullptr);
+  if (own && ::close(out) != 0) throw IoError(name + ": close failed: " + std::strerror(errno));
+  rollback();
+}
+
+void StreamOutput::rollback() {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+  if (!spool_.empty()) ::unlink(spool_.c_str());
+  spool_.clear();
+}
+
+TempFile::TempFile(const std::string& dir, const std::string& stem) {
+  fd_ = create_unique((dir.empty() ? temp_dir() : dir) + "/" + stem + "-", path_);
+  if (fd_ < 0) throw IoError((dir.empty() ? temp_dir() : dir) + ": cannot create a temporary file: " + std::strerror(errno));
+}
+
+TempFile::~TempFile() {
+  if (fd_ >= 0) ::close(fd_);
+  if (!path_.empty()) ::unlink(path_.c_str());
+}
+
+std::uint64_t spool_stream(int in_fd, TempFile& out, const std::string& what, double reserve_factor) {
+  constexpr std::uint64_t kCheckEvery = 64u << 20;
+  auto check = [&](std::uint64_t have, std::uint64_t more) {
+    std::uint64_t avail = free_bytes(out.path());
+    std::uint64_t need = more + std::uint64_t(double(have + more) * reserve_factor);
+    if (need > avail)
+      throw IoError(fmt_size_msg(what, out.path(), have + more + std::uint64_t(double(have + more) * reserve_factor),
+                                 avail + have));
+  };
+  struct stat st {};
+  if (::fstat(in_fd, &st) == 0 && S_ISREG(st.st_mode)) check(0, std::uint64_t(st.st_size));
+  PageBuffer buf(1 << 20);
+  std::uint64_t total = 0, next_check = 0;
+  for (;;) {
+    if (total >= next_check) {
+      check(total, kCheckEvery);
+      next_check = total + kCheckEvery;
+    }
+    ssize_t n = ::read(in_fd, buf.data(), buf.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw IoError(what + ": read failed: " + std::strerror(errno));
+    if (n == 0) break;
+    write_all(out.fd(), {reinterpret_cast<const char*>(buf.data()), std::size_t(n)}, out.path());
+    total += std::uint64_t(n);
+  }
+  return total;
 }
 
 }  // namespace zm::io

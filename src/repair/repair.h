@@ -1,22 +1,28 @@
 // repair: a new central directory from the entries that survive (DESIGN.md, Repair rules).
 #pragma once
 #include <cstdint>
+#include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "crypt/sysreptor_crypt.h"
+#include "repair/plan.h"
 #include "report/report.h"
 #include "scan/catalog.h"
 #include "scan/local_scanner.h"
+#include "zip/writer.h"
 
 namespace zm::repair {
 
 struct RepairRequest {
   std::string input;
+  std::string display;  // the name in messages and the report, when not `input` (<stdin>)
   // The archive's bytes when they are not simply the input file (a decrypted .zip.crypt);
   // in-place mode needs the file itself.
   io::ByteSource* source = nullptr;
-  std::string output;      // copy mode
+  std::string output;      // copy mode: a file, "-" or a device, FIFO or descriptor name
+  bool replace_output = false;  // --force: an existing output file may be replaced
   bool in_place = false;   // append mode
   bool salvage_partial = false;
   unsigned threads = 0;
@@ -34,24 +40,26 @@ struct RepairResult {
   std::size_t recovered_entries = 0, lost_entries = 0;
 };
 
+// Scan, plan(), write() to the output's sink, prove(), then commit or roll back, and the report.
 RepairResult repair_archive(const RepairRequest& req);
+
+// The rebuilt archive at `path` (a temporary or the appended file) judged like `verify` does,
+// decrypted first when a key is given. `known`: decode results that still stand (in place).
+struct Proof {
+  report::Verdict verdict = report::Verdict::unreadable;
+  std::vector<report::Finding> findings;
+  std::size_t entries = 0;
+};
+Proof prove(const std::string& path, const std::string& display, const std::optional<crypt::Key>& key,
+            const std::map<std::uint64_t, codec::DecodeResult>* known, unsigned threads);
 
 // The scan command's report: entries, findings, and where and why the walk stopped.
 report::Report scan_report(const scan::ScanResult& s, const std::string& path, std::uint64_t size);
 
-// Record writers (APPNOTE 4.3.7, 4.3.12, 4.3.14-16), ZIP64 exactly when a value needs it.
-struct EntryRecord {
-  std::string name;
-  std::uint16_t version_made_by = 20, version_needed = 20, flags = 0, method = 0, mod_time = 0, mod_date = 0;
-  std::uint32_t crc32 = 0;
-  std::uint64_t compressed_size = 0, uncompressed_size = 0, local_offset = 0;
-  std::uint16_t internal_attr = 0;
-  std::uint32_t external_attr = 0;
-  std::string extra;    // without any ZIP64 field; one is added when needed
-  std::string comment;
-};
-std::string local_header_bytes(const EntryRecord& e);  // sizes in the header, bit 3 clear
-std::string central_record_bytes(const EntryRecord& e);
-std::string end_records_bytes(std::uint64_t entries, std::uint64_t cd_offset, std::uint64_t cd_size);
+// The record writers moved to zip/writer.h, beside the parsers; these names stay for callers.
+using zip::central_record_bytes;
+using zip::end_records_bytes;
+using zip::EntryRecord;
+using zip::local_header_bytes;
 
 }  // namespace zm::repair

@@ -4,9 +4,12 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <set>
 
 #include "check/verifier.h"
 #include "io/output.h"
+#include "repair/plan.h"
 #include "repair/repair.h"
 #include "zipbuild.h"
 
@@ -94,4 +97,59 @@ TEST_CASE("repair: the appender restores the original length when a write fails"
     // destroyed without commit: as when an exception unwinds
   }
   CHECK(fs::file_size(p) == 1000);
+}
+
+namespace {
+scan::Entry found(const std::string& name, std::uint64_t offset, report::EntryStatus status, std::uint32_t crc = 7) {
+  scan::Entry e;
+  e.name = name;
+  e.lfh_offset = offset;
+  e.status = status;
+  e.flags = zip::kFlagDescriptor;
+  e.compressed_size = e.uncompressed_size = 100;
+  e.crc32 = crc;
+  if (status == report::EntryStatus::ok) e.decoded = codec::DecodeResult{codec::DecodeResult::Status::ok, 100, 100, crc, {}};
+  return e;
+}
+}  // namespace
+
+TEST_CASE("repair plan: whole entries kept once in file order, the rest named as lost") {
+  std::vector<scan::Entry> walk = {found("a", 0, report::EntryStatus::ok), found("b", 200, report::EntryStatus::damaged),
+                                   found("a", 400, report::EntryStatus::ok), found("c", 600, report::EntryStatus::ok)};
+  std::map<std::uint64_t, scan::Entry> directory;
+  directory.emplace(0, found("a", 0, report::EntryStatus::ok));
+  directory.emplace(900, found("gone", 900, report::EntryStatus::ok));
+  auto p = repair::plan(walk, directory, {false, false, 1000});
+  REQUIRE(p.keep.size() == 2);
+  CHECK(p.keep[0].record.name == "a");
+  CHECK(p.keep[1].record.name == "c");
+  // Copy mode writes sizes into fresh local headers: bit 3 goes.
+  CHECK((p.keep[1].record.flags & zip::kFlagDescriptor) == 0);
+  CHECK(p.lost == std::vector<std::string>{"b", "a", "gone"});
+  std::set<report::Code> codes;
+  for (auto& f : p.findings) codes.insert(f.code);
+  CHECK(codes == std::set<report::Code>{report::Code::duplicate_name, report::Code::entry_truncated});
+  CHECK(p.partials.empty());
+}
+
+TEST_CASE("repair plan: in place the directory points at the entries' own headers, flags as they are") {
+  std::vector<scan::Entry> walk = {found("a", 10, report::EntryStatus::ok), found("b", 300, report::EntryStatus::truncated)};
+  auto p = repair::plan(walk, {}, {true, true, 1000});
+  REQUIRE(p.keep.size() == 1);
+  CHECK(p.keep[0].record.local_offset == 10);
+  CHECK(p.keep[0].record.flags == zip::kFlagDescriptor);
+  // Salvage writes new data, which an append never does.
+  CHECK(p.partials.empty());
+  CHECK(p.lost == std::vector<std::string>{"b"});
+}
+
+TEST_CASE("repair plan: the old directory's CRC disagreeing with the decoded data is reported, the data wins") {
+  std::vector<scan::Entry> walk = {found("a", 0, report::EntryStatus::ok, 7)};
+  std::map<std::uint64_t, scan::Entry> directory;
+  directory.emplace(0, found("a", 0, report::EntryStatus::ok, 8));
+  auto p = repair::plan(walk, directory, {false, false, 1000});
+  REQUIRE(p.keep.size() == 1);
+  CHECK(p.keep[0].record.crc32 == 7);
+  REQUIRE(p.findings.size() == 1);
+  CHECK(p.findings[0].code == report::Code::cd_lfh_mismatch);
 }
