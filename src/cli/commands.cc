@@ -168,6 +168,7 @@ Exit run_scan(const std::string& archive, const CommonOptions& o) {
     auto s = scan::scan_local(*src, ws, {&progress.counter(), 0, o.threads ? o.threads : check::default_threads()});
     progress.finish();
     if (stream) stream->drain();
+    check::judge_walk(s, src->size());
     if (src->size() == 0) throw check::CannotProceed(name + ": the file is empty (0 bytes); it is not a ZIP archive");
     if (!s.found_any_header) throw check::CannotProceed(name + ": not a ZIP archive (no local file header found)");
     report::Report r = repair::scan_report(s, name, src->size());
