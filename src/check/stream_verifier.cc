@@ -87,6 +87,7 @@ Verification verify_stream(io::StreamSource& src, const std::string& path, const
   std::vector<Entry> entries;
   if (!have_directory || !end) {
     // No directory to check against: the walk is the report, as verify does for a file.
+    judge_walk(scan, src.size());
     for (auto& f : scan.findings) rep.add(f);
     entries = std::move(scan.entries);
   } else {
@@ -100,55 +101,26 @@ Verification verify_stream(io::StreamSource& src, const std::string& path, const
       if (!referenced.insert(e.lfh_offset).second) {
         rep.add(make_finding(report::Code::overlapping_entries, e.name, e.lfh_offset,
                              "another directory entry points at the same local header"));
-        e.status = report::EntryStatus::damaged;
       }
       if (it == seen.end()) {
-        bool past = e.lfh_offset >= src.size();
-        rep.add(make_finding(past ? report::Code::entry_truncated : report::Code::local_header_unreadable, e.name, e.lfh_offset,
-                             fmt::format("local header at offset {}: {}", e.lfh_offset,
-                                         past ? "the file ends before the local header"
-                                              : "no local header was found there while reading the stream")));
-        e.status = past ? report::EntryStatus::truncated : report::EntryStatus::damaged;
-        continue;
+        e.lfh_problem = e.lfh_offset >= src.size() ? scan::LocalProblem::past_end : scan::LocalProblem::absent;
+      } else {
+        // The walk's witnesses of this entry join the directory's claims, and the one judge
+        // weighs them all, as it does for a file.
+        Entry& s = *it->second;
+        e.lfh = s.lfh;
+        if (e.lfh) e.lfh->name_differs = s.name != e.name;
+        e.data_offset = s.data_offset;
+        e.end_offset = s.end_offset;
+        if (local_header_is_its_own(e)) {
+          e.decoded = std::move(s.decoded);
+          e.descriptor = s.descriptor;
+          e.descriptor_cut = s.descriptor_cut;
+          e.cut_intact = s.cut_intact;
+        }
       }
-      const Entry& s = *it->second;
-      e.lfh_read = s.lfh_read;
-      e.lfh_zip64 = s.lfh_zip64;
-      e.data_offset = s.data_offset;
-      e.end_offset = s.end_offset;
-      std::vector<std::string> diffs;
-      if (s.name != e.name) diffs.push_back(fmt::format("name '{}' in the local header", report::printable_name(s.name)));
-      if (s.method != e.method)
-        diffs.push_back(fmt::format("method {} locally, {} in the directory", zip::method_name(s.method),
-                                    zip::method_name(e.method)));
-      if ((s.flags ^ e.flags) & (zip::kFlagEncrypted | zip::kFlagDescriptor))
-        diffs.push_back(fmt::format("flags {:04x} locally, {:04x} in the directory", s.flags, e.flags));
-      if (!diffs.empty()) {
-        std::string msg = "the local header disagrees with the directory: ";
-        for (std::size_t i = 0; i < diffs.size(); ++i) msg += (i ? "; " : "") + diffs[i];
-        rep.add(make_finding(report::Code::cd_lfh_mismatch, e.name, e.lfh_offset, msg));
-        e.status = report::EntryStatus::damaged;
-        continue;  // the data behind that header is another entry's: as verify does for a file
-      }
-      if (s.status != report::EntryStatus::ok) {
-        // The walk already said why (crc_mismatch, decode_error, ...): its findings are kept below.
-        if (e.status != report::EntryStatus::damaged) e.status = s.status;
-        damaged_starts.insert(s.lfh_offset);
-        continue;
-      }
-      const auto& d = *s.decoded;
-      if (d.consumed != e.compressed_size || d.produced != e.uncompressed_size) {
-        rep.add(make_finding(report::Code::size_mismatch, e.name, e.data_offset,
-                             fmt::format("the data decodes to {} bytes from {}; the directory says {} from {}",
-                                         d.produced, d.consumed, e.uncompressed_size, e.compressed_size)));
-        e.status = report::EntryStatus::damaged;
-      } else if (d.crc != e.crc32) {
-        rep.add(make_finding(report::Code::crc_mismatch, e.name, e.data_offset,
-                             fmt::format("CRC-32 of the data is {:08x}; the directory says {:08x}", d.crc, e.crc32)));
-        e.status = report::EntryStatus::damaged;
-      } else if (e.status != report::EntryStatus::damaged) {
-        e.status = report::EntryStatus::ok;
-      }
+      judge_entry(e, src.size(), rep.findings);
+      if (it != seen.end() && e.status != report::EntryStatus::ok) damaged_starts.insert(e.lfh_offset);
     }
     // The walk's findings: those about entries stand; a damaged stretch that only continues a
     // damaged entry is that entry's damage; other stretches are bytes no entry accounts for.

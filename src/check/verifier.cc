@@ -9,7 +9,7 @@
 #include <thread>
 #include <unordered_map>
 
-#include "check/names.h"
+#include "check/judge.h"
 #include "report/progress.h"
 #include "scan/central_directory.h"
 #include "scan/end_records.h"
@@ -24,49 +24,19 @@ unsigned default_threads() { return std::max(1u, std::thread::hardware_concurren
 
 namespace {
 
-// Compares what the directory says with the local header it points to (4.3.7 vs 4.3.12).
-void check_local_header(io::ByteSource& src, Entry& e, report::Report& rep) {
-  std::string why;
-  auto lfh = scan::read_local_header(src, e.lfh_offset, &why);
+// Reads the local header the directory points to (4.3.7) into the entry's witnesses.
+void read_local_witness(io::ByteSource& src, Entry& e) {
+  bool cut = false;
+  auto lfh = scan::read_local_header(src, e.lfh_offset, nullptr, &cut);
   if (!lfh) {
-    e.status = e.lfh_offset >= src.size() ? report::EntryStatus::truncated : report::EntryStatus::damaged;
-    rep.add(make_finding(e.lfh_offset >= src.size() ? report::Code::entry_truncated : report::Code::local_header_unreadable, e.name,
-                         e.lfh_offset, fmt::format("local header at offset {}: {}", e.lfh_offset, why)));
+    e.lfh_problem = e.lfh_offset >= src.size() ? scan::LocalProblem::past_end
+                    : cut                      ? scan::LocalProblem::cut
+                                               : scan::LocalProblem::absent;
     return;
   }
-  std::vector<std::string> diffs;
-  if (lfh->name != e.name) diffs.push_back(fmt::format("name '{}' in the local header", report::printable_name(lfh->name)));
-  if (lfh->method != e.method)
-    diffs.push_back(fmt::format("method {} locally, {} in the directory", zip::method_name(lfh->method),
-                                zip::method_name(e.method)));
-  if ((lfh->flags ^ e.flags) & (zip::kFlagEncrypted | zip::kFlagDescriptor))
-    diffs.push_back(fmt::format("flags {:04x} locally, {:04x} in the directory", lfh->flags, e.flags));
-  if (!(lfh->flags & zip::kFlagDescriptor)) {
-    // Sizes live in the local header (bit 3 clear): they must agree with the directory.
-    std::uint64_t lc = lfh->compressed_size, lu = lfh->uncompressed_size;
-    if (lfh->zip64) {
-      if (lfh->zip64->compressed && lc == zip::kMax32) lc = *lfh->zip64->compressed;
-      if (lfh->zip64->uncompressed && lu == zip::kMax32) lu = *lfh->zip64->uncompressed;
-    }
-    if (lfh->crc32 != e.crc32) diffs.push_back(fmt::format("CRC {:08x} locally, {:08x} in the directory", lfh->crc32, e.crc32));
-    if (lc != e.compressed_size || lu != e.uncompressed_size)
-      diffs.push_back(fmt::format("sizes {}/{} locally, {}/{} in the directory", lc, lu, e.compressed_size,
-                                  e.uncompressed_size));
-    if ((lfh->compressed_size == zip::kMax32 || lfh->uncompressed_size == zip::kMax32) && !lfh->zip64)
-      rep.add(make_finding(report::Code::zip64_inconsistent, e.name, e.lfh_offset,
-                           "the local header's sizes are 0xFFFFFFFF but it has no ZIP64 extra field"));
-  }
-  if (!diffs.empty()) {
-    std::string msg = "the local header disagrees with the directory: ";
-    for (std::size_t i = 0; i < diffs.size(); ++i) msg += (i ? "; " : "") + diffs[i];
-    rep.add(make_finding(report::Code::cd_lfh_mismatch, e.name, e.lfh_offset, msg));
-    e.status = report::EntryStatus::damaged;
-  }
+  e.lfh = scan::local_claim(*lfh);
+  e.lfh->name_differs = lfh->name != e.name;
   e.data_offset = e.lfh_offset + lfh->header_len();
-  // Only these two facts are needed later; keeping every header would cost a few hundred bytes
-  // per entry.
-  e.lfh_read = true;
-  e.lfh_zip64 = lfh->zip64.has_value();
 }
 
 // Decodes the entry's data exactly as the directory describes it and checks what came out.
@@ -76,70 +46,17 @@ void decode_entry(io::ByteSource& src, codec::Workspace& ws, Entry& e, std::atom
   e.decoded = ws.decode(src, req);
 }
 
-void judge_entry(io::ByteSource& src, Entry& e, report::Report& rep) {
-  const auto& d = *e.decoded;
-  const std::uint64_t size = src.size();
-  std::uint64_t data_end = e.data_offset + e.compressed_size;
-  e.end_offset = data_end;
-  bool bad = e.status == report::EntryStatus::damaged;
-  if (d.status == Status::truncated || data_end > size) {
-    e.status = report::EntryStatus::truncated;
-    rep.add(make_finding(report::Code::entry_truncated, e.name, e.lfh_offset,
-                         fmt::format("the file ends inside the entry's data: {} of {} compressed bytes present",
-                                     size > e.data_offset ? size - e.data_offset : 0, e.compressed_size)));
-    return;
-  }
-  if (d.status == Status::overrun && d.produced > e.uncompressed_size) {
-    rep.add(make_finding(report::Code::size_mismatch, e.name, e.data_offset,
-                         fmt::format("the data decodes to more than the {} bytes the directory promises",
-                                     e.uncompressed_size)));
-    bad = true;
-  } else if (d.status == Status::overrun) {
-    rep.add(make_finding(report::Code::decode_error, e.name, e.data_offset,
-                         fmt::format("the compressed stream does not end within its {} bytes", e.compressed_size)));
-    bad = true;
-  } else if (d.status != Status::ok) {
-    rep.add(make_finding(report::Code::decode_error, e.name, e.data_offset + d.consumed, d.error));
-    bad = true;
-  } else {
-    if (d.consumed != e.compressed_size) {
-      rep.add(make_finding(report::Code::size_mismatch, e.name, e.data_offset + d.consumed,
-                           fmt::format("the compressed stream ends after {} bytes; the directory says {}", d.consumed,
-                                       e.compressed_size)));
-      bad = true;
-    }
-    if (d.produced != e.uncompressed_size) {
-      rep.add(make_finding(report::Code::size_mismatch, e.name, e.data_offset,
-                           fmt::format("the data decodes to {} bytes; the directory says {}", d.produced,
-                                       e.uncompressed_size)));
-      bad = true;
-    }
-    if (d.crc != e.crc32) {
-      rep.add(make_finding(report::Code::crc_mismatch, e.name, e.data_offset,
-                           fmt::format("CRC-32 of the data is {:08x}; the directory says {:08x}", d.crc, e.crc32)));
-      bad = true;
-    }
-  }
-  if (e.has_descriptor_flag()) {
-    bool zip64 = e.lfh_zip64;
-    if (auto m = scan::match_descriptor(src, data_end, e.crc32, e.compressed_size, e.uncompressed_size, zip64)) {
-      e.descriptor = m;
-    } else if (auto g = scan::read_descriptor_guess(src, data_end, zip64)) {
-      e.descriptor = g;
-      rep.add(make_finding(report::Code::descriptor_mismatch, e.name, data_end,
-                           fmt::format("the data descriptor says crc {:08x}, {} compressed, {} uncompressed; the "
-                                       "directory says {:08x}, {}, {}",
-                                       g->crc32, g->compressed_size, g->uncompressed_size, e.crc32,
-                                       e.compressed_size, e.uncompressed_size)));
-      bad = true;
-    } else {
-      rep.add(make_finding(report::Code::descriptor_missing, e.name, data_end,
-                           "bit 3 is set but the file ends before the data descriptor"));
-      bad = true;
-    }
-    if (e.descriptor) e.end_offset = data_end + e.descriptor->length;
-  }
-  e.status = bad ? report::EntryStatus::damaged : report::EntryStatus::ok;
+// The descriptor after the data (4.3.9), in whichever layout agrees with the data or, failing
+// that, with the directory; else the layout the writer most likely used.
+void read_descriptor_witness(io::ByteSource& src, Entry& e) {
+  if (!e.has_descriptor_flag()) return;
+  const std::uint64_t at = e.data_offset + e.compressed_size;
+  const bool zip64 = e.lfh_zip64();
+  if (e.decoded && e.decoded->status == Status::ok)
+    e.descriptor = scan::match_descriptor(src, at, e.decoded->crc, e.decoded->consumed, e.decoded->produced, zip64);
+  if (!e.descriptor) e.descriptor = scan::match_descriptor(src, at, e.crc32, e.compressed_size, e.uncompressed_size, zip64);
+  if (!e.descriptor) e.descriptor = scan::read_descriptor_guess(src, at, zip64);
+  e.descriptor_cut = !e.descriptor;
 }
 
 void decode_all(io::ByteSource& src, std::vector<Entry*>& work, unsigned threads,
@@ -185,7 +102,7 @@ void check_layout(io::ByteSource& src, std::vector<Entry>& entries, const scan::
                   report::Report& rep) {
   std::vector<Entry*> placed;
   for (auto& e : entries)
-    if (e.lfh_read) placed.push_back(&e);
+    if (e.lfh_read()) placed.push_back(&e);
   std::sort(placed.begin(), placed.end(), [](auto* a, auto* b) { return a->lfh_offset < b->lfh_offset; });
   // `plain` is false after an entry whose true extent is unknown (its header is not its own):
   // bytes there are that entry's, not a gap, but hidden headers are still looked for.
@@ -246,23 +163,6 @@ void check_layout(io::ByteSource& src, std::vector<Entry>& entries, const scan::
 
 }  // namespace
 
-void check_names(const std::vector<Entry>& entries, report::Report& rep) {
-  std::unordered_map<std::string_view, std::size_t> seen;  // views into `entries`, not copies
-  seen.reserve(entries.size());
-  for (std::size_t i = 0; i < entries.size(); ++i) {
-    const Entry& e = entries[i];
-    if (auto why = unsafe_name_reason(e.name))
-      rep.add(make_finding(report::Code::unsafe_path, e.name, e.lfh_offset, *why + ": a restore could write outside its target"));
-    if (is_symlink_mode(e.unix_mode()))
-      rep.add(make_finding(report::Code::symlink_entry, e.name, e.lfh_offset,
-                           "the entry is a symbolic link; a restore must not write through it"));
-    auto [it, fresh] = seen.emplace(e.name, i);
-    if (!fresh)
-      rep.add(make_finding(report::Code::duplicate_name, e.name, e.lfh_offset,
-                           fmt::format("the name is stored twice (entries {} and {})", it->second + 1, i + 1)));
-  }
-}
-
 Verification verify_archive(io::ByteSource& src, const std::string& path, const VerifyOptions& opt) {
   auto t0 = std::chrono::steady_clock::now();
   Verification v;
@@ -287,28 +187,15 @@ Verification verify_archive(io::ByteSource& src, const std::string& path, const 
   const unsigned threads = opt.threads ? opt.threads : default_threads();
   if (v.from_directory) {
     io::CachedSource headers(src);
-    for (auto& e : entries) check_local_header(headers, e, rep);
-    std::vector<Entry*> work, judged_known;
+    for (auto& e : entries) read_local_witness(headers, e);
+    std::vector<Entry*> work;
     std::uint64_t total = 0;
     for (auto& e : entries) {
-      if (!e.lfh_read) continue;
-      if (e.encrypted()) {
-        e.status = report::EntryStatus::encrypted;
-        rep.add(make_finding(report::Code::encrypted_entry, e.name, e.lfh_offset,
-                             "the entry is encrypted; its data cannot be verified without the password"));
-      } else if (!codec::method_supported(e.method)) {
-        e.status = report::EntryStatus::unsupported;
-        rep.add(make_finding(report::Code::unsupported_method, e.name, e.lfh_offset,
-                             fmt::format("compression method {} cannot be decoded, so the entry is not verified",
-                                         zip::method_name(e.method))));
-      } else if (e.status == report::EntryStatus::damaged) {
-        // The local header is not this entry's (cd_lfh_mismatch): decoding the bytes behind it
-        // as this entry would only add noise. Its extent is taken to be the header alone.
-        e.end_offset = e.data_offset;
-        e.extent_known = false;
-      } else if (opt.known && opt.known->count(e.lfh_offset)) {
+      // Only data behind a header that is the entry's own is decoded as the entry's: an encrypted
+      // or undecodable entry, or a header that is another entry's, is judged without it.
+      if (!local_header_is_its_own(e) || e.encrypted() || !codec::method_supported(e.method)) continue;
+      if (opt.known && opt.known->count(e.lfh_offset)) {
         e.decoded = opt.known->at(e.lfh_offset);
-        judged_known.push_back(&e);
       } else {
         work.push_back(&e);
         total += e.compressed_size;
@@ -318,16 +205,19 @@ Verification verify_archive(io::ByteSource& src, const std::string& path, const 
     decode_all(src, work, threads, &progress.counter());
     progress.finish();
     io::CachedSource descriptors(src);
-    for (auto* e : work) judge_entry(descriptors, *e, rep);
-    for (auto* e : judged_known) judge_entry(descriptors, *e, rep);
-    for (auto& e : entries)
+    for (auto& e : entries) {
+      if (e.decoded) read_descriptor_witness(descriptors, e);
+      judge_entry(e, src.size(), rep.findings);
       if (!e.end_offset) e.end_offset = e.data_offset + e.compressed_size;
+      if (e.descriptor && e.extent_known) e.end_offset = e.data_offset + e.compressed_size + e.descriptor->length;
+    }
     check_layout(src, entries, *end, rep);
   } else {
     codec::Workspace ws;
     report::Progress progress(opt.progress, src.size());
     auto scan = scan::scan_local(src, ws, {&progress.counter(), 0, threads});
     progress.finish();
+    judge_walk(scan, src.size());
     if (!scan.found_any_header && !end)
       throw CannotProceed(path + ": not a ZIP archive (no end record and no local file header anywhere)");
     if (!end) rep.add(scan::eocd_missing_finding(src.size(), scan.entries));
@@ -344,7 +234,7 @@ Verification verify_archive(io::ByteSource& src, const std::string& path, const 
 void finish_verification(Verification& v, std::vector<Entry> entries, const char* source, unsigned threads,
                          std::chrono::steady_clock::time_point t0, bool rows) {
   report::Report& rep = v.report;
-  check_names(entries, rep);
+  judge_names(entries, rep.findings);
   std::uint64_t comp = 0, uncomp = 0, ok = 0;
   if (rows) rep.entries.reserve(entries.size());
   for (auto& e : entries) {

@@ -8,6 +8,7 @@
 
 #include "io/source.h"
 #include "report/report.h"
+#include "check/judge.h"
 #include "scan/catalog.h"
 
 namespace zm::check {
@@ -41,8 +42,6 @@ Verification verify_archive(io::ByteSource& src, const std::string& display_path
 // The same checks on an archive read once from a pipe (`verify -`).
 Verification verify_stream(io::StreamSource& src, const std::string& display_path, const VerifyOptions& opt);
 
-// Name and layout rules shared with repair's check of its own output.
-void check_names(const std::vector<scan::Entry>& entries, report::Report& rep);
 
 // The last step of both verifiers: name checks, entry rows, verdict and stats.
 void finish_verification(Verification& v, std::vector<scan::Entry> entries, const char* source, unsigned threads,

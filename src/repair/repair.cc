@@ -142,7 +142,6 @@ RepairResult repair_archive(const RepairRequest& req) {
   auto scan = scan::scan_local(src, ws, {&progress.counter(), 0, req.threads ? req.threads : check::default_threads()});
   progress.finish();
   check::judge_walk(scan, src.size());
-  check::judge_walk(scan, src.size());
   if (!scan.found_any_header)
     throw check::CannotProceed(name + ": not a ZIP archive (no local file header found); nothing to repair");
   for (auto& f : scan.findings) rep.add(f);

@@ -12,6 +12,25 @@ codec::DecodeRequest sized_request(const Entry& e) {
   return req;
 }
 
+LocalClaim local_claim(const zip::LocalFileHeader& h) {
+  LocalClaim c;
+  c.version_needed = h.version_needed;
+  c.flags = h.flags;
+  c.method = h.method;
+  c.crc32 = h.crc32;
+  c.compressed_size = h.compressed_size;
+  c.uncompressed_size = h.uncompressed_size;
+  c.zip64 = h.zip64.has_value();
+  if (h.zip64) {
+    if (h.zip64->compressed && h.compressed_size == zip::kMax32) c.compressed_size = *h.zip64->compressed;
+    if (h.zip64->uncompressed && h.uncompressed_size == zip::kMax32) c.uncompressed_size = *h.zip64->uncompressed;
+  }
+  c.ff_without_zip64 = (h.compressed_size == zip::kMax32 || h.uncompressed_size == zip::kMax32) && !h.zip64;
+  c.extra_malformed =
+      !zip::extra_well_formed({reinterpret_cast<const std::uint8_t*>(h.extra.data()), h.extra.size()});
+  return c;
+}
+
 report::EntryRow to_row(const Entry& e) {
   report::EntryRow r;
   r.name = e.name;
@@ -22,7 +41,7 @@ report::EntryRow to_row(const Entry& e) {
   r.offset = e.lfh_offset;
   r.status = e.status;
   r.data_descriptor = e.has_descriptor_flag();
-  r.zip64 = e.cd_zip64 || e.lfh_zip64;
+  r.zip64 = e.cd_zip64 || e.lfh_zip64();
   return r;
 }
 

@@ -21,6 +21,9 @@ Entry entry_from_record(const zip::CentralDirectoryHeader& h, bool* zip64_missin
   e.external_attr = h.external_attr;
   if (!h.extra.empty() || !h.comment.empty()) e.extras = std::make_shared<const Entry::Extras>(Entry::Extras{h.extra, h.comment, {}});
   e.lfh_offset = h.local_offset;
+  e.in_directory = true;
+  e.disk_start = h.disk_start;
+  e.cd_extra_malformed = !zip::extra_well_formed({reinterpret_cast<const std::uint8_t*>(h.extra.data()), h.extra.size()});
   // 4.4.1.4 / 4.5.3: an all-ones field defers to the ZIP64 extra, which holds only those values.
   bool want_u = h.uncompressed_size == zip::kMax32, want_c = h.compressed_size == zip::kMax32,
        want_o = h.local_offset == zip::kMax32, want_d = h.disk_start == zip::kMax16;
@@ -34,6 +37,7 @@ Entry entry_from_record(const zip::CentralDirectoryHeader& h, bool* zip64_missin
       if (z->uncompressed) e.uncompressed_size = *z->uncompressed;
       if (z->compressed) e.compressed_size = *z->compressed;
       if (z->offset) e.lfh_offset = *z->offset;
+      if (z->disk) e.disk_start = *z->disk;
     }
   }
   return e;

@@ -38,9 +38,6 @@ bool is_record_sig(std::uint32_t s) {
   return s == zip::kLocalSig || s == zip::kCentralSig || s == zip::kEndSig || s == zip::kZip64EndSig;
 }
 
-// Human-readable reason for a failed decode, naming the entry.
-std::string decode_message(const DecodeResult& d) { return d.error; }
-
 struct StoredEnd {
   std::uint64_t data_end = 0;
   DataDescriptor descriptor;
@@ -413,50 +410,7 @@ ScanResult scan_local(io::ByteSource& input, codec::Workspace& ws, const ScanOpt
   // Workers need a source they can read on their own: a file, or a stream's ring.
   if (opt.threads > 1 && (input.seekable() || dynamic_cast<io::StreamSource*>(&input)))
     pool = std::make_unique<Dispatcher>(input, opt.threads, opt.progress);
-  enum class Kind { sized, speculative };
-  std::vector<std::pair<std::size_t, Kind>> pending;
-
-  // Sizes from the header (bit 3 clear), checked against what decoding gave.
-  auto judge_sized = [&](Entry& e, const DecodeResult& d, std::size_t index) {
-    if (d.status != Status::ok) {
-      e.status = report::EntryStatus::damaged;
-      r.findings.push_back(make_finding(report::Code::decode_error, e.name, e.data_offset,
-                                        fmt::format("entry {}: {}", index + 1, decode_message(d))));
-    } else if (d.consumed != e.compressed_size || d.produced != e.uncompressed_size) {
-      e.status = report::EntryStatus::damaged;
-      r.findings.push_back(make_finding(report::Code::size_mismatch, e.name, e.data_offset,
-          fmt::format("decoded {} bytes from {} compressed; the local header says {} from {}", d.produced,
-                      d.consumed, e.uncompressed_size, e.compressed_size)));
-    } else if (d.crc != e.crc32) {
-      e.status = report::EntryStatus::damaged;
-      r.findings.push_back(make_finding(report::Code::crc_mismatch, e.name, e.data_offset,
-          fmt::format("CRC-32 of the data is {:08x}; the local header says {:08x}", d.crc, e.crc32)));
-    } else {
-      e.status = report::EntryStatus::ok;
-    }
-  };
-  // Bit 3, decoded up to the descriptor the walker found: the descriptor must agree.
-  auto judge_speculative = [&](Entry& e, const DecodeResult& d, std::size_t index) {
-    const DataDescriptor& g = *e.descriptor;
-    if (d.status != Status::ok) {
-      e.status = report::EntryStatus::damaged;
-      r.findings.push_back(make_finding(report::Code::decode_error, e.name, e.data_offset,
-          fmt::format("entry {}: {}", index + 1,
-                      d.status == Status::overrun ? "the compressed stream does not end where its data descriptor says"
-                                                  : decode_message(d))));
-    } else if (d.consumed != g.compressed_size || d.produced != g.uncompressed_size) {
-      e.status = report::EntryStatus::damaged;
-      r.findings.push_back(make_finding(report::Code::descriptor_mismatch, e.name, g.offset,
-          fmt::format("the data descriptor says crc {:08x}, {} compressed, {} uncompressed; decoding gave {:08x}, {}, {}",
-                      g.crc32, g.compressed_size, g.uncompressed_size, d.crc, d.consumed, d.produced)));
-    } else if (d.crc != g.crc32) {
-      e.status = report::EntryStatus::damaged;
-      r.findings.push_back(make_finding(report::Code::crc_mismatch, e.name, e.data_offset,
-          fmt::format("CRC-32 of the data is {:08x}; its data descriptor says {:08x}", d.crc, g.crc32)));
-    } else {
-      e.status = report::EntryStatus::ok;
-    }
-  };
+  std::vector<std::size_t> pending;  // entries handed to the workers
 
   auto resync = [&](std::uint64_t from, const std::string& why) -> std::uint64_t {
     std::uint64_t next = find_next_record(src, from, size());
@@ -515,6 +469,7 @@ ScanResult scan_local(io::ByteSource& input, codec::Workspace& ws, const ScanOpt
     }
 
     Entry e;
+    e.lfh = local_claim(*lfh);
     e.name = std::move(lfh->name);
     e.version_needed = lfh->version_needed;
     e.version_made_by = lfh->version_needed;  // no directory: the local header is all there is
@@ -522,40 +477,29 @@ ScanResult scan_local(io::ByteSource& input, codec::Workspace& ws, const ScanOpt
     e.method = lfh->method;
     e.mod_time = lfh->mod_time;
     e.mod_date = lfh->mod_date;
-    e.crc32 = lfh->crc32;
-    e.compressed_size = lfh->compressed_size;
-    e.uncompressed_size = lfh->uncompressed_size;
-    if (lfh->zip64) {
-      if (lfh->zip64->compressed) e.compressed_size = *lfh->zip64->compressed;
-      if (lfh->zip64->uncompressed) e.uncompressed_size = *lfh->zip64->uncompressed;
-    }
+    e.crc32 = e.lfh->crc32;
+    e.compressed_size = e.lfh->compressed_size;
+    e.uncompressed_size = e.lfh->uncompressed_size;
     e.lfh_offset = pos;
     e.data_offset = pos + lfh->header_len();
-    const bool zip64 = lfh->zip64.has_value();
-    e.lfh_read = true;
-    e.lfh_zip64 = zip64;
+    const bool zip64 = e.lfh->zip64;
     if (!lfh->extra.empty()) e.extras = std::make_shared<const Entry::Extras>(Entry::Extras{{}, {}, std::move(lfh->extra)});
     const std::size_t index = r.entries.size();
     const std::string name = e.name;
 
-    auto finish_cut = [&](std::uint64_t intact, const std::string& what) {
-      e.status = report::EntryStatus::truncated;
-      r.findings.push_back(make_finding(report::Code::entry_truncated, name, e.lfh_offset,
-          fmt::format("the file ends inside entry {} ({}); {} bytes of it are intact", index + 1, what, intact)));
+    // The walk ends inside this entry: the judge reports it (entry_truncated), the walk says where.
+    auto finish_cut = [&](std::optional<std::uint64_t> intact, const std::string& what) {
+      if (intact) e.cut_intact = *intact;
+      else e.descriptor_cut = true;
       r.cut_entry = index;
-      r.cut_intact_bytes = intact;
-      r.stop = fmt::format("end of file inside entry {} ({}) at offset {}", index + 1, report::printable_name(name), size());
+      r.cut_intact_bytes = intact.value_or(e.compressed_size);
+      r.stop = fmt::format("end of file inside entry {} ({}: {}) at offset {}", index + 1, report::printable_name(name),
+                           what, size());
       r.damaged.push_back({e.lfh_offset, size(), "cut entry"});
     };
 
     if (e.encrypted() || !codec::method_supported(e.method)) {
       // The data cannot be decoded; its end is known only from the sizes in the header.
-      const bool enc = e.encrypted();
-      e.status = enc ? report::EntryStatus::encrypted : report::EntryStatus::unsupported;
-      r.findings.push_back(make_finding(
-          enc ? report::Code::encrypted_entry : report::Code::unsupported_method, name, e.lfh_offset,
-          enc ? "the entry is encrypted; its data cannot be verified"
-              : fmt::format("compression method {} cannot be decoded here", zip::method_name(e.method))));
       if (!e.has_descriptor_flag() && e.data_offset + e.compressed_size <= size()) {
         e.end_offset = e.data_offset + e.compressed_size;
       } else {
@@ -578,7 +522,7 @@ ScanResult scan_local(io::ByteSource& input, codec::Workspace& ws, const ScanOpt
         e.end_offset = e.data_offset + e.compressed_size;
         if (pool && e.compressed_size >= kMinJob && e.compressed_size <= pool->max_job() && e.end_offset <= size() &&
             pool->submit(index, req)) {
-          pending.emplace_back(index, Kind::sized);
+          pending.push_back(index);
         } else {
           auto d = ws.decode(src, req);
           e.decoded = d;
@@ -589,7 +533,6 @@ ScanResult scan_local(io::ByteSource& input, codec::Workspace& ws, const ScanOpt
             r.entries.push_back(std::move(e));
             break;
           }
-          judge_sized(e, d, index);
         }
       } else {
         // Bit 3 with stored data.
@@ -607,14 +550,6 @@ ScanResult scan_local(io::ByteSource& input, codec::Workspace& ws, const ScanOpt
         d.consumed = d.produced = e.compressed_size;
         d.crc = end->crc;
         e.decoded = d;
-        if (end->crc_ok) {
-          e.status = report::EntryStatus::ok;
-        } else {
-          e.status = report::EntryStatus::damaged;
-          r.findings.push_back(make_finding(report::Code::crc_mismatch, name, e.data_offset,
-              fmt::format("CRC-32 of the stored data is {:08x}; its data descriptor says {:08x}", end->crc,
-                          end->descriptor.crc32)));
-        }
       }
     } else {
       if (pool) {
@@ -629,7 +564,7 @@ ScanResult scan_local(io::ByteSource& input, codec::Workspace& ws, const ScanOpt
             e.compressed_size = cand->compressed_size;
             e.uncompressed_size = cand->uncompressed_size;
             e.end_offset = cand->offset + cand->length;
-            pending.emplace_back(index, Kind::speculative);
+            pending.push_back(index);
             r.end_of_entries = e.end_offset;
             pos = e.end_offset;
             r.entries.push_back(std::move(e));
@@ -651,9 +586,6 @@ ScanResult scan_local(io::ByteSource& input, codec::Workspace& ws, const ScanOpt
         break;
       }
       if (d.status != Status::ok) {
-        e.status = report::EntryStatus::damaged;
-        r.findings.push_back(make_finding(report::Code::decode_error, name, e.data_offset,
-                                          fmt::format("entry {}: {}", index + 1, decode_message(d))));
         const std::uint64_t data_offset = e.data_offset;
         r.entries.push_back(std::move(e));
         // The next header may hide anywhere after the damaged entry's start; a stream can only
@@ -666,26 +598,13 @@ ScanResult scan_local(io::ByteSource& input, codec::Workspace& ws, const ScanOpt
       auto desc = match_descriptor(src, data_end, d.crc, d.consumed, d.produced, zip64);
       e.compressed_size = d.consumed;
       e.uncompressed_size = d.produced;
+      if (!desc) desc = read_descriptor_guess(src, data_end, zip64);
       if (desc) {
         e.descriptor = desc;
         e.crc32 = desc->crc32;
         e.end_offset = data_end + desc->length;
-        e.status = report::EntryStatus::ok;
-      } else if (auto g = read_descriptor_guess(src, data_end, zip64)) {
-        e.descriptor = g;
-        e.crc32 = g->crc32;
-        e.end_offset = data_end + g->length;
-        e.status = report::EntryStatus::damaged;
-        bool sizes_agree = g->compressed_size == d.consumed && g->uncompressed_size == d.produced;
-        r.findings.push_back(make_finding(
-            sizes_agree ? report::Code::crc_mismatch : report::Code::descriptor_mismatch, name, data_end,
-            sizes_agree ? fmt::format("CRC-32 of the data is {:08x}; its data descriptor says {:08x}", d.crc, g->crc32)
-                        : fmt::format("the data descriptor says crc {:08x}, {} compressed, {} uncompressed; decoding "
-                                      "gave {:08x}, {}, {}",
-                                      g->crc32, g->compressed_size, g->uncompressed_size, d.crc, d.consumed,
-                                      d.produced)));
       } else {
-        finish_cut(d.produced, "the file ends inside its data descriptor");
+        finish_cut(std::nullopt, "the file ends inside its data descriptor");
         r.entries.push_back(std::move(e));
         break;
       }
@@ -696,18 +615,7 @@ ScanResult scan_local(io::ByteSource& input, codec::Workspace& ws, const ScanOpt
   }
   if (pool) {
     auto results = pool->finish();
-    for (auto [index, kind] : pending) {
-      Entry& e = r.entries[index];
-      e.decoded = results[index];
-      if (kind == Kind::sized)
-        judge_sized(e, *e.decoded, index);
-      else
-        judge_speculative(e, *e.decoded, index);
-    }
-    // Findings of entries decoded by the workers came last: back into file order.
-    std::stable_sort(r.findings.begin(), r.findings.end(), [](const report::Finding& a, const report::Finding& b) {
-      return a.offset.value_or(~std::uint64_t(0)) < b.offset.value_or(~std::uint64_t(0));
-    });
+    for (auto index : pending) r.entries[index].decoded = results[index];
   }
   if (r.stop.empty()) r.stop = pos >= size() ? "end of file after the last entry" : "walk ended";
   return r;

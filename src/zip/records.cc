@@ -16,6 +16,16 @@ std::string method_name(std::uint16_t m) {
   }
 }
 
+bool extra_well_formed(Bytes extra) {
+  std::size_t p = 0;
+  while (p + 4 <= extra.size()) {
+    std::size_t len = extra[p + 2] | (extra[p + 3] << 8);
+    if (p + 4 + len > extra.size()) return false;
+    p += 4 + len;
+  }
+  return true;
+}
+
 std::optional<Zip64Extra> parse_zip64_extra(Bytes extra, bool want_uncomp, bool want_comp, bool want_offset,
                                             bool want_disk, bool* malformed) {
   if (malformed) *malformed = false;

@@ -94,6 +94,10 @@ struct Zip64Extra {
 // classic fields are not all-ones, so when the field is exactly 16 bytes both sizes are read.
 std::optional<Zip64Extra> parse_zip64_extra(Bytes extra, bool want_uncomp, bool want_comp, bool want_offset,
                                             bool want_disk, bool* malformed = nullptr);
+// False when a field's header is whole but its data runs past the end of the block (4.5.1).
+// Python's zipfile and libarchive refuse such a block; 1-3 trailing bytes too short for a
+// field header they skip, and so does this.
+bool extra_well_formed(Bytes extra);
 // The extra block with every field of `id` removed (used when a repair writes its own ZIP64 field).
 std::string strip_extra(Bytes extra, std::uint16_t id);
 

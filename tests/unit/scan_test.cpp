@@ -5,6 +5,7 @@
 #include <csignal>
 #include <thread>
 
+#include "check/judge.h"
 #include "scan/end_records.h"
 #include "scan/local_scanner.h"
 #include "zipbuild.h"
@@ -57,7 +58,9 @@ class PipeFeeder {
 
 scan::ScanResult scan_of(io::ByteSource& src, unsigned threads = 1) {
   codec::Workspace ws;
-  return scan::scan_local(src, ws, {nullptr, 0, threads});
+  auto r = scan::scan_local(src, ws, {nullptr, 0, threads});
+  check::judge_walk(r, src.size());
+  return r;
 }
 
 std::vector<Item> sample(Descriptor d, bool deflate, bool zs = false) {

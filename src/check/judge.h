@@ -1,0 +1,31 @@
+// The one judge (DESIGN.md, "One judge"). Every front end — verify from a file, verify from a
+// pipe, scan, and repair's proof of its output — fills scan::Entry with what each witness
+// claimed (directory record, local header, data descriptor, decoding) and calls these; no
+// front end compares claims on its own.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "report/report.h"
+#include "scan/catalog.h"
+#include "scan/local_scanner.h"
+
+namespace zm::check {
+
+// Sets e.status and appends the entry's findings: the local header against the directory, the
+// data against every witness that claims its CRC and sizes, the descriptor, and the rules of the
+// readers (docs/readers.md) that concern one entry. `source_size` is the archive's length.
+void judge_entry(scan::Entry& e, std::uint64_t source_size, std::vector<report::Finding>& out);
+
+// The local header a directory record points to could be this entry's (same name, method and
+// bit 3): only then are the bytes behind it decoded as the entry's data.
+bool local_header_is_its_own(const scan::Entry& e);
+
+// Judges every entry a local-header walk found (no directory) and puts their findings among the
+// walk's own, in file order.
+void judge_walk(scan::ScanResult& walk, std::uint64_t source_size);
+
+// Names across entries: unsafe paths, symlinks, duplicates.
+void judge_names(const std::vector<scan::Entry>& entries, std::vector<report::Finding>& out);
+
+}  // namespace zm::check
