@@ -4,6 +4,8 @@
 #include <isa-l/crc.h>
 #include <isa-l/igzip_lib.h>
 #include <lzma.h>
+#include <zstd.h>
+#include <zstd_errors.h>
 
 #include <cstring>
 
@@ -28,14 +30,20 @@ std::uint32_t crc32(std::uint32_t crc, std::span<const std::uint8_t> data) {
 }
 
 bool method_supported(std::uint16_t m) {
-  return m == zip::kStored || m == zip::kDeflate || m == zip::kBzip2 || m == zip::kLzma;
+  return m == zip::kStored || method_self_terminating(m);
 }
 bool method_self_terminating(std::uint16_t m) {
-  return m == zip::kDeflate || m == zip::kBzip2 || m == zip::kLzma;
+  return m == zip::kDeflate || m == zip::kDeflate64 || m == zip::kBzip2 || m == zip::kLzma || m == zip::kZstd ||
+         m == zip::kXz;
 }
 
 struct Workspace::Inflate {
   inflate_state st;
+};
+
+struct Workspace::Zstd {
+  ZSTD_DCtx* dctx = ZSTD_createDCtx();
+  ~Zstd() { ZSTD_freeDCtx(dctx); }
 };
 
 Workspace::Workspace() : in_(kInBuf), out_(kOutBuf), inflate_(std::make_unique<Inflate>()) {}
@@ -47,6 +55,9 @@ DecodeResult Workspace::decode(io::ByteSource& src, const DecodeRequest& req) {
     case zip::kDeflate: return deflate(src, req);
     case zip::kBzip2: return bzip2(src, req);
     case zip::kLzma: return lzma(src, req);
+    case zip::kDeflate64: return deflate64(src, req);
+    case zip::kZstd: return zstd(src, req);
+    case zip::kXz: return xz(src, req);
     default: {
       DecodeResult r;
       r.status = Status::unsupported;
@@ -261,6 +272,151 @@ DecodeResult Workspace::lzma(io::ByteSource& src, const DecodeRequest& req) {
     if (req.max_output && r.produced > req.max_output) {
       r.status = Status::overrun;
       r.error = "decoded output exceeds the expected size";
+      break;
+    }
+  }
+  lzma_end(&ls);
+  return r;
+}
+
+DecodeResult Workspace::deflate64(io::ByteSource& src, const DecodeRequest& req) {
+  DecodeResult r;
+  if (!inflate64_) inflate64_ = std::make_unique<Inflate64>();
+  std::uint64_t fed = 0;
+  bool source_ended = false;
+  auto pull = [&]() -> std::span<const std::uint8_t> {
+    if (source_ended) return {};
+    std::size_t want = std::min<std::uint64_t>(in_.size(), req.limit - fed);
+    auto chunk = input(src, req.offset + fed, want, source_ended);
+    fed += chunk.size();
+    if (req.progress) *req.progress += chunk.size();
+    return chunk;
+  };
+  auto push = [&](std::span<const std::uint8_t> out) {
+    emit(req, r, out.data(), out.size());
+    return !(req.max_output && r.produced > req.max_output);
+  };
+  auto st = inflate64_->run(pull, push);
+  r.consumed = inflate64_->consumed();
+  switch (st) {
+    case Inflate64::Status::ok: break;
+    case Inflate64::Status::stopped:
+      r.status = Status::overrun;
+      r.error = "decoded output exceeds " + std::to_string(req.max_output) + " bytes";
+      break;
+    case Inflate64::Status::corrupt:
+      r.status = Status::corrupt;
+      r.error = inflate64_->error();
+      break;
+    case Inflate64::Status::truncated:
+      r.consumed = fed;
+      r.status = fed < req.limit ? Status::truncated : Status::overrun;
+      r.error = fed < req.limit ? "the file ends inside the deflate64 stream"
+                                : "the deflate64 stream does not end within its " + std::to_string(req.limit) +
+                                      " compressed bytes";
+      break;
+  }
+  return r;
+}
+
+DecodeResult Workspace::zstd(io::ByteSource& src, const DecodeRequest& req) {
+  // One frame per entry: 7-Zip-zstd, WinZip and libarchive write the whole entry as a single
+  // frame, so the entry ends where the frame does (ZSTD_decompressStream returns 0 there and
+  // reads nothing after it). A second frame or skippable frame after the first is left over
+  // data, reported as a size mismatch, not decoded.
+  DecodeResult r;
+  if (!zstd_) zstd_ = std::make_unique<Zstd>();
+  ZSTD_DCtx* dc = zstd_->dctx;
+  ZSTD_DCtx_reset(dc, ZSTD_reset_session_and_parameters);
+  ZSTD_inBuffer in{nullptr, 0, 0};
+  std::uint64_t fed = 0;
+  bool source_ended = false;
+  for (;;) {
+    if (in.pos == in.size && !source_ended) {
+      std::size_t want = std::min<std::uint64_t>(in_.size(), req.limit - fed);
+      auto chunk = input(src, req.offset + fed, want, source_ended);
+      in = {chunk.data(), chunk.size(), 0};
+      fed += chunk.size();
+      if (req.progress) *req.progress += chunk.size();
+    }
+    ZSTD_outBuffer out{out_.data(), out_.size(), 0};
+    std::size_t ret = ZSTD_decompressStream(dc, &out, &in);
+    emit(req, r, out_.data(), out.pos);
+    r.consumed = fed - (in.size - in.pos);
+    if (ZSTD_isError(ret)) {
+      r.status = Status::corrupt;
+      // zstd's own default limit (its CLI refuses larger windows without --memory): a frame
+      // that asks for more is refused rather than allocating gigabytes per worker thread.
+      r.error = ZSTD_getErrorCode(ret) == ZSTD_error_frameParameter_windowTooLarge
+                    ? "the zstd frame needs a window larger than 128 MiB, which zipmedic does not allocate"
+                    : std::string("zstd stream rejected: ") + ZSTD_getErrorName(ret);
+      r.error += " after " + std::to_string(r.produced) + " bytes of output";
+      return r;
+    }
+    if (ret == 0) return r;  // the frame ended and all its output was flushed
+    if (req.max_output && r.produced > req.max_output) {
+      r.status = Status::overrun;
+      r.error = "decoded output exceeds " + std::to_string(req.max_output) + " bytes";
+      return r;
+    }
+    if (in.pos == in.size && source_ended && out.pos == 0) {
+      r.status = fed < req.limit ? Status::truncated : Status::overrun;
+      r.error = fed < req.limit ? "the file ends inside the zstd frame"
+                                : "the zstd frame does not end within its " + std::to_string(req.limit) +
+                                      " compressed bytes";
+      return r;
+    }
+  }
+}
+
+DecodeResult Workspace::xz(io::ByteSource& src, const DecodeRequest& req) {
+  // One .xz stream per entry (APPNOTE 4.4.5 method 95), so no LZMA_CONCATENATED: the decoder
+  // stops after the stream footer and total input up to there is the entry's exact size. The
+  // stream's own check (CRC-32, CRC-64 or SHA-256) is verified by liblzma as well.
+  DecodeResult r;
+  lzma_stream ls = LZMA_STREAM_INIT;
+  if (lzma_stream_decoder(&ls, UINT64_MAX, 0) != LZMA_OK) {
+    r.status = Status::corrupt;
+    r.error = "xz decoder could not start";
+    return r;
+  }
+  std::uint64_t fed = 0;
+  bool source_ended = false;
+  for (;;) {
+    if (ls.avail_in == 0 && !source_ended) {
+      std::size_t want = std::min<std::uint64_t>(in_.size(), req.limit - fed);
+      auto chunk = input(src, req.offset + fed, want, source_ended);
+      ls.next_in = chunk.data();
+      ls.avail_in = chunk.size();
+      fed += chunk.size();
+      if (req.progress) *req.progress += chunk.size();
+    }
+    ls.next_out = out_.data();
+    ls.avail_out = out_.size();
+    lzma_ret ret = lzma_code(&ls, source_ended && ls.avail_in == 0 ? LZMA_FINISH : LZMA_RUN);
+    std::size_t got = out_.size() - ls.avail_out;
+    emit(req, r, out_.data(), got);
+    r.consumed = fed - ls.avail_in;
+    if (ret == LZMA_STREAM_END) break;
+    if (ret == LZMA_BUF_ERROR || (ret == LZMA_OK && ls.avail_in == 0 && source_ended && got == 0)) {
+      r.status = fed < req.limit ? Status::truncated : Status::overrun;
+      r.error = fed < req.limit ? "the file ends inside the xz stream"
+                                : "the xz stream does not end within its " + std::to_string(req.limit) +
+                                      " compressed bytes";
+      break;
+    }
+    if (ret != LZMA_OK) {
+      r.status = Status::corrupt;
+      r.error = ret == LZMA_FORMAT_ERROR ? "the data is not an xz stream"
+                : ret == LZMA_DATA_ERROR ? "xz stream data is corrupt"
+                : ret == LZMA_OPTIONS_ERROR ? "xz stream uses options liblzma does not know"
+                : "xz stream rejected (code " + std::to_string(int(ret)) + ")";
+      r.error += " after " + std::to_string(r.produced) + " bytes of output";
+      break;
+    }
+    if (req.max_output && r.produced > req.max_output) {
+      r.status = Status::overrun;
+      r.error = "decoded output exceeds " + std::to_string(req.max_output) + " bytes";
       break;
     }
   }

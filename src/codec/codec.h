@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "codec/deflate64.h"
 #include "io/source.h"
 
 namespace zm::codec {
@@ -68,9 +69,16 @@ class Workspace {
   DecodeResult deflate(io::ByteSource& src, const DecodeRequest& req);
   DecodeResult bzip2(io::ByteSource& src, const DecodeRequest& req);
   DecodeResult lzma(io::ByteSource& src, const DecodeRequest& req);
+  DecodeResult deflate64(io::ByteSource& src, const DecodeRequest& req);
+  DecodeResult zstd(io::ByteSource& src, const DecodeRequest& req);
+  DecodeResult xz(io::ByteSource& src, const DecodeRequest& req);
   io::PageBuffer in_, out_;
   struct Inflate;
   std::unique_ptr<Inflate> inflate_;
+  // Made on first use: most threads never meet these methods.
+  std::unique_ptr<Inflate64> inflate64_;
+  struct Zstd;
+  std::unique_ptr<Zstd> zstd_;
 };
 
 }  // namespace zm::codec

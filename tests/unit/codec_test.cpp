@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
+#include <lzma.h>
 #include <zlib.h>
+#include <zstd.h>
 
 #include "codec/codec.h"
 #include "zipbuild.h"
@@ -89,6 +91,146 @@ TEST_CASE("codec: stored data is counted and CRC'd; a short file is truncated") 
 TEST_CASE("codec: unknown methods are reported unsupported, never passed") {
   io::MemorySource src(vec("abc"));
   codec::Workspace ws;
-  CHECK(ws.decode(src, {0, 3, zip::kDeflate64}).status == Status::unsupported);
-  CHECK_FALSE(codec::method_supported(zip::kDeflate64));
+  const std::uint16_t wavpack = 97;  // APPNOTE 4.4.5: a method no backup writer uses
+  CHECK(ws.decode(src, {0, 3, wavpack}).status == Status::unsupported);
+  CHECK_FALSE(codec::method_supported(wavpack));
+  CHECK_FALSE(codec::method_self_terminating(zip::kStored));
+  for (std::uint16_t m : {zip::kDeflate, zip::kDeflate64, zip::kBzip2, zip::kLzma, zip::kZstd, zip::kXz}) {
+    CAPTURE(m);
+    CHECK(codec::method_supported(m));
+    CHECK(codec::method_self_terminating(m));
+  }
+}
+
+static std::string zstd_frame(const std::string& in, bool content_size = true) {
+  ZSTD_CCtx* c = ZSTD_createCCtx();
+  ZSTD_CCtx_setParameter(c, ZSTD_c_compressionLevel, 3);
+  ZSTD_CCtx_setParameter(c, ZSTD_c_checksumFlag, 1);
+  ZSTD_CCtx_setParameter(c, ZSTD_c_contentSizeFlag, content_size);
+  std::string out(ZSTD_compressBound(in.size()), '\0');
+  std::size_t n = ZSTD_compress2(c, out.data(), out.size(), in.data(), in.size());
+  ZSTD_freeCCtx(c);
+  REQUIRE_FALSE(ZSTD_isError(n));
+  out.resize(n);
+  return out;
+}
+
+static std::string xz_stream(const std::string& in) {
+  std::string out(lzma_stream_buffer_bound(in.size()), '\0');
+  std::size_t pos = 0;
+  REQUIRE(lzma_easy_buffer_encode(6, LZMA_CHECK_CRC64, nullptr, reinterpret_cast<const std::uint8_t*>(in.data()),
+                                  in.size(), reinterpret_cast<std::uint8_t*>(out.data()), &pos, out.size()) == LZMA_OK);
+  out.resize(pos);
+  return out;
+}
+
+struct Packed {
+  std::uint16_t method;
+  std::string what;
+  std::string (*pack)(const std::string&);
+};
+static const Packed kPacked[] = {
+    {zip::kZstd, "zstd", [](const std::string& s) { return zstd_frame(s); }},
+    {zip::kZstd, "zstd without content size", [](const std::string& s) { return zstd_frame(s, false); }},
+    {zip::kXz, "xz", xz_stream},
+};
+
+TEST_CASE("codec: zstd and xz stop exactly at the end of their frame or stream, whatever the read size") {
+  for (const auto& m : kPacked) {
+    for (std::size_t n : {std::size_t(0), std::size_t(3000), std::size_t(600000)}) {
+      std::string data = test::text_of(n) + test::noise_of(n / 3);
+      std::string comp = m.pack(data);
+      std::string file = "prefix" + comp + "PK\x07\x08trailing bytes that are not " + m.what;
+      io::MemorySource mem(vec(file));
+      for (std::size_t chunk : {std::size_t(1), std::size_t(31), file.size()}) {
+        CAPTURE(m.what);
+        CAPTURE(n);
+        CAPTURE(chunk);
+        io::ChunkedSource src(mem, chunk);
+        codec::Workspace ws;
+        auto r = ws.decode(src, {6, file.size() - 6, m.method});
+        CHECK(r.status == Status::ok);
+        CHECK(r.consumed == comp.size());
+        CHECK(r.produced == data.size());
+        CHECK(r.crc == test::crc_of(data));
+      }
+    }
+  }
+}
+
+TEST_CASE("codec: a second zstd frame or xz stream after the first is not part of the entry") {
+  for (const auto& m : kPacked) {
+    CAPTURE(m.what);
+    std::string one = m.pack(test::text_of(5000)), two = m.pack(test::text_of(7000, 2));
+    io::MemorySource src(vec(one + two));
+    codec::Workspace ws;
+    auto r = ws.decode(src, {0, one.size() + two.size(), m.method});
+    CHECK(r.status == Status::ok);
+    CHECK(r.consumed == one.size());
+    CHECK(r.produced == 5000);
+  }
+}
+
+TEST_CASE("codec: zstd and xz cut anywhere are truncated; cut by their size limit, an overrun") {
+  for (const auto& m : kPacked) {
+    std::string comp = m.pack(test::text_of(100000) + test::noise_of(20000));
+    codec::Workspace ws;
+    for (std::size_t cut = 0; cut < comp.size(); cut += cut < 40 ? 1 : 211) {
+      CAPTURE(m.what);
+      CAPTURE(cut);
+      io::MemorySource part(vec(comp.substr(0, cut)));
+      auto r = ws.decode(part, {0, comp.size(), m.method});
+      CHECK(r.status == Status::truncated);
+      CHECK_FALSE(r.error.empty());
+      io::MemorySource whole(vec(comp));
+      CHECK(ws.decode(whole, {0, cut, m.method}).status == Status::overrun);
+    }
+  }
+}
+
+TEST_CASE("codec: a flipped byte in zstd or xz data is rejected or caught by the CRC") {
+  for (const auto& m : kPacked) {
+    std::string data = test::text_of(40000);
+    std::string comp = m.pack(data);
+    codec::Workspace ws;
+    int rejected = 0;
+    for (std::size_t at = 0; at < comp.size(); at += 13) {
+      std::string bad = comp;
+      bad[at] = char(bad[at] ^ 0x10);
+      io::MemorySource src(vec(bad));
+      auto r = ws.decode(src, {0, bad.size(), m.method});
+      CAPTURE(m.what);
+      CAPTURE(at);
+      if (r.status == Status::ok)
+        CHECK((r.crc != test::crc_of(data) || r.produced != data.size() || r.consumed != bad.size()));
+      else
+        ++rejected;
+    }
+    CHECK(rejected > 0);
+  }
+}
+
+TEST_CASE("codec: zstd and xz output beyond max_output stops the decode (zip-bomb guard)") {
+  for (const auto& m : kPacked) {
+    CAPTURE(m.what);
+    std::string comp = m.pack(std::string(50 << 20, 'a'));
+    io::MemorySource src(vec(comp));
+    codec::Workspace ws;
+    codec::DecodeRequest req{0, comp.size(), m.method};
+    req.max_output = 1 << 20;
+    auto r = ws.decode(src, req);
+    CHECK(r.status == Status::overrun);
+    CHECK(r.produced < (4u << 20));
+  }
+}
+
+TEST_CASE("codec: data that is not zstd or xz is corrupt, with a reason") {
+  std::string junk = test::noise_of(5000);
+  for (std::uint16_t m : {zip::kZstd, zip::kXz}) {
+    io::MemorySource src(vec(junk));
+    codec::Workspace ws;
+    auto r = ws.decode(src, {0, junk.size(), m});
+    CHECK(r.status == Status::corrupt);
+    CHECK_FALSE(r.error.empty());
+  }
 }
