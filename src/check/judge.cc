@@ -3,8 +3,10 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstring>
 #include <string>
 #include <string_view>
+#include <map>
 #include <unordered_map>
 
 #include "check/names.h"
@@ -19,8 +21,13 @@ using Status = codec::DecodeResult::Status;
 namespace {
 
 // APPNOTE 4.4.3 defines versions up to 6.3. Python compares the low byte of the directory's
-// field with 63 and refuses the archive; unzip skips the entry (docs/readers.md).
-constexpr unsigned kMaxVersion = 63;
+// field with 63 and refuses the archive; unzip 6.0 skips an entry above 4.6 (4.2 for a VMS host)
+// even for a method it has (docs/readers.md, rule 19).
+constexpr unsigned kPythonMaxVersion = 63, kUnzipMaxVersion = 46, kUnzipMaxVersionVms = 42;
+
+// Methods unzip 6.0 decodes (docs/readers.md, table 2): a version above its limit on one of these
+// makes it skip an entry it could read; on others it lacks the method anyway.
+bool unzip_has_method(std::uint16_t m) { return m == 0 || m == 1 || m == 6 || m == 8 || m == 9 || m == 12; }
 
 struct Judging {
   Entry& e;
@@ -37,10 +44,25 @@ struct Judging {
 // The directory's own fields that readers refuse whatever the data holds.
 void judge_directory_record(Judging& j) {
   Entry& e = j.e;
-  if ((e.version_needed & 0xFF) > kMaxVersion)
+  const unsigned version = e.version_needed & 0xFF, host = e.version_needed >> 8;
+  report::Readers refuse = 0;
+  if (version > kPythonMaxVersion) refuse |= report::kPython;
+  if (unzip_has_method(e.method) && version > (host == 2 ? kUnzipMaxVersionVms : kUnzipMaxVersion))
+    refuse |= report::kUnzip;
+  if (refuse)
     j.add(Code::version_unsupported, e.lfh_offset,
-          fmt::format("the directory says version {}.{} is needed to extract it; 6.3 is the highest defined",
-                      (e.version_needed & 0xFF) / 10, (e.version_needed & 0xFF) % 10));
+          fmt::format("the directory says version {}.{} is needed to extract it; {} refuse{} that", version / 10,
+                      version % 10, report::reader_names(refuse), __builtin_popcount(refuse) == 1 ? "s" : ""),
+          refuse);
+  // A directory that holds data: every extractor makes a directory and drops the bytes
+  // (docs/readers.md, rules 64-66): the name ends in '/', or the MS-DOS attribute (hosts MS-DOS,
+  // OS/2, NTFS, VFAT) or the Unix mode says directory.
+  const bool dos_dir = (host == 0 || host == 6 || host == 11 || host == 14) && (e.external_attr & 0x10);
+  const bool unix_dir = host == 3 && ((e.external_attr >> 16) & 0170000) == 0040000;
+  if ((e.is_directory() || dos_dir || unix_dir) && (e.uncompressed_size > 0 || e.compressed_size > 2))
+    j.add(Code::directory_with_data, e.lfh_offset,
+          fmt::format("the entry is {} but holds {} bytes of data, which extractors drop",
+                      e.is_directory() ? "named as a directory" : "marked as a directory", e.uncompressed_size));
   if (e.disk_start != 0)
     j.add(Code::disk_number_nonzero, e.lfh_offset,
           fmt::format("the directory record says the entry starts on disk {} of a single-volume archive", e.disk_start));
@@ -61,7 +83,13 @@ bool judge_local_header(Judging& j) {
     if (l.method != e.method)
       diffs.push_back(
           fmt::format("method {} locally, {} in the directory", zip::method_name(l.method), zip::method_name(e.method)));
-    if ((l.flags ^ e.flags) & (zip::kFlagEncrypted | zip::kFlagDescriptor))
+    // 7-Zip requires the flags to match except bits 3, 11 and 15 (and 1-2, the deflate level);
+    // Python refuses a non-ASCII name whose bit 11 differs (docs/readers.md, rules 31-34).
+    std::uint16_t ignored = zip::kFlagDescriptor | 0x8000 | zip::kFlagUtf8 | (e.method == zip::kDeflate ? 0x6 : 0);
+    bool ascii = true;
+    for (unsigned char c : e.name) ascii &= c < 0x80;
+    if ((l.flags ^ e.flags) & ~ignored || (!ascii && ((l.flags ^ e.flags) & zip::kFlagUtf8)) ||
+        ((l.flags ^ e.flags) & zip::kFlagDescriptor))
       diffs.push_back(fmt::format("flags {:04x} locally, {:04x} in the directory", l.flags, e.flags));
     if (diffs.empty() && !(l.flags & zip::kFlagDescriptor)) {
       // Sizes live in the local header (bit 3 clear): unzip and libarchive take them from there.
@@ -149,6 +177,11 @@ void judge_data(Judging& j, std::uint64_t size) {
     if (sizes_agree && g.crc32 != d.crc && !has_primary)
       j.add(Code::crc_mismatch, e.data_offset,
             fmt::format("CRC-32 of the data is {:08x}; its data descriptor says {:08x}", d.crc, g.crc32));
+    else if (e.in_directory && g.crc32 == d.crc && !sizes_agree)
+      // Go checks the descriptor's CRC; no reader checks its sizes when a directory exists.
+      j.add(Code::descriptor_sizes_mismatch, g.offset,
+            fmt::format("the data descriptor says {} compressed, {} uncompressed; the data is {}, {}",
+                        g.compressed_size, g.uncompressed_size, d.consumed, d.produced));
     else if (!sizes_agree || g.crc32 != d.crc)
       j.add(Code::descriptor_mismatch, g.offset,
             fmt::format("the data descriptor says crc {:08x}, {} compressed, {} uncompressed; the data is {:08x}, {}, {}",
@@ -172,7 +205,8 @@ void judge_data(Judging& j, std::uint64_t size) {
     if (l.crc32 != 0 && l.crc32 != d.crc) diffs.push_back(fmt::format("CRC {:08x}", l.crc32));
     if (l.compressed_size != 0 && l.compressed_size != d.consumed)
       diffs.push_back(fmt::format("compressed size {}", l.compressed_size));
-    if (l.uncompressed_size != 0 && l.uncompressed_size != d.produced)
+    // libarchive takes an uncompressed size of 0xFFFFFFFF as "not given" (docs/readers.md, rule 36).
+    if (l.uncompressed_size != 0 && l.uncompressed_size != zip::kMax32 && l.uncompressed_size != d.produced)
       diffs.push_back(fmt::format("size {}", l.uncompressed_size));
     if (!diffs.empty()) {
       std::string msg = "bit 3 is set, yet the local header claims ";
@@ -230,11 +264,104 @@ void judge_walk(scan::ScanResult& walk, std::uint64_t size) {
   });
 }
 
+namespace {
+bool executable_stub(std::span<const std::uint8_t> h, std::uint64_t len) {
+  if (h.size() >= 20 && std::memcmp(h.data(), "\x7f" "ELF", 4) == 0)
+    return (h[4] == 1 || h[4] == 2) && (h[5] == 1 || h[5] == 2) && h[6] == 1 && (h[16] | h[17]) != 0;
+  if (h.size() >= 64 && h[0] == 'M' && h[1] == 'Z') {
+    std::uint64_t pe = zip::load_u32(h.data() + 0x3c);
+    return pe + 4 <= std::min<std::uint64_t>(len, h.size()) && std::memcmp(h.data() + pe, "PE\0\0", 4) == 0;
+  }
+  return false;
+}
+}  // namespace
+
+report::Finding judge_prefix(std::span<const std::uint8_t> head, std::uint64_t len, bool offsets_skip_it) {
+  if (offsets_skip_it && !executable_stub(head, len))
+    return make_finding(Code::prefix_unrecognised, std::nullopt, 0,
+                        fmt::format("{} bytes precede the archive and its offsets count from after them, but they "
+                                    "are no ELF or PE program: 7-Zip cannot open it",
+                                    len));
+  return make_finding(Code::prefix_bytes, std::nullopt, 0,
+                      fmt::format("{} bytes precede the archive (a self-extractor stub or other prefix){}", len,
+                                  offsets_skip_it ? "; the archive's offsets count from after them" : ""));
+}
+
+namespace {
+// The readers that lack a method or an encryption scheme (docs/readers.md, table 2).
+report::Readers lacking_method(std::uint16_t m) {
+  using namespace report;
+  switch (m) {
+    case 0: case 8: return 0;
+    case 1: case 6: case 9: return kLibarchive | kPython | kGo | kJava;
+    case 12: return kGo | kJava;
+    case 14: return kUnzip | kGo | kJava;
+    case 93: case 95: case 98: case 99: return kUnzip | kPython | kGo | kJava;
+    default: return kAllReaders;
+  }
+}
+}  // namespace
+
+void judge_features(const std::vector<Entry>& entries, std::vector<report::Finding>& out) {
+  struct Use {
+    report::Readers lacking = 0;
+    std::size_t count = 0;
+    std::string first;
+  };
+  std::map<std::string, Use> uses;  // by feature, in a stable order
+  for (const auto& e : entries) {
+    auto note = [&](std::string feature, report::Readers lacking) {
+      if (!lacking) return;
+      auto& u = uses[feature];
+      u.lacking |= lacking;
+      if (!u.count++) u.first = e.name;
+    };
+    note(fmt::format("method {} ({})", zip::method_name(e.method), e.method), lacking_method(e.method));
+    if (e.flags & zip::kFlagStrongEncryption)
+      note("strong encryption (bit 6)", report::kAllReaders);
+    else if ((e.flags & zip::kFlagEncrypted) && e.method != 99)
+      // Go ignores bit 0 and hands out the ciphertext; Java refuses the archive.
+      note("traditional PKWARE encryption", report::kGo | report::kJava);
+  }
+  for (const auto& [feature, u] : uses) {
+    auto f = make_finding(Code::readers_lack_feature, u.first, std::nullopt,
+                          fmt::format("{} entr{} ({}'{}') use {}, which {} lack{}{}", u.count, u.count == 1 ? "y" : "ies",
+                                      u.count == 1 ? "" : "the first is ", report::printable_name(u.first), feature,
+                                      report::reader_names(u.lacking), __builtin_popcount(u.lacking) == 1 ? "s" : "",
+                                      u.lacking & report::kJava ? "; Java's ZipFile cannot open the archive at all" : ""));
+    f.readers = u.lacking;
+    out.push_back(std::move(f));
+  }
+}
+
 void judge_names(const std::vector<Entry>& entries, std::vector<report::Finding>& out) {
   std::unordered_map<std::string_view, std::size_t> seen;  // views into `entries`, not copies
   seen.reserve(entries.size());
   for (std::size_t i = 0; i < entries.size(); ++i) {
     const Entry& e = entries[i];
+    // Java decodes every name and comment as UTF-8 and refuses the archive when one fails; with
+    // bit 11 set Python and libarchive refuse it too; unzip drops control bytes from names
+    // (docs/readers.md, rules 50-54).
+    if (!e.name.empty()) {
+      report::Readers refuse = 0;
+      bool control = false;
+      for (unsigned char c : e.name) control |= c < 0x20 || c == 0x7f;
+      if (!valid_utf8(e.name))
+        refuse |= report::kJava | (e.flags & zip::kFlagUtf8 ? report::kPython | report::kLibarchive : 0);
+      if (control) refuse |= report::kUnzip;
+      if (refuse)
+        out.push_back([&] {
+          auto f = make_finding(Code::name_invalid, e.name, e.lfh_offset,
+                                fmt::format("the name {}; {} cannot read the archive under it",
+                                            control ? "holds control bytes" : "is not valid UTF-8",
+                                            report::reader_names(refuse)));
+          f.readers = refuse;
+          return f;
+        }());
+    }
+    if (!e.comment().empty() && !valid_utf8(e.comment()))
+      out.push_back(make_finding(Code::comment_invalid, e.name, e.lfh_offset,
+                                 "the entry's comment is not valid UTF-8; Java's ZipFile refuses the archive"));
     if (auto why = unsafe_name_reason(e.name))
       out.push_back(make_finding(Code::unsafe_path, e.name, e.lfh_offset,
                                  *why + ": a restore could write outside its target"));

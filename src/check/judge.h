@@ -4,6 +4,7 @@
 // front end compares claims on its own.
 #pragma once
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "report/report.h"
@@ -24,6 +25,16 @@ bool local_header_is_its_own(const scan::Entry& e);
 // Judges every entry a local-header walk found (no directory) and puts their findings among the
 // walk's own, in file order.
 void judge_walk(scan::ScanResult& walk, std::uint64_t source_size);
+
+// Bytes before the first local header that hold no header (a self-extractor stub): info, unless
+// the archive's offsets do not count them and they are no ELF or PE program, which 7-Zip then
+// cannot open (docs/readers.md, rule 41). `head` is the prefix's first kPrefixHead bytes or all.
+inline constexpr std::size_t kPrefixHead = 4096;
+report::Finding judge_prefix(std::span<const std::uint8_t> head, std::uint64_t prefix_len, bool offsets_skip_it);
+
+// One note (readers_lack_feature, info) per method or encryption scheme that some readers lack:
+// not damage, but an admin should know which readers cannot restore the archive.
+void judge_features(const std::vector<scan::Entry>& entries, std::vector<report::Finding>& out);
 
 // Names across entries: unsafe paths, symlinks, duplicates.
 void judge_names(const std::vector<scan::Entry>& entries, std::vector<report::Finding>& out);

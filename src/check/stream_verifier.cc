@@ -130,6 +130,7 @@ Verification verify_stream(io::StreamSource& src, const std::string& path, const
       return it == starts.end() ? cd_start : *it;
     };
     for (auto& f : scan.findings) {
+      if (f.code == report::Code::prefix_bytes) f = judge_prefix(scan.prefix_head, scan.archive_start, shift != 0);
       if (f.code == report::Code::damaged_stretch) {
         auto it = std::find_if(scan.damaged.begin(), scan.damaged.end(),
                                [&](const scan::Stretch& st) { return st.from == *f.offset; });

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstring>
 #include <chrono>
 #include <exception>
 #include <mutex>
@@ -129,9 +130,7 @@ void check_layout(io::ByteSource& src, std::vector<Entry>& entries, const scan::
     if (h < first)
       gap(0, first, "before the first entry");
     else
-      rep.add(make_finding(report::Code::prefix_bytes, std::nullopt, 0,
-                           fmt::format("{} bytes precede the archive (a self-extractor stub or other prefix){}", first,
-                                       end.shift ? "; the archive's offsets count from after them" : "")));
+      rep.add(judge_prefix(src.read_vec(0, std::size_t(std::min<std::uint64_t>(first, kPrefixHead))), first, end.shift));
   }
   for (std::size_t i = 0; i + 1 < placed.size(); ++i) {
     Entry& a = *placed[i];
@@ -235,6 +234,7 @@ void finish_verification(Verification& v, std::vector<Entry> entries, const char
                          std::chrono::steady_clock::time_point t0, bool rows) {
   report::Report& rep = v.report;
   judge_names(entries, rep.findings);
+  judge_features(entries, rep.findings);
   std::uint64_t comp = 0, uncomp = 0, ok = 0;
   if (rows) rep.entries.reserve(entries.size());
   for (auto& e : entries) {

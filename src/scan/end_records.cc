@@ -56,6 +56,12 @@ std::optional<EndRecords> locate_end_records(io::ByteSource& src) {
   if (r.eocd.entries_on_disk != r.eocd.entries_total || r.eocd.disk != r.eocd.cd_disk) {
     r.findings.push_back(make_finding(report::Code::eocd_inconsistent, std::nullopt, r.eocd_offset,
                                       "the end record describes a multi-disk archive or disagrees with itself"));
+  } else if (r.eocd.disk != 0) {
+    // 7-Zip refuses a single-volume archive that calls itself another disk; unzip warns
+    // (docs/readers.md, rule 22).
+    r.findings.push_back(make_finding(report::Code::disk_number_nonzero, std::nullopt, r.eocd_offset,
+                                      fmt::format("the end record says this is disk {} of a single-volume archive",
+                                                  r.eocd.disk)));
   }
 
   // 4.3.15: the locator sits immediately before the end record.
@@ -65,8 +71,9 @@ std::optional<EndRecords> locate_end_records(io::ByteSource& src) {
     r.locator_offset = r.eocd_offset - zip::kZip64LocatorLen;
     if (src.read_at(r.locator_offset, lb) == sizeof lb && zip::load_u32(lb) == zip::kZip64LocatorSig) {
       r.locator = zip::parse_zip64_locator(lb);
-      // OneDrive writes 0 total disks here; it is harmless, so only real multi-disk values count.
-      if (r.locator->total_disks > 1)
+      // OneDrive writes 0 total disks here: unzip then refuses the archive, and libarchive and Go
+      // ignore the locator (docs/readers.md, rule 24), so only 1 is sound.
+      if (r.locator->total_disks != 1)
         r.findings.push_back(make_finding(report::Code::zip64_inconsistent, std::nullopt, r.locator_offset,
                                           fmt::format("ZIP64 locator says the archive spans {} disks",
                                                       r.locator->total_disks)));

@@ -398,6 +398,10 @@ ScanResult scan_local(io::ByteSource& input, codec::Workspace& ws, const ScanOpt
   }
   r.found_any_header = true;
   r.archive_start = pos;
+  if (pos > opt.start) {
+    r.prefix_head.resize(std::size_t(std::min<std::uint64_t>(pos - opt.start, 4096)));
+    r.prefix_head.resize(src.read_at(opt.start, r.prefix_head));
+  }
   if (pos > opt.start)
     r.findings.push_back(make_finding(report::Code::prefix_bytes, std::nullopt, opt.start,
                                       fmt::format("{} bytes come before the first local header "

@@ -19,6 +19,7 @@ struct ScanResult {
   std::vector<report::Finding> findings;
   std::vector<Stretch> damaged;  // bytes that belong to no entry that could be read
   std::uint64_t archive_start = 0;  // first local header (bytes before it are a prefix)
+  std::vector<std::uint8_t> prefix_head;  // the prefix's first 4 KiB: a pipe cannot go back for it
   bool found_any_header = false;
   // Where the walk met the start of a central directory or end record, if it did.
   std::optional<std::uint64_t> directory_at;

@@ -42,6 +42,10 @@ class Restore(unittest.TestCase):
             # kept as an expected failure in methods_test.py until restore decodes via codec/.
             if fx.startswith("7zip-deflate64"):
                 continue
+            # 7-Zip cannot open it (a stub its offsets do not count), so verify calls it damaged
+            # and restore refuses it; verify_test covers it.
+            if fx == "sfx-shifted.zip":
+                continue
             with self.subTest(fixture=fx):
                 out = os.path.join(self.tmp, fx)
                 p = run("restore", fixture_path(fx), "-C", out, "--quiet")

@@ -143,7 +143,7 @@ class Repair(Tmp):
         self.assertEqual(run("verify", src).returncode, 0)
 
     def test_in_place_leaves_a_whole_archive_untouched(self):
-        for fx in ("infozip-file.zip", "zipstream-ng-sysreptor.zip", "sfx-shifted.zip"):
+        for fx in ("infozip-file.zip", "zipstream-ng-sysreptor.zip", "sfx-adjusted.zip"):
             with self.subTest(fixture=fx):
                 src = self.write("whole.zip", read(fx))
                 p, doc = run_json("repair", "--in-place", src)
