@@ -54,8 +54,11 @@ int main(int argc, char** argv) {
 
   zm::cli::RepairOptions repair_opt;
   auto* repair = app.add_subcommand("repair", "Rebuild the central directory from the entries that survive");
-  repair->add_option("ARCHIVE", archive, "The damaged ZIP file")->required();
-  auto* out = repair->add_option("-o,--output", repair_opt.output, "Write the repaired archive to this new file");
+  repair->add_option("ARCHIVE", archive, "The damaged ZIP file, or - to read it from standard input")->required();
+  auto* out = repair->add_option("-o,--output", repair_opt.output,
+                                 "Write the repaired archive to this new file (- for standard output; a device or "
+                                 "FIFO is written as it is)");
+  repair->add_flag("--force", repair_opt.force, "Replace OUT if it exists (never the input)");
   auto* inplace = repair->add_flag("--in-place", repair_opt.in_place,
                                    "Append a new central directory to ARCHIVE itself; no existing byte changes");
   out->excludes(inplace);
@@ -69,11 +72,13 @@ int main(int argc, char** argv) {
 
   zm::cli::RestoreOptions restore_opt;
   auto* restore = app.add_subcommand("restore", "Verify, then extract only what verified (refuses a damaged archive)");
-  restore->add_option("ARCHIVE", archive, "The ZIP file to restore")->required();
+  restore->add_option("ARCHIVE", archive, "The ZIP file to restore, or - to read it from standard input")->required();
   restore->add_option("-C,--directory", restore_opt.directory, "Restore into this directory (created if missing)")
       ->required();
-  restore->add_flag("--force", restore_opt.force,
+  restore->add_flag("--partial", restore_opt.partial,
                     "Restore the entries that verified even when others did not; report the rest");
+  restore->add_flag("--force", restore_opt.force,
+                    "Replace files and symbolic links already in DIR (by default nothing there is overwritten)");
   add_common(restore);
 
   try {

@@ -23,6 +23,7 @@ struct CommonOptions {
 
 struct RepairOptions {
   std::string output;
+  bool force = false;  // an existing OUT may be replaced (never the input)
   bool in_place = false;
   bool salvage_partial = false;
   bool encrypt = false;
@@ -30,7 +31,8 @@ struct RepairOptions {
 
 struct RestoreOptions {
   std::string directory;
-  bool force = false;
+  bool force = false;    // existing files (and symbolic links) in DIR may be replaced
+  bool partial = false;  // restore the entries that verified even when others did not
 };
 
 Exit run_verify(const std::string& archive, const CommonOptions& o);

@@ -12,6 +12,7 @@
 #include <clocale>
 #include <filesystem>
 #include <set>
+#include <vector>
 
 #include "check/verifier.h"
 #include "io/source.h"
@@ -53,15 +54,97 @@ struct CwdGuard {
   }
 };
 
+// The components of an entry's name as libarchive will place it: empty and "." ones dropped
+// (verify has already refused "..", absolute names and backslashes).
+std::vector<std::string> components(const std::string& name) {
+  std::vector<std::string> out;
+  std::size_t i = 0;
+  while (i <= name.size()) {
+    std::size_t j = name.find('/', i);
+    if (j == std::string::npos) j = name.size();
+    std::string c = name.substr(i, j - i);
+    if (!c.empty() && c != ".") out.push_back(std::move(c));
+    i = j + 1;
+  }
+  return out;
+}
+
+std::string join(const std::vector<std::string>& parts, std::size_t n) {
+  std::string p;
+  for (std::size_t i = 0; i < n; ++i) p += (i ? "/" : "") + parts[i];
+  return p;
+}
+
+struct Planned {
+  std::string name;
+  bool directory = false, symlink = false;
+};
+
+// What the restore would write through or over, judged before anything is written: the
+// archive's own symbolic links (never followed, --force or not: an archive that writes
+// `escape/pwned.txt` after making `escape` a link to elsewhere is refused whole), and what is
+// already in DIR (a file, a link, a directory where a file goes), which only --force replaces.
+void judge_targets(const std::vector<Planned>& plan, const std::string& dir, bool overwrite, report::Report& rep,
+                   bool& through_own_link, std::size_t& conflicts) {
+  std::set<std::string> links, dirs_made;
+  for (const auto& p : plan)
+    if (p.symlink) links.insert(join(components(p.name), components(p.name).size()));
+  std::set<std::string> judged;
+  for (const auto& p : plan) {
+    auto parts = components(p.name);
+    if (parts.empty()) continue;
+    for (std::size_t k = 1; k < parts.size(); ++k) {
+      std::string prefix = join(parts, k);
+      if (links.count(prefix)) {
+        rep.add(report::make_finding(report::Code::restore_through_symlink, p.name, std::nullopt,
+                                     fmt::format("'{}' would be written through '{}', a symbolic link the archive "
+                                                 "itself makes; the archive is refused whole",
+                                                 report::printable_name(p.name), report::printable_name(prefix))));
+        through_own_link = true;
+        break;
+      }
+      if (!judged.insert(prefix).second) continue;
+      struct stat st {};
+      if (::lstat((dir + "/" + prefix).c_str(), &st) != 0 || S_ISDIR(st.st_mode)) continue;
+      if (!overwrite) {
+        bool link = S_ISLNK(st.st_mode);
+        rep.add(report::make_finding(link ? report::Code::restore_through_symlink : report::Code::restore_target_exists,
+                                     p.name, std::nullopt,
+                                     fmt::format("{}/{} is already there as {}, where '{}' needs a directory; "
+                                                 "--force replaces it",
+                                                 dir, report::printable_name(prefix),
+                                                 link ? "a symbolic link" : "a file", report::printable_name(p.name))));
+        ++conflicts;
+      }
+    }
+    std::string whole = join(parts, parts.size());
+    struct stat st {};
+    if (::lstat((dir + "/" + whole).c_str(), &st) != 0) continue;
+    // A directory entry meeting a directory changes no file's bytes.
+    if (p.directory && S_ISDIR(st.st_mode)) continue;
+    if (!overwrite) {
+      rep.add(report::make_finding(
+          S_ISLNK(st.st_mode) ? report::Code::restore_through_symlink : report::Code::restore_target_exists, p.name,
+          std::nullopt,
+          fmt::format("{}/{} is already there ({}); it is left as it is (--force replaces it)", dir,
+                      report::printable_name(whole),
+                      S_ISLNK(st.st_mode) ? "a symbolic link" : S_ISDIR(st.st_mode) ? "a directory" : "a file")));
+      ++conflicts;
+    }
+  }
+}
+
 }  // namespace
 
 RestoreResult restore_archive(const RestoreRequest& req) {
   RestoreResult res;
   std::set<std::string> accepted;
+  std::vector<Planned> plan;
   std::uint64_t needed = 0;
+  const std::string& shown = req.display.empty() ? req.archive : req.display;
   {
     io::FileSource src(req.archive);
-    auto v = check::verify_archive(src, req.archive, {req.threads, false});
+    auto v = check::verify_archive(src, shown, {req.threads, false});
     res.report = std::move(v.report);
     res.report.command = "restore";
     // An entry is accepted when it verified and no error names it (unsafe path, duplicate name).
@@ -72,12 +155,14 @@ RestoreResult restore_archive(const RestoreRequest& req) {
       if (e.status == report::EntryStatus::ok && !flagged.count(e.name)) {
         accepted.insert(e.name);
         needed += e.uncompressed_size;
+        std::uint32_t type = e.unix_mode() & S_IFMT;
+        plan.push_back({e.name, e.is_directory() || type == S_IFDIR, type == S_IFLNK});
       }
     }
     res.skipped = v.entries.size() - accepted.size();
-    if (res.report.verdict != report::Verdict::ok && !req.force) {
+    if (res.report.verdict != report::Verdict::ok && !req.partial) {
       res.outcome = RestoreResult::Outcome::refused;
-      res.message = fmt::format("refused: verify found {} error(s), nothing was written; --force restores the {} "
+      res.message = fmt::format("refused: verify found {} error(s), nothing was written; --partial restores the {} "
                                 "entr{} that verified and reports the rest",
                                 res.report.count(report::Severity::error), accepted.size(),
                                 accepted.size() == 1 ? "y" : "ies");
@@ -87,6 +172,22 @@ RestoreResult restore_archive(const RestoreRequest& req) {
       res.outcome = RestoreResult::Outcome::refused;
       res.message = "refused: the archive has no readable central directory; run zipmedic repair first, then restore "
                     "the repaired archive";
+      return res;
+    }
+  }
+  {
+    bool through_own_link = false;
+    std::size_t conflicts = 0;
+    judge_targets(plan, req.directory, req.overwrite, res.report, through_own_link, conflicts);
+    if (through_own_link || conflicts) {
+      res.report.decide_verdict();
+      res.outcome = RestoreResult::Outcome::refused;
+      res.message = through_own_link
+                        ? "refused: an entry would be written through a symbolic link that the archive itself "
+                          "makes; nothing was written"
+                        : fmt::format("refused: {} path{} in {} already exist{}; nothing was written (--force "
+                                      "replaces them)",
+                                      conflicts, conflicts == 1 ? "" : "s", req.directory, conflicts == 1 ? "s" : "");
       return res;
     }
   }
@@ -109,12 +210,16 @@ RestoreResult restore_archive(const RestoreRequest& req) {
   archive_read_support_format_zip_seekable(in.get());
   archive_read_support_filter_none(in.get());
   if (archive_read_open_filename(in.get(), req.archive.c_str(), 1 << 16) != ARCHIVE_OK)
-    throw io::IoError(req.archive + ": libarchive cannot open it: " + archive_error_string(in.get()));
+    throw io::IoError(shown + ": libarchive cannot open it: " + archive_error_string(in.get()));
   std::unique_ptr<archive, WriterCloser> out(archive_write_disk_new());
+  // Without --force nothing there is replaced: NO_OVERWRITE backs up the check above against a
+  // file that appears meanwhile (libarchive then skips the entry quietly, so each target is
+  // looked at again just before it is written, and only what was written is counted).
   archive_write_disk_set_options(out.get(), ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_PERM |
                                                 ARCHIVE_EXTRACT_SECURE_NODOTDOT |
                                                 ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS |
-                                                ARCHIVE_EXTRACT_SECURE_SYMLINKS | ARCHIVE_EXTRACT_UNLINK);
+                                                ARCHIVE_EXTRACT_SECURE_SYMLINKS |
+                                                (req.overwrite ? ARCHIVE_EXTRACT_UNLINK : ARCHIVE_EXTRACT_NO_OVERWRITE));
   archive_write_disk_set_standard_lookup(out.get());
   CwdGuard cwd;
   if (::chdir(req.directory.c_str()) != 0)
@@ -127,6 +232,18 @@ RestoreResult restore_archive(const RestoreRequest& req) {
       archive_read_data_skip(in.get());
       continue;
     }
+    if (!req.overwrite) {
+      struct stat st {};
+      bool is_dir = archive_entry_filetype(entry) == AE_IFDIR;
+      if (::lstat(name, &st) == 0 && !(is_dir && S_ISDIR(st.st_mode))) {
+        res.report.add(report::make_finding(report::Code::restore_target_exists, std::string(name), std::nullopt,
+                                            fmt::format("{}/{} appeared while the restore ran; it is left as it is",
+                                                        req.directory, report::printable_name(name))));
+        ++res.skipped;
+        archive_read_data_skip(in.get());
+        continue;
+      }
+    }
     if (archive_write_header(out.get(), entry) != ARCHIVE_OK)
       throw io::IoError(fmt::format("{}: cannot restore '{}': {}", req.directory, name, archive_error_string(out.get())));
     const void* buf;
@@ -137,12 +254,12 @@ RestoreResult restore_archive(const RestoreRequest& req) {
         throw io::IoError(fmt::format("{}: writing '{}' failed: {}", req.directory, name, archive_error_string(out.get())));
     }
     if (r != ARCHIVE_EOF)
-      throw io::IoError(fmt::format("{}: reading '{}' failed: {}", req.archive, name, archive_error_string(in.get())));
+      throw io::IoError(fmt::format("{}: reading '{}' failed: {}", shown, name, archive_error_string(in.get())));
     if (archive_write_finish_entry(out.get()) != ARCHIVE_OK)
       throw io::IoError(fmt::format("{}: finishing '{}' failed: {}", req.directory, name, archive_error_string(out.get())));
     ++res.restored;
   }
-  if (r != ARCHIVE_EOF) throw io::IoError(req.archive + ": libarchive stopped: " + archive_error_string(in.get()));
+  if (r != ARCHIVE_EOF) throw io::IoError(shown + ": libarchive stopped: " + archive_error_string(in.get()));
   archive_write_close(out.get());
   res.outcome = RestoreResult::Outcome::restored;
   res.message = fmt::format("restored {} entr{} into {}{}", res.restored, res.restored == 1 ? "y" : "ies",

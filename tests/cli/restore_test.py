@@ -85,7 +85,7 @@ class Restore(unittest.TestCase):
     def test_cut_archive_is_refused(self):
         data = read("zipstream-ng-sysreptor.zip")
         self.assert_refused_and_nothing_written(data[: len(data) * 6 // 10])
-        p = run("restore", os.path.join(self.tmp, "bad.zip"), "-C", os.path.join(self.tmp, "out"), "--force")
+        p = run("restore", os.path.join(self.tmp, "bad.zip"), "-C", os.path.join(self.tmp, "out"), "--partial")
         self.assertEqual(p.returncode, 1)
         self.assertIn(b"repair first", p.stderr)
         self.assertFalse(os.path.exists(os.path.join(self.tmp, "out")))
@@ -96,10 +96,10 @@ class Restore(unittest.TestCase):
         k = [i for i, x in enumerate(lay.infos) if x.filename.endswith("a.bin")][0]
         old = lay.infos[k].filename.encode()
         p = self.assert_refused_and_nothing_written(replace_name(data, lay, k, b"../" + old[3:]))
-        self.assertIn(b"--force", p.stderr)
+        self.assertIn(b"--partial", p.stderr)
         self.assertFalse(os.path.exists(os.path.join(os.path.dirname(self.tmp), old[3:].decode())))
 
-    def test_force_restores_what_verified_and_leaves_out_the_rest(self):
+    def test_partial_restores_what_verified_and_leaves_out_the_rest(self):
         data = bytearray(read("infozip-file.zip"))
         lay = Layout(bytes(data))
         k = [i for i, x in enumerate(lay.infos) if x.filename.endswith("a.bin")][0]
@@ -108,7 +108,7 @@ class Restore(unittest.TestCase):
         with open(src, "wb") as f:
             f.write(bytes(data))
         out = os.path.join(self.tmp, "out")
-        p, doc = run_json("restore", src, "-C", out, "--force")
+        p, doc = run_json("restore", src, "-C", out, "--partial")
         self.assertEqual(p.returncode, 1)
         self.assertEqual(doc["restore"]["entries_skipped"], 1)
         self.assertFalse(os.path.exists(os.path.join(out, "backup/data/a.bin")))

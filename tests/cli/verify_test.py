@@ -246,10 +246,12 @@ class CannotProceed(Base):
         self.assertEqual(p.returncode, 2)
         self.assertEqual(run().returncode, 2)
 
-    def test_json_on_unreadable_input_leaves_stdout_empty(self):
-        p = run("verify", "--json", self.write("empty.zip", b""))
+    def test_json_on_unreadable_input_is_one_unreadable_report(self):
+        # A CI job keeps the report as an artefact whatever the exit status (issue 11).
+        p, doc = run_json("verify", self.write("empty.zip", b""))
         self.assertEqual(p.returncode, 3)
-        self.assertEqual(p.stdout, b"")
+        self.assertEqual(doc["verdict"], "unreadable")
+        self.assertEqual([f["code"] for f in doc["findings"]], ["empty_file"])
 
 
 class HostileFields(Base):
