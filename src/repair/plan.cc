@@ -2,6 +2,7 @@
 
 #include <set>
 
+#include "check/names.h"
 #include "codec/codec.h"
 
 namespace zm::repair {
@@ -10,9 +11,19 @@ using scan::Entry;
 
 namespace {
 
-zip::EntryRecord record_for(const Entry& e, const Entry* cd) {
+// Only fields that every reader accepts go into the new directory (issue 10, "repair from every
+// witness"): an extra block whose fields run past it, or a comment that is not UTF-8 (Java's
+// ZipFile refuses the archive), is left out rather than copied.
+std::string well_formed_extra(const std::string& extra) {
+  zip::Bytes b{reinterpret_cast<const std::uint8_t*>(extra.data()), extra.size()};
+  return zip::extra_well_formed(b) ? zip::strip_extra(b, zip::kZip64ExtraId) : std::string();
+}
+
+zip::EntryRecord record_for(const Entry& e, const Entry* cd, bool in_place) {
   zip::EntryRecord r;
-  r.name = e.name;
+  // A copy writes new local headers, so the directory's name (which verified with the data) can
+  // replace a damaged local one; in place the old local header stays, and the names must agree.
+  r.name = cd && !in_place ? cd->name : e.name;
   r.flags = e.flags;
   r.method = e.method;
   r.crc32 = e.decoded ? e.decoded->crc : e.crc32;
@@ -20,8 +31,7 @@ zip::EntryRecord record_for(const Entry& e, const Entry* cd) {
   r.uncompressed_size = e.uncompressed_size;
   r.version_needed = e.lfh_read() ? e.version_needed : 20;
   if (r.version_needed > 63) r.version_needed = 45;
-  r.extra = zip::strip_extra({reinterpret_cast<const std::uint8_t*>(e.lfh_extra().data()), e.lfh_extra().size()},
-                             zip::kZip64ExtraId);
+  r.extra = well_formed_extra(e.lfh_extra());
   r.mod_time = e.mod_time;
   r.mod_date = e.mod_date;
   if (cd) {
@@ -29,19 +39,62 @@ zip::EntryRecord record_for(const Entry& e, const Entry* cd) {
     r.version_made_by = cd->version_made_by;
     r.internal_attr = cd->internal_attr;
     r.external_attr = cd->external_attr;
-    r.comment = cd->comment();
-    r.extra = zip::strip_extra({reinterpret_cast<const std::uint8_t*>(cd->cd_extra().data()), cd->cd_extra().size()},
-                               zip::kZip64ExtraId);
+    if (check::valid_utf8(cd->comment())) r.comment = cd->comment();
+    r.extra = well_formed_extra(cd->cd_extra());
   } else {
     // No directory: a Unix host with ordinary modes. An MS-DOS host would make unzip convert the
     // central name from CP437 but not the local one, and report UTF-8 names as mismatching.
     r.version_made_by = (3 << 8) | 20;
     r.external_attr = e.is_directory() ? (040755u << 16) | 0x10 : (0100644u << 16);
   }
+  // Bit 11 only on a valid UTF-8 name: with it, Python and libarchive refuse one that is not.
+  if (check::valid_utf8(r.name)) {
+    bool ascii = true;
+    for (unsigned char c : r.name) ascii &= c < 0x80;
+    if (!ascii && !in_place) r.flags |= zip::kFlagUtf8;
+  } else {
+    r.flags &= ~zip::kFlagUtf8;
+  }
   return r;
 }
 
 }  // namespace
+
+std::size_t rescue_from_directory(std::vector<Entry>& found, const std::map<std::uint64_t, Entry>& directory,
+                                  io::ByteSource& src) {
+  std::size_t rescued = 0;
+  codec::Workspace ws;
+  for (auto& e : found) {
+    auto it = directory.find(e.lfh_offset);
+    if (it == directory.end() || !e.lfh_read() || e.encrypted()) continue;
+    const Entry& cd = it->second;
+    const bool agrees = e.status == report::EntryStatus::ok && e.decoded && cd.crc32 == e.decoded->crc &&
+                        cd.compressed_size == e.compressed_size && cd.uncompressed_size == e.uncompressed_size;
+    if (agrees || cd.encrypted() || !codec::method_supported(cd.method)) continue;
+    if (e.data_offset + cd.compressed_size > src.size()) continue;
+    Entry as_cd = e;
+    as_cd.method = cd.method;
+    as_cd.flags = cd.flags;
+    as_cd.compressed_size = cd.compressed_size;
+    as_cd.uncompressed_size = cd.uncompressed_size;
+    auto d = ws.decode(src, scan::sized_request(as_cd));
+    if (d.status != codec::DecodeResult::Status::ok || d.crc != cd.crc32 || d.consumed != cd.compressed_size ||
+        d.produced != cd.uncompressed_size)
+      continue;
+    e.method = cd.method;
+    e.flags = cd.flags;
+    e.crc32 = cd.crc32;
+    e.compressed_size = cd.compressed_size;
+    e.uncompressed_size = cd.uncompressed_size;
+    e.decoded = d;
+    e.descriptor.reset();
+    e.end_offset = e.data_offset + cd.compressed_size;
+    e.status = report::EntryStatus::ok;
+    e.claims_from_directory = true;
+    ++rescued;
+  }
+  return rescued;
+}
 
 std::uint64_t RepairPlan::size_bound() const {
   std::uint64_t n = 0;
@@ -61,12 +114,27 @@ RepairPlan plan(const std::vector<Entry>& found, const std::map<std::uint64_t, E
   p.in_place = opt.in_place;
   std::set<std::uint64_t> found_offsets;
   std::set<std::string> names;
+  // The old directory's record of an entry is a witness when it names it, or when its CRC and
+  // sizes agree with the verified data (then a differing name is the local header's damage).
   auto cd_for = [&](const Entry& e) -> const Entry* {
     auto it = directory.find(e.lfh_offset);
-    return it != directory.end() && it->second.name == e.name ? &it->second : nullptr;
+    if (it == directory.end()) return nullptr;
+    const Entry& cd = it->second;
+    bool agrees = e.decoded && cd.crc32 == e.decoded->crc && cd.compressed_size == e.compressed_size &&
+                  cd.uncompressed_size == e.uncompressed_size && cd.method == e.method;
+    return cd.name == e.name || agrees ? &cd : nullptr;
   };
   for (const auto& e : found) {
     found_offsets.insert(e.lfh_offset);
+    if (e.status == report::EntryStatus::ok && e.claims_from_directory && opt.in_place) {
+      // Its local header lies about the data, and an append cannot change it: readers that take
+      // the sizes from the local header would read other bytes.
+      p.lost.push_back(e.name);
+      p.findings.push_back(make_finding(report::Code::cd_lfh_mismatch, e.name, e.lfh_offset,
+                                        "the local header is damaged but the old directory's record verified; "
+                                        "repair -o OUT rewrites the header and keeps the entry, in place it is lost"));
+      continue;
+    }
     if (e.status == report::EntryStatus::ok) {
       const Entry* cd = cd_for(e);
       if (cd && (cd->crc32 != e.decoded->crc || cd->compressed_size != e.compressed_size ||
@@ -75,13 +143,13 @@ RepairPlan plan(const std::vector<Entry>& found, const std::map<std::uint64_t, E
                                           "the old central directory disagrees with the entry's verified data; the "
                                           "data wins"));
       // Duplicate names would make the output ambiguous for a restore: keep the first.
-      if (!names.insert(e.name).second) {
+      if (!names.insert(cd && !opt.in_place ? cd->name : e.name).second) {
         p.findings.push_back(make_finding(report::Code::duplicate_name, e.name, e.lfh_offset,
                                           "a second entry of this name is left out of the repaired directory"));
         p.lost.push_back(e.name);
         continue;
       }
-      PlannedEntry k{&e, record_for(e, cd)};
+      PlannedEntry k{&e, record_for(e, cd, opt.in_place)};
       if (opt.in_place) {
         // The original local header stays, so the directory must carry its flags (bit 3 too).
         k.record.local_offset = e.lfh_offset;

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "report/report.h"
+#include "io/source.h"
 #include "scan/catalog.h"
 #include "zip/writer.h"
 
@@ -35,6 +36,13 @@ struct RepairPlan {
   // At most the bytes write() produces: what a spool must have room for.
   std::uint64_t size_bound() const;
 };
+
+// Entries the walk read wrongly because their local header is damaged (bit 3 or the sizes edited),
+// while the old directory at the same offset is right: when the bytes decoded as the directory
+// describes them give its CRC and sizes, the entry takes the directory's claims
+// (claims_from_directory). Returns how many. The one step of planning that reads the source.
+std::size_t rescue_from_directory(std::vector<scan::Entry>& found,
+                                  const std::map<std::uint64_t, scan::Entry>& directory, io::ByteSource& src);
 
 // `found`: every entry the scan met, in file order. `directory`: the old central directory's
 // entries by local header offset, when one could be read (the only witness of attributes and

@@ -146,6 +146,7 @@ RepairResult repair_archive(const RepairRequest& req) {
     throw check::CannotProceed(name + ": not a ZIP archive (no local file header found); nothing to repair");
   for (auto& f : scan.findings) rep.add(f);
   auto directory = directory_evidence(src);
+  rescue_from_directory(scan.entries, directory, src);
   if (req.profile_sysreptor) check::check_sysreptor_profile(src, scan.entries, rep, true);
 
   RepairPlan p = plan(scan.entries, directory, {req.in_place, req.salvage_partial, src.size()});

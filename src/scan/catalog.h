@@ -81,6 +81,9 @@ struct Entry {
   bool extent_known = true;      // false when the header is not this entry's own
 
   report::EntryStatus status = report::EntryStatus::unchecked;
+  // repair: the local header's claims failed where the old directory's verified (its bytes decode
+  // to the directory's CRC and sizes), so the entry now carries the directory's claims.
+  bool claims_from_directory = false;
   bool has_descriptor_flag() const { return flags & zip::kFlagDescriptor; }
   bool encrypted() const { return flags & (zip::kFlagEncrypted | zip::kFlagStrongEncryption); }
   bool is_directory() const { return !name.empty() && name.back() == '/'; }

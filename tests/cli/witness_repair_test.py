@@ -1,0 +1,112 @@
+"""repair takes each field from the witness that verified (issue 10, "repair from every witness").
+
+Each case is a named edit of one field in zipstream-ng's archive (SysReptor's writer), whose old
+central directory is intact and agrees with the data."""
+import io
+import os
+import shutil
+import struct
+import tempfile
+import unittest
+import zipfile
+
+from zmtest import fixture_path, read, run, run_json
+
+FIXTURE = "zipstream-ng-sysreptor.zip"
+
+
+def original():
+    with zipfile.ZipFile(fixture_path(FIXTURE)) as z:
+        return {i.filename: z.read(i) for i in z.infolist()}
+
+
+def info(name):
+    with zipfile.ZipFile(io.BytesIO(read(FIXTURE))) as z:
+        return z.getinfo(name) if name else z.infolist()
+
+
+class RepairFromEveryWitness(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="zipmedic-witness-")
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp)
+
+    def repaired(self, data, *mode):
+        src = os.path.join(self.tmp, "in.zip")
+        with open(src, "wb") as f:
+            f.write(data)
+        out = os.path.join(self.tmp, "out.zip")
+        if os.path.exists(out):
+            os.unlink(out)
+        p, doc = run_json("repair", src, *(mode or ("-o", out)))
+        self.assertIn(p.returncode, (0, 1), p.stderr)
+        return p, doc, (out if not mode else src)
+
+    def assert_identical_entries(self, path, expect_names):
+        orig = original()
+        with zipfile.ZipFile(path) as z:
+            names = [i.filename for i in z.infolist()]
+            self.assertEqual(sorted(names), sorted(expect_names))
+            for i in z.infolist():
+                self.assertEqual(z.read(i), orig[i.filename], i.filename)
+        self.assertEqual(run("verify", path).returncode, 0)
+
+    def test_a_cleared_bit_3_does_not_turn_an_entry_into_an_empty_one(self):
+        # The local header of backup.jsonl with bit 3 cleared: its zero sizes then read as an empty
+        # stored... deflated entry. The directory's sizes and CRC verify against the bytes.
+        b = bytearray(read(FIXTURE))
+        off = info("backup.jsonl").header_offset
+        flags = struct.unpack_from("<H", b, off + 6)[0]
+        struct.pack_into("<H", b, off + 6, flags & ~8)
+        p, doc, out = self.repaired(bytes(b))
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assert_identical_entries(out, list(original()))
+        # In place the damaged local header stays, so the entry cannot be kept there, and says so.
+        p, doc, same = self.repaired(bytes(b), "--in-place")
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn("backup.jsonl", doc["repair"]["lost"])
+        self.assertEqual(open(same, "rb").read()[:len(b)], bytes(b))
+
+    def test_a_damaged_local_name_is_replaced_by_the_directorys_verified_one(self):
+        b = bytearray(read(FIXTURE))
+        victim = info(None)[1]
+        b[victim.header_offset + 30] ^= 0x20
+        p, doc, out = self.repaired(bytes(b))
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assert_identical_entries(out, list(original()))
+
+    def test_a_binary_comment_in_a_damaged_directory_record_is_not_copied(self):
+        # Give the first directory record a 6-byte comment of binary bytes ("PK\1\2" among them) and
+        # cut the archive's last entry off so that a repair must rebuild the directory.
+        data = read(FIXTURE)
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            infos = z.infolist()
+        eocd = data.rfind(b"PK\x05\x06")
+        cd_size, cd_off = struct.unpack_from("<II", data, eocd + 12)
+        first = bytearray(data[cd_off:cd_off + 46])
+        n, m, k = struct.unpack_from("<HHH", first, 28)
+        rest = data[cd_off + 46:cd_off + 46 + n + m]
+        struct.pack_into("<H", first, 32, 6)
+        record = bytes(first) + rest + b"PK\x01\x02\xff\xfe"
+        tail = data[cd_off + 46 + n + m + k:eocd]
+        directory = record + tail
+        end = bytearray(data[eocd:eocd + 22])
+        struct.pack_into("<I", end, 12, len(directory))
+        whole = data[:cd_off] + directory + bytes(end)
+        with zipfile.ZipFile(io.BytesIO(whole)) as z:  # the damage is there, as Python reads it
+            self.assertEqual(z.infolist()[0].comment, b"PK\x01\x02\xff\xfe")
+        # A flipped byte in the last entry's data: the repair must rebuild the directory.
+        broken = bytearray(whole)
+        broken[infos[-1].header_offset + 30 + len(infos[-1].filename) + 2] ^= 0xFF
+        p, doc, out = self.repaired(bytes(broken))
+        self.assertTrue(doc["output"]["written"], p.stderr)
+        with zipfile.ZipFile(out) as z:
+            self.assertGreater(len(z.infolist()), 5)
+            for i in z.infolist():
+                self.assertEqual(i.comment, b"", i.filename)
+        self.assertEqual(run("verify", out).returncode, 0)
+
+
+if __name__ == "__main__":
+    unittest.main()
