@@ -125,7 +125,13 @@ void AtomicOutputFile::commit() {
   // Without --force the target must still not exist: a file that appeared since the checks is
   // someone's, and stays.
   unsigned flags = replace_ ? 0 : RENAME_NOREPLACE;
-  if (::renameat2(AT_FDCWD, temp_.c_str(), AT_FDCWD, target_.c_str(), flags) != 0)
+  int rc = ::renameat2(AT_FDCWD, temp_.c_str(), AT_FDCWD, target_.c_str(), flags);
+  if (rc != 0 && errno == EINVAL && !replace_) {
+    // A filesystem without RENAME_NOREPLACE (NFS, some FUSE): link() refuses an existing name too.
+    rc = ::link(temp_.c_str(), target_.c_str());
+    if (rc == 0) ::unlink(temp_.c_str());
+  }
+  if (rc != 0)
     throw IoError(target_ + (errno == EEXIST ? ": it appeared while the repair ran and is left as it is (--force replaces it)"
                                              : ": cannot rename the temporary file into place: " +
                                                    std::string(std::strerror(errno))));

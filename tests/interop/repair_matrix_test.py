@@ -95,7 +95,7 @@ class DamageMatrix(unittest.TestCase):
             f.write(damaged)
         if mode == "copy":
             out = os.path.join(self.tmp, "repaired.zip")
-            p, doc = run_json("repair", src, "-o", out, "--salvage-partial")
+            p, doc = run_json("repair", src, "-o", out, "--salvage-partial", "--force")  # out is reused
         else:
             out = src
             p, doc = run_json("repair", "--in-place", src)

@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -152,4 +153,47 @@ TEST_CASE("repair plan: the old directory's CRC disagreeing with the decoded dat
   CHECK(p.keep[0].record.crc32 == 7);
   REQUIRE(p.findings.size() == 1);
   CHECK(p.findings[0].code == report::Code::cd_lfh_mismatch);
+}
+
+TEST_CASE("output: without --force, a file that appears while the repair runs is left as it is") {
+  TempDir t;
+  auto target = t.path / "out.zip";
+  {
+    io::AtomicOutputFile out(target, false);
+    out.write("repaired bytes");
+    write_file(target, {'m', 'i', 'n', 'e'});
+    CHECK_THROWS_AS(out.commit(), io::IoError);
+  }
+  CHECK(io::read_whole_file(target) == std::vector<std::uint8_t>{'m', 'i', 'n', 'e'});
+  int files = 0;
+  for (auto& e : fs::directory_iterator(t.path)) files += e.is_regular_file();
+  CHECK(files == 1);  // the temporary is gone
+}
+
+TEST_CASE("output: a stream target gets nothing before commit and everything after") {
+  TempDir t;
+  auto target = t.path / "fifo-like";
+  write_file(target, {});
+  auto kind = io::classify_output(target);
+  CHECK(kind.kind == io::OutputTarget::Kind::existing_file);
+  int fds[2];
+  REQUIRE(::pipe(fds) == 0);
+  auto name = "/dev/fd/" + std::to_string(fds[1]);
+  auto pipe_target = io::classify_output(name);
+  REQUIRE(pipe_target.kind == io::OutputTarget::Kind::stream);
+  CHECK(pipe_target.fd == fds[1]);
+  {
+    io::StreamOutput out(pipe_target, 100);
+    out.write("abc");
+    out.write("def");
+    char buf[8];
+    ::fcntl(fds[0], F_SETFL, O_NONBLOCK);
+    CHECK(::read(fds[0], buf, sizeof buf) < 0);  // nothing yet: the proof comes first
+    CHECK(io::read_whole_file(out.readback_path()).size() == 6);
+    out.commit();
+    CHECK(::read(fds[0], buf, sizeof buf) == 6);
+    CHECK(std::string(buf, 6) == "abcdef");
+  }
+  ::close(fds[0]);
+  ::close(fds[1]);
 }
