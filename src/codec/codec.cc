@@ -1,5 +1,6 @@
 #include "codec/codec.h"
 
+#include <archive.h>
 #include <bzlib.h>
 #include <isa-l/crc.h>
 #include <isa-l/igzip_lib.h>
@@ -34,7 +35,7 @@ bool method_supported(std::uint16_t m) {
 }
 bool method_self_terminating(std::uint16_t m) {
   return m == zip::kDeflate || m == zip::kDeflate64 || m == zip::kBzip2 || m == zip::kLzma || m == zip::kZstd ||
-         m == zip::kXz;
+         m == zip::kXz || m == zip::kPpmd;
 }
 
 struct Workspace::Inflate {
@@ -58,6 +59,7 @@ DecodeResult Workspace::decode(io::ByteSource& src, const DecodeRequest& req) {
     case zip::kDeflate64: return deflate64(src, req);
     case zip::kZstd: return zstd(src, req);
     case zip::kXz: return xz(src, req);
+    case zip::kPpmd: return ppmd(src, req);
     default: {
       DecodeResult r;
       r.status = Status::unsupported;
@@ -421,6 +423,120 @@ DecodeResult Workspace::xz(io::ByteSource& src, const DecodeRequest& req) {
     }
   }
   lzma_end(&ls);
+  return r;
+}
+
+namespace {
+// What libarchive reads for a PPMd entry: a local header we make up, then the entry's bytes.
+struct PpmdFeed {
+  const DecodeRequest* req;
+  std::function<std::span<const std::uint8_t>(std::uint64_t, std::size_t, bool&)> input;
+  std::uint8_t header[31];
+  bool header_sent = false;
+  std::uint64_t fed = 0;
+  bool source_ended = false;
+  bool padded = false;
+};
+constexpr std::uint8_t kPad[16] = {};
+
+la_ssize_t ppmd_feed(struct archive*, void* data, const void** buf) {
+  auto* f = static_cast<PpmdFeed*>(data);
+  if (!f->header_sent) {
+    f->header_sent = true;
+    *buf = f->header;
+    return sizeof f->header;
+  }
+  if (f->source_ended || f->fed == f->req->limit) {
+    // Zero bytes after the real ones: a decoder that reads any of them ran out of data.
+    if (f->padded) return 0;
+    f->padded = true;
+    f->source_ended = true;
+    *buf = kPad;
+    return sizeof kPad;
+  }
+  std::size_t want = std::min<std::uint64_t>(kInBuf, f->req->limit - f->fed);
+  auto chunk = f->input(f->req->offset + f->fed, want, f->source_ended);
+  f->fed += chunk.size();
+  if (f->req->progress) *f->req->progress += chunk.size();
+  *buf = chunk.data();
+  return la_ssize_t(chunk.size());
+}
+}  // namespace
+
+DecodeResult Workspace::ppmd(io::ByteSource& src, const DecodeRequest& req) {
+  // PPMd variant I rev. 1 (APPNOTE 4.4.5 method 98, 5.10) as 7-Zip writes it. Debian has no PPMd
+  // library of its own; libarchive's ZIP reader decodes it, so the entry is handed to a streaming
+  // libarchive reader behind a made-up local header with no sizes that matter. libarchive stops
+  // at the model's end marker (7-Zip always writes one) and reads the range coder's bytes one at
+  // a time, so its read position after the entry is the exact end of the stream; the header has
+  // bit 3 clear, so nothing after the data (a descriptor) is read.
+  DecodeResult r;
+  PpmdFeed f{&req, [&](std::uint64_t off, std::size_t want, bool& ended) { return input(src, off, want, ended); }};
+  std::memset(f.header, 0, sizeof f.header);
+  const std::uint8_t lfh[] = {'P', 'K', 3, 4, 63, 0, 0, 0, zip::kPpmd, 0};
+  std::memcpy(f.header, lfh, sizeof lfh);
+  // libarchive decodes nothing for an entry whose sizes are zero, so large made-up sizes stand
+  // in; it stops at the end marker, not at them.
+  const std::uint32_t csize = 0xFFFFFFFE;
+  const std::uint32_t usize = std::uint32_t(std::min<std::uint64_t>(std::max<std::uint64_t>(req.expected_uncompressed, 1), 0xFFFFFFFE));
+  for (int i = 0; i < 4; ++i) {
+    f.header[18 + i] = std::uint8_t(csize >> (8 * i));
+    f.header[22 + i] = std::uint8_t(usize >> (8 * i));
+  }
+  f.header[26] = 1;  // name length: the name is "x"
+  f.header[30] = 'x';
+  std::unique_ptr<struct archive, int (*)(struct archive*)> a(archive_read_new(), archive_read_free);
+  archive_read_support_format_zip_streamable(a.get());
+  // Sizes and CRC are zipmedic's to check; libarchive would only warn about the made-up ones.
+  archive_read_set_options(a.get(), "zip:ignorecrc32");
+  struct archive_entry* entry = nullptr;
+  if (archive_read_open(a.get(), &f, nullptr, ppmd_feed, nullptr) != ARCHIVE_OK ||
+      archive_read_next_header(a.get(), &entry) < ARCHIVE_WARN) {
+    r.status = Status::corrupt;
+    r.error = std::string("PPMd decoder could not start: ") + (archive_error_string(a.get()) ? archive_error_string(a.get()) : "");
+    return r;
+  }
+  const std::int64_t start = archive_filter_bytes(a.get(), 0);
+  for (;;) {
+    const void* buf = nullptr;
+    std::size_t n = 0;
+    la_int64_t at = 0;
+    int ret = archive_read_data_block(a.get(), &buf, &n, &at);
+    if (ret == ARCHIVE_OK || ret == ARCHIVE_WARN) emit(req, r, static_cast<const std::uint8_t*>(buf), n);
+    std::int64_t pos = archive_filter_bytes(a.get(), 0);
+    r.consumed = pos > start ? std::uint64_t(pos - start) : 0;
+    if (ret == ARCHIVE_EOF || (ret == ARCHIVE_WARN && n == 0)) break;
+    if (ret < ARCHIVE_WARN) {
+      const char* why = archive_error_string(a.get());
+      bool cut = (why && std::strstr(why, "Truncated")) || r.consumed > f.fed;
+      r.consumed = std::min(r.consumed, f.fed);
+      if (cut && f.fed < req.limit) {
+        r.status = Status::truncated;
+        r.error = "the file ends inside the PPMd stream";
+      } else if (cut) {
+        r.status = Status::overrun;
+        r.error = "the PPMd stream does not end within its " + std::to_string(req.limit) + " compressed bytes";
+      } else {
+        r.status = Status::corrupt;
+        r.error = std::string("PPMd stream rejected: ") + (why ? why : "libarchive gave no reason");
+        r.error += " after " + std::to_string(r.produced) + " bytes of output";
+      }
+      return r;
+    }
+    if (req.max_output && r.produced > req.max_output) {
+      r.status = Status::overrun;
+      r.error = "decoded output exceeds " + std::to_string(req.max_output) + " bytes";
+      return r;
+    }
+  }
+  if (r.consumed > f.fed) {
+    // libarchive ends an entry on any failed PPMd decode, also one that ran into the padding.
+    r.consumed = f.fed;
+    r.status = f.fed < req.limit ? Status::truncated : Status::overrun;
+    r.error = f.fed < req.limit ? "the file ends inside the PPMd stream"
+                                : "the PPMd stream does not end within its " + std::to_string(req.limit) +
+                                      " compressed bytes";
+  }
   return r;
 }
 

@@ -72,6 +72,7 @@ class Workspace {
   DecodeResult deflate64(io::ByteSource& src, const DecodeRequest& req);
   DecodeResult zstd(io::ByteSource& src, const DecodeRequest& req);
   DecodeResult xz(io::ByteSource& src, const DecodeRequest& req);
+  DecodeResult ppmd(io::ByteSource& src, const DecodeRequest& req);
   io::PageBuffer in_, out_;
   struct Inflate;
   std::unique_ptr<Inflate> inflate_;

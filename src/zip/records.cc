@@ -11,6 +11,7 @@ std::string method_name(std::uint16_t m) {
     case kLzma: return "lzma";
     case kZstd: return "zstd";
     case kXz: return "xz";
+    case kPpmd: return "ppmd";
     case kAesMarker: return "aes";
     default: return "method-" + std::to_string(m);
   }

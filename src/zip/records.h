@@ -38,7 +38,7 @@ inline constexpr std::uint16_t kFlagUtf8 = 1u << 11;
 
 // Compression methods, 4.4.5.
 enum Method : std::uint16_t {
-  kStored = 0, kDeflate = 8, kDeflate64 = 9, kBzip2 = 12, kLzma = 14, kZstd = 93, kXz = 95,
+  kStored = 0, kDeflate = 8, kDeflate64 = 9, kBzip2 = 12, kLzma = 14, kZstd = 93, kXz = 95, kPpmd = 98,
   kAesMarker = 99,
 };
 std::string method_name(std::uint16_t m);

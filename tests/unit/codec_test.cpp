@@ -3,6 +3,9 @@
 #include <zlib.h>
 #include <zstd.h>
 
+#include <fstream>
+#include <iterator>
+
 #include "codec/codec.h"
 #include "zipbuild.h"
 
@@ -95,7 +98,7 @@ TEST_CASE("codec: unknown methods are reported unsupported, never passed") {
   CHECK(ws.decode(src, {0, 3, wavpack}).status == Status::unsupported);
   CHECK_FALSE(codec::method_supported(wavpack));
   CHECK_FALSE(codec::method_self_terminating(zip::kStored));
-  for (std::uint16_t m : {zip::kDeflate, zip::kDeflate64, zip::kBzip2, zip::kLzma, zip::kZstd, zip::kXz}) {
+  for (std::uint16_t m : {zip::kDeflate, zip::kDeflate64, zip::kBzip2, zip::kLzma, zip::kZstd, zip::kXz, zip::kPpmd}) {
     CAPTURE(m);
     CHECK(codec::method_supported(m));
     CHECK(codec::method_self_terminating(m));
@@ -233,4 +236,77 @@ TEST_CASE("codec: data that is not zstd or xz is corrupt, with a reason") {
     CHECK(r.status == Status::corrupt);
     CHECK_FALSE(r.error.empty());
   }
+}
+
+// records.jsonl of 7-Zip's PPMd fixture, read from its local header (7-Zip writes sizes there
+// when it writes to a file): the compressed bytes, CRC and size.
+struct PpmdEntry {
+  std::string data;
+  std::uint32_t crc = 0;
+  std::uint64_t usize = 0;
+};
+static PpmdEntry ppmd_entry() {
+  std::ifstream f(std::string(ZIPMEDIC_FIXTURES) + "/7zip-ppmd.zip", std::ios::binary);
+  std::string z{std::istreambuf_iterator<char>(f), {}};
+  auto u16 = [&](std::size_t p) { return unsigned(std::uint8_t(z[p])) | unsigned(std::uint8_t(z[p + 1])) << 8; };
+  auto u32 = [&](std::size_t p) { return std::uint32_t(u16(p)) | std::uint32_t(u16(p + 2)) << 16; };
+  for (std::size_t p = 0; p + 30 <= z.size() && u32(p) == 0x04034B50;) {
+    std::size_t n = u16(p + 26), m = u16(p + 28), csize = u32(p + 18);
+    if (z.compare(p + 30, n, "backup/records.jsonl") == 0 && u16(p + 8) == zip::kPpmd)
+      return {z.substr(p + 30 + n + m, csize), u32(p + 14), u32(p + 22)};
+    p += 30 + n + m + csize;
+  }
+  return {};
+}
+
+TEST_CASE("codec: PPMd (7-Zip's) stops exactly at the end marker, whatever the read size") {
+  auto e = ppmd_entry();
+  REQUIRE(e.data.size() > 1000);
+  std::string file = "prefix" + e.data + "PK\x07\x08trailing bytes that are not PPMd";
+  io::MemorySource mem(vec(file));
+  for (std::size_t chunk : {std::size_t(1), std::size_t(31), file.size()}) {
+    CAPTURE(chunk);
+    io::ChunkedSource src(mem, chunk);
+    codec::Workspace ws;
+    codec::DecodeRequest req{6, file.size() - 6, zip::kPpmd};
+    req.expected_uncompressed = e.usize;
+    auto r = ws.decode(src, req);
+    CHECK(r.status == Status::ok);
+    CHECK(r.consumed == e.data.size());
+    CHECK(r.produced == e.usize);
+    CHECK(r.crc == e.crc);
+  }
+}
+
+TEST_CASE("codec: PPMd cut anywhere is truncated; cut by its size limit, an overrun") {
+  auto e = ppmd_entry();
+  REQUIRE_FALSE(e.data.empty());
+  codec::Workspace ws;
+  for (std::size_t cut = 0; cut < e.data.size(); cut += cut < 40 ? 1 : 101) {
+    CAPTURE(cut);
+    io::MemorySource part(vec(e.data.substr(0, cut)));
+    CHECK(ws.decode(part, {0, e.data.size(), zip::kPpmd}).status == Status::truncated);
+    io::MemorySource whole(vec(e.data));
+    CHECK(ws.decode(whole, {0, cut, zip::kPpmd}).status == Status::overrun);
+  }
+}
+
+TEST_CASE("codec: a flipped byte in PPMd data is rejected or caught by the CRC; the cap holds") {
+  auto e = ppmd_entry();
+  REQUIRE_FALSE(e.data.empty());
+  codec::Workspace ws;
+  for (std::size_t at = 2; at < e.data.size(); at += 41) {
+    std::string bad = e.data;
+    bad[at] = char(bad[at] ^ 0x04);
+    io::MemorySource src(vec(bad));
+    codec::DecodeRequest req{0, bad.size(), zip::kPpmd};
+    req.max_output = e.usize + 1;
+    auto r = ws.decode(src, req);
+    CAPTURE(at);
+    if (r.status == Status::ok) CHECK((r.crc != e.crc || r.produced != e.usize || r.consumed != bad.size()));
+  }
+  io::MemorySource src(vec(e.data));
+  codec::DecodeRequest req{0, e.data.size(), zip::kPpmd};
+  req.max_output = 1000;  // libarchive hands on up to 256 KiB at a time: the cap stops after that
+  CHECK(ws.decode(src, req).status == Status::overrun);
 }
