@@ -1005,7 +1005,7 @@ def summarise(results, seed, seconds, out_dir, keep_per_class):
     for cls, hits in sorted(classes.items()):
         hits.sort(key=lambda h: (h[0]["kind"] != "none", h[0]["kind"] == "multi-field", len(h[0]["data"]),
                                  h[0]["index"]))
-        entry = {"count": len(hits), "example": {"index": hits[0][0]["index"], "fixture": hits[0][0]["fixture"],
+        entry = {"count": len(hits), "mutants": sorted(h[0]["index"] for h in hits), "example": {"index": hits[0][0]["index"], "fixture": hits[0][0]["fixture"],
                                                  "mutation": hits[0][0]["detail"], "failure": hits[0][1]}}
         if out_dir:
             d = os.path.join(out_dir, re.sub(r"[^A-Za-z0-9._-]+", "_", cls))
