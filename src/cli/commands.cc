@@ -44,6 +44,9 @@ struct Run {
   std::ostream* out = &std::cout;  // standard error when the archive itself goes to stdout
   bool emitted = false;
   std::uint64_t size = 0;
+  // A JSON report on standard error (the archive went to stdout) is all that goes there, so
+  // that it parses; its findings say what the message lines would.
+  bool quiet_stderr() const { return o.json && out == &std::cerr; }
 };
 
 void emit(Run& run, const report::Report& r) {
@@ -56,7 +59,8 @@ void emit(Run& run, const report::Report& r) {
 }
 
 // One line on stderr for the first error, naming file, entry and offset: what a CI log shows.
-void summarize(const report::Report& r) {
+void summarize(const Run& run, const report::Report& r) {
+  if (run.quiet_stderr()) return;
   for (const auto& f : r.findings) {
     if (f.severity != report::Severity::error) continue;
     std::string where = r.archive_path;
@@ -82,7 +86,7 @@ report::Code code_of(const check::CannotProceed& e) {
 // Exit status 3 with a message on stderr and, with --json, the one report: verdict unreadable
 // and a finding that says why.
 Exit unreadable(Run& run, report::Code code, const std::string& message) {
-  fmt::print(stderr, "zipmedic: {}\n", message);
+  if (!run.quiet_stderr()) fmt::print(stderr, "zipmedic: {}\n", message);
   if (run.o.json && !run.emitted) {
     report::Report r;
     r.command = run.command;
@@ -234,7 +238,7 @@ Exit run_verify(const std::string& archive, const CommonOptions& o) {
     if (in.stream) {
       auto v = check::verify_stream(*in.stream, in.display, {o.threads, false});
       emit(run, v.report);
-      summarize(v.report);
+      summarize(run, v.report);
       return verdict_exit(v.report);
     }
     check::Verification v;
@@ -256,7 +260,7 @@ Exit run_verify(const std::string& archive, const CommonOptions& o) {
       check::check_sysreptor_profile(*in.src, v.entries, v.report, false);
     v.report.decide_verdict();
     emit(run, v.report);
-    summarize(v.report);
+    summarize(run, v.report);
     return verdict_exit(v.report);
   });
 }
@@ -282,7 +286,7 @@ Exit run_scan(const std::string& archive, const CommonOptions& o) {
     if (o.profile == "sysreptor" || in.encrypted) check::check_sysreptor_profile(*src, s.entries, r, false);
     r.decide_verdict();
     emit(run, r);
-    summarize(r);
+    summarize(run, r);
     return verdict_exit(r);
   });
 }
@@ -330,11 +334,11 @@ Exit run_repair(const std::string& archive, const RepairOptions& ro, const Commo
     }
     emit(run, result.report);
     if (!result.written) {
-      fmt::print(stderr, "zipmedic: {}: nothing written: {}\n", in.display, result.why_not);
+      if (!run.quiet_stderr()) fmt::print(stderr, "zipmedic: {}: nothing written: {}\n", in.display, result.why_not);
       return Exit::cannot_proceed;
     }
     if (result.lost_entries > 0) {
-      summarize(result.report);
+      summarize(run, result.report);
       return Exit::damaged;
     }
     return Exit::ok;
@@ -368,7 +372,7 @@ Exit run_restore(const std::string& archive, const RestoreOptions& ro, const Com
       case restore::RestoreResult::Outcome::restored:
         return verdict_exit(res.report);
       case restore::RestoreResult::Outcome::refused:
-        summarize(res.report);
+        summarize(run, res.report);
         return Exit::damaged;
       case restore::RestoreResult::Outcome::no_space:
         return Exit::cannot_proceed;
