@@ -12,7 +12,9 @@ import time
 import unittest
 import zipfile
 
-from zmtest import TempDirTest, ZIPMEDIC, Layout, codes, fixture_path, name_of, read, run, run_json
+import jsonschema
+
+from zmtest import SRC, TempDirTest, ZIPMEDIC, Layout, codes, fixture_path, name_of, read, run, run_json
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
 from zipstream_like import ZipstreamLike  # noqa: E402
@@ -26,6 +28,11 @@ def cut_inside_backup_jsonl():
     k = [i.filename for i in lay.infos].index("backup.jsonl")
     s, e = lay.extent(k)
     return data[:(s + e) // 2]
+
+
+def schema():
+    with open(os.path.join(SRC, "docs", "report.schema.json")) as f:
+        return json.load(f)
 
 
 def sha(path):
@@ -109,6 +116,7 @@ class StreamOutputs(TempDirTest):
             self.assertNotIn("backup.jsonl", z.namelist())
         doc = json.loads(p.stderr)  # the report is all that goes to stderr
         self.assertEqual(doc["output"]["mode"], "stream")
+        jsonschema.validate(doc, schema())
         self.assertEqual(doc["output"]["verdict"], "ok")
         self.assertEqual(sorted(os.listdir(self.tmp)), ["from-stdout.zip", "in.zip"])
 
@@ -405,6 +413,7 @@ class JsonOnEveryExit(TempDirTest):
                     self.assertEqual(doc["command"], args[0])
                     self.assertEqual(doc["verdict"], "unreadable")
                     self.assertEqual([f["code"] for f in doc["findings"]], [code])
+                    jsonschema.validate(doc, schema())
         self.assertFalse(os.path.exists(os.path.join(self.tmp, "o.zip")))
 
     def test_empty_pipe_gives_an_unreadable_report(self):
