@@ -257,6 +257,66 @@ void judge_entry(Entry& e, std::uint64_t size, std::vector<report::Finding>& out
   if (e.status == EntryStatus::unchecked) e.status = j.bad ? EntryStatus::damaged : EntryStatus::ok;
 }
 
+void judge_layout(std::vector<Entry>& entries, const scan::EndRecords& end, std::uint64_t cd_end,
+                  LayoutProbe& probe, std::vector<report::Finding>& out) {
+  std::vector<Entry*> placed;
+  for (auto& e : entries)
+    if (e.lfh_read()) placed.push_back(&e);
+  std::stable_sort(placed.begin(), placed.end(), [](auto* a, auto* b) { return a->lfh_offset < b->lfh_offset; });
+  // `plain` is false after an entry whose true extent is unknown (its header is not its own):
+  // bytes there are that entry's, not a gap, but hidden headers are still looked for.
+  auto gap = [&](std::uint64_t from, std::uint64_t to, const std::string& where, bool plain = true) {
+    if (to <= from) return;
+    auto found = probe.headers_in(from, to);
+    for (const auto& h : found)
+      out.push_back(make_finding(Code::unreferenced_local_header, h.name, h.offset,
+                                 fmt::format("a local header {} that no directory entry points to", where)));
+    if (found.empty() && plain)
+      out.push_back(make_finding(Code::gap_bytes, std::nullopt, from,
+                                 fmt::format("{} bytes {} belong to no entry", to - from, where)));
+  };
+  std::uint64_t first = placed.empty() ? end.cd_start : placed.front()->lfh_offset;
+  if (first > 0) {
+    // Bytes before the archive: a self-extractor stub when they hold no local header.
+    if (!probe.headers_in(0, first).empty())
+      gap(0, first, "before the first entry");
+    else
+      out.push_back(judge_prefix(probe.prefix_head(first), first, end.shift));
+  }
+  for (std::size_t i = 0; i + 1 < placed.size(); ++i) {
+    Entry& a = *placed[i];
+    Entry& b = *placed[i + 1];
+    std::uint64_t a_end = std::max(a.end_offset, a.data_offset);
+    if (b.lfh_offset < a_end) {
+      out.push_back(make_finding(Code::overlapping_entries, b.name, b.lfh_offset,
+                                 b.lfh_offset == a.lfh_offset
+                                     ? fmt::format("another directory entry ('{}') points at the same local header",
+                                                   report::printable_name(a.name))
+                                     : fmt::format("its bytes overlap entry '{}' (offsets {} to {})",
+                                                   report::printable_name(a.name), a.lfh_offset, a_end)));
+      b.status = EntryStatus::damaged;
+    } else {
+      gap(a_end, b.lfh_offset, fmt::format("between offsets {} and {}", a_end, b.lfh_offset), a.extent_known);
+    }
+  }
+  if (!placed.empty()) {
+    Entry& last = *placed.back();
+    std::uint64_t last_end = std::max(last.end_offset, last.data_offset);
+    if (last_end > end.cd_start)
+      out.push_back(make_finding(Code::overlapping_entries, last.name, last.lfh_offset,
+                                 fmt::format("its data runs into the central directory at offset {}", end.cd_start)));
+    else
+      gap(last_end, end.cd_start, "between the last entry and the central directory", last.extent_known);
+  }
+  std::uint64_t records = end.zip64 ? end.zip64_offset : end.eocd_offset;
+  if (cd_end < records) gap(cd_end, records, "between the central directory and the end records");
+}
+
+void settle_extent(Entry& e) {
+  if (!e.in_directory || !e.lfh || !e.extent_known) return;
+  e.end_offset = e.data_offset + e.compressed_size + (e.descriptor ? e.descriptor->length : 0);
+}
+
 void judge_walk(scan::ScanResult& walk, std::uint64_t size) {
   for (auto& e : walk.entries) judge_entry(e, size, walk.findings);
   std::stable_sort(walk.findings.begin(), walk.findings.end(), [](const report::Finding& a, const report::Finding& b) {

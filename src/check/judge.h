@@ -4,11 +4,14 @@
 // front end compares claims on its own.
 #pragma once
 #include <cstdint>
+#include <optional>
+#include <string>
 #include <span>
 #include <vector>
 
 #include "report/report.h"
 #include "scan/catalog.h"
+#include "scan/end_records.h"
 #include "scan/local_scanner.h"
 
 namespace zm::check {
@@ -22,9 +25,34 @@ void judge_entry(scan::Entry& e, std::uint64_t source_size, std::vector<report::
 // bit 3): only then are the bytes behind it decoded as the entry's data.
 bool local_header_is_its_own(const scan::Entry& e);
 
+// Where a directory entry's bytes end (data and descriptor), by its directory's sizes: the same
+// for a file and a pipe, so that the layout judge sees the same extents.
+void settle_extent(scan::Entry& e);
+
 // Judges every entry a local-header walk found (no directory) and puts their findings among the
 // walk's own, in file order.
 void judge_walk(scan::ScanResult& walk, std::uint64_t source_size);
+
+// What the layout judge asks of the bytes between entries. A file searches them; a pipe, long
+// past them, answers from what its walk met there.
+struct FoundHeader {
+  std::uint64_t offset;
+  std::optional<std::string> name;
+};
+struct LayoutProbe {
+  virtual ~LayoutProbe() = default;
+  // Plausible local headers in [from, to), in order.
+  virtual std::vector<FoundHeader> headers_in(std::uint64_t from, std::uint64_t to) = 0;
+  // The first kPrefixHead bytes (or `len`, if fewer) of the file.
+  virtual std::vector<std::uint8_t> prefix_head(std::uint64_t len) = 0;
+};
+
+// The one layout judge for an archive with a directory: overlaps (the zip-bomb layout), gaps,
+// local headers that no directory record points to, the prefix, and bytes between the directory
+// and the end records. `cd_end` is where the directory's records really ended. Sets the status of
+// an entry that overlaps another to damaged.
+void judge_layout(std::vector<scan::Entry>& entries, const scan::EndRecords& end, std::uint64_t cd_end,
+                  LayoutProbe& probe, std::vector<report::Finding>& out);
 
 // Bytes before the first local header that hold no header (a self-extractor stub): info, unless
 // the archive's offsets do not count them and they are no ELF or PE program, which 7-Zip then

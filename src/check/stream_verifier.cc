@@ -94,63 +94,50 @@ Verification verify_stream(io::StreamSource& src, const std::string& path, const
     std::uint64_t shift = cd_start >= end->cd_offset ? cd_start - end->cd_offset : 0;
     std::map<std::uint64_t, Entry*> seen;
     for (auto& s : scan.entries) seen.emplace(s.lfh_offset, &s);
-    std::set<std::uint64_t> referenced, damaged_starts;
+    std::set<std::uint64_t> referenced;
     for (auto& e : directory) {
       e.lfh_offset += shift;
+      referenced.insert(e.lfh_offset);
       auto it = seen.find(e.lfh_offset);
-      if (!referenced.insert(e.lfh_offset).second) {
-        rep.add(make_finding(report::Code::overlapping_entries, e.name, e.lfh_offset,
-                             "another directory entry points at the same local header"));
-      }
       if (it == seen.end()) {
         e.lfh_problem = e.lfh_offset >= src.size() ? scan::LocalProblem::past_end : scan::LocalProblem::absent;
+      } else if (!it->second->lfh) {
+        e.lfh_problem = scan::LocalProblem::cut;  // the stream ended inside that header
       } else {
         // The walk's witnesses of this entry join the directory's claims, and the one judge
         // weighs them all, as it does for a file.
-        Entry& s = *it->second;
+        const Entry& s = *it->second;
         e.lfh = s.lfh;
-        if (e.lfh) e.lfh->name_differs = s.name != e.name;
+        e.lfh->name_differs = s.name != e.name;
         e.data_offset = s.data_offset;
         e.end_offset = s.end_offset;
         if (local_header_is_its_own(e)) {
-          e.decoded = std::move(s.decoded);
+          e.decoded = s.decoded;
           e.descriptor = s.descriptor;
           e.descriptor_cut = s.descriptor_cut;
           e.cut_intact = s.cut_intact;
         }
       }
       judge_entry(e, src.size(), rep.findings);
-      if (it != seen.end() && e.status != report::EntryStatus::ok) damaged_starts.insert(e.lfh_offset);
+      settle_extent(e);
     }
-    // The walk's findings: those about entries stand; a damaged stretch that only continues a
-    // damaged entry is that entry's damage; other stretches are bytes no entry accounts for.
-    std::vector<std::uint64_t> starts(referenced.begin(), referenced.end());
-    auto next_start = [&](std::uint64_t at) {
-      auto it = std::upper_bound(starts.begin(), starts.end(), at);
-      return it == starts.end() ? cd_start : *it;
-    };
-    for (auto& f : scan.findings) {
-      if (f.code == report::Code::prefix_bytes) f = judge_prefix(scan.prefix_head, scan.archive_start, shift != 0);
-      if (f.code == report::Code::damaged_stretch) {
-        auto it = std::find_if(scan.damaged.begin(), scan.damaged.end(),
-                               [&](const scan::Stretch& st) { return st.from == *f.offset; });
-        bool explained = false;
-        for (auto ds : damaged_starts)
-          if (it != scan.damaged.end() && it->from >= ds && it->to <= next_start(ds)) explained = true;
-        if (explained) continue;
-        if (it != scan.damaged.end())
-          f = make_finding(report::Code::gap_bytes, std::nullopt, it->from,
-                           fmt::format("{} bytes between offsets {} and {} belong to no entry", it->to - it->from,
-                                       it->from, it->to));
+    // The walk's own findings (its prefix, its damaged stretches) are not repeated: with a
+    // directory, the layout judge says what the bytes between entries are, as it does for a file,
+    // asking the walk what it met there.
+    struct WalkProbe final : LayoutProbe {
+      const scan::ScanResult& walk;
+      const std::set<std::uint64_t>& referenced;
+      WalkProbe(const scan::ScanResult& w, const std::set<std::uint64_t>& r) : walk(w), referenced(r) {}
+      std::vector<FoundHeader> headers_in(std::uint64_t from, std::uint64_t to) override {
+        std::vector<FoundHeader> out;
+        for (const auto& s : walk.entries)
+          if (s.lfh_offset >= from && s.lfh_offset < to && !referenced.count(s.lfh_offset))
+            out.push_back({s.lfh_offset, s.name});
+        return out;
       }
-      rep.add(f);
-    }
-    for (auto& s : scan.entries)
-      if (!referenced.count(s.lfh_offset))
-        rep.add(make_finding(report::Code::unreferenced_local_header, s.name, s.lfh_offset,
-                             "a local header that no directory entry points to"));
-    if (cd_end != end->cd_start + end->cd_size && cd_end < (end->zip64 ? end->zip64_offset : end->eocd_offset))
-      rep.add(make_finding(report::Code::gap_bytes, std::nullopt, cd_end, "bytes between the central directory and the end records"));
+      std::vector<std::uint8_t> prefix_head(std::uint64_t) override { return walk.prefix_head; }
+    } probe(scan, referenced);
+    judge_layout(directory, *end, end->cd_start + end->cd_size, probe, rep.findings);
     entries = std::move(directory);
   }
   const unsigned threads = opt.threads ? opt.threads : default_threads();

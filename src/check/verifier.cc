@@ -98,67 +98,23 @@ void decode_all(io::ByteSource& src, std::vector<Entry*>& work, unsigned threads
   if (error) std::rethrow_exception(error);
 }
 
-// Overlaps (zip-bomb style reuse of data), gaps, and local headers nothing points to.
-void check_layout(io::ByteSource& src, std::vector<Entry>& entries, const scan::EndRecords& end,
-                  report::Report& rep) {
-  std::vector<Entry*> placed;
-  for (auto& e : entries)
-    if (e.lfh_read()) placed.push_back(&e);
-  std::sort(placed.begin(), placed.end(), [](auto* a, auto* b) { return a->lfh_offset < b->lfh_offset; });
-  // `plain` is false after an entry whose true extent is unknown (its header is not its own):
-  // bytes there are that entry's, not a gap, but hidden headers are still looked for.
-  auto gap = [&](std::uint64_t from, std::uint64_t to, const std::string& where, bool plain = true) {
-    if (to <= from) return;
-    std::uint64_t p = from;
-    bool any_header = false;
-    while ((p = scan::find_next_record(src, p, to, true)) < to) {
+// The file answers the layout judge's question directly: where in [from, to) a local header is.
+struct FileProbe final : LayoutProbe {
+  io::ByteSource& src;
+  explicit FileProbe(io::ByteSource& s) : src(s) {}
+  std::vector<FoundHeader> headers_in(std::uint64_t from, std::uint64_t to) override {
+    std::vector<FoundHeader> out;
+    for (std::uint64_t p = from; (p = scan::find_next_record(src, p, to, true)) < to; p += 4) {
       std::string why;
       auto h = scan::read_local_header(src, p, &why);
-      rep.add(make_finding(report::Code::unreferenced_local_header, h ? std::optional(h->name) : std::nullopt, p,
-                           fmt::format("a local header {} that no directory entry points to", where)));
-      any_header = true;
-      p += 4;
+      out.push_back({p, h ? std::optional(h->name) : std::nullopt});
     }
-    if (!any_header && plain)
-      rep.add(make_finding(report::Code::gap_bytes, std::nullopt, from,
-                           fmt::format("{} bytes {} belong to no entry", to - from, where)));
-  };
-  std::uint64_t first = placed.empty() ? end.cd_start : placed.front()->lfh_offset;
-  if (first > 0) {
-    // Bytes before the archive: a self-extractor stub when they hold no local header.
-    std::uint64_t h = scan::find_next_record(src, 0, first, true);
-    if (h < first)
-      gap(0, first, "before the first entry");
-    else
-      rep.add(judge_prefix(src.read_vec(0, std::size_t(std::min<std::uint64_t>(first, kPrefixHead))), first, end.shift));
+    return out;
   }
-  for (std::size_t i = 0; i + 1 < placed.size(); ++i) {
-    Entry& a = *placed[i];
-    Entry& b = *placed[i + 1];
-    std::uint64_t a_end = std::max(a.end_offset, a.data_offset);
-    if (b.lfh_offset < a_end) {
-      rep.add(make_finding(report::Code::overlapping_entries, b.name, b.lfh_offset,
-                           fmt::format("its bytes overlap entry '{}' (offsets {} to {})",
-                                       report::printable_name(a.name), a.lfh_offset, a_end)));
-      b.status = report::EntryStatus::damaged;
-    } else {
-      gap(a_end, b.lfh_offset, fmt::format("between offsets {} and {}", a_end, b.lfh_offset), a.extent_known);
-    }
+  std::vector<std::uint8_t> prefix_head(std::uint64_t len) override {
+    return src.read_vec(0, std::size_t(std::min<std::uint64_t>(len, kPrefixHead)));
   }
-  if (!placed.empty()) {
-    Entry& last = *placed.back();
-    std::uint64_t last_end = std::max(last.end_offset, last.data_offset);
-    if (last_end > end.cd_start)
-      rep.add(make_finding(report::Code::overlapping_entries, last.name, last.lfh_offset,
-                           fmt::format("its data runs into the central directory at offset {}", end.cd_start)));
-    else
-      gap(last_end, end.cd_start, "between the last entry and the central directory",
-          last.extent_known);
-  }
-  std::uint64_t cd_end = end.cd_start + end.cd_size;
-  std::uint64_t records = end.zip64 ? end.zip64_offset : end.eocd_offset;
-  if (cd_end < records) gap(cd_end, records, "between the central directory and the end records");
-}
+};
 
 }  // namespace
 
@@ -207,10 +163,10 @@ Verification verify_archive(io::ByteSource& src, const std::string& path, const 
     for (auto& e : entries) {
       if (e.decoded) read_descriptor_witness(descriptors, e);
       judge_entry(e, src.size(), rep.findings);
-      if (!e.end_offset) e.end_offset = e.data_offset + e.compressed_size;
-      if (e.descriptor && e.extent_known) e.end_offset = e.data_offset + e.compressed_size + e.descriptor->length;
+      settle_extent(e);
     }
-    check_layout(src, entries, *end, rep);
+    FileProbe probe(src);
+    judge_layout(entries, *end, end->cd_start + end->cd_size, probe, rep.findings);
   } else {
     codec::Workspace ws;
     report::Progress progress(opt.progress, src.size());

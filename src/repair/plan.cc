@@ -47,14 +47,9 @@ zip::EntryRecord record_for(const Entry& e, const Entry* cd, bool in_place) {
     r.version_made_by = (3 << 8) | 20;
     r.external_attr = e.is_directory() ? (040755u << 16) | 0x10 : (0100644u << 16);
   }
-  // Bit 11 only on a valid UTF-8 name: with it, Python and libarchive refuse one that is not.
-  if (check::valid_utf8(r.name)) {
-    bool ascii = true;
-    for (unsigned char c : r.name) ascii &= c < 0x80;
-    if (!ascii && !in_place) r.flags |= zip::kFlagUtf8;
-  } else {
-    r.flags &= ~zip::kFlagUtf8;
-  }
+  // Bit 11 stays as the writer set it (adding it would change how Python decodes an Info-ZIP
+  // name), except on a name that is not valid UTF-8: with it, Python and libarchive refuse that.
+  if (!check::valid_utf8(r.name)) r.flags &= ~zip::kFlagUtf8;
   return r;
 }
 
