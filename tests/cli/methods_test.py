@@ -15,6 +15,7 @@ from zmtest import TempDirTest, codes, fixture_path, read, run, run_json
 METHOD_FIXTURES = {
     "7zip-deflate64.zip": "deflate64",
     "7zip-deflate64-far.zip": "deflate64",
+    "7zip-deflate64-stdout.zip": "deflate64",
     "codec_zip-zstd.zip": "zstd",
     "codec_zip-zstd-stream.zip": "zstd",
     "codec_zip-xz.zip": "xz",
