@@ -325,9 +325,27 @@ void judge_walk(scan::ScanResult& walk, std::uint64_t size) {
 }
 
 namespace {
+// 7-Zip parses the stub's headers (an ELF magic and zeros do not pass, /bin/true with junk after it
+// does), so the ELF header's own sizes must be sound and its tables must lie within the prefix.
+bool elf_stub(std::span<const std::uint8_t> h, std::uint64_t len) {
+  if (h.size() < 64 || std::memcmp(h.data(), "\x7f" "ELF", 4) != 0) return false;
+  const bool wide = h[4] == 2, big = h[5] == 2;
+  if ((h[4] != 1 && h[4] != 2) || (h[5] != 1 && h[5] != 2) || h[6] != 1) return false;
+  auto u16 = [&](std::size_t at) -> std::uint64_t { return big ? h[at] << 8 | h[at + 1] : h[at] | h[at + 1] << 8; };
+  auto u32 = [&](std::size_t at) -> std::uint64_t { return big ? u16(at) << 16 | u16(at + 2) : u16(at) | u16(at + 2) << 16; };
+  auto u64 = [&](std::size_t at) -> std::uint64_t { return big ? u32(at) << 32 | u32(at + 4) : u32(at) | u32(at + 4) << 32; };
+  const std::uint64_t phoff = wide ? u64(32) : u32(28), shoff = wide ? u64(40) : u32(32);
+  const std::size_t tail = wide ? 52 : 40;  // e_ehsize, e_phentsize, e_phnum, e_shentsize, e_shnum
+  const std::uint64_t ehsize = u16(tail), phentsize = u16(tail + 2), phnum = u16(tail + 4),
+                      shentsize = u16(tail + 6), shnum = u16(tail + 8);
+  if (ehsize != (wide ? 64u : 52u) || u16(16) == 0) return false;
+  if (phnum && (phentsize != (wide ? 56u : 32u) || phoff + phnum * phentsize > len)) return false;
+  if (shnum && (shentsize != (wide ? 64u : 40u) || shoff + shnum * shentsize > len)) return false;
+  return phnum || shnum;
+}
+
 bool executable_stub(std::span<const std::uint8_t> h, std::uint64_t len) {
-  if (h.size() >= 20 && std::memcmp(h.data(), "\x7f" "ELF", 4) == 0)
-    return (h[4] == 1 || h[4] == 2) && (h[5] == 1 || h[5] == 2) && h[6] == 1 && (h[16] | h[17]) != 0;
+  if (h.size() >= 4 && std::memcmp(h.data(), "\x7f" "ELF", 4) == 0) return elf_stub(h, len);
   if (h.size() >= 64 && h[0] == 'M' && h[1] == 'Z') {
     std::uint64_t pe = zip::load_u32(h.data() + 0x3c);
     return pe + 4 <= std::min<std::uint64_t>(len, h.size()) && std::memcmp(h.data() + pe, "PE\0\0", 4) == 0;

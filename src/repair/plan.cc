@@ -19,11 +19,11 @@ std::string well_formed_extra(const std::string& extra) {
   return zip::extra_well_formed(b) ? zip::strip_extra(b, zip::kZip64ExtraId) : std::string();
 }
 
-zip::EntryRecord record_for(const Entry& e, const Entry* cd, bool in_place) {
+zip::EntryRecord record_for(const Entry& e, const Entry* cd, bool in_place, bool cd_names) {
   zip::EntryRecord r;
   // A copy writes new local headers, so the directory's name (which verified with the data) can
   // replace a damaged local one; in place the old local header stays, and the names must agree.
-  r.name = cd && !in_place ? cd->name : e.name;
+  r.name = cd && !in_place && cd_names ? cd->name : e.name;
   r.flags = e.flags;
   r.method = e.method;
   r.crc32 = e.decoded ? e.decoded->crc : e.crc32;
@@ -138,19 +138,21 @@ RepairPlan plan(const std::vector<Entry>& found, const std::map<std::uint64_t, E
                                           "the old central directory disagrees with the entry's verified data; the "
                                           "data wins"));
       // Duplicate names would make the output ambiguous for a restore: keep the first.
-      if (!names.insert(cd && !opt.in_place ? cd->name : e.name).second) {
+      if (!names.insert(cd && !opt.in_place && opt.directory_whole ? cd->name : e.name).second) {
         p.findings.push_back(make_finding(report::Code::duplicate_name, e.name, e.lfh_offset,
                                           "a second entry of this name is left out of the repaired directory"));
         p.lost.push_back(e.name);
         continue;
       }
-      PlannedEntry k{&e, record_for(e, cd, opt.in_place)};
+      PlannedEntry k{&e, record_for(e, cd, opt.in_place, opt.directory_whole)};
       if (opt.in_place) {
         // The original local header stays, so the directory must carry its flags (bit 3 too).
         k.record.local_offset = e.lfh_offset;
         k.record.flags = e.flags;
       } else {
-        k.record.flags &= ~zip::kFlagDescriptor;
+        // Fresh local headers: only the flags that describe the data as written survive (the
+        // deflate options and UTF-8); Python refuses bits 5 and 6 (docs/readers.md, rule 62).
+        k.record.flags &= 0x0006 | zip::kFlagUtf8;
       }
       p.keep.push_back(std::move(k));
     } else {

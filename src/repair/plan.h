@@ -17,6 +17,9 @@ struct PlanOptions {
   bool in_place = false;         // the entries stay where they are; only a directory is appended
   bool salvage_partial = false;  // copy mode: keep the intact start of cut entries as NAME.partial
   std::uint64_t source_size = 0;
+  // The old directory parsed without an error: only then can its name outvote a local header's
+  // (an edited name length in a record shifts every field after it).
+  bool directory_whole = false;
 };
 
 struct PlannedEntry {

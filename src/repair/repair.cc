@@ -52,11 +52,16 @@ report::Report scan_report(const scan::ScanResult& s, const std::string& path, s
 namespace {
 
 // What the directory says about entries the scan found, when a readable directory exists.
-std::map<std::uint64_t, Entry> directory_evidence(io::ByteSource& src) {
+// `whole`: its end records and every record parsed without an error.
+std::map<std::uint64_t, Entry> directory_evidence(io::ByteSource& src, bool* whole) {
   std::map<std::uint64_t, Entry> by_offset;
+  *whole = false;
   auto end = scan::locate_end_records(src);
   if (!end) return by_offset;
   auto cd = scan::read_central_directory(src, *end);
+  *whole = cd.readable;
+  for (const auto* list : {&end->findings, &cd.findings})
+    for (const auto& f : *list) *whole &= f.severity != report::Severity::error;
   for (auto& e : cd.entries) by_offset.emplace(e.lfh_offset, std::move(e));
   return by_offset;
 }
@@ -145,11 +150,12 @@ RepairResult repair_archive(const RepairRequest& req) {
   if (!scan.found_any_header)
     throw check::CannotProceed(name + ": not a ZIP archive (no local file header found); nothing to repair");
   for (auto& f : scan.findings) rep.add(f);
-  auto directory = directory_evidence(src);
+  bool directory_whole = false;
+  auto directory = directory_evidence(src, &directory_whole);
   rescue_from_directory(scan.entries, directory, src);
   if (req.profile_sysreptor) check::check_sysreptor_profile(src, scan.entries, rep, true);
 
-  RepairPlan p = plan(scan.entries, directory, {req.in_place, req.salvage_partial, src.size()});
+  RepairPlan p = plan(scan.entries, directory, {req.in_place, req.salvage_partial, src.size(), directory_whole});
   for (auto& f : p.findings) rep.add(std::move(f));
   res.lost_entries = p.lost.size();
   res.recovered_entries = p.keep.size();

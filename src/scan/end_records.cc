@@ -40,6 +40,21 @@ std::optional<EndRecords> locate_end_records(io::ByteSource& src) {
   }
   auto pick = exact ? exact : fitting;
   if (!pick) return std::nullopt;
+  // An end record of an empty archive after one that describes entries (22 bytes appended to a
+  // whole archive): unzip, Python, Go and Java take the last and read nothing, 7-Zip reads the
+  // entries (docs/readers.md, rules 43-44). An earlier end record left behind an in-place repair's
+  // new one is no such case: every reader takes the new one.
+  std::optional<std::size_t> other;
+  const bool picked_empty = zip::parse_end({&tail[*pick], zip::kEndLen}).entries_total == 0;
+  for (std::size_t i = *pick; picked_empty && i-- > 0;) {
+    if (zip::load_u32(&tail[i]) != zip::kEndSig) continue;
+    auto e = zip::parse_end({&tail[i], zip::kEndLen});
+    if (e.entries_total > 0 && e.disk == 0 && e.cd_disk == 0 && e.entries_on_disk == e.entries_total &&
+        std::uint64_t(e.cd_offset) + e.cd_size <= base + i && i + zip::kEndLen + e.comment_len <= tail.size()) {
+      other = i;
+      break;
+    }
+  }
 
   EndRecords r;
   r.eocd_offset = base + *pick;
@@ -50,6 +65,11 @@ std::optional<EndRecords> locate_end_records(io::ByteSource& src) {
                                       fmt::format("{} bytes follow the end record and its comment",
                                                   size - r.end_of_records)));
   }
+  if (other)
+    r.findings.push_back(make_finding(report::Code::eocd_inconsistent, std::nullopt, base + *other,
+                                      fmt::format("a second end record at offset {} besides the one at {}: readers "
+                                                  "disagree on which one they take",
+                                                  base + *other, r.eocd_offset)));
   r.entries = r.eocd.entries_total;
   r.cd_size = r.eocd.cd_size;
   r.cd_offset = r.eocd.cd_offset;

@@ -20,9 +20,13 @@ using codec::DecodeResult;
 using report::make_finding;
 using Status = DecodeResult::Status;
 
-bool plausible_local_header(const zip::LocalFileHeader& h, std::uint64_t offset, std::uint64_t file_size) {
+bool plausible_local_header(const zip::LocalFileHeader& h, std::uint64_t offset, std::uint64_t file_size,
+                            bool in_sequence) {
   // 4.4.3: "version needed" is at most 6.3 today; the high byte is the host and is 0 in practice.
-  if ((h.version_needed & 0xFF) > 63 || (h.version_needed >> 8) > 30) return false;
+  // No reader checks the local value (docs/readers.md, rule 19), so a header found right where
+  // the previous entry ended is taken whatever it says; only a search for a header after damage
+  // uses it to tell a header from "PK\3\4" inside data.
+  if (!in_sequence && ((h.version_needed & 0xFF) > 63 || (h.version_needed >> 8) > 30)) return false;
   static constexpr std::uint16_t kKnown[] = {0, 1, 6, 8, 9, 12, 14, 18, 19, 20, 93, 95, 96, 97, 98, 99};
   bool known = false;
   for (auto m : kKnown) known |= h.method == m;
@@ -73,6 +77,17 @@ std::optional<StoredEnd> find_stored_end(io::ByteSource& src, std::uint64_t data
     std::uint64_t dist = e - data_offset;
     if (auto d = match_descriptor(src, e, crc, dist, dist, zip64); d && d->signature() == want_sig)
       return StoredEnd{e, *d, crc, true};
+    if (want_sig) {
+      // A signed descriptor whose CRC is the running CRC and after which a record starts ends the
+      // data even when its size fields were damaged: a 32-bit CRC match at a signature is no
+      // accident, and readers with a directory never look at those sizes (docs/readers.md).
+      auto g = read_descriptor_guess(src, e, zip64);
+      if (g && g->crc32 == crc && g->signature()) {
+        std::uint8_t next[4] = {};
+        std::size_t n = src.read_at(e + g->length, next);
+        if (n == 0 || (n == 4 && is_record_sig(zip::load_u32(next)))) return StoredEnd{e, *g, crc, true};
+      }
+    }
     if (want_sig && !sized_only) {
       auto g = read_descriptor_guess(src, e, zip64);
       if (g && g->compressed_size == dist && g->uncompressed_size == dist) sized_only = StoredEnd{e, *g, crc, false};
@@ -391,7 +406,15 @@ ScanResult scan_local(io::ByteSource& input, codec::Workspace& ws, const ScanOpt
   io::ByteSource& src = input.seekable() ? static_cast<io::ByteSource&>(cached) : input;
   // A stream learns its size only at its end, so the size is asked for each time.
   auto size = [&src] { return src.size(); };
-  std::uint64_t pos = find_next_record(src, opt.start, size(), true);
+  // A header right at the start is taken as the walk takes one where an entry ended; a search
+  // (past a prefix) needs the stricter test.
+  std::uint64_t pos = size();
+  {
+    bool cut = false;
+    auto h = read_local_header(src, opt.start, nullptr, &cut);
+    pos = (h && plausible_local_header(*h, opt.start, size(), true)) || cut ? opt.start
+                                                                             : find_next_record(src, opt.start, size(), true);
+  }
   if (pos >= size()) {
     r.stop = "no local file header found";
     return r;
@@ -467,7 +490,7 @@ ScanResult scan_local(io::ByteSource& input, codec::Workspace& ws, const ScanOpt
       r.damaged.push_back({pos, size(), "cut local header"});
       break;
     }
-    if (!plausible_local_header(*lfh, pos, size())) {
+    if (!plausible_local_header(*lfh, pos, size(), true)) {
       pos = resync(pos, "a local header signature with impossible fields");
       continue;
     }

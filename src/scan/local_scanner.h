@@ -51,6 +51,7 @@ std::uint64_t find_next_record(io::ByteSource& src, std::uint64_t from, std::uin
 
 // A local header at `offset` that a writer could have produced (used when resynchronising, so
 // that a stray "PK\3\4" inside data is not taken for an entry).
-bool plausible_local_header(const zip::LocalFileHeader& h, std::uint64_t offset, std::uint64_t file_size);
+bool plausible_local_header(const zip::LocalFileHeader& h, std::uint64_t offset, std::uint64_t file_size,
+                            bool in_sequence = false);
 
 }  // namespace zm::scan
