@@ -8,6 +8,7 @@
 #include <iterator>
 
 #include "cli/commands.h"
+#include "crypt/zip_crypto.h"
 
 int main(int argc, char** argv) {
   using zm::cli::Exit;
@@ -34,6 +35,14 @@ int main(int argc, char** argv) {
     sub->add_option("--key", key_hex, "Key of an encrypted SysReptor backup, 64 hex digits (or ZIPMEDIC_KEY)");
     sub->add_option("--key-file", key_file, "Read that key from a file instead");
   };
+  // Encrypted ZIP entries (ZipCrypto, WinZip AES): one password for the run, never echoed.
+  std::optional<std::string> password;
+  std::string password_file;
+  auto add_password = [&](CLI::App* sub) {
+    sub->add_option("--password", password,
+                    "Password of encrypted ZIP entries, ZipCrypto or WinZip AES (or ZIPMEDIC_PASSWORD)");
+    sub->add_option("--password-file", password_file, "Read that password from the first line of a file instead");
+  };
   auto add_profile = [&](CLI::App* sub) {
     sub->add_option("--profile", common.profile, "Extra checks for one kind of backup: sysreptor")
         ->check(CLI::IsMember({"sysreptor"}));
@@ -44,12 +53,14 @@ int main(int argc, char** argv) {
   verify->add_option("ARCHIVE", archive, "The ZIP file to check")->required();
   add_common(verify);
   add_key(verify);
+  add_password(verify);
   add_profile(verify);
 
   auto* scan = app.add_subcommand("scan", "Walk the local headers front to back, trusting no directory");
   scan->add_option("ARCHIVE", archive, "The ZIP file to walk")->required();
   add_common(scan);
   add_key(scan);
+  add_password(scan);
   add_profile(scan);
 
   zm::cli::RepairOptions repair_opt;
@@ -68,6 +79,7 @@ int main(int argc, char** argv) {
                    "Write OUT as an encrypted SysReptor backup with the same key and a fresh nonce");
   add_common(repair);
   add_key(repair);
+  add_password(repair);
   add_profile(repair);
 
   zm::cli::RestoreOptions restore_opt;
@@ -80,6 +92,7 @@ int main(int argc, char** argv) {
   restore->add_flag("--force", restore_opt.force,
                     "Replace files and symbolic links already in DIR (by default nothing there is overwritten)");
   add_common(restore);
+  add_password(restore);
 
   try {
     app.parse(argc, argv);
@@ -109,6 +122,19 @@ int main(int argc, char** argv) {
   } else if (const char* env = std::getenv("ZIPMEDIC_KEY"); env && *env) {
     common.key = env;
   }
+  if (!password && !password_file.empty()) {
+    std::ifstream f(password_file, std::ios::binary);
+    std::string line;
+    if (!f || !std::getline(f, line)) {
+      std::fprintf(stderr, "zipmedic: %s: cannot read the password file\n", password_file.c_str());
+      return int(Exit::usage);
+    }
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    password = line;
+  } else if (const char* env = std::getenv("ZIPMEDIC_PASSWORD"); !password && env) {
+    password = env;
+  }
+  zm::zipcrypt::set_password(password);
   if (repair->parsed() && repair_opt.in_place && repair_opt.encrypt) {
     std::fprintf(stderr, "zipmedic repair: --encrypt writes a new file, so it works with -o only\n");
     return int(Exit::usage);

@@ -242,12 +242,26 @@ void judge_entry(Entry& e, std::uint64_t size, std::vector<report::Finding>& out
     e.status = EntryStatus::damaged;
     return;
   }
-  if (e.encrypted()) {
+  // An encrypted entry that was decrypted is judged like any other; otherwise the password (or
+  // the scheme) is why its data was not verified.
+  if (e.encrypted() && e.crypt != scan::CryptOutcome::decrypted) {
     e.status = EntryStatus::encrypted;
-    j.add(Code::encrypted_entry, e.lfh_offset, "the entry is encrypted; its data cannot be verified without the password");
+    if (e.crypt == scan::CryptOutcome::no_password)
+      j.add(Code::password_needed, e.lfh_offset, "the entry is encrypted; give its password to verify it");
+    else if (e.crypt == scan::CryptOutcome::wrong_password)
+      j.add(Code::password_wrong, e.lfh_offset,
+            fmt::format("the password does not open the entry: {}", e.decoded ? e.decoded->error : "its check failed"));
+    else if (e.crypt == scan::CryptOutcome::auth_failed) {
+      e.status = EntryStatus::damaged;
+      j.add(Code::auth_mismatch, e.data_offset,
+            "the WinZip AES authentication code does not match the encrypted data: the data was changed");
+    } else
+      j.add(Code::encrypted_entry, e.lfh_offset,
+            e.decoded && !e.decoded->error.empty() ? "the entry is encrypted and cannot be verified: " + e.decoded->error
+                                                   : "the entry is encrypted; its data cannot be verified without the password");
     return;
   }
-  if (!codec::method_supported(e.method)) {
+  if (!codec::method_supported(e.method) && !e.encrypted()) {
     e.status = EntryStatus::unsupported;
     j.add(Code::unsupported_method, e.lfh_offset,
           fmt::format("compression method {} cannot be decoded, so the entry is not verified", zip::method_name(e.method)));

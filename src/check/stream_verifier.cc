@@ -113,6 +113,7 @@ Verification verify_stream(io::StreamSource& src, const std::string& path, const
         e.end_offset = s.end_offset;
         if (local_header_is_its_own(e)) {
           e.decoded = s.decoded;
+          e.crypt = s.crypt;
           e.descriptor = s.descriptor;
           e.descriptor_cut = s.descriptor_cut;
           e.cut_intact = s.cut_intact;

@@ -11,6 +11,7 @@
 #include <unordered_map>
 
 #include "check/judge.h"
+#include "crypt/zip_crypto.h"
 #include "report/progress.h"
 #include "scan/central_directory.h"
 #include "scan/end_records.h"
@@ -44,7 +45,7 @@ void read_local_witness(io::ByteSource& src, Entry& e) {
 void decode_entry(io::ByteSource& src, codec::Workspace& ws, Entry& e, std::atomic<std::uint64_t>* progress) {
   auto req = scan::sized_request(e);
   req.progress = progress;
-  e.decoded = ws.decode(src, req);
+  e.decoded = zipcrypt::decode(ws, src, req, e);
 }
 
 // The descriptor after the data (4.3.9), in whichever layout agrees with the data or, failing
@@ -148,7 +149,7 @@ Verification verify_archive(io::ByteSource& src, const std::string& path, const 
     for (auto& e : entries) {
       // Only data behind a header that is the entry's own is decoded as the entry's: an encrypted
       // or undecodable entry, or a header that is another entry's, is judged without it.
-      if (!local_header_is_its_own(e) || e.encrypted() || !codec::method_supported(e.method)) continue;
+      if (!local_header_is_its_own(e) || !zipcrypt::decodable(e)) continue;
       if (opt.known && opt.known->count(e.lfh_offset)) {
         e.decoded = opt.known->at(e.lfh_offset);
       } else {
@@ -161,7 +162,9 @@ Verification verify_archive(io::ByteSource& src, const std::string& path, const 
     progress.finish();
     io::CachedSource descriptors(src);
     for (auto& e : entries) {
-      if (e.decoded) read_descriptor_witness(descriptors, e);
+      // An encrypted entry's descriptor is read even when it was not decoded: its extent then
+      // ends after it (no gap_bytes warning for a PK\7\8 record).
+      if (e.decoded || (e.encrypted() && local_header_is_its_own(e))) read_descriptor_witness(descriptors, e);
       judge_entry(e, src.size(), rep.findings);
       settle_extent(e);
     }

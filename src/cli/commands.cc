@@ -202,7 +202,11 @@ report::Finding tag_finding(const std::string& path, bool repairing) {
                               "(the two cannot be told apart)");
 }
 
-Exit verdict_exit(const report::Report& r) { return r.verdict == report::Verdict::ok ? Exit::ok : Exit::damaged; }
+Exit verdict_exit(const report::Report& r) {
+  return r.verdict == report::Verdict::ok       ? Exit::ok
+         : r.verdict == report::Verdict::locked ? Exit::cannot_proceed
+                                                : Exit::damaged;
+}
 
 bool same_file(const struct stat& a, const struct stat& b) { return a.st_dev == b.st_dev && a.st_ino == b.st_ino; }
 
@@ -373,7 +377,8 @@ Exit run_restore(const std::string& archive, const RestoreOptions& ro, const Com
         return verdict_exit(res.report);
       case restore::RestoreResult::Outcome::refused:
         summarize(run, res.report);
-        return Exit::damaged;
+        // Refused for want of the right password only: exit 3, as verify says.
+        return res.report.verdict == report::Verdict::locked ? Exit::cannot_proceed : Exit::damaged;
       case restore::RestoreResult::Outcome::no_space:
         return Exit::cannot_proceed;
     }

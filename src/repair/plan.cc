@@ -152,7 +152,11 @@ RepairPlan plan(const std::vector<Entry>& found, const std::map<std::uint64_t, E
       } else {
         // Fresh local headers: only the flags that describe the data as written survive (the
         // deflate options and UTF-8); Python refuses bits 5 and 6 (docs/readers.md, rule 62).
-        k.record.flags &= 0x0006 | zip::kFlagUtf8;
+        // An encrypted entry stays as it is: bit 0, and bit 3 for ZipCrypto, whose password check
+        // byte is then the time's (6.1.6), so the copy gets a descriptor again.
+        const bool zipcrypto_bit3 = e.encrypted() && e.method != 99 && (e.flags & zip::kFlagDescriptor);
+        k.record.flags &= 0x0006 | zip::kFlagUtf8 | (e.encrypted() ? zip::kFlagEncrypted : 0) |
+                          (zipcrypto_bit3 ? zip::kFlagDescriptor : 0);
       }
       p.keep.push_back(std::move(k));
     } else {

@@ -45,6 +45,11 @@ Written write(const RepairPlan& plan, io::ByteSource& src, codec::Workspace& ws,
       done += n;
     }
     pos += e.compressed_size;
+    if (r.flags & zip::kFlagDescriptor) {
+      std::string d = zip::descriptor_bytes(r);
+      out.write(d);
+      pos += d.size();
+    }
     w.bytes_salvaged += e.uncompressed_size;
     w.records.push_back(std::move(r));
   }

@@ -8,6 +8,7 @@ const char* to_string(Verdict v) {
     case Verdict::ok: return "ok";
     case Verdict::damaged: return "damaged";
     case Verdict::unreadable: return "unreadable";
+    case Verdict::locked: return "locked";
   }
   return "unreadable";
 }
@@ -27,7 +28,13 @@ std::size_t Report::count(Severity s) const {
 }
 
 void Report::decide_verdict() {
-  if (verdict != Verdict::unreadable) verdict = has_errors() ? Verdict::damaged : Verdict::ok;
+  if (verdict == Verdict::unreadable) return;
+  bool damage = false, locked = false;
+  for (const auto& f : findings) {
+    if (f.severity != Severity::error) continue;
+    (f.code == Code::password_needed || f.code == Code::password_wrong ? locked : damage) = true;
+  }
+  verdict = damage ? Verdict::damaged : locked ? Verdict::locked : Verdict::ok;
 }
 
 std::string printable_name(const std::string& raw) {

@@ -38,7 +38,9 @@ struct EntryRow {
   bool zip64 = false;
 };
 
-enum class Verdict { ok, damaged, unreadable };
+// locked: no damage found, but encrypted entries could not be verified (no password, or a wrong
+// one): exit status 3, as unzip and 7-Zip tell a password problem from damage.
+enum class Verdict { ok, damaged, unreadable, locked };
 const char* to_string(Verdict v);
 
 struct Report {

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "check/verifier.h"
+#include "crypt/zip_crypto.h"
 #include "io/source.h"
 
 namespace zm::restore {
@@ -209,6 +210,9 @@ RestoreResult restore_archive(const RestoreRequest& req) {
   std::unique_ptr<archive, ArchiveCloser> in(archive_read_new());
   archive_read_support_format_zip_seekable(in.get());
   archive_read_support_filter_none(in.get());
+  // Encrypted entries (ZipCrypto, WinZip AES) that verify proved under this password.
+  if (const auto& pw = zipcrypt::password(); pw && archive_read_add_passphrase(in.get(), pw->c_str()) != ARCHIVE_OK)
+    throw io::IoError(shown + ": libarchive did not take the password: " + archive_error_string(in.get()));
   if (archive_read_open_filename(in.get(), req.archive.c_str(), 1 << 16) != ARCHIVE_OK)
     throw io::IoError(shown + ": libarchive cannot open it: " + archive_error_string(in.get()));
   std::unique_ptr<archive, WriterCloser> out(archive_write_disk_new());

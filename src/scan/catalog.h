@@ -38,6 +38,11 @@ struct LocalClaim {
 // Why the local header a directory record points to was not read.
 enum class LocalProblem : std::uint8_t { none, absent, cut, past_end };
 
+// What became of an encrypted entry's password (zipcrypt::decode): not tried (no decoder for its
+// scheme or method), none given, the verifier refused it, the data was decrypted (and then judged
+// like any other), or WinZip AES's authentication code did not match the ciphertext.
+enum class CryptOutcome : std::uint8_t { not_tried, no_password, wrong_password, decrypted, auth_failed };
+
 struct Entry {
   // From the central directory when there is one (`in_directory`), else from the local header,
   // the descriptor and decoding.
@@ -75,6 +80,7 @@ struct Entry {
   std::optional<DataDescriptor> descriptor;
   bool descriptor_cut = false;  // bit 3, but the source ends before a descriptor could be read
   std::optional<codec::DecodeResult> decoded;
+  CryptOutcome crypt = CryptOutcome::not_tried;
   // The source ends inside the entry (a walk found this): how many of its bytes are intact.
   std::optional<std::uint64_t> cut_intact;
   std::uint64_t end_offset = 0;  // one past the data and descriptor

@@ -15,6 +15,8 @@
 #include <thread>
 #include <utility>
 
+#include "crypt/zip_crypto.h"
+
 namespace zm::scan {
 using codec::DecodeResult;
 using report::make_finding;
@@ -525,7 +527,38 @@ ScanResult scan_local(io::ByteSource& input, codec::Workspace& ws, const ScanOpt
       r.damaged.push_back({e.lfh_offset, size(), "cut entry"});
     };
 
-    if (e.encrypted() || !codec::method_supported(e.method)) {
+    // An encrypted entry is decoded when a password was given, except stored data with bit 3,
+    // whose end a walk finds by the CRC of the bytes (here ciphertext).
+    // The method under the encryption (WinZip AES names it in its extra field).
+    const std::uint16_t method = zipcrypt::scheme_of(e).method;
+    if (e.encrypted() && zipcrypt::decodable(e) && e.has_descriptor_flag() &&
+        (!zipcrypt::password() || !codec::method_self_terminating(method))) {
+      // Encrypted data with bit 3 that is not decoded (no password) or is stored (Info-ZIP -P,
+      // bsdtar): the CRC of ciphertext finds nothing, so the end is a signed descriptor whose
+      // compressed size is the distance to it (else its PK\7\8 would read as bytes of no entry).
+      const std::uint64_t reach = src.seekable() ? size() - e.data_offset : src.window() / 2;
+      if (auto cand = find_descriptor_candidate(src, e.data_offset, zip64, reach)) {
+        codec::DecodeRequest req{e.data_offset, cand->offset - e.data_offset, e.method};
+        req.expected_uncompressed = cand->uncompressed_size;
+        req.max_output = cand->uncompressed_size + 1;
+        req.progress = opt.progress;
+        if (zipcrypt::password()) e.decoded = zipcrypt::decode(ws, src, req, e);
+        else e.crypt = CryptOutcome::no_password;
+        e.descriptor = cand;
+        e.crc32 = cand->crc32;
+        e.compressed_size = cand->compressed_size;
+        e.uncompressed_size = cand->uncompressed_size;
+        e.end_offset = cand->offset + cand->length;
+        r.end_of_entries = e.end_offset;
+        pos = e.end_offset;
+        r.entries.push_back(std::move(e));
+        continue;
+      }
+    }
+    const bool locked = e.encrypted() && (!zipcrypt::password() || (e.has_descriptor_flag() &&
+                                                                    !codec::method_self_terminating(method)));
+    if (!zipcrypt::decodable(e) || locked) {
+      if (e.encrypted() && zipcrypt::decodable(e) && !zipcrypt::password()) e.crypt = CryptOutcome::no_password;
       // The data cannot be decoded; its end is known only from the sizes in the header.
       if (!e.has_descriptor_flag() && e.data_offset + e.compressed_size <= size()) {
         e.end_offset = e.data_offset + e.compressed_size;
@@ -541,17 +574,17 @@ ScanResult scan_local(io::ByteSource& input, codec::Workspace& ws, const ScanOpt
     }
 
     const bool by_size = !e.has_descriptor_flag();
-    if (by_size || !codec::method_self_terminating(e.method)) {
+    if (by_size || !codec::method_self_terminating(method)) {
       if (by_size) {
         // Sizes in the header (bit 3 clear): checked by decoding exactly that many bytes.
         auto req = sized_request(e);
         req.progress = opt.progress;
         e.end_offset = e.data_offset + e.compressed_size;
-        if (pool && e.compressed_size >= kMinJob && e.compressed_size <= pool->max_job() && e.end_offset <= size() &&
+        if (pool && !e.encrypted() && e.compressed_size >= kMinJob && e.compressed_size <= pool->max_job() && e.end_offset <= size() &&
             pool->submit(index, req)) {
           pending.push_back(index);
         } else {
-          auto d = ws.decode(src, req);
+          auto d = zipcrypt::decode(ws, src, req, e);
           e.decoded = d;
           if (d.status == Status::truncated) {
             std::uint64_t present = size() - e.data_offset;
@@ -579,7 +612,7 @@ ScanResult scan_local(io::ByteSource& input, codec::Workspace& ws, const ScanOpt
         e.decoded = d;
       }
     } else {
-      if (pool) {
+      if (pool && !e.encrypted()) {
         if (auto cand = find_descriptor_candidate(src, e.data_offset, zip64, pool->search_limit())) {
           codec::DecodeRequest sreq{e.data_offset, cand->offset - e.data_offset, e.method};
           sreq.lzma_eos = e.flags & 2;
@@ -605,7 +638,7 @@ ScanResult scan_local(io::ByteSource& input, codec::Workspace& ws, const ScanOpt
       req.lzma_eos = e.flags & 2;
       req.expected_uncompressed = e.uncompressed_size;
       req.progress = opt.progress;
-      auto d = ws.decode(src, req);
+      auto d = zipcrypt::decode(ws, src, req, e);
       e.decoded = d;
       if (d.status == Status::truncated || d.status == Status::overrun) {
         finish_cut(d.produced, fmt::format("the compressed stream is cut after {} bytes", d.consumed));

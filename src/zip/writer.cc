@@ -26,7 +26,7 @@ std::string local_header_bytes(const EntryRecord& e) {
   std::string o;
   put32(o, kLocalSig);
   put16(o, z ? std::max<std::uint16_t>(e.version_needed, 45) : e.version_needed);
-  put16(o, e.flags & ~kFlagDescriptor);
+  put16(o, e.flags);
   put16(o, e.method);
   put16(o, e.mod_time);
   put16(o, e.mod_date);
@@ -37,6 +37,20 @@ std::string local_header_bytes(const EntryRecord& e) {
   put16(o, std::uint16_t(extra.size()));
   o += e.name;
   o += extra;
+  return o;
+}
+
+std::string descriptor_bytes(const EntryRecord& e) {
+  std::string o;
+  put32(o, kDescriptorSig);
+  put32(o, e.crc32);
+  if (needs64(e.compressed_size) || needs64(e.uncompressed_size)) {
+    put64(o, e.compressed_size);
+    put64(o, e.uncompressed_size);
+  } else {
+    put32(o, std::uint32_t(e.compressed_size));
+    put32(o, std::uint32_t(e.uncompressed_size));
+  }
   return o;
 }
 

@@ -19,7 +19,11 @@ struct EntryRecord {
   std::string comment;
 };
 
-std::string local_header_bytes(const EntryRecord& e);  // sizes in the header, bit 3 clear
+// Sizes in the header; bit 3 only when the record has it (a ZipCrypto entry whose password check
+// byte is the time's, 6.1.6), and then descriptor_bytes follow the data.
+std::string local_header_bytes(const EntryRecord& e);
+// 4.3.9: a signed data descriptor, with 8-byte sizes when either needs them.
+std::string descriptor_bytes(const EntryRecord& e);
 std::string central_record_bytes(const EntryRecord& e);
 std::string end_records_bytes(std::uint64_t entries, std::uint64_t cd_offset, std::uint64_t cd_size);
 
