@@ -66,6 +66,12 @@ void judge_directory_record(Judging& j) {
   if (e.disk_start != 0)
     j.add(Code::disk_number_nonzero, e.lfh_offset,
           fmt::format("the directory record says the entry starts on disk {} of a single-volume archive", e.disk_start));
+  if (e.cd_extra_refused_by && !e.cd_extra_malformed)
+    j.add(Code::extra_field_malformed, e.lfh_offset,
+          fmt::format("the directory record's extra block has a field {} cannot read (a ZIP64 field of an unknown "
+                      "size, or a short WinZip AES field)",
+                      report::reader_names(e.cd_extra_refused_by)),
+          e.cd_extra_refused_by);
   if (e.cd_extra_malformed)
     j.add(Code::extra_field_malformed, e.lfh_offset, "a field of the directory record's extra block runs past the block",
           report::kPython | report::kLibarchive);
@@ -429,6 +435,11 @@ void judge_features(const std::vector<Entry>& entries, std::vector<report::Findi
 void judge_names(const std::vector<Entry>& entries, std::vector<report::Finding>& out) {
   std::unordered_map<std::string_view, std::size_t> seen;  // views into `entries`, not copies
   seen.reserve(entries.size());
+  // Non-ASCII names that some readers decode another way (docs/readers.md, rules 51 and 56): one
+  // note for the archive, naming the first such entry.
+  std::size_t cp437 = 0, oem = 0;
+  const Entry* first_cp437 = nullptr;
+  const Entry* first_oem = nullptr;
   for (std::size_t i = 0; i < entries.size(); ++i) {
     const Entry& e = entries[i];
     // Java decodes every name and comment as UTF-8 and refuses the archive when one fails; with
@@ -451,6 +462,12 @@ void judge_names(const std::vector<Entry>& entries, std::vector<report::Finding>
           return f;
         }());
     }
+    bool ascii = true;
+    for (unsigned char c : e.name) ascii &= c < 0x80;
+    if (!ascii && valid_utf8(e.name)) {
+      if (!(e.flags & zip::kFlagUtf8) && !cp437++) first_cp437 = &e;
+      if ((e.version_made_by >> 8) == 0 && !oem++) first_oem = &e;
+    }
     if (!e.comment().empty() && !valid_utf8(e.comment()))
       out.push_back(make_finding(Code::comment_invalid, e.name, e.lfh_offset,
                                  "the entry's comment is not valid UTF-8; Java's ZipFile refuses the archive"));
@@ -465,6 +482,20 @@ void judge_names(const std::vector<Entry>& entries, std::vector<report::Finding>
       out.push_back(make_finding(Code::duplicate_name, e.name, e.lfh_offset,
                                  fmt::format("the name is stored twice (entries {} and {})", it->second + 1, i + 1)));
   }
+  auto note = [&](std::size_t n, const Entry* first, report::Readers r, const char* one, const char* many) {
+    if (!n) return;
+    auto f = make_finding(Code::name_charset_differs, first->name, first->lfh_offset,
+                          fmt::format("{} name{} ({}'{}') {}: {} show{} other names for the same bytes", n,
+                                      n == 1 ? "" : "s", n == 1 ? "" : "the first is ", report::printable_name(first->name),
+                                      n == 1 ? one : many, report::reader_names(r),
+                                      __builtin_popcount(r) == 1 ? "s" : ""));
+    f.readers = r;
+    out.push_back(std::move(f));
+  };
+  note(cp437, first_cp437, report::kPython, "is UTF-8 without bit 11, which Python decodes as CP437",
+       "are UTF-8 without bit 11, which Python decodes as CP437");
+  note(oem, first_oem, report::kUnzip, "comes from an MS-DOS host, whose names unzip converts from an OEM code page",
+       "come from an MS-DOS host, whose names unzip converts from an OEM code page");
 }
 
 }  // namespace zm::check

@@ -58,9 +58,10 @@ Verification verify_stream(io::StreamSource& src, const std::string& path, const
   auto scan = scan::scan_local(src, ws, {nullptr, 0, opt.threads ? opt.threads : default_threads()});
   std::vector<Entry> directory;
   std::uint64_t cd_start = 0, cd_end = 0;
+  report::Report forward;  // what reading the records as they passed found, if that is used
   if (scan.directory_at) {
     cd_start = *scan.directory_at;
-    directory = read_directory_forward(src, cd_start, &cd_end, rep);
+    directory = read_directory_forward(src, cd_start, &cd_end, forward);
   }
   src.drain();
   rep.archive_size = src.size();
@@ -70,18 +71,37 @@ Verification verify_stream(io::StreamSource& src, const std::string& path, const
   if (!scan.found_any_header && !end)
     throw CannotProceed(path + ": not a ZIP archive (no end record and no local file header anywhere)");
 
-  const bool have_directory = !directory.empty() || (end && end->entries == 0 && end->cd_size == 0);
-  if (!end) {
-    rep.add(scan::eocd_missing_finding(src.size(), scan.entries));
-  } else {
+  // While the window still holds the whole directory (all but the largest), it is read by the very
+  // reader a file's directory is read by, with the same checks; only a directory the window has
+  // lost is read as it passed.
+  const bool same_reader = end && end->cd_start >= src.earliest_readable();
+  std::uint64_t shift = 0;
+  bool have_directory = false;
+  if (same_reader) {
     for (auto& f : end->findings) rep.add(f);
-    if (!have_directory)
-      rep.add(make_finding(report::Code::cd_unreadable, std::nullopt, end->cd_start,
-                           "central directory record 1 is not where the directory says (no PK\\1\\2 signature)"));
-    else if (directory.size() != end->entries)
-      rep.add(make_finding(report::Code::eocd_inconsistent, std::nullopt, end->eocd_offset,
-                           fmt::format("the end record counts {} entries but the directory holds {}", end->entries,
-                                       directory.size())));
+    auto cd = scan::read_central_directory(src, *end);
+    for (auto& f : cd.findings) rep.add(f);
+    have_directory = cd.readable;
+    directory = std::move(cd.entries);  // their offsets already count any prefix
+    if (!have_directory) directory.clear();
+  } else {
+    for (auto& f : forward.findings) rep.add(f);
+    have_directory = !directory.empty() || (end && end->entries == 0 && end->cd_size == 0);
+    if (end) shift = cd_start >= end->cd_offset ? cd_start - end->cd_offset : 0;
+  }
+  if (!same_reader) {
+    if (!end) {
+      rep.add(scan::eocd_missing_finding(src.size(), scan.entries));
+    } else {
+      for (auto& f : end->findings) rep.add(f);
+      if (!have_directory)
+        rep.add(make_finding(report::Code::cd_unreadable, std::nullopt, end->cd_start,
+                             "central directory record 1 is not where the directory says (no PK\\1\\2 signature)"));
+      else if (directory.size() != end->entries)
+        rep.add(make_finding(report::Code::eocd_inconsistent, std::nullopt, end->eocd_offset,
+                             fmt::format("the end record counts {} entries but the directory holds {}", end->entries,
+                                         directory.size())));
+    }
   }
 
   std::vector<Entry> entries;
@@ -90,8 +110,9 @@ Verification verify_stream(io::StreamSource& src, const std::string& path, const
     judge_walk(scan, src.size());
     for (auto& f : scan.findings) rep.add(f);
     entries = std::move(scan.entries);
+    if (same_reader && end && entries.empty())  // as a file's verify says it
+      rep.add(make_finding(report::Code::cd_unreadable, std::nullopt, end->cd_start, "the central directory could not be read"));
   } else {
-    std::uint64_t shift = cd_start >= end->cd_offset ? cd_start - end->cd_offset : 0;
     std::map<std::uint64_t, Entry*> seen;
     for (auto& s : scan.entries) seen.emplace(s.lfh_offset, &s);
     std::set<std::uint64_t> referenced;

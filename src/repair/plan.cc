@@ -14,9 +14,21 @@ namespace {
 // Only fields that every reader accepts go into the new directory (issue 10, "repair from every
 // witness"): an extra block whose fields run past it, or a comment that is not UTF-8 (Java's
 // ZipFile refuses the archive), is left out rather than copied.
+// Of the extra fields, only the timestamps and Unix owners (0x5455, 0x7875, 0x000a) are kept:
+// the rest describe what a repair does not keep (ZIP64 values, which it writes itself; AES
+// parameters; Unicode names, whose CRC must match the name it writes), and a reader refuses some
+// of them when they do not fit the entry.
 std::string well_formed_extra(const std::string& extra) {
   zip::Bytes b{reinterpret_cast<const std::uint8_t*>(extra.data()), extra.size()};
-  return zip::extra_well_formed(b) ? zip::strip_extra(b, zip::kZip64ExtraId) : std::string();
+  if (!zip::extra_well_formed(b)) return {};
+  std::string out;
+  for (std::size_t p = 0; p + 4 <= b.size();) {
+    std::uint16_t id = b[p] | (b[p + 1] << 8);
+    std::size_t len = b[p + 2] | (b[p + 3] << 8);
+    if ((id == 0x5455 && len >= 1) || id == 0x7875 || id == 0x000a) out.append(extra, p, 4 + len);
+    p += 4 + len;
+  }
+  return out;
 }
 
 zip::EntryRecord record_for(const Entry& e, const Entry* cd, bool in_place, bool cd_names) {
@@ -106,6 +118,27 @@ std::uint64_t RepairPlan::size_bound() const {
 RepairPlan plan(const std::vector<Entry>& found, const std::map<std::uint64_t, Entry>& directory,
                 const PlanOptions& opt) {
   RepairPlan p;
+  // When the local header and a whole old directory name an entry differently and both agree
+  // with its data, one name was damaged. The likelier one is valid UTF-8 with no control bytes,
+  // is safe to restore, and lies in a folder other entries use; on a tie the directory's.
+  std::set<std::string> folders;
+  for (const auto& e : found)
+    if (auto slash = e.name.rfind('/'); slash != std::string::npos) folders.insert(e.name.substr(0, slash + 1));
+  for (const auto& [off, e] : directory)
+    if (auto slash = e.name.rfind('/'); slash != std::string::npos) folders.insert(e.name.substr(0, slash + 1));
+  auto likelihood = [&](const std::string& n) {
+    int s = 0;
+    bool control = false;
+    for (unsigned char c : n) control |= c < 0x20 || c == 0x7f;
+    if (check::valid_utf8(n) && !control) s += 4;
+    if (!check::unsafe_name_reason(n)) s += 2;
+    if (auto slash = n.rfind('/'); slash == std::string::npos || folders.count(n.substr(0, slash + 1))) s += 1;
+    return s;
+  };
+  auto use_directory_name = [&](const Entry& e, const Entry* cd) {
+    return cd && !opt.in_place && opt.directory_whole && cd->name != e.name &&
+           likelihood(cd->name) >= likelihood(e.name);
+  };
   p.in_place = opt.in_place;
   std::set<std::uint64_t> found_offsets;
   std::set<std::string> names;
@@ -138,13 +171,13 @@ RepairPlan plan(const std::vector<Entry>& found, const std::map<std::uint64_t, E
                                           "the old central directory disagrees with the entry's verified data; the "
                                           "data wins"));
       // Duplicate names would make the output ambiguous for a restore: keep the first.
-      if (!names.insert(cd && !opt.in_place && opt.directory_whole ? cd->name : e.name).second) {
+      if (!names.insert(use_directory_name(e, cd) ? cd->name : e.name).second) {
         p.findings.push_back(make_finding(report::Code::duplicate_name, e.name, e.lfh_offset,
                                           "a second entry of this name is left out of the repaired directory"));
         p.lost.push_back(e.name);
         continue;
       }
-      PlannedEntry k{&e, record_for(e, cd, opt.in_place, opt.directory_whole)};
+      PlannedEntry k{&e, record_for(e, cd, opt.in_place, use_directory_name(e, cd))};
       if (opt.in_place) {
         // The original local header stays, so the directory must carry its flags (bit 3 too).
         k.record.local_offset = e.lfh_offset;

@@ -56,6 +56,9 @@ struct Entry {
   bool cd_zip64 = false;
   bool in_directory = false;         // the fields above are a directory record's claims
   bool cd_extra_malformed = false;   // that record's extra block runs past itself
+  // Readers that refuse a field of that extra block although it is well formed: Java a ZIP64
+  // field of a size it does not know, libarchive a short WinZip AES field.
+  std::uint8_t cd_extra_refused_by = 0;
   std::uint32_t disk_start = 0;      // that record's disk number start (ZIP64 value resolved)
 
   // The directory's extra field and comment, and the local header's extra field (the rest of

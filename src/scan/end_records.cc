@@ -60,7 +60,15 @@ std::optional<EndRecords> locate_end_records(io::ByteSource& src) {
   r.eocd_offset = base + *pick;
   r.eocd = zip::parse_end({&tail[*pick], zip::kEndLen});
   r.end_of_records = r.eocd_offset + zip::kEndLen + r.eocd.comment_len;
-  if (r.end_of_records < size) {
+  if (r.end_of_records < size && zip::load_u32(&tail[*pick]) == zip::kEndSig && *pick >= zip::kZip64LocatorLen &&
+      zip::load_u32(&tail[*pick - zip::kZip64LocatorLen]) == zip::kZip64LocatorSig) {
+    // Java finds the end records of a ZIP64 archive only when they end the file.
+    r.findings.push_back(make_finding(report::Code::eocd_inconsistent, std::nullopt, r.end_of_records,
+                                      fmt::format("{} bytes follow the end records of a ZIP64 archive: Java's ZipFile "
+                                                  "cannot find them",
+                                                  size - r.end_of_records)));
+    r.findings.back().readers = report::kJava;
+  } else if (r.end_of_records < size) {
     r.findings.push_back(make_finding(report::Code::trailing_bytes, std::nullopt, r.end_of_records,
                                       fmt::format("{} bytes follow the end record and its comment",
                                                   size - r.end_of_records)));

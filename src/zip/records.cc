@@ -27,6 +27,17 @@ bool extra_well_formed(Bytes extra) {
   return true;
 }
 
+std::vector<std::size_t> extra_field_lengths(Bytes extra, std::uint16_t id) {
+  std::vector<std::size_t> out;
+  for (std::size_t p = 0; p + 4 <= extra.size();) {
+    std::size_t len = extra[p + 2] | (extra[p + 3] << 8);
+    if (p + 4 + len > extra.size()) break;
+    if ((extra[p] | (extra[p + 1] << 8)) == id) out.push_back(len);
+    p += 4 + len;
+  }
+  return out;
+}
+
 std::optional<Zip64Extra> parse_zip64_extra(Bytes extra, bool want_uncomp, bool want_comp, bool want_offset,
                                             bool want_disk, bool* malformed) {
   if (malformed) *malformed = false;

@@ -98,6 +98,8 @@ std::optional<Zip64Extra> parse_zip64_extra(Bytes extra, bool want_uncomp, bool 
 // Python's zipfile and libarchive refuse such a block; 1-3 trailing bytes too short for a
 // field header they skip, and so does this.
 bool extra_well_formed(Bytes extra);
+// Lengths of every field of `id` in a well-formed extra block, in order.
+std::vector<std::size_t> extra_field_lengths(Bytes extra, std::uint16_t id);
 // The extra block with every field of `id` removed (used when a repair writes its own ZIP64 field).
 std::string strip_extra(Bytes extra, std::uint16_t id);
 
