@@ -157,7 +157,7 @@ Verification verify_archive(io::ByteSource& src, const std::string& path, const 
         total += e.compressed_size;
       }
     }
-    report::Progress progress(opt.progress, total);
+    report::Progress progress(opt.progress, total, "decoding");
     decode_all(src, work, threads, &progress.counter());
     progress.finish();
     io::CachedSource descriptors(src);

@@ -6,7 +6,9 @@
 #include <fmt/format.h>
 
 #include <cstdio>
+#include <cstring>
 #include <iostream>
+#include <sstream>
 
 #include "check/judge.h"
 #include "check/sysreptor_profile.h"
@@ -17,6 +19,7 @@
 #include "repair/repair.h"
 #include "report/progress.h"
 #include "restore/restore.h"
+#include "scan/central_directory.h"
 #include "scan/end_records.h"
 #include "scan/local_scanner.h"
 
@@ -42,20 +45,65 @@ struct Run {
   std::string archive;
   const CommonOptions& o;
   std::ostream* out = &std::cout;  // standard error when the archive itself goes to stdout
+  bool many = false;               // one of several archives: a verdict line, or one JSON line
   bool emitted = false;
+  report::Verdict verdict = report::Verdict::unreadable;
   std::uint64_t size = 0;
   // A JSON report on standard error (the archive went to stdout) is all that goes there, so
   // that it parses; its findings say what the message lines would.
   bool quiet_stderr() const { return o.json && out == &std::cerr; }
 };
 
+// JSON Lines: the report as one line. Newlines in write_json's output are all layout (a newline
+// inside a string is written \n), so dropping them and the indent after them leaves the same
+// document.
+void write_json_line(std::ostream& os, const report::Report& r) {
+  std::ostringstream doc;
+  report::write_json(doc, r);
+  std::string text = doc.str(), line;
+  line.reserve(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '\n') {
+      line += text[i];
+      continue;
+    }
+    while (i + 1 < text.size() && text[i + 1] == ' ') ++i;
+  }
+  os << line << '\n';
+}
+
+// One of several archives, in one line: its verdict, its name, what it holds.
+void write_verdict_line(std::ostream& os, const report::Report& r) {
+  std::string detail;
+  if (r.verdict == report::Verdict::unreadable) {
+    std::string why = r.findings.empty() ? "" : r.findings.front().message;
+    if (why.rfind(r.archive_path + ": ", 0) == 0) why.erase(0, r.archive_path.size() + 2);
+    detail = why.empty() ? "" : "  " + why;
+  } else {
+    detail = fmt::format("  {}, {}", report::count_of(r.entries.size(), "entry", "entries"),
+                         report::human_size(r.archive_size));
+    if (r.verdict != report::Verdict::ok || r.count(report::Severity::warning))
+      detail += fmt::format("; {}, {}", report::count_of(r.count(report::Severity::error), "error", "errors"),
+                            report::count_of(r.count(report::Severity::warning), "warning", "warnings"));
+  }
+  const char* v = report::to_string(r.verdict);
+  std::string pad(v == std::string_view("unreadable") ? 1 : 11 - std::strlen(v), ' ');
+  os << report::paint(v, r.verdict == report::Verdict::ok ? report::Tone::good : report::Tone::bad) << pad
+     << r.archive_path << detail << '\n';
+}
+
 void emit(Run& run, const report::Report& r) {
-  if (run.o.json)
+  if (run.o.json && run.many)
+    write_json_line(*run.out, r);
+  else if (run.o.json)
     report::write_json(*run.out, r);
+  else if (!run.o.quiet && run.many && !run.o.verbose && r.command != "list")
+    write_verdict_line(*run.out, r);
   else if (!run.o.quiet)
     report::write_text(*run.out, r, run.o.verbose);
   run.out->flush();
   run.emitted = true;
+  run.verdict = r.verdict;
 }
 
 // One line on stderr for the first error, naming file, entry and offset: what a CI log shows.
@@ -87,7 +135,8 @@ report::Code code_of(const check::CannotProceed& e) {
 // and a finding that says why.
 Exit unreadable(Run& run, report::Code code, const std::string& message) {
   if (!run.quiet_stderr()) fmt::print(stderr, "zipmedic: {}\n", message);
-  if (run.o.json && !run.emitted) {
+  run.verdict = report::Verdict::unreadable;
+  if ((run.o.json || (run.many && !run.o.quiet)) && !run.emitted) {
     report::Report r;
     r.command = run.command;
     r.archive_path = run.archive == "-" ? "<stdin>" : run.archive;
@@ -104,7 +153,7 @@ Exit guarded(Run& run, F&& body) {
   try {
     return body();
   } catch (const Refused& e) {
-    fmt::print(stderr, "zipmedic {}: {}\n", run.command, e.what());
+    fmt::print(stderr, "zipmedic: {}: {}\n", run.command, e.what());
     return Exit::usage;
   } catch (const Unreadable& e) {
     return unreadable(run, e.code, e.what());
@@ -137,6 +186,15 @@ struct Archive {
   bool tag_ok = true;
 };
 
+// A key given for a plain ZIP is not used; whoever typed it may have meant a ZIP password.
+void key_note(const Run& run, const std::string& display) {
+  if (!run.o.key_typed || run.quiet_stderr()) return;
+  fmt::print(stderr,
+             "zipmedic: note: {} is a plain ZIP, so the key was not used: --key is for SysReptor .zip.crypt "
+             "backups, and ZIP passwords take --password\n",
+             display);
+}
+
 enum class Access {
   stream,  // `-` is read once as it comes (verify, scan)
   file,    // `-` is spooled to a temporary file first (repair, restore), in `spool_dir`
@@ -152,6 +210,7 @@ Archive open_archive(Run& run, const std::string& arg, Access how, const std::st
                        "<stdin>: this is an encrypted SysReptor backup (.zip.crypt); decrypting from a pipe is not "
                        "supported, save it to a file and give --key");
     a.src = a.stream.get();
+    key_note(run, a.display);
     return a;
   }
   if (arg == "-") {
@@ -172,7 +231,10 @@ Archive open_archive(Run& run, const std::string& arg, Access how, const std::st
   if (a.file->size() == 0)
     throw Unreadable(report::Code::empty_file, a.display + ": the file is empty (0 bytes); it is not a ZIP archive");
   a.src = a.file.get();
-  if (!crypt::has_magic(*a.file)) return a;
+  if (!crypt::has_magic(*a.file)) {
+    key_note(run, a.display);
+    return a;
+  }
   a.encrypted = true;
   if (!run.o.key)
     throw Unreadable(report::Code::key_needed,
@@ -235,8 +297,11 @@ io::OutputTarget check_output(const std::string& input, const std::string& outpu
 
 }  // namespace
 
-Exit run_verify(const std::string& archive, const CommonOptions& o) {
-  Run run{"verify", archive, o};
+namespace {
+
+Exit verify_in(Run& run) {
+  const std::string& archive = run.archive;
+  const CommonOptions& o = run.o;
   return guarded(run, [&] {
     Archive in = open_archive(run, archive, Access::stream);
     if (in.stream) {
@@ -269,14 +334,15 @@ Exit run_verify(const std::string& archive, const CommonOptions& o) {
   });
 }
 
-Exit run_scan(const std::string& archive, const CommonOptions& o) {
-  Run run{"scan", archive, o};
+Exit scan_in(Run& run) {
+  const std::string& archive = run.archive;
+  const CommonOptions& o = run.o;
   return guarded(run, [&] {
     Archive in = open_archive(run, archive, Access::stream);
     io::ByteSource* src = in.src;
     const std::string& name = in.display;
     codec::Workspace ws;
-    report::Progress progress(!o.quiet && !o.json && src->seekable(), src->seekable() ? src->size() : 0);
+    report::Progress progress(!o.quiet && !o.json && src->seekable(), src->seekable() ? src->size() : 0, "decoding");
     auto s = scan::scan_local(*src, ws, {&progress.counter(), 0, o.threads ? o.threads : check::default_threads()});
     progress.finish();
     if (in.stream) in.stream->drain();
@@ -293,6 +359,186 @@ Exit run_scan(const std::string& archive, const CommonOptions& o) {
     summarize(run, r);
     return verdict_exit(r);
   });
+}
+
+// 4.4.6: MS-DOS date and time (date in the high half), local time of the writer; a date of 0
+// means none was written.
+std::string dos_time(std::uint32_t stamp) {
+  unsigned date = stamp >> 16, time = stamp & 0xFFFF;
+  if (date == 0) return "";
+  return fmt::format("{:04}-{:02}-{:02} {:02}:{:02}", 1980 + (date >> 9), (date >> 5) & 15, date & 31, time >> 11,
+                     (time >> 5) & 63);
+}
+
+// The list's own text: what unzip -l and 7z l show, with a header and a totals line.
+void write_listing(std::ostream& os, const report::Report& r, const std::vector<std::uint32_t>& modified,
+                   bool from_directory) {
+  using report::paint;
+  using report::Tone;
+  std::string out = fmt::format("list: {} ({}), {}\n", r.archive_path, report::human_size(r.archive_size),
+                                from_directory ? "from the central directory"
+                                               : "from a walk of the local headers (no central directory was read)");
+  out += paint(fmt::format("  {:>12} {:>12} {:>5}  {:<16}  {:<8} {:<8} {}", "size", "compressed", "ratio",
+                           "modified", "crc-32", "method", "name"),
+               Tone::bold) +
+         "\n";
+  std::uint64_t size = 0, comp = 0;
+  auto ratio = [](std::uint64_t u, std::uint64_t c) {
+    // Space saved, as unzip -v's Cmpr column shows it; negative when the data grew.
+    if (u == 0) return std::string("-");
+    return fmt::format("{:.0f}%", 100.0 - 100.0 * double(c) / double(u));
+  };
+  for (std::size_t i = 0; i < r.entries.size(); ++i) {
+    const auto& e = r.entries[i];
+    size += e.uncompressed_size;
+    comp += e.compressed_size;
+    fmt::format_to(std::back_inserter(out), "  {:>12} {:>12} {:>5}  {:<16}  {:08x} {:<8} {}\n", e.uncompressed_size,
+                   e.compressed_size, ratio(e.uncompressed_size, e.compressed_size), dos_time(modified[i]), e.crc32, e.method,
+                   report::printable_name(e.name));
+    if (out.size() >= (64u << 10)) {
+      os << out;
+      out.clear();
+    }
+  }
+  out += fmt::format("  {:>12} {:>12} {:>5}  {:<16}  {:<8} {:<8} {}\n", size, comp, ratio(size, comp), "", "", "",
+                     report::count_of(r.entries.size(), "entry", "entries"));
+  out += fmt::format("  {} in {}, {} compressed\n", report::count_of(r.entries.size(), "entry", "entries"),
+                     report::human_size(size), report::human_size(comp));
+  for (const auto& f : r.findings) {
+    out += paint(report::to_string(f.severity),
+                 f.severity == report::Severity::error     ? Tone::bad
+                 : f.severity == report::Severity::warning ? Tone::warn
+                                                           : Tone::dim) +
+           fmt::format(": {}", f.code);
+    if (f.entry) out += fmt::format(" [{}]", report::printable_name(*f.entry));
+    if (f.offset) out += fmt::format(" at offset {}", *f.offset);
+    out += ": " + f.message + "\n";
+  }
+  os << out;
+}
+
+Exit list_in(Run& run) {
+  const std::string& archive = run.archive;
+  const CommonOptions& o = run.o;
+  return guarded(run, [&] {
+    Archive in = open_archive(run, archive, Access::stream);
+    io::ByteSource* src = in.src;
+    report::Report r;
+    r.command = "list";
+    r.archive_path = in.display;
+    std::vector<scan::Entry> entries;
+    bool from_directory = false;
+    // The directory alone when it can be read whole: no entry's data is touched, which is what
+    // makes list cheap on a large archive. A pipe has no end to seek to, and an archive without
+    // a readable directory is walked (decoding, as scan does).
+    if (src->seekable()) {
+      if (auto end = scan::locate_end_records(*src)) {
+        auto cd = scan::read_central_directory(*src, *end);
+        // An archive of no entries is one too: its end record says 0 and there is nothing to read.
+        if (cd.readable || (end->entries == 0 && cd.findings.empty())) {
+          from_directory = true;
+          for (auto& f : end->findings) r.add(f);
+          for (auto& f : cd.findings) r.add(f);
+          entries = std::move(cd.entries);
+        }
+      }
+    }
+    if (!from_directory) {
+      codec::Workspace ws;
+      report::Progress progress(!o.quiet && !o.json && src->seekable(), src->seekable() ? src->size() : 0,
+                                "decoding");
+      auto s = scan::scan_local(*src, ws, {&progress.counter(), 0, o.threads ? o.threads : check::default_threads()});
+      progress.finish();
+      if (in.stream) in.stream->drain();
+      run.size = src->size();
+      check::judge_walk(s, src->size());
+      if (!s.found_any_header)
+        throw Unreadable(report::Code::not_a_zip, in.display + ": not a ZIP archive (no local file header found)");
+      for (auto& f : s.findings) r.add(f);
+      if (!s.directory_at) r.add(scan::eocd_missing_finding(src->size(), s.entries));
+      entries = std::move(s.entries);
+    }
+    r.archive_size = in.file ? in.file->size() : src->size();
+    if (in.encrypted && !in.tag_ok) r.add(tag_finding(archive, false));
+    std::vector<std::uint32_t> stamps;
+    std::uint64_t size = 0, comp = 0;
+    r.entries.reserve(entries.size());
+    stamps.reserve(entries.size());
+    for (const auto& e : entries) {
+      auto row = scan::to_row(e);
+      if (from_directory) row.status = report::EntryStatus::unchecked;
+      size += row.uncompressed_size;
+      comp += row.compressed_size;
+      r.entries.push_back(std::move(row));
+      stamps.push_back(std::uint32_t(e.mod_date) << 16 | e.mod_time);
+    }
+    r.stats = {{"entries", entries.size()}, {"uncompressed_bytes", size}, {"compressed_bytes", comp}};
+    std::vector<scan::Entry>().swap(entries);  // the rows are all that is shown from here on
+    r.extra["list"] = {{"source", from_directory ? "directory" : "walk"}, {"modified", nlohmann::json::array()}};
+    if (o.json) {
+      auto& modified = r.extra["list"]["modified"];
+      for (auto t : stamps) modified.push_back(t >> 16 ? nlohmann::json(dos_time(t)) : nlohmann::json(nullptr));
+    }
+    r.decide_verdict();
+    if (!o.json && !o.quiet) {
+      write_listing(*run.out, r, stamps, from_directory);
+      run.out->flush();
+      run.emitted = true;
+      run.verdict = r.verdict;
+    } else {
+      emit(run, r);
+    }
+    summarize(run, r);
+    return verdict_exit(r);
+  });
+}
+
+}  // namespace
+
+Exit run_verify(const std::string& archive, const CommonOptions& o) {
+  Run run{"verify", archive, o};
+  return verify_in(run);
+}
+
+Exit run_scan(const std::string& archive, const CommonOptions& o) {
+  Run run{"scan", archive, o};
+  return scan_in(run);
+}
+
+Exit run_list(const std::string& archive, const CommonOptions& o) {
+  Run run{"list", archive, o};
+  return list_in(run);
+}
+
+Exit run_many(const std::string& command, const std::vector<std::string>& archives, const CommonOptions& o) {
+  auto one = command == "verify" ? verify_in : command == "scan" ? scan_in : list_in;
+  Exit worst = Exit::ok;
+  std::size_t ok = 0, damaged = 0, unreadable = 0;
+  for (const auto& a : archives) {
+    Run run{command.c_str(), a, o};
+    run.many = true;
+    Exit e = one(run);
+    // 3 outranks 1: an archive that could not be read at all is the worse news.
+    if (int(e) > int(worst)) worst = e;
+    if (e == Exit::ok)
+      ++ok;
+    else if (e == Exit::damaged)
+      ++damaged;
+    else
+      ++unreadable;
+    if (command == "list" && !o.json && !o.quiet) std::cout << '\n';
+  }
+  if (!o.json && !o.quiet) {
+    using report::paint;
+    using report::Tone;
+    std::string tally = fmt::format("{}: {}", report::count_of(archives.size(), "archive", "archives"),
+                                    paint(fmt::format("{} ok", ok), ok == archives.size() ? Tone::good : Tone::bold));
+    if (damaged) tally += ", " + paint(fmt::format("{} damaged", damaged), Tone::bad);
+    if (unreadable) tally += ", " + paint(fmt::format("{} unreadable", unreadable), Tone::bad);
+    std::cout << tally << '\n';
+    std::cout.flush();
+  }
+  return worst;
 }
 
 Exit run_repair(const std::string& archive, const RepairOptions& ro, const CommonOptions& o) {
@@ -359,7 +605,8 @@ Exit run_restore(const std::string& archive, const RestoreOptions& ro, const Com
                                     "repair --key ... -o plain.zip gives one)");
     // The spool's bytes are on the disk already: a restore to the same filesystem needs room for
     // what it writes beside them, which its own check of free space sees.
-    auto res = restore::restore_archive({in.path, ro.directory, ro.force, ro.partial, o.threads, in.display});
+    auto res = restore::restore_archive(
+        {in.path, ro.directory, ro.force, ro.partial, o.threads, in.display, ro.patterns, ro.excludes});
     res.report.extra["restore"] = {{"directory", ro.directory},
                                    {"outcome", res.outcome == restore::RestoreResult::Outcome::restored ? "restored"
                                                : res.outcome == restore::RestoreResult::Outcome::refused
@@ -367,6 +614,7 @@ Exit run_restore(const std::string& archive, const RestoreOptions& ro, const Com
                                                    : "no_space"},
                                    {"entries_restored", res.restored},
                                    {"entries_skipped", res.skipped},
+                                   {"entries_not_selected", res.not_selected},
                                    {"bytes_needed", res.bytes_needed},
                                    {"bytes_available", res.bytes_available}};
     emit(run, res.report);

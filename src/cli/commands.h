@@ -1,6 +1,7 @@
 #pragma once
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace zm::cli {
 
@@ -19,6 +20,9 @@ struct CommonOptions {
   unsigned threads = 0;
   std::string profile;             // "" or "sysreptor"
   std::optional<std::string> key;  // hex text from --key, --key-file or ZIPMEDIC_KEY; never printed
+  // --key or --key-file was typed (not the environment's ZIPMEDIC_KEY): a plain ZIP then gets a
+  // note, since a user may have taken --key for a ZIP password.
+  bool key_typed = false;
 };
 
 struct RepairOptions {
@@ -33,10 +37,18 @@ struct RestoreOptions {
   std::string directory;
   bool force = false;    // existing files (and symbolic links) in DIR may be replaced
   bool partial = false;  // restore the entries that verified even when others did not
+  std::vector<std::string> patterns;  // restore only the entries these globs select (all if none)
+  std::vector<std::string> excludes;  // and leave out those these select
 };
 
 Exit run_verify(const std::string& archive, const CommonOptions& o);
 Exit run_scan(const std::string& archive, const CommonOptions& o);
+// The entries as the central directory lists them (or as a walk finds them when there is none);
+// no entry is decoded when there is a directory.
+Exit run_list(const std::string& archive, const CommonOptions& o);
+// verify, scan or list over several archives: one verdict line each (or one JSON report per line)
+// and a tally; the worst status is returned.
+Exit run_many(const std::string& command, const std::vector<std::string>& archives, const CommonOptions& o);
 Exit run_repair(const std::string& archive, const RepairOptions& r, const CommonOptions& o);
 Exit run_restore(const std::string& archive, const RestoreOptions& r, const CommonOptions& o);
 

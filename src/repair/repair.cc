@@ -167,7 +167,11 @@ RepairResult repair_archive(const RepairRequest& req) {
     std::unique_ptr<EncryptingSink> enc;
     if (req.encrypt_key) enc = std::make_unique<EncryptingSink>(*sink, *req.encrypt_key, req.encrypt_key_id);
     io::OutputSink& out = enc ? static_cast<io::OutputSink&>(*enc) : *sink;
+    // A phase line while the output is written and proved, rather than a reading line at 100 %.
+    std::optional<report::Progress> phase;
+    phase.emplace(req.progress, report::Progress::kUnsized, "writing");
     Written w = write(p, src, ws, out, name);
+    phase.reset();
     for (auto& f : w.findings) rep.add(std::move(f));
 
     // Prove the result before calling it a success: the same checks as `verify`. In place, the
@@ -177,7 +181,9 @@ RepairResult repair_archive(const RepairRequest& req) {
     if (req.in_place)
       for (const auto& k : p.keep) known.emplace(k.entry->lfh_offset, *k.entry->decoded);
     std::string out_name = req.in_place ? name : io::classify_output(req.output).shown();
+    phase.emplace(req.progress, report::Progress::kUnsized, "proving");
     Proof proof = prove(out.readback_path(), out_name, req.encrypt_key, req.in_place ? &known : nullptr, req.threads);
+    phase.reset();
     nlohmann::json out_findings = nlohmann::json::array();
     for (const auto& f : proof.findings)
       out_findings.push_back({{"code", std::string(report::to_string(f.code))},

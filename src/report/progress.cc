@@ -4,23 +4,54 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 
 #include <fmt/format.h>
 
 namespace zm::report {
 
-Progress::Progress(bool enabled, std::uint64_t total) : total_(total) {
+namespace {
+
+bool term_is_dumb() {
+  const char* t = std::getenv("TERM");
+  return t && std::strcmp(t, "dumb") == 0;
+}
+
+std::atomic<bool> g_colour{false};
+
+}  // namespace
+
+Progress::Progress(bool enabled, std::uint64_t total, std::string_view phase) : total_(total), phase_(phase) {
   active_ = enabled && ::isatty(STDERR_FILENO) && total > 0;
+  dumb_ = term_is_dumb();
   if (active_) thread_ = std::thread([this] { run(); });
 }
 
 Progress::~Progress() { finish(); }
 
+void Progress::draw(const std::string& line) {
+  if (dumb_) {
+    // A dumb terminal knows carriage return and nothing else: a shorter line is padded with
+    // spaces over what the last one left.
+    std::string pad(drawn_ > line.size() ? drawn_ - line.size() : 0, ' ');
+    fmt::print(stderr, "\r{}{}", line, pad);
+  } else {
+    fmt::print(stderr, "\r\033[K{}", line);
+  }
+  drawn_ = line.size();
+  std::fflush(stderr);
+}
+
 void Progress::finish() {
   if (!active_) return;
   stop_ = true;
   if (thread_.joinable()) thread_.join();
-  std::fputs("\r\033[K", stderr);
+  // Nothing drawn (a short run), nothing to erase: the report's first line stays clean.
+  if (drawn_ && dumb_) {
+    fmt::print(stderr, "\r{}\r", std::string(drawn_, ' '));
+  } else if (drawn_) {
+    std::fputs("\r\033[K", stderr);
+  }
   std::fflush(stderr);
   active_ = false;
 }
@@ -35,14 +66,59 @@ void Progress::run() {
   while (!stop_) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     double secs = std::chrono::duration<double>(clock::now() - start).count();
-    std::uint64_t done = std::min<std::uint64_t>(done_.load(), total_);
     if (secs < after) continue;
+    if (total_ == kUnsized) {
+      draw(fmt::format("{}  {:.0f} s", phase_, secs));
+      continue;
+    }
+    std::uint64_t done = std::min<std::uint64_t>(done_.load(), total_);
     double rate = done / secs;
     double left = rate > 0 ? (total_ - done) / rate : 0;
-    fmt::print(stderr, "\r\033[K{:5.1f}%  {} of {} MiB  {:.0f} MiB/s  {:.0f} s left", 100.0 * done / total_,
-               done >> 20, total_ >> 20, rate / (1 << 20), left);
-    std::fflush(stderr);
+    draw(fmt::format("{}  {:5.1f}%  {} of {}  {:.0f} MiB/s  {:.0f} s left", phase_, 100.0 * done / total_,
+                     human_size(done), human_size(total_), rate / (1 << 20), left));
   }
+}
+
+bool colour_wanted(int fd) {
+  const char* no = std::getenv("NO_COLOR");
+  if (no && *no) return false;
+  return ::isatty(fd) && !term_is_dumb();
+}
+
+void set_colour(bool on) { g_colour = on; }
+bool colour() { return g_colour; }
+
+std::string paint(std::string_view text, Tone t) {
+  if (!g_colour) return std::string(text);
+  const char* sgr = "";
+  switch (t) {
+    case Tone::good: sgr = "32"; break;
+    case Tone::bad: sgr = "1;31"; break;
+    case Tone::warn: sgr = "33"; break;
+    case Tone::dim: sgr = "2"; break;
+    case Tone::bold: sgr = "1"; break;
+  }
+  return fmt::format("\033[{}m{}\033[0m", sgr, text);
+}
+
+std::string human_size(std::uint64_t bytes) {
+  if (bytes < 1024) return fmt::format("{} B", bytes);
+  static const char* units[] = {"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+  double v = bytes / 1024.0;
+  int u = 0;
+  while (v >= 1024 && u < 5) {
+    v /= 1024;
+    ++u;
+  }
+  // Three significant digits; 1023.5 rounds to "1024 KiB" rather than "1.00 MiB", which is rare
+  // enough to leave.
+  if (v < 10) return fmt::format("{:.2f} {}", v, units[u]);
+  if (v < 100) return fmt::format("{:.1f} {}", v, units[u]);
+  return fmt::format("{:.0f} {}", v, units[u]);
+}
+
+std::string count_of(std::uint64_t n, std::string_view one, std::string_view many) {
+  return fmt::format("{} {}", n, n == 1 ? one : many);
 }
 
 }  // namespace zm::report

@@ -3,6 +3,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -135,7 +136,27 @@ void judge_targets(const std::vector<Planned>& plan, const std::string& dir, boo
   }
 }
 
+std::string strip_dots(std::string s) {
+  while (s.size() >= 2 && s[0] == '.' && s[1] == '/') s.erase(0, 2);
+  while (s.size() > 1 && s.back() == '/') s.pop_back();
+  return s;
+}
+
 }  // namespace
+
+bool pattern_matches(const std::string& pattern, const std::string& name) {
+  // FNM_PATHNAME keeps `*` inside one component; FNM_LEADING_DIR lets "docs" take "docs/a.txt",
+  // as bsdtar -x docs does.
+  return ::fnmatch(strip_dots(pattern).c_str(), strip_dots(name).c_str(), FNM_PATHNAME | FNM_LEADING_DIR) == 0;
+}
+
+bool exclude_matches(const std::string& pattern, const std::string& name) {
+  // bsdtar anchors --exclude at no particular component: "b.bin" leaves out every b.bin.
+  if (pattern_matches(pattern, name)) return true;
+  for (std::size_t i = name.find('/'); i != std::string::npos && i + 1 < name.size(); i = name.find('/', i + 1))
+    if (pattern_matches(pattern, name.substr(i + 1))) return true;
+  return false;
+}
 
 RestoreResult restore_archive(const RestoreRequest& req) {
   RestoreResult res;
@@ -152,7 +173,32 @@ RestoreResult restore_archive(const RestoreRequest& req) {
     std::set<std::string> flagged;
     for (const auto& f : res.report.findings)
       if (f.severity == report::Severity::error && f.entry) flagged.insert(*f.entry);
+    auto selected = [&](const std::string& name) {
+      bool take = req.patterns.empty();
+      for (const auto& p : req.patterns) take = take || pattern_matches(p, name);
+      for (const auto& p : req.excludes) take = take && !exclude_matches(p, name);
+      return take;
+    };
+    // A pattern that takes nothing is most likely mistyped: said before anything is written, as
+    // bsdtar says "Not found in archive".
+    for (const auto& p : req.patterns) {
+      bool any = false;
+      for (const auto& e : v.entries) any = any || pattern_matches(p, e.name);
+      if (!any) {
+        res.outcome = RestoreResult::Outcome::refused;
+        res.message = fmt::format("refused: no entry matches '{}'; nothing was written (zipmedic list {} shows the "
+                                  "names)",
+                                  report::printable_name(p), shown);
+        return res;
+      }
+    }
+    std::size_t considered = 0;
     for (const auto& e : v.entries) {
+      if (!selected(e.name)) {
+        ++res.not_selected;
+        continue;
+      }
+      ++considered;
       if (e.status == report::EntryStatus::ok && !flagged.count(e.name)) {
         accepted.insert(e.name);
         needed += e.uncompressed_size;
@@ -160,13 +206,14 @@ RestoreResult restore_archive(const RestoreRequest& req) {
         plan.push_back({e.name, e.is_directory() || type == S_IFDIR, type == S_IFLNK});
       }
     }
-    res.skipped = v.entries.size() - accepted.size();
+    res.skipped = considered - accepted.size();
     if (res.report.verdict != report::Verdict::ok && !req.partial) {
       res.outcome = RestoreResult::Outcome::refused;
-      res.message = fmt::format("refused: verify found {} error(s), nothing was written; --partial restores the {} "
-                                "entr{} that verified and reports the rest",
-                                res.report.count(report::Severity::error), accepted.size(),
-                                accepted.size() == 1 ? "y" : "ies");
+      auto errors = res.report.count(report::Severity::error);
+      res.message = fmt::format("refused: verify found {} {}, nothing was written; --partial restores the {} that "
+                                "verified and reports the rest",
+                                errors, errors == 1 ? "error" : "errors",
+                                accepted.size() == 1 ? "1 entry" : fmt::format("{} entries", accepted.size()));
       return res;
     }
     if (!v.from_directory) {
@@ -266,11 +313,13 @@ RestoreResult restore_archive(const RestoreRequest& req) {
   if (r != ARCHIVE_EOF) throw io::IoError(shown + ": libarchive stopped: " + archive_error_string(in.get()));
   archive_write_close(out.get());
   res.outcome = RestoreResult::Outcome::restored;
-  res.message = fmt::format("restored {} entr{} into {}{}", res.restored, res.restored == 1 ? "y" : "ies",
+  res.message = fmt::format("restored {} entr{} into {}{}{}", res.restored, res.restored == 1 ? "y" : "ies",
                             req.directory,
-                            res.skipped ? fmt::format("; {} entr{} that did not verify were left out", res.skipped,
-                                                      res.skipped == 1 ? "y" : "ies")
-                                        : "");
+                            res.skipped ? fmt::format("; {} that did not verify {} left out",
+                                                      res.skipped == 1 ? "1 entry" : fmt::format("{} entries", res.skipped),
+                                                      res.skipped == 1 ? "was" : "were")
+                                        : "",
+                            res.not_selected ? fmt::format("; {} not selected", res.not_selected) : "");
   return res;
 }
 

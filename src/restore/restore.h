@@ -3,6 +3,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "report/report.h"
 
@@ -15,13 +16,23 @@ struct RestoreRequest {
   bool partial = false;    // --partial: restore the verified entries even when others are damaged
   unsigned threads = 0;
   std::string display;     // the archive's name in messages, when not `archive` (<stdin>)
+  // Globs that pick the entries to restore (all when empty) and globs that leave entries out.
+  // The whole archive is verified either way.
+  std::vector<std::string> patterns, excludes;
 };
+
+// bsdtar's matching of an entry name against a glob: `*` and `?` do not cross `/`, a leading
+// "./" and a trailing "/" are ignored, and a pattern that names a directory takes what is under it.
+bool pattern_matches(const std::string& pattern, const std::string& name);
+// --exclude's matching: the same, tried at the start of every component of the name.
+bool exclude_matches(const std::string& pattern, const std::string& name);
 
 struct RestoreResult {
   report::Report report;
   enum class Outcome { restored, refused, no_space } outcome = Outcome::refused;
   std::string message;
   std::size_t restored = 0, skipped = 0;  // restored: entries really written
+  std::size_t not_selected = 0;           // verified, but no PATTERN took them or --exclude left them
   std::uint64_t bytes_needed = 0, bytes_available = 0;
 };
 

@@ -33,8 +33,9 @@ class ManPage(unittest.TestCase):
     def test_every_command_and_flag_in_help_is_in_the_man_page(self):
         text = man_text()
         top = run("--help").stdout.decode()
-        commands = re.findall(r"(?m)^  (\w+)\s{2,}", top.split("Subcommands:")[1])
-        self.assertEqual(sorted(commands), ["repair", "restore", "scan", "verify"])
+        # "  verify, t, test   Decode ...": the command and its aliases
+        commands = re.findall(r"(?m)^  (\w+)(?:, \w+)*\s{2,}", top.split("Subcommands:")[1])
+        self.assertEqual(sorted(commands), ["list", "repair", "restore", "scan", "verify"])
         for cmd in commands:
             self.assertIn("zipmedic " + cmd, text)
             help_text = run(cmd, "--help").stdout.decode()
@@ -74,7 +75,8 @@ class JsonSchema(unittest.TestCase):
                     ("verify", fixture_path("zipstream-ng-sysreptor.zip"), "--profile", "sysreptor"),
                     ("repair", cut, "-o", os.path.join(tmp, "o.zip"), "--salvage-partial"),
                     ("restore", fixture_path("infozip-file.zip"), "-C", os.path.join(tmp, "r")),
-                    ("restore", cut, "-C", os.path.join(tmp, "r2"))]
+                    ("restore", cut, "-C", os.path.join(tmp, "r2")), ("list", fixture_path("infozip-file.zip")),
+                    ("list", cut)]
             for args in runs:
                 with self.subTest(args=args[0]):
                     p = run(*args, "--json")
@@ -92,7 +94,7 @@ class Readme(unittest.TestCase):
         used = re.findall(r"(?:^|[\s/])zipmedic (\w+)", code)
         self.assertGreater(len(used), 5)
         for cmd in used:
-            self.assertIn(cmd, ("verify", "scan", "repair", "restore"), cmd)
+            self.assertIn(cmd, ("verify", "scan", "list", "repair", "restore"), cmd)
 
     def test_ci_examples_are_valid_yaml_that_verify_and_fail_on_non_zero(self):
         text = open(os.path.join(SRC, "README.md")).read()

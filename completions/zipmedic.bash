@@ -1,0 +1,65 @@
+# bash completion for zipmedic (installed as share/bash-completion/completions/zipmedic)
+
+_zipmedic() {
+    local cur prev words cword
+    _init_completion || return
+
+    local commands="verify scan list repair restore help"
+    local globals="--json -q --quiet -v --verbose -t --threads --key --key-file --password --password-file --help"
+    local cmd="" i
+    for ((i = 1; i < cword; i++)); do
+        case ${words[i]} in
+            -t | --threads | --key | --key-file | --password | --password-file | -o | --output | -C | --directory | --exclude | --profile)
+                ((i++)) ;;
+            -*) ;;
+            *) cmd=${words[i]}; break ;;
+        esac
+    done
+
+    case $prev in
+        -t | --threads)
+            COMPREPLY=($(compgen -W "1 2 4 8 16" -- "$cur"))
+            return ;;
+        --key | --password)
+            return ;;
+        --profile)
+            COMPREPLY=($(compgen -W "sysreptor" -- "$cur"))
+            return ;;
+        -C | --directory)
+            _filedir -d
+            return ;;
+        --key-file | --password-file | -o | --output)
+            _filedir
+            return ;;
+        --exclude)
+            return ;;
+    esac
+
+    if [[ -z $cmd ]]; then
+        if [[ $cur == -* ]]; then
+            COMPREPLY=($(compgen -W "$globals --version" -- "$cur"))
+        else
+            COMPREPLY=($(compgen -W "$commands" -- "$cur"))
+        fi
+        return
+    fi
+
+    local opts
+    case $cmd in
+        verify | t | test | scan) opts="$globals --profile" ;;
+        list | l) opts="$globals" ;;
+        repair) opts="$globals --profile -o --output --force --in-place --salvage-partial --encrypt" ;;
+        restore) opts="$globals -C --directory --exclude --partial --force" ;;
+        help)
+            COMPREPLY=($(compgen -W "verify scan list repair restore" -- "$cur"))
+            return ;;
+        *) return ;;
+    esac
+    if [[ $cur == -* ]]; then
+        COMPREPLY=($(compgen -W "$opts" -- "$cur"))
+        return
+    fi
+    # Archives: ZIP files and encrypted SysReptor backups, and directories to descend into.
+    _filedir '@(zip|ZIP|crypt)'
+} &&
+    complete -F _zipmedic zipmedic
