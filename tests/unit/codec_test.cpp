@@ -161,6 +161,25 @@ TEST_CASE("codec: zstd and xz stop exactly at the end of their frame or stream, 
   }
 }
 
+TEST_CASE("codec: a zstd frame with a 256 MiB window (zstd --long=28) and no content size decodes") {
+  // zstd's own default refuses windows over 128 MiB; such an archive is whole, not damaged.
+  std::string data = test::text_of(200000);
+  ZSTD_CCtx* c = ZSTD_createCCtx();
+  ZSTD_CCtx_setParameter(c, ZSTD_c_windowLog, 28);
+  ZSTD_CCtx_setParameter(c, ZSTD_c_enableLongDistanceMatching, 1);
+  ZSTD_CCtx_setParameter(c, ZSTD_c_contentSizeFlag, 0);
+  std::string comp(ZSTD_compressBound(data.size()), '\0');
+  comp.resize(ZSTD_compress2(c, comp.data(), comp.size(), data.data(), data.size()));
+  ZSTD_freeCCtx(c);
+  REQUIRE(ZSTD_getFrameContentSize(comp.data(), comp.size()) == ZSTD_CONTENTSIZE_UNKNOWN);
+  io::MemorySource src(vec(comp));
+  codec::Workspace ws;
+  auto r = ws.decode(src, {0, comp.size(), zip::kZstd});
+  CHECK(r.status == Status::ok);
+  CHECK(r.crc == test::crc_of(data));
+  CHECK(r.consumed == comp.size());
+}
+
 TEST_CASE("codec: a second zstd frame or xz stream after the first is not part of the entry") {
   for (const auto& m : kPacked) {
     CAPTURE(m.what);
