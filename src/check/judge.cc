@@ -445,13 +445,17 @@ void judge_names(const std::vector<Entry>& entries, std::vector<report::Finding>
     // Java decodes every name and comment as UTF-8 and refuses the archive when one fails; with
     // bit 11 set Python and libarchive refuse it too; unzip drops control bytes from names
     // (docs/readers.md, rules 50-54).
+    // Info-ZIP's Unicode Path field, when its CRC is the raw name's: unzip, 7-Zip and libarchive
+    // extract under that name instead.
+    auto uname = unicode_extra(e.cd_extra(), kUnicodePathId, e.name);
+    if (!uname) uname = unicode_extra(e.lfh_extra(), kUnicodePathId, e.name);
     if (!e.name.empty()) {
       report::Readers refuse = 0;
       bool control = false;
       for (unsigned char c : e.name) control |= c < 0x20 || c == 0x7f;
       if (!valid_utf8(e.name))
         refuse |= report::kJava | (e.flags & zip::kFlagUtf8 ? report::kPython | report::kLibarchive : 0);
-      if (control) refuse |= report::kUnzip;
+      if (control && !uname) refuse |= report::kUnzip;
       if (refuse)
         out.push_back([&] {
           auto f = make_finding(Code::name_invalid, e.name, e.lfh_offset,
@@ -471,7 +475,10 @@ void judge_names(const std::vector<Entry>& entries, std::vector<report::Finding>
     if (!e.comment().empty() && !valid_utf8(e.comment()))
       out.push_back(make_finding(Code::comment_invalid, e.name, e.lfh_offset,
                                  "the entry's comment is not valid UTF-8; Java's ZipFile refuses the archive"));
-    if (auto why = unsafe_name_reason(e.name))
+    // Readers without the Unicode Path field (Python, Go, Java) extract under the raw name.
+    auto why = unsafe_name_reason(e.name);
+    if (!why && uname) why = unsafe_name_reason(*uname);
+    if (why)
       out.push_back(make_finding(Code::unsafe_path, e.name, e.lfh_offset,
                                  *why + ": a restore could write outside its target"));
     if (is_symlink_mode(e.unix_mode()))

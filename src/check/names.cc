@@ -2,6 +2,8 @@
 
 #include "check/names.h"
 
+#include "codec/codec.h"
+
 namespace zm::check {
 
 std::optional<std::string> unsafe_name_reason(const std::string& name) {
@@ -20,7 +22,24 @@ std::optional<std::string> unsafe_name_reason(const std::string& name) {
     start = end + 1;
   }
   if (name[0] == '\\') return "the name is an absolute Windows path";
-  if (backslash) return "the name contains a backslash";
+  return std::nullopt;
+}
+
+std::optional<std::string> unicode_extra(std::string_view extra, std::uint16_t id, std::string_view raw) {
+  auto at = [&](std::size_t k) { return static_cast<std::uint8_t>(extra[k]); };
+  for (std::size_t p = 0; p + 4 <= extra.size();) {
+    const std::size_t len = at(p + 2) | at(p + 3) << 8;
+    if (p + 4 + len > extra.size()) return std::nullopt;
+    if ((at(p) | at(p + 1) << 8) == id && len >= 5 && at(p + 4) == 1) {
+      const std::uint32_t crc = std::uint32_t(at(p + 5)) | std::uint32_t(at(p + 6)) << 8 |
+                                std::uint32_t(at(p + 7)) << 16 | std::uint32_t(at(p + 8)) << 24;
+      const auto* r = reinterpret_cast<const std::uint8_t*>(raw.data());
+      std::string text(extra.substr(p + 9, len - 5));
+      if (crc != codec::crc32(0, {r, raw.size()}) || text.empty() || !valid_utf8(text)) return std::nullopt;
+      return text;
+    }
+    p += 4 + len;
+  }
   return std::nullopt;
 }
 

@@ -1,4 +1,5 @@
 #pragma once
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -6,9 +7,17 @@
 namespace zm::check {
 
 // Why extracting an entry of this name could write outside the target directory, or nullopt.
-// Covers `..` components, absolute paths, drive letters, backslashes (Windows separators that
-// POSIX tools keep as part of a name) and NUL bytes.
+// Covers `..` components (with `\` taken as a separator too, as a Windows extractor does),
+// absolute paths, drive letters and NUL bytes. A backslash elsewhere is no escape: a CP932
+// (Shift-JIS) name holds 0x5C as the second byte of many characters.
 std::optional<std::string> unsafe_name_reason(const std::string& name);
+
+// The Info-ZIP Unicode Path (0x7075) or Unicode Comment (0x6375) field of an extra block: its
+// UTF-8 text when the field is version 1, its CRC-32 is that of `raw` (the header's own name or
+// comment, so that a field a later tool did not update is ignored, as unzip and yauzl do) and the
+// text is valid UTF-8; nullopt otherwise.
+std::optional<std::string> unicode_extra(std::string_view extra, std::uint16_t id, std::string_view raw);
+inline constexpr std::uint16_t kUnicodePathId = 0x7075, kUnicodeCommentId = 0x6375;
 
 // Strict UTF-8 (RFC 3629): no overlong forms, surrogates or values past U+10FFFF. Java's ZipFile
 // decodes names and comments this way and refuses the archive when one fails.

@@ -167,7 +167,9 @@ class Damage(Base):
         lay = Layout(data)
         k = [i for i, x in enumerate(lay.infos) if x.filename.endswith("a.bin")][0]
         old = lay.infos[k].filename.encode()
-        for new in (b"../" + old[3:], b"/" + old[1:], b"C:" + old[2:], old[:-5] + b"\\.bin"):
+        # A backslash counts as a separator (Windows extractors), so "..\\" escapes; a backslash
+        # elsewhere does not (CP932 names hold 0x5C as a second byte).
+        for new in (b"../" + old[3:], b"/" + old[1:], b"C:" + old[2:], b"..\\" + old[3:]):
             with self.subTest(name=new):
                 self.check(replace_name(data, lay, k, new), "unsafe_path", new.decode())
 

@@ -8,7 +8,9 @@
 using zm::check::unsafe_name_reason;
 
 TEST_CASE("names: safe names pass") {
-  for (const char* n : {"a.txt", "dir/", "dir/sub/file", "a..b", "..a/b", "uploadedfiles/x.bin", "\xc3\xbc.md"})
+  // A backslash inside a name escapes nothing: CP932's 0x5C as a second byte (0x95 0x5C is U+8868).
+  for (const char* n : {"a.txt", "dir/", "dir/sub/file", "a..b", "..a/b", "uploadedfiles/x.bin", "\xc3\xbc.md",
+                        "dir\\file", "\x95\x5c.txt", "a\\b\\c"})
     CHECK_MESSAGE(!unsafe_name_reason(n), n);
 }
 
