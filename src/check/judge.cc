@@ -94,7 +94,8 @@ bool judge_local_header(Judging& j) {
     std::uint16_t ignored = zip::kFlagDescriptor | 0x8000 | zip::kFlagUtf8 | (e.method == zip::kDeflate ? 0x6 : 0);
     bool ascii = true;
     for (unsigned char c : e.name) ascii &= c < 0x80;
-    if ((l.flags ^ e.flags) & ~ignored || (!ascii && ((l.flags ^ e.flags) & zip::kFlagUtf8)) ||
+    // unzip warns and exits 1 when bit 11 differs, whatever the name.
+    if ((l.flags ^ e.flags) & ~ignored || ((l.flags ^ e.flags) & zip::kFlagUtf8) ||
         ((l.flags ^ e.flags) & zip::kFlagDescriptor))
       diffs.push_back(fmt::format("flags {:04x} locally, {:04x} in the directory", l.flags, e.flags));
     if (diffs.empty() && !(l.flags & zip::kFlagDescriptor)) {
@@ -274,6 +275,12 @@ void judge_entry(Entry& e, std::uint64_t size, std::vector<report::Finding>& out
     return;
   }
   judge_data(j, size);
+  // An empty entry has no CRC to vouch for it; a walk that found garbage right after its header
+  // may have read a header whose bytes were shifted (an insert or a delete inside its name).
+  if (!e.in_directory && e.status == EntryStatus::unchecked && !j.bad && e.uncompressed_size == 0 &&
+      !e.next_record_follows)
+    j.add(Code::entry_unconfirmed, e.lfh_offset,
+          "an empty entry with no record after it: nothing confirms its name or sizes");
   if (e.status == EntryStatus::unchecked) e.status = j.bad ? EntryStatus::damaged : EntryStatus::ok;
 }
 

@@ -1,5 +1,7 @@
 #include "repair/plan.h"
 
+#include <fmt/format.h>
+
 #include <set>
 
 #include "check/names.h"
@@ -18,14 +20,17 @@ namespace {
 // the rest describe what a repair does not keep (ZIP64 values, which it writes itself; AES
 // parameters; Unicode names, whose CRC must match the name it writes), and a reader refuses some
 // of them when they do not fit the entry.
-std::string well_formed_extra(const std::string& extra) {
+std::string well_formed_extra(const std::string& extra, bool aes) {
   zip::Bytes b{reinterpret_cast<const std::uint8_t*>(extra.data()), extra.size()};
   if (!zip::extra_well_formed(b)) return {};
   std::string out;
   for (std::size_t p = 0; p + 4 <= b.size();) {
     std::uint16_t id = b[p] | (b[p + 1] << 8);
     std::size_t len = b[p + 2] | (b[p + 3] << 8);
-    if ((id == 0x5455 && len >= 1) || id == 0x7875 || id == 0x000a) out.append(extra, p, 4 + len);
+    // 0x9901 on a WinZip AES entry (method 99) too: it is kept encrypted, and readers find its
+    // method and key strength only there. On any other entry libarchive refuses the field.
+    if ((id == 0x5455 && len >= 1) || id == 0x7875 || id == 0x000a || (id == 0x9901 && aes && len >= 7))
+      out.append(extra, p, 4 + len);
     p += 4 + len;
   }
   return out;
@@ -43,7 +48,7 @@ zip::EntryRecord record_for(const Entry& e, const Entry* cd, bool in_place, bool
   r.uncompressed_size = e.uncompressed_size;
   r.version_needed = e.lfh_read() ? e.version_needed : 20;
   if (r.version_needed > 63) r.version_needed = 45;
-  r.extra = well_formed_extra(e.lfh_extra());
+  r.extra = well_formed_extra(e.lfh_extra(), e.method == 99);
   r.mod_time = e.mod_time;
   r.mod_date = e.mod_date;
   if (cd) {
@@ -52,7 +57,7 @@ zip::EntryRecord record_for(const Entry& e, const Entry* cd, bool in_place, bool
     r.internal_attr = cd->internal_attr;
     r.external_attr = cd->external_attr;
     if (check::valid_utf8(cd->comment())) r.comment = cd->comment();
-    r.extra = well_formed_extra(cd->cd_extra());
+    r.extra = well_formed_extra(cd->cd_extra(), e.method == 99);
   } else {
     // No directory: a Unix host with ordinary modes. An MS-DOS host would make unzip convert the
     // central name from CP437 but not the local one, and report UTF-8 names as mismatching.
@@ -76,7 +81,8 @@ std::size_t rescue_from_directory(std::vector<Entry>& found, const std::map<std:
     if (it == directory.end() || !e.lfh_read() || e.encrypted()) continue;
     const Entry& cd = it->second;
     const bool agrees = e.status == report::EntryStatus::ok && e.decoded && cd.crc32 == e.decoded->crc &&
-                        cd.compressed_size == e.compressed_size && cd.uncompressed_size == e.uncompressed_size;
+                        cd.compressed_size == e.compressed_size && cd.uncompressed_size == e.uncompressed_size &&
+                        cd.method == e.method;
     if (agrees || cd.encrypted() || !codec::method_supported(cd.method)) continue;
     if (e.data_offset + cd.compressed_size > src.size()) continue;
     Entry as_cd = e;
@@ -137,7 +143,12 @@ RepairPlan plan(const std::vector<Entry>& found, const std::map<std::uint64_t, E
   };
   auto use_directory_name = [&](const Entry& e, const Entry* cd) {
     return cd && !opt.in_place && opt.directory_whole && cd->name != e.name &&
-           likelihood(cd->name) >= likelihood(e.name);
+           likelihood(cd->name) > likelihood(e.name);
+  };
+  // Both names equally likely: which one was damaged cannot be told, and a repair writes no name
+  // that did not pass; the entry is left out (its bytes stay in the input) and said why.
+  auto names_undecided = [&](const Entry& e, const Entry* cd) {
+    return cd && cd->name != e.name && opt.directory_whole && likelihood(cd->name) == likelihood(e.name);
   };
   p.in_place = opt.in_place;
   std::set<std::uint64_t> found_offsets;
@@ -170,6 +181,16 @@ RepairPlan plan(const std::vector<Entry>& found, const std::map<std::uint64_t, E
         p.findings.push_back(make_finding(report::Code::cd_lfh_mismatch, e.name, e.lfh_offset,
                                           "the old central directory disagrees with the entry's verified data; the "
                                           "data wins"));
+      if (names_undecided(e, cd)) {
+        p.lost.push_back(e.name);
+        p.findings.push_back(make_finding(report::Code::cd_lfh_mismatch, e.name, e.lfh_offset,
+                                          fmt::format("named '{}' locally and '{}' in the old directory, and both agree "
+                                                      "with its data: which name is right cannot be told, so it is left "
+                                                      "out",
+                                                      report::printable_name(e.name),
+                                                      report::printable_name(cd->name))));
+        continue;
+      }
       // Duplicate names would make the output ambiguous for a restore: keep the first.
       if (!names.insert(use_directory_name(e, cd) ? cd->name : e.name).second) {
         p.findings.push_back(make_finding(report::Code::duplicate_name, e.name, e.lfh_offset,

@@ -60,22 +60,31 @@ DataDescriptor decode_layout(const std::uint8_t* p, std::uint64_t at, bool sig, 
 
 std::optional<DataDescriptor> match_descriptor(io::ByteSource& src, std::uint64_t at, std::uint32_t crc,
                                                std::uint64_t comp, std::uint64_t uncomp, bool zip64_first) {
-  std::uint8_t b[24] = {};
+  std::uint8_t b[28] = {};
   std::size_t n = src.read_at(at, b);
   bool has_sig = n >= 4 && zip::load_u32(b) == zip::kDescriptorSig;
   // Signature layouts first when the signature is there: an unsigned descriptor whose CRC is
-  // 0x08074b50 is possible but far rarer than a signed one.
+  // 0x08074b50 is possible but far rarer than a signed one. Small sizes fit both widths (an
+  // empty entry's 24-byte descriptor reads as a 16-byte one too), so among the layouts that agree
+  // the first one that a record (or the end of the file) follows wins.
   const bool order_wide[2] = {zip64_first, !zip64_first};
+  std::optional<DataDescriptor> first;
   for (bool sig : {has_sig, !has_sig}) {
     for (bool wide : order_wide) {
       unsigned len = (sig ? 4 : 0) + (wide ? 20 : 12);
       if (n < len) continue;
       if (sig && !has_sig) continue;
       auto d = decode_layout(b, at, sig, wide);
-      if (d.crc32 == crc && d.compressed_size == comp && d.uncompressed_size == uncomp) return d;
+      if (d.crc32 != crc || d.compressed_size != comp || d.uncompressed_size != uncomp) continue;
+      std::uint32_t next = n >= len + 4 ? zip::load_u32(b + len) : 0;
+      bool followed = n == len || (n >= len + 4 && (next == zip::kLocalSig || next == zip::kCentralSig ||
+                                                    next == zip::kEndSig || next == zip::kZip64EndSig ||
+                                                    next == zip::kDescriptorSig));
+      if (followed) return d;
+      if (!first) first = d;
     }
   }
-  return std::nullopt;
+  return first;
 }
 
 std::optional<DataDescriptor> read_descriptor_guess(io::ByteSource& src, std::uint64_t at, bool zip64) {

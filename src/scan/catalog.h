@@ -87,6 +87,7 @@ struct Entry {
   // The source ends inside the entry (a walk found this): how many of its bytes are intact.
   std::optional<std::uint64_t> cut_intact;
   std::uint64_t end_offset = 0;  // one past the data and descriptor
+  bool next_record_follows = true;  // a walk found a record (or the end) where this entry ended
   bool extent_known = true;      // false when the header is not this entry's own
 
   report::EntryStatus status = report::EntryStatus::unchecked;

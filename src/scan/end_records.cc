@@ -123,6 +123,12 @@ std::optional<EndRecords> locate_end_records(io::ByteSource& src) {
       } else {
         r.zip64 = z;
         r.zip64_offset = zoff;
+        // unzip refuses, 7-Zip misses a volume, libarchive reads nothing (docs/readers.md, rule 23).
+        if (z->disk != 0 || z->cd_disk != 0)
+          r.findings.push_back(make_finding(report::Code::disk_number_nonzero, std::nullopt, zoff,
+                                            fmt::format("the ZIP64 end record says disk {} (directory on disk {}) of a "
+                                                        "single-volume archive",
+                                                        z->disk, z->cd_disk)));
         dir_end = zoff;
         if (12 + z->record_size + zoff != r.locator_offset)
           r.findings.push_back(make_finding(report::Code::zip64_inconsistent, std::nullopt, zoff,
@@ -163,6 +169,20 @@ std::optional<EndRecords> locate_end_records(io::ByteSource& src) {
                                       fmt::format("the directory size ({}) is larger than the bytes before "
                                                   "the end record ({})",
                                                   r.cd_size, dir_end)));
+  }
+  // Java's ZipFile takes an end record whose comment does not reach the end of the file only when
+  // the archive's first local header is where the directory's offsets say the archive starts.
+  if (r.end_of_records < size && r.cd_start >= r.cd_offset) {
+    std::uint8_t sig[4] = {};
+    std::uint64_t start = r.cd_start - r.cd_offset;
+    if (src.read_at(start, sig) < 4 || zip::load_u32(sig) != zip::kLocalSig) {
+      r.findings.push_back(make_finding(report::Code::eocd_inconsistent, std::nullopt, r.end_of_records,
+                                        fmt::format("bytes follow the end record and the archive's offsets count from "
+                                                    "offset {}, where no local header starts: Java's ZipFile cannot "
+                                                    "find the end record",
+                                                    start)));
+      r.findings.back().readers = report::kJava;
+    }
   }
   // zipstream-ng keeps real values in the classic record between 2 and 4 GiB (ZIP-NOTES), which is
   // valid: nothing to report for that.

@@ -466,6 +466,8 @@ ScanResult scan_local(io::ByteSource& input, codec::Workspace& ws, const ScanOpt
         r.damaged.push_back({pos, size(), "cut record"});
         break;
       }
+      // The entry before claimed to end here: nothing after it confirms that.
+      if (!r.entries.empty() && r.entries.back().end_offset == pos) r.entries.back().next_record_follows = false;
       pos = resync(pos, "no record signature where one should start");
       continue;
     }

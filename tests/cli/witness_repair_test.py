@@ -69,12 +69,27 @@ class RepairFromEveryWitness(unittest.TestCase):
         self.assertEqual(open(same, "rb").read()[:len(b)], bytes(b))
 
     def test_a_damaged_local_name_is_replaced_by_the_directorys_verified_one(self):
+        # A control byte in the local name: the directory's name is the likelier one.
+        b = bytearray(read(FIXTURE))
+        victim = info(None)[1]
+        b[victim.header_offset + 30] = 0x01
+        p, doc, out = self.repaired(bytes(b))
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assert_identical_entries(out, list(original()))
+
+    def test_two_equally_likely_names_leave_the_entry_out_rather_than_guess(self):
+        # 'migrations.json' locally 'Migrations.json': both names are sound and both records agree
+        # with the data, so which one was damaged cannot be told; no name that did not pass is
+        # written, and the report says why.
         b = bytearray(read(FIXTURE))
         victim = info(None)[1]
         b[victim.header_offset + 30] ^= 0x20
         p, doc, out = self.repaired(bytes(b))
-        self.assertEqual(p.returncode, 0, p.stderr)
-        self.assert_identical_entries(out, list(original()))
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertEqual(doc["repair"]["lost"], ["Migrations.json"])
+        why = [f for f in doc["findings"] if f["code"] == "cd_lfh_mismatch"]
+        self.assertIn("cannot be told", why[0]["message"])
+        self.assert_identical_entries(out, [n for n in original() if n != victim.filename])
 
     def test_a_binary_comment_in_a_damaged_directory_record_is_not_copied(self):
         # Give the first directory record a 6-byte comment of binary bytes ("PK\1\2" among them) and
