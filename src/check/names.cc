@@ -12,7 +12,6 @@ std::optional<std::string> unsafe_name_reason(const std::string& name) {
   if (name[0] == '/') return "the name is an absolute path";
   if (name.size() >= 2 && name[1] == ':' && ((name[0] >= 'A' && name[0] <= 'Z') || (name[0] >= 'a' && name[0] <= 'z')))
     return "the name starts with a drive letter";
-  bool backslash = name.find('\\') != std::string::npos;
   // Split on both separators: a Windows extractor treats '\' as one.
   std::size_t start = 0;
   while (start <= name.size()) {

@@ -19,7 +19,7 @@ TEST_CASE("names: names that could escape the target directory are unsafe") {
   std::vector<Case> cases = {
       {"../etc/passwd", "'..'"},          {"a/../../b", "'..'"},        {"..", "'..'"},
       {"/etc/passwd", "absolute"},        {"C:/Windows/x", "drive"},    {"c:x", "drive"},
-      {"a\\..\\b", "'..'"},               {"dir\\file", "backslash"},   {"\\share\\x", "absolute"},
+      {"a\\..\\b", "'..'"},               {"\\share\\x", "absolute"},
       {std::string("a\0b", 3), "NUL"},    {"", "empty"},
   };
   for (const auto& c : cases) {
