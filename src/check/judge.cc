@@ -303,6 +303,18 @@ void judge_layout(std::vector<Entry>& entries, const scan::EndRecords& end, std:
                                  fmt::format("{} bytes {} belong to no entry", to - from, where)));
   };
   std::uint64_t first = placed.empty() ? end.cd_start : placed.front()->lfh_offset;
+  if (placed.empty() && first > 0) {
+    // A directory of no entries after local headers (an end record zeroed or replaced): Python,
+    // Go, Java and unzip read an empty archive, 7-Zip and libarchive's walk read the entries.
+    auto found = probe.headers_in(0, first);
+    if (!found.empty()) {
+      out.push_back(make_finding(Code::eocd_inconsistent, std::nullopt, end.eocd_offset,
+                                 fmt::format("the end records describe an archive of no entries, but {} local "
+                                             "header{} precede them: readers disagree on what the archive holds",
+                                             found.size(), found.size() == 1 ? "" : "s")));
+      return;
+    }
+  }
   if (first > 0) {
     // Bytes before the archive: a self-extractor stub when they hold no local header.
     if (!probe.headers_in(0, first).empty())

@@ -3,6 +3,7 @@
 #include "check/names.h"
 
 #include "codec/codec.h"
+#include "report/report.h"
 
 namespace zm::check {
 
@@ -43,24 +44,8 @@ std::optional<std::string> unicode_extra(std::string_view extra, std::uint16_t i
 }
 
 bool valid_utf8(std::string_view s) {
-  auto at = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
-  auto cont = [&](std::size_t k, unsigned lo = 0x80, unsigned hi = 0xBF) {
-    return k < s.size() && at(k) >= lo && at(k) <= hi;
-  };
-  for (std::size_t i = 0; i < s.size();) {
-    unsigned char c = at(i);
-    std::size_t len = 0;
-    if (c < 0x80) len = 1;
-    else if (c >= 0xC2 && c <= 0xDF) len = cont(i + 1) ? 2 : 0;
-    else if (c == 0xE0) len = cont(i + 1, 0xA0) && cont(i + 2) ? 3 : 0;
-    else if ((c >= 0xE1 && c <= 0xEC) || c == 0xEE || c == 0xEF) len = cont(i + 1) && cont(i + 2) ? 3 : 0;
-    else if (c == 0xED) len = cont(i + 1, 0x80, 0x9F) && cont(i + 2) ? 3 : 0;
-    else if (c == 0xF0) len = cont(i + 1, 0x90) && cont(i + 2) && cont(i + 3) ? 4 : 0;
-    else if (c >= 0xF1 && c <= 0xF3) len = cont(i + 1) && cont(i + 2) && cont(i + 3) ? 4 : 0;
-    else if (c == 0xF4) len = cont(i + 1, 0x80, 0x8F) && cont(i + 2) && cont(i + 3) ? 4 : 0;
-    if (!len) return false;
-    i += len;
-  }
+  for (std::size_t i = 0, len; i < s.size(); i += len)
+    if (!(len = report::utf8_length_at(s, i))) return false;
   return true;
 }
 

@@ -4,6 +4,7 @@
 #include <iosfwd>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -65,5 +66,7 @@ void write_text(std::ostream& os, const Report& r, bool verbose);
 // Names as JSON strings: raw bytes that are not valid UTF-8 are shown as \xNN, so that a JSON
 // document is always produced and no byte is hidden.
 std::string printable_name(const std::string& raw);
+// The length of the strict UTF-8 sequence at s[i] (1 to 4), or 0 when none starts there.
+std::size_t utf8_length_at(std::string_view s, std::size_t i);
 
 }  // namespace zm::report
