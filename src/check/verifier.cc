@@ -152,6 +152,8 @@ Verification verify_archive(io::ByteSource& src, const std::string& path, const 
       if (!local_header_is_its_own(e) || !zipcrypt::decodable(e)) continue;
       if (opt.known && opt.known->count(e.lfh_offset)) {
         e.decoded = opt.known->at(e.lfh_offset);
+        // Only entries that verified are known: an encrypted one was decrypted to get there.
+        if (e.encrypted()) e.crypt = scan::CryptOutcome::decrypted;
       } else {
         work.push_back(&e);
         total += e.compressed_size;

@@ -171,6 +171,13 @@ class Password(TempDirTest):
                 self.assertEqual(t.returncode, 0, t.stdout)
                 p, _ = zm("verify", "-q", out, "--password", PASSWORD)
                 self.assertEqual(p.returncode, 0, p.stderr)
+                # In place: the old local headers stay, the new directory lists the same entries.
+                p, _ = zm("repair", path, "--in-place", "--password", PASSWORD)
+                self.assertEqual(p.returncode, 1, p.stderr)
+                with zipfile.ZipFile(path) as z:
+                    self.assertEqual(sorted(name_of(i) for i in z.infolist()), sorted(whole))
+                t = subprocess.run(["7z", "t", "-p" + PASSWORD, path], capture_output=True, text=True)
+                self.assertEqual(t.returncode, 0, t.stdout)
 
     def test_restore_decrypts_byte_identically_and_refuses_without_the_password(self):
         for fx in encrypted_fixtures():
