@@ -73,7 +73,11 @@ zip::EntryRecord record_for(const Entry& e, const Entry* cd, bool in_place, bool
 }  // namespace
 
 std::size_t rescue_from_directory(std::vector<Entry>& found, const std::map<std::uint64_t, Entry>& directory,
-                                  io::ByteSource& src) {
+                                  io::ByteSource& src, bool in_place) {
+  // How many of the six readers lack a method (docs/readers.md, table 2).
+  auto lacking = [](std::uint16_t m) {
+    return m == 0 || m == 8 ? 0 : m == 12 ? 2 : m == 14 ? 3 : m == 9 || m == 1 || m == 6 ? 4 : 5;
+  };
   std::size_t rescued = 0;
   codec::Workspace ws;
   for (auto& e : found) {
@@ -81,9 +85,9 @@ std::size_t rescue_from_directory(std::vector<Entry>& found, const std::map<std:
     if (it == directory.end() || !e.lfh_read() || e.encrypted()) continue;
     const Entry& cd = it->second;
     const bool agrees = e.status == report::EntryStatus::ok && e.decoded && cd.crc32 == e.decoded->crc &&
-                        cd.compressed_size == e.compressed_size && cd.uncompressed_size == e.uncompressed_size &&
-                        cd.method == e.method;
-    if (agrees || cd.encrypted() || !codec::method_supported(cd.method)) continue;
+                        cd.compressed_size == e.compressed_size && cd.uncompressed_size == e.uncompressed_size;
+    const bool better_method = !in_place && cd.method != e.method && lacking(cd.method) < lacking(e.method);
+    if ((agrees && !better_method) || cd.encrypted() || !codec::method_supported(cd.method)) continue;
     if (e.data_offset + cd.compressed_size > src.size()) continue;
     Entry as_cd = e;
     as_cd.method = cd.method;

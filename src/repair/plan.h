@@ -44,8 +44,11 @@ struct RepairPlan {
 // while the old directory at the same offset is right: when the bytes decoded as the directory
 // describes them give its CRC and sizes, the entry takes the directory's claims
 // (claims_from_directory). Returns how many. The one step of planning that reads the source.
+// In copy mode also when both decode to the verified data but the directory's method is one more
+// readers have (a deflate stream is valid Deflate64 too: 8 edited to 9 decodes either way).
 std::size_t rescue_from_directory(std::vector<scan::Entry>& found,
-                                  const std::map<std::uint64_t, scan::Entry>& directory, io::ByteSource& src);
+                                  const std::map<std::uint64_t, scan::Entry>& directory, io::ByteSource& src,
+                                  bool in_place);
 
 // `found`: every entry the scan met, in file order. `directory`: the old central directory's
 // entries by local header offset, when one could be read (the only witness of attributes and

@@ -152,7 +152,7 @@ RepairResult repair_archive(const RepairRequest& req) {
   for (auto& f : scan.findings) rep.add(f);
   bool directory_whole = false;
   auto directory = directory_evidence(src, &directory_whole);
-  rescue_from_directory(scan.entries, directory, src);
+  rescue_from_directory(scan.entries, directory, src, req.in_place);
   if (req.profile_sysreptor) check::check_sysreptor_profile(src, scan.entries, rep, true);
 
   RepairPlan p = plan(scan.entries, directory, {req.in_place, req.salvage_partial, src.size(), directory_whole});

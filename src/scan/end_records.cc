@@ -114,7 +114,17 @@ std::optional<EndRecords> locate_end_records(io::ByteSource& src) {
         if ((z = read_zip64_end(src, r.locator->zip64_end_offset))) zoff = r.locator->zip64_end_offset;
         if (!z) {
           std::uint64_t probe = r.locator_offset - zip::kZip64EndLen;
-          if ((z = read_zip64_end(src, probe))) zoff = probe;
+          if ((z = read_zip64_end(src, probe))) {
+            zoff = probe;
+            // Found where it must be, not where the locator says: unzip, 7-Zip, Go and Java follow
+            // the locator and refuse the archive (libarchive searches; a prefix the locator's
+            // offset does not count is the usual cause).
+            r.findings.push_back(make_finding(report::Code::zip64_inconsistent, std::nullopt, r.locator_offset,
+                                              fmt::format("the ZIP64 locator points at offset {}, but the ZIP64 end "
+                                                          "record is at {}",
+                                                          r.locator->zip64_end_offset, probe)));
+            r.findings.back().readers = report::kUnzip | report::kSevenZip | report::kGo | report::kJava;
+          }
         }
       }
       if (!z) {
