@@ -351,7 +351,7 @@ Exit scan_in(Run& run) {
     if (src->size() == 0) throw Unreadable(report::Code::empty_file, name + ": the file is empty (0 bytes); it is not a ZIP archive");
     if (!s.found_any_header)
       throw Unreadable(report::Code::not_a_zip, name + ": not a ZIP archive (no local file header found)");
-    report::Report r = repair::scan_report(s, name, src->size());
+    report::Report r = repair::scan_report(s, name, src->size(), scan::locate_end_records(*src).has_value());
     if (in.encrypted && !in.tag_ok) r.add(tag_finding(archive, false));
     if (o.profile == "sysreptor" || in.encrypted) check::check_sysreptor_profile(*src, s.entries, r, false);
     r.decide_verdict();

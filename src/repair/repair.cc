@@ -17,7 +17,7 @@ namespace zm::repair {
 using report::make_finding;
 using scan::Entry;
 
-report::Report scan_report(const scan::ScanResult& s, const std::string& path, std::uint64_t size) {
+report::Report scan_report(const scan::ScanResult& s, const std::string& path, std::uint64_t size, bool end_found) {
   report::Report r;
   r.command = "scan";
   r.archive_path = path;
@@ -29,7 +29,7 @@ report::Report scan_report(const scan::ScanResult& s, const std::string& path, s
     r.entries.push_back(scan::to_row(e));
     ok += e.status == report::EntryStatus::ok;
   }
-  if (!s.directory_at) r.add(scan::eocd_missing_finding(size, s.entries));
+  if (!end_found) r.add(scan::eocd_missing_finding(size, s.entries));
   nlohmann::json damaged = nlohmann::json::array();
   for (const auto& d : s.damaged) damaged.push_back({{"from", d.from}, {"to", d.to}, {"why", d.why}});
   nlohmann::json scan = {{"archive_start", s.archive_start},
@@ -150,6 +150,7 @@ RepairResult repair_archive(const RepairRequest& req) {
   if (!scan.found_any_header)
     throw check::CannotProceed(name + ": not a ZIP archive (no local file header found); nothing to repair");
   for (auto& f : scan.findings) rep.add(f);
+  const bool end_found = scan::locate_end_records(src).has_value();
   bool directory_whole = false;
   auto directory = directory_evidence(src, &directory_whole);
   rescue_from_directory(scan.entries, directory, src, req.in_place);
@@ -224,9 +225,9 @@ RepairResult repair_archive(const RepairRequest& req) {
   rep.extra["repair"] = {{"entries_recovered", res.recovered_entries},
                          {"entries_lost", res.lost_entries},
                          {"lost", lost_json},
-                         {"looks_finished", scan.directory_at.has_value()},
+                         {"looks_finished", scan.directory_at.has_value() && end_found},
                          {"scan_stop", report::printable_name(scan.stop)}};
-  if (!scan.directory_at) rep.add(scan::eocd_missing_finding(src.size(), scan.entries));
+  if (!end_found) rep.add(scan::eocd_missing_finding(src.size(), scan.entries));
   rep.stats["entries_recovered"] = res.recovered_entries;
   rep.stats["entries_lost"] = res.lost_entries;
   rep.stats["seconds"] = seconds_since(t0);

@@ -54,7 +54,10 @@ Proof prove(const std::string& path, const std::string& display, const std::opti
             const std::map<std::uint64_t, codec::DecodeResult>* known, unsigned threads);
 
 // The scan command's report: entries, findings, and where and why the walk stopped.
-report::Report scan_report(const scan::ScanResult& s, const std::string& path, std::uint64_t size);
+// `end_found`: end records were found where they belong (the last 64 KiB); a walk that met a
+// directory signature says nothing of whether the archive was finished (Go's readme.notzip has
+// one and no end record).
+report::Report scan_report(const scan::ScanResult& s, const std::string& path, std::uint64_t size, bool end_found);
 
 // The record writers moved to zip/writer.h, beside the parsers; these names stay for callers.
 using zip::central_record_bytes;

@@ -1,5 +1,6 @@
 """scan and repair from the command line: reports, exit statuses, and the safety rules."""
 import hashlib
+import glob
 import os
 import random
 import resource
@@ -237,6 +238,21 @@ class Repair(Tmp):
         with open(path, "r+b") as f:
             f.truncate(size - 50000)
         return path
+
+
+class GoTestdata(unittest.TestCase):
+    def test_scan_and_verify_agree_on_readme_notzip(self):
+        # Go's archive/zip testdata: text with a local header and a directory signature inside,
+        # and no end record. A walk that meets a directory signature is no proof of a finished
+        # archive: scan must not call it ok when verify calls it damaged (issue 10).
+        paths = sorted(glob.glob("/usr/lib/go-*/src/archive/zip/testdata/readme.notzip"))
+        if not paths:
+            self.skipTest("golang-go's source tree is not installed")
+        s, sdoc = run_json("scan", paths[-1])
+        v, vdoc = run_json("verify", paths[-1])
+        self.assertEqual(v.returncode, 1)
+        self.assertEqual(s.returncode, v.returncode)
+        self.assertIn("eocd_missing", codes(sdoc))
 
 
 if __name__ == "__main__":
