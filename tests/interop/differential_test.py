@@ -16,25 +16,12 @@ import unittest
 import zipfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "cli"))
 import differential as diff  # noqa: E402
+from zmtest import TempDirTest as TempDir  # noqa: E402
 
 SHORT_RUN_MUTANTS = int(os.environ.get("ZIPMEDIC_DIFF_MUTANTS", "400"))
 SHORT_RUN_SEED = "short-1"
-
-
-class TempDir(unittest.TestCase):
-    def setUp(self):
-        self.tmpdir = tempfile.TemporaryDirectory(prefix="zipmedic-difftest-")
-        self.tmp = self.tmpdir.name
-
-    def tearDown(self):
-        self.tmpdir.cleanup()
-
-    def write(self, name, data):
-        p = os.path.join(self.tmp, name)
-        with open(p, "wb") as f:
-            f.write(data)
-        return p
 
 
 class Readers(TempDir):
