@@ -284,12 +284,25 @@ void judge_entry(Entry& e, std::uint64_t size, std::vector<report::Finding>& out
   if (e.status == EntryStatus::unchecked) e.status = j.bad ? EntryStatus::damaged : EntryStatus::ok;
 }
 
-void judge_layout(std::vector<Entry>& entries, const scan::EndRecords& end, std::uint64_t cd_end,
-                  LayoutProbe& probe, std::vector<report::Finding>& out) {
-  std::vector<Entry*> placed;
-  for (auto& e : entries)
-    if (e.lfh_read()) placed.push_back(&e);
-  std::stable_sort(placed.begin(), placed.end(), [](auto* a, auto* b) { return a->lfh_offset < b->lfh_offset; });
+Extent extent_of(const Entry& e, std::uint32_t index) {
+  return {e.lfh_offset, std::max(e.end_offset, e.data_offset), index, e.extent_known, false};
+}
+
+void judge_layout(std::vector<Entry>& entries, const scan::EndRecords& end, std::uint64_t cd_end, LayoutProbe& probe,
+                  std::vector<report::Finding>& out) {
+  std::vector<Extent> placed;
+  for (std::size_t i = 0; i < entries.size(); ++i)
+    if (entries[i].lfh_read()) placed.push_back(extent_of(entries[i], std::uint32_t(i)));
+  judge_layout(placed, [&](std::uint32_t i) { return Named{entries[i].name, entries[i].lfh_offset}; }, end, cd_end, probe, out);
+  for (const auto& x : placed)
+    if (x.overlaps) entries[x.index].status = EntryStatus::damaged;
+}
+
+void judge_layout(std::vector<Extent>& placed, const NameOf& name_of, const scan::EndRecords& end,
+                  std::uint64_t cd_end, LayoutProbe& probe, std::vector<report::Finding>& out) {
+  // (start, index) orders entries that share a header as the directory does.
+  std::sort(placed.begin(), placed.end(),
+            [](const Extent& a, const Extent& b) { return a.start != b.start ? a.start < b.start : a.index < b.index; });
   // `plain` is false after an entry whose true extent is unknown (its header is not its own):
   // bytes there are that entry's, not a gap, but hidden headers are still looked for.
   auto gap = [&](std::uint64_t from, std::uint64_t to, const std::string& where, bool plain = true) {
@@ -302,7 +315,7 @@ void judge_layout(std::vector<Entry>& entries, const scan::EndRecords& end, std:
       out.push_back(make_finding(Code::gap_bytes, std::nullopt, from,
                                  fmt::format("{} bytes {} belong to no entry", to - from, where)));
   };
-  std::uint64_t first = placed.empty() ? end.cd_start : placed.front()->lfh_offset;
+  std::uint64_t first = placed.empty() ? end.cd_start : placed.front().start;
   if (placed.empty() && first > 0) {
     // A directory of no entries after local headers (an end record zeroed or replaced): Python,
     // Go, Java and unzip read an empty archive, 7-Zip and libarchive's walk read the entries.
@@ -323,29 +336,28 @@ void judge_layout(std::vector<Entry>& entries, const scan::EndRecords& end, std:
       out.push_back(judge_prefix(probe.prefix_head(first), first, end.shift));
   }
   for (std::size_t i = 0; i + 1 < placed.size(); ++i) {
-    Entry& a = *placed[i];
-    Entry& b = *placed[i + 1];
-    std::uint64_t a_end = std::max(a.end_offset, a.data_offset);
-    if (b.lfh_offset < a_end) {
-      out.push_back(make_finding(Code::overlapping_entries, b.name, b.lfh_offset,
-                                 b.lfh_offset == a.lfh_offset
-                                     ? fmt::format("another directory entry ('{}') points at the same local header",
-                                                   report::printable_name(a.name))
-                                     : fmt::format("its bytes overlap entry '{}' (offsets {} to {})",
-                                                   report::printable_name(a.name), a.lfh_offset, a_end)));
-      b.status = EntryStatus::damaged;
+    const Extent& a = placed[i];
+    Extent& b = placed[i + 1];
+    if (b.start < a.end) {
+      const std::string a_name = report::printable_name(name_of(a.index).name);
+      out.push_back(make_finding(Code::overlapping_entries, name_of(b.index).name, b.start,
+                                 b.start == a.start
+                                     ? fmt::format("another directory entry ('{}') points at the same local header", a_name)
+                                     : fmt::format("its bytes overlap entry '{}' (offsets {} to {})", a_name, a.start,
+                                                   a.end)));
+      b.overlaps = true;
     } else {
-      gap(a_end, b.lfh_offset, fmt::format("between offsets {} and {}", a_end, b.lfh_offset), a.extent_known);
+      if (b.start > a.end)
+        gap(a.end, b.start, fmt::format("between offsets {} and {}", a.end, b.start), a.extent_known);
     }
   }
   if (!placed.empty()) {
-    Entry& last = *placed.back();
-    std::uint64_t last_end = std::max(last.end_offset, last.data_offset);
-    if (last_end > end.cd_start)
-      out.push_back(make_finding(Code::overlapping_entries, last.name, last.lfh_offset,
+    const Extent& last = placed.back();
+    if (last.end > end.cd_start)
+      out.push_back(make_finding(Code::overlapping_entries, name_of(last.index).name, last.start,
                                  fmt::format("its data runs into the central directory at offset {}", end.cd_start)));
     else
-      gap(last_end, end.cd_start, "between the last entry and the central directory", last.extent_known);
+      gap(last.end, end.cd_start, "between the last entry and the central directory", last.extent_known);
   }
   std::uint64_t records = end.zip64 ? end.zip64_offset : end.eocd_offset;
   if (cd_end < records) gap(cd_end, records, "between the central directory and the end records");
@@ -419,28 +431,24 @@ report::Readers lacking_method(std::uint16_t m) {
 }
 }  // namespace
 
-void judge_features(const std::vector<Entry>& entries, std::vector<report::Finding>& out) {
-  struct Use {
-    report::Readers lacking = 0;
-    std::size_t count = 0;
-    std::string first;
+void FeatureJudge::add(const Entry& e) {
+  auto note = [&](std::string feature, report::Readers lacking) {
+    if (!lacking) return;
+    auto& u = uses_[feature];
+    u.lacking |= lacking;
+    if (!u.count++) u.first = e.name;
   };
-  std::map<std::string, Use> uses;  // by feature, in a stable order
-  for (const auto& e : entries) {
-    auto note = [&](std::string feature, report::Readers lacking) {
-      if (!lacking) return;
-      auto& u = uses[feature];
-      u.lacking |= lacking;
-      if (!u.count++) u.first = e.name;
-    };
-    note(fmt::format("method {} ({})", zip::method_name(e.method), e.method), lacking_method(e.method));
-    if (e.flags & zip::kFlagStrongEncryption)
-      note("strong encryption (bit 6)", report::kAllReaders);
-    else if ((e.flags & zip::kFlagEncrypted) && e.method != 99)
-      // Go ignores bit 0 and hands out the ciphertext; Java refuses the archive.
-      note("traditional PKWARE encryption", report::kGo | report::kJava);
-  }
-  for (const auto& [feature, u] : uses) {
+  if (auto lacking = lacking_method(e.method))
+    note(fmt::format("method {} ({})", zip::method_name(e.method), e.method), lacking);
+  if (e.flags & zip::kFlagStrongEncryption)
+    note("strong encryption (bit 6)", report::kAllReaders);
+  else if ((e.flags & zip::kFlagEncrypted) && e.method != 99)
+    // Go ignores bit 0 and hands out the ciphertext; Java refuses the archive.
+    note("traditional PKWARE encryption", report::kGo | report::kJava);
+}
+
+void FeatureJudge::finish(std::vector<report::Finding>& out) {
+  for (const auto& [feature, u] : uses_) {
     auto f = make_finding(Code::readers_lack_feature, u.first, std::nullopt,
                           fmt::format("{} entr{} ({}'{}') use {}, which {} lack{}{}", u.count, u.count == 1 ? "y" : "ies",
                                       u.count == 1 ? "" : "the first is ", report::printable_name(u.first), feature,
@@ -449,79 +457,149 @@ void judge_features(const std::vector<Entry>& entries, std::vector<report::Findi
     f.readers = u.lacking;
     out.push_back(std::move(f));
   }
+  uses_.clear();
 }
 
-void judge_names(const std::vector<Entry>& entries, std::vector<report::Finding>& out) {
-  std::unordered_map<std::string_view, std::size_t> seen;  // views into `entries`, not copies
-  seen.reserve(entries.size());
+void judge_features(const std::vector<Entry>& entries, std::vector<report::Finding>& out) {
+  FeatureJudge j;
+  for (const auto& e : entries) j.add(e);
+  j.finish(out);
+}
+
+namespace {
+// The standard library's string hash reads words, not bytes; it only sorts candidates, and every
+// match is confirmed by comparing the names.
+std::uint64_t name_hash(std::string_view s) { return std::hash<std::string_view>{}(s); }
+}  // namespace
+
+NameJudge::Facts NameJudge::examine(const Entry& e, std::vector<report::Finding>& out) {
+  Facts facts;
+  // Java decodes every name and comment as UTF-8 and refuses the archive when one fails; with
+  // bit 11 set Python and libarchive refuse it too; unzip drops control bytes from names
+  // (docs/readers.md, rules 50-54).
+  // Info-ZIP's Unicode Path field, when its CRC is the raw name's: unzip, 7-Zip and libarchive
+  // extract under that name instead.
+  auto uname = unicode_extra(e.cd_extra(), kUnicodePathId, e.name);
+  if (!uname) uname = unicode_extra(e.lfh_extra(), kUnicodePathId, e.name);
+  // Most names are printable ASCII: one pass that the compiler vectorises says so.
+  unsigned char odd = 0;
+  for (unsigned char c : e.name) odd |= static_cast<unsigned char>(c - 0x20) >= 0x5f;
+  bool ascii = true, control = false;
+  if (odd)
+    for (unsigned char c : e.name) {
+      ascii &= c < 0x80;
+      control |= c < 0x20 || c == 0x7f;
+    }
+  const bool utf8 = ascii || valid_utf8(e.name);
+  if (!e.name.empty()) {
+    report::Readers refuse = 0;
+    if (!utf8) refuse |= report::kJava | (e.flags & zip::kFlagUtf8 ? report::kPython | report::kLibarchive : 0);
+    if (control && !uname) refuse |= report::kUnzip;
+    if (refuse) {
+      auto f = make_finding(Code::name_invalid, e.name, e.lfh_offset,
+                            fmt::format("the name {}; {} cannot read the archive under it",
+                                        control ? "holds control bytes" : "is not valid UTF-8",
+                                        report::reader_names(refuse)));
+      f.readers = refuse;
+      out.push_back(std::move(f));
+    }
+  }
   // Non-ASCII names that some readers decode another way (docs/readers.md, rules 51 and 56): one
   // note for the archive, naming the first such entry.
-  std::size_t cp437 = 0, oem = 0;
-  const Entry* first_cp437 = nullptr;
-  const Entry* first_oem = nullptr;
-  for (std::size_t i = 0; i < entries.size(); ++i) {
-    const Entry& e = entries[i];
-    // Java decodes every name and comment as UTF-8 and refuses the archive when one fails; with
-    // bit 11 set Python and libarchive refuse it too; unzip drops control bytes from names
-    // (docs/readers.md, rules 50-54).
-    // Info-ZIP's Unicode Path field, when its CRC is the raw name's: unzip, 7-Zip and libarchive
-    // extract under that name instead.
-    auto uname = unicode_extra(e.cd_extra(), kUnicodePathId, e.name);
-    if (!uname) uname = unicode_extra(e.lfh_extra(), kUnicodePathId, e.name);
-    if (!e.name.empty()) {
-      report::Readers refuse = 0;
-      bool control = false;
-      for (unsigned char c : e.name) control |= c < 0x20 || c == 0x7f;
-      if (!valid_utf8(e.name))
-        refuse |= report::kJava | (e.flags & zip::kFlagUtf8 ? report::kPython | report::kLibarchive : 0);
-      if (control && !uname) refuse |= report::kUnzip;
-      if (refuse)
-        out.push_back([&] {
-          auto f = make_finding(Code::name_invalid, e.name, e.lfh_offset,
-                                fmt::format("the name {}; {} cannot read the archive under it",
-                                            control ? "holds control bytes" : "is not valid UTF-8",
-                                            report::reader_names(refuse)));
-          f.readers = refuse;
-          return f;
-        }());
-    }
-    bool ascii = true;
-    for (unsigned char c : e.name) ascii &= c < 0x80;
-    if (!ascii && valid_utf8(e.name)) {
-      if (!(e.flags & zip::kFlagUtf8) && !cp437++) first_cp437 = &e;
-      if ((e.version_made_by >> 8) == 0 && !oem++) first_oem = &e;
-    }
-    if (!e.comment().empty() && !valid_utf8(e.comment()))
-      out.push_back(make_finding(Code::comment_invalid, e.name, e.lfh_offset,
-                                 "the entry's comment is not valid UTF-8; Java's ZipFile refuses the archive"));
-    // Readers without the Unicode Path field (Python, Go, Java) extract under the raw name.
-    auto why = unsafe_name_reason(e.name);
-    if (!why && uname) why = unsafe_name_reason(*uname);
-    if (why)
-      out.push_back(make_finding(Code::unsafe_path, e.name, e.lfh_offset,
-                                 *why + ": a restore could write outside its target"));
-    if (is_symlink_mode(e.unix_mode()))
-      out.push_back(make_finding(Code::symlink_entry, e.name, e.lfh_offset,
-                                 "the entry is a symbolic link; a restore must not write through it"));
-    auto [it, fresh] = seen.emplace(e.name, i);
-    if (!fresh)
-      out.push_back(make_finding(Code::duplicate_name, e.name, e.lfh_offset,
-                                 fmt::format("the name is stored twice (entries {} and {})", it->second + 1, i + 1)));
+  if (!ascii && utf8) {
+    facts.utf8_without_flag = !(e.flags & zip::kFlagUtf8);
+    facts.from_dos = (e.version_made_by >> 8) == 0;
   }
-  auto note = [&](std::size_t n, const Entry* first, report::Readers r, const char* one, const char* many) {
+  if (!e.comment().empty() && !valid_utf8(e.comment()))
+    out.push_back(make_finding(Code::comment_invalid, e.name, e.lfh_offset,
+                               "the entry's comment is not valid UTF-8; Java's ZipFile refuses the archive"));
+  // Readers without the Unicode Path field (Python, Go, Java) extract under the raw name.
+  auto why = unsafe_name_reason(e.name);
+  if (!why && uname) why = unsafe_name_reason(*uname);
+  if (why) out.push_back(make_finding(Code::unsafe_path, e.name, e.lfh_offset, *why + ": a restore could write outside its target"));
+  if (is_symlink_mode(e.unix_mode()))
+    out.push_back(make_finding(Code::symlink_entry, e.name, e.lfh_offset,
+                               "the entry is a symbolic link; a restore must not write through it"));
+  facts.hash = name_hash(e.name);
+  return facts;
+}
+
+void NameJudge::add(const Entry& e, std::uint32_t index, const Facts& facts) {
+  if (facts.utf8_without_flag && !cp437_++) first_cp437_.emplace(e.name, e.lfh_offset);
+  if (facts.from_dos && !oem_++) first_oem_.emplace(e.name, e.lfh_offset);
+  seen_.push_back({facts.hash, index});
+}
+
+void NameJudge::absorb(std::vector<report::Finding>& found) {
+  std::move(found.begin(), found.end(), std::back_inserter(found_));
+  found.clear();
+}
+
+void NameJudge::finish(const NameOf& name_of, std::vector<report::Finding>& out) {
+  for (auto& f : found_) out.push_back(std::move(f));
+  std::vector<report::Finding>().swap(found_);
+  // Hashes are spread evenly: one counting pass on their top 16 bits leaves buckets of a few
+  // entries each to sort (a million names: a quarter of the time a comparison sort takes).
+  {
+    std::vector<std::uint32_t> start(65537, 0);
+    for (const auto& x : seen_) ++start[(x.hash >> 48) + 1];
+    for (std::size_t b = 1; b < start.size(); ++b) start[b] += start[b - 1];
+    std::vector<Seen> sorted(seen_.size());
+    auto fill = start;
+    for (const auto& x : seen_) sorted[fill[x.hash >> 48]++] = x;  // index order kept within a bucket
+    for (std::size_t b = 0; b + 1 < start.size(); ++b)
+      if (start[b + 1] - start[b] > 1)
+        std::stable_sort(sorted.begin() + start[b], sorted.begin() + start[b + 1],
+                         [](const Seen& a, const Seen& c) { return a.hash < c.hash; });
+    seen_.swap(sorted);
+  }
+  // Within a run of equal hashes, each name is compared with the earlier ones (a run is almost
+  // always one name stored twice); the finding names the first entry that holds it.
+  std::vector<std::pair<std::uint32_t, report::Finding>> dups;
+  for (std::size_t i = 0; i < seen_.size();) {
+    std::size_t j = i + 1;
+    while (j < seen_.size() && seen_[j].hash == seen_[i].hash) ++j;
+    if (j - i > 1) {
+      std::vector<std::pair<std::string, std::uint32_t>> firsts;
+      for (std::size_t k = i; k < j; ++k) {
+        Named n = name_of(seen_[k].index);
+        auto it = std::find_if(firsts.begin(), firsts.end(), [&](const auto& x) { return x.first == n.name; });
+        if (it == firsts.end()) {
+          firsts.emplace_back(std::move(n.name), seen_[k].index);
+          continue;
+        }
+        dups.emplace_back(seen_[k].index,
+                          make_finding(Code::duplicate_name, n.name, n.offset,
+                                       fmt::format("the name is stored twice (entries {} and {})", it->second + 1,
+                                                   seen_[k].index + 1)));
+      }
+    }
+    i = j;
+  }
+  std::vector<Seen>().swap(seen_);
+  std::sort(dups.begin(), dups.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (auto& d : dups) out.push_back(std::move(d.second));
+  auto note = [&](std::size_t n, const std::optional<std::pair<std::string, std::uint64_t>>& first, report::Readers r,
+                  const char* one, const char* many) {
     if (!n) return;
-    auto f = make_finding(Code::name_charset_differs, first->name, first->lfh_offset,
+    auto f = make_finding(Code::name_charset_differs, first->first, first->second,
                           fmt::format("{} name{} ({}'{}') {}: {} show{} other names for the same bytes", n,
-                                      n == 1 ? "" : "s", n == 1 ? "" : "the first is ", report::printable_name(first->name),
+                                      n == 1 ? "" : "s", n == 1 ? "" : "the first is ", report::printable_name(first->first),
                                       n == 1 ? one : many, report::reader_names(r),
                                       __builtin_popcount(r) == 1 ? "s" : ""));
     f.readers = r;
     out.push_back(std::move(f));
   };
-  note(cp437, first_cp437, report::kPython, "is UTF-8 without bit 11, which Python decodes as CP437",
+  note(cp437_, first_cp437_, report::kPython, "is UTF-8 without bit 11, which Python decodes as CP437",
        "are UTF-8 without bit 11, which Python decodes as CP437");
-  note(oem, first_oem, report::kUnzip, "comes from an MS-DOS host, whose names unzip converts from an OEM code page",
+  note(oem_, first_oem_, report::kUnzip, "comes from an MS-DOS host, whose names unzip converts from an OEM code page",
        "come from an MS-DOS host, whose names unzip converts from an OEM code page");
+}
+
+void judge_names(const std::vector<Entry>& entries, std::vector<report::Finding>& out) {
+  NameJudge j;
+  for (std::size_t i = 0; i < entries.size(); ++i) j.add(entries[i], std::uint32_t(i));
+  j.finish([&](std::uint32_t i) { return Named{entries[i].name, entries[i].lfh_offset}; }, out);
 }
 
 }  // namespace zm::check

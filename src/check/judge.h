@@ -4,6 +4,8 @@
 // front end compares claims on its own.
 #pragma once
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <span>
@@ -47,12 +49,33 @@ struct LayoutProbe {
   virtual std::vector<std::uint8_t> prefix_head(std::uint64_t len) = 0;
 };
 
+// Where one entry lies, for the layout judge: all it needs of an entry, so that a million
+// entries are judged from 24 bytes each while their names stay in the archive.
+struct Extent {
+  std::uint64_t start = 0;   // the local header
+  std::uint64_t end = 0;     // one past the data and descriptor (at least the data's start)
+  std::uint32_t index = 0;   // in directory order, for NameOf
+  bool extent_known = true;  // false when the header is another entry's (no gap after it)
+  bool overlaps = false;     // set by judge_layout: its bytes overlap another entry's
+};
+// The name and local header offset of the entry with that index (read back from the archive
+// when a finding needs them).
+struct Named {
+  std::string name;
+  std::uint64_t offset = 0;
+};
+using NameOf = std::function<Named(std::uint32_t)>;
+
 // The one layout judge for an archive with a directory: overlaps (the zip-bomb layout), gaps,
 // local headers that no directory record points to, the prefix, and bytes between the directory
-// and the end records. `cd_end` is where the directory's records really ended. Sets the status of
-// an entry that overlaps another to damaged.
+// and the end records. `placed` holds the entries whose local header was read; it is sorted by
+// start. `cd_end` is where the directory's records really ended.
+void judge_layout(std::vector<Extent>& placed, const NameOf& name_of, const scan::EndRecords& end,
+                  std::uint64_t cd_end, LayoutProbe& probe, std::vector<report::Finding>& out);
+// The same for entries held in memory; sets the status of an entry that overlaps another to damaged.
 void judge_layout(std::vector<scan::Entry>& entries, const scan::EndRecords& end, std::uint64_t cd_end,
                   LayoutProbe& probe, std::vector<report::Finding>& out);
+Extent extent_of(const scan::Entry& e, std::uint32_t index);
 
 // Bytes before the first local header that hold no header (a self-extractor stub): info, unless
 // the archive's offsets do not count them and they are no ELF or PE program, which 7-Zip then
@@ -61,10 +84,52 @@ inline constexpr std::size_t kPrefixHead = 4096;
 report::Finding judge_prefix(std::span<const std::uint8_t> head, std::uint64_t prefix_len, bool offsets_skip_it);
 
 // One note (readers_lack_feature, info) per method or encryption scheme that some readers lack:
-// not damage, but an admin should know which readers cannot restore the archive.
+// not damage, but an admin should know which readers cannot restore the archive. Entries are
+// added one at a time (a verify of a million entries holds only a batch of them).
+class FeatureJudge {
+ public:
+  void add(const scan::Entry& e);
+  void finish(std::vector<report::Finding>& out);
+
+ private:
+  struct Use {
+    report::Readers lacking = 0;
+    std::size_t count = 0;
+    std::string first;
+  };
+  std::map<std::string, Use> uses_;  // by feature, in a stable order
+};
 void judge_features(const std::vector<scan::Entry>& entries, std::vector<report::Finding>& out);
 
-// Names across entries: unsafe paths, symlinks, duplicates.
+// Names across entries: unsafe paths, symlinks, names readers refuse or show otherwise, and
+// duplicates, which are found by a 64-bit hash of each name and confirmed by comparing the names
+// (NameOf) where hashes meet. Findings about one entry come in entry order, then duplicates.
+class NameJudge {
+ public:
+  // What the judge needs of one name besides its findings: examine() finds both on any thread,
+  // add() takes them in entry order.
+  struct Facts {
+    std::uint64_t hash = 0;
+    bool utf8_without_flag = false, from_dos = false;  // non-ASCII UTF-8 names
+  };
+  static Facts examine(const scan::Entry& e, std::vector<report::Finding>& found);
+  void add(const scan::Entry& e, std::uint32_t index, const Facts& facts);
+  void add(const scan::Entry& e, std::uint32_t index) { add(e, index, examine(e, found_)); }
+  // Findings that examine() made elsewhere, in entry order.
+  void absorb(std::vector<report::Finding>& found);
+  void finish(const NameOf& name_of, std::vector<report::Finding>& out);
+  void reserve(std::size_t entries) { seen_.reserve(entries); }
+
+ private:
+  std::vector<report::Finding> found_;
+  struct Seen {
+    std::uint64_t hash;
+    std::uint32_t index;
+  };
+  std::vector<Seen> seen_;
+  std::size_t cp437_ = 0, oem_ = 0;
+  std::optional<std::pair<std::string, std::uint64_t>> first_cp437_, first_oem_;
+};
 void judge_names(const std::vector<scan::Entry>& entries, std::vector<report::Finding>& out);
 
 }  // namespace zm::check

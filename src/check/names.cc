@@ -14,10 +14,11 @@ std::optional<std::string> unsafe_name_reason(const std::string& name) {
   if (name.size() >= 2 && name[1] == ':' && ((name[0] >= 'A' && name[0] <= 'Z') || (name[0] >= 'a' && name[0] <= 'z')))
     return "the name starts with a drive letter";
   // Split on both separators: a Windows extractor treats '\' as one.
-  std::size_t start = 0;
+  // (No ".." anywhere: no component to look at.)
+  std::size_t start = name.find("..") == std::string::npos ? name.size() + 1 : 0;
   while (start <= name.size()) {
-    std::size_t end = name.find_first_of("/\\", start);
-    if (end == std::string::npos) end = name.size();
+    std::size_t end = start;
+    while (end < name.size() && name[end] != '/' && name[end] != '\\') ++end;
     if (name.compare(start, end - start, "..") == 0) return "the name has a '..' component";
     start = end + 1;
   }

@@ -34,7 +34,7 @@ std::vector<Entry> read_directory_forward(io::ByteSource& src, std::uint64_t at,
     zip::Cursor c(rec);
     auto h = zip::parse_central(c);
     bool zip64_missing = false;
-    Entry e = scan::entry_from_record(h, &zip64_missing);
+    Entry e = scan::entry_from_record(std::move(h), &zip64_missing);
     if (zip64_missing)
       rep.add(make_finding(report::Code::zip64_inconsistent, e.name, rd.pos(),
                            "a size or offset is 0xFFFFFFFF but the ZIP64 extra field lacks the value"));

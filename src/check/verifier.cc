@@ -61,30 +61,62 @@ void read_descriptor_witness(io::ByteSource& src, Entry& e) {
   e.descriptor_cut = !e.descriptor;
 }
 
-void decode_all(io::ByteSource& src, std::vector<Entry*>& work, unsigned threads,
-                std::atomic<std::uint64_t>* progress) {
-  // Threads take runs of neighbouring entries (up to 512 KiB or 256 entries), so that each
-  // thread's read cache serves whole runs of small entries instead of every other one.
+// Everything about one entry of the directory that needs no other entry: its local header, its
+// data, its descriptor, and the judge's verdict on them. Findings go to `out`.
+struct Examined {
+  std::vector<report::Finding> entry, names;  // findings, in entry order
+};
+
+void examine_entry(io::ByteSource& src, codec::Workspace& ws, Entry& e, const VerifyOptions& opt,
+                   std::atomic<std::uint64_t>* progress, Examined& out, NameJudge::Facts& facts) {
+  read_local_witness(src, e);
+  // Only data behind a header that is the entry's own is decoded as the entry's: an encrypted
+  // or undecodable entry, or a header that is another entry's, is judged without it.
+  if (local_header_is_its_own(e) && zipcrypt::decodable(e)) {
+    if (opt.known && opt.known->count(e.lfh_offset)) {
+      e.decoded = opt.known->at(e.lfh_offset);
+      // Only entries that verified are known: an encrypted one was decrypted to get there.
+      if (e.encrypted()) e.crypt = scan::CryptOutcome::decrypted;
+    } else {
+      decode_entry(src, ws, e, progress);
+    }
+  }
+  // An encrypted entry's descriptor is read even when it was not decoded: its extent then ends
+  // after it (no gap_bytes warning for a PK\7\8 record).
+  if (e.decoded || (e.encrypted() && local_header_is_its_own(e))) read_descriptor_witness(src, e);
+  judge_entry(e, src.size(), out.entry);
+  settle_extent(e);
+  facts = NameJudge::examine(e, out.names);
+}
+
+// Examines a batch of entries on `threads` threads. Threads take runs of neighbouring entries (up
+// to 512 KiB of data or 256 entries), so that each thread's read cache serves whole runs of small
+// entries, and each run's findings are kept apart so that they come out in directory order.
+void examine_batch(io::ByteSource& src, std::vector<Entry>& batch, unsigned threads, const VerifyOptions& opt,
+                   std::atomic<std::uint64_t>* progress, std::vector<report::Finding>& out, NameJudge& names,
+                   std::vector<NameJudge::Facts>& facts) {
   std::vector<std::size_t> runs{0};
   std::uint64_t run_bytes = 0;
-  for (std::size_t i = 0; i < work.size(); ++i) {
-    run_bytes += work[i]->compressed_size;
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    run_bytes += batch[i].compressed_size;
     if (run_bytes >= (512u << 10) || i + 1 - runs.back() >= 256) {
       runs.push_back(i + 1);
       run_bytes = 0;
     }
   }
-  if (runs.back() != work.size()) runs.push_back(work.size());
+  if (runs.back() != batch.size()) runs.push_back(batch.size());
   const std::size_t run_count = runs.size() - 1;
+  std::vector<Examined> found(run_count);
+  facts.resize(batch.size());
   std::atomic<std::size_t> next{0};
   std::mutex mu;
   std::exception_ptr error;  // a read error on any thread ends the run with exit status 3
   auto worker = [&] {
     try {
-      codec::Workspace ws;
+      thread_local codec::Workspace ws;
       io::CachedSource cache(src);
       for (std::size_t r; (r = next.fetch_add(1)) < run_count;)
-        for (std::size_t i = runs[r]; i < runs[r + 1]; ++i) decode_entry(cache, ws, *work[i], progress);
+        for (std::size_t i = runs[r]; i < runs[r + 1]; ++i) examine_entry(cache, ws, batch[i], opt, progress, found[r], facts[i]);
     } catch (...) {
       std::lock_guard lock(mu);
       if (!error) error = std::current_exception();
@@ -97,6 +129,10 @@ void decode_all(io::ByteSource& src, std::vector<Entry*>& work, unsigned threads
   worker();
   for (auto& t : pool) t.join();
   if (error) std::rethrow_exception(error);
+  for (auto& f : found) {
+    std::move(f.entry.begin(), f.entry.end(), std::back_inserter(out));
+    names.absorb(f.names);
+  }
 }
 
 // The file answers the layout judge's question directly: where in [from, to) a local header is.
@@ -119,6 +155,46 @@ struct FileProbe final : LayoutProbe {
 
 }  // namespace
 
+namespace {
+
+// What verify keeps of each entry of a directory once it is judged, besides its Extent: where its
+// record is (its name and sizes are read back from there for the report) and its status.
+struct Kept {
+  std::uint64_t record = 0;  // offset of the directory record
+  report::EntryStatus status = report::EntryStatus::unchecked;
+  bool lfh_zip64 = false;
+};
+
+class DirectoryRows final : public report::RowSource {
+ public:
+  DirectoryRows(io::ByteSource& src, std::uint64_t shift, std::vector<Kept> kept, std::size_t ok)
+      : src_(src), shift_(shift), kept_(std::move(kept)), ok_(ok) {}
+  std::size_t size() const override { return kept_.size(); }
+  std::size_t ok() const override { return ok_; }
+  void each(const std::function<void(const report::EntryRow&)>& f) const override {
+    io::CachedSource dir(src_);
+    for (const auto& k : kept_) {
+      Entry e = scan::reread_directory_record(dir, k.record, shift_);
+      e.status = k.status;
+      auto row = scan::to_row(e);
+      row.zip64 = row.zip64 || k.lfh_zip64;
+      f(row);
+    }
+  }
+
+ private:
+  io::ByteSource& src_;
+  std::uint64_t shift_;
+  std::vector<Kept> kept_;
+  std::size_t ok_;
+};
+
+// Batches of directory records small enough to hold (a few MiB of entries) and large enough to
+// keep every decode thread busy between them.
+constexpr std::size_t kBatch = 16384;
+
+}  // namespace
+
 Verification verify_archive(io::ByteSource& src, const std::string& path, const VerifyOptions& opt) {
   auto t0 = std::chrono::steady_clock::now();
   Verification v;
@@ -129,50 +205,19 @@ Verification verify_archive(io::ByteSource& src, const std::string& path, const 
   if (src.size() == 0) throw CannotProceed(path + ": the file is empty (0 bytes); it is not a ZIP archive");
 
   auto end = scan::locate_end_records(src);
-  std::vector<Entry> entries;
+  const unsigned threads = opt.threads ? opt.threads : default_threads();
+  std::optional<scan::DirectoryReader> directory;
+  std::vector<Entry> batch;
+  std::vector<std::uint64_t> records;
   if (end) {
     for (auto& f : end->findings) rep.add(f);
-    auto cd = scan::read_central_directory(src, *end);
-    for (auto& f : cd.findings) rep.add(f);
-    if (cd.readable) {
-      entries = std::move(cd.entries);
-      v.from_directory = true;
-    }
+    directory.emplace(src, *end);
+    directory->next(kBatch, batch, &records);
+    v.from_directory = directory->readable();
+    if (!v.from_directory)
+      for (auto& f : directory->findings) rep.add(f);
   }
-
-  const unsigned threads = opt.threads ? opt.threads : default_threads();
-  if (v.from_directory) {
-    io::CachedSource headers(src);
-    for (auto& e : entries) read_local_witness(headers, e);
-    std::vector<Entry*> work;
-    std::uint64_t total = 0;
-    for (auto& e : entries) {
-      // Only data behind a header that is the entry's own is decoded as the entry's: an encrypted
-      // or undecodable entry, or a header that is another entry's, is judged without it.
-      if (!local_header_is_its_own(e) || !zipcrypt::decodable(e)) continue;
-      if (opt.known && opt.known->count(e.lfh_offset)) {
-        e.decoded = opt.known->at(e.lfh_offset);
-        // Only entries that verified are known: an encrypted one was decrypted to get there.
-        if (e.encrypted()) e.crypt = scan::CryptOutcome::decrypted;
-      } else {
-        work.push_back(&e);
-        total += e.compressed_size;
-      }
-    }
-    report::Progress progress(opt.progress, total, "decoding");
-    decode_all(src, work, threads, &progress.counter());
-    progress.finish();
-    io::CachedSource descriptors(src);
-    for (auto& e : entries) {
-      // An encrypted entry's descriptor is read even when it was not decoded: its extent then
-      // ends after it (no gap_bytes warning for a PK\7\8 record).
-      if (e.decoded || (e.encrypted() && local_header_is_its_own(e))) read_descriptor_witness(descriptors, e);
-      judge_entry(e, src.size(), rep.findings);
-      settle_extent(e);
-    }
-    FileProbe probe(src);
-    judge_layout(entries, *end, end->cd_start + end->cd_size, probe, rep.findings);
-  } else {
+  if (!v.from_directory) {
     codec::Workspace ws;
     report::Progress progress(opt.progress, src.size());
     auto scan = scan::scan_local(src, ws, {&progress.counter(), 0, threads});
@@ -182,12 +227,85 @@ Verification verify_archive(io::ByteSource& src, const std::string& path, const 
       throw CannotProceed(path + ": not a ZIP archive (no end record and no local file header anywhere)");
     if (!end) rep.add(scan::eocd_missing_finding(src.size(), scan.entries));
     for (auto& f : scan.findings) rep.add(f);
-    entries = std::move(scan.entries);
-    if (end && entries.empty())
+    if (end && scan.entries.empty())
       rep.add(make_finding(report::Code::cd_unreadable, std::nullopt, end->cd_start, "the central directory could not be read"));
+    finish_verification(v, std::move(scan.entries), "local_headers", threads, t0, opt.rows);
+    return v;
   }
-  finish_verification(v, std::move(entries), v.from_directory ? "central_directory" : "local_headers", threads, t0,
-                      opt.rows);
+
+  // The directory a batch at a time: each entry is read, decoded and judged, and then only its
+  // extent, its status and where its record is are kept, so that memory does not grow with the
+  // names (a million entries: issue 13).
+  std::vector<Kept> kept;
+  std::vector<Extent> placed;
+  NameJudge names;
+  std::vector<NameJudge::Facts> facts;
+  FeatureJudge features;
+  std::uint64_t comp = 0, uncomp = 0, ok = 0;
+  // Reserved once from the end record's count (bounded by what the directory's size can hold),
+  // since a vector that doubles holds both its old and new arrays for a moment.
+  const auto expected = std::size_t(std::min<std::uint64_t>(end->entries, end->cd_size / zip::kCentralHeaderLen));
+  kept.reserve(expected);
+  placed.reserve(expected);
+  names.reserve(expected);
+  report::Progress progress(opt.progress, end->cd_start, "decoding");
+  do {
+    examine_batch(src, batch, threads, opt, &progress.counter(), rep.findings, names, facts);
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      const Entry& e = batch[i];
+      const auto index = std::uint32_t(kept.size());
+      if (e.lfh_read()) placed.push_back(extent_of(e, index));
+      names.add(e, index, facts[i]);
+      features.add(e);
+      comp += e.compressed_size;
+      uncomp += e.uncompressed_size;
+      kept.push_back({records[i], e.status, e.lfh_zip64()});
+    }
+    if (opt.keep_entries)
+      for (auto& e : batch) v.entries.push_back(std::move(e));
+  } while (directory->next(kBatch, batch, &records));
+  progress.finish();
+  // The directory's own findings (a record cut short, a count that differs) come first, as when
+  // the whole directory was read before any entry was judged.
+  rep.findings.insert(rep.findings.begin() + std::ptrdiff_t(end->findings.size()),
+                      std::make_move_iterator(directory->findings.begin()),
+                      std::make_move_iterator(directory->findings.end()));
+
+  io::CachedSource names_back(src);
+  NameOf name_of = [&](std::uint32_t i) {
+    Entry e = scan::reread_directory_record(names_back, kept[i].record, end->shift);
+    return Named{std::move(e.name), e.lfh_offset};
+  };
+  FileProbe probe(src);
+  judge_layout(placed, name_of, *end, end->cd_start + end->cd_size, probe, rep.findings);
+  for (const auto& x : placed)
+    if (x.overlaps) {
+      kept[x.index].status = report::EntryStatus::damaged;
+      if (opt.keep_entries) v.entries[x.index].status = report::EntryStatus::damaged;
+    }
+  std::vector<Extent>().swap(placed);
+  names.finish(name_of, rep.findings);
+  features.finish(rep.findings);
+  for (const auto& k : kept) ok += k.status == report::EntryStatus::ok;
+  const std::size_t count = kept.size();
+  if (opt.rows && opt.keep_entries) {
+    rep.entries.reserve(count);
+    for (auto& e : v.entries) {
+      rep.entries.push_back(scan::to_row(e));
+      e.extras.reset();  // callers need names, offsets, sizes and statuses from here on
+    }
+  } else if (opt.rows) {
+    rep.lazy_rows = std::make_shared<DirectoryRows>(src, end->shift, std::move(kept), ok);
+  }
+  rep.decide_verdict();
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  rep.stats = {{"entries", count},
+               {"entries_ok", ok},
+               {"compressed_bytes", comp},
+               {"uncompressed_bytes", uncomp},
+               {"source", "central_directory"},
+               {"threads", threads},
+               {"seconds", secs}};
   return v;
 }
 

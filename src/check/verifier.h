@@ -28,6 +28,10 @@ struct VerifyOptions {
   // False when only the verdict and findings are wanted (a repair proving its output): no report
   // row per entry is built.
   bool rows = true;
+  // False when the caller needs only the report (the verify command): the entries are judged a
+  // batch at a time and the report's rows are read back from the directory when it is written,
+  // so that memory does not grow with the names of a million entries. `entries` is then empty.
+  bool keep_entries = true;
 };
 
 // The verified catalog (entries in directory order) is returned alongside the report so that

@@ -80,7 +80,7 @@ void write_verdict_line(std::ostream& os, const report::Report& r) {
     if (why.rfind(r.archive_path + ": ", 0) == 0) why.erase(0, r.archive_path.size() + 2);
     detail = why.empty() ? "" : "  " + why;
   } else {
-    detail = fmt::format("  {}, {}", report::count_of(r.entries.size(), "entry", "entries"),
+    detail = fmt::format("  {}, {}", report::count_of(r.row_count(), "entry", "entries"),
                          report::human_size(r.archive_size));
     if (r.verdict != report::Verdict::ok || r.count(report::Severity::warning))
       detail += fmt::format("; {}, {}", report::count_of(r.count(report::Severity::error), "error", "errors"),
@@ -312,7 +312,10 @@ Exit verify_in(Run& run) {
     }
     check::Verification v;
     try {
-      v = check::verify_archive(*in.src, archive, {o.threads, !o.quiet && !o.json && !in.encrypted});
+      check::VerifyOptions vo{o.threads, !o.quiet && !o.json && !in.encrypted};
+      // The SysReptor profile looks at the entries themselves; otherwise only the report is kept.
+      vo.keep_entries = o.profile == "sysreptor" || in.encrypted;
+      v = check::verify_archive(*in.src, archive, vo);
     } catch (const check::CannotProceed&) {
       if (in.tag_ok) throw;
       // A wrong key turns the whole file into noise: the tag says so, and that is the finding.

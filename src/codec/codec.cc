@@ -5,6 +5,7 @@
 #include <isa-l/crc.h>
 #include <isa-l/igzip_lib.h>
 #include <lzma.h>
+#include <zlib.h>
 #include <zstd.h>
 
 #include <cstring>
@@ -15,6 +16,8 @@ namespace zm::codec {
 namespace {
 constexpr std::size_t kInBuf = 256 << 10;
 constexpr std::size_t kOutBuf = 256 << 10;
+// Deflate streams up to this size are decoded in one call (Workspace::deflate).
+constexpr std::size_t kSmallDeflate = 16 << 10;
 using Status = DecodeResult::Status;
 
 void emit(const DecodeRequest& req, DecodeResult& r, const std::uint8_t* p, std::size_t n, bool crc_done = false) {
@@ -39,6 +42,11 @@ bool method_self_terminating(std::uint16_t m) {
 
 struct Workspace::Inflate {
   inflate_state st;
+  z_stream z{};
+  bool z_ready = false;
+  ~Inflate() {
+    if (z_ready) inflateEnd(&z);
+  }
 };
 
 struct Workspace::Zstd {
@@ -103,6 +111,36 @@ DecodeResult Workspace::stored(io::ByteSource& src, const DecodeRequest& req) {
 DecodeResult Workspace::deflate(io::ByteSource& src, const DecodeRequest& req) {
   DecodeResult r;
   inflate_state& st = inflate_->st;
+  if (req.limit <= kSmallDeflate) {
+    // A small entry in one piece goes through zlib, the decoder most readers use: ISA-L copies a
+    // table of some 20 KiB for every fixed-Huffman block, which is how small files are written,
+    // and a million tiny entries spent a fifth of their time in that copy. zlib's rejection is
+    // not final: the stream is decoded again below, which says where and why it fails.
+    bool ended = false;
+    auto chunk = input(src, req.offset, std::size_t(req.limit), ended);
+    if (chunk.size() == req.limit) {
+      z_stream& z = inflate_->z;
+      if (!inflate_->z_ready) {
+        if (inflateInit2(&z, -15) != Z_OK) throw std::bad_alloc();
+        inflate_->z_ready = true;
+      } else {
+        inflateReset(&z);
+      }
+      z.next_in = const_cast<Bytef*>(chunk.data());
+      z.avail_in = uInt(chunk.size());
+      z.next_out = out_.data();
+      z.avail_out = uInt(out_.size());
+      if (inflate(&z, Z_FINISH) == Z_STREAM_END) {
+        const std::size_t got = out_.size() - z.avail_out;
+        if (!req.max_output || got <= req.max_output) {
+          emit(req, r, out_.data(), got);
+          r.consumed = chunk.size() - z.avail_in;
+          if (req.progress) *req.progress += chunk.size();
+          return r;
+        }
+      }
+    }
+  }
   isal_inflate_init(&st);
   // Raw deflate with the gzip CRC-32 (the same polynomial as ZIP's) computed inside the decoder
   // while the output is still in cache; no gzip header or trailer is read.

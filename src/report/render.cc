@@ -24,8 +24,8 @@ void write_json(std::ostream& os, const Report& r) {
      << ",\n  \"verdict\": " << dump(to_string(r.verdict))
      << ",\n  \"archive\": " << dump({{"path", r.archive_path}, {"size", r.archive_size}}) << ",\n  \"entries\": [";
   std::string line;
-  for (std::size_t i = 0; i < r.entries.size(); ++i) {
-    const auto& e = r.entries[i];
+  std::size_t i = 0;
+  r.for_each_row([&](const EntryRow& e) {
     line.clear();
     fmt::format_to(std::back_inserter(line),
                    "{}\n    {{\"name\": {}, \"method\": {}, \"compressed_size\": {}, \"uncompressed_size\": {}, "
@@ -33,8 +33,9 @@ void write_json(std::ostream& os, const Report& r) {
                    i ? "," : "", dump(printable_name(e.name)), dump(e.method), e.compressed_size, e.uncompressed_size,
                    e.crc32, e.offset, e.data_descriptor, e.zip64, dump(to_string(e.status)));
     os << line;
-  }
-  os << (r.entries.empty() ? "],\n  \"findings\": [" : "\n  ],\n  \"findings\": [");
+    ++i;
+  });
+  os << (i == 0 ? "],\n  \"findings\": [" : "\n  ],\n  \"findings\": [");
   for (std::size_t i = 0; i < r.findings.size(); ++i) {
     const auto& f = r.findings[i];
     json readers = json::array();
@@ -66,19 +67,18 @@ Tone tone_of(EntryStatus s) {
 
 void write_text(std::ostream& os, const Report& r, bool verbose) {
   std::string out;
-  std::size_t ok = 0;
-  for (const auto& e : r.entries) ok += e.status == report::EntryStatus::ok;
+  const std::size_t ok = r.rows_ok(), rows = r.row_count();
   out += fmt::format("{}: {} ({})\n", r.command, r.archive_path, human_size(r.archive_size));
-  if (verbose || r.entries.size() <= 40) {
+  if (verbose || rows <= 40) {
     // Sizes in the rows stay exact bytes, as unzip -l and 7z l print them: a column of them is
     // compared and summed, not read once.
-    if (!r.entries.empty())
+    if (rows)
       out += paint(fmt::format("  {:<11} {:>12} {:>12} {:<8} {:<8} {}", "status", "size", "compressed", "crc-32",
                                "method", "name"),
                    Tone::bold) +
              "\n";
     // Written as they come, not gathered first: --verbose on 200,000 entries is 15 MB of text.
-    for (const auto& e : r.entries) {
+    r.for_each_row([&](const EntryRow& e) {
       out += "  " + paint(fmt::format("{:<11}", to_string(e.status)), tone_of(e.status));
       fmt::format_to(std::back_inserter(out), " {:>12} {:>12} {:08x} {:<8} {}\n", e.uncompressed_size,
                      e.compressed_size, e.crc32, e.method, printable_name(e.name));
@@ -86,9 +86,9 @@ void write_text(std::ostream& os, const Report& r, bool verbose) {
         os << out;
         out.clear();
       }
-    }
+    });
   } else {
-    out += fmt::format("  ({}; --verbose lists them)\n", count_of(r.entries.size(), "entry", "entries"));
+    out += fmt::format("  ({}; --verbose lists them)\n", count_of(rows, "entry", "entries"));
   }
   const bool repair = r.extra.contains("repair");
   if (repair && !r.findings.empty()) out += "found in the input:\n";
@@ -128,7 +128,7 @@ void write_text(std::ostream& os, const Report& r, bool verbose) {
     return;
   }
   out += fmt::format("verdict: {} ({} of {} verified; {}, {})\n", paint(to_string(r.verdict), tone_of(r.verdict)), ok,
-                     count_of(r.entries.size(), "entry", "entries"),
+                     count_of(rows, "entry", "entries"),
                      count_of(r.count(Severity::error), "error", "errors"),
                      count_of(r.count(Severity::warning), "warning", "warnings"));
   os << out;

@@ -19,6 +19,18 @@ Finding make_finding(Code code, std::optional<std::string> entry, std::optional<
   return Finding{code, i.severity, std::move(entry), offset, std::move(message), i.readers};
 }
 
+std::size_t Report::rows_ok() const {
+  if (lazy_rows) return lazy_rows->ok();
+  std::size_t n = 0;
+  for (const auto& e : entries) n += e.status == EntryStatus::ok;
+  return n;
+}
+
+void Report::for_each_row(const std::function<void(const EntryRow&)>& f) const {
+  if (lazy_rows) return lazy_rows->each(f);
+  for (const auto& e : entries) f(e);
+}
+
 bool Report::has_errors() const { return count(Severity::error) > 0; }
 
 std::size_t Report::count(Severity s) const {

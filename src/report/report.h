@@ -1,6 +1,8 @@
 // The report model shared by every command, and its two renderings.
 #pragma once
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <iosfwd>
 #include <optional>
 #include <string>
@@ -44,12 +46,25 @@ struct EntryRow {
 enum class Verdict { ok, damaged, unreadable, locked };
 const char* to_string(Verdict v);
 
+// Rows made when the report is written: a verify of a million entries keeps a few bytes of each
+// and reads its name and sizes back from the archive's directory only here.
+struct RowSource {
+  virtual ~RowSource() = default;
+  virtual std::size_t size() const = 0;
+  virtual std::size_t ok() const = 0;
+  virtual void each(const std::function<void(const EntryRow&)>& f) const = 0;
+};
+
 struct Report {
   std::string command;        // verify, scan, repair
   std::string archive_path;
   std::uint64_t archive_size = 0;
   Verdict verdict = Verdict::ok;
   std::vector<EntryRow> entries;
+  std::shared_ptr<const RowSource> lazy_rows;  // instead of `entries`, when set
+  std::size_t row_count() const { return lazy_rows ? lazy_rows->size() : entries.size(); }
+  std::size_t rows_ok() const;
+  void for_each_row(const std::function<void(const EntryRow&)>& f) const;
   std::vector<Finding> findings;
   nlohmann::json stats = nlohmann::json::object();
   nlohmann::json extra = nlohmann::json::object();  // command-specific block (scan, repair)

@@ -5,9 +5,9 @@
 namespace zm::scan {
 using report::make_finding;
 
-Entry entry_from_record(const zip::CentralDirectoryHeader& h, bool* zip64_missing) {
+Entry entry_from_record(zip::CentralDirectoryHeader h, bool* zip64_missing) {
   Entry e;
-  e.name = h.name;
+  e.name = std::move(h.name);
   e.version_made_by = h.version_made_by;
   e.version_needed = h.version_needed;
   e.flags = h.flags;
@@ -19,7 +19,7 @@ Entry entry_from_record(const zip::CentralDirectoryHeader& h, bool* zip64_missin
   e.uncompressed_size = h.uncompressed_size;
   e.internal_attr = h.internal_attr;
   e.external_attr = h.external_attr;
-  if (!h.extra.empty() || !h.comment.empty()) e.extras = std::make_shared<const Entry::Extras>(Entry::Extras{h.extra, h.comment, {}});
+  if (!h.extra.empty() || !h.comment.empty()) e.extras = std::make_shared<const Entry::Extras>(Entry::Extras{h.extra, std::move(h.comment), {}});
   e.lfh_offset = h.local_offset;
   e.in_directory = true;
   e.disk_start = h.disk_start;
@@ -54,50 +54,84 @@ Entry entry_from_record(const zip::CentralDirectoryHeader& h, bool* zip64_missin
   return e;
 }
 
-CentralDirectory read_central_directory(io::ByteSource& src, const EndRecords& end) {
-  CentralDirectory cd;
-  io::SequentialReader rd(src, end.cd_start);
-  const std::uint64_t cd_end = end.cd_start + end.cd_size;
-  std::uint64_t index = 0;
-  // The count may say 4 billion; the directory's size (checked against the file) bounds how many
-  // records it can hold, and a cap keeps a lying size from reserving gigabytes.
-  cd.entries.reserve(std::size_t(std::min<std::uint64_t>({end.entries, end.cd_size / zip::kCentralHeaderLen, 1u << 20})));
-  while (rd.pos() < cd_end) {
-    std::uint64_t at = rd.pos();
-    auto fixed = rd.peek(zip::kCentralHeaderLen);
+DirectoryReader::DirectoryReader(io::ByteSource& src, const EndRecords& end)
+    : rd_(src, end.cd_start), end_(end), cd_end_(end.cd_start + end.cd_size) {}
+
+bool DirectoryReader::next(std::size_t max, std::vector<Entry>& out, std::vector<std::uint64_t>* at_out) {
+  out.clear();
+  if (at_out) at_out->clear();
+  if (done_) return false;
+  auto stop = [&] {
+    done_ = true;
+    return !out.empty();
+  };
+  while (out.size() < max) {
+    if (rd_.pos() >= cd_end_) {
+      if (index_ != end_.entries) {
+        findings.push_back(make_finding(report::Code::eocd_inconsistent, std::nullopt, end_.eocd_offset,
+                                        fmt::format("the end record counts {} entries but the directory holds {}",
+                                                    end_.entries, index_)));
+      }
+      if (index_ == 0 && end_.cd_size == 0) readable_ = true;  // an empty archive
+      return stop();
+    }
+    std::uint64_t at = rd_.pos();
+    auto fixed = rd_.peek(zip::kCentralHeaderLen);
     if (fixed.size() < zip::kCentralHeaderLen || zip::load_u32(fixed.data()) != zip::kCentralSig) {
-      cd.findings.push_back(make_finding(report::Code::cd_unreadable, std::nullopt, at,
-          fmt::format("central directory record {} is not where the directory says (no PK\\1\\2 signature)", index + 1)));
-      return cd;
+      findings.push_back(make_finding(report::Code::cd_unreadable, std::nullopt, at,
+          fmt::format("central directory record {} is not where the directory says (no PK\\1\\2 signature)", index_ + 1)));
+      return stop();
     }
     std::size_t len = zip::kCentralHeaderLen + (fixed[28] | fixed[29] << 8) + (fixed[30] | fixed[31] << 8) +
                       (fixed[32] | fixed[33] << 8);
-    auto rec = rd.peek(len);
-    if (rec.size() < len || at + len > cd_end) {
-      cd.findings.push_back(make_finding(report::Code::cd_unreadable, std::nullopt, at,
-                                         fmt::format("central directory record {} runs past the end of the directory",
-                                                     index + 1)));
-      return cd;
+    auto rec = rd_.peek(len);
+    if (rec.size() < len || at + len > cd_end_) {
+      findings.push_back(make_finding(report::Code::cd_unreadable, std::nullopt, at,
+                                      fmt::format("central directory record {} runs past the end of the directory",
+                                                  index_ + 1)));
+      return stop();
     }
     zip::Cursor c(rec);
     auto h = zip::parse_central(c);
-    cd.readable = true;
+    readable_ = true;
     bool zip64_missing = false;
-    Entry e = entry_from_record(h, &zip64_missing);
+    Entry e = entry_from_record(std::move(h), &zip64_missing);
     if (zip64_missing)
-      cd.findings.push_back(make_finding(report::Code::zip64_inconsistent, e.name, at,
-                                         "a size or offset is 0xFFFFFFFF but the ZIP64 extra field lacks the value"));
-    e.lfh_offset += end.shift;
-    cd.entries.push_back(std::move(e));
-    rd.skip(len);
-    ++index;
+      findings.push_back(make_finding(report::Code::zip64_inconsistent, e.name, at,
+                                      "a size or offset is 0xFFFFFFFF but the ZIP64 extra field lacks the value"));
+    e.lfh_offset += end_.shift;
+    out.push_back(std::move(e));
+    if (at_out) at_out->push_back(at);
+    rd_.skip(len);
+    ++index_;
   }
-  if (index != end.entries) {
-    cd.findings.push_back(make_finding(report::Code::eocd_inconsistent, std::nullopt, end.eocd_offset,
-                                       fmt::format("the end record counts {} entries but the directory holds {}",
-                                                   end.entries, index)));
-  }
-  if (index == 0 && end.cd_size == 0) cd.readable = true;  // an empty archive
+  return true;
+}
+
+Entry reread_directory_record(io::ByteSource& src, std::uint64_t at, std::uint64_t shift) {
+  auto fixed = src.read_vec(at, zip::kCentralHeaderLen);
+  if (fixed.size() < zip::kCentralHeaderLen) throw io::IoError(fmt::format("the directory record at offset {} cannot be read again", at));
+  std::size_t len = zip::kCentralHeaderLen + (fixed[28] | fixed[29] << 8) + (fixed[30] | fixed[31] << 8) +
+                    (fixed[32] | fixed[33] << 8);
+  auto rec = src.read_vec(at, len);
+  if (rec.size() < len) throw io::IoError(fmt::format("the directory record at offset {} cannot be read again", at));
+  zip::Cursor c({rec.data(), rec.size()});
+  Entry e = entry_from_record(zip::parse_central(c), nullptr);
+  e.lfh_offset += shift;
+  return e;
+}
+
+CentralDirectory read_central_directory(io::ByteSource& src, const EndRecords& end) {
+  CentralDirectory cd;
+  DirectoryReader rd(src, end);
+  // The count may say 4 billion; the directory's size (checked against the file) bounds how many
+  // records it can hold, and a cap keeps a lying size from reserving gigabytes.
+  cd.entries.reserve(std::size_t(std::min<std::uint64_t>({end.entries, end.cd_size / zip::kCentralHeaderLen, 1u << 20})));
+  std::vector<Entry> batch;
+  while (rd.next(4096, batch))
+    for (auto& e : batch) cd.entries.push_back(std::move(e));
+  cd.findings = std::move(rd.findings);
+  cd.readable = rd.readable();
   return cd;
 }
 

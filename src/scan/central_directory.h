@@ -15,7 +15,29 @@ struct CentralDirectory {
 // One directory record (4.3.12) as an Entry with its ZIP64 values resolved; lfh_offset is as
 // recorded (the caller adds any prefix shift). `zip64_missing` is set when an all-ones field
 // finds no value in the ZIP64 extra field.
-Entry entry_from_record(const zip::CentralDirectoryHeader& h, bool* zip64_missing);
+Entry entry_from_record(zip::CentralDirectoryHeader h, bool* zip64_missing);
+
+// Reads the directory's records (4.3.12) a batch at a time, resolving ZIP64 extras and the prefix
+// shift, so that a directory of a million entries is judged without holding it. Stops at the
+// first malformed record and reports it in `findings`.
+class DirectoryReader {
+ public:
+  DirectoryReader(io::ByteSource& src, const EndRecords& end);
+  // Up to `max` more entries into `out` (cleared first), and where each record starts into `at`
+  // when given; false once the directory is read (the count check is then in `findings`).
+  bool next(std::size_t max, std::vector<Entry>& out, std::vector<std::uint64_t>* at = nullptr);
+  std::vector<report::Finding> findings;
+  bool readable() const { return readable_; }  // the first record was where the end record said
+
+ private:
+  io::SequentialReader rd_;
+  const EndRecords& end_;
+  std::uint64_t cd_end_, index_ = 0;
+  bool readable_ = false, done_ = false;
+};
+
+// Reads the record at `at` again (one that DirectoryReader read), as an Entry with `shift` added.
+Entry reread_directory_record(io::ByteSource& src, std::uint64_t at, std::uint64_t shift);
 
 // Reads every record of the directory that `end` describes (4.3.12), resolving ZIP64 extras and
 // the prefix shift. Stops at the first malformed record and reports it; never trusts the entry
