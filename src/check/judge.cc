@@ -368,8 +368,9 @@ void settle_extent(Entry& e) {
   e.end_offset = e.data_offset + e.compressed_size + (e.descriptor ? e.descriptor->length : 0);
 }
 
-void judge_walk(scan::ScanResult& walk, std::uint64_t size) {
-  for (auto& e : walk.entries) judge_entry(e, size, walk.findings);
+void judge_walk(scan::ScanResult& walk, std::uint64_t size, std::vector<report::Finding> earlier) {
+  for (auto& e : walk.entries) judge_entry(e, size, earlier);
+  std::move(earlier.begin(), earlier.end(), std::back_inserter(walk.findings));
   std::stable_sort(walk.findings.begin(), walk.findings.end(), [](const report::Finding& a, const report::Finding& b) {
     return a.offset.value_or(~std::uint64_t(0)) < b.offset.value_or(~std::uint64_t(0));
   });

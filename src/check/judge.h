@@ -33,7 +33,8 @@ void settle_extent(scan::Entry& e);
 
 // Judges every entry a local-header walk found (no directory) and puts their findings among the
 // walk's own, in file order.
-void judge_walk(scan::ScanResult& walk, std::uint64_t source_size);
+// `earlier`: the findings of entries judged before (those the walk settled as it went).
+void judge_walk(scan::ScanResult& walk, std::uint64_t source_size, std::vector<report::Finding> earlier = {});
 
 // What the layout judge asks of the bytes between entries. A file searches them; a pipe, long
 // past them, answers from what its walk met there.

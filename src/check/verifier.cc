@@ -189,10 +189,6 @@ class DirectoryRows final : public report::RowSource {
   std::size_t ok_;
 };
 
-// Batches of directory records small enough to hold (a few MiB of entries) and large enough to
-// keep every decode thread busy between them.
-constexpr std::size_t kBatch = 16384;
-
 }  // namespace
 
 Verification verify_archive(io::ByteSource& src, const std::string& path, const VerifyOptions& opt) {
@@ -212,7 +208,7 @@ Verification verify_archive(io::ByteSource& src, const std::string& path, const 
   if (end) {
     for (auto& f : end->findings) rep.add(f);
     directory.emplace(src, *end);
-    directory->next(kBatch, batch, &records);
+    directory->next(std::max<std::size_t>(opt.batch, 1), batch, &records);
     v.from_directory = directory->readable();
     if (!v.from_directory)
       for (auto& f : directory->findings) rep.add(f);
@@ -263,7 +259,7 @@ Verification verify_archive(io::ByteSource& src, const std::string& path, const 
     }
     if (opt.keep_entries)
       for (auto& e : batch) v.entries.push_back(std::move(e));
-  } while (directory->next(kBatch, batch, &records));
+  } while (directory->next(std::max<std::size_t>(opt.batch, 1), batch, &records));
   progress.finish();
   // The directory's own findings (a record cut short, a count that differs) come first, as when
   // the whole directory was read before any entry was judged.

@@ -32,6 +32,7 @@ struct VerifyOptions {
   // batch at a time and the report's rows are read back from the directory when it is written,
   // so that memory does not grow with the names of a million entries. `entries` is then empty.
   bool keep_entries = true;
+  std::size_t batch = 16384;  // directory records judged at a time (tests make it small)
 };
 
 // The verified catalog (entries in directory order) is returned alongside the report so that

@@ -346,17 +346,23 @@ Exit scan_in(Run& run) {
     const std::string& name = in.display;
     codec::Workspace ws;
     report::Progress progress(!o.quiet && !o.json && src->seekable(), src->seekable() ? src->size() : 0, "decoding");
-    auto s = scan::scan_local(*src, ws, {&progress.counter(), 0, o.threads ? o.threads : check::default_threads()});
+    scan::ScanOptions so{&progress.counter(), 0, o.threads ? o.threads : check::default_threads()};
+    // The SysReptor profile looks at every entry; otherwise entries are judged as the walk settles
+    // them and only their rows are kept.
+    const bool profile = o.profile == "sysreptor" || in.encrypted;
+    auto tally = profile ? nullptr : std::make_shared<repair::WalkTally>(*src);
+    if (tally) so.settle = [&](std::vector<scan::Entry>& done) { tally->add(done); };
+    auto s = scan::scan_local(*src, ws, so);
     progress.finish();
     if (in.stream) in.stream->drain();
     run.size = src->size();
-    check::judge_walk(s, src->size());
+    check::judge_walk(s, src->size(), tally ? std::move(tally->judged) : std::vector<report::Finding>{});
     if (src->size() == 0) throw Unreadable(report::Code::empty_file, name + ": the file is empty (0 bytes); it is not a ZIP archive");
     if (!s.found_any_header)
       throw Unreadable(report::Code::not_a_zip, name + ": not a ZIP archive (no local file header found)");
-    report::Report r = repair::scan_report(s, name, src->size(), scan::locate_end_records(*src).has_value());
+    report::Report r = repair::scan_report(s, name, src->size(), scan::locate_end_records(*src).has_value(), tally);
     if (in.encrypted && !in.tag_ok) r.add(tag_finding(archive, false));
-    if (o.profile == "sysreptor" || in.encrypted) check::check_sysreptor_profile(*src, s.entries, r, false);
+    if (profile) check::check_sysreptor_profile(*src, s.entries, r, false);
     r.decide_verdict();
     emit(run, r);
     summarize(run, r);

@@ -82,8 +82,10 @@ std::span<const std::uint8_t> Workspace::input(io::ByteSource& src, std::uint64_
     ended = true;
     return {};
   }
-  // A view may be shorter than asked (a ring wraps there) without the source having ended.
-  if (auto v = src.view(offset, want); !v.empty()) return v;
+  // Only a whole piece is lent: a view may be shorter than asked (a read cache or a ring ends
+  // there), and a decoder fed pieces of varying length reports a failure at a different point
+  // (zstd: "after 4039 bytes" from a file, "after 6836" through a pipe). Same bytes, same words.
+  if (auto v = src.view(offset, want); v.size() == want) return v;
   std::size_t n = src.read_at(offset, {in_.data(), want});
   if (n < want) ended = true;
   return {in_.data(), n};

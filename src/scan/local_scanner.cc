@@ -241,9 +241,18 @@ class Dispatcher {
     std::unique_lock lock(mu_);
     room_.wait(lock, [&] { return in_flight_ < kMaxInFlight || queue_.empty(); });
     in_flight_ += job.req.limit;
+    ++outstanding_;
     queue_.push_back(std::move(job));
     ready_.notify_one();
     return true;
+  }
+
+  // Waits for every job submitted so far and hands over their results; the workers stay.
+  std::map<std::size_t, codec::DecodeResult> drain() {
+    std::unique_lock lock(mu_);
+    room_.wait(lock, [&] { return outstanding_ == 0 || error_; });
+    if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
+    return std::exchange(results_, {});
   }
 
   // Joins the workers; an I/O error met by one of them is thrown here, on the walker's thread.
@@ -294,6 +303,7 @@ class Dispatcher {
       if (stream_ && job.req.limit) stream_->release(job.req.offset);
       std::lock_guard lock(mu_);
       in_flight_ -= job.req.limit;
+      --outstanding_;
       results_[job.index] = std::move(d);
       room_.notify_all();
     }
@@ -306,6 +316,7 @@ class Dispatcher {
   std::condition_variable ready_, room_;
   std::deque<Job> queue_;
   std::uint64_t in_flight_ = 0;
+  std::size_t outstanding_ = 0;  // jobs submitted whose result is not in results_ yet
   bool closing_ = false;
   std::map<std::size_t, codec::DecodeResult> results_;
   std::exception_ptr error_;
@@ -359,16 +370,16 @@ std::optional<DataDescriptor> find_descriptor_candidate(io::ByteSource& src, std
 
 }  // namespace
 
-report::Finding eocd_missing_finding(std::uint64_t size, const std::vector<Entry>& walked) {
-  const Entry* last = nullptr;
-  std::size_t index = 0;
+report::Finding eocd_missing_finding(std::uint64_t size, const std::vector<Entry>& walked, std::size_t walked_before,
+                                     const std::optional<LastWhole>& earlier) {
+  std::optional<LastWhole> last = earlier;
   for (std::size_t i = 0; i < walked.size(); ++i)
-    if (walked[i].status == report::EntryStatus::ok) last = &walked[i], index = i + 1;
+    if (walked[i].status == report::EntryStatus::ok) last = LastWhole{walked[i].name, walked_before + i + 1, walked[i].end_offset};
   std::string msg = "no central directory or end record after the entries: the archive was cut short or never finished";
   if (last)
-    msg += fmt::format("; the last whole entry is '{}' (entry {}, ending at offset {})",
-                       report::printable_name(last->name), index, last->end_offset);
-  else if (!walked.empty())
+    msg += fmt::format("; the last whole entry is '{}' (entry {}, ending at offset {})", report::printable_name(last->name),
+                       last->number, last->end);
+  else if (!walked.empty() || walked_before)
     msg += "; no entry is whole";
   return make_finding(report::Code::eocd_missing, std::nullopt, size, msg);
 }
@@ -451,6 +462,18 @@ ScanResult scan_local(io::ByteSource& input, codec::Workspace& ws, const ScanOpt
   };
 
   while (pos < size()) {
+    if (opt.settle && r.entries.size() > std::max<std::size_t>(opt.settle_every, 1)) {
+      if (pool) {
+        auto results = pool->drain();
+        for (auto index : pending) r.entries[index - r.entries_before].decoded = results[index];
+        pending.clear();
+      }
+      // The last entry stays: the walk may yet learn that no record follows it.
+      std::vector<Entry> done(std::make_move_iterator(r.entries.begin()), std::make_move_iterator(r.entries.end() - 1));
+      r.entries.erase(r.entries.begin(), r.entries.end() - 1);
+      r.entries_before += done.size();
+      opt.settle(done);
+    }
     std::uint8_t sigb[4] = {};
     std::size_t n = src.read_at(pos, sigb);
     if (n == 0) break;  // the end of the file, right after an entry
@@ -486,11 +509,12 @@ ScanResult scan_local(io::ByteSource& input, codec::Workspace& ws, const ScanOpt
         cut.name.assign(nb.begin(), nb.end());
         cut.method = fixed[8] | fixed[9] << 8;
       }
-      r.cut_entry = r.entries.size();
+      r.cut_entry = r.entries_before + r.entries.size();
       r.entries.push_back(std::move(cut));
       r.findings.push_back(make_finding(report::Code::entry_truncated, std::nullopt, pos,
-                                        fmt::format("entry {}: {}", r.entries.size() + 1, why)));
-      r.stop = fmt::format("the file ends inside the local header of entry {} at offset {}", r.entries.size() + 1, pos);
+                                        fmt::format("entry {}: {}", r.entries_before + r.entries.size() + 1, why)));
+      r.stop = fmt::format("the file ends inside the local header of entry {} at offset {}",
+                           r.entries_before + r.entries.size() + 1, pos);
       r.damaged.push_back({pos, size(), "cut local header"});
       break;
     }
@@ -515,7 +539,7 @@ ScanResult scan_local(io::ByteSource& input, codec::Workspace& ws, const ScanOpt
     e.data_offset = pos + lfh->header_len();
     const bool zip64 = e.lfh->zip64;
     if (!lfh->extra.empty()) e.extras = std::make_shared<const Entry::Extras>(Entry::Extras{{}, {}, std::move(lfh->extra)});
-    const std::size_t index = r.entries.size();
+    const std::size_t index = r.entries_before + r.entries.size();
     const std::string name = e.name;
 
     // The walk ends inside this entry: the judge reports it (entry_truncated), the walk says where.
@@ -677,7 +701,7 @@ ScanResult scan_local(io::ByteSource& input, codec::Workspace& ws, const ScanOpt
   }
   if (pool) {
     auto results = pool->finish();
-    for (auto index : pending) r.entries[index].decoded = results[index];
+    for (auto index : pending) r.entries[index - r.entries_before].decoded = results[index];
   }
   if (r.stop.empty()) r.stop = pos >= size() ? "end of file after the last entry" : "walk ended";
   return r;

@@ -2,6 +2,7 @@
 #pragma once
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -15,7 +16,10 @@ struct Stretch {
 };
 
 struct ScanResult {
-  std::vector<Entry> entries;  // every local header met, whole or not, in file order
+  // Every local header met, whole or not, in file order, except the first `entries_before`,
+  // which went to ScanOptions::settle.
+  std::vector<Entry> entries;
+  std::size_t entries_before = 0;
   std::vector<report::Finding> findings;
   std::vector<Stretch> damaged;  // bytes that belong to no entry that could be read
   std::uint64_t archive_start = 0;  // first local header (bytes before it are a prefix)
@@ -25,7 +29,8 @@ struct ScanResult {
   std::optional<std::uint64_t> directory_at;
   std::uint64_t end_of_entries = 0;  // one past the last entry whose extent is known
   std::string stop;  // why the walk ended, for people
-  // Entry that the file ends inside (cut archives) and how much of it was intact.
+  // Entry that the file ends inside (cut archives; its number counts settled entries too, and it
+  // is always the last of `entries`) and how much of it was intact.
   std::optional<std::size_t> cut_entry;
   std::uint64_t cut_intact_bytes = 0;
 };
@@ -37,13 +42,26 @@ struct ScanOptions {
   // signed data descriptor whose size matches the distance and is followed by a record) are
   // decoded by this many worker threads while the walk goes on.
   unsigned threads = 1;
+  // When set, entries the walk is done with (decoded, their extent settled) are handed over
+  // every few thousand, in file order, and dropped from the result: what a walk of a million
+  // entries holds stays bounded (issue 13).
+  std::function<void(std::vector<Entry>& done)> settle;
+  std::size_t settle_every = 16384;
 };
 
 ScanResult scan_local(io::ByteSource& src, codec::Workspace& ws, const ScanOptions& opt = {});
 
 // eocd_missing for an archive of `size` bytes, naming the last entry the walk found whole: what
 // an admin needs to know of a backup that was cut short or never finished.
-report::Finding eocd_missing_finding(std::uint64_t size, const std::vector<Entry>& walked);
+// `walked` may follow entries the walk settled (ScanResult::entries_before); `earlier` is the
+// last whole one among those.
+struct LastWhole {
+  std::string name;
+  std::size_t number = 0;  // counted from 1
+  std::uint64_t end = 0;
+};
+report::Finding eocd_missing_finding(std::uint64_t size, const std::vector<Entry>& walked, std::size_t walked_before = 0,
+                                     const std::optional<LastWhole>& earlier = std::nullopt);
 
 // Searches [from, to) for the next position that starts a plausible local header, central
 // directory record or end record; returns `to` if none.

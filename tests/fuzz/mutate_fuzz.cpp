@@ -21,6 +21,7 @@
 
 #include "check/verifier.h"
 #include "repair/repair.h"
+#include "scan/end_records.h"
 #include "scan/local_scanner.h"
 
 namespace {
@@ -57,6 +58,23 @@ std::string stream_verdict(const std::vector<std::uint8_t>& b, std::mt19937_64& 
 }
 
 }  // namespace
+
+// Everything a report says but its timing: what a verify or scan that judges entries a few at a
+// time must say exactly as one that holds them all.
+std::string digest(const zm::report::Report& r) {
+  std::string d = zm::report::to_string(r.verdict);
+  for (const auto& f : r.findings)
+    d += "\n" + std::string(zm::report::to_string(f.code)) + "|" + f.entry.value_or("-") + "|" +
+         (f.offset ? std::to_string(*f.offset) : "-") + "|" + f.message + "|" + std::to_string(f.readers);
+  r.for_each_row([&](const zm::report::EntryRow& e) {
+    d += "\nrow " + e.name + "|" + e.method + "|" + std::to_string(e.compressed_size) + "|" +
+         std::to_string(e.uncompressed_size) + "|" + std::to_string(e.crc32) + "|" + std::to_string(e.offset) + "|" +
+         zm::report::to_string(e.status) + "|" + std::to_string(e.data_descriptor) + std::to_string(e.zip64);
+  });
+  d += "\nentries " + r.stats.value("entries", nlohmann::json(0)).dump() + " ok " +
+       r.stats.value("entries_ok", nlohmann::json(0)).dump();
+  return d;
+}
 
 int main(int argc, char** argv) {
   if (argc < 3) {
@@ -118,6 +136,14 @@ int main(int argc, char** argv) {
         zm::report::write_json(out, v.report);
         (void)nlohmann::json::parse(out.str());  // what is written must be one JSON document
         file_verdict = zm::report::to_string(v.report.verdict);
+        // The verify command judges a directory in batches and keeps no entries: the same report.
+        zm::check::VerifyOptions small{1, false};
+        small.keep_entries = false;
+        small.batch = 1 + rng() % 3;
+        auto w = zm::check::verify_archive(src, f.path().string(), small);
+        if (digest(w.report) != digest(v.report))
+          fail("verify in batches of " + std::to_string(small.batch) + " reports otherwise:\n" + digest(w.report) +
+               "\n-- than in one:\n" + digest(v.report));
       } catch (const zm::check::CannotProceed&) {
         ++cannot;
         file_verdict = "cannot proceed";
@@ -129,8 +155,22 @@ int main(int argc, char** argv) {
       if (piped != file_verdict) fail("verify gives " + file_verdict + " from a file but " + piped + " from a pipe");
       try {
         zm::codec::Workspace ws;
-        auto s = zm::scan::scan_local(src, ws);
+        auto s = zm::scan::scan_local(src, ws, {nullptr, 0, 2});
         zm::check::judge_walk(s, src.size());
+        // The scan command lets the walk hand entries over as it goes: the same report.
+        const bool end = zm::scan::locate_end_records(src).has_value();
+        auto whole = zm::repair::scan_report(s, "a", src.size(), end);
+        auto tally = std::make_shared<zm::repair::WalkTally>(src);
+        zm::scan::ScanOptions so;
+        so.threads = 2;
+        so.settle_every = 1 + rng() % 3;
+        so.settle = [&](std::vector<zm::scan::Entry>& done) { tally->add(done); };
+        auto t = zm::scan::scan_local(src, ws, so);
+        zm::check::judge_walk(t, src.size(), std::move(tally->judged));
+        auto settled = zm::repair::scan_report(t, "a", src.size(), end, tally);
+        if (digest(settled) != digest(whole))
+          fail("scan settling every " + std::to_string(so.settle_every) + " entries reports otherwise:\n" +
+               digest(settled) + "\n-- than holding them all:\n" + digest(whole));
       } catch (const std::exception& ex) {
         fail(std::string("scan threw ") + ex.what());
       }
