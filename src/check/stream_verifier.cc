@@ -8,6 +8,7 @@
 #include <set>
 
 #include "check/verifier.h"
+#include "crypt/zip_crypto.h"
 #include "report/progress.h"
 #include "scan/central_directory.h"
 #include "scan/end_records.h"
@@ -138,6 +139,12 @@ Verification verify_stream(io::StreamSource& src, const std::string& path, const
           e.descriptor = s.descriptor;
           e.descriptor_cut = s.descriptor_cut;
           e.cut_intact = s.cut_intact;
+          // The walk saw no scheme it knows in the local header (its AES field damaged, say) where
+          // the directory's record names one: without a password a file's verify asks for one
+          // without reading the data, and so does this.
+          if (!e.decoded && e.crypt == scan::CryptOutcome::not_tried && e.encrypted() && zipcrypt::decodable(e) &&
+              !zipcrypt::password())
+            e.decoded = zipcrypt::decode(ws, src, scan::sized_request(e), e);
         }
       }
       judge_entry(e, src.size(), rep.findings);
