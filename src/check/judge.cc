@@ -245,6 +245,12 @@ void judge_entry(Entry& e, std::uint64_t size, std::vector<report::Finding>& out
     e.status = cut ? EntryStatus::truncated : EntryStatus::damaged;
     return;
   }
+  if (!e.in_directory && !e.lfh) {
+    // A walk that met a local header cut by the end of the file: the walk says so
+    // (entry_truncated, with how far the header got); there is no data to locate.
+    e.status = EntryStatus::truncated;
+    return;
+  }
   if (e.lfh && !judge_local_header(j)) {
     e.status = EntryStatus::damaged;
     return;

@@ -510,11 +510,11 @@ ScanResult scan_local(io::ByteSource& input, codec::Workspace& ws, const ScanOpt
         cut.method = fixed[8] | fixed[9] << 8;
       }
       r.cut_entry = r.entries_before + r.entries.size();
+      const std::size_t number = *r.cut_entry + 1;
       r.entries.push_back(std::move(cut));
       r.findings.push_back(make_finding(report::Code::entry_truncated, std::nullopt, pos,
-                                        fmt::format("entry {}: {}", r.entries_before + r.entries.size() + 1, why)));
-      r.stop = fmt::format("the file ends inside the local header of entry {} at offset {}",
-                           r.entries_before + r.entries.size() + 1, pos);
+                                        fmt::format("entry {}: {}", number, why)));
+      r.stop = fmt::format("the file ends inside the local header of entry {} at offset {}", number, pos);
       r.damaged.push_back({pos, size(), "cut local header"});
       break;
     }

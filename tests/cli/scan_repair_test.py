@@ -47,6 +47,23 @@ class Scan(Tmp):
         self.assertEqual(codes(doc, "backup.jsonl"), {"entry_truncated"})
         self.assertIn("eocd_missing", codes(doc))
 
+    def test_a_cut_inside_a_local_header_is_one_truncated_entry_numbered_right(self):
+        # Cut in the middle of the third entry's name: the walk says where; the judge adds no
+        # "data could not be located" at offset 0 for it, and the entry is numbered 3, not 4.
+        data = read("infozip-file.zip")
+        lay = Layout(data)
+        at = lay.infos[2].header_offset
+        p, doc = run_json("scan", self.write("cut.zip", data[:at + 30 + 2]))
+        self.assertEqual(p.returncode, 1)
+        self.assertEqual(codes(doc), {"entry_truncated", "eocd_missing"})
+        cut = [f for f in doc["findings"] if f["code"] == "entry_truncated"]
+        self.assertEqual(len(cut), 1)
+        self.assertEqual(cut[0]["offset"], at)
+        self.assertIn("entry 3:", cut[0]["message"])
+        self.assertEqual(doc["scan"]["cut_entry"]["index"], 3)
+        self.assertIn("entry 3 ", doc["scan"]["stop"])
+        self.assertEqual([e["status"] for e in doc["entries"]], ["ok", "ok", "truncated"])
+
     def test_scan_records_a_zeroed_stretch_and_recovers_what_follows(self):
         data = bytearray(read("python-stream-deflate-zip64.zip"))
         lay = Layout(bytes(data))
