@@ -110,6 +110,23 @@ def many_small_archive(path, n=200000):
             z.writestr("uploadedimages/%06d.json" % i, '{"id": %d, "ok": true}\n' % i)
 
 
+def million_archive(path, n=1000000):
+    """Issue 13's backup: a million tiny deflated JSON files with 70-byte names (ZIP64 end records,
+    as Python writes them past 65,535 entries)."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for i in range(n):
+            name = "sysreptor/uploadedfiles/project-0000000000000000000000/screenshot-%07d.json" % i
+            z.writestr(name, '{"id": %d, "ok": true, "note": "x"}\n' % i)
+
+
+def cut_directory_off(src, dst):
+    """The archive without its central directory and end records: a backup never finished."""
+    with zipfile.ZipFile(src) as z:
+        cd = z.start_dir
+    with open(src, "rb") as f, open(dst, "wb") as o:
+        o.write(f.read(cd))
+
+
 if __name__ == "__main__":
     what, dest = sys.argv[1], sys.argv[2]
     {"tree": tree, "zipstream": lambda p: zipstream_archive(sys.argv[3], p), "big": big_entry_archive,

@@ -1,5 +1,6 @@
 """Archives too big to ship: more than 65,535 entries, an entry over 4 GiB, and offsets between 2
 and 4 GiB in a classic end record (zipstream-ng). Generated at test time, streamed or sparse."""
+import json
 import os
 import shutil
 import struct
@@ -78,6 +79,43 @@ class Big(unittest.TestCase):
         p, doc = run_json("verify", path, timeout=600)
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertEqual(len(doc["entries"]), n)
+
+    def test_a_million_entries_in_bounded_memory(self):
+        # Issue 13: verify judges the directory in batches and scan settles the walk as it goes;
+        # both stay within 96 MiB, and what needs every entry still sees every entry: verify finds
+        # a name stored twice 700,000 entries apart, and an unsafe name.
+        n = 1000000
+        path = os.path.join(self.tmp, "million.zip")
+        names = ["sysreptor/uploadedfiles/project-0000000000000000000000/screenshot-%07d.json" % i for i in range(n)]
+        names[700001] = names[3]
+        names[400000] = "../escape.json"
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+            for i, name in enumerate(names):
+                z.writestr(name, '{"id": %d}\n' % i)
+        for args in (["verify", "--json", path], ["scan", "--json", path]):
+            with self.subTest(command=args[0]):
+                out = os.path.join(self.tmp, "report.json")
+                with open(out, "wb") as f:
+                    p = subprocess.Popen([ZIPMEDIC_BIN, *args], stdout=f, stderr=subprocess.PIPE)
+                    _, status, usage = os.wait4(p.pid, 0)
+                    p.returncode = os.waitstatus_to_exitcode(status)
+                with open(out) as f:
+                    doc = json.load(f)
+                os.remove(out)
+                self.assertLessEqual(usage.ru_maxrss, 96 * 1024, "peak RSS %d KiB" % usage.ru_maxrss)
+                self.assertEqual(len(doc["entries"]), n)
+                self.assertEqual(doc["entries"][999999]["name"], names[999999])
+                if args[0] == "scan":  # the walk judges structure, not names
+                    self.assertEqual(p.returncode, 0)
+                    self.assertEqual(doc["stats"]["entries_ok"], n)
+                else:
+                    found = {(f["code"], f["entry"]) for f in doc["findings"]}
+                    self.assertIn(("unsafe_path", "../escape.json"), found)
+                    self.assertEqual(p.returncode, 1)
+                    dup = [f for f in doc["findings"] if f["code"] == "duplicate_name"]
+                    self.assertEqual(len(dup), 1)
+                    self.assertEqual(dup[0]["entry"], names[3])
+                    self.assertIn("entries 4 and 700002", dup[0]["message"])
 
     def test_entry_over_4_gib_streamed(self):
         size = 4 * GiB + 12345
