@@ -35,6 +35,9 @@ Entry entry_from_record(const zip::CentralDirectoryHeader& h, bool* zip64_missin
   }
   for (std::size_t len : zip::extra_field_lengths(extra, 0x9901))
     if (len < 7) e.cd_extra_refused_by |= report::kLibarchive;
+  // An extended timestamp (0x5455) with no flags byte: "Incomplete extended time field" (rule 26).
+  for (std::size_t len : zip::extra_field_lengths(extra, 0x5455))
+    if (len == 0) e.cd_extra_refused_by |= report::kLibarchive;
   // 4.4.1.4 / 4.5.3: an all-ones field defers to the ZIP64 extra, which holds only those values.
   bool want_u = h.uncompressed_size == zip::kMax32, want_c = h.compressed_size == zip::kMax32,
        want_o = h.local_offset == zip::kMax32, want_d = h.disk_start == zip::kMax16;
