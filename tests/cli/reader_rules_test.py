@@ -106,6 +106,15 @@ class ReaderRules(TempDirTest):
         # Host 3, 0 bytes: no extractor can write a link with an empty target.
         self.assert_damaged(set_attr(data, lay, k, 0o120777 << 16), "entry_kind_differs",
                             ["unzip", "7zip", "libarchive"], lay.infos[k].filename)
+        # Host 3, binary data: the link's target is cut at the first NUL byte.
+        k = index_of(lay, "signatures.bin")
+        content = lay.contents[lay.infos[k].filename]
+        self.assertIn(b"\0", content)
+        path, _ = self.assert_damaged(set_attr(data, lay, k, 0o120777 << 16), "entry_kind_differs",
+                                      ["unzip", "7zip", "libarchive"], lay.infos[k].filename)
+        if have("bsdtar"):
+            link = os.path.join(self.extract("bsdtar", path)[1], lay.infos[k].filename)
+            self.assertEqual(os.fsencode(os.readlink(link)), content[:content.index(b"\0")])
         # Host 0 (Java's jar): only 7-Zip makes a link; the others write a file.
         data = read("java-jar.zip")
         lay = Layout(data)
