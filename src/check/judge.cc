@@ -41,6 +41,100 @@ struct Judging {
   }
 };
 
+// What the directory's external attributes (4.4.15) make of an entry, reader by reader, measured
+// on unzip 6.0, 7-Zip 26.02 and bsdtar 3.6.2 for every host 0-31 (docs/readers.md, rules 65-67
+// and 71-73). The host is the high byte of "version made by" (4.4.2), in Info-ZIP's numbering.
+struct AttributeKinds {
+  report::Readers directory = 0;  // make a directory of an entry whose name has no trailing '/'
+  report::Readers symlink = 0;    // make a symbolic link whose target is the data
+  report::Readers special = 0;    // libarchive: a device node, or a file of other bytes
+  report::Readers skipped = 0;    // unzip: a volume label, never extracted on Unix
+};
+
+AttributeKinds attribute_kinds(const Entry& e) {
+  AttributeKinds k;
+  const unsigned host = e.version_made_by >> 8;
+  const std::uint32_t type = (e.external_attr >> 16) & 0170000;
+  const bool dos_dir = e.external_attr & 0x10;
+  // 7-Zip reads the MS-DOS directory bit for FAT, HPFS, NTFS and VFAT, libarchive only for FAT;
+  // both read a Unix directory mode for a Unix host (7-Zip CItem::IsDir).
+  if (((host == 0 || host == 6 || host == 11 || host == 14) && dos_dir) || (host == 3 && type == 0040000))
+    k.directory |= report::kSevenZip;
+  if ((host == 0 && dos_dir) || (host == 3 && type == 0040000)) k.directory |= report::kLibarchive;
+  if (type == 0120000) {
+    // unzip's SYMLINK_HOST: VMS, Unix, Atari, BeOS, AtheOS; 7-Zip: FAT, Unix, NTFS; libarchive: Unix.
+    if (host == 2 || host == 3 || host == 5 || host == 16 || host == 30) k.symlink |= report::kUnzip;
+    if (host == 0 || host == 3 || host == 11) k.symlink |= report::kSevenZip;
+    if (host == 3) k.symlink |= report::kLibarchive;
+  }
+  // libarchive gives a Unix host's mode to the file it writes: character and block devices become
+  // device nodes, and types that are none of the seven (3, 5, 7, 9, 11, 13-15 << 12) and sockets
+  // come out as a file of other bytes. A FIFO (1) is written as a file.
+  if (host == 3 && type != 0 && type != 0010000 && type != 0100000 && type != 0040000 && type != 0120000)
+    k.special |= report::kLibarchive;
+  // unzip's IS_VOLID for FAT, Atari, HPFS and NTFS hosts.
+  if ((e.external_attr & 0x08) && (host == 0 || host == 5 || host == 6 || host == 11)) k.skipped |= report::kUnzip;
+  return k;
+}
+
+// A symbolic link all three extractors make (a Unix host) is what its writer meant (zip -y,
+// bsdtar, 7z -snl): a warning, unless its data cannot be a link target (empty, or longer than
+// Linux's PATH_MAX - 1), which no extractor can then write.
+constexpr std::uint64_t kMaxLinkTarget = 4095;
+bool meant_symlink(const Entry& e, const AttributeKinds& k) {
+  return k.symlink == (report::kUnzip | report::kSevenZip | report::kLibarchive) && e.uncompressed_size > 0 &&
+         e.uncompressed_size <= kMaxLinkTarget;
+}
+
+void judge_attributes(Judging& j) {
+  Entry& e = j.e;
+  const bool data = e.uncompressed_size > 0 || e.compressed_size > 2;
+  const AttributeKinds k = attribute_kinds(e);
+  // A name ending in '/' with data: every extractor makes a directory and drops the bytes
+  // (docs/readers.md, rule 66).
+  if (k.skipped)
+    j.add(Code::entry_kind_differs, e.lfh_offset,
+          "its MS-DOS attributes mark it as a volume label, which unzip skips", k.skipped);
+  if (e.is_directory()) {
+    if (data)
+      j.add(Code::directory_with_data, e.lfh_offset,
+            fmt::format("the entry is named as a directory but holds {} bytes of data, which extractors drop",
+                        e.uncompressed_size));
+    return;
+  }
+  if (k.directory) {
+    if (data)
+      j.add(Code::directory_with_data, e.lfh_offset,
+            fmt::format("the entry is marked as a directory but holds {} bytes of data, which {} drop{}",
+                        e.uncompressed_size, report::reader_names(k.directory),
+                        __builtin_popcount(k.directory) == 1 ? "s" : ""),
+            k.directory);
+    else
+      j.add(Code::entry_kind_differs, e.lfh_offset,
+            fmt::format("its attributes mark it as a directory though its name has no trailing '/': {} make{} a "
+                        "directory of it, the others an empty file",
+                        report::reader_names(k.directory), __builtin_popcount(k.directory) == 1 ? "s" : ""),
+            k.directory);
+  }
+  if (k.symlink && !meant_symlink(e, k)) {
+    const bool all = k.symlink == (report::kUnzip | report::kSevenZip | report::kLibarchive);
+    j.add(Code::entry_kind_differs, e.lfh_offset,
+          all ? fmt::format("its attributes make it a symbolic link, but its {} bytes of data cannot be a link "
+                            "target: extractors write no link with them",
+                            e.uncompressed_size)
+              : fmt::format("its attributes make it a symbolic link for {} only (host {}): the others write a "
+                            "file of its data",
+                            report::reader_names(k.symlink), e.version_made_by >> 8),
+          k.symlink);
+  }
+  if (k.special)
+    j.add(Code::entry_kind_differs, e.lfh_offset,
+          fmt::format("its Unix mode {:06o} is no regular file, directory or link: libarchive writes a device "
+                      "node or other bytes",
+                      (e.external_attr >> 16) & 0170000),
+          k.special);
+}
+
 // The directory's own fields that readers refuse whatever the data holds.
 void judge_directory_record(Judging& j) {
   Entry& e = j.e;
@@ -54,27 +148,39 @@ void judge_directory_record(Judging& j) {
           fmt::format("the directory says version {}.{} is needed to extract it; {} refuse{} that", version / 10,
                       version % 10, report::reader_names(refuse), __builtin_popcount(refuse) == 1 ? "s" : ""),
           refuse);
-  // A directory that holds data: every extractor makes a directory and drops the bytes
-  // (docs/readers.md, rules 64-66): the name ends in '/', or the MS-DOS attribute (hosts MS-DOS,
-  // OS/2, NTFS, VFAT) or the Unix mode says directory.
-  const bool dos_dir = (host == 0 || host == 6 || host == 11 || host == 14) && (e.external_attr & 0x10);
-  const bool unix_dir = host == 3 && ((e.external_attr >> 16) & 0170000) == 0040000;
-  if ((e.is_directory() || dos_dir || unix_dir) && (e.uncompressed_size > 0 || e.compressed_size > 2))
-    j.add(Code::directory_with_data, e.lfh_offset,
-          fmt::format("the entry is {} but holds {} bytes of data, which extractors drop",
-                      e.is_directory() ? "named as a directory" : "marked as a directory", e.uncompressed_size));
+  judge_attributes(j);
   if (e.disk_start != 0)
     j.add(Code::disk_number_nonzero, e.lfh_offset,
           fmt::format("the directory record says the entry starts on disk {} of a single-volume archive", e.disk_start));
   if (e.cd_extra_refused_by && !e.cd_extra_malformed)
     j.add(Code::extra_field_malformed, e.lfh_offset,
           fmt::format("the directory record's extra block has a field {} cannot read (a ZIP64 field of an unknown "
-                      "size, or a short WinZip AES field)",
+                      "size, a short WinZip AES field, or an empty extended timestamp)",
                       report::reader_names(e.cd_extra_refused_by)),
           e.cd_extra_refused_by);
   if (e.cd_extra_malformed)
     j.add(Code::extra_field_malformed, e.lfh_offset, "a field of the directory record's extra block runs past the block",
           report::kPython | report::kLibarchive);
+}
+
+// unzip converts a name from an OEM code page (Ext_ASCII_TO_Native in unzpriv.h) for FAT and HPFS
+// hosts and NTFS 5.0, except a FAT host's 2.5, 2.6 and 4.0 (PKZIP for Windows) in the local header
+// or when Unix attributes are present; a copy whose bit 11 is set and whose record has an extra
+// field is taken as UTF-8 and left alone. When one copy of a non-ASCII name is converted and the
+// other not, unzip warns "mismatching local filename" and exits 1 (measured on 560 combinations
+// of host, version, attributes, bit 11 and extra fields; docs/readers.md, rule 71).
+bool unzip_converts_one_name(const Entry& e, const scan::LocalClaim& l) {
+  const unsigned host = e.version_made_by >> 8, ver = e.version_made_by & 0xFF;
+  const bool unix_attrs = e.external_attr & 0xFFFF0000u;
+  auto oem = [&](bool local) {
+    return (host == 0 && !((local || unix_attrs) && (ver == 25 || ver == 26 || ver == 40))) || host == 6 ||
+           (host == 11 && ver == 50);
+  };
+  const std::uint64_t fixed = 30 + e.name.size();
+  const bool local_extra = e.data_offset > e.lfh_offset + fixed;
+  const bool central = oem(false) && !((e.flags & zip::kFlagUtf8) && !e.cd_extra().empty());
+  const bool local = oem(true) && !((l.flags & zip::kFlagUtf8) && local_extra);
+  return central != local;
 }
 
 // The local header against the directory (4.3.7 vs 4.3.12). False when the header is not this
@@ -91,13 +197,18 @@ bool judge_local_header(Judging& j) {
           fmt::format("method {} locally, {} in the directory", zip::method_name(l.method), zip::method_name(e.method)));
     // 7-Zip requires the flags to match except bits 3, 11 and 15 (and 1-2, the deflate level);
     // Python refuses a non-ASCII name whose bit 11 differs (docs/readers.md, rules 31-34).
-    std::uint16_t ignored = zip::kFlagDescriptor | 0x8000 | zip::kFlagUtf8 | (e.method == zip::kDeflate ? 0x6 : 0);
+    // Bit 15 only for deflate and methods up to 6 (implode): FlagsAreSame's masks are 0x7FF9 and
+    // 0x7FFF, and no mask for other methods (bzip2, LZMA, zstd, xz, PPMd ...).
+    std::uint16_t ignored = zip::kFlagDescriptor | zip::kFlagUtf8 | (e.method == zip::kDeflate ? 0x6 : 0) |
+                            (e.method <= 6 || e.method == zip::kDeflate ? 0x8000 : 0);
     bool ascii = true;
     for (unsigned char c : e.name) ascii &= c < 0x80;
     // unzip warns and exits 1 when bit 11 differs, whatever the name.
     if ((l.flags ^ e.flags) & ~ignored || ((l.flags ^ e.flags) & zip::kFlagUtf8) ||
         ((l.flags ^ e.flags) & zip::kFlagDescriptor))
       diffs.push_back(fmt::format("flags {:04x} locally, {:04x} in the directory", l.flags, e.flags));
+    if (!ascii && !l.name_differs && unzip_converts_one_name(e, l))
+      diffs.push_back("the name, as unzip reads it (it converts one copy from an MS-DOS code page and not the other)");
     if (diffs.empty() && !(l.flags & zip::kFlagDescriptor)) {
       // Sizes live in the local header (bit 3 clear): unzip and libarchive take them from there.
       if (l.crc32 != e.crc32) diffs.push_back(fmt::format("CRC {:08x} locally, {:08x} in the directory", l.crc32, e.crc32));
@@ -502,12 +613,23 @@ NameJudge::Facts NameJudge::examine(const Entry& e, std::vector<report::Finding>
     report::Readers refuse = 0;
     if (!utf8) refuse |= report::kJava | (e.flags & zip::kFlagUtf8 ? report::kPython | report::kLibarchive : 0);
     if (control && !uname) refuse |= report::kUnzip;
-    if (refuse) {
-      auto f = make_finding(Code::name_invalid, e.name, e.lfh_offset,
-                            fmt::format("the name {}; {} cannot read the archive under it",
-                                        control ? "holds control bytes" : "is not valid UTF-8",
-                                        report::reader_names(refuse)));
-      f.readers = refuse;
+    // A name with backslashes and no slash is a Windows path to libarchive, and to unzip for an
+    // MS-DOS host (warning): they make folders of it. With any '/' (a directory's trailing one
+    // too) both keep the backslashes (docs/readers.md, rule 55).
+    report::Readers split = 0;
+    if (e.name.find('/') == std::string::npos && e.name.find('\\') != std::string::npos && !uname)
+      split = report::kLibarchive | ((e.version_made_by >> 8) == 0 ? report::kUnzip : 0);
+    if (refuse | split) {
+      std::string msg;
+      if (refuse)
+        msg = fmt::format("the name {}; {} cannot read the archive under it",
+                          control ? "holds control bytes" : "is not valid UTF-8", report::reader_names(refuse));
+      if (split)
+        msg += fmt::format("{}the name holds a backslash, which {} take{} for a folder separator: the file comes "
+                           "out under another path",
+                           msg.empty() ? "" : "; ", report::reader_names(split), __builtin_popcount(split) == 1 ? "s" : "");
+      auto f = make_finding(Code::name_invalid, e.name, e.lfh_offset, msg);
+      f.readers = refuse | split;
       out.push_back(std::move(f));
     }
   }
@@ -524,7 +646,7 @@ NameJudge::Facts NameJudge::examine(const Entry& e, std::vector<report::Finding>
   auto why = unsafe_name_reason(e.name);
   if (!why && uname) why = unsafe_name_reason(*uname);
   if (why) out.push_back(make_finding(Code::unsafe_path, e.name, e.lfh_offset, *why + ": a restore could write outside its target"));
-  if (is_symlink_mode(e.unix_mode()))
+  if (e.in_directory && meant_symlink(e, attribute_kinds(e)))
     out.push_back(make_finding(Code::symlink_entry, e.name, e.lfh_offset,
                                "the entry is a symbolic link; a restore must not write through it"));
   facts.hash = name_hash(e.name);

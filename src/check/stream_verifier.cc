@@ -10,6 +10,7 @@
 #include "check/verifier.h"
 #include "crypt/zip_crypto.h"
 #include "report/progress.h"
+#include "crypt/zip_crypto.h"
 #include "scan/central_directory.h"
 #include "scan/end_records.h"
 #include "scan/local_scanner.h"
@@ -19,6 +20,32 @@ using report::make_finding;
 using scan::Entry;
 
 namespace {
+
+// A local header the directory points to that the walk did not take, while the stream's window
+// still holds it: the walk's search after a prefix skips headers whose "version needed" is above
+// 6.3 (to tell a header from "PK\3\4" inside the prefix), though no reader checks that value. The
+// header and its data are then read from the window as a file's verify reads them, so that a pipe
+// and a file agree. False when there is no header there either.
+bool window_witness(io::ByteSource& src, Entry& e) {
+  if (e.lfh_offset < src.earliest_readable() || e.lfh_offset >= src.size()) return false;
+  auto lfh = scan::read_local_header(src, e.lfh_offset, nullptr, nullptr);
+  if (!lfh) return false;
+  e.lfh = scan::local_claim(*lfh);
+  e.lfh->name_differs = lfh->name != e.name;
+  e.data_offset = e.lfh_offset + lfh->header_len();
+  e.end_offset = e.data_offset;
+  if (!local_header_is_its_own(e) || !zipcrypt::decodable(e)) return true;
+  codec::Workspace ws;
+  e.decoded = zipcrypt::decode(ws, src, scan::sized_request(e), e);
+  if (e.has_descriptor_flag() && e.decoded->status == codec::DecodeResult::Status::ok) {
+    e.descriptor = scan::match_descriptor(src, e.data_offset + e.compressed_size, e.decoded->crc,
+                                          e.decoded->consumed, e.decoded->produced, e.lfh_zip64());
+    if (!e.descriptor)
+      e.descriptor = scan::read_descriptor_guess(src, e.data_offset + e.compressed_size, e.lfh_zip64());
+    e.descriptor_cut = !e.descriptor;
+  }
+  return true;
+}
 
 // Directory records from `at` onwards, for as long as they follow one another (4.3.12).
 std::vector<Entry> read_directory_forward(io::ByteSource& src, std::uint64_t at, std::uint64_t* end_at,
@@ -122,7 +149,8 @@ Verification verify_stream(io::StreamSource& src, const std::string& path, const
       referenced.insert(e.lfh_offset);
       auto it = seen.find(e.lfh_offset);
       if (it == seen.end()) {
-        e.lfh_problem = e.lfh_offset >= src.size() ? scan::LocalProblem::past_end : scan::LocalProblem::absent;
+        if (!window_witness(src, e))
+          e.lfh_problem = e.lfh_offset >= src.size() ? scan::LocalProblem::past_end : scan::LocalProblem::absent;
       } else if (!it->second->lfh) {
         e.lfh_problem = scan::LocalProblem::cut;  // the stream ended inside that header
       } else {

@@ -30,6 +30,7 @@ class DirectoryReader {
   bool readable() const { return readable_; }  // the first record was where the end record said
 
  private:
+  io::ByteSource& src_;
   io::SequentialReader rd_;
   const EndRecords& end_;
   std::uint64_t cd_end_, index_ = 0;

@@ -105,6 +105,16 @@ std::optional<EndRecords> locate_end_records(io::ByteSource& src) {
         r.findings.push_back(make_finding(report::Code::zip64_inconsistent, std::nullopt, r.locator_offset,
                                           fmt::format("ZIP64 locator says the archive spans {} disks",
                                                       r.locator->total_disks)));
+      // The disk holding the ZIP64 end record must be this one: Python calls the archive multi-disk,
+      // unzip refuses it, Go and libarchive ignore the locator and then find no directory (or, with
+      // real classic values, nothing in it) (docs/readers.md, rule 12).
+      if (r.locator->cd_disk != 0) {
+        r.findings.push_back(make_finding(report::Code::disk_number_nonzero, std::nullopt, r.locator_offset,
+                                          fmt::format("the ZIP64 locator says the ZIP64 end record is on disk {} of "
+                                                      "a single-volume archive",
+                                                      r.locator->cd_disk)));
+        r.findings.back().readers = report::kUnzip | report::kLibarchive | report::kPython | report::kGo;
+      }
       // The ZIP64 end record normally ends where the locator starts; its declared offset may be
       // shifted by a prefix, so the physical position is tried first.
       std::optional<zip::Zip64End> z;

@@ -12,8 +12,9 @@ suffixes, name and extra-field edits. Each mutant is given to zipmedic and to si
   scan           `scan` exit 0 => every entry it calls ok holds content that the original fixture
                  held (the walk trusts only what decoded);
   repair         `repair -o OUT` exit 0 or 1 => every reader reads OUT without refusal, OUT holds
-                 only entries byte-identical (name and content) to entries of the original fixture,
-                 and `verify OUT` exits 0;
+                 only entries byte-identical (name and content) to entries of the original fixture
+                 (or to one a name.both mutation renamed in both headers alike, which no repair can
+                 tell from the writer's name), and `verify OUT` exits 0;
   status         every exit status is 0, 1 or 3 (2 is a usage error, and these command lines are
                  valid), no signal, no timeout.
 
@@ -590,10 +591,23 @@ def read_7z(path, tmp):
                         lambda out: ["7z", "x", "-y", "-bd", "-o" + out, path], _parse_7z_slt, tmp)
 
 
+_BSDTAR_ESCAPES = {b"a": b"\a", b"b": b"\b", b"f": b"\f", b"n": b"\n", b"r": b"\r", b"t": b"\t", b"v": b"\v",
+                   b"\\": b"\\"}
+
+
+def _bsdtar_unescape(line):
+    """`bsdtar -t` prints a backslash as two and other unprintable bytes as \\ooo or \\n
+    (safe_fprintf): the name's own bytes are what it extracts to."""
+    def one(m):
+        e = m.group(1)
+        return bytes([int(e, 8)]) if len(e) == 3 else _BSDTAR_ESCAPES.get(e, b"\\" + e)
+    return re.sub(rb"\\([0-7]{3}|.)", one, line, flags=re.S)
+
+
 def read_bsdtar(path, tmp):
     return _tool_result(path, ["bsdtar", "-xOf", path], ["bsdtar", "-tf", path],
                         lambda out: ["bsdtar", "-xf", path, "-C", out],
-                        lambda o: [x for x in o.split(b"\n") if x], tmp)
+                        lambda o: [_bsdtar_unescape(x) for x in o.split(b"\n") if x], tmp)
 
 
 class ReaderSet:
@@ -796,7 +810,23 @@ class Checker:
                 if not os.path.exists(out):
                     fails.append(("repair-no-output/" + kind, "repair exit %d, but no %s" % (r, out)))
                     return
-                self._repaired(out, kind, m["fixture"], ref, fails, facts)
+                self._repaired(out, kind, m["fixture"], ref, fails, facts, self.renamed(m))
+
+    def renamed(self, m):
+        """Entries a name.both mutation renamed consistently: the local header and the directory
+        agree on the new name, so no repair can tell it from the writer's; a repair that keeps the
+        entry under it keeps what the archive says, not something foreign."""
+        hit = re.match(r"entry (\d+) name byte (\d+): 0x[0-9a-f]+ -> (0x[0-9a-f]+) \(both\)", m["detail"])
+        if m["kind"] != "name.both" or not hit:
+            return set()
+        k, i, new = int(hit.group(1)), int(hit.group(2)), int(hit.group(3), 16)
+        data = self.fixture_data[m["fixture"]]
+        p, n, _, _ = Records(data).cd[k]
+        raw = bytearray(data[p + 46:p + 46 + n])
+        raw[i] = new
+        info = zipfile.ZipFile(io.BytesIO(data)).infolist()[k]
+        content = (info.file_size, "%08x" % info.CRC)
+        return {(shown_name(bytes(raw)),) + content: (shown_name(data[p + 46:p + 46 + n]),) + content}
 
     def _readers_agree(self, path, fixture, check, kind, want, methods, encrypted, doc, fails, facts):
         results = self.readers.read(path)
@@ -855,7 +885,8 @@ class Checker:
         same = compare(reader, orig["entries"], orig_want)[:2] == compare(reader, res["entries"], want)[:2]
         return orig["ok"] and same
 
-    def _repaired(self, out, kind, fixture, ref, fails, facts):
+    def _repaired(self, out, kind, fixture, ref, fails, facts, renamed=None):
+        renamed = renamed or {}
         vp, _ = zipmedic("verify", "--json", out)
         ov = self.status(fails, "verify-repaired", vp, kind)
         if ov is not None and ov != 0:
@@ -871,16 +902,20 @@ class Checker:
                 continue
             # The same name bytes decoded the same way as in the original are the original's name.
             seen = self.original_view(fixture, reader)
-            foreign = [e for e in res["entries"] if reader_key(e, reader) not in ref.entries | seen]
-            decoded = [(k[0], reader_key(e, reader)[0]) for e in foreign for k in ref.entries
-                       if k[1:] == reader_key(e, reader)[1:] and same_bytes_other_decoding(k[0], e)]
+            allowed = ref.entries | set(renamed)
+            foreign = [e for e in res["entries"] if reader_key(e, reader) not in allowed | seen]
+            # A renamed entry whose original name this reader already decoded another way keeps
+            # the writer's bit 11 and host: that decoding is the fixture's, not the repair's.
+            decoded = [(k[0], reader_key(e, reader)[0]) for e in foreign for k in allowed
+                       if k[1:] == reader_key(e, reader)[1:] and same_bytes_other_decoding(k[0], e)
+                       and not (k in renamed and renamed[k] not in seen)]
             if decoded:
                 # repair writes the names: it chooses bit 11 and "version made by", so it owns
                 # how readers decode them.
                 fails.append(("repair-name-decoding/%s" % reader, "%s shows %s" % (
                     reader, ", ".join("%r as %r" % d for d in decoded[:3]))))
             foreign = [reader_key(e, reader) for e in foreign if not any(
-                k[1:] == reader_key(e, reader)[1:] and same_bytes_other_decoding(k[0], e) for k in ref.entries)]
+                k[1:] == reader_key(e, reader)[1:] and same_bytes_other_decoding(k[0], e) for k in allowed)]
             if foreign:
                 fails.append(("repair-foreign/%s/%s" % (reader, kind),
                               "%s reads entries the original did not hold: %s" % (reader, foreign[:4])))

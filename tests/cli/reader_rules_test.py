@@ -1,0 +1,252 @@
+"""The last reader rules of issue 10 (docs/readers.md, rules 12, 26, 34, 55, 65, 67 and 71-73): each
+archive is a fixture with one field edited (or one a real tool made), verify must name the readers
+that read it otherwise, and where the tool is here the reader is run to show that it does."""
+import os
+import shutil
+import struct
+import subprocess
+import unittest
+
+from zmtest import Layout, TempDirTest, codes, read, replace_name, run, run_json
+
+
+def index_of(lay, suffix):
+    return next(i for i, x in enumerate(lay.infos) if x.filename.endswith(suffix))
+
+
+def set_cd(data, lay, k, offset, fmt, value):
+    """Entry k's directory record with the field at `offset` (4.3.12) set to value."""
+    b = bytearray(data)
+    struct.pack_into(fmt, b, lay.cd_record(k) + offset, value)
+    return bytes(b)
+
+
+def set_attr(data, lay, k, attr, made_by=None):
+    data = set_cd(data, lay, k, 38, "<I", attr)
+    return data if made_by is None else set_cd(data, lay, k, 4, "<H", made_by)
+
+
+def findings(doc, code):
+    return [f for f in doc["findings"] if f["code"] == code]
+
+
+def have(tool):
+    return shutil.which(tool) is not None
+
+
+class ReaderRules(TempDirTest):
+    def verify(self, data, name="x.zip"):
+        path = self.write(name, data)
+        p, doc = run_json("verify", path)
+        return path, p, doc
+
+    def assert_damaged(self, data, code, readers, entry=None):
+        path, p, doc = self.verify(data)
+        self.assertEqual(p.returncode, 1, p.stderr.decode())
+        hits = [f for f in findings(doc, code) if entry is None or f["entry"] == entry]
+        self.assertTrue(hits, (code, sorted(codes(doc))))
+        self.assertEqual(sorted(hits[0].get("readers", [])), sorted(readers), hits[0])
+        # A pipe gives the file's verdict.
+        with open(path, "rb") as f:
+            self.assertEqual(run("verify", "-", input=f.read()).returncode, 1)
+        return path, doc
+
+    def extract(self, tool, path):
+        out = os.path.join(self.tmp, "out-" + tool)
+        os.makedirs(out, exist_ok=True)
+        cmd = {"unzip": ["unzip", "-qq", "-o", path, "-d", out], "7z": ["7z", "x", "-y", "-bd", "-o" + out, path],
+               "bsdtar": ["bsdtar", "-xf", path, "-C", out]}[tool]
+        p = subprocess.run(cmd, capture_output=True, stdin=subprocess.DEVNULL)
+        return p, out
+
+    # Rule 65: the attributes of an empty file say directory (Unix mode 040755, host 3).
+    def test_an_empty_file_marked_as_a_directory_is_a_directory_for_7zip_and_libarchive(self):
+        data = read("infozip-file.zip")
+        lay = Layout(data)
+        k = index_of(lay, "empty.txt")
+        path, _ = self.assert_damaged(set_attr(data, lay, k, 0o40755 << 16), "entry_kind_differs",
+                                      ["7zip", "libarchive"], lay.infos[k].filename)
+        for tool in ("7z", "bsdtar"):
+            if have(tool):
+                p, out = self.extract(tool, path)
+                self.assertTrue(os.path.isdir(os.path.join(out, lay.infos[k].filename)), tool)
+
+    # Rule 72: DOS attribute 0x08 on a file of an MS-DOS host (Java's jar writes host 0).
+    def test_a_volume_label_attribute_makes_unzip_skip_the_entry(self):
+        data = read("java-jar.zip")
+        lay = Layout(data)
+        k = index_of(lay, "VERSION")
+        path, _ = self.assert_damaged(set_attr(data, lay, k, 0x08), "entry_kind_differs", ["unzip"],
+                                      lay.infos[k].filename)
+        if have("unzip"):
+            p, out = self.extract("unzip", path)
+            self.assertEqual(p.returncode, 0)
+            self.assertFalse(os.path.exists(os.path.join(out, lay.infos[k].filename)))
+            self.assertTrue(os.path.exists(os.path.join(out, lay.infos[index_of(lay, "a.bin")].filename)))
+
+    # Rule 67: a link made by `zip -y` is what its writer meant: a warning, exit 0.
+    @unittest.skipUnless(have("zip"), "Info-ZIP zip is not installed")
+    def test_a_symlink_made_by_zip_stays_ok_with_its_warning(self):
+        src = os.path.join(self.tmp, "tree")
+        os.makedirs(src)
+        with open(os.path.join(src, "target.txt"), "w") as f:
+            f.write("data\n")
+        os.symlink("target.txt", os.path.join(src, "link"))
+        out = os.path.join(self.tmp, "links.zip")
+        subprocess.run(["zip", "-q", "-y", "-r", out, "."], cwd=src, check=True)
+        p, doc = run_json("verify", out)
+        self.assertEqual(p.returncode, 0, p.stdout.decode())
+        self.assertEqual([f["entry"] for f in findings(doc, "symlink_entry")], ["link"])
+        self.assertNotIn("entry_kind_differs", codes(doc))
+
+    def test_a_symlink_with_no_target_or_on_a_host_some_readers_ignore_is_damage(self):
+        data = read("infozip-file.zip")
+        lay = Layout(data)
+        k = index_of(lay, "empty.txt")
+        # Host 3, 0 bytes: no extractor can write a link with an empty target.
+        self.assert_damaged(set_attr(data, lay, k, 0o120777 << 16), "entry_kind_differs",
+                            ["unzip", "7zip", "libarchive"], lay.infos[k].filename)
+        # Host 3, binary data: the link's target is cut at the first NUL byte.
+        k = index_of(lay, "signatures.bin")
+        content = lay.contents[lay.infos[k].filename]
+        self.assertIn(b"\0", content)
+        path, _ = self.assert_damaged(set_attr(data, lay, k, 0o120777 << 16), "entry_kind_differs",
+                                      ["unzip", "7zip", "libarchive"], lay.infos[k].filename)
+        if have("bsdtar"):
+            link = os.path.join(self.extract("bsdtar", path)[1], lay.infos[k].filename)
+            self.assertEqual(os.fsencode(os.readlink(link)), content[:content.index(b"\0")])
+        # Host 0 (Java's jar): only 7-Zip makes a link; the others write a file.
+        data = read("java-jar.zip")
+        lay = Layout(data)
+        k = index_of(lay, "VERSION")
+        path, _ = self.assert_damaged(set_attr(data, lay, k, 0o120777 << 16), "entry_kind_differs", ["7zip"],
+                                      lay.infos[k].filename)
+        if have("7z") and have("unzip"):
+            self.assertTrue(os.path.islink(os.path.join(self.extract("7z", path)[1], lay.infos[k].filename)))
+            self.assertFalse(os.path.islink(os.path.join(self.extract("unzip", path)[1], lay.infos[k].filename)))
+
+    # Rule 73: a socket (and the undefined Unix types) come out of libarchive as other bytes.
+    def test_a_unix_file_type_libarchive_writes_otherwise_is_damage(self):
+        data = read("infozip-file.zip")
+        lay = Layout(data)
+        k = index_of(lay, "a.bin")
+        path, _ = self.assert_damaged(set_attr(data, lay, k, 0o140644 << 16), "entry_kind_differs", ["libarchive"],
+                                      lay.infos[k].filename)
+        if have("bsdtar"):
+            p, out = self.extract("bsdtar", path)
+            with open(os.path.join(out, lay.infos[k].filename), "rb") as f:
+                self.assertNotEqual(f.read(), lay.contents[lay.infos[k].filename])
+
+    # Rule 55: libarchive makes folders of a file name's backslashes; a directory's keeps it.
+    def test_a_backslash_in_a_file_name_is_a_folder_for_libarchive(self):
+        data = read("infozip-file.zip")
+        lay = Layout(data)
+        k = index_of(lay, "VERSION")
+        old = lay.infos[k].filename.encode()
+        new = old.replace(b"/", b"\\")
+        path, _ = self.assert_damaged(replace_name(data, lay, k, new), "name_invalid", ["libarchive"], new.decode())
+        if have("bsdtar"):
+            p, out = self.extract("bsdtar", path)
+            self.assertTrue(os.path.isfile(os.path.join(out, old.decode())))
+        # With a slash in the name (a directory's trailing one, or a folder before it), every
+        # reader keeps the backslash.
+        for suffix, edit in (("emptydir/", (b"p/e", b"p\\e")), ("a.bin", (b"data/", b"data\\"))):
+            d = index_of(lay, suffix)
+            name = lay.infos[d].filename.encode()
+            p, doc = run_json("verify", self.write("kept.zip", replace_name(data, lay, d, name.replace(*edit))))
+            self.assertEqual(p.returncode, 0, p.stdout.decode())
+            if have("bsdtar"):
+                p, out = self.extract("bsdtar", self.write("kept.zip", replace_name(data, lay, d, name.replace(*edit))))
+                self.assertTrue(os.path.lexists(os.path.join(out, name.replace(*edit).decode())))
+
+    # Rule 71: unzip converts one copy of a non-ASCII name from an OEM code page and not the other.
+    def test_a_made_by_that_makes_unzip_convert_one_copy_of_a_name_is_damage(self):
+        for fixture, made_by in (("java-jar.zip", 0x0028), ("7zip-deflate.zip", 0x0014)):
+            with self.subTest(fixture=fixture, made_by=made_by):
+                data = read(fixture)
+                lay = Layout(data)
+                k = index_of(lay, ".md")
+                path, _ = self.assert_damaged(set_cd(data, lay, k, 4, "<H", made_by), "cd_lfh_mismatch",
+                                              ["unzip", "7zip", "libarchive", "python"])
+                if have("unzip"):
+                    p = subprocess.run(["unzip", "-tqq", path], capture_output=True)
+                    self.assertEqual(p.returncode, 1)
+                    self.assertIn(b"mismatching \"local\" filename", p.stdout + p.stderr)
+        # The writers' own values are left alone (host 0, version 2.0; host 3, version 6.3).
+        for fixture in ("java-jar.zip", "7zip-deflate.zip"):
+            self.assertEqual(run("verify", self.write("w.zip", read(fixture))).returncode, 0)
+
+    # Rule 34: 7-Zip compares bit 15 for methods other than deflate and 0-6.
+    def test_bit_15_differing_is_damage_for_ppmd_not_for_deflate(self):
+        data = read("7zip-ppmd-stdout.zip")
+        end = data.rfind(b"PK\x05\x06")
+        cd_size, = struct.unpack_from("<I", data, end + 12)
+        first = end - cd_size
+        while struct.unpack_from("<H", data, first + 10)[0] != 98:  # the first PPMd entry's record
+            n, m, c = struct.unpack_from("<HHH", data, first + 28)
+            first += 46 + n + m + c
+        b = bytearray(data)
+        struct.pack_into("<H", b, first + 8, struct.unpack_from("<H", b, first + 8)[0] | 0x8000)
+        path, _ = self.assert_damaged(bytes(b), "cd_lfh_mismatch", ["unzip", "7zip", "libarchive", "python"])
+        if have("7z"):
+            self.assertNotEqual(subprocess.run(["7z", "t", path], capture_output=True).returncode, 0)
+        data = read("7zip-deflate.zip")
+        lay = Layout(data)
+        k = index_of(lay, "a.bin")
+        path = self.write("deflate.zip", set_cd(data, lay, k, 8, "<H", lay.infos[k].flag_bits | 0x8000))
+        self.assertEqual(run("verify", path).returncode, 0)
+        if have("7z"):
+            self.assertEqual(subprocess.run(["7z", "t", path], capture_output=True).returncode, 0)
+
+    # Rule 26: an extended timestamp of no bytes in a directory record.
+    def test_an_empty_extended_timestamp_in_the_directory_is_refused_by_libarchive(self):
+        data = read("python-stream-stored.zip")
+        lay = Layout(data)
+        r = lay.cd_record(0)
+        n, m, c = struct.unpack_from("<HHH", data, r + 28)
+        b = bytearray(data)
+        struct.pack_into("<H", b, r + 30, m + 4)
+        b[r + 46 + n + m:r + 46 + n + m] = b"UT\x00\x00"
+        end = b.rfind(b"PK\x05\x06")
+        struct.pack_into("<I", b, end + 12, struct.unpack_from("<I", b, end + 12)[0] + 4)
+        path, _ = self.assert_damaged(bytes(b), "extra_field_malformed", ["libarchive"], lay.infos[0].filename)
+        if have("bsdtar"):
+            p = subprocess.run(["bsdtar", "-tf", path], capture_output=True)
+            self.assertIn(b"Incomplete extended time field", p.stderr)
+
+    # Rule 12: the ZIP64 locator names another disk for the ZIP64 end record.
+    def test_a_zip64_locator_naming_another_disk_is_damage(self):
+        data = read("infozip-pipe.zip")
+        end = data.rfind(b"PK\x05\x06")
+        entries, = struct.unpack_from("<H", data, end + 10)
+        cd_size, cd_off = struct.unpack_from("<II", data, end + 12)
+        z64 = struct.pack("<4sQHHIIQQQQ", b"PK\x06\x06", 44, 45, 45, 0, 0, entries, entries, cd_size, cd_off)
+        eocd = bytearray(data[end:])
+        struct.pack_into("<HHII", eocd, 8, 0xFFFF, 0xFFFF, 0xFFFFFFFF, 0xFFFFFFFF)
+        for disk, code in ((0, 0), (1, 1)):
+            loc = struct.pack("<4sIQI", b"PK\x06\x07", disk, end, 1)
+            archive = data[:end] + z64 + loc + bytes(eocd)
+            with self.subTest(disk=disk):
+                if code:
+                    self.assert_damaged(archive, "disk_number_nonzero", ["unzip", "libarchive", "python", "go"])
+                    p = subprocess.run(["/usr/bin/python3", "-c", "import zipfile,sys; zipfile.ZipFile(sys.argv[1])",
+                                        self.write("z.zip", archive)], capture_output=True)
+                    self.assertIn(b"span multiple disks", p.stderr)
+                else:
+                    self.assertEqual(run("verify", self.write("ok.zip", archive)).returncode, 0)
+
+    # A pipe reads a first local header whose "version needed" is above 6.3 after a prefix, as a file does.
+    def test_a_pipe_takes_the_first_header_after_a_prefix_whatever_its_version(self):
+        data = read("sfx-adjusted.zip")
+        lay = Layout(data)
+        for version in (0x40, 0xFFDF):
+            b = bytearray(data)
+            struct.pack_into("<H", b, lay.starts[0] + 4, version)
+            path = self.write("v.zip", bytes(b))
+            with self.subTest(version=version):
+                self.assertEqual(run("verify", path).returncode, 0)
+                self.assertEqual(run("verify", "-", input=bytes(b)).returncode, 0)
+
+
+if __name__ == "__main__":
+    unittest.main()
