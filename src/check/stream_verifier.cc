@@ -3,6 +3,7 @@
 // cross-checked so that the findings match what verify says of the same bytes in a file.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 #include <set>
@@ -141,22 +142,32 @@ Verification verify_stream(io::StreamSource& src, const std::string& path, const
     if (same_reader && end && entries.empty())  // as a file's verify says it
       rep.add(make_finding(report::Code::cd_unreadable, std::nullopt, end->cd_start, "the central directory could not be read"));
   } else {
-    std::map<std::uint64_t, Entry*> seen;
-    for (auto& s : scan.entries) seen.emplace(s.lfh_offset, &s);
-    std::set<std::uint64_t> referenced;
+    // The walk only goes forward, so its entries are in offset order: looked up by halving, not
+    // through a map of a million nodes.
+    std::vector<const Entry*> walked;
+    walked.reserve(scan.entries.size());
+    for (const auto& s : scan.entries) walked.push_back(&s);
+    auto by_offset = [](const Entry* a, const Entry* b) { return a->lfh_offset < b->lfh_offset; };
+    if (!std::is_sorted(walked.begin(), walked.end(), by_offset)) std::stable_sort(walked.begin(), walked.end(), by_offset);
+    auto walked_at = [&](std::uint64_t at) -> const Entry* {
+      auto it = std::lower_bound(walked.begin(), walked.end(), at, [](const Entry* a, std::uint64_t o) { return a->lfh_offset < o; });
+      return it != walked.end() && (*it)->lfh_offset == at ? *it : nullptr;
+    };
+    std::vector<std::uint64_t> referenced;
+    referenced.reserve(directory.size());
     for (auto& e : directory) {
       e.lfh_offset += shift;
-      referenced.insert(e.lfh_offset);
-      auto it = seen.find(e.lfh_offset);
-      if (it == seen.end()) {
+      referenced.push_back(e.lfh_offset);
+      const Entry* w = walked_at(e.lfh_offset);
+      if (!w) {
         if (!window_witness(src, e))
           e.lfh_problem = e.lfh_offset >= src.size() ? scan::LocalProblem::past_end : scan::LocalProblem::absent;
-      } else if (!it->second->lfh) {
+      } else if (!w->lfh) {
         e.lfh_problem = scan::LocalProblem::cut;  // the stream ended inside that header
       } else {
         // The walk's witnesses of this entry join the directory's claims, and the one judge
         // weighs them all, as it does for a file.
-        const Entry& s = *it->second;
+        const Entry& s = *w;
         e.lfh = s.lfh;
         e.lfh->name_differs = s.name != e.name;
         e.data_offset = s.data_offset;
@@ -181,19 +192,24 @@ Verification verify_stream(io::StreamSource& src, const std::string& path, const
     // The walk's own findings (its prefix, its damaged stretches) are not repeated: with a
     // directory, the layout judge says what the bytes between entries are, as it does for a file,
     // asking the walk what it met there.
+    std::sort(referenced.begin(), referenced.end());
     struct WalkProbe final : LayoutProbe {
       const scan::ScanResult& walk;
-      const std::set<std::uint64_t>& referenced;
-      WalkProbe(const scan::ScanResult& w, const std::set<std::uint64_t>& r) : walk(w), referenced(r) {}
+      const std::vector<const Entry*>& walked;
+      const std::vector<std::uint64_t>& referenced;
+      WalkProbe(const scan::ScanResult& w, const std::vector<const Entry*>& in_order, const std::vector<std::uint64_t>& r)
+          : walk(w), walked(in_order), referenced(r) {}
       std::vector<FoundHeader> headers_in(std::uint64_t from, std::uint64_t to) override {
         std::vector<FoundHeader> out;
-        for (const auto& s : walk.entries)
-          if (s.lfh_offset >= from && s.lfh_offset < to && !referenced.count(s.lfh_offset))
-            out.push_back({s.lfh_offset, s.name});
+        auto it = std::lower_bound(walked.begin(), walked.end(), from,
+                                   [](const Entry* a, std::uint64_t o) { return a->lfh_offset < o; });
+        for (; it != walked.end() && (*it)->lfh_offset < to; ++it)
+          if (!std::binary_search(referenced.begin(), referenced.end(), (*it)->lfh_offset))
+            out.push_back({(*it)->lfh_offset, (*it)->name});
         return out;
       }
       std::vector<std::uint8_t> prefix_head(std::uint64_t) override { return walk.prefix_head; }
-    } probe(scan, referenced);
+    } probe(scan, walked, referenced);
     judge_layout(directory, *end, end->cd_start + end->cd_size, probe, rep.findings);
     entries = std::move(directory);
   }
