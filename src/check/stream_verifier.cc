@@ -5,8 +5,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <map>
-#include <set>
 
 #include "check/verifier.h"
 #include "crypt/zip_crypto.h"
