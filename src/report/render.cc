@@ -69,6 +69,18 @@ void write_text(std::ostream& os, const Report& r, bool verbose) {
   std::size_t ok = 0;
   for (const auto& e : r.entries) ok += e.status == report::EntryStatus::ok;
   out += fmt::format("{}: {} ({})\n", r.command, r.archive_path, human_size(r.archive_size));
+  if (r.extra.contains("volumes")) {
+    // A split archive: which files were read as it, and which of them are not there.
+    std::string names;
+    for (const auto& v : r.extra["volumes"]["volumes"]) {
+      std::string path = v["path"].get<std::string>();
+      auto slash = path.rfind('/');
+      if (slash != std::string::npos) path.erase(0, slash + 1);
+      names += (names.empty() ? "" : ", ") + path + (v["present"].get<bool>() ? "" : " (missing)");
+    }
+    out += fmt::format("  volumes: {} ({} split set)\n", names,
+                       r.extra["volumes"]["kind"] == "pkware" ? "PKWARE/Info-ZIP" : "numbered");
+  }
   if (verbose || r.entries.size() <= 40) {
     // Sizes in the rows stay exact bytes, as unzip -l and 7z l print them: a column of them is
     // compared and summed, not read once.

@@ -18,6 +18,7 @@
 #include "check/verifier.h"
 #include "crypt/zip_crypto.h"
 #include "io/source.h"
+#include "scan/volumes.h"
 
 namespace zm::restore {
 namespace fs = std::filesystem;
@@ -136,6 +137,44 @@ void judge_targets(const std::vector<Planned>& plan, const std::string& dir, boo
   }
 }
 
+// libarchive reads a source of ours through callbacks: the seekable ZIP reader needs seek, and
+// an exception must not cross libarchive's C frames, so it waits here until libarchive returns.
+struct CallbackReader {
+  io::ByteSource* src = nullptr;
+  std::uint64_t pos = 0;
+  std::vector<std::uint8_t> buf = std::vector<std::uint8_t>(1 << 16);
+  std::exception_ptr error;
+};
+
+la_ssize_t read_callback(archive*, void* ctx, const void** out) {
+  auto* r = static_cast<CallbackReader*>(ctx);
+  try {
+    std::size_t n = r->src->read_at(r->pos, r->buf);
+    r->pos += n;
+    *out = r->buf.data();
+    return la_ssize_t(n);
+  } catch (...) {
+    r->error = std::current_exception();
+    return ARCHIVE_FATAL;
+  }
+}
+
+la_int64_t seek_callback(archive*, void* ctx, la_int64_t offset, int whence) {
+  auto* r = static_cast<CallbackReader*>(ctx);
+  la_int64_t base = whence == SEEK_SET ? 0 : whence == SEEK_CUR ? la_int64_t(r->pos) : la_int64_t(r->src->size());
+  if (base + offset < 0) return ARCHIVE_FATAL;
+  r->pos = std::uint64_t(base + offset);
+  return la_int64_t(r->pos);
+}
+
+la_int64_t skip_callback(archive*, void* ctx, la_int64_t n) {
+  auto* r = static_cast<CallbackReader*>(ctx);
+  std::uint64_t left = r->src->size() > r->pos ? r->src->size() - r->pos : 0;
+  std::uint64_t k = std::min<std::uint64_t>(left, std::uint64_t(std::max<la_int64_t>(n, 0)));
+  r->pos += k;
+  return la_int64_t(k);
+}
+
 std::string strip_dots(std::string s) {
   while (s.size() >= 2 && s[0] == '.' && s[1] == '/') s.erase(0, 2);
   while (s.size() > 1 && s.back() == '/') s.pop_back();
@@ -165,7 +204,9 @@ RestoreResult restore_archive(const RestoreRequest& req) {
   std::uint64_t needed = 0;
   const std::string& shown = req.display.empty() ? req.archive : req.display;
   {
-    io::FileSource src(req.archive);
+    std::unique_ptr<io::FileSource> file;
+    if (!req.source) file = std::make_unique<io::FileSource>(req.archive);
+    io::ByteSource& src = req.source ? *req.source : *file;
     auto v = check::verify_archive(src, shown, {req.threads, false});
     res.report = std::move(v.report);
     res.report.command = "restore";
@@ -260,8 +301,31 @@ RestoreResult restore_archive(const RestoreRequest& req) {
   // Encrypted entries (ZipCrypto, WinZip AES) that verify proved under this password.
   if (const auto& pw = zipcrypt::password(); pw && archive_read_add_passphrase(in.get(), pw->c_str()) != ARCHIVE_OK)
     throw io::IoError(shown + ": libarchive did not take the password: " + archive_error_string(in.get()));
-  if (archive_read_open_filename(in.get(), req.archive.c_str(), 1 << 16) != ARCHIVE_OK)
+  CallbackReader reader;
+  scan::JoinedView joined;
+  if (req.source) {
+    // A split set: libarchive knows no volumes, so it reads the set's bytes as one ordinary ZIP
+    // (a view; nothing is copied to disk).
+    joined = scan::joined_view(*req.source);
+    if (!joined.src) {
+      res.outcome = RestoreResult::Outcome::refused;
+      res.message = fmt::format("refused: {} cannot be read as one archive here ({}); zipmedic repair -o one.zip joins "
+                                "it, then restore one.zip",
+                                shown, joined.why);
+      return res;
+    }
+    reader.src = joined.src;
+    archive_read_set_callback_data(in.get(), &reader);
+    archive_read_set_read_callback(in.get(), read_callback);
+    archive_read_set_seek_callback(in.get(), seek_callback);
+    archive_read_set_skip_callback(in.get(), skip_callback);
+    if (archive_read_open1(in.get()) != ARCHIVE_OK) {
+      if (reader.error) std::rethrow_exception(reader.error);
+      throw io::IoError(shown + ": libarchive cannot open it: " + archive_error_string(in.get()));
+    }
+  } else if (archive_read_open_filename(in.get(), req.archive.c_str(), 1 << 16) != ARCHIVE_OK) {
     throw io::IoError(shown + ": libarchive cannot open it: " + archive_error_string(in.get()));
+  }
   std::unique_ptr<archive, WriterCloser> out(archive_write_disk_new());
   // Without --force nothing there is replaced: NO_OVERWRITE backs up the check above against a
   // file that appears meanwhile (libarchive then skips the entry quietly, so each target is
@@ -304,13 +368,18 @@ RestoreResult restore_archive(const RestoreRequest& req) {
       if (archive_write_data_block(out.get(), buf, size, offset) != ARCHIVE_OK)
         throw io::IoError(fmt::format("{}: writing '{}' failed: {}", req.directory, name, archive_error_string(out.get())));
     }
-    if (r != ARCHIVE_EOF)
+    if (r != ARCHIVE_EOF) {
+      if (reader.error) std::rethrow_exception(reader.error);
       throw io::IoError(fmt::format("{}: reading '{}' failed: {}", shown, name, archive_error_string(in.get())));
+    }
     if (archive_write_finish_entry(out.get()) != ARCHIVE_OK)
       throw io::IoError(fmt::format("{}: finishing '{}' failed: {}", req.directory, name, archive_error_string(out.get())));
     ++res.restored;
   }
-  if (r != ARCHIVE_EOF) throw io::IoError(shown + ": libarchive stopped: " + archive_error_string(in.get()));
+  if (r != ARCHIVE_EOF) {
+    if (reader.error) std::rethrow_exception(reader.error);
+    throw io::IoError(shown + ": libarchive stopped: " + archive_error_string(in.get()));
+  }
   archive_write_close(out.get());
   res.outcome = RestoreResult::Outcome::restored;
   res.message = fmt::format("restored {} entr{} into {}{}{}", res.restored, res.restored == 1 ? "y" : "ies",

@@ -87,6 +87,14 @@ CentralDirectory read_central_directory(io::ByteSource& src, const EndRecords& e
     if (zip64_missing)
       cd.findings.push_back(make_finding(report::Code::zip64_inconsistent, e.name, at,
                                          "a size or offset is 0xFFFFFFFF but the ZIP64 extra field lacks the value"));
+    if (src.disks()) {
+      // A split set (8.5): the offset counts from the start of the volume the entry starts on.
+      // Once it is a position in the joined bytes, the entry is on "disk 0" of those bytes.
+      if (auto p = src.disk_position(e.disk_start, e.lfh_offset)) {
+        e.lfh_offset = *p;
+        e.disk_start = 0;
+      }
+    }
     e.lfh_offset += end.shift;
     cd.entries.push_back(std::move(e));
     rd.skip(len);

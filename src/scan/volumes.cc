@@ -1,0 +1,305 @@
+#include "scan/volumes.h"
+
+#include <dirent.h>
+#include <sys/stat.h>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstring>
+#include <map>
+
+#include "io/source.h"
+#include "zip/records.h"
+
+namespace zm::scan {
+namespace {
+
+bool all_digits(const std::string& s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isdigit(c); });
+}
+
+std::string lower(std::string s) {
+  for (auto& c : s) c = char(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+// The files in `dir` named `base` + `sep` + digits (at least `min_digits`), by number.
+std::map<unsigned, std::string> numbered_siblings(const std::string& dir, const std::string& prefix,
+                                                  const std::string& base, const std::string& sep,
+                                                  std::size_t min_digits) {
+  std::map<unsigned, std::string> out;
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) return out;
+  while (auto* ent = ::readdir(d)) {
+    std::string n = ent->d_name;
+    if (n.size() <= base.size() + sep.size() || n.compare(0, base.size(), base) != 0 ||
+        lower(n.substr(base.size(), sep.size())) != sep)
+      continue;
+    std::string digits = n.substr(base.size() + sep.size());
+    if (digits.size() < min_digits || digits.size() > 6 || !all_digits(digits)) continue;
+    unsigned k = unsigned(std::stoul(digits));
+    if (k == 0) continue;
+    out.emplace(k, prefix + n);
+  }
+  ::closedir(d);
+  return out;
+}
+
+std::optional<std::uint64_t> file_size(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
+  return std::uint64_t(st.st_size);
+}
+
+// The disk number in the last volume's end record (4.3.16: "number of this disk"), which is the
+// number of volumes before it.
+std::optional<unsigned> last_disk_number(const std::string& path) {
+  try {
+    io::FileSource f(path);
+    const std::uint64_t size = f.size();
+    if (size < zip::kEndLen) return std::nullopt;
+    std::uint64_t window = std::min<std::uint64_t>(size, zip::kMaxCommentLen + zip::kEndLen);
+    auto tail = f.read_vec(size - window, std::size_t(window));
+    for (std::size_t i = tail.size() - zip::kEndLen + 1; i-- > 0;) {
+      if (zip::load_u32(&tail[i]) != zip::kEndSig) continue;
+      auto e = zip::parse_end({&tail[i], zip::kEndLen});
+      if (i + zip::kEndLen + e.comment_len != tail.size()) continue;
+      // A ZIP64 set keeps 0xFFFF here and the number in the ZIP64 end record (4.4.1.4).
+      if (e.disk == 0xFFFF) return std::nullopt;
+      return e.disk;
+    }
+  } catch (const io::IoError&) {
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<VolumeSet> find_volume_set(const std::string& path) {
+  auto slash = path.rfind('/');
+  std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  std::string file = slash == std::string::npos ? path : path.substr(slash + 1);
+  auto dot = file.rfind('.');
+  if (dot == std::string::npos || dot == 0) return std::nullopt;
+  std::string base = file.substr(0, dot), ext = file.substr(dot + 1);
+  const std::string prefix = slash == std::string::npos ? "" : path.substr(0, slash + 1);
+
+  VolumeSet set;
+  if (all_digits(ext) && ext.size() >= 3) {
+    // 7-Zip numbers its pieces from 001 with at least three digits.
+    set.kind = VolumeSet::Kind::numbered;
+    set.name = prefix + base;
+    auto found = numbered_siblings(dir, prefix, base, ".", 3);
+    unsigned last = found.empty() ? 0 : found.rbegin()->first;
+    for (unsigned k = 1; k <= last; ++k) {
+      auto it = found.find(k);
+      set.volumes.push_back({it != found.end() ? it->second : prefix + fmt::format("{}.{:03}", base, k), it != found.end(), 0});
+    }
+  } else if ((lower(ext) == "zip") || (lower(ext).size() >= 3 && lower(ext)[0] == 'z' && all_digits(ext.substr(1)))) {
+    auto found = numbered_siblings(dir, prefix, base, ".z", 2);
+    const bool is_zip = lower(ext) == "zip";
+    if (is_zip && found.empty()) return std::nullopt;  // an ordinary archive
+    std::string last_path = prefix + base + (is_zip ? "." + ext : ".zip");
+    if (!is_zip && !file_size(last_path) && file_size(prefix + base + ".ZIP")) last_path = prefix + base + ".ZIP";
+    set.kind = VolumeSet::Kind::pkware;
+    set.name = last_path;
+    unsigned before = found.empty() ? 0 : found.rbegin()->first;
+    if (auto d = last_disk_number(last_path); d && *d > before) before = *d;
+    for (unsigned k = 1; k <= before; ++k) {
+      auto it = found.find(k);
+      set.volumes.push_back({it != found.end() ? it->second : prefix + fmt::format("{}.z{:02}", base, k), it != found.end(), 0});
+    }
+    set.volumes.push_back({last_path, false, 0});
+  } else {
+    return std::nullopt;
+  }
+  for (auto& v : set.volumes) {
+    auto s = file_size(v.path);
+    v.present = s.has_value();
+    v.size = s.value_or(0);
+  }
+  for (std::size_t i = 0; i + 1 < set.volumes.size(); ++i) set.volume_size = std::max(set.volume_size, set.volumes[i].size);
+  return set;
+}
+
+std::unique_ptr<io::VolumeSource> open_volume_set(const VolumeSet& set) {
+  std::vector<io::VolumeSource::Part> parts;
+  for (std::size_t i = 0; i < set.volumes.size(); ++i) {
+    const auto& v = set.volumes[i];
+    const bool last = i + 1 == set.volumes.size();
+    parts.push_back({v.path, v.present, last ? v.size : std::max(v.size, set.volume_size)});
+  }
+  // 8.5.3-8.5.4: a split or spanned set's first volume starts with the spanning signature
+  // (PK\7\8, or PK00 when the set turned out to need one volume); the directory's offsets count
+  // it, but it is no part of any entry, so the joined bytes start after it.
+  std::uint64_t skip = 0;
+  if (set.kind == VolumeSet::Kind::pkware && !set.volumes.empty() && set.volumes[0].present) {
+    io::FileSource first(set.volumes[0].path);
+    std::uint8_t sig[4] = {};
+    if (first.read_at(0, sig) == 4 && (zip::load_u32(sig) == zip::kDescriptorSig || zip::load_u32(sig) == 0x30304b50))
+      skip = 4;
+  }
+  return std::make_unique<io::VolumeSource>(std::move(parts), skip, set.kind == VolumeSet::Kind::pkware);
+}
+
+std::vector<report::Finding> volume_findings(const VolumeSet& set, const io::VolumeSource& src, bool end_found) {
+  std::vector<report::Finding> out;
+  const std::size_t n = set.volumes.size();
+  for (std::size_t i = 0; i < n; ++i) {
+    const auto& v = set.volumes[i];
+    const bool last = i + 1 == n;
+    const std::uint64_t at = src.start_of(i);
+    if (!v.present) {
+      out.push_back(report::make_finding(
+          report::Code::volume_missing, std::nullopt, at,
+          last ? fmt::format("{}, the last volume of the set, is missing: it holds the central directory", v.path)
+          : set.volume_size
+              ? fmt::format("{} (volume {} of {}) is missing: its {} bytes are read as zeros, and the entries in them "
+                            "are lost",
+                            v.path, i + 1, n, set.volume_size)
+              : fmt::format("{} (volume {} of {}) is missing", v.path, i + 1, n)));
+    } else if (!last && v.size < set.volume_size) {
+      out.push_back(report::make_finding(
+          report::Code::volume_truncated, std::nullopt, at + v.size - (i == 0 ? std::min(v.size, src.skipped()) : 0),
+          fmt::format("{} (volume {} of {}) holds {} bytes where the set's other volumes hold {}: it was cut short, and "
+                      "its last {} bytes are read as zeros",
+                      v.path, i + 1, n, v.size, set.volume_size, set.volume_size - v.size)));
+    }
+  }
+  // The last volume ends with the end records; without them it was cut, or (7-Zip's pieces carry
+  // no count) pieces after it are missing.
+  if (!end_found && n && set.volumes.back().present) {
+    const auto& v = set.volumes.back();
+    out.push_back(report::make_finding(
+        report::Code::volume_truncated, std::nullopt, src.size(),
+        set.kind == VolumeSet::Kind::pkware
+            ? fmt::format("{}, the last volume, ends without an end record: it was cut short", v.path)
+            : fmt::format("{}, the last volume present, ends without an end record: it was cut short, or the "
+                          "volumes after it are missing",
+                          v.path)));
+  }
+  return out;
+}
+
+std::string volume_place(const io::VolumeSource& src, std::uint64_t pos) {
+  auto [i, at] = src.locate(std::min(pos, src.size() ? src.size() - 1 : 0));
+  if (pos >= src.size() && src.count()) {
+    i = src.count() - 1;
+    at = pos - src.start_of(i) + (i == 0 ? src.skipped() : 0);
+  }
+  auto slash = src.part(i).path.rfind('/');
+  return fmt::format("{} at offset {}", slash == std::string::npos ? src.part(i).path : src.part(i).path.substr(slash + 1), at);
+}
+
+}  // namespace zm::scan
+
+#include "scan/end_records.h"
+
+namespace zm::scan {
+namespace {
+
+// `head` bytes of another source, then bytes held here.
+class SplicedSource final : public io::ByteSource {
+ public:
+  SplicedSource(io::ByteSource& head, std::uint64_t head_len, std::vector<std::uint8_t> tail)
+      : head_(head), head_len_(head_len), tail_(std::move(tail)) {}
+  std::uint64_t size() const override { return head_len_ + tail_.size(); }
+  std::size_t read_some(std::uint64_t offset, std::span<std::uint8_t> buf) override {
+    if (offset < head_len_)
+      return head_.read_some(offset, buf.first(std::size_t(std::min<std::uint64_t>(buf.size(), head_len_ - offset))));
+    if (offset >= size()) return 0;
+    std::size_t at = std::size_t(offset - head_len_), n = std::min(buf.size(), tail_.size() - at);
+    std::memcpy(buf.data(), tail_.data() + at, n);
+    return n;
+  }
+
+ private:
+  io::ByteSource& head_;
+  std::uint64_t head_len_;
+  std::vector<std::uint8_t> tail_;
+};
+
+void put16(std::uint8_t* p, std::uint16_t v) {
+  p[0] = std::uint8_t(v);
+  p[1] = std::uint8_t(v >> 8);
+}
+void put32(std::uint8_t* p, std::uint32_t v) {
+  put16(p, std::uint16_t(v));
+  put16(p + 2, std::uint16_t(v >> 16));
+}
+
+}  // namespace
+
+JoinedView joined_view(io::ByteSource& source) {
+  JoinedView v;
+  if (!source.disks()) {
+    v.src = &source;
+    return v;
+  }
+  auto end = locate_end_records(source);
+  if (!end) {
+    v.why = "the set has no end record";
+    return v;
+  }
+  if (end->zip64) {
+    v.why = "the set has ZIP64 end records";
+    return v;
+  }
+  if (end->cd_size > (256u << 20)) {
+    v.why = "the set's central directory is larger than 256 MiB";
+    return v;
+  }
+  auto dir = source.read_vec(end->cd_start, std::size_t(end->cd_size));
+  if (dir.size() != end->cd_size) {
+    v.why = "the set's central directory cannot be read whole";
+    return v;
+  }
+  // 4.3.12: disk number start at 34, relative offset of the local header at 42.
+  std::uint64_t count = 0;
+  for (std::size_t p = 0; p < dir.size(); ++count) {
+    if (dir.size() - p < zip::kCentralHeaderLen || zip::load_u32(&dir[p]) != zip::kCentralSig) {
+      v.why = "a directory record is malformed";
+      return v;
+    }
+    std::uint8_t* r = &dir[p];
+    std::uint16_t disk = std::uint16_t(r[34] | r[35] << 8);
+    std::uint32_t off = zip::load_u32(r + 42);
+    if (disk == 0xFFFF || off == 0xFFFFFFFF) {
+      v.why = "a directory record keeps its offset in a ZIP64 field";
+      return v;
+    }
+    auto pos = source.disk_position(disk, off);
+    if (!pos || *pos + end->shift > 0xFFFFFFFE) {
+      v.why = "a directory record points outside the set";
+      return v;
+    }
+    put16(r + 34, 0);
+    put32(r + 42, std::uint32_t(*pos + end->shift));
+    p += zip::kCentralHeaderLen + (r[28] | r[29] << 8) + (r[30] | r[31] << 8) + (r[32] | r[33] << 8);
+  }
+  if (count > 0xFFFF || end->cd_start > 0xFFFFFFFE) {
+    v.why = "the set holds more entries or bytes than an end record without ZIP64 can count";
+    return v;
+  }
+  // 4.3.16, one volume: disk 0, directory on disk 0, every entry on it; the comment as it was.
+  auto comment = source.read_vec(end->eocd_offset + zip::kEndLen, end->eocd.comment_len);
+  std::size_t at = dir.size();
+  dir.resize(at + zip::kEndLen);
+  std::uint8_t* e = &dir[at];
+  put32(e, zip::kEndSig);
+  put16(e + 4, 0);
+  put16(e + 6, 0);
+  put16(e + 8, std::uint16_t(count));
+  put16(e + 10, std::uint16_t(count));
+  put32(e + 12, std::uint32_t(end->cd_size));
+  put32(e + 16, std::uint32_t(end->cd_start));
+  put16(e + 20, std::uint16_t(comment.size()));
+  dir.insert(dir.end(), comment.begin(), comment.end());
+  v.own = std::make_unique<SplicedSource>(source, end->cd_start, std::move(dir));
+  v.src = v.own.get();
+  return v;
+}
+
+}  // namespace zm::scan
