@@ -16,6 +16,10 @@
 namespace zm::scan {
 namespace {
 
+// More volumes than this are taken for names that only look like a set (and a damaged end record's
+// disk number for nothing): each missing one would be a finding.
+constexpr unsigned kMaxVolumes = 9999;
+
 bool all_digits(const std::string& s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isdigit(c); });
 }
@@ -92,7 +96,10 @@ std::optional<VolumeSet> find_volume_set(const std::string& path) {
     set.kind = VolumeSet::Kind::numbered;
     set.name = prefix + base;
     auto found = numbered_siblings(dir, prefix, base, ".", 3);
-    unsigned last = found.empty() ? 0 : found.rbegin()->first;
+    // Without its first piece a name such as report.2026 is an ordinary file that ends in digits.
+    if (!found.count(1)) return std::nullopt;
+    unsigned last = found.rbegin()->first;
+    if (last > kMaxVolumes) return std::nullopt;
     for (unsigned k = 1; k <= last; ++k) {
       auto it = found.find(k);
       set.volumes.push_back({it != found.end() ? it->second : prefix + fmt::format("{}.{:03}", base, k), it != found.end(), 0});
@@ -100,13 +107,16 @@ std::optional<VolumeSet> find_volume_set(const std::string& path) {
   } else if ((lower(ext) == "zip") || (lower(ext).size() >= 3 && lower(ext)[0] == 'z' && all_digits(ext.substr(1)))) {
     auto found = numbered_siblings(dir, prefix, base, ".z", 2);
     const bool is_zip = lower(ext) == "zip";
-    if (is_zip && found.empty()) return std::nullopt;  // an ordinary archive
+    // An ordinary archive, unless its end record says it is the last of several volumes and the
+    // others are not here.
+    if (is_zip && found.empty() && last_disk_number(path).value_or(0) == 0) return std::nullopt;
     std::string last_path = prefix + base + (is_zip ? "." + ext : ".zip");
     if (!is_zip && !file_size(last_path) && file_size(prefix + base + ".ZIP")) last_path = prefix + base + ".ZIP";
     set.kind = VolumeSet::Kind::pkware;
     set.name = last_path;
     unsigned before = found.empty() ? 0 : found.rbegin()->first;
-    if (auto d = last_disk_number(last_path); d && *d > before) before = *d;
+    if (before > kMaxVolumes) return std::nullopt;
+    if (auto d = last_disk_number(last_path); d && *d > before && *d <= kMaxVolumes) before = *d;
     for (unsigned k = 1; k <= before; ++k) {
       auto it = found.find(k);
       set.volumes.push_back({it != found.end() ? it->second : prefix + fmt::format("{}.z{:02}", base, k), it != found.end(), 0});

@@ -172,6 +172,22 @@ class SplitSets(TempDirTest):
                 self.assertIn("ok", {e["status"] for e in doc["entries"] if e["name"] == "set/small.txt"})
                 self.assertIn(gone, proc.stderr.decode())  # the first error, shown on stderr
 
+    def test_last_volume_alone_names_the_volumes_it_needs(self):
+        for n in ("iz.z01", "iz.z02", "iz.z03"):
+            os.remove(self.p(n))
+        proc, doc = self.verify("iz.zip")
+        self.assertEqual(proc.returncode, 1)
+        missing = [f["message"] for f in doc["findings"] if f["code"] == "volume_missing"]
+        self.assertEqual(len(missing), 3)
+        for n, m in zip(("iz.z01", "iz.z02", "iz.z03"), missing):
+            self.assertIn(n, m)
+
+    def test_a_name_ending_in_digits_without_a_first_piece_is_an_ordinary_file(self):
+        os.rename(self.p("sz.zip.001"), self.p("plain.2026"))
+        proc, doc = self.verify("plain.2026")
+        self.assertNotIn("volumes", doc)
+        self.assertIn("eocd_missing", {f["code"] for f in doc["findings"]})
+
     def test_cut_last_volume_is_named(self):
         for last, start in (("iz.zip", "iz.z01"), ("sz.zip.004", "sz.zip.001")):
             with self.subTest(last=last):
