@@ -60,6 +60,8 @@ std::optional<std::uint64_t> file_size(const std::string& path) {
 // The disk number in the last volume's end record (4.3.16: "number of this disk"), which is the
 // number of volumes before it.
 std::optional<unsigned> last_disk_number(const std::string& path) {
+  // Only a regular file: a FIFO or device given as the archive must not be read here first.
+  if (!file_size(path)) return std::nullopt;
   try {
     io::FileSource f(path);
     const std::uint64_t size = f.size();
