@@ -12,6 +12,7 @@
 
 #include <clocale>
 #include <filesystem>
+#include <map>
 #include <set>
 #include <vector>
 
@@ -175,6 +176,29 @@ la_int64_t skip_callback(archive*, void* ctx, la_int64_t n) {
   return la_int64_t(k);
 }
 
+// Decodes the entry with codec/ (decrypting it first when it is ZipCrypto) into the file whose
+// header libarchive's disk writer has just made, so that its security checks, permissions and
+// times still apply. The data verified a moment ago; a different result now is an I/O failure.
+void extract_ourselves(io::ByteSource& src, scan::Entry e, archive* out, const std::string& shown,
+                       const std::string& dir) {
+  codec::Workspace ws;
+  auto req = scan::sized_request(e);
+  la_int64_t at = 0;
+  bool write_failed = false;
+  req.sink = [&](std::span<const std::uint8_t> b) {
+    if (write_failed || b.empty()) return;
+    if (archive_write_data_block(out, b.data(), b.size(), at) != ARCHIVE_OK) write_failed = true;
+    at += la_int64_t(b.size());
+  };
+  auto d = zipcrypt::decode(ws, src, req, e);
+  if (write_failed)
+    throw io::IoError(fmt::format("{}: writing '{}' failed: {}", dir, report::printable_name(e.name),
+                                  archive_error_string(out)));
+  if (d.status != codec::DecodeResult::Status::ok || d.crc != e.crc32 || d.produced != e.uncompressed_size)
+    throw io::IoError(fmt::format("{}: '{}' no longer decodes to the data verify checked{}", shown,
+                                  report::printable_name(e.name), d.error.empty() ? "" : ": " + d.error));
+}
+
 std::string strip_dots(std::string s) {
   while (s.size() >= 2 && s[0] == '.' && s[1] == '/') s.erase(0, 2);
   while (s.size() > 1 && s.back() == '/') s.pop_back();
@@ -203,10 +227,12 @@ RestoreResult restore_archive(const RestoreRequest& req) {
   std::vector<Planned> plan;
   std::uint64_t needed = 0;
   const std::string& shown = req.display.empty() ? req.archive : req.display;
+  std::unique_ptr<io::FileSource> file;
+  if (!req.source) file = std::make_unique<io::FileSource>(req.archive);
+  io::ByteSource& src = req.source ? *req.source : *file;
+  // Entries libarchive cannot decode, extracted through codec/ instead, by name.
+  std::map<std::string, scan::Entry> ours;
   {
-    std::unique_ptr<io::FileSource> file;
-    if (!req.source) file = std::make_unique<io::FileSource>(req.archive);
-    io::ByteSource& src = req.source ? *req.source : *file;
     auto v = check::verify_archive(src, shown, {req.threads, false});
     res.report = std::move(v.report);
     res.report.command = "restore";
@@ -242,6 +268,10 @@ RestoreResult restore_archive(const RestoreRequest& req) {
       ++considered;
       if (e.status == report::EntryStatus::ok && !flagged.count(e.name)) {
         accepted.insert(e.name);
+        // libarchive (3.6.2) has no Deflate64: "Unsupported ZIP compression method (9)". Plain and
+        // ZipCrypto entries keep 9 in the method field; a WinZip AES entry's inner method is in
+        // its extra field, which the verification has dropped by now, so it stays libarchive's.
+        if (e.method == 9) ours.emplace(e.name, e);
         needed += e.uncompressed_size;
         std::uint32_t type = e.unix_mode() & S_IFMT;
         plan.push_back({e.name, e.is_directory() || type == S_IFDIR, type == S_IFLNK});
@@ -361,6 +391,14 @@ RestoreResult restore_archive(const RestoreRequest& req) {
     }
     if (archive_write_header(out.get(), entry) != ARCHIVE_OK)
       throw io::IoError(fmt::format("{}: cannot restore '{}': {}", req.directory, name, archive_error_string(out.get())));
+    if (auto own = ours.find(name); own != ours.end()) {
+      extract_ourselves(src, own->second, out.get(), shown, req.directory);
+      archive_read_data_skip(in.get());
+      if (archive_write_finish_entry(out.get()) != ARCHIVE_OK)
+        throw io::IoError(fmt::format("{}: finishing '{}' failed: {}", req.directory, name, archive_error_string(out.get())));
+      ++res.restored;
+      continue;
+    }
     const void* buf;
     size_t size;
     la_int64_t offset;
