@@ -19,6 +19,8 @@
 #include "check/verifier.h"
 #include "crypt/zip_crypto.h"
 #include "io/source.h"
+#include "scan/central_directory.h"
+#include "scan/end_records.h"
 #include "scan/volumes.h"
 
 namespace zm::restore {
@@ -232,6 +234,9 @@ RestoreResult restore_archive(const RestoreRequest& req) {
   io::ByteSource& src = req.source ? *req.source : *file;
   // Entries libarchive cannot decode, extracted through codec/ instead, by name.
   std::map<std::string, scan::Entry> ours;
+  // Modification times from NTFS extra fields, by name (libarchive 3.6.2 reads 0x5455 and the DOS
+  // time, not 0x000a, which 7-Zip and Windows write).
+  std::map<std::string, zip::UnixTime> ntfs_times;
   {
     auto v = check::verify_archive(src, shown, {req.threads, false});
     res.report = std::move(v.report);
@@ -292,6 +297,15 @@ RestoreResult restore_archive(const RestoreRequest& req) {
       res.message = "refused: the archive has no readable central directory; run zipmedic repair first, then restore "
                     "the repaired archive";
       return res;
+    }
+    // The verification has let go of the extra fields; the directory is read again for its times.
+    if (auto end = scan::locate_end_records(src)) {
+      for (const auto& e : scan::read_central_directory(src, *end).entries) {
+        if (!accepted.count(e.name)) continue;
+        const auto& x = e.cd_extra();
+        if (auto t = zip::ntfs_modified({reinterpret_cast<const std::uint8_t*>(x.data()), x.size()}))
+          ntfs_times.emplace(e.name, *t);
+      }
     }
   }
   {
@@ -389,6 +403,8 @@ RestoreResult restore_archive(const RestoreRequest& req) {
         continue;
       }
     }
+    if (auto t = ntfs_times.find(name); t != ntfs_times.end())
+      archive_entry_set_mtime(entry, time_t(t->second.seconds), long(t->second.nanoseconds));
     if (archive_write_header(out.get(), entry) != ARCHIVE_OK)
       throw io::IoError(fmt::format("{}: cannot restore '{}': {}", req.directory, name, archive_error_string(out.get())));
     if (auto own = ours.find(name); own != ours.end()) {
