@@ -286,15 +286,23 @@ report::Finding tag_finding(const std::string& path, bool repairing) {
 
 // What a split archive adds to a report: its volumes, the ones missing or cut, where each finding
 // lies in its volume, and which readers can read the set as it is.
-void add_volume_facts(const Archive& a, report::Report& r, bool annotate = true) {
+std::vector<report::Finding> volume_findings(const Archive& a) {
+  if (!a.set) return {};
+  return scan::volume_findings(*a.set, *a.volumes, scan::locate_end_records(*a.volumes).has_value());
+}
+
+// `known`: the volume findings are in the report already (restore weighed them).
+void add_volume_facts(const Archive& a, report::Report& r, bool known = false) {
   if (!a.set) return;
   const auto& set = *a.set;
-  if (annotate)
-    for (auto& f : r.findings)
-      if (f.offset) f.message += fmt::format(" ({})", scan::volume_place(*a.volumes, *f.offset));
+  for (auto& f : r.findings)
+    if (f.offset && f.code != report::Code::volume_missing && f.code != report::Code::volume_truncated)
+      f.message += fmt::format(" ({})", scan::volume_place(*a.volumes, *f.offset));
   // First: a missing or cut volume explains the findings about entries in it.
-  auto vf = scan::volume_findings(set, *a.volumes, scan::locate_end_records(*a.volumes).has_value());
-  r.findings.insert(r.findings.begin(), vf.begin(), vf.end());
+  if (!known) {
+    auto vf = volume_findings(a);
+    r.findings.insert(r.findings.begin(), vf.begin(), vf.end());
+  }
   const bool pkware = set.kind == scan::VolumeSet::Kind::pkware;
   nlohmann::json vols = nlohmann::json::array();
   for (const auto& v : set.volumes) vols.push_back({{"path", v.path}, {"present", v.present}, {"size", v.size}});
@@ -666,11 +674,8 @@ Exit run_restore(const std::string& archive, const RestoreOptions& ro, const Com
     // what it writes beside them, which its own check of free space sees.
     auto res = restore::restore_archive(
         {in.path, ro.directory, ro.force, ro.partial, o.threads, in.display, ro.patterns, ro.excludes,
-         in.set ? in.src : nullptr});
-    if (in.set) {
-      add_volume_facts(in, res.report);
-      res.report.decide_verdict();
-    }
+         in.set ? in.src : nullptr, volume_findings(in)});
+    add_volume_facts(in, res.report, true);
     res.report.extra["restore"] = {{"directory", ro.directory},
                                    {"outcome", res.outcome == restore::RestoreResult::Outcome::restored ? "restored"
                                                : res.outcome == restore::RestoreResult::Outcome::refused

@@ -241,6 +241,10 @@ RestoreResult restore_archive(const RestoreRequest& req) {
     auto v = check::verify_archive(src, shown, {req.threads, false});
     res.report = std::move(v.report);
     res.report.command = "restore";
+    if (!req.findings.empty()) {
+      res.report.findings.insert(res.report.findings.begin(), req.findings.begin(), req.findings.end());
+      res.report.decide_verdict();
+    }
     // An entry is accepted when it verified and no error names it (unsafe path, duplicate name).
     std::set<std::string> flagged;
     for (const auto& f : res.report.findings)

@@ -22,6 +22,9 @@ struct RestoreRequest {
   std::vector<std::string> patterns, excludes;
   // The archive's bytes when they are not simply the file `archive` (a split set's volumes).
   io::ByteSource* source = nullptr;
+  // Findings about the archive that its bytes cannot show (a split set's missing or cut
+  // volumes), weighed with the verification's before anything is restored.
+  std::vector<report::Finding> findings;
 };
 
 // bsdtar's matching of an entry name against a glob: `*` and `?` do not cross `/`, a leading

@@ -182,6 +182,22 @@ class SplitSets(TempDirTest):
         for n, m in zip(("iz.z01", "iz.z02", "iz.z03"), missing):
             self.assertIn(n, m)
 
+    def test_zip_s_archive_that_fit_one_volume_is_ordinary_with_its_spanning_signature(self):
+        small = os.path.join(self.tmp, "small")
+        os.makedirs(small)
+        with open(os.path.join(small, "a.txt"), "wb") as f:
+            f.write(b"tiny\n")
+        subprocess.run(["zip", "-q", "-s", "64k", "one.zip", "a.txt"], cwd=small, check=True)
+        self.assertEqual(sorted(os.listdir(small)), ["a.txt", "one.zip"])
+        with open(os.path.join(small, "one.zip"), "rb") as f:
+            self.assertEqual(f.read(4), b"PK\x07\x08")
+        proc, doc = run_json("verify", os.path.join(small, "one.zip"))
+        self.assertEqual(proc.returncode, 0, doc["findings"])
+        self.assertNotIn("volumes", doc)
+        prefix = [f for f in doc["findings"] if f["code"] == "prefix_bytes"]
+        self.assertEqual(len(prefix), 1)
+        self.assertIn("spanning signature", prefix[0]["message"])
+
     def test_a_name_ending_in_digits_without_a_first_piece_is_an_ordinary_file(self):
         os.rename(self.p("sz.zip.001"), self.p("plain.2026"))
         proc, doc = self.verify("plain.2026")
