@@ -351,14 +351,15 @@ RestoreResult restore_archive(const RestoreRequest& req) {
     throw io::IoError(shown + ": libarchive did not take the password: " + archive_error_string(in.get()));
   CallbackReader reader;
   scan::JoinedView joined;
-  if (req.source) {
-    // A split set: libarchive knows no volumes, so it reads the set's bytes as one ordinary ZIP
-    // (a view; nothing is copied to disk).
-    joined = scan::joined_view(*req.source);
+  if (req.source || res.skipped) {
+    // libarchive knows no volumes, so it reads a split set's bytes as one ordinary ZIP; and it
+    // stops at the first local header it cannot read, so with --partial it is shown a directory
+    // of only the entries that verified (a view; nothing is copied to disk).
+    joined = scan::joined_view(src, res.skipped ? &accepted : nullptr);
     if (!joined.src) {
       res.outcome = RestoreResult::Outcome::refused;
-      res.message = fmt::format("refused: {} cannot be read as one archive here ({}); zipmedic repair -o one.zip joins "
-                                "it, then restore one.zip",
+      res.message = fmt::format("refused: the directory of {} cannot be rebuilt for libarchive ({}); nothing was "
+                                "written; zipmedic repair -o fixed.zip keeps what verified, then restore fixed.zip",
                                 shown, joined.why);
       return res;
     }
@@ -389,6 +390,7 @@ RestoreResult restore_archive(const RestoreRequest& req) {
     throw io::IoError(req.directory + ": cannot enter: " + std::strerror(errno));
   archive_entry* entry = nullptr;
   int r;
+  std::set<std::string> done;  // accepted entries written, or left because they appeared meanwhile
   while ((r = archive_read_next_header(in.get(), &entry)) == ARCHIVE_OK || r == ARCHIVE_WARN) {
     const char* name = archive_entry_pathname(entry);
     if (!name || !accepted.count(name)) {
@@ -403,6 +405,7 @@ RestoreResult restore_archive(const RestoreRequest& req) {
                                             fmt::format("{}/{} appeared while the restore ran; it is left as it is",
                                                         req.directory, report::printable_name(name))));
         ++res.skipped;
+        done.insert(name);
         archive_read_data_skip(in.get());
         continue;
       }
@@ -417,6 +420,7 @@ RestoreResult restore_archive(const RestoreRequest& req) {
       if (archive_write_finish_entry(out.get()) != ARCHIVE_OK)
         throw io::IoError(fmt::format("{}: finishing '{}' failed: {}", req.directory, name, archive_error_string(out.get())));
       ++res.restored;
+      done.insert(name);
       continue;
     }
     const void* buf;
@@ -433,12 +437,17 @@ RestoreResult restore_archive(const RestoreRequest& req) {
     if (archive_write_finish_entry(out.get()) != ARCHIVE_OK)
       throw io::IoError(fmt::format("{}: finishing '{}' failed: {}", req.directory, name, archive_error_string(out.get())));
     ++res.restored;
+    done.insert(name);
   }
   if (r != ARCHIVE_EOF) {
     if (reader.error) std::rethrow_exception(reader.error);
     throw io::IoError(shown + ": libarchive stopped: " + archive_error_string(in.get()));
   }
   archive_write_close(out.get());
+  for (const auto& name : accepted)
+    if (!done.count(name))
+      throw io::IoError(fmt::format("{}: libarchive did not read '{}', which verified; {} entries were restored",
+                                    shown, report::printable_name(name), res.restored));
   res.outcome = RestoreResult::Outcome::restored;
   res.message = fmt::format("restored {} entr{} into {}{}{}", res.restored, res.restored == 1 ? "y" : "ies",
                             req.directory,

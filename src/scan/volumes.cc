@@ -98,8 +98,12 @@ std::optional<VolumeSet> find_volume_set(const std::string& path) {
     set.kind = VolumeSet::Kind::numbered;
     set.name = prefix + base;
     auto found = numbered_siblings(dir, prefix, base, ".", 3);
-    // Without its first piece a name such as report.2026 is an ordinary file that ends in digits.
-    if (!found.count(1)) return std::nullopt;
+    // A name such as report.2026 is an ordinary file that ends in digits, unless its first piece
+    // is there or it is a piece of a ZIP by its name (backup.zip.002 whose .001 is lost).
+    const std::string lb = lower(base);
+    const bool zip_piece = lb.size() > 4 && lb.compare(lb.size() - 4, 4, ".zip") == 0;
+    if (!found.count(1) && !zip_piece) return std::nullopt;
+    if (found.empty()) return std::nullopt;
     unsigned last = found.rbegin()->first;
     if (last > kMaxVolumes) return std::nullopt;
     for (unsigned k = 1; k <= last; ++k) {
@@ -207,7 +211,9 @@ std::string volume_place(const io::VolumeSource& src, std::uint64_t pos) {
 
 }  // namespace zm::scan
 
+#include "scan/central_directory.h"
 #include "scan/end_records.h"
+#include "zip/writer.h"
 
 namespace zm::scan {
 namespace {
@@ -233,30 +239,17 @@ class SplicedSource final : public io::ByteSource {
   std::vector<std::uint8_t> tail_;
 };
 
-void put16(std::uint8_t* p, std::uint16_t v) {
-  p[0] = std::uint8_t(v);
-  p[1] = std::uint8_t(v >> 8);
-}
-void put32(std::uint8_t* p, std::uint32_t v) {
-  put16(p, std::uint16_t(v));
-  put16(p + 2, std::uint16_t(v >> 16));
-}
-
 }  // namespace
 
-JoinedView joined_view(io::ByteSource& source) {
+JoinedView joined_view(io::ByteSource& source, const std::set<std::string>* only) {
   JoinedView v;
-  if (!source.disks()) {
+  if (!source.disks() && !only) {
     v.src = &source;
     return v;
   }
   auto end = locate_end_records(source);
   if (!end) {
     v.why = "the set has no end record";
-    return v;
-  }
-  if (end->zip64) {
-    v.why = "the set has ZIP64 end records";
     return v;
   }
   if (end->cd_size > (256u << 20)) {
@@ -268,48 +261,51 @@ JoinedView joined_view(io::ByteSource& source) {
     v.why = "the set's central directory cannot be read whole";
     return v;
   }
-  // 4.3.12: disk number start at 34, relative offset of the local header at 42.
-  std::uint64_t count = 0;
+  // Each record again with its volume and offset made one position (ZIP64 fields where the
+  // position needs them), then end records of one volume.
+  std::string out;
+  std::uint64_t count = 0, kept = 0;
   for (std::size_t p = 0; p < dir.size(); ++count) {
-    if (dir.size() - p < zip::kCentralHeaderLen || zip::load_u32(&dir[p]) != zip::kCentralSig) {
-      v.why = "a directory record is malformed";
+    zip::Cursor c(zip::Bytes(dir).subspan(p));
+    zip::CentralDirectoryHeader h;
+    try {
+      h = zip::parse_central(c);
+    } catch (const std::exception&) {
+      v.why = fmt::format("directory record {} is malformed", count + 1);
       return v;
     }
-    std::uint8_t* r = &dir[p];
-    std::uint16_t disk = std::uint16_t(r[34] | r[35] << 8);
-    std::uint32_t off = zip::load_u32(r + 42);
-    if (disk == 0xFFFF || off == 0xFFFFFFFF) {
-      v.why = "a directory record keeps its offset in a ZIP64 field";
+    bool zip64_missing = false;
+    Entry e = entry_from_record(h, &zip64_missing);
+    auto pos = source.disk_position(e.disk_start, e.lfh_offset);
+    if (zip64_missing || !pos) {
+      v.why = fmt::format("directory record {} points outside the set", count + 1);
       return v;
     }
-    auto pos = source.disk_position(disk, off);
-    if (!pos || *pos + end->shift > 0xFFFFFFFE) {
-      v.why = "a directory record points outside the set";
-      return v;
-    }
-    put16(r + 34, 0);
-    put32(r + 42, std::uint32_t(*pos + end->shift));
-    p += zip::kCentralHeaderLen + (r[28] | r[29] << 8) + (r[30] | r[31] << 8) + (r[32] | r[33] << 8);
+    zip::EntryRecord r;
+    r.name = h.name;
+    r.version_made_by = h.version_made_by;
+    r.version_needed = h.version_needed;
+    r.flags = h.flags;
+    r.method = h.method;
+    r.mod_time = h.mod_time;
+    r.mod_date = h.mod_date;
+    r.crc32 = h.crc32;
+    r.compressed_size = e.compressed_size;
+    r.uncompressed_size = e.uncompressed_size;
+    r.local_offset = *pos + end->shift;
+    r.internal_attr = h.internal_attr;
+    r.external_attr = h.external_attr;
+    r.extra = zip::strip_extra({reinterpret_cast<const std::uint8_t*>(h.extra.data()), h.extra.size()},
+                               zip::kZip64ExtraId);
+    r.comment = h.comment;
+    p += h.record_len();
+    if (only && !only->count(h.name)) continue;
+    out += zip::central_record_bytes(r);
+    ++kept;
   }
-  if (count > 0xFFFF || end->cd_start > 0xFFFFFFFE) {
-    v.why = "the set holds more entries or bytes than an end record without ZIP64 can count";
-    return v;
-  }
-  // 4.3.16, one volume: disk 0, directory on disk 0, every entry on it; the comment as it was.
-  auto comment = source.read_vec(end->eocd_offset + zip::kEndLen, end->eocd.comment_len);
-  std::size_t at = dir.size();
-  dir.resize(at + zip::kEndLen);
-  std::uint8_t* e = &dir[at];
-  put32(e, zip::kEndSig);
-  put16(e + 4, 0);
-  put16(e + 6, 0);
-  put16(e + 8, std::uint16_t(count));
-  put16(e + 10, std::uint16_t(count));
-  put32(e + 12, std::uint32_t(end->cd_size));
-  put32(e + 16, std::uint32_t(end->cd_start));
-  put16(e + 20, std::uint16_t(comment.size()));
-  dir.insert(dir.end(), comment.begin(), comment.end());
-  v.own = std::make_unique<SplicedSource>(source, end->cd_start, std::move(dir));
+  const std::uint64_t cd_size = out.size();
+  out += zip::end_records_bytes(kept, end->cd_start, cd_size);
+  v.own = std::make_unique<SplicedSource>(source, end->cd_start, std::vector<std::uint8_t>(out.begin(), out.end()));
   v.src = v.own.get();
   return v;
 }

@@ -3,6 +3,7 @@
 #pragma once
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -52,14 +53,17 @@ namespace zm::scan {
 
 // The bytes of a split set as one ordinary ZIP, for a reader that knows no volumes (libarchive in
 // restore): the joined bytes up to the directory, then the directory with each record's disk set
-// to 0 and its offset made a position in the joined bytes, then an end record of one volume.
-// Nothing is written anywhere. `source` itself when its offsets are positions already (one file,
-// 7-Zip's pieces); nullptr with `why` when the directory cannot be rebased that way (ZIP64).
+// to 0 and its offset made a position in the joined bytes (ZIP64 fields where it needs them), then
+// end records of one volume. Nothing is written anywhere. With `only`, the directory lists only
+// the entries of those names (restore --partial: a reader that walks the directory then never
+// meets the local header of an entry that did not verify). `source` itself when its offsets are
+// positions already (one file, 7-Zip's pieces) and no `only` is given; nullptr with `why` when
+// the directory cannot be read whole or a record points outside the set.
 struct JoinedView {
   std::unique_ptr<io::ByteSource> own;
   io::ByteSource* src = nullptr;
   std::string why;
 };
-JoinedView joined_view(io::ByteSource& source);
+JoinedView joined_view(io::ByteSource& source, const std::set<std::string>* only = nullptr);
 
 }  // namespace zm::scan

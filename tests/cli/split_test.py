@@ -324,6 +324,20 @@ class SplitSets(TempDirTest):
         self.assertIn("volume_missing", {f["code"] for f in doc["findings"]})
         self.assertFalse(os.path.exists(target) and os.listdir(target))
 
+    def test_partial_restore_from_a_set_with_a_volume_missing_restores_what_verified(self):
+        os.remove(self.p("iz.z02"))
+        target = self.p("out")
+        proc, doc = run_json("restore", "--partial", self.p("iz.zip"), "-C", target)
+        self.assertEqual(proc.returncode, 1, proc.stderr)
+        self.assertEqual(doc["restore"]["outcome"], "restored")
+        ok = {e["name"] for e in doc["entries"] if e["status"] == "ok" and not e["name"].endswith("/")}
+        # Entries on the volumes before and after the missing one, the last volume's among them.
+        self.assertIn("set/small.txt", ok)
+        self.assertIn("set/zz-last.txt", ok)
+        self.assertLess(len(ok), len(self.files))
+        self.assertEqual(self.restored(target), {n: self.files[n] for n in ok})
+        self.assertEqual(doc["restore"]["entries_restored"], len(ok) + 1)  # and the directory set/
+
 
 if __name__ == "__main__":
     unittest.main()
