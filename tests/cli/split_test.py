@@ -172,6 +172,20 @@ class SplitSets(TempDirTest):
                 self.assertIn("ok", {e["status"] for e in doc["entries"] if e["name"] == "set/small.txt"})
                 self.assertIn(gone, proc.stderr.decode())  # the first error, shown on stderr
 
+    def test_missing_last_volume_is_named_and_repair_keeps_the_whole_entries(self):
+        os.remove(self.p("iz.zip"))
+        proc, doc = self.verify("iz.z02")
+        self.assertEqual(proc.returncode, 1)
+        missing = [f["message"] for f in doc["findings"] if f["code"] == "volume_missing"]
+        self.assertEqual(len(missing), 1)
+        self.assertIn("iz.zip", missing[0])
+        out = self.p("one.zip")
+        proc, doc = run_json("repair", self.p("iz.z01"), "-o", out)
+        self.assertEqual(proc.returncode, 1, proc.stderr)
+        kept = {e["name"] for e in doc["entries"] if e["status"] == "ok"} - {"set/"}
+        self.assertIn("set/zz-after.bin", kept)  # begins on the first volume, ends on the second
+        self.assert_readers_accept(out, kept)
+
     def test_last_volume_alone_names_the_volumes_it_needs(self):
         for n in ("iz.z01", "iz.z02", "iz.z03"):
             os.remove(self.p(n))
