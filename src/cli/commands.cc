@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstring>
 #include <iostream>
+#include <set>
 #include <sstream>
 
 #include "check/judge.h"
@@ -567,8 +568,18 @@ Exit run_list(const std::string& archive, const CommonOptions& o) {
   return list_in(run);
 }
 
-Exit run_many(const std::string& command, const std::vector<std::string>& archives, const CommonOptions& o) {
+Exit run_many(const std::string& command, const std::vector<std::string>& given, const CommonOptions& o) {
   auto one = command == "verify" ? verify_in : command == "scan" ? scan_in : list_in;
+  // `verify backup.z*` names every volume of one split set: the set is read once.
+  std::vector<std::string> archives;
+  std::set<std::string> sets;
+  for (const auto& a : given) {
+    auto set = a == "-" ? std::nullopt : scan::find_volume_set(a);
+    if (!set || sets.insert(set->name).second) archives.push_back(a);
+  }
+  if (archives.size() == 1)
+    return command == "verify" ? run_verify(archives[0], o) : command == "scan" ? run_scan(archives[0], o)
+                                                                              : run_list(archives[0], o);
   Exit worst = Exit::ok;
   std::size_t ok = 0, damaged = 0, unreadable = 0;
   for (const auto& a : archives) {

@@ -148,6 +148,19 @@ class SplitSets(TempDirTest):
         self.assertIn("verify: %s" % self.p("iz.zip"), out)
         self.assertIn("volumes: iz.z01, iz.z02, iz.z03, iz.zip", out)
 
+    def test_every_volume_named_on_the_command_line_reads_the_set_once(self):
+        # What `zipmedic verify iz.* sz.zip.*` passes: one verdict per set, not per volume.
+        proc = run("verify", *[self.p(n) for n in self.iz + self.sz])
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        lines = proc.stdout.decode().splitlines()
+        self.assertEqual(len(lines), 3, lines)
+        self.assertTrue(lines[0].startswith("ok") and lines[0].split()[1] == self.p("iz.zip"), lines[0])
+        self.assertTrue(lines[1].startswith("ok") and lines[1].split()[1] == self.p("sz.zip"), lines[1])
+        self.assertIn("2 archives: 2 ok", lines[2])
+        proc, doc = run_json("verify", *[self.p(n) for n in self.iz])
+        self.assertEqual(proc.returncode, 0)
+        self.assertEqual(len(doc["volumes"]["volumes"]), 4)  # one report, as for one archive
+
     def test_scan_walks_across_volume_boundaries(self):
         for start in ("iz.zip", "sz.zip.001"):
             with self.subTest(start=start):
