@@ -136,7 +136,18 @@ std::optional<VolumeSet> find_volume_set(const std::string& path) {
     v.present = s.has_value();
     v.size = s.value_or(0);
   }
-  for (std::size_t i = 0; i + 1 < set.volumes.size(); ++i) set.volume_size = std::max(set.volume_size, set.volumes[i].size);
+  // Writers make every volume but the last the same size. The most common size among those there
+  // is the set's (a volume with junk appended does not make all the others "cut"); between two
+  // sizes equally common, the larger, since a cut is the likelier damage.
+  std::map<std::uint64_t, unsigned> sizes;
+  for (std::size_t i = 0; i + 1 < set.volumes.size(); ++i)
+    if (set.volumes[i].present) ++sizes[set.volumes[i].size];
+  unsigned best = 0;
+  for (const auto& [size, n] : sizes)
+    if (n >= best) {
+      best = n;
+      set.volume_size = size;
+    }
   return set;
 }
 

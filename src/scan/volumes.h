@@ -25,7 +25,8 @@ struct VolumeSet {
     std::uint64_t size = 0;  // what the file holds
   };
   std::vector<Volume> volumes;  // in order, missing ones in their place as far as they are known
-  // The size every volume but the last has (the largest among them); 0 when none is there.
+  // The size every volume but the last has (the most common among those there, the larger of two
+  // equally common); 0 when none is there.
   std::uint64_t volume_size = 0;
 };
 

@@ -118,3 +118,22 @@ TEST_CASE("find_volume_set: any volume names the set; missing ones keep their pl
   CHECK(found[0].code == report::Code::volume_truncated);
   CHECK(found[0].message.find("c.zip.002") != std::string::npos);
 }
+
+TEST_CASE("find_volume_set: the set's volume size is the most common one, so one long volume does not make the others cut") {
+  TempDir d;
+  d.write("e.z01", filled(50, 0));
+  d.write("e.z02", filled(60, 0));  // junk appended
+  d.write("e.z03", filled(50, 0));
+  d.write("e.z04", filled(30, 0));  // cut
+  d.write("e.zip", filled(10, 0));
+  auto set = scan::find_volume_set((d.path / "e.z02").string());
+  REQUIRE(set);
+  CHECK(set->volume_size == 50);
+  auto src = scan::open_volume_set(*set);
+  auto found = scan::volume_findings(*set, *src, true);
+  REQUIRE(found.size() == 1);
+  CHECK(found[0].code == report::Code::volume_truncated);
+  CHECK(found[0].message.find("e.z04") != std::string::npos);
+  // The cut volume keeps its place: the last volume starts where four full ones end (50 + 60 + 50 + 50).
+  CHECK(src->start_of(4) == 210u);
+}
