@@ -219,7 +219,8 @@ int main(int argc, char** argv) {
                   ->type_name("OUT");
   repair->add_flag("--force", repair_opt.force, "Replace OUT if it exists (never the input)");
   auto* inplace = repair->add_flag("--in-place", repair_opt.in_place,
-                                   "Append a new central directory to ARCHIVE itself; no existing byte changes");
+                                   "Append a new central directory to ARCHIVE itself; no existing byte changes (not for "
+                                   "a split archive: -o joins it)");
   out->excludes(inplace);
   repair->add_flag("--salvage-partial", repair_opt.salvage_partial,
                    "Keep the intact start of a cut or damaged entry as NAME.partial (copy mode only)");

@@ -524,6 +524,13 @@ bool executable_stub(std::span<const std::uint8_t> h, std::uint64_t len) {
 }  // namespace
 
 report::Finding judge_prefix(std::span<const std::uint8_t> head, std::uint64_t len, bool offsets_skip_it) {
+  // 8.5.3-8.5.4: zip -s writes the spanning signature also when the set fit one volume; every
+  // reader skips it.
+  if (len == 4 && head.size() == 4 && !offsets_skip_it &&
+      (zip::load_u32(head.data()) == zip::kDescriptorSig || zip::load_u32(head.data()) == 0x30304b50))
+    return make_finding(Code::prefix_bytes, std::nullopt, 0,
+                        "the archive starts with the spanning signature of a split archive that needed one volume "
+                        "(zip -s); readers skip it");
   if (offsets_skip_it && !executable_stub(head, len))
     return make_finding(Code::prefix_unrecognised, std::nullopt, 0,
                         fmt::format("{} bytes precede the archive and its offsets count from after them, but they "

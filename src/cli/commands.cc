@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstring>
 #include <iostream>
+#include <set>
 #include <sstream>
 
 #include "check/judge.h"
@@ -22,6 +23,7 @@
 #include "scan/central_directory.h"
 #include "scan/end_records.h"
 #include "scan/local_scanner.h"
+#include "scan/volumes.h"
 
 namespace zm::cli {
 namespace {
@@ -179,6 +181,9 @@ struct Archive {
   std::unique_ptr<io::StreamSource> stream;
   std::unique_ptr<io::FileSource> file;
   std::unique_ptr<crypt::DecryptingSource> plain;
+  // A split archive: its volumes, read as one run of bytes.
+  std::optional<scan::VolumeSet> set;
+  std::unique_ptr<io::VolumeSource> volumes;
   std::optional<crypt::Header> header;
   std::optional<crypt::Key> key;
   io::ByteSource* src = nullptr;
@@ -212,6 +217,22 @@ Archive open_archive(Run& run, const std::string& arg, Access how, const std::st
     a.src = a.stream.get();
     key_note(run, a.display);
     return a;
+  }
+  if (arg != "-") {
+    if (auto set = scan::find_volume_set(arg)) {
+      std::size_t present = 0;
+      for (const auto& v : set->volumes) present += v.present;
+      if (present == 0) throw Unreadable(report::Code::cannot_open, arg + ": cannot open: no volume of the set is there");
+      a.volumes = scan::open_volume_set(*set);
+      a.set = std::move(set);
+      a.display = a.set->name;
+      a.src = a.volumes.get();
+      run.size = a.volumes->size();
+      if (run.size == 0)
+        throw Unreadable(report::Code::empty_file, a.display + ": the volumes are empty (0 bytes); it is not a ZIP archive");
+      key_note(run, a.display);
+      return a;
+    }
   }
   if (arg == "-") {
     // A pipe cannot be read twice: it is kept in a temporary file, which the filesystem must have
@@ -262,6 +283,40 @@ report::Finding tag_finding(const std::string& path, bool repairing) {
   return report::make_finding(report::Code::crypt_tag_mismatch, std::nullopt, std::nullopt,
                               "the GCM authentication tag did not match: the key is wrong or the file was changed "
                               "(the two cannot be told apart)");
+}
+
+// What a split archive adds to a report: its volumes, the ones missing or cut, where each finding
+// lies in its volume, and which readers can read the set as it is.
+std::vector<report::Finding> volume_findings(const Archive& a) {
+  if (!a.set) return {};
+  return scan::volume_findings(*a.set, *a.volumes, scan::locate_end_records(*a.volumes).has_value());
+}
+
+// `known`: the volume findings are in the report already (restore weighed them).
+void add_volume_facts(const Archive& a, report::Report& r, bool known = false) {
+  if (!a.set) return;
+  const auto& set = *a.set;
+  for (auto& f : r.findings)
+    if (f.offset && f.code != report::Code::volume_missing && f.code != report::Code::volume_truncated)
+      f.message += fmt::format(" ({})", scan::volume_place(*a.volumes, *f.offset));
+  // First: a missing or cut volume explains the findings about entries in it.
+  if (!known) {
+    auto vf = volume_findings(a);
+    r.findings.insert(r.findings.begin(), vf.begin(), vf.end());
+  }
+  const bool pkware = set.kind == scan::VolumeSet::Kind::pkware;
+  nlohmann::json vols = nlohmann::json::array();
+  for (const auto& v : set.volumes) vols.push_back({{"path", v.path}, {"present", v.present}, {"size", v.size}});
+  r.extra["volumes"] = {{"set", set.name}, {"kind", pkware ? "pkware" : "numbered"}, {"volumes", vols}};
+  if (r.command == "repair") return;  // its output is the one file the note would ask for
+  auto note = report::make_finding(
+      report::Code::readers_lack_feature, std::nullopt, std::nullopt,
+      fmt::format("a split archive of {} volumes: only 7-Zip reads it as it is; unzip, libarchive, Python, Go and "
+                  "Java need one file ({})",
+                  set.volumes.size(),
+                  pkware ? "zipmedic repair -o one.zip joins it" : "the pieces joined with cat, or zipmedic repair -o"));
+  note.readers = report::kUnzip | report::kLibarchive | report::kPython | report::kGo | report::kJava;
+  r.add(note);
 }
 
 Exit verdict_exit(const report::Report& r) {
@@ -315,7 +370,7 @@ Exit verify_in(Run& run) {
       check::VerifyOptions vo{o.threads, !o.quiet && !o.json && !in.encrypted};
       // The SysReptor profile looks at the entries themselves; otherwise only the report is kept.
       vo.keep_entries = o.profile == "sysreptor" || in.encrypted;
-      v = check::verify_archive(*in.src, archive, vo);
+      v = check::verify_archive(*in.src, in.set ? in.display : archive, vo);
     } catch (const check::CannotProceed&) {
       if (in.tag_ok) throw;
       // A wrong key turns the whole file into noise: the tag says so, and that is the finding.
@@ -330,6 +385,7 @@ Exit verify_in(Run& run) {
     }
     if ((o.profile == "sysreptor" || in.encrypted) && in.tag_ok)
       check::check_sysreptor_profile(*in.src, v.entries, v.report, false);
+    add_volume_facts(in, v.report);
     v.report.decide_verdict();
     emit(run, v.report);
     summarize(run, v.report);
@@ -363,6 +419,7 @@ Exit scan_in(Run& run) {
     report::Report r = repair::scan_report(s, name, src->size(), scan::locate_end_records(*src).has_value(), tally);
     if (in.encrypted && !in.tag_ok) r.add(tag_finding(archive, false));
     if (profile) check::check_sysreptor_profile(*src, s.entries, r, false);
+    add_volume_facts(in, r);
     r.decide_verdict();
     emit(run, r);
     summarize(run, r);
@@ -469,6 +526,7 @@ Exit list_in(Run& run) {
     }
     r.archive_size = in.file ? in.file->size() : src->size();
     if (in.encrypted && !in.tag_ok) r.add(tag_finding(archive, false));
+    add_volume_facts(in, r);
     std::vector<std::uint32_t> stamps;
     std::uint64_t size = 0, comp = 0;
     r.entries.reserve(entries.size());
@@ -519,8 +577,18 @@ Exit run_list(const std::string& archive, const CommonOptions& o) {
   return list_in(run);
 }
 
-Exit run_many(const std::string& command, const std::vector<std::string>& archives, const CommonOptions& o) {
+Exit run_many(const std::string& command, const std::vector<std::string>& given, const CommonOptions& o) {
   auto one = command == "verify" ? verify_in : command == "scan" ? scan_in : list_in;
+  // `verify backup.z*` names every volume of one split set: the set is read once.
+  std::vector<std::string> archives;
+  std::set<std::string> sets;
+  for (const auto& a : given) {
+    auto set = a == "-" ? std::nullopt : scan::find_volume_set(a);
+    if (!set || sets.insert(set->name).second) archives.push_back(a);
+  }
+  if (archives.size() == 1)
+    return command == "verify" ? run_verify(archives[0], o) : command == "scan" ? run_scan(archives[0], o)
+                                                                              : run_list(archives[0], o);
   Exit worst = Exit::ok;
   std::size_t ok = 0, damaged = 0, unreadable = 0;
   for (const auto& a : archives) {
@@ -566,14 +634,23 @@ Exit run_repair(const std::string& archive, const RepairOptions& ro, const Commo
         spool_dir = slash == std::string::npos ? "." : slash == 0 ? "/" : t.path.substr(0, slash);
       }
     }
+    if (ro.in_place && archive != "-")
+      if (auto set = scan::find_volume_set(archive))
+        throw Refused(fmt::format("{} is a split archive of {} volumes: appending a directory to its last volume "
+                                  "would not make one archive of them, and no reader would take the result; "
+                                  "repair -o OUT joins the set into one ZIP",
+                                  set->name, set->volumes.size()));
     Archive in = open_archive(run, archive, Access::file, spool_dir);
+    if (in.set && !ro.in_place)
+      for (const auto& v : in.set->volumes)
+        if (v.present && v.path != archive) check_output(v.path, ro.output, true);
     if (ro.in_place && in.encrypted)
       throw Refused(archive + ": an encrypted backup cannot be repaired in place; use -o OUT (with --encrypt to "
                               "keep it encrypted)");
     repair::RepairRequest req;
     req.input = in.path;
     req.display = in.display;
-    req.source = in.encrypted ? in.src : nullptr;
+    req.source = in.encrypted || in.set ? in.src : nullptr;
     req.output = ro.output;
     req.replace_output = ro.force;
     req.in_place = ro.in_place;
@@ -587,6 +664,7 @@ Exit run_repair(const std::string& archive, const RepairOptions& ro, const Commo
       if (in.header) req.encrypt_key_id = in.header->key_id;
     }
     auto result = repair::repair_archive(req);
+    add_volume_facts(in, result.report);
     if (in.encrypted) {
       if (!in.tag_ok) result.report.add(tag_finding(archive, true));
       result.report.extra["encryption"] = {{"format", "sysreptor-aes-gcm"}, {"tag_ok", in.tag_ok}};
@@ -615,7 +693,9 @@ Exit run_restore(const std::string& archive, const RestoreOptions& ro, const Com
     // The spool's bytes are on the disk already: a restore to the same filesystem needs room for
     // what it writes beside them, which its own check of free space sees.
     auto res = restore::restore_archive(
-        {in.path, ro.directory, ro.force, ro.partial, o.threads, in.display, ro.patterns, ro.excludes});
+        {in.path, ro.directory, ro.force, ro.partial, o.threads, in.display, ro.patterns, ro.excludes,
+         in.set ? in.src : nullptr, volume_findings(in)});
+    add_volume_facts(in, res.report, true);
     res.report.extra["restore"] = {{"directory", ro.directory},
                                    {"outcome", res.outcome == restore::RestoreResult::Outcome::restored ? "restored"
                                                : res.outcome == restore::RestoreResult::Outcome::refused

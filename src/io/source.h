@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <mutex>
 #include <new>
+#include <optional>
 #include <set>
 #include <memory>
 #include <span>
@@ -57,6 +58,13 @@ class ByteSource {
   // Up to n bytes at offset without copying, when the source holds them in memory; empty
   // otherwise. Valid until the source reads on by more than its window.
   virtual std::span<const std::uint8_t> view(std::uint64_t, std::size_t) { return {}; }
+  // A split set whose directory numbers its volumes (APPNOTE 8.5): how many volumes, and where
+  // an offset on a volume is in this source. 0 volumes for one ordinary file, whose offsets are
+  // positions as they are (disk 0 only).
+  virtual std::uint32_t disks() const { return 0; }
+  virtual std::optional<std::uint64_t> disk_position(std::uint32_t disk, std::uint64_t offset) const {
+    return disk == 0 ? std::optional(offset) : std::nullopt;
+  }
 };
 
 // Standard input or any pipe: read forward only, never seeking, keeping the last `window` bytes
@@ -149,6 +157,10 @@ class CachedSource final : public ByteSource {
   std::uint64_t earliest_readable() const override { return inner_.earliest_readable(); }
   bool seekable() const override { return inner_.seekable(); }
   std::uint64_t window() const override { return inner_.window(); }
+  std::uint32_t disks() const override { return inner_.disks(); }
+  std::optional<std::uint64_t> disk_position(std::uint32_t d, std::uint64_t o) const override {
+    return inner_.disk_position(d, o);
+  }
   // Valid until the next call on this source.
   std::span<const std::uint8_t> view(std::uint64_t offset, std::size_t n) override;
 

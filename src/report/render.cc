@@ -69,6 +69,18 @@ void write_text(std::ostream& os, const Report& r, bool verbose) {
   std::string out;
   const std::size_t ok = r.rows_ok(), rows = r.row_count();
   out += fmt::format("{}: {} ({})\n", r.command, r.archive_path, human_size(r.archive_size));
+  if (r.extra.contains("volumes")) {
+    // A split archive: which files were read as it, and which of them are not there.
+    std::string names;
+    for (const auto& v : r.extra["volumes"]["volumes"]) {
+      std::string path = v["path"].get<std::string>();
+      auto slash = path.rfind('/');
+      if (slash != std::string::npos) path.erase(0, slash + 1);
+      names += (names.empty() ? "" : ", ") + path + (v["present"].get<bool>() ? "" : " (missing)");
+    }
+    out += fmt::format("  volumes: {} ({} split set)\n", names,
+                       r.extra["volumes"]["kind"] == "pkware" ? "PKWARE/Info-ZIP" : "numbered");
+  }
   if (verbose || rows <= 40) {
     // Sizes in the rows stay exact bytes, as unzip -l and 7z l print them: a column of them is
     // compared and summed, not read once.

@@ -12,12 +12,16 @@
 
 #include <clocale>
 #include <filesystem>
+#include <map>
 #include <set>
 #include <vector>
 
 #include "check/verifier.h"
 #include "crypt/zip_crypto.h"
 #include "io/source.h"
+#include "scan/central_directory.h"
+#include "scan/end_records.h"
+#include "scan/volumes.h"
 
 namespace zm::restore {
 namespace fs = std::filesystem;
@@ -136,6 +140,67 @@ void judge_targets(const std::vector<Planned>& plan, const std::string& dir, boo
   }
 }
 
+// libarchive reads a source of ours through callbacks: the seekable ZIP reader needs seek, and
+// an exception must not cross libarchive's C frames, so it waits here until libarchive returns.
+struct CallbackReader {
+  io::ByteSource* src = nullptr;
+  std::uint64_t pos = 0;
+  std::vector<std::uint8_t> buf = std::vector<std::uint8_t>(1 << 16);
+  std::exception_ptr error;
+};
+
+la_ssize_t read_callback(archive*, void* ctx, const void** out) {
+  auto* r = static_cast<CallbackReader*>(ctx);
+  try {
+    std::size_t n = r->src->read_at(r->pos, r->buf);
+    r->pos += n;
+    *out = r->buf.data();
+    return la_ssize_t(n);
+  } catch (...) {
+    r->error = std::current_exception();
+    return ARCHIVE_FATAL;
+  }
+}
+
+la_int64_t seek_callback(archive*, void* ctx, la_int64_t offset, int whence) {
+  auto* r = static_cast<CallbackReader*>(ctx);
+  la_int64_t base = whence == SEEK_SET ? 0 : whence == SEEK_CUR ? la_int64_t(r->pos) : la_int64_t(r->src->size());
+  if (base + offset < 0) return ARCHIVE_FATAL;
+  r->pos = std::uint64_t(base + offset);
+  return la_int64_t(r->pos);
+}
+
+la_int64_t skip_callback(archive*, void* ctx, la_int64_t n) {
+  auto* r = static_cast<CallbackReader*>(ctx);
+  std::uint64_t left = r->src->size() > r->pos ? r->src->size() - r->pos : 0;
+  std::uint64_t k = std::min<std::uint64_t>(left, std::uint64_t(std::max<la_int64_t>(n, 0)));
+  r->pos += k;
+  return la_int64_t(k);
+}
+
+// Decodes the entry with codec/ (decrypting it first when it is ZipCrypto) into the file whose
+// header libarchive's disk writer has just made, so that its security checks, permissions and
+// times still apply. The data verified a moment ago; a different result now is an I/O failure.
+void extract_ourselves(io::ByteSource& src, scan::Entry e, archive* out, const std::string& shown,
+                       const std::string& dir) {
+  codec::Workspace ws;
+  auto req = scan::sized_request(e);
+  la_int64_t at = 0;
+  bool write_failed = false;
+  req.sink = [&](std::span<const std::uint8_t> b) {
+    if (write_failed || b.empty()) return;
+    if (archive_write_data_block(out, b.data(), b.size(), at) != ARCHIVE_OK) write_failed = true;
+    at += la_int64_t(b.size());
+  };
+  auto d = zipcrypt::decode(ws, src, req, e);
+  if (write_failed)
+    throw io::IoError(fmt::format("{}: writing '{}' failed: {}", dir, report::printable_name(e.name),
+                                  archive_error_string(out)));
+  if (d.status != codec::DecodeResult::Status::ok || d.crc != e.crc32 || d.produced != e.uncompressed_size)
+    throw io::IoError(fmt::format("{}: '{}' no longer decodes to the data verify checked{}", shown,
+                                  report::printable_name(e.name), d.error.empty() ? "" : ": " + d.error));
+}
+
 std::string strip_dots(std::string s) {
   while (s.size() >= 2 && s[0] == '.' && s[1] == '/') s.erase(0, 2);
   while (s.size() > 1 && s.back() == '/') s.pop_back();
@@ -164,11 +229,22 @@ RestoreResult restore_archive(const RestoreRequest& req) {
   std::vector<Planned> plan;
   std::uint64_t needed = 0;
   const std::string& shown = req.display.empty() ? req.archive : req.display;
+  std::unique_ptr<io::FileSource> file;
+  if (!req.source) file = std::make_unique<io::FileSource>(req.archive);
+  io::ByteSource& src = req.source ? *req.source : *file;
+  // Entries libarchive cannot decode, extracted through codec/ instead, by name.
+  std::map<std::string, scan::Entry> ours;
+  // Modification times from NTFS extra fields, by name (libarchive 3.6.2 reads 0x5455 and the DOS
+  // time, not 0x000a, which 7-Zip and Windows write).
+  std::map<std::string, zip::UnixTime> ntfs_times;
   {
-    io::FileSource src(req.archive);
     auto v = check::verify_archive(src, shown, {req.threads, false});
     res.report = std::move(v.report);
     res.report.command = "restore";
+    if (!req.findings.empty()) {
+      res.report.findings.insert(res.report.findings.begin(), req.findings.begin(), req.findings.end());
+      res.report.decide_verdict();
+    }
     // An entry is accepted when it verified and no error names it (unsafe path, duplicate name).
     std::set<std::string> flagged;
     for (const auto& f : res.report.findings)
@@ -201,6 +277,10 @@ RestoreResult restore_archive(const RestoreRequest& req) {
       ++considered;
       if (e.status == report::EntryStatus::ok && !flagged.count(e.name)) {
         accepted.insert(e.name);
+        // libarchive (3.6.2) has no Deflate64: "Unsupported ZIP compression method (9)". Plain and
+        // ZipCrypto entries keep 9 in the method field; a WinZip AES entry's inner method is in
+        // its extra field, which the verification has dropped by now, so it stays libarchive's.
+        if (e.method == 9) ours.emplace(e.name, e);
         needed += e.uncompressed_size;
         std::uint32_t type = e.unix_mode() & S_IFMT;
         plan.push_back({e.name, e.is_directory() || type == S_IFDIR, type == S_IFLNK});
@@ -221,6 +301,15 @@ RestoreResult restore_archive(const RestoreRequest& req) {
       res.message = "refused: the archive has no readable central directory; run zipmedic repair first, then restore "
                     "the repaired archive";
       return res;
+    }
+    // The verification has let go of the extra fields; the directory is read again for its times.
+    if (auto end = scan::locate_end_records(src)) {
+      for (const auto& e : scan::read_central_directory(src, *end).entries) {
+        if (!accepted.count(e.name)) continue;
+        const auto& x = e.cd_extra();
+        if (auto t = zip::ntfs_modified({reinterpret_cast<const std::uint8_t*>(x.data()), x.size()}))
+          ntfs_times.emplace(e.name, *t);
+      }
     }
   }
   {
@@ -260,8 +349,32 @@ RestoreResult restore_archive(const RestoreRequest& req) {
   // Encrypted entries (ZipCrypto, WinZip AES) that verify proved under this password.
   if (const auto& pw = zipcrypt::password(); pw && archive_read_add_passphrase(in.get(), pw->c_str()) != ARCHIVE_OK)
     throw io::IoError(shown + ": libarchive did not take the password: " + archive_error_string(in.get()));
-  if (archive_read_open_filename(in.get(), req.archive.c_str(), 1 << 16) != ARCHIVE_OK)
+  CallbackReader reader;
+  scan::JoinedView joined;
+  if (req.source || res.skipped) {
+    // libarchive knows no volumes, so it reads a split set's bytes as one ordinary ZIP; and it
+    // stops at the first local header it cannot read, so with --partial it is shown a directory
+    // of only the entries that verified (a view; nothing is copied to disk).
+    joined = scan::joined_view(src, res.skipped ? &accepted : nullptr);
+    if (!joined.src) {
+      res.outcome = RestoreResult::Outcome::refused;
+      res.message = fmt::format("refused: the directory of {} cannot be rebuilt for libarchive ({}); nothing was "
+                                "written; zipmedic repair -o fixed.zip keeps what verified, then restore fixed.zip",
+                                shown, joined.why);
+      return res;
+    }
+    reader.src = joined.src;
+    archive_read_set_callback_data(in.get(), &reader);
+    archive_read_set_read_callback(in.get(), read_callback);
+    archive_read_set_seek_callback(in.get(), seek_callback);
+    archive_read_set_skip_callback(in.get(), skip_callback);
+    if (archive_read_open1(in.get()) != ARCHIVE_OK) {
+      if (reader.error) std::rethrow_exception(reader.error);
+      throw io::IoError(shown + ": libarchive cannot open it: " + archive_error_string(in.get()));
+    }
+  } else if (archive_read_open_filename(in.get(), req.archive.c_str(), 1 << 16) != ARCHIVE_OK) {
     throw io::IoError(shown + ": libarchive cannot open it: " + archive_error_string(in.get()));
+  }
   std::unique_ptr<archive, WriterCloser> out(archive_write_disk_new());
   // Without --force nothing there is replaced: NO_OVERWRITE backs up the check above against a
   // file that appears meanwhile (libarchive then skips the entry quietly, so each target is
@@ -277,6 +390,7 @@ RestoreResult restore_archive(const RestoreRequest& req) {
     throw io::IoError(req.directory + ": cannot enter: " + std::strerror(errno));
   archive_entry* entry = nullptr;
   int r;
+  std::set<std::string> done;  // accepted entries written, or left because they appeared meanwhile
   while ((r = archive_read_next_header(in.get(), &entry)) == ARCHIVE_OK || r == ARCHIVE_WARN) {
     const char* name = archive_entry_pathname(entry);
     if (!name || !accepted.count(name)) {
@@ -291,12 +405,24 @@ RestoreResult restore_archive(const RestoreRequest& req) {
                                             fmt::format("{}/{} appeared while the restore ran; it is left as it is",
                                                         req.directory, report::printable_name(name))));
         ++res.skipped;
+        done.insert(name);
         archive_read_data_skip(in.get());
         continue;
       }
     }
+    if (auto t = ntfs_times.find(name); t != ntfs_times.end())
+      archive_entry_set_mtime(entry, time_t(t->second.seconds), long(t->second.nanoseconds));
     if (archive_write_header(out.get(), entry) != ARCHIVE_OK)
       throw io::IoError(fmt::format("{}: cannot restore '{}': {}", req.directory, name, archive_error_string(out.get())));
+    if (auto own = ours.find(name); own != ours.end()) {
+      extract_ourselves(src, own->second, out.get(), shown, req.directory);
+      archive_read_data_skip(in.get());
+      if (archive_write_finish_entry(out.get()) != ARCHIVE_OK)
+        throw io::IoError(fmt::format("{}: finishing '{}' failed: {}", req.directory, name, archive_error_string(out.get())));
+      ++res.restored;
+      done.insert(name);
+      continue;
+    }
     const void* buf;
     size_t size;
     la_int64_t offset;
@@ -304,14 +430,24 @@ RestoreResult restore_archive(const RestoreRequest& req) {
       if (archive_write_data_block(out.get(), buf, size, offset) != ARCHIVE_OK)
         throw io::IoError(fmt::format("{}: writing '{}' failed: {}", req.directory, name, archive_error_string(out.get())));
     }
-    if (r != ARCHIVE_EOF)
+    if (r != ARCHIVE_EOF) {
+      if (reader.error) std::rethrow_exception(reader.error);
       throw io::IoError(fmt::format("{}: reading '{}' failed: {}", shown, name, archive_error_string(in.get())));
+    }
     if (archive_write_finish_entry(out.get()) != ARCHIVE_OK)
       throw io::IoError(fmt::format("{}: finishing '{}' failed: {}", req.directory, name, archive_error_string(out.get())));
     ++res.restored;
+    done.insert(name);
   }
-  if (r != ARCHIVE_EOF) throw io::IoError(shown + ": libarchive stopped: " + archive_error_string(in.get()));
+  if (r != ARCHIVE_EOF) {
+    if (reader.error) std::rethrow_exception(reader.error);
+    throw io::IoError(shown + ": libarchive stopped: " + archive_error_string(in.get()));
+  }
   archive_write_close(out.get());
+  for (const auto& name : accepted)
+    if (!done.count(name))
+      throw io::IoError(fmt::format("{}: libarchive did not read '{}', which verified; {} entries were restored",
+                                    shown, report::printable_name(name), res.restored));
   res.outcome = RestoreResult::Outcome::restored;
   res.message = fmt::format("restored {} entr{} into {}{}{}", res.restored, res.restored == 1 ? "y" : "ies",
                             req.directory,

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "io/source.h"
 #include "report/report.h"
 
 namespace zm::restore {
@@ -19,6 +20,11 @@ struct RestoreRequest {
   // Globs that pick the entries to restore (all when empty) and globs that leave entries out.
   // The whole archive is verified either way.
   std::vector<std::string> patterns, excludes;
+  // The archive's bytes when they are not simply the file `archive` (a split set's volumes).
+  io::ByteSource* source = nullptr;
+  // Findings about the archive that its bytes cannot show (a split set's missing or cut
+  // volumes), weighed with the verification's before anything is restored.
+  std::vector<report::Finding> findings;
 };
 
 // bsdtar's matching of an entry name against a glob: `*` and `?` do not cross `/`, a leading

@@ -97,6 +97,21 @@ Entry entry_from_record(zip::CentralDirectoryHeader h, bool* zip64_missing) {
   return e;
 }
 
+namespace {
+// The record's offset as a position in the source: a split set's (8.5) counts from the start of
+// the volume the entry starts on, and once it is a position in the joined bytes the entry is on
+// "disk 0" of those bytes; a prefix shifts every offset.
+void place(io::ByteSource& src, Entry& e, std::uint64_t shift) {
+  if (src.disks()) {
+    if (auto p = src.disk_position(e.disk_start, e.lfh_offset)) {
+      e.lfh_offset = *p;
+      e.disk_start = 0;
+    }
+  }
+  e.lfh_offset += shift;
+}
+}  // namespace
+
 DirectoryReader::DirectoryReader(io::ByteSource& src, const EndRecords& end)
     : src_(src), rd_(src, end.cd_start), end_(end), cd_end_(end.cd_start + end.cd_size) {}
 
@@ -142,7 +157,7 @@ bool DirectoryReader::next(std::size_t max, std::vector<Entry>& out, std::vector
     if (zip64_missing)
       findings.push_back(make_finding(report::Code::zip64_inconsistent, e.name, at,
                                       "a size or offset is 0xFFFFFFFF but the ZIP64 extra field lacks the value"));
-    e.lfh_offset += end_.shift;
+    place(src_, e, end_.shift);
     check_link_target(src_, e, findings);
     out.push_back(std::move(e));
     if (at_out) at_out->push_back(at);
@@ -161,7 +176,7 @@ Entry reread_directory_record(io::ByteSource& src, std::uint64_t at, std::uint64
   if (rec.size() < len) throw io::IoError(fmt::format("the directory record at offset {} cannot be read again", at));
   zip::Cursor c({rec.data(), rec.size()});
   Entry e = entry_from_record(zip::parse_central(c), nullptr);
-  e.lfh_offset += shift;
+  place(src, e, shift);
   return e;
 }
 

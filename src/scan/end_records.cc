@@ -81,7 +81,18 @@ std::optional<EndRecords> locate_end_records(io::ByteSource& src) {
   r.entries = r.eocd.entries_total;
   r.cd_size = r.eocd.cd_size;
   r.cd_offset = r.eocd.cd_offset;
-  if (r.eocd.entries_on_disk != r.eocd.entries_total || r.eocd.disk != r.eocd.cd_disk) {
+  const std::uint32_t disks = src.disks();
+  if (disks) {
+    // A split set (8.5): the end record is on the last volume and counts the volumes before it;
+    // the directory may start on an earlier volume, so this volume holds only some of its records.
+    if (r.eocd.disk != 0xFFFF && r.eocd.disk + 1u != disks)
+      r.findings.push_back(make_finding(report::Code::eocd_inconsistent, std::nullopt, r.eocd_offset,
+                                        fmt::format("the end record says it is on volume {}, but the set has {} volumes",
+                                                    r.eocd.disk + 1u, disks)));
+    if ((r.eocd.cd_disk != 0xFFFF && r.eocd.cd_disk > r.eocd.disk) || r.eocd.entries_on_disk > r.eocd.entries_total)
+      r.findings.push_back(make_finding(report::Code::eocd_inconsistent, std::nullopt, r.eocd_offset,
+                                        "the end record's volume numbers or entry counts disagree with each other"));
+  } else if (r.eocd.entries_on_disk != r.eocd.entries_total || r.eocd.disk != r.eocd.cd_disk) {
     r.findings.push_back(make_finding(report::Code::eocd_inconsistent, std::nullopt, r.eocd_offset,
                                       "the end record describes a multi-disk archive or disagrees with itself"));
   } else if (r.eocd.disk != 0) {
@@ -101,7 +112,7 @@ std::optional<EndRecords> locate_end_records(io::ByteSource& src) {
       r.locator = zip::parse_zip64_locator(lb);
       // OneDrive writes 0 total disks here: unzip then refuses the archive, and libarchive and Go
       // ignore the locator (docs/readers.md, rule 24), so only 1 is sound.
-      if (r.locator->total_disks != 1)
+      if (r.locator->total_disks != (disks ? disks : 1u))
         r.findings.push_back(make_finding(report::Code::zip64_inconsistent, std::nullopt, r.locator_offset,
                                           fmt::format("ZIP64 locator says the archive spans {} disks",
                                                       r.locator->total_disks)));
@@ -121,7 +132,9 @@ std::optional<EndRecords> locate_end_records(io::ByteSource& src) {
       std::uint64_t zoff = 0;
       if (r.locator_offset >= zip::kZip64EndLen) {
         // Try the declared offset, then search back for the record ending at the locator.
-        if ((z = read_zip64_end(src, r.locator->zip64_end_offset))) zoff = r.locator->zip64_end_offset;
+        std::uint64_t declared = r.locator->zip64_end_offset;
+        if (disks) declared = src.disk_position(r.locator->cd_disk, declared).value_or(declared);
+        if ((z = read_zip64_end(src, declared))) zoff = declared;
         if (!z) {
           std::uint64_t probe = r.locator_offset - zip::kZip64EndLen;
           if ((z = read_zip64_end(src, probe))) {
@@ -144,11 +157,14 @@ std::optional<EndRecords> locate_end_records(io::ByteSource& src) {
         r.zip64 = z;
         r.zip64_offset = zoff;
         // unzip refuses, 7-Zip misses a volume, libarchive reads nothing (docs/readers.md, rule 23).
-        if (z->disk != 0 || z->cd_disk != 0)
+        if (disks ? z->disk + 1u != disks || z->cd_disk > z->disk : z->disk != 0 || z->cd_disk != 0)
           r.findings.push_back(make_finding(report::Code::disk_number_nonzero, std::nullopt, zoff,
-                                            fmt::format("the ZIP64 end record says disk {} (directory on disk {}) of a "
-                                                        "single-volume archive",
-                                                        z->disk, z->cd_disk)));
+                                            disks ? fmt::format("the ZIP64 end record says disk {} (directory on disk "
+                                                                "{}) of a set of {} volumes",
+                                                                z->disk, z->cd_disk, disks)
+                                                  : fmt::format("the ZIP64 end record says disk {} (directory on disk "
+                                                                "{}) of a single-volume archive",
+                                                                z->disk, z->cd_disk)));
         dir_end = zoff;
         if (12 + z->record_size + zoff != r.locator_offset)
           r.findings.push_back(make_finding(report::Code::zip64_inconsistent, std::nullopt, zoff,
@@ -171,20 +187,26 @@ std::optional<EndRecords> locate_end_records(io::ByteSource& src) {
     }
   }
 
+  // In a split set the directory's offset counts from the start of the volume it starts on.
+  std::uint64_t declared = r.cd_offset;
+  if (disks) {
+    std::uint32_t cd_disk = r.zip64 && r.eocd.cd_disk == 0xFFFF ? r.zip64->cd_disk : r.eocd.cd_disk;
+    declared = src.disk_position(cd_disk, r.cd_offset).value_or(r.cd_offset);
+  }
   // Where the directory must physically start: right before the end records. A difference from
   // the declared offset is a prefix (self-extractor stub) that the writer did not count.
   if (r.cd_size <= dir_end) {
     std::uint64_t physical = dir_end - r.cd_size;
-    if (physical >= r.cd_offset) {
-      r.shift = physical - r.cd_offset;
+    if (physical >= declared) {
+      r.shift = physical - declared;
       r.cd_start = physical;
     } else {
-      r.cd_start = r.cd_offset;
+      r.cd_start = declared;
       r.findings.push_back(make_finding(report::Code::eocd_inconsistent, std::nullopt, r.eocd_offset,
-          fmt::format("the directory cannot start at offset {} and still end at {}", r.cd_offset, dir_end)));
+          fmt::format("the directory cannot start at offset {} and still end at {}", declared, dir_end)));
     }
   } else {
-    r.cd_start = r.cd_offset;
+    r.cd_start = declared;
     r.findings.push_back(make_finding(report::Code::eocd_inconsistent, std::nullopt, r.eocd_offset,
                                       fmt::format("the directory size ({}) is larger than the bytes before "
                                                   "the end record ({})",
@@ -192,7 +214,7 @@ std::optional<EndRecords> locate_end_records(io::ByteSource& src) {
   }
   // Java's ZipFile takes an end record whose comment does not reach the end of the file only when
   // the archive's first local header is where the directory's offsets say the archive starts.
-  if (r.end_of_records < size && r.cd_start >= r.cd_offset) {
+  if (r.end_of_records < size && r.cd_start >= r.cd_offset && !disks) {
     std::uint8_t sig[4] = {};
     std::uint64_t start = r.cd_start - r.cd_offset;
     if (src.read_at(start, sig) < 4 || zip::load_u32(sig) != zip::kLocalSig) {

@@ -38,6 +38,30 @@ std::vector<std::size_t> extra_field_lengths(Bytes extra, std::uint16_t id) {
   return out;
 }
 
+std::optional<UnixTime> ntfs_modified(Bytes extra) {
+  for (std::size_t p = 0; p + 4 <= extra.size();) {
+    std::size_t len = extra[p + 2] | (extra[p + 3] << 8);
+    if (p + 4 + len > extra.size()) break;
+    if ((extra[p] | (extra[p + 1] << 8)) == kNtfsExtraId) {
+      Bytes field = extra.subspan(p + 4, len);
+      for (std::size_t q = 4; q + 4 <= field.size();) {
+        std::size_t tag = field[q] | (field[q + 1] << 8), size = field[q + 2] | (field[q + 3] << 8);
+        if (q + 4 + size > field.size()) break;
+        if (tag == 1 && size >= 8) {
+          // FILETIME 0 means "not recorded"; 11,644,473,600 s lie between 1601 and 1970.
+          std::uint64_t ticks = load_u32(&field[q + 4]) | std::uint64_t(load_u32(&field[q + 8])) << 32;
+          if (ticks == 0) return std::nullopt;
+          std::int64_t since_1601 = std::int64_t(ticks / 10000000);
+          return UnixTime{since_1601 - 11644473600LL, std::uint32_t(ticks % 10000000) * 100};
+        }
+        q += 4 + size;
+      }
+    }
+    p += 4 + len;
+  }
+  return std::nullopt;
+}
+
 std::optional<Zip64Extra> parse_zip64_extra(Bytes extra, bool want_uncomp, bool want_comp, bool want_offset,
                                             bool want_disk, bool* malformed) {
   if (malformed) *malformed = false;

@@ -100,6 +100,15 @@ std::optional<Zip64Extra> parse_zip64_extra(Bytes extra, bool want_uncomp, bool 
 bool extra_well_formed(Bytes extra);
 // Lengths of every field of `id` in a well-formed extra block, in order.
 std::vector<std::size_t> extra_field_lengths(Bytes extra, std::uint16_t id);
+// 4.5.5: the NTFS extra field (0x000a): 4 reserved bytes, then attributes as tag, size, data;
+// tag 1 (24 bytes) holds the modification, access and creation times as Windows FILETIMEs (100 ns
+// since 1601-01-01 UTC). The modification time as Unix seconds and nanoseconds, when present.
+inline constexpr std::uint16_t kNtfsExtraId = 0x000a;
+struct UnixTime {
+  std::int64_t seconds = 0;
+  std::uint32_t nanoseconds = 0;
+};
+std::optional<UnixTime> ntfs_modified(Bytes extra);
 // The extra block with every field of `id` removed (used when a repair writes its own ZIP64 field).
 std::string strip_extra(Bytes extra, std::uint16_t id);
 

@@ -8,6 +8,7 @@ import struct
 import subprocess
 import unittest
 import zipfile
+import zlib
 
 from zmtest import TempDirTest, codes, fixture_path, read, run, run_json
 
@@ -157,14 +158,38 @@ class Restore(TempDirTest):
                         with open(os.path.join(tree, rel), "rb") as a, open(os.path.join(out, rel), "rb") as b:
                             self.assertEqual(a.read(), b.read(), rel)
 
-    @unittest.expectedFailure
-    def test_deflate64_restores(self):
-        # Open gap: restore extracts through libarchive, which has no Deflate64 decoder (3.6.2:
-        # "Unsupported ZIP compression method (9: deflation-64-bit)"), so it stops with exit 3.
-        # When restore decodes through codec/ this passes and the marker must go.
-        out = os.path.join(self.tmp, "d64")
-        p = run("restore", fixture_path("7zip-deflate64.zip"), "-C", out, "--quiet")
+    def test_deflate64_restores_byte_identically(self):
+        # libarchive (3.6.2) has no Deflate64 ("Unsupported ZIP compression method"): restore
+        # decodes method 9 with codec/ and writes through libarchive's disk writer.
+        for fx in ("7zip-deflate64.zip", "7zip-deflate64-stdout.zip", "7zip-deflate64-far.zip"):
+            with self.subTest(fixture=fx):
+                out = os.path.join(self.tmp, fx)
+                p = run("restore", fixture_path(fx), "-C", out, "--quiet")
+                self.assertEqual(p.returncode, 0, p.stderr)
+                with zipfile.ZipFile(fixture_path(fx)) as z:
+                    files = [i for i in z.infolist() if not i.is_dir()]
+                    self.assertIn(9, {i.compress_type for i in files})  # small ones are stored
+                    for i in files:
+                        with open(os.path.join(out, i.filename), "rb") as f:
+                            data = f.read()
+                        self.assertEqual(len(data), i.file_size, i.filename)
+                        self.assertEqual(zlib.crc32(data), i.CRC, i.filename)
+
+    def test_zipcrypto_deflate64_restores_with_the_password(self):
+        # 7-Zip keeps method 9 in a ZipCrypto entry's header: codec/ decrypts and decodes it.
+        tree = os.path.join(os.path.dirname(fixture_path("x")), "tree")
+        archive = os.path.join(self.tmp, "zc64.zip")
+        subprocess.run(["7z", "a", "-bso0", "-bsp0", "-tzip", "-mm=Deflate64", "-mem=ZipCrypto", "-psecret",
+                        archive, "backup"], cwd=tree, check=True)
+        with zipfile.ZipFile(archive) as z:
+            packed = [i for i in z.infolist() if i.compress_type == 9]
+            self.assertTrue(packed and all(i.flag_bits & 1 for i in packed))
+        out = os.path.join(self.tmp, "out")
+        p = run("restore", archive, "-C", out, "--quiet", "--password", "secret")
         self.assertEqual(p.returncode, 0, p.stderr)
+        for i in packed:
+            with open(os.path.join(tree, i.filename), "rb") as a, open(os.path.join(out, i.filename), "rb") as b:
+                self.assertEqual(a.read(), b.read(), i.filename)
 
 
 if __name__ == "__main__":

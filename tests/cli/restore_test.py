@@ -128,5 +128,53 @@ class Restore(unittest.TestCase):
         self.assertEqual(os.listdir(tiny), [])
 
 
+class Timestamps(unittest.TestCase):
+    """A restored file's modification time comes from the extended timestamp (0x5455, Info-ZIP) or
+    NTFS (0x000a, 7-Zip) field, not from the DOS time, which is the writer's local time with 2 s
+    steps: restored under another time zone, the DOS time would be off by hours."""
+
+    STAMPS = {"d/odd.txt": 1790000001_000000000, "d/frac.bin": 1790000003_250000000}
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="zipmedic-times-")
+        src = os.path.join(self.tmp, "src")
+        os.makedirs(os.path.join(src, "d"))
+        for name, ns in self.STAMPS.items():
+            with open(os.path.join(src, name), "wb") as f:
+                f.write(name.encode() * 50)
+            os.utime(os.path.join(src, name), ns=(ns, ns))
+        self.src = src
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def restore(self, archive):
+        out = os.path.join(self.tmp, "out-" + os.path.basename(archive))
+        env = dict(os.environ, TZ="America/New_York")
+        p = subprocess.run([os.environ.get("ZIPMEDIC", "zipmedic"), "restore", archive, "-C", out, "-q"],
+                           capture_output=True, env=env)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        return {n: os.stat(os.path.join(out, n)).st_mtime_ns for n in self.STAMPS}
+
+    def test_infozip_extended_timestamp_sets_the_whole_second(self):
+        archive = os.path.join(self.tmp, "iz.zip")
+        subprocess.run(["zip", "-qr", archive, "d"], cwd=self.src, env=dict(os.environ, TZ="UTC"), check=True)
+        with open(archive, "rb") as f:
+            self.assertIn(b"UT", f.read())  # 0x5455, written by default
+        got = self.restore(archive)
+        for name, ns in self.STAMPS.items():
+            self.assertEqual(got[name], ns // 10**9 * 10**9, name)  # 0x5455 holds whole seconds
+
+    def test_7zip_ntfs_time_sets_the_exact_time(self):
+        archive = os.path.join(self.tmp, "sz.zip")
+        subprocess.run(["7z", "a", "-bso0", "-bsp0", "-tzip", "-mtc=on", archive, "d"], cwd=self.src,
+                       env=dict(os.environ, TZ="UTC"), check=True)
+        with zipfile.ZipFile(archive) as z:
+            self.assertTrue(all(i.extra[:2] == b"\x0a\x00" for i in z.infolist()))  # NTFS first
+        got = self.restore(archive)
+        for name, ns in self.STAMPS.items():
+            self.assertEqual(got[name], ns, name)  # FILETIME: 100 ns steps
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -98,3 +98,25 @@ TEST_CASE("records: central record carries a ZIP64 extra only for the values tha
   zip::Cursor c2(bytes_of(small_bytes));
   CHECK(zip::parse_central(c2).extra.empty());
 }
+
+TEST_CASE("records: NTFS extra field's modification time as Unix seconds and nanoseconds") {
+  // As 7-Zip writes it (-mtc=on): 0x000a, 32 bytes: 4 reserved, tag 1, size 24, mtime, atime, ctime.
+  // 1790000003.25 s after 1970 = (1790000003.25 + 11644473600) * 10^7 FILETIME ticks.
+  const std::uint64_t ticks = (1790000003ull + 11644473600ull) * 10000000ull + 2500000ull;
+  std::vector<std::uint8_t> x = {0x55, 0x54, 1, 0, 0,  // an extended timestamp field first
+                                 0x0a, 0x00, 32, 0, 0, 0, 0, 0, 1, 0, 24, 0};
+  for (int i = 0; i < 8; ++i) x.push_back(std::uint8_t(ticks >> (8 * i)));
+  x.resize(x.size() + 16, 0);
+  auto t = zip::ntfs_modified(x);
+  REQUIRE(t);
+  CHECK(t->seconds == 1790000003);
+  CHECK(t->nanoseconds == 250000000u);
+  // A zero FILETIME records nothing; a field cut short, or another tag, gives nothing.
+  std::vector<std::uint8_t> zero = {0x0a, 0x00, 32, 0, 0, 0, 0, 0, 1, 0, 24, 0};
+  zero.resize(zero.size() + 24, 0);
+  CHECK_FALSE(zip::ntfs_modified(zero));
+  std::vector<std::uint8_t> cut(x.begin() + 5, x.begin() + 5 + 20);
+  CHECK_FALSE(zip::ntfs_modified(cut));
+  std::vector<std::uint8_t> other = {0x0a, 0x00, 12, 0, 0, 0, 0, 0, 2, 0, 4, 0, 1, 2, 3, 4};
+  CHECK_FALSE(zip::ntfs_modified(other));
+}
