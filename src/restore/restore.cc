@@ -201,6 +201,33 @@ void extract_ourselves(io::ByteSource& src, scan::Entry e, archive* out, const s
                                   report::printable_name(e.name), d.error.empty() ? "" : ": " + d.error));
 }
 
+// What libarchive reads: the archive's file, or a view of its bytes through the callbacks.
+struct ReaderSource {
+  CallbackReader callbacks;  // used when callbacks.src is set
+  scan::JoinedView joined;
+};
+
+void open_reader(archive* in, const std::string& file, ReaderSource& from, const std::string& shown) {
+  archive_read_support_format_zip_seekable(in);
+  archive_read_support_filter_none(in);
+  // Encrypted entries (ZipCrypto, WinZip AES) that verify proved under this password.
+  if (const auto& pw = zipcrypt::password(); pw && archive_read_add_passphrase(in, pw->c_str()) != ARCHIVE_OK)
+    throw io::IoError(shown + ": libarchive did not take the password: " + archive_error_string(in));
+  if (!from.callbacks.src) {
+    if (archive_read_open_filename(in, file.c_str(), 1 << 16) != ARCHIVE_OK)
+      throw io::IoError(shown + ": libarchive cannot open it: " + archive_error_string(in));
+    return;
+  }
+  archive_read_set_callback_data(in, &from.callbacks);
+  archive_read_set_read_callback(in, read_callback);
+  archive_read_set_seek_callback(in, seek_callback);
+  archive_read_set_skip_callback(in, skip_callback);
+  if (archive_read_open1(in) != ARCHIVE_OK) {
+    if (from.callbacks.error) std::rethrow_exception(from.callbacks.error);
+    throw io::IoError(shown + ": libarchive cannot open it: " + archive_error_string(in));
+  }
+}
+
 std::string strip_dots(std::string s) {
   while (s.size() >= 2 && s[0] == '.' && s[1] == '/') s.erase(0, 2);
   while (s.size() > 1 && s.back() == '/') s.pop_back();
@@ -339,42 +366,29 @@ RestoreResult restore_archive(const RestoreRequest& req) {
     return res;
   }
 
+  // libarchive knows no volumes, so it reads a split set's bytes as one ordinary ZIP; and it stops
+  // at the first local header it cannot read, so with --partial it is shown a directory of only
+  // the entries that verified (a view; nothing is copied to disk).
+  ReaderSource from;
+  if (req.source || res.skipped) {
+    from.joined = scan::joined_view(src, res.skipped ? &accepted : nullptr);
+    if (!from.joined.src) {
+      res.outcome = RestoreResult::Outcome::refused;
+      res.message = fmt::format("refused: the directory of {} cannot be rebuilt for libarchive ({}); nothing was "
+                                "written; zipmedic repair -o fixed.zip keeps what verified, then restore fixed.zip",
+                                shown, from.joined.why);
+      return res;
+    }
+    from.callbacks.src = from.joined.src;
+  }
+
   // libarchive converts names to the locale's character set; in the C locale a UTF-8 name
   // (bit 11, 4.4.4) cannot be converted and would not match the verified name.
   if (!std::setlocale(LC_CTYPE, "C.UTF-8")) std::setlocale(LC_CTYPE, "");
   fs::create_directories(req.directory);
   std::unique_ptr<archive, ArchiveCloser> in(archive_read_new());
-  archive_read_support_format_zip_seekable(in.get());
-  archive_read_support_filter_none(in.get());
-  // Encrypted entries (ZipCrypto, WinZip AES) that verify proved under this password.
-  if (const auto& pw = zipcrypt::password(); pw && archive_read_add_passphrase(in.get(), pw->c_str()) != ARCHIVE_OK)
-    throw io::IoError(shown + ": libarchive did not take the password: " + archive_error_string(in.get()));
-  CallbackReader reader;
-  scan::JoinedView joined;
-  if (req.source || res.skipped) {
-    // libarchive knows no volumes, so it reads a split set's bytes as one ordinary ZIP; and it
-    // stops at the first local header it cannot read, so with --partial it is shown a directory
-    // of only the entries that verified (a view; nothing is copied to disk).
-    joined = scan::joined_view(src, res.skipped ? &accepted : nullptr);
-    if (!joined.src) {
-      res.outcome = RestoreResult::Outcome::refused;
-      res.message = fmt::format("refused: the directory of {} cannot be rebuilt for libarchive ({}); nothing was "
-                                "written; zipmedic repair -o fixed.zip keeps what verified, then restore fixed.zip",
-                                shown, joined.why);
-      return res;
-    }
-    reader.src = joined.src;
-    archive_read_set_callback_data(in.get(), &reader);
-    archive_read_set_read_callback(in.get(), read_callback);
-    archive_read_set_seek_callback(in.get(), seek_callback);
-    archive_read_set_skip_callback(in.get(), skip_callback);
-    if (archive_read_open1(in.get()) != ARCHIVE_OK) {
-      if (reader.error) std::rethrow_exception(reader.error);
-      throw io::IoError(shown + ": libarchive cannot open it: " + archive_error_string(in.get()));
-    }
-  } else if (archive_read_open_filename(in.get(), req.archive.c_str(), 1 << 16) != ARCHIVE_OK) {
-    throw io::IoError(shown + ": libarchive cannot open it: " + archive_error_string(in.get()));
-  }
+  open_reader(in.get(), req.archive, from, shown);
+  CallbackReader& reader = from.callbacks;
   std::unique_ptr<archive, WriterCloser> out(archive_write_disk_new());
   // Without --force nothing there is replaced: NO_OVERWRITE backs up the check above against a
   // file that appears meanwhile (libarchive then skips the entry quietly, so each target is
