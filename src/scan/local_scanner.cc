@@ -638,22 +638,31 @@ ScanResult scan_local(io::ByteSource& input, codec::Workspace& ws, const ScanOpt
         e.decoded = d;
       }
     } else {
+      // A bit-3 entry whose end a signed descriptor probably marks (find_descriptor_candidate):
+      // decoded up to it, by a worker or, when the stream is damaged, by the walk itself.
+      auto candidate_request = [&](const DataDescriptor& cand) {
+        codec::DecodeRequest sreq{e.data_offset, cand.offset - e.data_offset, e.method};
+        sreq.lzma_eos = e.flags & 2;
+        sreq.expected_uncompressed = cand.uncompressed_size;
+        sreq.max_output = cand.uncompressed_size + 1;
+        return sreq;
+      };
+      auto end_at_candidate = [&](const DataDescriptor& cand) {
+        e.descriptor = cand;
+        e.crc32 = cand.crc32;
+        e.compressed_size = cand.compressed_size;
+        e.uncompressed_size = cand.uncompressed_size;
+        e.end_offset = cand.offset + cand.length;
+        r.end_of_entries = e.end_offset;
+        pos = e.end_offset;
+        r.entries.push_back(std::move(e));
+      };
       if (pool && !e.encrypted()) {
         if (auto cand = find_descriptor_candidate(src, e.data_offset, zip64, pool->search_limit())) {
-          codec::DecodeRequest sreq{e.data_offset, cand->offset - e.data_offset, e.method};
-          sreq.lzma_eos = e.flags & 2;
-          sreq.expected_uncompressed = cand->uncompressed_size;
-          sreq.max_output = cand->uncompressed_size + 1;
+          auto sreq = candidate_request(*cand);
           if (sreq.limit >= kMinJob && sreq.limit <= pool->max_job() && pool->submit(index, sreq)) {
-            e.descriptor = cand;
-            e.crc32 = cand->crc32;
-            e.compressed_size = cand->compressed_size;
-            e.uncompressed_size = cand->uncompressed_size;
-            e.end_offset = cand->offset + cand->length;
             pending.push_back(index);
-            r.end_of_entries = e.end_offset;
-            pos = e.end_offset;
-            r.entries.push_back(std::move(e));
+            end_at_candidate(*cand);
             continue;
           }
         }
@@ -670,6 +679,20 @@ ScanResult scan_local(io::ByteSource& input, codec::Workspace& ws, const ScanOpt
         finish_cut(d.produced, fmt::format("the compressed stream is cut after {} bytes", d.consumed));
         r.entries.push_back(std::move(e));
         break;
+      }
+      if (d.status != Status::ok && input.seekable() && !e.encrypted()) {
+        // Damaged data that a worker would have been given up to a descriptor (an entry of
+        // kMinJob bytes or more): the walk ends it there too, so that a scan says the same on
+        // one thread as on two (the bytes are the entry's, not a damaged stretch).
+        constexpr std::uint64_t kSearch = 64u << 20;  // Dispatcher::search_limit() for a file
+        if (auto cand = find_descriptor_candidate(src, e.data_offset, zip64, kSearch);
+            cand && cand->offset - e.data_offset >= kMinJob) {
+          auto sreq = candidate_request(*cand);
+          sreq.progress = opt.progress;
+          e.decoded = ws.decode(src, sreq);
+          end_at_candidate(*cand);
+          continue;
+        }
       }
       if (d.status != Status::ok) {
         const std::uint64_t data_offset = e.data_offset;

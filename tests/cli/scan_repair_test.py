@@ -64,6 +64,26 @@ class Scan(Tmp):
         self.assertIn("entry 3 ", doc["scan"]["stop"])
         self.assertEqual([e["status"] for e in doc["entries"]], ["ok", "ok", "truncated"])
 
+    def test_a_damaged_stream_before_its_descriptor_is_reported_alike_on_one_thread_and_two(self):
+        # zipstream-ng's bit-3 asset of 60 KiB starts with a reserved block type (RFC 1951 3.2.3).
+        # Two threads hand it to a worker up to its signed descriptor; one thread decoded it in
+        # the walk, failed, and called its bytes a damaged stretch. Both now end it at the
+        # descriptor: one decode_error, no stretch, every other entry ok.
+        data = bytearray(read("zipstream-ng-sysreptor.zip"))
+        lay = Layout(bytes(data))
+        k = [i.filename for i in lay.infos].index("uploadedassets/a5c11300-0000.bin")
+        data[lay.data_offset(k)] = 0x07
+        path = self.write("reserved-block.zip", bytes(data))
+        seen = []
+        for threads in ("1", "2"):
+            p, doc = run_json("scan", "-t", threads, path)
+            self.assertEqual(p.returncode, 1)
+            seen.append(([(f["code"], f["entry"], f["offset"]) for f in doc["findings"]],
+                         [e["status"] for e in doc["entries"]]))
+        self.assertEqual(seen[0], seen[1])
+        self.assertEqual([c for c, _, _ in seen[0][0]], ["decode_error"])
+        self.assertEqual(seen[0][1], ["damaged" if j == k else "ok" for j in range(len(lay.infos))])
+
     def test_scan_records_a_zeroed_stretch_and_recovers_what_follows(self):
         data = bytearray(read("python-stream-deflate-zip64.zip"))
         lay = Layout(bytes(data))
