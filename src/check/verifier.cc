@@ -11,6 +11,7 @@
 #include <unordered_map>
 
 #include "check/judge.h"
+#include "check/walk_tally.h"
 #include "crypt/zip_crypto.h"
 #include "report/progress.h"
 #include "scan/central_directory.h"
@@ -216,16 +217,47 @@ Verification verify_archive(io::ByteSource& src, const std::string& path, const 
   if (!v.from_directory) {
     codec::Workspace ws;
     report::Progress progress(opt.progress, src.size());
-    auto scan = scan::scan_local(src, ws, {&progress.counter(), 0, threads});
+    scan::ScanOptions so{&progress.counter(), 0, threads};
+    // A cut backup of a million entries is walked, not read from a directory: unless the caller
+    // wants the entries, they are judged as the walk settles them and only their rows are kept.
+    std::shared_ptr<WalkTally> tally;
+    if (!opt.keep_entries) {
+      tally = std::make_shared<WalkTally>(src, true);
+      so.settle = [&](std::vector<Entry>& done) { tally->add(done); };
+      so.settle_every = opt.batch;
+    }
+    auto scan = scan::scan_local(src, ws, so);
     progress.finish();
-    judge_walk(scan, src.size());
+    judge_walk(scan, src.size(), tally ? std::move(tally->judged) : std::vector<report::Finding>{});
     if (!scan.found_any_header && !end)
       throw CannotProceed(path + ": not a ZIP archive (no end record and no local file header anywhere)");
-    if (!end) rep.add(scan::eocd_missing_finding(src.size(), scan.entries));
+    const std::size_t before = tally ? tally->count() : 0;
+    if (!end) rep.add(scan::eocd_missing_finding(src.size(), scan.entries, before, tally ? tally->last_whole() : std::nullopt));
     for (auto& f : scan.findings) rep.add(f);
-    if (end && scan.entries.empty())
+    if (end && scan.entries.empty() && !before)
       rep.add(make_finding(report::Code::cd_unreadable, std::nullopt, end->cd_start, "the central directory could not be read"));
-    finish_verification(v, std::move(scan.entries), "local_headers", threads, t0, opt.rows);
+    if (!tally) {
+      finish_verification(v, std::move(scan.entries), "local_headers", threads, t0, opt.rows);
+      return v;
+    }
+    tally->finish_names(scan.entries, rep.findings);
+    std::vector<report::EntryRow> rest;
+    std::uint64_t comp = tally->compressed_bytes(), uncomp = tally->uncompressed_bytes();
+    for (const auto& e : scan.entries) {
+      rest.push_back(scan::to_row(e));
+      comp += e.compressed_size;
+      uncomp += e.uncompressed_size;
+    }
+    rep.lazy_rows = walk_rows(tally, std::move(rest));
+    rep.decide_verdict();
+    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    rep.stats = {{"entries", rep.lazy_rows->size()},
+                 {"entries_ok", rep.lazy_rows->ok()},
+                 {"compressed_bytes", comp},
+                 {"uncompressed_bytes", uncomp},
+                 {"source", "local_headers"},
+                 {"threads", threads},
+                 {"seconds", secs}};
     return v;
   }
 

@@ -32,7 +32,10 @@ struct VerifyOptions {
   // batch at a time and the report's rows are read back from the directory when it is written,
   // so that memory does not grow with the names of a million entries. `entries` is then empty.
   bool keep_entries = true;
-  std::size_t batch = 16384;  // directory records judged at a time (tests make it small)
+  // Directory records judged at a time, or walked entries settled at a time when there is no
+  // directory: small enough to hold (a few MiB of entries), large enough to keep every decode
+  // thread busy between batches. Tests make it small.
+  std::size_t batch = 16384;
 };
 
 // The verified catalog (entries in directory order) is returned alongside the report so that

@@ -58,20 +58,50 @@ struct Run {
 
 // JSON Lines: the report as one line. Newlines in write_json's output are all layout (a newline
 // inside a string is written \n), so dropping them and the indent after them leaves the same
-// document.
-void write_json_line(std::ostream& os, const report::Report& r) {
-  std::ostringstream doc;
-  report::write_json(doc, r);
-  std::string text = doc.str(), line;
-  line.reserve(text.size());
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if (text[i] != '\n') {
-      line += text[i];
-      continue;
-    }
-    while (i + 1 < text.size() && text[i + 1] == ' ') ++i;
+// document. The filter passes the document on as it is written: a report of a million entries
+// is not held (issue 13).
+class OneLine final : public std::streambuf {
+ public:
+  explicit OneLine(std::ostream& out) : out_(out) {}
+
+ protected:
+  int_type overflow(int_type c) override {
+    if (traits_type::eq_int_type(c, traits_type::eof())) return traits_type::not_eof(c);
+    char ch = traits_type::to_char_type(c);
+    xsputn(&ch, 1);
+    return c;
   }
-  os << line << '\n';
+  std::streamsize xsputn(const char* s, std::streamsize n) override {
+    std::streamsize i = 0;
+    while (i < n) {
+      if (indent_) {
+        while (i < n && s[i] == ' ') ++i;
+        if (i == n) break;
+        indent_ = false;
+      }
+      std::streamsize j = i;
+      while (j < n && s[j] != '\n') ++j;
+      out_.write(s + i, j - i);
+      if (j < n) {
+        indent_ = true;
+        ++j;
+      }
+      i = j;
+    }
+    return n;
+  }
+
+ private:
+  std::ostream& out_;
+  bool indent_ = false;  // after a newline: the indent that follows it is dropped too
+};
+
+void write_json_line(std::ostream& os, const report::Report& r) {
+  OneLine filter(os);
+  std::ostream line(&filter);
+  report::write_json(line, r);
+  line.flush();
+  os << '\n';
 }
 
 // One of several archives, in one line: its verdict, its name, what it holds.
@@ -406,7 +436,7 @@ Exit scan_in(Run& run) {
     // The SysReptor profile looks at every entry; otherwise entries are judged as the walk settles
     // them and only their rows are kept.
     const bool profile = o.profile == "sysreptor" || in.encrypted;
-    auto tally = profile ? nullptr : std::make_shared<repair::WalkTally>(*src);
+    auto tally = profile ? nullptr : std::make_shared<check::WalkTally>(*src);
     if (tally) so.settle = [&](std::vector<scan::Entry>& done) { tally->add(done); };
     auto s = scan::scan_local(*src, ws, so);
     progress.finish();

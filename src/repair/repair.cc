@@ -18,69 +18,8 @@ namespace zm::repair {
 using report::make_finding;
 using scan::Entry;
 
-namespace {
-// The scan's rows: those of the entries the walk settled, then those it still holds.
-class ScanRows final : public report::RowSource {
- public:
-  ScanRows(std::shared_ptr<WalkTally> tally, std::vector<report::EntryRow> rest)
-      : tally_(std::move(tally)), rest_(std::move(rest)) {
-    for (const auto& r : rest_) ok_ += r.status == report::EntryStatus::ok;
-  }
-  std::size_t size() const override { return tally_->count() + rest_.size(); }
-  std::size_t ok() const override { return tally_->ok() + ok_; }
-  void each(const std::function<void(const report::EntryRow&)>& f) const override {
-    tally_->each(f);
-    for (const auto& r : rest_) f(r);
-  }
-
- private:
-  std::shared_ptr<WalkTally> tally_;
-  std::vector<report::EntryRow> rest_;
-  std::size_t ok_ = 0;
-};
-}  // namespace
-
-void WalkTally::add(std::vector<scan::Entry>& done) {
-  for (auto& e : done) {
-    check::judge_entry(e, src_.size(), judged);
-    rows_.push_back({e.lfh_offset, e.compressed_size, e.uncompressed_size, e.crc32, e.method, e.status,
-                     e.has_descriptor_flag(), e.cd_zip64 || e.lfh_zip64()});
-    if (e.status == report::EntryStatus::ok) {
-      ++ok_;
-      last_whole_ = scan::LastWhole{e.name, rows_.size(), e.end_offset};
-    }
-    if (!src_.seekable()) names_.push_back(std::move(e.name));
-  }
-}
-
-void WalkTally::each(const std::function<void(const report::EntryRow&)>& f) const {
-  io::CachedSource headers(src_);
-  report::EntryRow row;
-  for (std::size_t i = 0; i < rows_.size(); ++i) {
-    const Row& r = rows_[i];
-    if (names_.empty()) {
-      // The name is read back from the local header it came from (4.3.7: its length at 26).
-      std::uint8_t fixed[zip::kLocalHeaderLen] = {};
-      headers.read_at(r.offset, fixed);
-      auto name = headers.read_vec(r.offset + zip::kLocalHeaderLen, std::size_t(fixed[26] | fixed[27] << 8));
-      row.name.assign(name.begin(), name.end());
-    } else {
-      row.name = names_[i];
-    }
-    row.method = zip::method_name(r.method);
-    row.compressed_size = r.compressed_size;
-    row.uncompressed_size = r.uncompressed_size;
-    row.crc32 = r.crc32;
-    row.offset = r.offset;
-    row.status = r.status;
-    row.data_descriptor = r.data_descriptor;
-    row.zip64 = r.zip64;
-    f(row);
-  }
-}
-
 report::Report scan_report(const scan::ScanResult& s, const std::string& path, std::uint64_t size, bool end_found,
-                           std::shared_ptr<WalkTally> tally) {
+                           std::shared_ptr<check::WalkTally> tally) {
   report::Report r;
   r.command = "scan";
   r.archive_path = path;
@@ -113,7 +52,7 @@ report::Report scan_report(const scan::ScanResult& s, const std::string& path, s
   }
   r.extra["scan"] = scan;
   if (tally) {
-    r.lazy_rows = std::make_shared<ScanRows>(tally, std::move(rows));
+    r.lazy_rows = check::walk_rows(tally, std::move(rows));
     ok += tally->ok();
   } else {
     r.entries = std::move(rows);

@@ -1,7 +1,6 @@
 // repair: a new central directory from the entries that survive (DESIGN.md, Repair rules).
 #pragma once
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -9,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "check/walk_tally.h"
 #include "crypt/sysreptor_crypt.h"
 #include "repair/plan.h"
 #include "report/report.h"
@@ -61,38 +61,8 @@ Proof prove(const std::string& path, const std::string& display, const std::opti
 // directory signature says nothing of whether the archive was finished (Go's readme.notzip has
 // one and no end record).
 // `tally`: what the walk handed over as it went (ScanOptions::settle), if it did.
-class WalkTally;
 report::Report scan_report(const scan::ScanResult& s, const std::string& path, std::uint64_t size, bool end_found,
-                           std::shared_ptr<WalkTally> tally = nullptr);
-
-// What a scan keeps of the entries its walk settled (ScanOptions::settle): each is judged when it
-// is handed over, and only its report row is kept, without the name where the name can be read
-// back from its local header (a file). A million entries then cost 40 bytes each.
-class WalkTally {
- public:
-  explicit WalkTally(io::ByteSource& src) : src_(src) {}
-  // Judges `done` (findings into `judged`, in entry order) and keeps their rows.
-  void add(std::vector<scan::Entry>& done);
-  std::vector<report::Finding> judged;
-  std::size_t count() const { return rows_.size(); }
-  std::size_t ok() const { return ok_; }
-  const std::optional<scan::LastWhole>& last_whole() const { return last_whole_; }
-  void each(const std::function<void(const report::EntryRow&)>& f) const;
-
- private:
-  struct Row {  // 32 bytes
-    std::uint64_t offset = 0, compressed_size = 0, uncompressed_size = 0;
-    std::uint32_t crc32 = 0;
-    std::uint16_t method = 0;
-    report::EntryStatus status = report::EntryStatus::unchecked;
-    std::uint8_t data_descriptor : 1 = 0, zip64 : 1 = 0;
-  };
-  io::ByteSource& src_;
-  std::deque<Row> rows_;  // grows without copying itself (the count is not known ahead)
-  std::vector<std::string> names_;  // only when the source cannot be read again (a pipe)
-  std::size_t ok_ = 0;
-  std::optional<scan::LastWhole> last_whole_;
-};
+                           std::shared_ptr<check::WalkTally> tally = nullptr);
 
 // The record writers moved to zip/writer.h, beside the parsers; these names stay for callers.
 using zip::central_record_bytes;

@@ -163,7 +163,7 @@ int main(int argc, char** argv) {
         // The scan command lets the walk hand entries over as it goes: the same report.
         const bool end = zm::scan::locate_end_records(src).has_value();
         auto whole = zm::repair::scan_report(s, "a", src.size(), end);
-        auto tally = std::make_shared<zm::repair::WalkTally>(src);
+        auto tally = std::make_shared<zm::check::WalkTally>(src);
         zm::scan::ScanOptions so;
         so.threads = 2;
         so.settle_every = 1 + rng() % 3;

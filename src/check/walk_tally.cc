@@ -1,0 +1,98 @@
+#include "check/walk_tally.h"
+
+#include "zip/records.h"
+
+namespace zm::check {
+
+namespace {
+
+class WalkRows final : public report::RowSource {
+ public:
+  WalkRows(std::shared_ptr<WalkTally> tally, std::vector<report::EntryRow> rest)
+      : tally_(std::move(tally)), rest_(std::move(rest)) {
+    for (const auto& r : rest_) ok_ += r.status == report::EntryStatus::ok;
+  }
+  std::size_t size() const override { return tally_->count() + rest_.size(); }
+  std::size_t ok() const override { return tally_->ok() + ok_; }
+  void each(const std::function<void(const report::EntryRow&)>& f) const override {
+    tally_->each(f);
+    for (const auto& r : rest_) f(r);
+  }
+
+ private:
+  std::shared_ptr<WalkTally> tally_;
+  std::vector<report::EntryRow> rest_;
+  std::size_t ok_ = 0;
+};
+
+// The name in the local header at `offset` (4.3.7: its length at 26, the name at 30).
+std::string local_name(io::ByteSource& src, std::uint64_t offset) {
+  std::uint8_t fixed[zip::kLocalHeaderLen] = {};
+  src.read_at(offset, fixed);
+  auto name = src.read_vec(offset + zip::kLocalHeaderLen, std::size_t(fixed[26] | fixed[27] << 8));
+  return {name.begin(), name.end()};
+}
+
+}  // namespace
+
+std::shared_ptr<const report::RowSource> walk_rows(std::shared_ptr<WalkTally> tally, std::vector<report::EntryRow> rest) {
+  return std::make_shared<WalkRows>(std::move(tally), std::move(rest));
+}
+
+void WalkTally::add(std::vector<scan::Entry>& done) {
+  for (auto& e : done) {
+    judge_entry(e, src_.size(), judged);
+    if (names_on_) {
+      name_judge_.add(e, std::uint32_t(rows_.size()));
+      features_.add(e);
+    }
+    comp_ += e.compressed_size;
+    uncomp_ += e.uncompressed_size;
+    rows_.push_back({e.lfh_offset, e.compressed_size, e.uncompressed_size, e.crc32, e.method, e.status,
+                     e.has_descriptor_flag(), e.cd_zip64 || e.lfh_zip64()});
+    if (e.status == report::EntryStatus::ok) {
+      ++ok_;
+      last_whole_ = scan::LastWhole{e.name, rows_.size(), e.end_offset};
+    }
+    if (!src_.seekable()) names_.push_back(std::move(e.name));
+  }
+}
+
+std::string WalkTally::name(std::size_t i) const {
+  return names_.empty() ? local_name(src_, rows_[i].offset) : names_[i];
+}
+
+void WalkTally::finish_names(const std::vector<scan::Entry>& rest, std::vector<report::Finding>& out) {
+  const std::size_t before = rows_.size();
+  for (std::size_t i = 0; i < rest.size(); ++i) {
+    name_judge_.add(rest[i], std::uint32_t(before + i));
+    features_.add(rest[i]);
+  }
+  name_judge_.finish(
+      [&](std::uint32_t i) {
+        if (i >= before) return Named{rest[i - before].name, rest[i - before].lfh_offset};
+        return Named{name(i), rows_[i].offset};
+      },
+      out);
+  features_.finish(out);
+}
+
+void WalkTally::each(const std::function<void(const report::EntryRow&)>& f) const {
+  io::CachedSource headers(src_);
+  report::EntryRow row;
+  for (std::size_t i = 0; i < rows_.size(); ++i) {
+    const Row& r = rows_[i];
+    row.name = names_.empty() ? local_name(headers, r.offset) : names_[i];
+    row.method = zip::method_name(r.method);
+    row.compressed_size = r.compressed_size;
+    row.uncompressed_size = r.uncompressed_size;
+    row.crc32 = r.crc32;
+    row.offset = r.offset;
+    row.status = r.status;
+    row.data_descriptor = r.data_descriptor;
+    row.zip64 = r.zip64;
+    f(row);
+  }
+}
+
+}  // namespace zm::check
