@@ -14,7 +14,8 @@ namespace {
 // The judge sees sizes only, so the target's bytes are looked at here, where the source is: a
 // link of 1 to 4,095 bytes (longer or empty ones the judge calls damage) is read and decoded, and
 // a NUL in it is damage. A stream whose window no longer holds the entry is not looked at.
-void check_link_target(io::ByteSource& src, const Entry& e, std::vector<report::Finding>& out) {
+void check_link_target(io::ByteSource& src, const Entry& e, std::unique_ptr<codec::Workspace>& ws,
+                       std::vector<report::Finding>& out) {
   constexpr std::uint64_t kMaxTarget = 4095;
   if ((e.unix_mode() & 0170000) != 0120000 || e.uncompressed_size == 0 || e.uncompressed_size > kMaxTarget ||
       e.compressed_size > 2 * kMaxTarget + 64 || e.encrypted() || !codec::method_supported(e.method) ||
@@ -31,8 +32,8 @@ void check_link_target(io::ByteSource& src, const Entry& e, std::vector<report::
   req.expected_uncompressed = e.uncompressed_size;
   req.max_output = kMaxTarget + 1;
   req.sink = [&](std::span<const std::uint8_t> b) { target.append(reinterpret_cast<const char*>(b.data()), b.size()); };
-  codec::Workspace ws;
-  ws.decode(src, req);
+  if (!ws) ws = std::make_unique<codec::Workspace>();  // one for all of a directory's links
+  ws->decode(src, req);
   const auto nul = target.find('\0');
   if (nul == std::string::npos) return;
   auto f = make_finding(report::Code::entry_kind_differs, e.name, e.lfh_offset,
@@ -158,7 +159,7 @@ bool DirectoryReader::next(std::size_t max, std::vector<Entry>& out, std::vector
       findings.push_back(make_finding(report::Code::zip64_inconsistent, e.name, at,
                                       "a size or offset is 0xFFFFFFFF but the ZIP64 extra field lacks the value"));
     place(src_, e, end_.shift);
-    check_link_target(src_, e, findings);
+    check_link_target(src_, e, link_ws_, findings);
     out.push_back(std::move(e));
     if (at_out) at_out->push_back(at);
     rd_.skip(len);

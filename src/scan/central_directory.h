@@ -1,4 +1,5 @@
 #pragma once
+#include <memory>
 #include <vector>
 
 #include "scan/catalog.h"
@@ -35,6 +36,7 @@ class DirectoryReader {
   const EndRecords& end_;
   std::uint64_t cd_end_, index_ = 0;
   bool readable_ = false, done_ = false;
+  std::unique_ptr<codec::Workspace> link_ws_;  // for symbolic links' targets, made on first use
 };
 
 // Reads the record at `at` again (one that DirectoryReader read), as an Entry with `shift` added.
