@@ -67,9 +67,9 @@ AttributeKinds attribute_kinds(const Entry& e) {
     if (host == 0 || host == 3 || host == 11) k.symlink |= report::kSevenZip;
     if (host == 3) k.symlink |= report::kLibarchive;
   }
-  // libarchive gives a Unix host's mode to the file it writes: character and block devices become
-  // device nodes, and types that are none of the seven (3, 5, 7, 9, 11, 13-15 << 12) and sockets
-  // come out as a file of other bytes. A FIFO (1) is written as a file.
+  // libarchive gives a Unix host's file type to what it writes: character and block devices
+  // become device nodes; a socket and the undefined types (3, 5, 7, 9, 11, 13, 14, 15 << 12) come
+  // out as a file of other bytes. A FIFO is written as a file, as by the others.
   if (host == 3 && type != 0 && type != 0010000 && type != 0100000 && type != 0040000 && type != 0120000)
     k.special |= report::kLibarchive;
   // unzip's IS_VOLID for FAT, Atari, HPFS and NTFS hosts.
@@ -90,11 +90,11 @@ void judge_attributes(Judging& j) {
   Entry& e = j.e;
   const bool data = e.uncompressed_size > 0 || e.compressed_size > 2;
   const AttributeKinds k = attribute_kinds(e);
-  // A name ending in '/' with data: every extractor makes a directory and drops the bytes
-  // (docs/readers.md, rule 66).
   if (k.skipped)
     j.add(Code::entry_kind_differs, e.lfh_offset,
           "its MS-DOS attributes mark it as a volume label, which unzip skips", k.skipped);
+  // A name ending in '/' with data: every extractor makes a directory and drops the bytes
+  // (docs/readers.md, rule 66); what its attributes say adds nothing.
   if (e.is_directory()) {
     if (data)
       j.add(Code::directory_with_data, e.lfh_offset,
@@ -127,6 +127,16 @@ void judge_attributes(Judging& j) {
                             report::reader_names(k.symlink), e.version_made_by >> 8),
           k.symlink);
   }
+  // libarchive reads a link's target only when stored or deflated ("Unsupported ZIP compression
+  // method during decompression of link entry"), though it decodes bzip2, LZMA, zstd, xz and PPMd
+  // for files (docs/readers.md, rule 67).
+  const bool link_method = e.method == 12 || e.method == 14 || e.method == 93 || e.method == 95 || e.method == 98;
+  if ((k.symlink & report::kLibarchive) && link_method && !e.encrypted())
+    j.add(Code::entry_kind_differs, e.lfh_offset,
+          fmt::format("its attributes make it a symbolic link compressed with {}: libarchive reads link targets only "
+                      "stored or deflated",
+                      zip::method_name(e.method)),
+          report::kLibarchive);
   if (k.special)
     j.add(Code::entry_kind_differs, e.lfh_offset,
           fmt::format("its Unix mode {:06o} is no regular file, directory or link: libarchive writes a device "
@@ -169,18 +179,17 @@ void judge_directory_record(Judging& j) {
 // field is taken as UTF-8 and left alone. When one copy of a non-ASCII name is converted and the
 // other not, unzip warns "mismatching local filename" and exits 1 (measured on 560 combinations
 // of host, version, attributes, bit 11 and extra fields; docs/readers.md, rule 71).
-bool unzip_converts_one_name(const Entry& e, const scan::LocalClaim& l) {
+bool unzip_converts(const Entry& e, bool local, std::uint16_t flags, bool has_extra) {
   const unsigned host = e.version_made_by >> 8, ver = e.version_made_by & 0xFF;
   const bool unix_attrs = e.external_attr & 0xFFFF0000u;
-  auto oem = [&](bool local) {
-    return (host == 0 && !((local || unix_attrs) && (ver == 25 || ver == 26 || ver == 40))) || host == 6 ||
-           (host == 11 && ver == 50);
-  };
-  const std::uint64_t fixed = 30 + e.name.size();
-  const bool local_extra = e.data_offset > e.lfh_offset + fixed;
-  const bool central = oem(false) && !((e.flags & zip::kFlagUtf8) && !e.cd_extra().empty());
-  const bool local = oem(true) && !((l.flags & zip::kFlagUtf8) && local_extra);
-  return central != local;
+  const bool oem = (host == 0 && !((local || unix_attrs) && (ver == 25 || ver == 26 || ver == 40))) ||
+                   host == 6 || (host == 11 && ver == 50);
+  return oem && !((flags & zip::kFlagUtf8) && has_extra);
+}
+
+bool unzip_converts_one_name(const Entry& e, const scan::LocalClaim& l) {
+  const bool local_extra = e.data_offset > e.lfh_offset + 30 + e.name.size();
+  return unzip_converts(e, false, e.flags, !e.cd_extra().empty()) != unzip_converts(e, true, l.flags, local_extra);
 }
 
 // The local header against the directory (4.3.7 vs 4.3.12). False when the header is not this
@@ -644,7 +653,8 @@ NameJudge::Facts NameJudge::examine(const Entry& e, std::vector<report::Finding>
   // note for the archive, naming the first such entry.
   if (!ascii && utf8) {
     facts.utf8_without_flag = !(e.flags & zip::kFlagUtf8);
-    facts.from_dos = (e.version_made_by >> 8) == 0;
+    // unzip shows the directory's copy, converted from an OEM code page by the rule above.
+    facts.from_dos = e.in_directory && unzip_converts(e, false, e.flags, !e.cd_extra().empty());
   }
   if (!e.comment().empty() && !valid_utf8(e.comment()))
     out.push_back(make_finding(Code::comment_invalid, e.name, e.lfh_offset,
@@ -728,8 +738,8 @@ void NameJudge::finish(const NameOf& name_of, std::vector<report::Finding>& out)
   };
   note(cp437_, first_cp437_, report::kPython, "is UTF-8 without bit 11, which Python decodes as CP437",
        "are UTF-8 without bit 11, which Python decodes as CP437");
-  note(oem_, first_oem_, report::kUnzip, "comes from an MS-DOS host, whose names unzip converts from an OEM code page",
-       "come from an MS-DOS host, whose names unzip converts from an OEM code page");
+  note(oem_, first_oem_, report::kUnzip, "comes from an MS-DOS or OS/2 host, whose names unzip converts from an OEM code page",
+       "come from an MS-DOS or OS/2 host, whose names unzip converts from an OEM code page");
 }
 
 void judge_names(const std::vector<Entry>& entries, std::vector<report::Finding>& out) {

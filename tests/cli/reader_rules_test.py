@@ -176,6 +176,38 @@ class ReaderRules(TempDirTest):
         for fixture in ("java-jar.zip", "7zip-deflate.zip"):
             self.assertEqual(run("verify", self.write("w.zip", read(fixture))).returncode, 0)
 
+    def test_an_os2_host_gets_the_note_that_unzip_shows_another_name(self):
+        # HPFS (6), version 4.0: unzip converts both copies of the name from an OEM code page.
+        data = read("python-stream-stored.zip")
+        lay = Layout(data)
+        k = index_of(lay, ".md")
+        path = self.write("hpfs.zip", set_cd(data, lay, k, 4, "<H", 0x0628))
+        p, doc = run_json("verify", path)
+        self.assertEqual(p.returncode, 0, p.stdout.decode())
+        notes = findings(doc, "name_charset_differs")
+        self.assertIn("unzip", [r for f in notes for r in f.get("readers", [])])
+        if have("unzip"):
+            listed = subprocess.run(["unzip", "-Z1", path], capture_output=True).stdout
+            self.assertNotIn(lay.infos[k].filename.encode(), listed)
+
+    def test_a_link_compressed_with_zstd_is_refused_by_libarchive(self):
+        data = read("codec_zip-zstd-stream.zip")
+        end = data.rfind(b"PK\x05\x06")
+        cd_size, = struct.unpack_from("<I", data, end + 12)
+        at = end - cd_size
+        while not (struct.unpack_from("<H", data, at + 10)[0] == 93 and struct.unpack_from("<I", data, at + 24)[0] > 0):
+            n, m, c = struct.unpack_from("<HHH", data, at + 28)
+            at += 46 + n + m + c
+        n, = struct.unpack_from("<H", data, at + 28)
+        name = data[at + 46:at + 46 + n].decode()
+        b = bytearray(data)
+        struct.pack_into("<H", b, at + 4, 0x0314)  # made by Unix
+        struct.pack_into("<I", b, at + 38, 0o120777 << 16)
+        path, doc = self.assert_damaged(bytes(b), "entry_kind_differs", ["libarchive"], name)
+        if have("bsdtar"):
+            p = subprocess.run(["bsdtar", "-tf", path], capture_output=True)
+            self.assertIn(b"link entry", p.stderr)
+
     # Rule 34: 7-Zip compares bit 15 for methods other than deflate and 0-6.
     def test_bit_15_differing_is_damage_for_ppmd_not_for_deflate(self):
         data = read("7zip-ppmd-stdout.zip")
