@@ -44,7 +44,7 @@ void WalkTally::add(std::vector<scan::Entry>& done) {
   for (auto& e : done) {
     check::judge_entry(e, src_.size(), judged);
     rows_.push_back({e.lfh_offset, e.compressed_size, e.uncompressed_size, e.crc32, e.method, e.status,
-                     e.has_descriptor_flag(), e.cd_zip64 || e.lfh_zip64()});
+                     e.has_descriptor_flag(), e.cd_zip64 || e.lfh_zip64(), (e.flags & zip::kFlagUtf8) != 0});
     if (e.status == report::EntryStatus::ok) {
       ++ok_;
       last_whole_ = scan::LastWhole{e.name, rows_.size(), e.end_offset};
@@ -67,6 +67,7 @@ void WalkTally::each(const std::function<void(const report::EntryRow&)>& f) cons
     } else {
       row.name = names_[i];
     }
+    row.display_name = report::other_display_name(row.name, r.utf8 ? zip::kFlagUtf8 : 0);
     row.method = zip::method_name(r.method);
     row.compressed_size = r.compressed_size;
     row.uncompressed_size = r.uncompressed_size;
@@ -281,6 +282,7 @@ RepairResult repair_archive(const RepairRequest& req) {
     for (const auto& r : w.records) {
       report::EntryRow row;
       row.name = r.name;
+      row.display_name = report::other_display_name(r.name, r.flags);
       row.method = zip::method_name(r.method);
       row.compressed_size = r.compressed_size;
       row.uncompressed_size = r.uncompressed_size;
