@@ -210,28 +210,26 @@ std::string shown_name(const EntryRow& e) { return e.display_name.empty() ? prin
 
 std::string shown_entry(const Finding& f) {
   if (!f.entry) return "";
-  if (f.entry_display.empty()) return printable_name(*f.entry);
-  return f.entry_display + " (bytes " + printable_name(*f.entry) + ")";
+  if (!f.entry_legacy) return printable_name(*f.entry);
+  return display_name(*f.entry, 0) + " (bytes " + printable_name(*f.entry) + ")";
 }
 
 void Report::settle_display_names() {
-  std::unordered_map<std::string, std::string> wanted;
+  // Keyed by views of the findings' own strings; true once a row of that name lacks bit 11.
+  std::unordered_map<std::string_view, bool> wanted;
   for (const auto& f : findings)
-    if (f.entry && f.entry_display.empty() && !is_utf8(*f.entry)) wanted.emplace(*f.entry, std::string());
+    if (f.entry && !is_utf8(*f.entry)) wanted.emplace(*f.entry, false);
   if (wanted.empty()) return;
-  std::size_t left = wanted.size();
-  // The first row of a name decides (two entries of one name and different flags are rare).
   for_each_row([&](const EntryRow& e) {
-    if (!left || e.display_name.empty()) return;
+    // A row has a display_name exactly when its name lacks bit 11 and is not UTF-8.
+    if (e.display_name.empty()) return;
     auto it = wanted.find(e.name);
-    if (it == wanted.end() || !it->second.empty()) return;
-    it->second = e.display_name;
-    --left;
+    if (it != wanted.end()) it->second = true;
   });
   for (auto& f : findings)
-    if (f.entry && f.entry_display.empty()) {
+    if (f.entry) {
       auto it = wanted.find(*f.entry);
-      if (it != wanted.end()) f.entry_display = it->second;
+      f.entry_legacy = it != wanted.end() && it->second;
     }
 }
 

@@ -24,9 +24,10 @@ struct Finding {
   std::optional<std::uint64_t> offset;
   std::string message;
   Readers readers = 0;
-  // `entry` as people read it, when that is not printable_name(*entry): set from the rows by
-  // Report::settle_display_names, since the code that finds damage knows the bytes, not the flags.
-  std::string entry_display;
+  // `entry` lacks bit 11 and is not UTF-8, so it is shown decoded (display_name): set from the
+  // rows by Report::settle_display_names, since the code that finds damage knows the bytes, not
+  // the flags. A flag, not the decoded text: a million CP437 names are a million findings.
+  bool entry_legacy = false;
 };
 
 // Severity and readers come from the table, so that verify, scan and repair agree.
@@ -73,8 +74,8 @@ struct Report {
   nlohmann::json stats = nlohmann::json::object();
   nlohmann::json extra = nlohmann::json::object();  // command-specific block (scan, repair)
   void add(Finding f) { findings.push_back(std::move(f)); }
-  // Gives each finding whose entry is not UTF-8 the display form of that entry's row. Rows are
-  // walked only when there is such a finding (a verify of a million entries reads them back).
+  // Marks each finding whose entry is not UTF-8 and whose row lacks bit 11 (entry_legacy). Rows
+  // are walked only when there is such a finding (a verify of a million entries reads them back).
   void settle_display_names();
   bool has_errors() const;
   std::size_t count(Severity s) const;

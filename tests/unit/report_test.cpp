@@ -141,9 +141,14 @@ TEST_CASE("report: rows and findings show the display name; JSON keeps the bytes
   r.entries.push_back(plain);
   r.add(make_finding(Code::crc_mismatch, row.name, 0, "bad"));
   r.add(make_finding(Code::crc_mismatch, std::string("\xfe" "other"), 0, "no row of this name"));
+  EntryRow flagged;  // bit 11 set on bytes that are not UTF-8: no display_name, the finding stays escaped
+  flagged.name = "\xfe" "flagged";
+  r.entries.push_back(flagged);
+  r.add(make_finding(Code::name_invalid, flagged.name, 0, "bad"));
   r.settle_display_names();
   CHECK(shown_entry(r.findings[0]) == "\xc3\x9c" "bersicht.txt (bytes \\x9abersicht.txt)");
   CHECK(shown_entry(r.findings[1]) == "\\xfeother");
+  CHECK(shown_entry(r.findings[2]) == "\\xfeflagged");
   std::ostringstream text;
   write_text(text, r, true);
   CHECK(text.str().find("\xc3\x9c" "bersicht.txt\n") != std::string::npos);
@@ -155,5 +160,6 @@ TEST_CASE("report: rows and findings show the display name; JSON keeps the bytes
   CHECK(j["entries"][0]["name"] == "\\x9abersicht.txt");
   CHECK(j["entries"][0]["display_name"] == "\xc3\x9c" "bersicht.txt");
   CHECK_FALSE(j["entries"][1].contains("display_name"));
+  CHECK_FALSE(j["entries"][2].contains("display_name"));
   CHECK(j["findings"][0]["entry"] == "\\x9abersicht.txt");
 }
