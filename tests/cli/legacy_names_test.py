@@ -179,7 +179,7 @@ class LegacyNamesTest(TempDirTest):
         jp = ["日本語.txt", "表.txt"]  # 表 is 95 5C in CP932: a backslash as its second byte
         path = self.bsdtar("CP932", jp, "jp.zip")
         self.assertEqual(raw_names(path), [(n.encode("cp932"), False) for n in jp])
-        # Without the option the bytes cannot tell CP932 from CP437: shown as CP437, as unzip does.
+        # Without the option the bytes cannot tell CP932 from CP437: shown as CP437.
         _, doc = self.json_of("list", path)
         self.assertEqual([e["display_name"] for e in doc["entries"]], [n.encode("cp932").decode("cp437") for n in jp])
         p, doc = self.json_of("verify", "--name-charset", "CP932", path)
