@@ -5,11 +5,11 @@ _zipmedic() {
     _init_completion || return
 
     local commands="verify scan list repair restore help"
-    local globals="--json -q --quiet -v --verbose -t --threads --key --key-file --password --password-file --help"
+    local globals="--json -q --quiet -v --verbose -t --threads --key --key-file --password --password-file --name-charset --help"
     local cmd="" i
     for ((i = 1; i < cword; i++)); do
         case ${words[i]} in
-            -t | --threads | --key | --key-file | --password | --password-file | -o | --output | -C | --directory | --exclude | --profile)
+            -t | --threads | --key | --key-file | --password | --password-file | --name-charset | -o | --output | -C | --directory | --exclude | --profile)
                 ((i++)) ;;
             -*) ;;
             *) cmd=${words[i]}; break ;;
@@ -24,6 +24,9 @@ _zipmedic() {
             return ;;
         --profile)
             COMPREPLY=($(compgen -W "sysreptor" -- "$cur"))
+            return ;;
+        --name-charset)
+            COMPREPLY=($(compgen -W "CP437 CP850 CP852 CP866 CP932 CP936 CP949 CP950 KOI8-R" -- "$cur"))
             return ;;
         -C | --directory)
             _filedir -d

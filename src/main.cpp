@@ -15,6 +15,7 @@
 
 #include "cli/commands.h"
 #include "report/progress.h"
+#include "report/report.h"
 #include "crypt/zip_crypto.h"
 
 namespace {
@@ -145,6 +146,9 @@ int main(int argc, char** argv) {
   // Encrypted ZIP entries (ZipCrypto, WinZip AES): one password for the run, never echoed.
   std::optional<std::string> password;
   std::string password_file;
+  // The code page of legacy names (bit 11 clear), for display only: the bytes cannot tell CP932
+  // or KOI8-R from CP437, so it is never guessed (unzip -O asks the same of its user).
+  std::string name_charset;
   const std::vector<Global> globals = {
       {"--json", false, [&](CLI::App* s, const std::string& n) {
          return s->add_flag(n, common.json, "Print one JSON report (schema zipmedic.report/1) on stdout; one a line "
@@ -177,6 +181,11 @@ int main(int argc, char** argv) {
       {"--password-file", true, [&](CLI::App* s, const std::string& n) {
          return s->add_option(n, password_file, "Read that password from the first line of a file instead")
              ->type_name("FILE");
+       }},
+      {"--name-charset", true, [&](CLI::App* s, const std::string& n) {
+         return s->add_option(n, name_charset, "Show names that lack the UTF-8 flag and are not UTF-8 in this code "
+                                               "page, as iconv names it: CP932, CP866, KOI8-R ... (default CP437)")
+             ->type_name("CHARSET");
        }},
   };
   auto add_globals = [&](CLI::App* sub) {
@@ -310,6 +319,11 @@ int main(int argc, char** argv) {
   }
   if (repair->parsed() && repair_opt.in_place && repair_opt.salvage_partial) {
     std::fprintf(stderr, "zipmedic: repair: --salvage-partial writes new data, so it works with -o only\n");
+    return int(Exit::usage);
+  }
+  if (!name_charset.empty() && !zm::report::set_legacy_charset(name_charset)) {
+    std::fprintf(stderr, "zipmedic: --name-charset %s: iconv knows no such code page (iconv -l lists them)\n",
+                 name_charset.c_str());
     return int(Exit::usage);
   }
   if (!key_hex.empty()) {

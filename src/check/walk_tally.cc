@@ -49,7 +49,7 @@ void WalkTally::add(std::vector<scan::Entry>& done) {
     comp_ += e.compressed_size;
     uncomp_ += e.uncompressed_size;
     rows_.push_back({e.lfh_offset, e.compressed_size, e.uncompressed_size, e.crc32, e.method, e.status,
-                     e.has_descriptor_flag(), e.cd_zip64 || e.lfh_zip64()});
+                     e.has_descriptor_flag(), e.cd_zip64 || e.lfh_zip64(), (e.flags & zip::kFlagUtf8) != 0});
     if (e.status == report::EntryStatus::ok) {
       ++ok_;
       last_whole_ = scan::LastWhole{e.name, rows_.size(), e.end_offset};
@@ -83,6 +83,7 @@ void WalkTally::each(const std::function<void(const report::EntryRow&)>& f) cons
   for (std::size_t i = 0; i < rows_.size(); ++i) {
     const Row& r = rows_[i];
     row.name = names_.empty() ? local_name(headers, r.offset) : names_[i];
+    row.display_name = report::other_display_name(row.name, r.utf8 ? zip::kFlagUtf8 : 0);
     row.method = zip::method_name(r.method);
     row.compressed_size = r.compressed_size;
     row.uncompressed_size = r.uncompressed_size;

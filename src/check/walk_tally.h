@@ -44,7 +44,7 @@ class WalkTally {
     std::uint32_t crc32 = 0;
     std::uint16_t method = 0;
     report::EntryStatus status = report::EntryStatus::unchecked;
-    std::uint8_t data_descriptor : 1 = 0, zip64 : 1 = 0;
+    std::uint8_t data_descriptor : 1 = 0, zip64 : 1 = 0, utf8 : 1 = 0;  // utf8: bit 11 of the flags
   };
   io::ByteSource& src_;
   bool names_on_;

@@ -124,7 +124,8 @@ void write_verdict_line(std::ostream& os, const report::Report& r) {
      << r.archive_path << detail << '\n';
 }
 
-void emit(Run& run, const report::Report& r) {
+void emit(Run& run, report::Report& r) {
+  r.settle_display_names();  // for the text and for summarize, which follows
   if (run.o.json && run.many)
     write_json_line(*run.out, r);
   else if (run.o.json)
@@ -144,7 +145,7 @@ void summarize(const Run& run, const report::Report& r) {
   for (const auto& f : r.findings) {
     if (f.severity != report::Severity::error) continue;
     std::string where = r.archive_path;
-    if (f.entry) where += fmt::format(": entry '{}'", report::printable_name(*f.entry));
+    if (f.entry) where += fmt::format(": entry '{}'", report::shown_entry(f));
     if (f.offset) where += fmt::format(" at offset {}", *f.offset);
     std::size_t more = r.count(report::Severity::error) - 1;
     fmt::print(stderr, "zipmedic: {}: {}: {}{}\n", where, f.code, f.message,
@@ -490,7 +491,7 @@ void write_listing(std::ostream& os, const report::Report& r, const std::vector<
     comp += e.compressed_size;
     fmt::format_to(std::back_inserter(out), "  {:>12} {:>12} {:>5}  {:<16}  {:08x} {:<8} {}\n", e.uncompressed_size,
                    e.compressed_size, ratio(e.uncompressed_size, e.compressed_size), dos_time(modified[i]), e.crc32, e.method,
-                   report::printable_name(e.name));
+                   report::shown_name(e));
     if (out.size() >= (64u << 10)) {
       os << out;
       out.clear();
@@ -506,7 +507,7 @@ void write_listing(std::ostream& os, const report::Report& r, const std::vector<
                  : f.severity == report::Severity::warning ? Tone::warn
                                                            : Tone::dim) +
            fmt::format(": {}", f.code);
-    if (f.entry) out += fmt::format(" [{}]", report::printable_name(*f.entry));
+    if (f.entry) out += fmt::format(" [{}]", report::shown_entry(f));
     if (f.offset) out += fmt::format(" at offset {}", *f.offset);
     out += ": " + f.message + "\n";
   }
@@ -578,6 +579,7 @@ Exit list_in(Run& run) {
     }
     r.decide_verdict();
     if (!o.json && !o.quiet) {
+      r.settle_display_names();
       write_listing(*run.out, r, stamps, from_directory);
       run.out->flush();
       run.emitted = true;

@@ -220,6 +220,7 @@ RepairResult repair_archive(const RepairRequest& req) {
     for (const auto& r : w.records) {
       report::EntryRow row;
       row.name = r.name;
+      row.display_name = report::other_display_name(r.name, r.flags);
       row.method = zip::method_name(r.method);
       row.compressed_size = r.compressed_size;
       row.uncompressed_size = r.uncompressed_size;

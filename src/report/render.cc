@@ -27,11 +27,15 @@ void write_json(std::ostream& os, const Report& r) {
   std::size_t i = 0;
   r.for_each_row([&](const EntryRow& e) {
     line.clear();
+    // "name" stays the bytes (scripts compare it); "display_name" is there only when people read
+    // the name otherwise (a legacy code page).
     fmt::format_to(std::back_inserter(line),
-                   "{}\n    {{\"name\": {}, \"method\": {}, \"compressed_size\": {}, \"uncompressed_size\": {}, "
+                   "{}\n    {{\"name\": {}, {}\"method\": {}, \"compressed_size\": {}, \"uncompressed_size\": {}, "
                    "\"crc32\": \"{:08x}\", \"offset\": {}, \"data_descriptor\": {}, \"zip64\": {}, \"status\": {}}}",
-                   i ? "," : "", dump(printable_name(e.name)), dump(e.method), e.compressed_size, e.uncompressed_size,
-                   e.crc32, e.offset, e.data_descriptor, e.zip64, dump(to_string(e.status)));
+                   i ? "," : "", dump(printable_name(e.name)),
+                   e.display_name.empty() ? std::string() : "\"display_name\": " + dump(e.display_name) + ", ",
+                   dump(e.method), e.compressed_size, e.uncompressed_size, e.crc32, e.offset, e.data_descriptor,
+                   e.zip64, dump(to_string(e.status)));
     os << line;
     ++i;
   });
@@ -93,7 +97,7 @@ void write_text(std::ostream& os, const Report& r, bool verbose) {
     r.for_each_row([&](const EntryRow& e) {
       out += "  " + paint(fmt::format("{:<11}", to_string(e.status)), tone_of(e.status));
       fmt::format_to(std::back_inserter(out), " {:>12} {:>12} {:08x} {:<8} {}\n", e.uncompressed_size,
-                     e.compressed_size, e.crc32, e.method, printable_name(e.name));
+                     e.compressed_size, e.crc32, e.method, shown_name(e));
       if (out.size() >= (64u << 10)) {
         os << out;
         out.clear();
@@ -106,7 +110,7 @@ void write_text(std::ostream& os, const Report& r, bool verbose) {
   if (repair && !r.findings.empty()) out += "found in the input:\n";
   for (const auto& f : r.findings) {
     out += (repair ? "  " : "") + paint(to_string(f.severity), tone_of(f.severity)) + fmt::format(": {}", f.code);
-    if (f.entry) out += fmt::format(" [{}]", printable_name(*f.entry));
+    if (f.entry) out += fmt::format(" [{}]", shown_entry(f));
     if (f.offset) out += fmt::format(" at offset {}", *f.offset);
     out += ": " + f.message;
     // Which readers refuse it matters when some do and others do not (docs/readers.md).
@@ -114,6 +118,12 @@ void write_text(std::ostream& os, const Report& r, bool verbose) {
       out += fmt::format(" ({} refuse{} this)", reader_names(f.readers),
                          __builtin_popcount(f.readers) == 1 ? "s" : "");
     out += "\n";
+    // As the rows: a million entries of CP437 names are a million name_invalid findings, whose
+    // text held at once took 280 MiB more than the verification.
+    if (out.size() >= (64u << 10)) {
+      os << out;
+      out.clear();
+    }
   }
   if (repair) {
     const auto& rp = r.extra["repair"];

@@ -24,6 +24,10 @@ struct Finding {
   std::optional<std::uint64_t> offset;
   std::string message;
   Readers readers = 0;
+  // `entry` lacks bit 11 and is not UTF-8, so it is shown decoded (display_name): set from the
+  // rows by Report::settle_display_names, since the code that finds damage knows the bytes, not
+  // the flags. A flag, not the decoded text: a million CP437 names are a million findings.
+  bool entry_legacy = false;
 };
 
 // Severity and readers come from the table, so that verify, scan and repair agree.
@@ -31,7 +35,7 @@ Finding make_finding(Code code, std::optional<std::string> entry, std::optional<
                      std::string message);
 
 struct EntryRow {
-  std::string name;
+  std::string name;  // the name's bytes
   std::string method;
   std::uint64_t compressed_size = 0, uncompressed_size = 0;
   std::uint32_t crc32 = 0;
@@ -39,6 +43,7 @@ struct EntryRow {
   EntryStatus status = EntryStatus::unchecked;
   bool data_descriptor = false;
   bool zip64 = false;
+  std::string display_name;  // when it is not printable_name(name): see display_name()
 };
 
 // locked: no damage found, but encrypted entries could not be verified (no password, or a wrong
@@ -69,6 +74,9 @@ struct Report {
   nlohmann::json stats = nlohmann::json::object();
   nlohmann::json extra = nlohmann::json::object();  // command-specific block (scan, repair)
   void add(Finding f) { findings.push_back(std::move(f)); }
+  // Marks each finding whose entry is not UTF-8 and whose row lacks bit 11 (entry_legacy). Rows
+  // are walked only when there is such a finding (a verify of a million entries reads them back).
+  void settle_display_names();
   bool has_errors() const;
   std::size_t count(Severity s) const;
   void decide_verdict();
@@ -81,6 +89,28 @@ void write_text(std::ostream& os, const Report& r, bool verbose);
 // Names as JSON strings: raw bytes that are not valid UTF-8 are shown as \xNN, so that a JSON
 // document is always produced and no byte is hidden.
 std::string printable_name(const std::string& raw);
+// A name as people read it (the text report, list, messages on stderr). Bit 11 set (APPNOTE 4.4.4):
+// the name as printable_name shows it. Bit 11 clear: a name that is valid UTF-8 as it is, since
+// Info-ZIP on Linux writes UTF-8 without the flag and unzip and 7-Zip show it so; any other name
+// decoded as CP437 (APPNOTE appendix D), as unzip, 7-Zip and Windows Explorer show an archive
+// from MS-DOS or Windows. Names in another code page (CP932, CP866, KOI8-R) cannot be told apart
+// by their bytes and show as CP437 too, unless set_legacy_charset named one. Control bytes keep
+// their \xNN form in every case, so that a name never moves the terminal's cursor.
+std::string display_name(const std::string& raw, std::uint16_t flags);
+// display_name when it differs from printable_name (a name without bit 11 that is not UTF-8),
+// else empty: what an EntryRow keeps.
+std::string other_display_name(const std::string& raw, std::uint16_t flags);
+// The code point of a CP437 byte of 0x80 or above.
+char32_t cp437_code_point(unsigned char c);
+// The code page of names without bit 11 that are not UTF-8 (--name-charset; CP437 when empty),
+// as iconv names it. Returns false, keeping CP437, when iconv does not know the name.
+bool set_legacy_charset(const std::string& charset);
+// What a row shows for its name.
+std::string shown_name(const EntryRow& e);
+// A finding's entry shows the bytes too when they read otherwise, since a finding may be about
+// the bytes (name_invalid: "Übersicht.txt (bytes \x9abersicht.txt)").
+std::string shown_entry(const Finding& f);
+bool is_utf8(std::string_view s);
 // The length of the strict UTF-8 sequence at s[i] (1 to 4), or 0 when none starts there.
 std::size_t utf8_length_at(std::string_view s, std::size_t i);
 

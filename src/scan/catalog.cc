@@ -34,6 +34,7 @@ LocalClaim local_claim(const zip::LocalFileHeader& h) {
 report::EntryRow to_row(const Entry& e) {
   report::EntryRow r;
   r.name = e.name;
+  r.display_name = report::other_display_name(e.name, e.flags);
   r.method = zip::method_name(e.method);
   r.compressed_size = e.compressed_size;
   r.uncompressed_size = e.uncompressed_size;

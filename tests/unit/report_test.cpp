@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include <iconv.h>
+
 #include <sstream>
 
 #include "report/report.h"
@@ -68,4 +70,96 @@ TEST_CASE("report: the JSON written entry by entry parses back to every entry an
     CHECK(j["stats"]["entries"] == n);
     CHECK(j["repair"]["entries_lost"] == 0);
   }
+}
+
+TEST_CASE("report: every CP437 byte of 0x80 and above is the code point glibc's iconv gives it") {
+  // glibc's IBM437 converter is written apart from the table in report.cc: the two agree on all 128.
+  iconv_t cd = iconv_open("UTF-32LE", "IBM437");
+  REQUIRE(cd != iconv_t(-1));
+  for (unsigned b = 0x80; b <= 0xFF; ++b) {
+    char in = char(b);
+    unsigned char out[4] = {};
+    char* ip = &in;
+    char* op = reinterpret_cast<char*>(out);
+    std::size_t il = 1, ol = 4;
+    REQUIRE(iconv(cd, &ip, &il, &op, &ol) == 0);
+    const char32_t want = char32_t(out[0] | out[1] << 8 | out[2] << 16 | char32_t(out[3]) << 24);
+    CAPTURE(b);
+    CHECK(cp437_code_point(static_cast<unsigned char>(b)) == want);
+  }
+  iconv_close(cd);
+  CHECK(cp437_code_point(0x80) == U'\u00C7');  // Ç
+  CHECK(cp437_code_point(0x9A) == U'\u00DC');  // Ü
+  CHECK(cp437_code_point(0xE1) == U'\u00DF');  // ß
+  CHECK(cp437_code_point(0xFF) == U'\u00A0');  // no-break space
+  CHECK(cp437_code_point('A') == U'A');
+}
+
+TEST_CASE("report: a name without bit 11 that is not UTF-8 is shown as CP437, any other as its bytes") {
+  const std::uint16_t utf8_flag = 1u << 11;
+  // 7-Zip, bsdtar hdrcharset=CP437 and MS-DOS tools: "Übersicht.txt" in CP437 is 9A 62 ...
+  CHECK(display_name("\x9a" "bersicht.txt", 0) == "\xc3\x9c" "bersicht.txt");
+  CHECK(other_display_name("\x9a" "bersicht.txt", 0) == "\xc3\x9c" "bersicht.txt");
+  CHECK(display_name("caf\x82.txt", 0) == "caf\xc3\xa9.txt");
+  CHECK(display_name("\xb0\xff", 0) == "\xe2\x96\x91\xc2\xa0");  // three-byte and two-byte forms
+  // Bit 11 set: the writer said UTF-8, so bytes that are not stay escaped.
+  CHECK(display_name("\x9a" "bersicht.txt", utf8_flag) == "\\x9abersicht.txt");
+  CHECK(other_display_name("\x9a" "bersicht.txt", utf8_flag).empty());
+  // Info-ZIP on Linux writes UTF-8 without the flag: shown as it is.
+  CHECK(display_name("\xc3\x9c" "bersicht.txt", 0) == "\xc3\x9c" "bersicht.txt");
+  CHECK(other_display_name("\xc3\x9c" "bersicht.txt", 0).empty());
+  // Control bytes never reach the terminal, whichever way the name is read.
+  CHECK(display_name("a\x1b[2Jb", 0) == "a\\x1b[2Jb");
+  CHECK(display_name("\x9a\x1b\x7f", 0) == "\xc3\x9c\\x1b\\x7f");
+  CHECK(display_name("\x9a\x1b", utf8_flag) == "\\x9a\\x1b");
+}
+
+TEST_CASE("report: --name-charset decodes legacy names through iconv; bytes it cannot convert stay escaped") {
+  CHECK_FALSE(set_legacy_charset("NO-SUCH-CHARSET-ZM"));
+  REQUIRE(set_legacy_charset("CP932"));
+  // 日本 in Shift-JIS; 0x95 0x5C (表) has a backslash as its second byte.
+  CHECK(display_name("\x93\xfa\x96\x7b.txt", 0) == "\xe6\x97\xa5\xe6\x9c\xac.txt");
+  CHECK(display_name("\x95\x5c", 0) == "\xe8\xa1\xa8");
+  CHECK(display_name("\x93\xfa\x01", 0) == "\xe6\x97\xa5\\x01");
+  CHECK(display_name("a\x93", 0) == "a\\x93");  // a lead byte cut by the end of the name
+  REQUIRE(set_legacy_charset("KOI8-R"));
+  CHECK(display_name("\xf0\xd2\xc9\xd7\xc5\xd4", 0) == "\xd0\x9f\xd1\x80\xd0\xb8\xd0\xb2\xd0\xb5\xd1\x82");  // Привет
+  REQUIRE(set_legacy_charset(""));
+  CHECK(display_name("\xf0\xd2", 0) == "\xe2\x89\xa1\xe2\x95\xa5");  // back to CP437: ≡╥
+}
+
+TEST_CASE("report: rows and findings show the display name; JSON keeps the bytes in name") {
+  Report r;
+  r.command = "verify";
+  r.archive_path = "x.zip";
+  EntryRow row;
+  row.name = "\x9a" "bersicht.txt";
+  row.display_name = other_display_name(row.name, 0);
+  r.entries.push_back(row);
+  EntryRow plain;
+  plain.name = "plain.txt";
+  r.entries.push_back(plain);
+  r.add(make_finding(Code::crc_mismatch, row.name, 0, "bad"));
+  r.add(make_finding(Code::crc_mismatch, std::string("\xfe" "other"), 0, "no row of this name"));
+  EntryRow flagged;  // bit 11 set on bytes that are not UTF-8: no display_name, the finding stays escaped
+  flagged.name = "\xfe" "flagged";
+  r.entries.push_back(flagged);
+  r.add(make_finding(Code::name_invalid, flagged.name, 0, "bad"));
+  r.settle_display_names();
+  CHECK(shown_entry(r.findings[0]) == "\xc3\x9c" "bersicht.txt (bytes \\x9abersicht.txt)");
+  CHECK(shown_entry(r.findings[1]) == "\\xfeother");
+  CHECK(shown_entry(r.findings[2]) == "\\xfeflagged");
+  std::ostringstream text;
+  write_text(text, r, true);
+  CHECK(text.str().find("\xc3\x9c" "bersicht.txt\n") != std::string::npos);
+  CHECK(text.str().find("[\xc3\x9c" "bersicht.txt (bytes \\x9abersicht.txt)]") != std::string::npos);
+  CHECK(text.str().find("\\x9abersicht.txt\n") == std::string::npos);
+  std::ostringstream out;
+  write_json(out, r);
+  auto j = nlohmann::json::parse(out.str());
+  CHECK(j["entries"][0]["name"] == "\\x9abersicht.txt");
+  CHECK(j["entries"][0]["display_name"] == "\xc3\x9c" "bersicht.txt");
+  CHECK_FALSE(j["entries"][1].contains("display_name"));
+  CHECK_FALSE(j["entries"][2].contains("display_name"));
+  CHECK(j["findings"][0]["entry"] == "\\x9abersicht.txt");
 }
