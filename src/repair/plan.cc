@@ -149,6 +149,21 @@ std::size_t rescue_from_directory(std::vector<Entry>& found, const std::map<std:
     e.claims_from_directory = true;
     ++rescued;
   }
+  // LZMA's bit 1 says whether the stream ends with an end marker (4.4.4). liblzma takes a marker
+  // after the known size either way, but 7-Zip refuses a stream whose bit 1 is wrong ("Headers
+  // Error"), and the bit is as easily damaged in one header as the other: a copy writes it as the
+  // stream is, learnt by decoding once more without the size.
+  if (!in_place)
+    for (auto& e : found) {
+      if (e.method != zip::kLzma || e.status != report::EntryStatus::ok || !e.decoded || e.encrypted()) continue;
+      Entry with_marker = e;
+      with_marker.flags |= 2;
+      auto d = ws.decode(src, scan::sized_request(with_marker));
+      const bool marker = d.status == codec::DecodeResult::Status::ok && d.crc == e.decoded->crc &&
+                          d.consumed == e.compressed_size && d.produced == e.uncompressed_size;
+      // Bit 2 means nothing for LZMA (4.4.4 defines only bit 1 there): not copied from damage.
+      e.flags = (e.flags & ~6) | (marker ? 2 : 0);
+    }
   return rescued;
 }
 
