@@ -36,6 +36,26 @@ std::string well_formed_extra(const std::string& extra, bool aes) {
   return out;
 }
 
+bool is_ascii(const std::string& s) {
+  for (unsigned char c : s)
+    if (c >= 0x80) return false;
+  return true;
+}
+
+// Whether unzip converts the name of a record we write from an OEM code page, in the directory
+// or in the local header (Ext_ASCII_TO_Native; docs/readers.md, rule 71): hosts 0 (FAT) and 6
+// (HPFS), and 11 (NTFS) at version 5.0; not FAT's 2.5, 2.6 and 4.0 in the local header, nor in the
+// directory when the attributes' high half is set. Both copies carry the same flags and extra
+// block here, and a copy with bit 11 and an extra block is taken as UTF-8.
+bool unzip_converts(const zip::EntryRecord& r) {
+  const unsigned host = r.version_made_by >> 8, ver = r.version_made_by & 0xFF;
+  if ((r.flags & zip::kFlagUtf8) && !r.extra.empty()) return false;
+  const bool pkzip_win = ver == 25 || ver == 26 || ver == 40;
+  const bool central = (host == 0 && !((r.external_attr >> 16) && pkzip_win)) || host == 6 || (host == 11 && ver == 50);
+  const bool local = (host == 0 && !pkzip_win) || host == 6 || (host == 11 && ver == 50);
+  return central || local;
+}
+
 zip::EntryRecord record_for(const Entry& e, const Entry* cd, bool in_place, bool cd_names) {
   zip::EntryRecord r;
   // A copy writes new local headers, so the directory's name (which verified with the data) can
@@ -64,9 +84,28 @@ zip::EntryRecord record_for(const Entry& e, const Entry* cd, bool in_place, bool
     r.version_made_by = (3 << 8) | 20;
     r.external_attr = e.is_directory() ? (040755u << 16) | 0x10 : (0100644u << 16);
   }
+  const bool utf8 = check::valid_utf8(r.name), ascii = is_ascii(r.name);
   // Bit 11 stays as the writer set it (adding it would change how Python decodes an Info-ZIP
   // name), except on a name that is not valid UTF-8: with it, Python and libarchive refuse that.
-  if (!check::valid_utf8(r.name)) r.flags &= ~zip::kFlagUtf8;
+  // One witness may have lost it to damage: Python decodes a non-ASCII name without it as CP437,
+  // so a valid UTF-8 name gets it when either the local header or the directory set it.
+  if (!utf8) r.flags &= ~zip::kFlagUtf8;
+  else if (!ascii && cd && (cd->flags & zip::kFlagUtf8)) r.flags |= zip::kFlagUtf8;
+  // A damaged directory's "version made by" (host 0 or 6) would make unzip convert a UTF-8 name
+  // from an OEM code page and extract it under another name (docs/readers.md, rule 71). Such a
+  // name is written with a Unix host, which unzip never converts; an ASCII name cannot change, and
+  // a name that is not UTF-8 is most likely the OEM name the host says it is, so both keep theirs.
+  if (cd && utf8 && !ascii && unzip_converts(r)) {
+    const unsigned ver = r.version_made_by & 0xFF;
+    r.version_made_by = (3 << 8) | (ver >= 20 && ver <= 63 ? ver : 63);
+    // Unix modes in the high half are trusted only when they are a regular file or a directory
+    // as the entry is one: a symbolic link from a record that was not Unix's is none (unzip makes
+    // links only for Unix-like hosts, so the old record did not make one either).
+    const unsigned type = (r.external_attr >> 16) & 0170000;
+    const bool dir = !r.name.empty() && r.name.back() == '/';
+    if (type != (dir ? 0040000u : 0100000u))
+      r.external_attr = (r.external_attr & 0xFFFF) | ((dir ? 040755u : 0100644u) << 16);
+  }
   return r;
 }
 
@@ -110,6 +149,21 @@ std::size_t rescue_from_directory(std::vector<Entry>& found, const std::map<std:
     e.claims_from_directory = true;
     ++rescued;
   }
+  // LZMA's bit 1 says whether the stream ends with an end marker (4.4.4). liblzma takes a marker
+  // after the known size either way, but 7-Zip refuses a stream whose bit 1 is wrong ("Headers
+  // Error"), and the bit is as easily damaged in one header as the other: a copy writes it as the
+  // stream is, learnt by decoding once more without the size.
+  if (!in_place)
+    for (auto& e : found) {
+      if (e.method != zip::kLzma || e.status != report::EntryStatus::ok || !e.decoded || e.encrypted()) continue;
+      Entry with_marker = e;
+      with_marker.flags |= 2;
+      auto d = ws.decode(src, scan::sized_request(with_marker));
+      const bool marker = d.status == codec::DecodeResult::Status::ok && d.crc == e.decoded->crc &&
+                          d.consumed == e.compressed_size && d.produced == e.uncompressed_size;
+      // Bit 2 means nothing for LZMA (4.4.4 defines only bit 1 there): not copied from damage.
+      e.flags = (e.flags & ~6) | (marker ? 2 : 0);
+    }
   return rescued;
 }
 

@@ -46,6 +46,7 @@ struct RepairPlan {
 // (claims_from_directory). Returns how many. The one step of planning that reads the source.
 // In copy mode also when both decode to the verified data but the directory's method is one more
 // readers have (a deflate stream is valid Deflate64 too: 8 edited to 9 decodes either way).
+// In copy mode an LZMA entry's bit 1 is also set to whether its stream ends with a marker.
 std::size_t rescue_from_directory(std::vector<scan::Entry>& found,
                                   const std::map<std::uint64_t, scan::Entry>& directory, io::ByteSource& src,
                                   bool in_place);

@@ -1,0 +1,158 @@
+"""repair writes a non-ASCII name so that every reader shows the name the writer meant (issue 10,
+the last bad repairs of the differential run, seed 11).
+
+- unzip converts a name from an OEM code page when the directory says the host was FAT or HPFS
+  (docs/readers.md, rule 71): a damaged "version made by" copied into the repair renames the entry.
+- Python decodes a name without bit 11 as CP437: a local header that lost the bit must not take it
+  away from the repaired record when the directory still had it.
+
+Each case edits a real writer's archive (Python's, bsdtar's, Java's jar) as the differential run
+did, repairs it to a new file and lists the result with unzip, 7-Zip and Python's zipfile."""
+import io
+import os
+import shutil
+import struct
+import subprocess
+import tempfile
+import unittest
+import zipfile
+
+from zmtest import read, run, run_json
+
+NAME = "backup/Bericht-übersicht.md"
+
+
+def directory_record(data, name):
+    """Offset of the central record of `name` (Python reads the directory, not zipmedic)."""
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        info = z.getinfo(name)
+    at = data.find(b"PK\x01\x02" + struct.pack("<H", (info.create_system << 8) | info.create_version))
+    while at != -1:
+        n = struct.unpack_from("<H", data, at + 28)[0]
+        if data[at + 46:at + 46 + n] == name.encode():
+            return at, info
+        at = data.find(b"PK\x01\x02", at + 4)
+    raise AssertionError("no directory record for " + name)
+
+
+def flip_other_data(data, name="backup/data/a.bin"):
+    """A flipped byte in another entry's stored data: verify finds damage and the repair must
+    rebuild the directory, with the old one (whole) as a witness."""
+    with zipfile.ZipFile(io.BytesIO(bytes(data))) as z:
+        off = z.getinfo(name).header_offset
+    n, m = struct.unpack_from("<HH", data, off + 26)
+    data[off + 30 + n + m + 100] ^= 0xFF
+
+
+class RepairKeepsNames(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="zipmedic-names-")
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp)
+
+    def repaired(self, data):
+        src = os.path.join(self.tmp, "in.zip")
+        with open(src, "wb") as f:
+            f.write(data)
+        out = os.path.join(self.tmp, "out.zip")
+        p, doc = run_json("repair", src, "-o", out)
+        self.assertIn(p.returncode, (0, 1), p.stderr)
+        self.assertTrue(doc["output"]["written"], p.stderr)
+        return out
+
+    def assert_every_reader_shows(self, path, name):
+        self.assertEqual(run("verify", path).returncode, 0, run("verify", path).stdout)
+        with zipfile.ZipFile(path) as z:
+            self.assertIn(name, z.namelist())
+        env = dict(os.environ, LC_ALL="C.UTF-8")
+        unzip = subprocess.run(["unzip", "-l", path], capture_output=True, env=env)
+        self.assertEqual(unzip.returncode, 0, unzip.stdout)
+        self.assertIn(name.encode(), unzip.stdout)
+        seven = subprocess.run(["7z", "l", "-slt", path], capture_output=True, env=env)
+        self.assertEqual(seven.returncode, 0, seven.stdout)
+        self.assertIn(b"Path = " + name.encode() + b"\n", seven.stdout)
+
+    def test_a_fat_host_in_a_damaged_directory_does_not_make_unzip_convert_a_utf8_name(self):
+        # Python's streamed archive (bit 11, Unix host): the record's "version made by" becomes 0
+        # (FAT, version 0) and its attributes 0, as in mutant 13792.
+        data = bytearray(read("python-stream-deflate-zip64.zip"))
+        at, _ = directory_record(bytes(data), NAME)
+        struct.pack_into("<H", data, at + 4, 0)
+        struct.pack_into("<I", data, at + 38, 0)
+        out = self.repaired(bytes(data))
+        self.assert_every_reader_shows(out, NAME)
+        with zipfile.ZipFile(out) as z:
+            i = z.getinfo(NAME)
+            self.assertEqual(i.create_system, 3)
+            # No Unix mode was left to keep: an ordinary file's, not a link's or nothing.
+            self.assertEqual(i.external_attr >> 16, 0o100644)
+
+    def test_an_hpfs_host_in_a_damaged_directory_is_replaced_by_a_unix_one(self):
+        # The record says HPFS 6.0 (mutant 8585's edit), and another entry's data is damaged, so
+        # the repair rebuilds the directory from the old one.
+        data = bytearray(read("python-stream-deflate-zip64.zip"))
+        at, info = directory_record(bytes(data), NAME)
+        struct.pack_into("<H", data, at + 4, 0x63C)
+        flip_other_data(data)
+        out = self.repaired(bytes(data))
+        self.assert_every_reader_shows(out, NAME)
+        with zipfile.ZipFile(out) as z:
+            i = z.getinfo(NAME)
+            self.assertEqual(i.create_system, 3)
+            # A Unix mode that was there stays.
+            self.assertEqual(i.external_attr >> 16, info.external_attr >> 16)
+
+    def test_bit_11_with_an_extra_field_keeps_the_host(self):
+        # bsdtar's record keeps bit 11 and its timestamp and owner fields: unzip then takes the
+        # name as UTF-8 on any host (rule 71), so the old host is not second-guessed.
+        data = bytearray(read("bsdtar-file.zip"))
+        at, _ = directory_record(bytes(data), NAME)
+        struct.pack_into("<H", data, at + 4, 0x63C)
+        flip_other_data(data)
+        out = self.repaired(bytes(data))
+        self.assert_every_reader_shows(out, NAME)
+        with zipfile.ZipFile(out) as z:
+            self.assertEqual(z.getinfo(NAME).create_system, 6)
+
+    def test_an_ascii_name_keeps_its_host(self):
+        # Nothing can be converted in an ASCII name, so the damaged host is not second-guessed.
+        data = bytearray(read("bsdtar-file.zip"))
+        at, _ = directory_record(bytes(data), "backup/VERSION")
+        struct.pack_into("<H", data, at + 4, 0x63C)
+        flip_other_data(data)
+        out = self.repaired(bytes(data))
+        with zipfile.ZipFile(out) as z:
+            self.assertEqual(z.getinfo("backup/VERSION").create_system, 6)
+
+    def test_a_local_header_that_lost_bit_11_does_not_take_it_from_the_repair(self):
+        # Java's jar: the local header's flags 0x808 become 0x8 (mutant 9209); the directory keeps
+        # bit 11, and Python must still decode the name as UTF-8.
+        data = bytearray(read("java-jar.zip"))
+        with zipfile.ZipFile(io.BytesIO(bytes(data))) as z:
+            off = z.getinfo(NAME).header_offset
+        flags = struct.unpack_from("<H", data, off + 6)[0]
+        self.assertTrue(flags & 0x800)
+        struct.pack_into("<H", data, off + 6, flags & ~0x800)
+        out = self.repaired(bytes(data))
+        self.assert_every_reader_shows(out, NAME)
+        with zipfile.ZipFile(out) as z:
+            self.assertTrue(z.getinfo(NAME).flag_bits & 0x800)
+
+    def test_a_name_neither_witness_marked_utf8_does_not_gain_bit_11(self):
+        # Info-ZIP on Unix writes UTF-8 names without bit 11: Python shows them as CP437, and a
+        # repair that added the bit would change the name Python restores.
+        data = bytearray(read("infozip-file.zip"))
+        with zipfile.ZipFile(io.BytesIO(bytes(data))) as z:
+            before = sorted(n for n in z.namelist() if n != "backup/data/a.bin")  # damaged below
+        flip_other_data(data)
+        out = self.repaired(bytes(data))
+        with zipfile.ZipFile(out) as z:
+            self.assertEqual(sorted(z.namelist()), before)
+            self.assertFalse(any(i.flag_bits & 0x800 for i in z.infolist()))
+            self.assertTrue(all(i.create_system == 3 for i in z.infolist()))
+        unzip = subprocess.run(["unzip", "-l", out], capture_output=True, env=dict(os.environ, LC_ALL="C.UTF-8"))
+        self.assertIn(NAME.encode(), unzip.stdout)
+
+if __name__ == "__main__":
+    unittest.main()
