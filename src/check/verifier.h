@@ -29,8 +29,9 @@ struct VerifyOptions {
   // row per entry is built.
   bool rows = true;
   // False when the caller needs only the report (the verify command): the entries are judged a
-  // batch at a time and the report's rows are read back from the directory when it is written,
-  // so that memory does not grow with the names of a million entries. `entries` is then empty.
+  // batch at a time (or settled as the walk goes, without a directory) and the report's rows are
+  // read back from the directory or the local headers when it is written, so that memory does
+  // not grow with the names of a million entries. `entries` is then empty.
   bool keep_entries = true;
   // Directory records judged at a time, or walked entries settled at a time when there is no
   // directory: small enough to hold (a few MiB of entries), large enough to keep every decode
