@@ -7,7 +7,6 @@
 #include <string>
 #include <string_view>
 #include <map>
-#include <unordered_map>
 
 #include "check/names.h"
 

@@ -78,21 +78,21 @@ void WalkTally::finish_names(const std::vector<scan::Entry>& rest, std::vector<r
 }
 
 void WalkTally::each(const std::function<void(const report::EntryRow&)>& f) const {
+  // The row is made by the same scan::to_row as every other, from what the 32 bytes kept.
   io::CachedSource headers(src_);
-  report::EntryRow row;
+  scan::Entry e;
   for (std::size_t i = 0; i < rows_.size(); ++i) {
     const Row& r = rows_[i];
-    row.name = names_.empty() ? local_name(headers, r.offset) : names_[i];
-    row.display_name = report::other_display_name(row.name, r.utf8 ? zip::kFlagUtf8 : 0);
-    row.method = zip::method_name(r.method);
-    row.compressed_size = r.compressed_size;
-    row.uncompressed_size = r.uncompressed_size;
-    row.crc32 = r.crc32;
-    row.offset = r.offset;
-    row.status = r.status;
-    row.data_descriptor = r.data_descriptor;
-    row.zip64 = r.zip64;
-    f(row);
+    e.name = names_.empty() ? local_name(headers, r.offset) : names_[i];
+    e.flags = std::uint16_t((r.data_descriptor ? zip::kFlagDescriptor : 0) | (r.utf8 ? zip::kFlagUtf8 : 0));
+    e.method = r.method;
+    e.compressed_size = r.compressed_size;
+    e.uncompressed_size = r.uncompressed_size;
+    e.crc32 = r.crc32;
+    e.lfh_offset = r.offset;
+    e.status = r.status;
+    e.cd_zip64 = r.zip64;
+    f(scan::to_row(e));
   }
 }
 

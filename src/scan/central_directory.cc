@@ -169,8 +169,8 @@ bool DirectoryReader::next(std::size_t max, std::vector<Entry>& out, std::vector
 }
 
 Entry reread_directory_record(io::ByteSource& src, std::uint64_t at, std::uint64_t shift) {
-  auto fixed = src.read_vec(at, zip::kCentralHeaderLen);
-  if (fixed.size() < zip::kCentralHeaderLen) throw io::IoError(fmt::format("the directory record at offset {} cannot be read again", at));
+  std::uint8_t fixed[zip::kCentralHeaderLen];
+  if (src.read_at(at, fixed) < zip::kCentralHeaderLen) throw io::IoError(fmt::format("the directory record at offset {} cannot be read again", at));
   std::size_t len = zip::kCentralHeaderLen + (fixed[28] | fixed[29] << 8) + (fixed[30] | fixed[31] << 8) +
                     (fixed[32] | fixed[33] << 8);
   auto rec = src.read_vec(at, len);
