@@ -138,7 +138,9 @@ std::size_t rescue_from_directory(std::vector<Entry>& found, const std::map<std:
         d.produced != cd.uncompressed_size)
       continue;
     e.method = cd.method;
-    e.flags = cd.flags;
+    // The directory's flags describe the data that verified; bit 11 is the one flag that speaks
+    // of the name, and either witness may have lost it to damage (record_for keeps it from both).
+    e.flags = cd.flags | (e.flags & zip::kFlagUtf8);
     e.crc32 = cd.crc32;
     e.compressed_size = cd.compressed_size;
     e.uncompressed_size = cd.uncompressed_size;

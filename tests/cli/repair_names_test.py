@@ -139,6 +139,26 @@ class RepairKeepsNames(unittest.TestCase):
         with zipfile.ZipFile(out) as z:
             self.assertTrue(z.getinfo(NAME).flag_bits & 0x800)
 
+    def test_an_entry_rescued_from_the_directory_keeps_the_local_bit_11(self):
+        # bsdtar's pipe archive (mutant 14684 of seed 13): the record's flags 0x808 become 0x1010
+        # and the descriptor's compressed size 0xffffffff, so the entry is kept on the directory's
+        # claims, whose flags lost bit 11; the local header still has it.
+        data = bytearray(read("bsdtar-pipe.zip"))
+        at, _ = directory_record(bytes(data), NAME)
+        self.assertTrue(struct.unpack_from("<H", data, at + 8)[0] & 0x800)
+        with zipfile.ZipFile(io.BytesIO(bytes(data))) as z:
+            i = z.getinfo(NAME)
+            off = i.header_offset
+        struct.pack_into("<H", data, at + 8, 0x1010)
+        n, m = struct.unpack_from("<HH", data, off + 26)
+        dd = off + 30 + n + m + i.compress_size
+        self.assertEqual(data[dd:dd + 4], b"PK\x07\x08")
+        struct.pack_into("<I", data, dd + 8, 0xFFFFFFFF)
+        out = self.repaired(bytes(data))
+        self.assert_every_reader_shows(out, NAME)
+        with zipfile.ZipFile(out) as z:
+            self.assertTrue(z.getinfo(NAME).flag_bits & 0x800)
+
     def test_a_name_neither_witness_marked_utf8_does_not_gain_bit_11(self):
         # Info-ZIP on Unix writes UTF-8 names without bit 11: Python shows them as CP437, and a
         # repair that added the bit would change the name Python restores.
