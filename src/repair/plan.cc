@@ -155,6 +155,22 @@ std::size_t rescue_from_directory(std::vector<Entry>& found, const std::map<std:
   // after the known size either way, but 7-Zip refuses a stream whose bit 1 is wrong ("Headers
   // Error"), and the bit is as easily damaged in one header as the other: a copy writes it as the
   // stream is, learnt by decoding once more without the size.
+  // A Deflate stream read as Deflate64 gives the same bytes unless it uses a length code 285 or
+  // a distance code 30 or 31, which Deflate lacks; a method 9 that was 8 before damage (or a
+  // writer's needless 9) is written as 8 when the stream decodes the same both ways, so that the
+  // four readers without Deflate64 (docs/readers.md, table 2) read it too.
+  if (!in_place)
+    for (auto& e : found) {
+      if (e.method != zip::kDeflate64 || e.status != report::EntryStatus::ok || !e.decoded || e.encrypted()) continue;
+      Entry as_deflate = e;
+      as_deflate.method = zip::kDeflate;
+      auto d = ws.decode(src, scan::sized_request(as_deflate));
+      if (d.status == codec::DecodeResult::Status::ok && d.crc == e.decoded->crc &&
+          d.consumed == e.compressed_size && d.produced == e.uncompressed_size) {
+        e.method = zip::kDeflate;
+        if (e.version_needed == 21) e.version_needed = 20;
+      }
+    }
   if (!in_place)
     for (auto& e : found) {
       if (e.method != zip::kLzma || e.status != report::EntryStatus::ok || !e.decoded || e.encrypted()) continue;
@@ -187,28 +203,55 @@ RepairPlan plan(const std::vector<Entry>& found, const std::map<std::uint64_t, E
   // When the local header and a whole old directory name an entry differently and both agree
   // with its data, one name was damaged. The likelier one is valid UTF-8 with no control bytes,
   // is safe to restore, and lies in a folder other entries use; on a tie the directory's.
-  std::set<std::string> folders;
-  for (const auto& e : found)
-    if (auto slash = e.name.rfind('/'); slash != std::string::npos) folders.insert(e.name.substr(0, slash + 1));
-  for (const auto& [off, e] : directory)
-    if (auto slash = e.name.rfind('/'); slash != std::string::npos) folders.insert(e.name.substr(0, slash + 1));
-  auto likelihood = [&](const std::string& n) {
+  // A folder counts for a name when an entry at another offset uses it too (its own entry always
+  // does, and a damaged name's folder is usually its own alone).
+  struct FolderUse {
+    std::uint64_t first;
+    bool many;
+  };
+  std::map<std::string, FolderUse> folders;
+  auto add_folder = [&](const std::string& n, std::uint64_t off) {
+    auto slash = n.rfind('/');
+    if (slash == std::string::npos) return;
+    auto [it, fresh] = folders.try_emplace(n.substr(0, slash + 1), FolderUse{off, false});
+    if (!fresh && it->second.first != off) it->second.many = true;
+  };
+  for (const auto& e : found) add_folder(e.name, e.lfh_offset);
+  for (const auto& [off, e] : directory) add_folder(e.name, off);
+  auto likelihood = [&](const std::string& n, std::uint64_t off) {
     int s = 0;
     bool control = false;
     for (unsigned char c : n) control |= c < 0x20 || c == 0x7f;
     if (check::valid_utf8(n) && !control) s += 4;
     if (!check::unsafe_name_reason(n)) s += 2;
-    if (auto slash = n.rfind('/'); slash == std::string::npos || folders.count(n.substr(0, slash + 1))) s += 1;
+    auto slash = n.rfind('/');
+    auto it = slash == std::string::npos ? folders.end() : folders.find(n.substr(0, slash + 1));
+    if (slash == std::string::npos || (it != folders.end() && (it->second.many || it->second.first != off))) s += 1;
     return s;
   };
   auto use_directory_name = [&](const Entry& e, const Entry* cd) {
     return cd && !opt.in_place && opt.directory_whole && cd->name != e.name &&
-           likelihood(cd->name) > likelihood(e.name);
+           likelihood(cd->name, e.lfh_offset) > likelihood(e.name, e.lfh_offset);
   };
   // Both names equally likely: which one was damaged cannot be told, and a repair writes no name
   // that did not pass; the entry is left out (its bytes stay in the input) and said why.
   auto names_undecided = [&](const Entry& e, const Entry* cd) {
-    return cd && cd->name != e.name && opt.directory_whole && likelihood(cd->name) == likelihood(e.name);
+    return cd && cd->name != e.name && opt.directory_whole &&
+           likelihood(cd->name, e.lfh_offset) == likelihood(e.name, e.lfh_offset);
+  };
+  // The old directory's record at this offset disagrees on the name and on the data, and its name
+  // is the likelier: the local header is more likely a misreading (a shifted header that took data
+  // bytes into its name, then met a descriptor-like run in the data) than the writer's entry.
+  auto contradicted = [&](const Entry& e) -> const Entry* {
+    auto it = directory.find(e.lfh_offset);
+    if (it == directory.end() || !e.decoded) return nullptr;
+    const Entry& cd = it->second;
+    const bool data_differs = cd.crc32 != e.decoded->crc || cd.compressed_size != e.compressed_size ||
+                              cd.uncompressed_size != e.uncompressed_size;
+    return cd.name != e.name && data_differs &&
+                   likelihood(cd.name, e.lfh_offset) > likelihood(e.name, e.lfh_offset)
+               ? &cd
+               : nullptr;
   };
   p.in_place = opt.in_place;
   std::set<std::uint64_t> found_offsets;
@@ -219,8 +262,11 @@ RepairPlan plan(const std::vector<Entry>& found, const std::map<std::uint64_t, E
     auto it = directory.find(e.lfh_offset);
     if (it == directory.end()) return nullptr;
     const Entry& cd = it->second;
+    // A Deflate64 record describes the same stream when rescue_from_directory found it to decode
+    // alike as Deflate and the entry is written as such.
+    const bool same_method = cd.method == e.method || (cd.method == zip::kDeflate64 && e.method == zip::kDeflate);
     bool agrees = e.decoded && cd.crc32 == e.decoded->crc && cd.compressed_size == e.compressed_size &&
-                  cd.uncompressed_size == e.uncompressed_size && cd.method == e.method;
+                  cd.uncompressed_size == e.uncompressed_size && same_method;
     return cd.name == e.name || agrees ? &cd : nullptr;
   };
   for (const auto& e : found) {
@@ -241,6 +287,29 @@ RepairPlan plan(const std::vector<Entry>& found, const std::map<std::uint64_t, E
         p.findings.push_back(make_finding(report::Code::cd_lfh_mismatch, e.name, e.lfh_offset,
                                           "the old central directory disagrees with the entry's verified data; the "
                                           "data wins"));
+      if (const Entry* other = cd ? nullptr : contradicted(e)) {
+        p.lost.push_back(e.name);
+        p.findings.push_back(make_finding(report::Code::cd_lfh_mismatch, e.name, e.lfh_offset,
+                                          fmt::format("the old directory's record here names '{}' with other data "
+                                                      "(crc {:08x}, {} bytes): this local header is likely damaged, "
+                                                      "so it is left out",
+                                                      report::printable_name(other->name), other->crc32,
+                                                      other->uncompressed_size)));
+        continue;
+      }
+      // In place the local header stays, so a local name the old directory shows to be damaged
+      // cannot be mended: the entry is left out, and a copy keeps it under the directory's name.
+      if (cd && opt.in_place && opt.directory_whole && cd->name != e.name &&
+          likelihood(cd->name, e.lfh_offset) > likelihood(e.name, e.lfh_offset)) {
+        p.lost.push_back(e.name);
+        p.findings.push_back(make_finding(report::Code::cd_lfh_mismatch, e.name, e.lfh_offset,
+                                          fmt::format("named '{}' locally and '{}' in the old directory, which is the "
+                                                      "likelier: in place the local name cannot be mended, so it is "
+                                                      "left out (repair -o OUT keeps it under the directory's name)",
+                                                      report::printable_name(e.name),
+                                                      report::printable_name(cd->name))));
+        continue;
+      }
       if (names_undecided(e, cd)) {
         p.lost.push_back(e.name);
         p.findings.push_back(make_finding(report::Code::cd_lfh_mismatch, e.name, e.lfh_offset,
@@ -283,7 +352,9 @@ RepairPlan plan(const std::vector<Entry>& found, const std::map<std::uint64_t, E
     }
   }
   for (const auto& [off, e] : directory) {
-    if (!found_offsets.count(off)) {
+    // A record whose offset is off (damage, or a shifted directory read as evidence) names an
+    // entry the walk kept under that name elsewhere: not lost.
+    if (!found_offsets.count(off) && !names.count(e.name)) {
       p.lost.push_back(e.name);
       p.findings.push_back(make_finding(report::Code::entry_truncated, e.name, off,
                                         "listed in the old central directory, but its local header was not found "

@@ -75,6 +75,17 @@ std::map<std::uint64_t, Entry> directory_evidence(io::ByteSource& src, bool* who
   *whole = cd.readable;
   for (const auto* list : {&end->findings, &cd.findings})
     for (const auto& f : *list) *whole &= f.severity != report::Severity::error;
+  // Bytes deleted before the directory leave it ending at the end record but starting before the
+  // declared offset (eocd_inconsistent; unzip reads it there). Read there, it is a witness for
+  // the entries in front of the deletion, never a whole directory.
+  const std::uint64_t dir_end = end->zip64 ? end->zip64_offset : end->eocd_offset;
+  if (!cd.readable && end->cd_size <= dir_end && dir_end - end->cd_size < end->cd_start) {
+    scan::EndRecords moved = *end;
+    moved.cd_start = dir_end - end->cd_size;
+    moved.shift = 0;
+    auto again = scan::read_central_directory(src, moved);
+    if (again.readable) cd = std::move(again);
+  }
   for (auto& e : cd.entries) by_offset.emplace(e.lfh_offset, std::move(e));
   return by_offset;
 }

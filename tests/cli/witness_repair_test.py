@@ -92,6 +92,28 @@ class RepairFromEveryWitness(unittest.TestCase):
         self.assertIn("cannot be told", why[0]["message"])
         self.assert_identical_entries(out, [n for n in original() if n != victim.filename])
 
+    def test_a_slash_in_a_local_name_makes_a_folder_no_other_entry_has(self):
+        # Info-ZIP behind a stub: 'backup/empty.txt' locally 'backup/e/pty.txt' (short run mutant
+        # 39). The directory's name lies in a folder other entries use, the local one in a folder
+        # of its own: a copy takes the directory's name; in place the local header stays, so the
+        # entry is left out rather than listed under the damaged name.
+        data = bytearray(read("sfx-adjusted.zip"))
+        with zipfile.ZipFile(io.BytesIO(bytes(data))) as z:
+            victim = z.getinfo("backup/empty.txt")
+            orig = {i.filename: z.read(i) for i in z.infolist()}
+        at = victim.header_offset + 30 + 8
+        self.assertEqual(data[at], ord("m"))
+        data[at] = ord("/")
+        for mode, expect in (((), sorted(orig)),
+                             (("--in-place",), sorted(n for n in orig if n != victim.filename))):
+            p, doc, out = self.repaired(bytes(data), *mode)
+            with zipfile.ZipFile(out) as z:
+                self.assertEqual(sorted(i.filename for i in z.infolist()), expect, mode)
+                for i in z.infolist():
+                    self.assertEqual(z.read(i), orig[i.filename], i.filename)
+            seven = subprocess.run(["7z", "l", "-slt", out], capture_output=True)
+            self.assertNotIn(b"e/pty.txt", seven.stdout, mode)
+
     def test_a_binary_comment_in_a_damaged_directory_record_is_not_copied(self):
         # Give the first directory record a 6-byte comment of binary bytes ("PK\1\2" among them) and
         # cut the archive's last entry off so that a repair must rebuild the directory.
@@ -142,6 +164,51 @@ class RepairFromEveryWitness(unittest.TestCase):
                 self.assertEqual(z.read(i), orig[i.filename], i.filename)
         seven = subprocess.run(["7z", "t", out], capture_output=True)
         self.assertEqual(seven.returncode, 0, seven.stdout)
+        self.assertEqual(run("verify", out).returncode, 0)
+
+    def test_a_deflate_stream_marked_deflate64_is_written_as_deflate(self):
+        # Info-ZIP's pipe archive: one local header's method 8 becomes 9 (mutant 2696 of seed 11),
+        # and the directory cannot be read. The stream decodes alike both ways, so the repaired
+        # record says Deflate, which Python, Go, Java and libarchive read (they lack Deflate64).
+        data = bytearray(read("infozip-pipe.zip"))
+        with zipfile.ZipFile(io.BytesIO(bytes(data))) as z:
+            victim = z.getinfo("backup/VERSION")
+            orig = {i.filename: z.read(i) for i in z.infolist()}
+        self.assertEqual(victim.compress_type, 8)
+        struct.pack_into("<H", data, victim.header_offset + 8, 9)
+        eocd = data.rfind(b"PK\x05\x06")
+        struct.pack_into("<I", data, eocd + 16, len(data))  # the directory's offset: unreadable
+        p, doc, out = self.repaired(bytes(data))
+        with zipfile.ZipFile(out) as z:
+            self.assertEqual(z.getinfo(victim.filename).compress_type, 8)
+            self.assertEqual(sorted(i.filename for i in z.infolist()), sorted(orig))
+            for i in z.infolist():
+                self.assertEqual(z.read(i), orig[i.filename], i.filename)
+        bsdtar = subprocess.run(["bsdtar", "-xOf", out], capture_output=True)
+        self.assertEqual(bsdtar.returncode, 0, bsdtar.stderr)
+        self.assertEqual(run("verify", out).returncode, 0)
+
+    def test_a_local_header_the_old_directory_contradicts_is_left_out(self):
+        # Python's streamed stored archive: four bytes deleted at the start of the last entry's
+        # name (mutant 8565 of seed 11). The header then takes four data bytes into its name and
+        # meets the descriptor-like run the data starts with: an empty entry of a name the
+        # archive never held. The directory, read where it now ends, names another entry there.
+        data = bytearray(read("python-stream-stored.zip"))
+        with zipfile.ZipFile(io.BytesIO(bytes(data))) as z:
+            victim = z.getinfo("backup/data/signatures.bin")
+            orig = {i.filename: z.read(i) for i in z.infolist()}
+        at = victim.header_offset + 30
+        self.assertEqual(bytes(data[at:at + 4]), b"back")
+        del data[at:at + 4]
+        p, doc, out = self.repaired(bytes(data))
+        said = [f["message"] for f in doc["findings"] if f["code"] == "cd_lfh_mismatch"]
+        self.assertTrue(any("names 'backup/data/signatures.bin'" in m for m in said), said)
+        with zipfile.ZipFile(out) as z:
+            names = [i.filename for i in z.infolist()]
+            self.assertTrue(set(names) <= set(orig), names)
+            self.assertEqual(len(names), len(orig) - 1)
+            for i in z.infolist():
+                self.assertEqual(z.read(i), orig[i.filename], i.filename)
         self.assertEqual(run("verify", out).returncode, 0)
 
 
