@@ -2,7 +2,9 @@
 
 #include <fmt/format.h>
 
-#include <set>
+#include <algorithm>
+#include <functional>
+#include <string_view>
 
 #include "check/names.h"
 #include "codec/codec.h"
@@ -111,256 +113,278 @@ zip::EntryRecord record_for(const Entry& e, const Entry* cd, bool in_place, bool
 
 }  // namespace
 
-std::size_t rescue_from_directory(std::vector<Entry>& found, const std::map<std::uint64_t, Entry>& directory,
-                                  io::ByteSource& src, bool in_place) {
+std::optional<Entry> DirectoryInMemory::at(std::uint64_t lfh_offset) {
+  auto it = by_offset_.find(lfh_offset);
+  return it == by_offset_.end() ? std::nullopt : std::optional<Entry>(it->second);
+}
+
+void DirectoryInMemory::each(const std::function<void(const Entry&)>& f) {
+  for (const auto& [off, e] : by_offset_) f(e);
+}
+
+bool rescue_entry(Entry& e, const Entry& cd, io::ByteSource& src, codec::Workspace& ws, bool in_place) {
   // How many of the six readers lack a method (docs/readers.md, table 2).
   auto lacking = [](std::uint16_t m) {
     return m == 0 || m == 8 ? 0 : m == 12 ? 2 : m == 14 ? 3 : m == 9 || m == 1 || m == 6 ? 4 : 5;
   };
-  std::size_t rescued = 0;
-  codec::Workspace ws;
-  for (auto& e : found) {
-    auto it = directory.find(e.lfh_offset);
-    if (it == directory.end() || !e.lfh_read() || e.encrypted()) continue;
-    const Entry& cd = it->second;
-    const bool agrees = e.status == report::EntryStatus::ok && e.decoded && cd.crc32 == e.decoded->crc &&
-                        cd.compressed_size == e.compressed_size && cd.uncompressed_size == e.uncompressed_size;
-    const bool better_method = !in_place && cd.method != e.method && lacking(cd.method) < lacking(e.method);
-    if ((agrees && !better_method) || cd.encrypted() || !codec::method_supported(cd.method)) continue;
-    if (e.data_offset + cd.compressed_size > src.size()) continue;
-    Entry as_cd = e;
-    as_cd.method = cd.method;
-    as_cd.flags = cd.flags;
-    as_cd.compressed_size = cd.compressed_size;
-    as_cd.uncompressed_size = cd.uncompressed_size;
-    auto d = ws.decode(src, scan::sized_request(as_cd));
-    if (d.status != codec::DecodeResult::Status::ok || d.crc != cd.crc32 || d.consumed != cd.compressed_size ||
-        d.produced != cd.uncompressed_size)
-      continue;
-    e.method = cd.method;
-    // The directory's flags describe the data that verified; bit 11 is the one flag that speaks
-    // of the name, and either witness may have lost it to damage (record_for keeps it from both).
-    e.flags = cd.flags | (e.flags & zip::kFlagUtf8);
-    e.crc32 = cd.crc32;
-    e.compressed_size = cd.compressed_size;
-    e.uncompressed_size = cd.uncompressed_size;
-    e.decoded = d;
-    e.descriptor.reset();
-    e.end_offset = e.data_offset + cd.compressed_size;
-    e.status = report::EntryStatus::ok;
-    e.claims_from_directory = true;
-    ++rescued;
-  }
-  // LZMA's bit 1 says whether the stream ends with an end marker (4.4.4). liblzma takes a marker
-  // after the known size either way, but 7-Zip refuses a stream whose bit 1 is wrong ("Headers
-  // Error"), and the bit is as easily damaged in one header as the other: a copy writes it as the
-  // stream is, learnt by decoding once more without the size.
-  // A Deflate stream read as Deflate64 gives the same bytes unless it uses a length code 285 or
-  // a distance code 30 or 31, which Deflate lacks; a method 9 that was 8 before damage (or a
-  // writer's needless 9) is written as 8 when the stream decodes the same both ways, so that the
-  // four readers without Deflate64 (docs/readers.md, table 2) read it too.
-  if (!in_place)
-    for (auto& e : found) {
-      if (e.method != zip::kDeflate64 || e.status != report::EntryStatus::ok || !e.decoded || e.encrypted()) continue;
-      Entry as_deflate = e;
-      as_deflate.method = zip::kDeflate;
-      auto d = ws.decode(src, scan::sized_request(as_deflate));
-      if (d.status == codec::DecodeResult::Status::ok && d.crc == e.decoded->crc &&
-          d.consumed == e.compressed_size && d.produced == e.uncompressed_size) {
-        e.method = zip::kDeflate;
-        if (e.version_needed == 21) e.version_needed = 20;
-      }
-    }
-  if (!in_place)
-    for (auto& e : found) {
-      if (e.method != zip::kLzma || e.status != report::EntryStatus::ok || !e.decoded || e.encrypted()) continue;
-      Entry with_marker = e;
-      with_marker.flags |= 2;
-      auto d = ws.decode(src, scan::sized_request(with_marker));
-      const bool marker = d.status == codec::DecodeResult::Status::ok && d.crc == e.decoded->crc &&
-                          d.consumed == e.compressed_size && d.produced == e.uncompressed_size;
-      // Bit 2 means nothing for LZMA (4.4.4 defines only bit 1 there): not copied from damage.
-      e.flags = (e.flags & ~6) | (marker ? 2 : 0);
-    }
-  return rescued;
+  if (!e.lfh_read() || e.encrypted()) return false;
+  const bool agrees = e.status == report::EntryStatus::ok && e.decoded && cd.crc32 == e.decoded->crc &&
+                      cd.compressed_size == e.compressed_size && cd.uncompressed_size == e.uncompressed_size;
+  const bool better_method = !in_place && cd.method != e.method && lacking(cd.method) < lacking(e.method);
+  if ((agrees && !better_method) || cd.encrypted() || !codec::method_supported(cd.method)) return false;
+  if (e.data_offset + cd.compressed_size > src.size()) return false;
+  Entry as_cd = e;
+  as_cd.method = cd.method;
+  as_cd.flags = cd.flags;
+  as_cd.compressed_size = cd.compressed_size;
+  as_cd.uncompressed_size = cd.uncompressed_size;
+  auto d = ws.decode(src, scan::sized_request(as_cd));
+  if (d.status != codec::DecodeResult::Status::ok || d.crc != cd.crc32 || d.consumed != cd.compressed_size ||
+      d.produced != cd.uncompressed_size)
+    return false;
+  e.method = cd.method;
+  // The directory's flags describe the data that verified; bit 11 is the one flag that speaks
+  // of the name, and either witness may have lost it to damage (record_for keeps it from both).
+  e.flags = cd.flags | (e.flags & zip::kFlagUtf8);
+  e.crc32 = cd.crc32;
+  e.compressed_size = cd.compressed_size;
+  e.uncompressed_size = cd.uncompressed_size;
+  e.decoded = d;
+  e.descriptor.reset();
+  e.end_offset = e.data_offset + cd.compressed_size;
+  e.status = report::EntryStatus::ok;
+  e.claims_from_directory = true;
+  return true;
 }
 
-std::uint64_t RepairPlan::size_bound() const {
-  std::uint64_t n = 0;
-  for (const auto& k : keep) {
-    std::uint64_t records = 2 * (zip::kCentralHeaderLen + k.record.name.size() + k.record.extra.size() + 28) +
-                            k.record.comment.size();
-    n += records + (in_place ? 0 : k.record.compressed_size);
+void learn_from_stream(Entry& e, io::ByteSource& src, codec::Workspace& ws) {
+  if (e.status != report::EntryStatus::ok || !e.decoded || e.encrypted()) return;
+  auto same = [&](const codec::DecodeResult& d) {
+    return d.status == codec::DecodeResult::Status::ok && d.crc == e.decoded->crc &&
+           d.consumed == e.compressed_size && d.produced == e.uncompressed_size;
+  };
+  if (e.method == zip::kDeflate64) {
+    // A Deflate stream read as Deflate64 gives the same bytes unless it uses a length code 285 or
+    // a distance code 30 or 31, which Deflate lacks; a method 9 that was 8 before damage (or a
+    // writer's needless 9) is written as 8 when the stream decodes the same both ways, so that
+    // the four readers without Deflate64 (docs/readers.md, table 2) read it too.
+    Entry as_deflate = e;
+    as_deflate.method = zip::kDeflate;
+    if (same(ws.decode(src, scan::sized_request(as_deflate)))) {
+      e.method = zip::kDeflate;
+      if (e.version_needed == 21) e.version_needed = 20;
+    }
+  } else if (e.method == zip::kLzma) {
+    // LZMA's bit 1 says whether the stream ends with an end marker (4.4.4). liblzma takes a
+    // marker after the known size either way, but 7-Zip refuses a stream whose bit 1 is wrong
+    // ("Headers Error"), and the bit is as easily damaged in one header as the other: a copy
+    // writes it as the stream is, learnt by decoding once more without the size.
+    Entry with_marker = e;
+    with_marker.flags |= 2;
+    const bool marker = same(ws.decode(src, scan::sized_request(with_marker)));
+    // Bit 2 means nothing for LZMA (4.4.4 defines only bit 1 there): not copied from damage.
+    e.flags = (e.flags & ~6) | (marker ? 2 : 0);
   }
-  for (const auto* e : partials)
-    n += 2 * (zip::kCentralHeaderLen + e->name.size() + 8 + 28) + std::max(e->uncompressed_size, e->compressed_size);
-  return n + zip::kZip64EndLen + zip::kZip64LocatorLen + zip::kEndLen;
+}
+
+Planner::Planner(OldDirectory& directory, const PlanOptions& opt) : directory_(directory), opt_(opt) {
+  directory_.each([&](const Entry& e) { add_folder(e.name, e.lfh_offset); });
+}
+
+Planner::NameKey Planner::key_of(const std::string& name) {
+  std::uint64_t fnv = 0xcbf29ce484222325ull;
+  for (unsigned char c : name) fnv = (fnv ^ c) * 0x100000001b3ull;
+  NameKey k{std::hash<std::string_view>{}(name), fnv};
+  if (k == NameKey{}) k.b = 1;  // {0, 0} marks an empty slot
+  return k;
+}
+
+void Planner::NameSet::reserve(std::size_t n) {
+  std::size_t cap = 16;
+  while (cap < 2 * n) cap *= 2;
+  if (cap <= slots_.size()) return;
+  std::vector<NameKey> old;
+  old.swap(slots_);
+  slots_.assign(cap, NameKey{});
+  count_ = 0;
+  for (const auto& k : old)
+    if (!(k == NameKey{})) insert(k);
+}
+
+bool Planner::NameSet::insert(NameKey k) {
+  if (2 * (count_ + 1) > slots_.size()) reserve(count_ + 1 > 8 ? 2 * (count_ + 1) : 16);
+  const std::size_t mask = slots_.size() - 1;
+  for (std::size_t i = std::size_t(k.a) & mask;; i = (i + 1) & mask) {
+    if (slots_[i] == k) return false;
+    if (slots_[i] == NameKey{}) {
+      slots_[i] = k;
+      ++count_;
+      return true;
+    }
+  }
+}
+
+bool Planner::NameSet::contains(NameKey k) const {
+  if (slots_.empty()) return false;
+  const std::size_t mask = slots_.size() - 1;
+  for (std::size_t i = std::size_t(k.a) & mask;; i = (i + 1) & mask) {
+    if (slots_[i] == k) return true;
+    if (slots_[i] == NameKey{}) return false;
+  }
+}
+
+// A folder counts for a name when an entry at another offset uses it too (its own entry always
+// does, and a damaged name's folder is usually its own alone).
+void Planner::add_folder(const std::string& n, std::uint64_t off) {
+  auto slash = n.rfind('/');
+  if (slash == std::string::npos) return;
+  auto [it, fresh] = folders_.try_emplace(n.substr(0, slash + 1), FolderUse{off, false});
+  if (!fresh && it->second.first != off) it->second.many = true;
+}
+
+void Planner::census(const Entry& e) {
+  add_folder(e.name, e.lfh_offset);
+  found_.push_back(e.lfh_offset);
+}
+
+// When the local header and a whole old directory name an entry differently and both agree with
+// its data, one name was damaged. The likelier one is valid UTF-8 with no control bytes, is safe
+// to restore, and lies in a folder other entries use.
+int Planner::likelihood(const std::string& n, std::uint64_t off) const {
+  int s = 0;
+  bool control = false;
+  for (unsigned char c : n) control |= c < 0x20 || c == 0x7f;
+  if (check::valid_utf8(n) && !control) s += 4;
+  if (!check::unsafe_name_reason(n)) s += 2;
+  auto slash = n.rfind('/');
+  auto it = slash == std::string::npos ? folders_.end() : folders_.find(n.substr(0, slash + 1));
+  if (slash == std::string::npos || (it != folders_.end() && (it->second.many || it->second.first != off))) s += 1;
+  return s;
+}
+
+Planner::Decision Planner::decide(const Entry& e, const std::optional<Entry>& record) {
+  Decision d;
+  auto lose = [&](report::Code code, std::string why) {
+    lost.push_back(e.name);
+    findings.push_back(make_finding(code, e.name, e.lfh_offset, std::move(why)));
+    return d;
+  };
+  if (e.status == report::EntryStatus::ok && e.claims_from_directory && opt_.in_place)
+    // Its local header lies about the data, and an append cannot change it: readers that take
+    // the sizes from the local header would read other bytes.
+    return lose(report::Code::cd_lfh_mismatch,
+                "the local header is damaged but the old directory's record verified; repair -o OUT rewrites the "
+                "header and keeps the entry, in place it is lost");
+  if (e.status != report::EntryStatus::ok) {
+    lost.push_back(e.name);
+    // Salvage needs a whole local header (the name and where the data starts) and a decoder.
+    bool salvageable = opt_.salvage_partial && !opt_.in_place && e.lfh_read() && !e.name.empty() && !e.encrypted() &&
+                       codec::method_supported(e.method) && e.data_offset < opt_.source_size;
+    if (salvageable && (e.method == zip::kStored || (e.decoded && e.decoded->produced > 0))) d.kind = Kind::partial;
+    return d;
+  }
+  // The old directory's record of an entry is a witness when it names it, or when its CRC and
+  // sizes agree with the verified data (then a differing name is the local header's damage).
+  const Entry* cd = nullptr;
+  if (record) {
+    // A Deflate64 record describes the same stream when learn_from_stream found it to decode
+    // alike as Deflate and the entry is written as such.
+    const bool same_method =
+        record->method == e.method || (record->method == zip::kDeflate64 && e.method == zip::kDeflate);
+    const bool agrees = e.decoded && record->crc32 == e.decoded->crc && record->compressed_size == e.compressed_size &&
+                        record->uncompressed_size == e.uncompressed_size && same_method;
+    if (record->name == e.name || agrees) cd = &*record;
+  }
+  const bool differ = cd && cd->name != e.name;
+  const int local_score = differ ? likelihood(e.name, e.lfh_offset) : 0;
+  const int cd_score = differ ? likelihood(cd->name, e.lfh_offset) : 0;
+  if (cd && (cd->crc32 != e.decoded->crc || cd->compressed_size != e.compressed_size ||
+             cd->uncompressed_size != e.uncompressed_size))
+    findings.push_back(make_finding(report::Code::cd_lfh_mismatch, e.name, e.lfh_offset,
+                                    "the old central directory disagrees with the entry's verified data; the data "
+                                    "wins"));
+  if (!cd && record && e.decoded && record->name != e.name &&
+      (record->crc32 != e.decoded->crc || record->compressed_size != e.compressed_size ||
+       record->uncompressed_size != e.uncompressed_size) &&
+      likelihood(record->name, e.lfh_offset) > likelihood(e.name, e.lfh_offset))
+    // The old directory's record at this offset disagrees on the name and on the data, and its
+    // name is the likelier: the local header is more likely a misreading (a shifted header that
+    // took data bytes into its name, then met a descriptor-like run in the data) than the
+    // writer's entry.
+    return lose(report::Code::cd_lfh_mismatch,
+                fmt::format("the old directory's record here names '{}' with other data (crc {:08x}, {} bytes): this "
+                            "local header is likely damaged, so it is left out",
+                            report::printable_name(record->name), record->crc32, record->uncompressed_size));
+  if (differ && opt_.directory_whole && opt_.in_place && cd_score > local_score)
+    // In place the local header stays, so a local name the old directory shows to be damaged
+    // cannot be mended: the entry is left out, and a copy keeps it under the directory's name.
+    return lose(report::Code::cd_lfh_mismatch,
+                fmt::format("named '{}' locally and '{}' in the old directory, which is the likelier: in place the "
+                            "local name cannot be mended, so it is left out (repair -o OUT keeps it under the "
+                            "directory's name)",
+                            report::printable_name(e.name), report::printable_name(cd->name)));
+  if (differ && opt_.directory_whole && cd_score == local_score)
+    // Both names equally likely: which one was damaged cannot be told, and a repair writes no
+    // name that did not pass; the entry is left out (its bytes stay in the input) and said why.
+    return lose(report::Code::cd_lfh_mismatch,
+                fmt::format("named '{}' locally and '{}' in the old directory, and both agree with its data: which "
+                            "name is right cannot be told, so it is left out",
+                            report::printable_name(e.name), report::printable_name(cd->name)));
+  const bool cd_name = differ && !opt_.in_place && opt_.directory_whole && cd_score > local_score;
+  // Duplicate names would make the output ambiguous for a restore: keep the first.
+  if (!take_name(cd_name ? cd->name : e.name))
+    return lose(report::Code::duplicate_name, "a second entry of this name is left out of the repaired directory");
+  d.kind = Kind::keep;
+  d.record = record_for(e, cd, opt_.in_place, cd_name);
+  if (opt_.in_place) {
+    // The original local header stays, so the directory must carry its flags (bit 3 too).
+    d.record.local_offset = e.lfh_offset;
+    d.record.flags = e.flags;
+  } else {
+    // Fresh local headers: only the flags that describe the data as written survive (the deflate
+    // options and UTF-8); Python refuses bits 5 and 6 (docs/readers.md, rule 62). An encrypted
+    // entry stays as it is: bit 0, and bit 3 for ZipCrypto, whose password check byte is then
+    // the time's (6.1.6), so the copy gets a descriptor again.
+    const bool zipcrypto_bit3 = e.encrypted() && e.method != 99 && (e.flags & zip::kFlagDescriptor);
+    d.record.flags &= 0x0006 | zip::kFlagUtf8 | (e.encrypted() ? zip::kFlagEncrypted : 0) |
+                      (zipcrypto_bit3 ? zip::kFlagDescriptor : 0);
+  }
+  ++kept;
+  return d;
+}
+
+void Planner::finish() {
+  if (!std::is_sorted(found_.begin(), found_.end())) std::sort(found_.begin(), found_.end());
+  directory_.each([&](const Entry& e) {
+    // A record whose offset is off (damage, or a shifted directory read as evidence) names an
+    // entry the walk kept under that name elsewhere: not lost.
+    if (std::binary_search(found_.begin(), found_.end(), e.lfh_offset) ||
+        names_.contains(key_of(e.name)))
+      return;
+    lost.push_back(e.name);
+    findings.push_back(make_finding(report::Code::entry_truncated, e.name, e.lfh_offset,
+                                    "listed in the old central directory, but its local header was not found "
+                                    "there"));
+  });
+  // Planning is over: the proof that follows has the memory.
+  names_.clear();
+  std::vector<std::uint64_t>().swap(found_);
 }
 
 RepairPlan plan(const std::vector<Entry>& found, const std::map<std::uint64_t, Entry>& directory,
                 const PlanOptions& opt) {
+  DirectoryInMemory dir(directory);
+  Planner planner(dir, opt);
+  for (const auto& e : found) planner.census(e);
   RepairPlan p;
-  // When the local header and a whole old directory name an entry differently and both agree
-  // with its data, one name was damaged. The likelier one is valid UTF-8 with no control bytes,
-  // is safe to restore, and lies in a folder other entries use; on a tie the directory's.
-  // A folder counts for a name when an entry at another offset uses it too (its own entry always
-  // does, and a damaged name's folder is usually its own alone).
-  struct FolderUse {
-    std::uint64_t first;
-    bool many;
-  };
-  std::map<std::string, FolderUse> folders;
-  auto add_folder = [&](const std::string& n, std::uint64_t off) {
-    auto slash = n.rfind('/');
-    if (slash == std::string::npos) return;
-    auto [it, fresh] = folders.try_emplace(n.substr(0, slash + 1), FolderUse{off, false});
-    if (!fresh && it->second.first != off) it->second.many = true;
-  };
-  for (const auto& e : found) add_folder(e.name, e.lfh_offset);
-  for (const auto& [off, e] : directory) add_folder(e.name, off);
-  auto likelihood = [&](const std::string& n, std::uint64_t off) {
-    int s = 0;
-    bool control = false;
-    for (unsigned char c : n) control |= c < 0x20 || c == 0x7f;
-    if (check::valid_utf8(n) && !control) s += 4;
-    if (!check::unsafe_name_reason(n)) s += 2;
-    auto slash = n.rfind('/');
-    auto it = slash == std::string::npos ? folders.end() : folders.find(n.substr(0, slash + 1));
-    if (slash == std::string::npos || (it != folders.end() && (it->second.many || it->second.first != off))) s += 1;
-    return s;
-  };
-  auto use_directory_name = [&](const Entry& e, const Entry* cd) {
-    return cd && !opt.in_place && opt.directory_whole && cd->name != e.name &&
-           likelihood(cd->name, e.lfh_offset) > likelihood(e.name, e.lfh_offset);
-  };
-  // Both names equally likely: which one was damaged cannot be told, and a repair writes no name
-  // that did not pass; the entry is left out (its bytes stay in the input) and said why.
-  auto names_undecided = [&](const Entry& e, const Entry* cd) {
-    return cd && cd->name != e.name && opt.directory_whole &&
-           likelihood(cd->name, e.lfh_offset) == likelihood(e.name, e.lfh_offset);
-  };
-  // The old directory's record at this offset disagrees on the name and on the data, and its name
-  // is the likelier: the local header is more likely a misreading (a shifted header that took data
-  // bytes into its name, then met a descriptor-like run in the data) than the writer's entry.
-  auto contradicted = [&](const Entry& e) -> const Entry* {
-    auto it = directory.find(e.lfh_offset);
-    if (it == directory.end() || !e.decoded) return nullptr;
-    const Entry& cd = it->second;
-    const bool data_differs = cd.crc32 != e.decoded->crc || cd.compressed_size != e.compressed_size ||
-                              cd.uncompressed_size != e.uncompressed_size;
-    return cd.name != e.name && data_differs &&
-                   likelihood(cd.name, e.lfh_offset) > likelihood(e.name, e.lfh_offset)
-               ? &cd
-               : nullptr;
-  };
-  p.in_place = opt.in_place;
-  std::set<std::uint64_t> found_offsets;
-  std::set<std::string> names;
-  // The old directory's record of an entry is a witness when it names it, or when its CRC and
-  // sizes agree with the verified data (then a differing name is the local header's damage).
-  auto cd_for = [&](const Entry& e) -> const Entry* {
-    auto it = directory.find(e.lfh_offset);
-    if (it == directory.end()) return nullptr;
-    const Entry& cd = it->second;
-    // A Deflate64 record describes the same stream when rescue_from_directory found it to decode
-    // alike as Deflate and the entry is written as such.
-    const bool same_method = cd.method == e.method || (cd.method == zip::kDeflate64 && e.method == zip::kDeflate);
-    bool agrees = e.decoded && cd.crc32 == e.decoded->crc && cd.compressed_size == e.compressed_size &&
-                  cd.uncompressed_size == e.uncompressed_size && same_method;
-    return cd.name == e.name || agrees ? &cd : nullptr;
-  };
   for (const auto& e : found) {
-    found_offsets.insert(e.lfh_offset);
-    if (e.status == report::EntryStatus::ok && e.claims_from_directory && opt.in_place) {
-      // Its local header lies about the data, and an append cannot change it: readers that take
-      // the sizes from the local header would read other bytes.
-      p.lost.push_back(e.name);
-      p.findings.push_back(make_finding(report::Code::cd_lfh_mismatch, e.name, e.lfh_offset,
-                                        "the local header is damaged but the old directory's record verified; "
-                                        "repair -o OUT rewrites the header and keeps the entry, in place it is lost"));
-      continue;
-    }
-    if (e.status == report::EntryStatus::ok) {
-      const Entry* cd = cd_for(e);
-      if (cd && (cd->crc32 != e.decoded->crc || cd->compressed_size != e.compressed_size ||
-                 cd->uncompressed_size != e.uncompressed_size))
-        p.findings.push_back(make_finding(report::Code::cd_lfh_mismatch, e.name, e.lfh_offset,
-                                          "the old central directory disagrees with the entry's verified data; the "
-                                          "data wins"));
-      if (const Entry* other = cd ? nullptr : contradicted(e)) {
-        p.lost.push_back(e.name);
-        p.findings.push_back(make_finding(report::Code::cd_lfh_mismatch, e.name, e.lfh_offset,
-                                          fmt::format("the old directory's record here names '{}' with other data "
-                                                      "(crc {:08x}, {} bytes): this local header is likely damaged, "
-                                                      "so it is left out",
-                                                      report::printable_name(other->name), other->crc32,
-                                                      other->uncompressed_size)));
-        continue;
-      }
-      // In place the local header stays, so a local name the old directory shows to be damaged
-      // cannot be mended: the entry is left out, and a copy keeps it under the directory's name.
-      if (cd && opt.in_place && opt.directory_whole && cd->name != e.name &&
-          likelihood(cd->name, e.lfh_offset) > likelihood(e.name, e.lfh_offset)) {
-        p.lost.push_back(e.name);
-        p.findings.push_back(make_finding(report::Code::cd_lfh_mismatch, e.name, e.lfh_offset,
-                                          fmt::format("named '{}' locally and '{}' in the old directory, which is the "
-                                                      "likelier: in place the local name cannot be mended, so it is "
-                                                      "left out (repair -o OUT keeps it under the directory's name)",
-                                                      report::printable_name(e.name),
-                                                      report::printable_name(cd->name))));
-        continue;
-      }
-      if (names_undecided(e, cd)) {
-        p.lost.push_back(e.name);
-        p.findings.push_back(make_finding(report::Code::cd_lfh_mismatch, e.name, e.lfh_offset,
-                                          fmt::format("named '{}' locally and '{}' in the old directory, and both agree "
-                                                      "with its data: which name is right cannot be told, so it is left "
-                                                      "out",
-                                                      report::printable_name(e.name),
-                                                      report::printable_name(cd->name))));
-        continue;
-      }
-      // Duplicate names would make the output ambiguous for a restore: keep the first.
-      if (!names.insert(use_directory_name(e, cd) ? cd->name : e.name).second) {
-        p.findings.push_back(make_finding(report::Code::duplicate_name, e.name, e.lfh_offset,
-                                          "a second entry of this name is left out of the repaired directory"));
-        p.lost.push_back(e.name);
-        continue;
-      }
-      PlannedEntry k{&e, record_for(e, cd, opt.in_place, use_directory_name(e, cd))};
-      if (opt.in_place) {
-        // The original local header stays, so the directory must carry its flags (bit 3 too).
-        k.record.local_offset = e.lfh_offset;
-        k.record.flags = e.flags;
-      } else {
-        // Fresh local headers: only the flags that describe the data as written survive (the
-        // deflate options and UTF-8); Python refuses bits 5 and 6 (docs/readers.md, rule 62).
-        // An encrypted entry stays as it is: bit 0, and bit 3 for ZipCrypto, whose password check
-        // byte is then the time's (6.1.6), so the copy gets a descriptor again.
-        const bool zipcrypto_bit3 = e.encrypted() && e.method != 99 && (e.flags & zip::kFlagDescriptor);
-        k.record.flags &= 0x0006 | zip::kFlagUtf8 | (e.encrypted() ? zip::kFlagEncrypted : 0) |
-                          (zipcrypto_bit3 ? zip::kFlagDescriptor : 0);
-      }
-      p.keep.push_back(std::move(k));
-    } else {
-      p.lost.push_back(e.name);
-      // Salvage needs a whole local header (the name and where the data starts) and a decoder.
-      bool salvageable = opt.salvage_partial && !opt.in_place && e.lfh_read() && !e.name.empty() && !e.encrypted() &&
-                         codec::method_supported(e.method) && e.data_offset < opt.source_size;
-      if (salvageable && (e.method == zip::kStored || (e.decoded && e.decoded->produced > 0)))
-        p.partials.push_back(&e);
-    }
+    auto d = planner.decide(e, dir.at(e.lfh_offset));
+    if (d.kind == Planner::Kind::keep) p.keep.push_back({&e, std::move(d.record)});
+    if (d.kind == Planner::Kind::partial) p.partials.push_back(&e);
   }
-  for (const auto& [off, e] : directory) {
-    // A record whose offset is off (damage, or a shifted directory read as evidence) names an
-    // entry the walk kept under that name elsewhere: not lost.
-    if (!found_offsets.count(off) && !names.count(e.name)) {
-      p.lost.push_back(e.name);
-      p.findings.push_back(make_finding(report::Code::entry_truncated, e.name, off,
-                                        "listed in the old central directory, but its local header was not found "
-                                        "there"));
-    }
-  }
+  planner.finish();
+  p.lost = std::move(planner.lost);
+  p.findings = std::move(planner.findings);
   return p;
 }
 

@@ -1,13 +1,18 @@
 // What a repair will write, decided from what the scan found and what an old directory says,
-// before any byte is written: pure, so that the choice of entries and fields can be tested alone.
+// entry by entry in file order and before that entry's bytes are written: pure but for the
+// rescue, so that the choice of entries and fields can be tested alone. A repair of a million
+// entries feeds them through a batch at a time (issue 13); plan() is the same over a vector.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
-#include "report/report.h"
+#include "codec/codec.h"
 #include "io/source.h"
+#include "report/report.h"
 #include "scan/catalog.h"
 #include "zip/writer.h"
 
@@ -22,38 +27,108 @@ struct PlanOptions {
   bool directory_whole = false;
 };
 
-struct PlannedEntry {
-  const scan::Entry* entry = nullptr;  // where its bytes are in the source
-  // What the new directory says of it. In place, local_offset is the entry's own; in copy mode
-  // write() sets it.
-  zip::EntryRecord record;
+// The old central directory as a witness: what its record says of the entry whose local header is
+// at an offset (the first record pointing there), and every record, in offset order. It is the
+// only witness of attributes and comments.
+class OldDirectory {
+ public:
+  virtual ~OldDirectory() = default;
+  virtual std::optional<scan::Entry> at(std::uint64_t lfh_offset) = 0;
+  virtual void each(const std::function<void(const scan::Entry&)>& f) = 0;
 };
 
-struct RepairPlan {
-  bool in_place = false;
-  std::vector<PlannedEntry> keep;             // whole entries, in file order
-  std::vector<const scan::Entry*> partials;   // cut entries whose start is salvaged (copy mode)
-  std::vector<std::string> lost;              // names of entries left out
-  std::vector<report::Finding> findings;      // what planning noticed (duplicates, disagreements)
-  bool empty() const { return keep.empty() && partials.empty(); }
-  // At most the bytes write() produces: what a spool must have room for.
-  std::uint64_t size_bound() const;
+// One held in memory (a few entries; tests).
+class DirectoryInMemory final : public OldDirectory {
+ public:
+  explicit DirectoryInMemory(const std::map<std::uint64_t, scan::Entry>& by_offset) : by_offset_(by_offset) {}
+  std::optional<scan::Entry> at(std::uint64_t lfh_offset) override;
+  void each(const std::function<void(const scan::Entry&)>& f) override;
+
+ private:
+  const std::map<std::uint64_t, scan::Entry>& by_offset_;
 };
 
 // Entries the walk read wrongly because their local header is damaged (bit 3 or the sizes edited),
-// while the old directory at the same offset is right: when the bytes decoded as the directory
-// describes them give its CRC and sizes, the entry takes the directory's claims
-// (claims_from_directory). Returns how many. The one step of planning that reads the source.
-// In copy mode also when both decode to the verified data but the directory's method is one more
-// readers have (a deflate stream is valid Deflate64 too: 8 edited to 9 decodes either way).
-// In copy mode an LZMA entry's bit 1 is also set to whether its stream ends with a marker.
-std::size_t rescue_from_directory(std::vector<scan::Entry>& found,
-                                  const std::map<std::uint64_t, scan::Entry>& directory, io::ByteSource& src,
-                                  bool in_place);
+// while the old directory's record is right: when the bytes decoded as the record describes them
+// give its CRC and sizes, the entry takes the record's claims (claims_from_directory). In copy
+// mode also when both decode to the verified data but the record's method is one more readers
+// have. The one step of planning that reads the source; true when the entry was rescued.
+bool rescue_entry(scan::Entry& e, const scan::Entry& cd, io::ByteSource& src, codec::Workspace& ws, bool in_place);
 
-// `found`: every entry the scan met, in file order. `directory`: the old central directory's
-// entries by local header offset, when one could be read (the only witness of attributes and
-// comments).
+// Copy mode: what the stream itself says, where a header may have lost it. An LZMA entry's bit 1
+// is set to whether its stream ends with a marker; a Deflate64 entry whose stream decodes alike
+// as Deflate is written as Deflate.
+void learn_from_stream(scan::Entry& e, io::ByteSource& src, codec::Workspace& ws);
+
+class Planner {
+ public:
+  Planner(OldDirectory& directory, const PlanOptions& opt);
+  // First every walked entry, in file order: a name's folder counts for it when another entry
+  // uses that folder too.
+  void census(const scan::Entry& e);
+  // Then each entry again, in file order, with the old directory's record at its offset.
+  enum class Kind { keep, partial, lost };
+  struct Decision {
+    Kind kind = Kind::lost;
+    zip::EntryRecord record;  // for keep: what the new directory says of it
+  };
+  Decision decide(const scan::Entry& e, const std::optional<scan::Entry>& cd);
+  // Room for the names of `n` entries, before the first decide().
+  void reserve(std::size_t n) { names_.reserve(n); }
+  // Last: records of the old directory that no walked entry matched.
+  void finish();
+
+  std::vector<std::string> lost;          // names of entries left out
+  std::vector<report::Finding> findings;  // what planning noticed (duplicates, disagreements)
+  std::size_t kept = 0;
+
+ private:
+  struct FolderUse {
+    std::uint64_t first;
+    bool many;
+  };
+  struct NameKey {
+    std::uint64_t a = 0, b = 0;
+    bool operator==(const NameKey&) const = default;
+  };
+  // Open addressing over one flat array: a million lookups cost one cache miss each, not the
+  // bucket-and-node chase (and the allocation) of a node-based set.
+  class NameSet {
+   public:
+    void reserve(std::size_t n);
+    bool insert(NameKey k);  // false when already there
+    bool contains(NameKey k) const;
+    void clear() { std::vector<NameKey>().swap(slots_); count_ = 0; }
+
+   private:
+    std::vector<NameKey> slots_;  // {0, 0}: empty
+    std::size_t count_ = 0;
+  };
+  static NameKey key_of(const std::string& name);
+  void add_folder(const std::string& name, std::uint64_t off);
+  int likelihood(const std::string& name, std::uint64_t off) const;
+  bool take_name(const std::string& name) { return names_.insert(key_of(name)); }
+
+  OldDirectory& directory_;
+  PlanOptions opt_;
+  std::map<std::string, FolderUse> folders_;
+  // Names kept so far, by two independent 64-bit hashes: a million names are not held, and two
+  // different names that collide in both are beyond any archive's reach.
+  NameSet names_;
+  std::vector<std::uint64_t> found_;  // every walked entry's offset, in file order
+};
+
+// The whole plan at once, over entries held in memory (rescue_entry already applied).
+struct PlannedEntry {
+  const scan::Entry* entry = nullptr;
+  zip::EntryRecord record;
+};
+struct RepairPlan {
+  std::vector<PlannedEntry> keep;
+  std::vector<const scan::Entry*> partials;
+  std::vector<std::string> lost;
+  std::vector<report::Finding> findings;
+};
 RepairPlan plan(const std::vector<scan::Entry>& found, const std::map<std::uint64_t, scan::Entry>& directory,
                 const PlanOptions& opt);
 

@@ -13,6 +13,7 @@
 #include "report/progress.h"
 #include "scan/central_directory.h"
 #include "scan/end_records.h"
+#include "scan/entry_spill.h"
 
 namespace zm::repair {
 using report::make_finding;
@@ -64,42 +65,79 @@ report::Report scan_report(const scan::ScanResult& s, const std::string& path, s
 
 namespace {
 
-// What the directory says about entries the scan found, when a readable directory exists.
-// `whole`: its end records and every record parsed without an error.
-std::map<std::uint64_t, Entry> directory_evidence(io::ByteSource& src, bool* whole) {
-  std::map<std::uint64_t, Entry> by_offset;
-  *whole = false;
-  auto end = scan::locate_end_records(src);
-  if (!end) return by_offset;
-  auto cd = scan::read_central_directory(src, *end);
-  *whole = cd.readable;
-  for (const auto* list : {&end->findings, &cd.findings})
-    for (const auto& f : *list) *whole &= f.severity != report::Severity::error;
-  // Bytes deleted before the directory leave it ending at the end record but starting before the
-  // declared offset (eocd_inconsistent; unzip reads it there). Read there, it is a witness for
-  // the entries in front of the deletion, never a whole directory.
-  const std::uint64_t dir_end = end->zip64 ? end->zip64_offset : end->eocd_offset;
-  if (!cd.readable && end->cd_size <= dir_end && dir_end - end->cd_size < end->cd_start) {
-    scan::EndRecords moved = *end;
-    moved.cd_start = dir_end - end->cd_size;
-    moved.shift = 0;
-    auto again = scan::read_central_directory(src, moved);
-    if (again.readable) cd = std::move(again);
+// What the old directory says about the entries the walk finds: where each record is, by the
+// local header offset it names (16 bytes a record; a record is read again when asked for).
+// `whole()`: its end records and every record parsed without an error.
+class DirectoryOnDisk final : public OldDirectory {
+ public:
+  explicit DirectoryOnDisk(io::ByteSource& src) : src_(src), cache_(src) {
+    auto end = scan::locate_end_records(src);
+    if (!end) return;
+    whole_ = index(*end, end->shift);
+    for (const auto& f : end->findings) whole_ &= f.severity != report::Severity::error;
+    // Bytes deleted before the directory leave it ending at the end record but starting before
+    // the declared offset (eocd_inconsistent; unzip reads it there). Read there, it is a witness
+    // for the entries in front of the deletion, never a whole directory.
+    const std::uint64_t dir_end = end->zip64 ? end->zip64_offset : end->eocd_offset;
+    if (!readable_ && end->cd_size <= dir_end && dir_end - end->cd_size < end->cd_start) {
+      scan::EndRecords moved = *end;
+      moved.cd_start = dir_end - end->cd_size;
+      moved.shift = 0;
+      index(moved, 0);
+      whole_ = false;
+    }
+    std::sort(records_.begin(), records_.end());
   }
-  for (auto& e : cd.entries) by_offset.emplace(e.lfh_offset, std::move(e));
-  return by_offset;
-}
+  bool whole() const { return whole_; }
+  std::size_t size() const { return records_.size(); }
+  std::optional<Entry> at(std::uint64_t lfh_offset) override {
+    auto it = std::lower_bound(records_.begin(), records_.end(), Record{lfh_offset, 0});
+    if (it == records_.end() || it->lfh_offset != lfh_offset) return std::nullopt;
+    return scan::reread_directory_record(cache_, it->at, shift_);
+  }
+  void each(const std::function<void(const Entry&)>& f) override {
+    for (std::size_t i = 0; i < records_.size(); ++i)
+      // The first record naming an offset is its witness (as at() answers).
+      if (i == 0 || records_[i].lfh_offset != records_[i - 1].lfh_offset)
+        f(scan::reread_directory_record(cache_, records_[i].at, shift_));
+  }
+
+ private:
+  struct Record {
+    std::uint64_t lfh_offset, at;
+    auto operator<=>(const Record&) const = default;
+  };
+  // True when the records parsed without an error.
+  bool index(const scan::EndRecords& end, std::uint64_t shift) {
+    scan::DirectoryReader rd(src_, end);
+    std::vector<Entry> batch;
+    std::vector<std::uint64_t> at;
+    while (rd.next(4096, batch, &at))
+      for (std::size_t i = 0; i < batch.size(); ++i) records_.push_back({batch[i].lfh_offset, at[i]});
+    readable_ = rd.readable();
+    shift_ = shift;
+    if (!readable_) records_.clear();
+    bool clean = readable_;
+    for (const auto& f : rd.findings) clean &= f.severity != report::Severity::error;
+    return clean;
+  }
+  io::ByteSource& src_;
+  io::CachedSource cache_;
+  std::vector<Record> records_;
+  std::uint64_t shift_ = 0;
+  bool whole_ = false, readable_ = false;
+};
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
 // Where the repaired archive goes: appended to the input, a stream or device written as it is,
-// or a new regular file.
-std::unique_ptr<io::OutputSink> open_sink(const RepairRequest& req, const RepairPlan& p) {
+// or a new regular file. `bound`: at most the bytes the repair writes (a spool must have room).
+std::unique_ptr<io::OutputSink> open_sink(const RepairRequest& req, std::uint64_t bound) {
   if (req.in_place) return std::make_unique<io::InPlaceAppender>(req.input);
   auto target = io::classify_output(req.output);
-  if (target.kind == io::OutputTarget::Kind::stream) return std::make_unique<io::StreamOutput>(target, p.size_bound());
+  if (target.kind == io::OutputTarget::Kind::stream) return std::make_unique<io::StreamOutput>(target, bound);
   // Without --force an existing file is not replaced; the command line was checked for that, and
   // the rename refuses a file that appeared since.
   return std::make_unique<io::AtomicOutputFile>(target.path, req.replace_output);
@@ -135,8 +173,8 @@ RepairResult repair_archive(const RepairRequest& req) {
   rep.command = "repair";
   rep.archive_path = name;
 
-  std::unique_ptr<io::FileSource> own;
-  if (!req.source) own = std::make_unique<io::FileSource>(req.input);
+  std::shared_ptr<io::FileSource> own;
+  if (!req.source) own = std::make_shared<io::FileSource>(req.input);
   io::ByteSource& src = req.source ? *req.source : *own;
   if (req.source && req.in_place)
     throw check::CannotProceed(name + ": an encrypted backup cannot be repaired in place; use -o OUT "
@@ -151,13 +189,18 @@ RepairResult repair_archive(const RepairRequest& req) {
     // is, also one that an earlier in-place repair fixed, whose new directory follows the
     // unreferenced bytes of the cut entry (a walk from the front reads those bytes as the cut
     // entry's data running on into the directory, and would append yet another directory).
-    auto v = check::verify_archive(src, name, {req.threads, false});
+    check::VerifyOptions vo{req.threads, false};
+    vo.keep_entries = false;
+    auto v = check::verify_archive(src, name, vo);
     if (v.report.verdict == report::Verdict::ok) {
+      const std::size_t n = v.report.row_count();
       res.written = true;
-      res.recovered_entries = v.entries.size();
+      res.recovered_entries = n;
+      // The rows are read back from the directory when the report is written, after this returns.
+      if (v.report.lazy_rows) rep.lazy_rows = report::holding(std::move(v.report.lazy_rows), own);
       rep.entries = std::move(v.report.entries);
       rep.findings = std::move(v.report.findings);
-      rep.extra["repair"] = {{"entries_recovered", v.entries.size()}, {"entries_lost", 0},
+      rep.extra["repair"] = {{"entries_recovered", n}, {"entries_lost", 0},
                              {"lost", nlohmann::json::array()}, {"looks_finished", true},
                              {"scan_stop", "not walked: the central directory verified"}};
       rep.extra["output"] = {{"path", name}, {"mode", "in-place"}, {"written", false},
@@ -170,45 +213,102 @@ RepairResult repair_archive(const RepairRequest& req) {
     }
   }
 
+  // The walk, judged as it settles (as scan judges it), every entry kept in a temporary file
+  // rather than in memory: a million entries are planned and written a batch at a time.
+  DirectoryOnDisk directory(src);
+  Planner planner(directory, {req.in_place, req.salvage_partial, src.size(), directory.whole()});
+  scan::EntrySpill walked;
+  // At most what the output can take: every entry's data, or what a salvage decodes, and its two
+  // headers with the longest name and fields either witness can give.
+  std::uint64_t bound = zip::kZip64EndLen + zip::kZip64LocatorLen + zip::kEndLen;
+  auto keep_walked = [&](std::vector<Entry>& done) {
+    for (const auto& e : done) {
+      planner.census(e);
+      walked.append(e);
+      bound += 2 * (zip::kCentralHeaderLen + e.name.size() + e.lfh_extra().size() + 36 + 28) +
+               (req.in_place ? 0 : std::max(e.compressed_size, e.uncompressed_size));
+    }
+  };
+  auto tally = std::make_shared<check::WalkTally>(src);
   codec::Workspace ws;
   report::Progress progress(req.progress, src.size());
-  auto scan = scan::scan_local(src, ws, {&progress.counter(), 0, req.threads ? req.threads : check::default_threads()});
+  scan::ScanOptions so{&progress.counter(), 0, req.threads ? req.threads : check::default_threads()};
+  so.settle = [&](std::vector<Entry>& done) {
+    tally->add(done);
+    keep_walked(done);
+  };
+  auto scan = scan::scan_local(src, ws, so);
   progress.finish();
-  check::judge_walk(scan, src.size());
+  check::judge_walk(scan, src.size(), std::move(tally->judged));
   if (!scan.found_any_header)
     throw check::CannotProceed(name + ": not a ZIP archive (no local file header found); nothing to repair");
   for (auto& f : scan.findings) rep.add(f);
+  keep_walked(scan.entries);
   const bool end_found = scan::locate_end_records(src).has_value();
-  bool directory_whole = false;
-  auto directory = directory_evidence(src, &directory_whole);
-  rescue_from_directory(scan.entries, directory, src, req.in_place);
-  if (req.profile_sysreptor) check::check_sysreptor_profile(src, scan.entries, rep, true);
+  std::optional<report::Finding> eocd_missing;
+  if (!end_found) eocd_missing = scan::eocd_missing_finding(src.size(), scan.entries, tally->count(), tally->last_whole());
+  tally.reset();  // its rows are not this report's: those are the new directory's
+  // The old directory's records can be longer than the walk's headers (names, comments).
+  if (auto end = scan::locate_end_records(src)) bound += 2 * end->cd_size;
 
-  RepairPlan p = plan(scan.entries, directory, {req.in_place, req.salvage_partial, src.size(), directory_whole});
-  for (auto& f : p.findings) rep.add(std::move(f));
-  res.lost_entries = p.lost.size();
-  res.recovered_entries = p.keep.size();
+  std::unique_ptr<io::OutputSink> sink;
+  std::unique_ptr<EncryptingSink> enc;
+  auto open = [&]() -> io::OutputSink& {
+    sink = open_sink(req, bound);
+    if (req.encrypt_key) enc = std::make_unique<EncryptingSink>(*sink, *req.encrypt_key, req.encrypt_key_id);
+    return enc ? static_cast<io::OutputSink&>(*enc) : *sink;
+  };
+  Writer writer(src, ws, open, req.in_place, name);
+  std::vector<report::EntryRow> not_kept;
+  std::vector<Entry> partials;
+  // An in-place repair's proof takes the decode results of the bytes it just scanned.
+  std::map<std::uint64_t, codec::DecodeResult> known;
+  std::optional<report::Progress> phase;
+  phase.emplace(req.progress, report::Progress::kUnsized, "writing");
+  // The SysReptor profile looks at every entry together, after rescue and before the plan: it
+  // holds them all (man MEMORY).
+  const std::size_t batch = req.profile_sysreptor ? walked.count() + 1 : 4096;
+  planner.reserve(walked.count());
+  walked.each_batch(batch, [&](std::vector<Entry>& entries) {
+    std::vector<std::optional<Entry>> records(entries.size());
+    for (std::size_t i = 0; i < entries.size(); ++i) {
+      Entry& e = entries[i];
+      records[i] = directory.at(e.lfh_offset);
+      if (records[i]) rescue_entry(e, *records[i], src, ws, req.in_place);
+      if (!req.in_place) learn_from_stream(e, src, ws);
+    }
+    if (req.profile_sysreptor) check::check_sysreptor_profile(src, entries, rep, true);
+    for (std::size_t i = 0; i < entries.size(); ++i) {
+      Entry& e = entries[i];
+      auto d = planner.decide(e, records[i]);
+      if (d.kind == Planner::Kind::keep) {
+        if (req.in_place) known.emplace(e.lfh_offset, *e.decoded);
+        writer.add(e, std::move(d.record));
+      } else if (d.kind == Planner::Kind::partial) {
+        partials.push_back(std::move(e));
+      }
+      if (e.status != report::EntryStatus::ok) not_kept.push_back(scan::to_row(e));
+    }
+  });
+  planner.finish();
+  for (auto& f : planner.findings) rep.add(std::move(f));
+  res.lost_entries = planner.lost.size();
+  res.recovered_entries = planner.kept;
+  for (const auto& e : partials) writer.add_partial(e);
+  phase.reset();
 
-  if (p.empty()) {
+  if (writer.empty()) {
     res.why_not = "no entry survived whole";
   } else {
-    auto sink = open_sink(req, p);
-    std::unique_ptr<EncryptingSink> enc;
-    if (req.encrypt_key) enc = std::make_unique<EncryptingSink>(*sink, *req.encrypt_key, req.encrypt_key_id);
     io::OutputSink& out = enc ? static_cast<io::OutputSink&>(*enc) : *sink;
-    // A phase line while the output is written and proved, rather than a reading line at 100 %.
-    std::optional<report::Progress> phase;
     phase.emplace(req.progress, report::Progress::kUnsized, "writing");
-    Written w = write(p, src, ws, out, name);
+    writer.finish();
     phase.reset();
-    for (auto& f : w.findings) rep.add(std::move(f));
+    for (auto& f : writer.findings) rep.add(std::move(f));
 
     // Prove the result before calling it a success: the same checks as `verify`. In place, the
     // entries' bytes are the ones just scanned: their decode results stand, and the check covers
     // the new directory, end records and layout. A copy is decoded again.
-    std::map<std::uint64_t, codec::DecodeResult> known;
-    if (req.in_place)
-      for (const auto& k : p.keep) known.emplace(k.entry->lfh_offset, *k.entry->decoded);
     std::string out_name = req.in_place ? name : io::classify_output(req.output).shown();
     phase.emplace(req.progress, report::Progress::kUnsized, "proving");
     Proof proof = prove(out.readback_path(), out_name, req.encrypt_key, req.in_place ? &known : nullptr, req.threads);
@@ -220,43 +320,29 @@ RepairResult repair_archive(const RepairRequest& req) {
                               {"entry", f.entry ? nlohmann::json(report::printable_name(*f.entry)) : nlohmann::json()},
                               {"offset", f.offset ? nlohmann::json(*f.offset) : nlohmann::json()},
                               {"message", f.message}});
-    if (proof.verdict != report::Verdict::ok || proof.entries != w.records.size()) {
+    if (proof.verdict != report::Verdict::ok || proof.entries != writer.records()) {
       res.why_not = "the rebuilt archive did not pass verification; nothing was kept";
       out.rollback();
     } else {
       out.commit();
       res.written = true;
     }
-    rep.entries.reserve(w.records.size());
-    for (const auto& r : w.records) {
-      report::EntryRow row;
-      row.name = r.name;
-      row.display_name = report::other_display_name(r.name, r.flags);
-      row.method = zip::method_name(r.method);
-      row.compressed_size = r.compressed_size;
-      row.uncompressed_size = r.uncompressed_size;
-      row.crc32 = r.crc32;
-      row.offset = r.local_offset;
-      row.status = report::EntryStatus::ok;
-      rep.entries.push_back(row);
-    }
     rep.extra["output"] = {{"path", out_name},
                            {"mode", out.mode()},
                            {"written", res.written},
                            {"verdict", report::to_string(proof.verdict)},
                            {"findings", out_findings}};
-    rep.stats["bytes_salvaged"] = w.bytes_salvaged;
+    rep.stats["bytes_salvaged"] = writer.bytes_salvaged();
   }
-  for (const auto& e : scan.entries)
-    if (e.status != report::EntryStatus::ok) rep.entries.push_back(scan::to_row(e));
+  rep.lazy_rows = repaired_rows(writer.directory(), writer.records(), std::move(not_kept));
   nlohmann::json lost_json = nlohmann::json::array();
-  for (auto& n : p.lost) lost_json.push_back(report::printable_name(n));
+  for (auto& n : planner.lost) lost_json.push_back(report::printable_name(n));
   rep.extra["repair"] = {{"entries_recovered", res.recovered_entries},
                          {"entries_lost", res.lost_entries},
                          {"lost", lost_json},
                          {"looks_finished", scan.directory_at.has_value() && end_found},
                          {"scan_stop", report::printable_name(scan.stop)}};
-  if (!end_found) rep.add(scan::eocd_missing_finding(src.size(), scan.entries));
+  if (eocd_missing) rep.add(std::move(*eocd_missing));
   rep.stats["entries_recovered"] = res.recovered_entries;
   rep.stats["entries_lost"] = res.lost_entries;
   rep.stats["seconds"] = seconds_since(t0);

@@ -2,98 +2,170 @@
 
 #include <fmt/format.h>
 
+#include "scan/central_directory.h"
+
 namespace zm::repair {
+
+Writer::Writer(io::ByteSource& src, codec::Workspace& ws, std::function<io::OutputSink&()> open, bool in_place,
+               std::string input_name)
+    : src_(src), ws_(ws), open_(std::move(open)), in_place_(in_place), input_name_(std::move(input_name)),
+      directory_(std::make_shared<io::Spill>("zipmedic-directory")) {}
+
+io::OutputSink& Writer::out() {
+  if (!out_) out_ = &open_();
+  return *out_;
+}
+
+// A million small entries are three small pieces each: gathered here, so that the sink (a file,
+// a spool, a cipher) sees megabytes, not three system calls an entry.
+void Writer::emit(std::string_view bytes) {
+  if (pending_.size() + bytes.size() > kGather) flush();
+  if (bytes.size() >= kGather) {
+    out().write(bytes);
+  } else {
+    pending_.append(bytes);
+  }
+}
+
+void Writer::flush() {
+  if (!pending_.empty()) out().write(pending_);
+  pending_.clear();
+}
+
+void Writer::put(const zip::EntryRecord& r) {
+  directory_->append(zip::central_record_bytes(r));
+  ++records_;
+}
+
+void Writer::add(const scan::Entry& e, zip::EntryRecord r) {
+  out();
+  salvaged_ += e.uncompressed_size;
+  if (in_place_) {
+    put(r);
+    return;
+  }
+  auto changed = [&] { return io::IoError(input_name_ + ": the file changed while it was being repaired"); };
+  if (buf_.empty()) buf_.resize(1 << 20);
+  r.local_offset = pos_;
+  std::string h = zip::local_header_bytes(r);
+  emit(h);
+  pos_ += h.size();
+  for (std::uint64_t done = 0; done < e.compressed_size;) {
+    std::size_t n = std::size_t(std::min<std::uint64_t>(buf_.size(), e.compressed_size - done));
+    if (src_.read_at(e.data_offset + done, {buf_.data(), n}) != n) throw changed();
+    emit({reinterpret_cast<const char*>(buf_.data()), n});
+    done += n;
+  }
+  pos_ += e.compressed_size;
+  if (r.flags & zip::kFlagDescriptor) {
+    std::string d = zip::descriptor_bytes(r);
+    emit(d);
+    pos_ += d.size();
+  }
+  put(r);
+}
+
+void Writer::add_partial(const scan::Entry& e) {
+  // The intact start of a cut or damaged entry, stored under NAME.partial: decoded once to learn
+  // its CRC and length, then again straight into the output (bounded memory).
+  std::uint64_t limit = (e.end_offset > e.data_offset ? e.end_offset : src_.size()) - e.data_offset;
+  if (e.method == zip::kStored && e.status == report::EntryStatus::truncated) limit = src_.size() - e.data_offset;
+  codec::DecodeRequest dr{e.data_offset, limit, e.method};
+  dr.lzma_eos = e.flags & 2;
+  dr.expected_uncompressed = e.uncompressed_size;
+  auto first = ws_.decode(src_, dr);
+  if (first.produced == 0) return;
+  out();
+  zip::EntryRecord r;
+  r.name = e.name + ".partial";
+  r.method = zip::kStored;
+  r.mod_time = e.mod_time;
+  r.mod_date = e.mod_date;
+  r.flags = e.flags & zip::kFlagUtf8;
+  r.crc32 = first.crc;
+  r.compressed_size = r.uncompressed_size = first.produced;
+  r.local_offset = pos_;
+  std::string h = zip::local_header_bytes(r);
+  emit(h);
+  pos_ += h.size();
+  std::uint64_t written = 0;
+  dr.sink = [&](std::span<const std::uint8_t> chunk) {
+    std::size_t n = std::size_t(std::min<std::uint64_t>(chunk.size(), first.produced - written));
+    emit({reinterpret_cast<const char*>(chunk.data()), n});
+    written += n;
+  };
+  ws_.decode(src_, dr);
+  if (written != first.produced) throw io::IoError(input_name_ + ": the file changed while it was being repaired");
+  pos_ += written;
+  salvaged_ += written;
+  findings.push_back(report::make_finding(
+      report::Code::entry_salvaged, r.name, e.lfh_offset,
+      fmt::format("the intact first {} bytes of '{}' are kept as '{}'", written, report::printable_name(e.name),
+                  report::printable_name(r.name))));
+  put(r);
+}
+
+void Writer::finish() {
+  flush();
+  io::OutputSink& o = out();
+  const std::uint64_t cd_offset = in_place_ ? o.base() : pos_;
+  const std::uint64_t cd_size = directory_->size();
+  if (buf_.empty()) buf_.resize(1 << 20);
+  for (std::uint64_t done = 0; done < cd_size;) {
+    std::size_t n = directory_->read_at(done, {buf_.data(), std::size_t(std::min<std::uint64_t>(buf_.size(), cd_size - done))});
+    o.write({reinterpret_cast<const char*>(buf_.data()), n});
+    done += n;
+  }
+  o.write(zip::end_records_bytes(records_, cd_offset, cd_size));
+  o.finish();
+}
 
 namespace {
 
-void write_directory(io::OutputSink& out, const std::vector<zip::EntryRecord>& records, std::uint64_t cd_offset) {
-  std::string cd;
-  for (const auto& r : records) cd += zip::central_record_bytes(r);
-  out.write(cd);
-  out.write(zip::end_records_bytes(records.size(), cd_offset, cd.size()));
-}
+class RepairedRows final : public report::RowSource {
+ public:
+  RepairedRows(std::shared_ptr<const io::Spill> directory, std::size_t count, std::vector<report::EntryRow> rest)
+      : directory_(std::move(directory)), count_(count), rest_(std::move(rest)) {}
+  std::size_t size() const override { return count_ + rest_.size(); }
+  std::size_t ok() const override { return count_; }
+  void each(const std::function<void(const report::EntryRow&)>& f) const override {
+    // The spill is only read here; a reader of its own keeps this const.
+    auto& dir = const_cast<io::Spill&>(*directory_);
+    io::SequentialReader rd(dir, 0);
+    for (std::size_t i = 0; i < count_; ++i) {
+      auto fixed = rd.peek(zip::kCentralHeaderLen);
+      auto u16 = [&](std::size_t at) { return std::size_t(fixed[at] | fixed[at + 1] << 8); };
+      const std::size_t len = zip::kCentralHeaderLen + u16(28) + u16(30) + u16(32);
+      auto rec = rd.peek(len);
+      zip::Cursor c(rec);
+      bool zip64_missing = false;
+      scan::Entry e = scan::entry_from_record(zip::parse_central(c), &zip64_missing);
+      rd.skip(len);
+      report::EntryRow row;
+      row.name = e.name;
+      row.display_name = report::other_display_name(e.name, e.flags);
+      row.method = zip::method_name(e.method);
+      row.compressed_size = e.compressed_size;
+      row.uncompressed_size = e.uncompressed_size;
+      row.crc32 = e.crc32;
+      row.offset = e.lfh_offset;
+      row.status = report::EntryStatus::ok;
+      f(row);
+    }
+    for (const auto& r : rest_) f(r);
+  }
+
+ private:
+  std::shared_ptr<const io::Spill> directory_;
+  std::size_t count_;
+  std::vector<report::EntryRow> rest_;
+};
 
 }  // namespace
 
-Written write(const RepairPlan& plan, io::ByteSource& src, codec::Workspace& ws, io::OutputSink& out,
-              const std::string& input_name) {
-  Written w;
-  w.records.reserve(plan.keep.size() + plan.partials.size());
-  auto changed = [&] { return io::IoError(input_name + ": the file changed while it was being repaired"); };
-  if (plan.in_place) {
-    for (const auto& k : plan.keep) {
-      w.records.push_back(k.record);
-      w.bytes_salvaged += k.record.uncompressed_size;
-    }
-    write_directory(out, w.records, out.base());
-    out.finish();
-    return w;
-  }
-  std::vector<std::uint8_t> buf(1 << 20);
-  std::uint64_t pos = 0;
-  for (const auto& k : plan.keep) {
-    const scan::Entry& e = *k.entry;
-    zip::EntryRecord r = k.record;
-    r.local_offset = pos;
-    std::string h = zip::local_header_bytes(r);
-    out.write(h);
-    pos += h.size();
-    for (std::uint64_t done = 0; done < e.compressed_size;) {
-      std::size_t n = std::size_t(std::min<std::uint64_t>(buf.size(), e.compressed_size - done));
-      if (src.read_at(e.data_offset + done, {buf.data(), n}) != n) throw changed();
-      out.write({reinterpret_cast<const char*>(buf.data()), n});
-      done += n;
-    }
-    pos += e.compressed_size;
-    if (r.flags & zip::kFlagDescriptor) {
-      std::string d = zip::descriptor_bytes(r);
-      out.write(d);
-      pos += d.size();
-    }
-    w.bytes_salvaged += e.uncompressed_size;
-    w.records.push_back(std::move(r));
-  }
-  for (const auto* e : plan.partials) {
-    // The intact start of a cut or damaged entry, stored under NAME.partial: decoded once to
-    // learn its CRC and length, then again straight into the output (bounded memory).
-    std::uint64_t limit = (e->end_offset > e->data_offset ? e->end_offset : src.size()) - e->data_offset;
-    if (e->method == zip::kStored && e->status == report::EntryStatus::truncated) limit = src.size() - e->data_offset;
-    codec::DecodeRequest dr{e->data_offset, limit, e->method};
-    dr.lzma_eos = e->flags & 2;
-    dr.expected_uncompressed = e->uncompressed_size;
-    auto first = ws.decode(src, dr);
-    if (first.produced == 0) continue;
-    zip::EntryRecord r;
-    r.name = e->name + ".partial";
-    r.method = zip::kStored;
-    r.mod_time = e->mod_time;
-    r.mod_date = e->mod_date;
-    r.flags = e->flags & zip::kFlagUtf8;
-    r.crc32 = first.crc;
-    r.compressed_size = r.uncompressed_size = first.produced;
-    r.local_offset = pos;
-    std::string h = zip::local_header_bytes(r);
-    out.write(h);
-    pos += h.size();
-    std::uint64_t written = 0;
-    dr.sink = [&](std::span<const std::uint8_t> chunk) {
-      std::size_t n = std::size_t(std::min<std::uint64_t>(chunk.size(), first.produced - written));
-      out.write({reinterpret_cast<const char*>(chunk.data()), n});
-      written += n;
-    };
-    ws.decode(src, dr);
-    if (written != first.produced) throw changed();
-    pos += written;
-    w.bytes_salvaged += written;
-    w.findings.push_back(report::make_finding(
-        report::Code::entry_salvaged, r.name, e->lfh_offset,
-        fmt::format("the intact first {} bytes of '{}' are kept as '{}'", written, report::printable_name(e->name),
-                    report::printable_name(r.name))));
-    w.records.push_back(std::move(r));
-  }
-  write_directory(out, w.records, pos);
-  out.finish();
-  return w;
+std::shared_ptr<const report::RowSource> repaired_rows(std::shared_ptr<const io::Spill> directory, std::size_t count,
+                                                       std::vector<report::EntryRow> rest) {
+  return std::make_shared<RepairedRows>(std::move(directory), count, std::move(rest));
 }
 
 }  // namespace zm::repair

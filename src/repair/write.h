@@ -1,7 +1,8 @@
-// Writing a RepairPlan to an OutputSink: in place only the new directory and end records, in
-// copy mode fresh local headers, the entries' data and any salvaged starts, then the directory.
+// Writing a repaired archive to an OutputSink: in place only the new directory and end records,
+// in copy mode fresh local headers, the entries' data and any salvaged starts, then the directory.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -9,20 +10,56 @@
 #include "codec/codec.h"
 #include "crypt/sysreptor_crypt.h"
 #include "io/output.h"
+#include "io/spill.h"
 #include "io/source.h"
 #include "repair/plan.h"
 
 namespace zm::repair {
 
-struct Written {
-  std::vector<zip::EntryRecord> records;  // the new directory, in order
-  std::uint64_t bytes_salvaged = 0;       // uncompressed bytes of the entries written
+// Writes the repaired archive as entries are decided: in copy mode each entry's fresh local
+// header, data and descriptor at once, its directory record to a temporary file; in place only
+// the records. finish() appends the directory and end records. Nothing is committed here: the
+// caller proves the result and then commits or rolls back. The sink is opened on the first
+// entry, so that a repair that keeps nothing creates nothing.
+class Writer {
+ public:
+  Writer(io::ByteSource& src, codec::Workspace& ws, std::function<io::OutputSink&()> open, bool in_place,
+         std::string input_name);
+  void add(const scan::Entry& e, zip::EntryRecord r);
+  // The intact start of a cut or damaged entry, as NAME.partial (copy mode, after every add).
+  void add_partial(const scan::Entry& e);
+  // Nothing was added: no output was opened.
+  bool empty() const { return !out_; }
+  void finish();
+  std::size_t records() const { return records_; }
+  std::uint64_t bytes_salvaged() const { return salvaged_; }
   std::vector<report::Finding> findings;  // entry_salvaged
+  // The new directory's records as report rows, in order (read back from the temporary file).
+  std::shared_ptr<const io::Spill> directory() const { return directory_; }
+
+ private:
+  io::OutputSink& out();
+  void put(const zip::EntryRecord& r);
+  void emit(std::string_view bytes);
+  void flush();
+  static constexpr std::size_t kGather = 1u << 20;
+  std::string pending_;
+  io::ByteSource& src_;
+  codec::Workspace& ws_;
+  std::function<io::OutputSink&()> open_;
+  io::OutputSink* out_ = nullptr;
+  bool in_place_;
+  std::string input_name_;
+  std::shared_ptr<io::Spill> directory_;
+  std::uint64_t pos_ = 0, salvaged_ = 0;
+  std::size_t records_ = 0;
+  std::vector<std::uint8_t> buf_;
 };
 
-// Nothing is committed here: the caller proves the result and then commits or rolls back.
-Written write(const RepairPlan& plan, io::ByteSource& src, codec::Workspace& ws, io::OutputSink& out,
-              const std::string& input_name);
+// The report rows of a repaired archive: its directory's records (all verified), then `rest`
+// (the entries that were not kept, as the walk found them).
+std::shared_ptr<const report::RowSource> repaired_rows(std::shared_ptr<const io::Spill> directory, std::size_t count,
+                                                       std::vector<report::EntryRow> rest);
 
 // A SysReptor .zip.crypt around another sink: header and ciphertext as data comes, the GCM tag
 // on finish(). The proof reads the inner sink's bytes back and decrypts them.

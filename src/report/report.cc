@@ -8,6 +8,25 @@
 
 namespace zm::report {
 
+namespace {
+class Holding final : public RowSource {
+ public:
+  Holding(std::shared_ptr<const RowSource> rows, std::shared_ptr<const void> owner)
+      : owner_(std::move(owner)), rows_(std::move(rows)) {}
+  std::size_t size() const override { return rows_->size(); }
+  std::size_t ok() const override { return rows_->ok(); }
+  void each(const std::function<void(const EntryRow&)>& f) const override { rows_->each(f); }
+
+ private:
+  std::shared_ptr<const void> owner_;  // declared first: outlives the rows that read from it
+  std::shared_ptr<const RowSource> rows_;
+};
+}  // namespace
+
+std::shared_ptr<const RowSource> holding(std::shared_ptr<const RowSource> rows, std::shared_ptr<const void> owner) {
+  return std::make_shared<Holding>(std::move(rows), std::move(owner));
+}
+
 const char* to_string(Verdict v) {
   switch (v) {
     case Verdict::ok: return "ok";

@@ -60,6 +60,9 @@ struct RowSource {
   virtual void each(const std::function<void(const EntryRow&)>& f) const = 0;
 };
 
+// `rows`, keeping `owner` (what they are read back from) alive as long as they are.
+std::shared_ptr<const RowSource> holding(std::shared_ptr<const RowSource> rows, std::shared_ptr<const void> owner);
+
 struct Report {
   std::string command;        // verify, scan, repair
   std::string archive_path;
