@@ -142,6 +142,20 @@ bool rescue_entry(Entry& e, const Entry& cd, io::ByteSource& src, codec::Workspa
   if (d.status != codec::DecodeResult::Status::ok || d.crc != cd.crc32 || d.consumed != cd.compressed_size ||
       d.produced != cd.uncompressed_size)
     return false;
+  if (cd.method == zip::kPpmd) {
+    // The range coder's last bytes do not change what PPMd decodes (libarchive reads them and
+    // checks nothing), but 7-Zip requires its final code to be 0 ("Data Error"). A byte deleted
+    // at the end of the stream makes the next record's first byte the stream's last: the rescue
+    // then needs the record itself to start where the directory says the data ends.
+    const std::uint64_t end = e.data_offset + cd.compressed_size;
+    if (cd.flags & zip::kFlagDescriptor) {
+      if (!scan::match_descriptor(src, end, cd.crc32, cd.compressed_size, cd.uncompressed_size, e.lfh_zip64()))
+        return false;
+    } else if (end < src.size()) {
+      std::uint8_t sig[4] = {};
+      if (src.read_at(end, sig) != 4 || sig[0] != 'P' || sig[1] != 'K') return false;
+    }
+  }
   e.method = cd.method;
   // The directory's flags describe the data that verified; bit 11 is the one flag that speaks
   // of the name, and either witness may have lost it to damage (record_for keeps it from both).
