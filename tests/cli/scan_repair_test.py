@@ -121,6 +121,19 @@ class Repair(Tmp):
         self.assertGreater(doc["repair"]["entries_lost"], 0)
         self.assertEqual(len(doc["repair"]["lost"]), doc["repair"]["entries_lost"])
 
+    def test_no_room_for_the_temporary_files_writes_nothing(self):
+        # repair keeps its walk and the new directory in TMPDIR (man MEMORY): when it cannot, it
+        # says where, exits 3 and leaves no output behind.
+        src = self.write("in.zip", self.cut_backup())
+        out = os.path.join(self.tmp, "out.zip")
+        gone = os.path.join(self.tmp, "no-such-dir")
+        p = subprocess.run([ZIPMEDIC, "repair", src, "-o", out], capture_output=True,
+                           env=dict(os.environ, TMPDIR=gone))
+        self.assertEqual(p.returncode, 3, p.stderr)
+        self.assertIn(gone.encode(), p.stderr)
+        self.assertIn(b"temporary file", p.stderr)
+        self.assertEqual(sorted(os.listdir(self.tmp)), ["in.zip"])
+
     def test_report_lists_lost_entries_by_name(self):
         data = read("zipstream-ng-sysreptor.zip")
         lay = Layout(data)
