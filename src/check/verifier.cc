@@ -73,8 +73,8 @@ void examine_entry(io::ByteSource& src, codec::Workspace& ws, Entry& e, const Ve
   // Only data behind a header that is the entry's own is decoded as the entry's: an encrypted
   // or undecodable entry, or a header that is another entry's, is judged without it.
   if (local_header_is_its_own(e) && zipcrypt::decodable(e)) {
-    if (opt.known && opt.known->count(e.lfh_offset)) {
-      e.decoded = opt.known->at(e.lfh_offset);
+    if (auto known = opt.known ? opt.known->find(e.lfh_offset) : std::nullopt) {
+      e.decoded = std::move(known);
       // Only entries that verified are known: an encrypted one was decrypted to get there.
       if (e.encrypted()) e.crypt = scan::CryptOutcome::decrypted;
     } else {

@@ -24,7 +24,7 @@ struct VerifyOptions {
   // Decode results this process already computed over the very same bytes, by local header
   // offset (an in-place repair re-verifying the file it just scanned): those entries are not
   // decoded again, but every other check runs as usual.
-  const std::map<std::uint64_t, codec::DecodeResult>* known = nullptr;
+  const codec::KnownResults* known = nullptr;
   // False when only the verdict and findings are wanted (a repair proving its output): no report
   // row per entry is built.
   bool rows = true;

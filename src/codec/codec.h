@@ -1,6 +1,8 @@
 // Entry decoders behind one call: decode compressed bytes from a source, count and CRC the
 // output, and say exactly where the compressed stream ended.
 #pragma once
+#include <optional>
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -34,6 +36,40 @@ struct DecodeResult {
   std::uint64_t produced = 0;  // uncompressed bytes
   std::uint32_t crc = 0;       // CRC-32 of the produced bytes
   std::string error;
+};
+
+// Results of streams that decoded whole, by where their entry's local header is, kept small (a
+// million entries that an in-place repair just decoded are not decoded again by its proof):
+// 32 bytes each, added in increasing offset order.
+class KnownResults {
+ public:
+  void add(std::uint64_t lfh_offset, const DecodeResult& d) {
+    Known k{lfh_offset, d.consumed, d.produced, d.crc};
+    if (known_.empty() || known_.back().offset < lfh_offset) {
+      known_.push_back(k);
+    } else {  // out of order: kept sorted for find()
+      known_.insert(std::upper_bound(known_.begin(), known_.end(), lfh_offset,
+                                     [](std::uint64_t o, const Known& x) { return o < x.offset; }),
+                    k);
+    }
+  }
+  std::optional<DecodeResult> find(std::uint64_t lfh_offset) const {
+    auto it = std::lower_bound(known_.begin(), known_.end(), lfh_offset,
+                               [](const Known& k, std::uint64_t o) { return k.offset < o; });
+    if (it == known_.end() || it->offset != lfh_offset) return std::nullopt;
+    DecodeResult d;
+    d.consumed = it->consumed;
+    d.produced = it->produced;
+    d.crc = it->crc;
+    return d;
+  }
+
+ private:
+  struct Known {
+    std::uint64_t offset, consumed, produced;
+    std::uint32_t crc;
+  };
+  std::vector<Known> known_;
 };
 
 struct DecodeRequest {

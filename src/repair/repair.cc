@@ -146,7 +146,7 @@ std::unique_ptr<io::OutputSink> open_sink(const RepairRequest& req, std::uint64_
 }  // namespace
 
 Proof prove(const std::string& path, const std::string& display, const std::optional<crypt::Key>& key,
-            const std::map<std::uint64_t, codec::DecodeResult>* known, unsigned threads) {
+            const codec::KnownResults* known, unsigned threads) {
   io::FileSource file(path);
   std::unique_ptr<crypt::DecryptingSource> plain;
   if (key) {
@@ -262,7 +262,7 @@ RepairResult repair_archive(const RepairRequest& req) {
   std::vector<report::EntryRow> not_kept;
   std::vector<Entry> partials;
   // An in-place repair's proof takes the decode results of the bytes it just scanned.
-  std::map<std::uint64_t, codec::DecodeResult> known;
+  codec::KnownResults known;
   std::optional<report::Progress> phase;
   phase.emplace(req.progress, report::Progress::kUnsized, "writing");
   // The SysReptor profile looks at every entry together, after rescue and before the plan: it
@@ -282,7 +282,7 @@ RepairResult repair_archive(const RepairRequest& req) {
       Entry& e = entries[i];
       auto d = planner.decide(e, records[i]);
       if (d.kind == Planner::Kind::keep) {
-        if (req.in_place) known.emplace(e.lfh_offset, *e.decoded);
+        if (req.in_place) known.add(e.lfh_offset, *e.decoded);
         writer.add(e, std::move(d.record));
       } else if (d.kind == Planner::Kind::partial) {
         partials.push_back(std::move(e));

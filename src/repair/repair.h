@@ -54,7 +54,7 @@ struct Proof {
   std::size_t entries = 0;
 };
 Proof prove(const std::string& path, const std::string& display, const std::optional<crypt::Key>& key,
-            const std::map<std::uint64_t, codec::DecodeResult>* known, unsigned threads);
+            const codec::KnownResults* known, unsigned threads);
 
 // The scan command's report: entries, findings, and where and why the walk stopped.
 // `end_found`: end records were found where they belong (the last 64 KiB); a walk that met a
