@@ -141,15 +141,8 @@ class RepairedRows final : public report::RowSource {
       bool zip64_missing = false;
       scan::Entry e = scan::entry_from_record(zip::parse_central(c), &zip64_missing);
       rd.skip(len);
-      report::EntryRow row;
-      row.name = e.name;
-      row.display_name = report::other_display_name(e.name, e.flags);
-      row.method = zip::method_name(e.method);
-      row.compressed_size = e.compressed_size;
-      row.uncompressed_size = e.uncompressed_size;
-      row.crc32 = e.crc32;
-      row.offset = e.lfh_offset;
-      row.status = report::EntryStatus::ok;
+      e.status = report::EntryStatus::ok;  // proven with the archive
+      auto row = scan::to_row(e);
       f(row);
     }
     for (const auto& r : rest_) f(r);
