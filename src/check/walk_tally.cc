@@ -43,16 +43,18 @@ void WalkTally::add(std::vector<scan::Entry>& done) {
   for (auto& e : done) {
     judge_entry(e, src_.size(), judged);
     if (names_on_) {
-      name_judge_.add(e, std::uint32_t(rows_.size()));
+      name_judge_.add(e, std::uint32_t(count_));
       features_.add(e);
     }
     comp_ += e.compressed_size;
     uncomp_ += e.uncompressed_size;
-    rows_.push_back({e.lfh_offset, e.compressed_size, e.uncompressed_size, e.crc32, e.method, e.status,
-                     e.has_descriptor_flag(), e.cd_zip64 || e.lfh_zip64(), (e.flags & zip::kFlagUtf8) != 0});
+    if (keep_rows)
+      rows_.push_back({e.lfh_offset, e.compressed_size, e.uncompressed_size, e.crc32, e.method, e.status,
+                       e.has_descriptor_flag(), e.cd_zip64 || e.lfh_zip64(), (e.flags & zip::kFlagUtf8) != 0});
+    ++count_;
     if (e.status == report::EntryStatus::ok) {
       ++ok_;
-      last_whole_ = scan::LastWhole{e.name, rows_.size(), e.end_offset};
+      last_whole_ = scan::LastWhole{e.name, count_, e.end_offset};
     }
     if (!src_.seekable()) names_.push_back(std::move(e.name));
   }
@@ -63,7 +65,7 @@ std::string WalkTally::name(std::size_t i) const {
 }
 
 void WalkTally::finish_names(const std::vector<scan::Entry>& rest, std::vector<report::Finding>& out) {
-  const std::size_t before = rows_.size();
+  const std::size_t before = count_;
   for (std::size_t i = 0; i < rest.size(); ++i) {
     name_judge_.add(rest[i], std::uint32_t(before + i));
     features_.add(rest[i]);

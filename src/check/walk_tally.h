@@ -26,7 +26,10 @@ class WalkTally {
   // Judges `done` (findings into `judged`, in entry order) and keeps their rows.
   void add(std::vector<scan::Entry>& done);
   std::vector<report::Finding> judged;
-  std::size_t count() const { return rows_.size(); }
+  std::size_t count() const { return count_; }
+  // False when only the judging, the count and the last whole entry are wanted (repair, whose
+  // report rows are its new directory's): no row is kept.
+  bool keep_rows = true;
   std::size_t ok() const { return ok_; }
   std::uint64_t compressed_bytes() const { return comp_; }
   std::uint64_t uncompressed_bytes() const { return uncomp_; }
@@ -50,7 +53,7 @@ class WalkTally {
   bool names_on_;
   std::deque<Row> rows_;  // grows without copying itself (the count is not known ahead)
   std::vector<std::string> names_;  // only when the source cannot be read again (a pipe)
-  std::size_t ok_ = 0;
+  std::size_t ok_ = 0, count_ = 0;
   std::uint64_t comp_ = 0, uncomp_ = 0;
   std::optional<scan::LastWhole> last_whole_;
   NameJudge name_judge_;

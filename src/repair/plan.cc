@@ -214,8 +214,9 @@ Planner::NameKey Planner::key_of(const std::string& name) {
 }
 
 void Planner::NameSet::reserve(std::size_t n) {
+  // At most three quarters full: linear probing stays short, and ten million names take 256 MiB.
   std::size_t cap = 16;
-  while (cap < 2 * n) cap *= 2;
+  while (cap * 3 < 4 * n) cap *= 2;
   if (cap <= slots_.size()) return;
   std::vector<NameKey> old;
   old.swap(slots_);
@@ -226,7 +227,7 @@ void Planner::NameSet::reserve(std::size_t n) {
 }
 
 bool Planner::NameSet::insert(NameKey k) {
-  if (2 * (count_ + 1) > slots_.size()) reserve(count_ + 1 > 8 ? 2 * (count_ + 1) : 16);
+  if (4 * (count_ + 1) > 3 * slots_.size()) reserve(2 * (count_ + 1));
   const std::size_t mask = slots_.size() - 1;
   for (std::size_t i = std::size_t(k.a) & mask;; i = (i + 1) & mask) {
     if (slots_[i] == k) return false;

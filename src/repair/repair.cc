@@ -1,6 +1,7 @@
 #include "repair/repair.h"
 
 #include <fmt/format.h>
+#include <malloc.h>
 
 #include <chrono>
 #include <map>
@@ -230,6 +231,7 @@ RepairResult repair_archive(const RepairRequest& req) {
     }
   };
   auto tally = std::make_shared<check::WalkTally>(src);
+  tally->keep_rows = false;
   codec::Workspace ws;
   report::Progress progress(req.progress, src.size());
   scan::ScanOptions so{&progress.counter(), 0, req.threads ? req.threads : check::default_threads()};
@@ -310,6 +312,8 @@ RepairResult repair_archive(const RepairRequest& req) {
     // entries' bytes are the ones just scanned: their decode results stand, and the check covers
     // the new directory, end records and layout. A copy is decoded again.
     std::string out_name = req.in_place ? name : io::classify_output(req.output).shown();
+    // The plan's tables are gone; the proof that reads the output back gets their pages.
+    ::malloc_trim(0);
     phase.emplace(req.progress, report::Progress::kUnsized, "proving");
     Proof proof = prove(out.readback_path(), out_name, req.encrypt_key, req.in_place ? &known : nullptr, req.threads);
     phase.reset();
