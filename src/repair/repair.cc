@@ -239,6 +239,7 @@ RepairResult repair_archive(const RepairRequest& req) {
     tally->add(done);
     keep_walked(done);
   };
+  so.settle_every = std::max<std::size_t>(req.settle_every, 1);
   auto scan = scan::scan_local(src, ws, so);
   progress.finish();
   check::judge_walk(scan, src.size(), std::move(tally->judged));

@@ -31,6 +31,9 @@ struct RepairRequest {
   unsigned threads = 0;
   bool progress = false;
   bool profile_sysreptor = false;
+  // Walked entries handed on to be kept in the temporary file at a time (scan::ScanOptions::
+  // settle_every); tests make it small to prove that settling changes nothing.
+  std::size_t settle_every = 16384;
   // Write the output as a SysReptor .zip.crypt with this key and a fresh nonce.
   std::optional<crypt::Key> encrypt_key;
   std::string encrypt_key_id;
