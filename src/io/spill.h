@@ -13,8 +13,9 @@ namespace zm::io {
 
 class Spill final : public ByteSource {
  public:
-  // In TMPDIR (or /tmp); the file is gone when this object is.
-  explicit Spill(const std::string& stem);
+  // In TMPDIR (or /tmp); the file is gone when this object is. `owner` (the archive it is
+  // for) starts any error message.
+  Spill(const std::string& stem, std::string owner);
   // Where the bytes start.
   std::uint64_t append(std::string_view bytes);
   std::uint64_t size() const override { return flushed_ + buf_.size(); }
@@ -22,6 +23,9 @@ class Spill final : public ByteSource {
 
  private:
   void flush();
+  [[noreturn]] void fail(const char* doing) const;
+  static TempFile create(const std::string& stem, const std::string& owner);
+  std::string owner_;
   TempFile file_;
   std::string buf_;
   std::uint64_t flushed_ = 0;

@@ -214,37 +214,37 @@ Planner::NameKey Planner::key_of(const std::string& name) {
 }
 
 void Planner::NameSet::reserve(std::size_t n) {
-  // At most three quarters full: linear probing stays short, and ten million names take 256 MiB.
+  // At most three quarters full: linear probing stays short, and ten million names take 384 MiB.
   std::size_t cap = 16;
   while (cap * 3 < 4 * n) cap *= 2;
   if (cap <= slots_.size()) return;
-  std::vector<NameKey> old;
+  std::vector<Slot> old;
   old.swap(slots_);
-  slots_.assign(cap, NameKey{});
+  slots_.assign(cap, Slot{});
   count_ = 0;
-  for (const auto& k : old)
-    if (!(k == NameKey{})) insert(k);
+  for (const auto& s : old)
+    if (!(s.key == NameKey{})) insert(s.key, s.data);
 }
 
-bool Planner::NameSet::insert(NameKey k) {
+bool Planner::NameSet::insert(NameKey k, std::uint64_t data) {
   if (4 * (count_ + 1) > 3 * slots_.size()) reserve(2 * (count_ + 1));
   const std::size_t mask = slots_.size() - 1;
   for (std::size_t i = std::size_t(k.a) & mask;; i = (i + 1) & mask) {
-    if (slots_[i] == k) return false;
-    if (slots_[i] == NameKey{}) {
-      slots_[i] = k;
+    if (slots_[i].key == k) return false;
+    if (slots_[i].key == NameKey{}) {
+      slots_[i] = {k, data};
       ++count_;
       return true;
     }
   }
 }
 
-bool Planner::NameSet::contains(NameKey k) const {
-  if (slots_.empty()) return false;
+const std::uint64_t* Planner::NameSet::find(NameKey k) const {
+  if (slots_.empty()) return nullptr;
   const std::size_t mask = slots_.size() - 1;
   for (std::size_t i = std::size_t(k.a) & mask;; i = (i + 1) & mask) {
-    if (slots_[i] == k) return true;
-    if (slots_[i] == NameKey{}) return false;
+    if (slots_[i].key == k) return &slots_[i].data;
+    if (slots_[i].key == NameKey{}) return nullptr;
   }
 }
 
@@ -281,6 +281,7 @@ Planner::Decision Planner::decide(const Entry& e, const std::optional<Entry>& re
   Decision d;
   auto lose = [&](report::Code code, std::string why) {
     lost.push_back(e.name);
+    lost_names_.insert(key_of(e.name));
     findings.push_back(make_finding(code, e.name, e.lfh_offset, std::move(why)));
     return d;
   };
@@ -292,6 +293,7 @@ Planner::Decision Planner::decide(const Entry& e, const std::optional<Entry>& re
                 "header and keeps the entry, in place it is lost");
   if (e.status != report::EntryStatus::ok) {
     lost.push_back(e.name);
+    lost_names_.insert(key_of(e.name));
     // Salvage needs a whole local header (the name and where the data starts) and a decoder.
     bool salvageable = opt_.salvage_partial && !opt_.in_place && e.lfh_read() && !e.name.empty() && !e.encrypted() &&
                        codec::method_supported(e.method) && e.data_offset < opt_.source_size;
@@ -347,7 +349,7 @@ Planner::Decision Planner::decide(const Entry& e, const std::optional<Entry>& re
                             report::printable_name(e.name), report::printable_name(cd->name)));
   const bool cd_name = differ && !opt_.in_place && opt_.directory_whole && cd_score > local_score;
   // Duplicate names would make the output ambiguous for a restore: keep the first.
-  if (!take_name(cd_name ? cd->name : e.name))
+  if (!take_name(cd_name ? cd->name : e.name, data_key(e.decoded ? e.decoded->crc : e.crc32, e.uncompressed_size)))
     return lose(report::Code::duplicate_name, "a second entry of this name is left out of the repaired directory");
   d.kind = Kind::keep;
   d.record = record_for(e, cd, opt_.in_place, cd_name);
@@ -372,10 +374,12 @@ void Planner::finish() {
   if (!std::is_sorted(found_.begin(), found_.end())) std::sort(found_.begin(), found_.end());
   directory_.each([&](const Entry& e) {
     // A record whose offset is off (damage, or a shifted directory read as evidence) names an
-    // entry the walk kept under that name elsewhere: not lost.
-    if (std::binary_search(found_.begin(), found_.end(), e.lfh_offset) ||
-        names_.contains(key_of(e.name)))
-      return;
+    // entry the walk kept under that name elsewhere, with the same data: not lost. Nor is one
+    // the walk met and left out already (counted once).
+    if (std::binary_search(found_.begin(), found_.end(), e.lfh_offset)) return;
+    const auto key = key_of(e.name);
+    const std::uint64_t* kept_data = names_.find(key);
+    if ((kept_data && *kept_data == data_key(e.crc32, e.uncompressed_size)) || lost_names_.find(key)) return;
     lost.push_back(e.name);
     findings.push_back(make_finding(report::Code::entry_truncated, e.name, e.lfh_offset,
                                     "listed in the old central directory, but its local header was not found "
@@ -383,6 +387,7 @@ void Planner::finish() {
   });
   // Planning is over: the proof that follows has the memory.
   names_.clear();
+  lost_names_.clear();
   std::vector<std::uint64_t>().swap(found_);
 }
 

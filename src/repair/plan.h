@@ -92,22 +92,29 @@ class Planner {
     bool operator==(const NameKey&) const = default;
   };
   // Open addressing over one flat array: a million lookups cost one cache miss each, not the
-  // bucket-and-node chase (and the allocation) of a node-based set.
+  // bucket-and-node chase (and the allocation) of a node-based set. Beside each name, what its
+  // data was (CRC and size), so that an old record of that name is matched to it only when it
+  // describes the same data.
   class NameSet {
    public:
     void reserve(std::size_t n);
-    bool insert(NameKey k);  // false when already there
-    bool contains(NameKey k) const;
-    void clear() { std::vector<NameKey>().swap(slots_); count_ = 0; }
+    bool insert(NameKey k, std::uint64_t data = 0);  // false when the name is already there
+    const std::uint64_t* find(NameKey k) const;       // its data, or null
+    void clear() { std::vector<Slot>().swap(slots_); count_ = 0; }
 
    private:
-    std::vector<NameKey> slots_;  // {0, 0}: empty
+    struct Slot {
+      NameKey key;  // {0, 0}: empty
+      std::uint64_t data = 0;
+    };
+    std::vector<Slot> slots_;
     std::size_t count_ = 0;
   };
+  static std::uint64_t data_key(std::uint32_t crc, std::uint64_t size) { return std::uint64_t(crc) << 32 ^ size; }
   static NameKey key_of(const std::string& name);
   void add_folder(const std::string& name, std::uint64_t off);
   int likelihood(const std::string& name, std::uint64_t off) const;
-  bool take_name(const std::string& name) { return names_.insert(key_of(name)); }
+  bool take_name(const std::string& name, std::uint64_t data) { return names_.insert(key_of(name), data); }
 
   OldDirectory& directory_;
   PlanOptions opt_;
@@ -115,6 +122,7 @@ class Planner {
   // Names kept so far, by two independent 64-bit hashes: a million names are not held, and two
   // different names that collide in both are beyond any archive's reach.
   NameSet names_;
+  NameSet lost_names_;  // of entries the walk met and left out (one lost entry is counted once)
   std::vector<std::uint64_t> found_;  // every walked entry's offset, in file order
 };
 

@@ -218,16 +218,17 @@ RepairResult repair_archive(const RepairRequest& req) {
   // rather than in memory: a million entries are planned and written a batch at a time.
   DirectoryOnDisk directory(src);
   Planner planner(directory, {req.in_place, req.salvage_partial, src.size(), directory.whole()});
-  scan::EntrySpill walked;
-  // At most what the output can take: every entry's data, or what a salvage decodes, and its two
+  scan::EntrySpill walked(name);
+  // At most what the output can take (a spool must have room for it): the data of the entries,
+  // each a stretch of the input, what a salvage decodes of a damaged one, and every entry's two
   // headers with the longest name and fields either witness can give.
-  std::uint64_t bound = zip::kZip64EndLen + zip::kZip64LocatorLen + zip::kEndLen;
+  std::uint64_t bound = zip::kZip64EndLen + zip::kZip64LocatorLen + zip::kEndLen + (req.in_place ? 0 : src.size());
   auto keep_walked = [&](std::vector<Entry>& done) {
     for (const auto& e : done) {
       planner.census(e);
       walked.append(e);
-      bound += 2 * (zip::kCentralHeaderLen + e.name.size() + e.lfh_extra().size() + 36 + 28) +
-               (req.in_place ? 0 : std::max(e.compressed_size, e.uncompressed_size));
+      bound += 2 * (zip::kCentralHeaderLen + e.name.size() + e.lfh_extra().size() + 36 + 28);
+      if (req.salvage_partial && e.status != report::EntryStatus::ok) bound += e.uncompressed_size;
     }
   };
   auto tally = std::make_shared<check::WalkTally>(src);
@@ -287,10 +288,9 @@ RepairResult repair_archive(const RepairRequest& req) {
       if (d.kind == Planner::Kind::keep) {
         if (req.in_place) known.add(e.lfh_offset, *e.decoded);
         writer.add(e, std::move(d.record));
-      } else if (d.kind == Planner::Kind::partial) {
-        partials.push_back(std::move(e));
       }
       if (e.status != report::EntryStatus::ok) not_kept.push_back(scan::to_row(e));
+      if (d.kind == Planner::Kind::partial) partials.push_back(std::move(e));
     }
   });
   planner.finish();

@@ -7,11 +7,22 @@ namespace zm::scan {
 namespace {
 
 // A field added to Entry (or to one of its parts) must be written and read here too, or a
-// repair of a large archive would silently lose it between its walk and its plan.
-static_assert(sizeof(Entry) == 328, "scan::Entry changed: update entry_spill.cc");
-static_assert(sizeof(LocalClaim) == 40, "scan::LocalClaim changed: update entry_spill.cc");
-static_assert(sizeof(DataDescriptor) == 32, "scan::DataDescriptor changed: update entry_spill.cc");
-static_assert(sizeof(codec::DecodeResult) == 64, "codec::DecodeResult changed: update entry_spill.cc");
+// repair of a large archive would silently lose it between its walk and its plan. These stop
+// the build when the number of fields changes (a structured binding names every one), even a
+// field that fits in padding.
+[[maybe_unused]] void every_field_is_spilled(const Entry& e, const LocalClaim& l, const DataDescriptor& d,
+                                             const codec::DecodeResult& r) {
+  [[maybe_unused]] const auto& [name, made_by, needed, flags, method, time, date, crc, csize, usize, lfh_offset,
+                                internal_attr, external_attr, cd_zip64, in_directory, cd_extra_malformed,
+                                refused_by, disk_start, extras, lfh, lfh_problem, data_offset, descriptor,
+                                descriptor_cut, decoded, crypt, cut_intact, end_offset, next_record_follows,
+                                extent_known, status, claims_from_directory] = e;
+  // Written as they are (plain values): a field that is not one breaks this.
+  static_assert(std::is_trivially_copyable_v<LocalClaim> && std::is_trivially_copyable_v<DataDescriptor>);
+  [[maybe_unused]] const auto& [l1, l2, l3, l4, l5, l6, l7, l8, l9, l10] = l;
+  [[maybe_unused]] const auto& [d1, d2, d3, d4, d5] = d;
+  [[maybe_unused]] const auto& [r1, r2, r3, r4, r5] = r;
+}
 
 struct Out {
   std::string& b;

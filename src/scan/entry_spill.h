@@ -11,7 +11,8 @@ namespace zm::scan {
 
 class EntrySpill {
  public:
-  EntrySpill() : file_("zipmedic-entries") {}
+  // `owner`: the archive whose entries these are (error messages start with it).
+  explicit EntrySpill(std::string owner) : file_("zipmedic-entries", std::move(owner)) {}
   // Every field of `e`, its witnesses and decode result included; returns where it went.
   std::uint64_t append(const Entry& e);
   std::size_t count() const { return count_; }

@@ -10,6 +10,7 @@ import sys
 import tempfile
 import time
 import unittest
+import warnings
 import zipfile
 
 from zmtest import TempDirTest, ZIPMEDIC, Layout, codes, fixture_path, fixtures, name_of, read, run, run_json
@@ -161,6 +162,44 @@ class Repair(Tmp):
         self.assertGreater(len(part), 0)
         self.assertEqual(whole[: len(part)], part)
         self.assertIn("entry_salvaged", codes(doc))
+        # The cut entry's own row still names it (it is not kept, its start is).
+        cut = [r for r in doc["entries"] if r["status"] != "ok"]
+        self.assertEqual([r["name"] for r in cut], ["backup.jsonl"])
+
+    def test_a_lost_copy_of_a_name_stored_twice_is_reported(self):
+        # 'a.txt' twice with different data and the first copy's header signature gone: the
+        # second copy is kept under the name, but the first copy's data is lost, and its old
+        # record (same name, other CRC) must say so: exit 1, not 0.
+        import io
+        buf = io.BytesIO()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # zipfile warns of the duplicate name
+            with zipfile.ZipFile(buf, "w") as z:
+                z.writestr("a.txt", b"first version\n" * 10)
+                z.writestr("b.txt", b"bbb\n" * 10)
+                z.writestr("a.txt", b"second version\n" * 10)
+        data = bytearray(buf.getvalue())
+        data[0:4] = b"XXXX"
+        out = os.path.join(self.tmp, "out.zip")
+        p, doc = run_json("repair", self.write("in.zip", bytes(data)), "-o", out)
+        self.assertEqual(p.returncode, 1, p.stdout[-500:])
+        self.assertEqual(doc["repair"]["lost"], ["a.txt"])
+        with zipfile.ZipFile(out) as z:
+            self.assertEqual(z.read("a.txt"), b"second version\n" * 10)
+
+    def test_a_lost_entry_is_counted_once(self):
+        # Bytes inserted inside an entry's data: the walk loses it, and its old record (pointing
+        # at the same header) must not add the name a second time.
+        data = read("infozip-file.zip")
+        lay = Layout(data)
+        k = [i.filename for i in lay.infos].index("backup/records.jsonl")
+        s, e = lay.extent(k)
+        mid = (s + e) // 2
+        broken = data[:mid] + bytes(range(200)) * 3 + data[mid:]
+        p, doc = run_json("repair", self.write("in.zip", broken), "-o", os.path.join(self.tmp, "out.zip"))
+        self.assertEqual(p.returncode, 1)
+        self.assertEqual(doc["repair"]["lost"].count("backup/records.jsonl"), 1, doc["repair"]["lost"])
+        self.assertEqual(doc["repair"]["entries_lost"], len(doc["repair"]["lost"]))
 
     def test_nothing_recoverable_writes_nothing_and_exits_3(self):
         data = read("zipstream-ng-sysreptor.zip")
