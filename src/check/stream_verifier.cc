@@ -3,13 +3,20 @@
 // cross-checked so that the findings match what verify says of the same bytes in a file.
 #include <fmt/format.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <type_traits>
 
 #include "check/verifier.h"
+#include "check/verify_pass.h"
 #include "crypt/zip_crypto.h"
 #include "report/progress.h"
-#include "crypt/zip_crypto.h"
 #include "scan/central_directory.h"
 #include "scan/end_records.h"
 #include "scan/local_scanner.h"
@@ -46,10 +53,155 @@ bool window_witness(io::ByteSource& src, Entry& e) {
   return true;
 }
 
-// Directory records from `at` onwards, for as long as they follow one another (4.3.12).
-std::vector<Entry> read_directory_forward(io::ByteSource& src, std::uint64_t at, std::uint64_t* end_at,
-                                          report::Report& rep) {
-  std::vector<Entry> out;
+// An unlinked temporary file in TMPDIR (else /tmp): what the walk witnessed of each entry and the
+// directory's records, which a pipe cannot read again, wait here until the directory is judged,
+// so that memory does not grow with the entry count (issue 13). Written through a buffer of
+// 1 MiB, read back through io::CachedSource.
+class Spill final : public io::ByteSource {
+ public:
+  Spill() {
+    const char* env = std::getenv("TMPDIR");
+    dir_ = env && *env ? env : "/tmp";
+    fd_ = ::open(dir_.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (fd_ < 0) {  // a file system without O_TMPFILE
+      std::string name = dir_ + "/zipmedic-XXXXXX";
+      fd_ = ::mkostemp(name.data(), O_CLOEXEC);
+      if (fd_ >= 0) ::unlink(name.c_str());
+    }
+    if (fd_ < 0)
+      throw io::IoError(fmt::format("cannot create a temporary file in {} (set TMPDIR to another directory): {}", dir_,
+                                    std::strerror(errno)));
+    buf_.reserve(kBuffer);
+  }
+  ~Spill() override { ::close(fd_); }
+  Spill(const Spill&) = delete;
+  Spill& operator=(const Spill&) = delete;
+  // Where the next bytes put will be.
+  std::uint64_t tell() const { return written_ + buf_.size(); }
+  void put(const void* p, std::size_t n) {
+    auto b = static_cast<const std::uint8_t*>(p);
+    buf_.insert(buf_.end(), b, b + n);
+    if (buf_.size() >= kBuffer) flush();
+  }
+  void flush() {
+    std::size_t done = 0;
+    while (done < buf_.size()) {
+      ssize_t n = ::pwrite(fd_, buf_.data() + done, buf_.size() - done, off_t(written_ + done));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0)
+        throw io::IoError(fmt::format("cannot write the temporary file in {} (set TMPDIR to a directory with room): {}",
+                                      dir_, n < 0 ? std::strerror(errno) : "no progress"));
+      done += std::size_t(n);
+    }
+    written_ += buf_.size();
+    buf_.clear();
+  }
+  std::uint64_t size() const override { return tell(); }
+  std::size_t read_some(std::uint64_t offset, std::span<std::uint8_t> buf) override {
+    if (!buf_.empty()) flush();
+    if (offset >= written_ || buf.empty()) return 0;
+    for (;;) {
+      ssize_t n = ::pread(fd_, buf.data(), std::size_t(std::min<std::uint64_t>(buf.size(), written_ - offset)), off_t(offset));
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) throw io::IoError(fmt::format("cannot read the temporary file in {}: {}", dir_, std::strerror(errno)));
+      return std::size_t(n);
+    }
+  }
+
+ private:
+  static constexpr std::size_t kBuffer = 1u << 20;
+  std::string dir_;
+  int fd_ = -1;
+  std::uint64_t written_ = 0;
+  std::vector<std::uint8_t> buf_;
+};
+
+// Bytes [origin, origin + len) of the stream, kept in the spill from `at`: the directory's
+// records, for the directory's batches, the names it is asked for and the report's rows.
+class SpilledRegion final : public io::ByteSource {
+ public:
+  SpilledRegion(Spill& spill, std::uint64_t at, std::uint64_t origin, std::uint64_t len, std::uint64_t size)
+      : spill_(spill), at_(at), origin_(origin), len_(len), size_(size) {}
+  std::uint64_t size() const override { return size_; }
+  std::size_t read_some(std::uint64_t offset, std::span<std::uint8_t> buf) override {
+    if (offset < origin_ || offset >= origin_ + len_) return 0;
+    const std::uint64_t n = std::min<std::uint64_t>(buf.size(), origin_ + len_ - offset);
+    return spill_.read_some(at_ + offset - origin_, buf.first(std::size_t(n)));
+  }
+
+ private:
+  Spill& spill_;
+  std::uint64_t at_, origin_, len_, size_;
+};
+
+// What the walk witnessed of one entry (what the directory's judge weighs beside the record):
+// this head, then the local header's name and the decoder's message.
+struct Witness {
+  std::uint64_t data_offset = 0, end_offset = 0, cut_intact = 0;
+  scan::LocalClaim lfh;
+  scan::DataDescriptor descriptor;
+  std::uint64_t consumed = 0, produced = 0;
+  std::uint32_t crc = 0;
+  std::uint32_t name_len = 0, error_len = 0;
+  codec::DecodeResult::Status status = codec::DecodeResult::Status::ok;
+  scan::CryptOutcome crypt = scan::CryptOutcome::not_tried;
+  bool has_lfh = false, has_descriptor = false, descriptor_cut = false, has_decoded = false, has_cut_intact = false;
+};
+static_assert(std::is_trivially_copyable_v<Witness>);
+
+void put_witness(Spill& spill, const Entry& e) {
+  Witness w{};
+  w.data_offset = e.data_offset;
+  w.end_offset = e.end_offset;
+  w.has_lfh = e.lfh.has_value();
+  if (e.lfh) w.lfh = *e.lfh;
+  w.has_descriptor = e.descriptor.has_value();
+  if (e.descriptor) w.descriptor = *e.descriptor;
+  w.descriptor_cut = e.descriptor_cut;
+  w.has_decoded = e.decoded.has_value();
+  if (e.decoded) {
+    w.status = e.decoded->status;
+    w.consumed = e.decoded->consumed;
+    w.produced = e.decoded->produced;
+    w.crc = e.decoded->crc;
+    w.error_len = std::uint32_t(e.decoded->error.size());
+  }
+  w.crypt = e.crypt;
+  w.has_cut_intact = e.cut_intact.has_value();
+  if (e.cut_intact) w.cut_intact = *e.cut_intact;
+  w.name_len = std::uint32_t(e.name.size());
+  spill.put(&w, sizeof w);
+  spill.put(e.name.data(), e.name.size());
+  if (e.decoded) spill.put(e.decoded->error.data(), e.decoded->error.size());
+}
+
+// The walk's entries by local header offset: where each one's witness is in the spill. The top
+// bit of `at` marks an entry some directory record points to (16 bytes an entry).
+struct Walked {
+  std::uint64_t offset = 0, at = 0;
+  static constexpr std::uint64_t kReferenced = std::uint64_t(1) << 63;
+  std::uint64_t where() const { return at & ~kReferenced; }
+  bool referenced() const { return at & kReferenced; }
+};
+
+Witness read_witness(io::ByteSource& spill, std::uint64_t at, std::string& name, std::string* error) {
+  Witness w;
+  if (spill.read_at(at, {reinterpret_cast<std::uint8_t*>(&w), sizeof w}) < sizeof w)
+    throw io::IoError(fmt::format("the temporary file ends inside the witness at {}", at));
+  name.resize(w.name_len);
+  spill.read_at(at + sizeof w, {reinterpret_cast<std::uint8_t*>(name.data()), name.size()});
+  if (error) {
+    error->resize(w.error_len);
+    spill.read_at(at + sizeof w + w.name_len, {reinterpret_cast<std::uint8_t*>(error->data()), error->size()});
+  }
+  return w;
+}
+
+// Directory records from `at` onwards, for as long as they follow one another (4.3.12), copied to
+// the spill as they pass; returns how many. `end_at`: where they ended.
+std::size_t spill_directory_forward(io::ByteSource& src, std::uint64_t at, std::uint64_t* end_at, Spill& spill,
+                                    report::Report& rep) {
+  std::size_t count = 0;
   io::SequentialReader rd(src, at);
   for (;;) {
     auto fixed = rd.peek(zip::kCentralHeaderLen);
@@ -65,12 +217,63 @@ std::vector<Entry> read_directory_forward(io::ByteSource& src, std::uint64_t at,
     if (zip64_missing)
       rep.add(make_finding(report::Code::zip64_inconsistent, e.name, rd.pos(),
                            "a size or offset is 0xFFFFFFFF but the ZIP64 extra field lacks the value"));
-    out.push_back(std::move(e));
+    spill.put(rec.data(), len);
+    ++count;
     rd.skip(len);
   }
   *end_at = rd.pos();
-  return out;
+  return count;
 }
+
+// The spilled records again, a batch at a time, with the prefix shift added.
+class ForwardRecords {
+ public:
+  ForwardRecords(io::ByteSource& region, std::uint64_t from, std::uint64_t to, std::uint64_t shift)
+      : rd_(region, from), to_(to), shift_(shift) {}
+  bool next(std::size_t max, std::vector<Entry>& out, std::vector<std::uint64_t>& at) {
+    out.clear();
+    at.clear();
+    while (out.size() < max && rd_.pos() < to_) {
+      auto fixed = rd_.peek(zip::kCentralHeaderLen);
+      std::size_t len = zip::kCentralHeaderLen + (fixed[28] | fixed[29] << 8) + (fixed[30] | fixed[31] << 8) +
+                        (fixed[32] | fixed[33] << 8);
+      auto rec = rd_.peek(len);
+      zip::Cursor c(rec);
+      Entry e = scan::entry_from_record(zip::parse_central(c), nullptr);
+      e.lfh_offset += shift_;
+      at.push_back(rd_.pos());
+      out.push_back(std::move(e));
+      rd_.skip(len);
+    }
+    return !out.empty();
+  }
+
+ private:
+  io::SequentialReader rd_;
+  std::uint64_t to_, shift_;
+};
+
+// The spill and what indexes it; shared with the report's rows and the tally's names, which are
+// read back when the report is written.
+struct Spilled {
+  Spill spill;
+  std::vector<Walked> walked;  // sorted by offset once the walk is done
+  std::unique_ptr<io::CachedSource> back;
+  std::optional<SpilledRegion> region;
+
+  std::vector<Walked>::iterator first_at(std::uint64_t offset) {
+    return std::lower_bound(walked.begin(), walked.end(), offset, [](const Walked& a, std::uint64_t o) { return a.offset < o; });
+  }
+  std::string name_at(std::uint64_t at) {
+    std::string name;
+    read_witness(*back, at, name, nullptr);
+    return name;
+  }
+  std::string name_of_offset(std::uint64_t offset) {
+    auto it = first_at(offset);
+    return it != walked.end() && it->offset == offset ? name_at(it->where()) : std::string();
+  }
+};
 
 }  // namespace
 
@@ -80,17 +283,49 @@ Verification verify_stream(io::StreamSource& src, const std::string& path, const
   report::Report& rep = v.report;
   rep.command = "verify";
   rep.archive_path = path;
+  const unsigned threads = opt.threads ? opt.threads : default_threads();
+  const std::size_t batch_size = std::max<std::size_t>(opt.batch, 1);
 
+  // Every walked entry's witnesses go to the spill, indexed by offset. Unless the caller wants
+  // the entries, the walk settles them as it goes, and a tally judges them too: the report if no
+  // directory ever arrives (a cut backup through a pipe).
+  auto sp = std::make_shared<Spilled>();
+  Spill& spill = sp->spill;
+  std::vector<Walked>& walked = sp->walked;
+  auto keep_witnesses = [&](const std::vector<Entry>& es) {
+    for (const auto& e : es) {
+      walked.push_back({e.lfh_offset, spill.tell()});
+      put_witness(spill, e);
+    }
+  };
+  auto name_at = [sp](std::uint64_t at) { return sp->name_at(at); };
+  auto by_offset = [](const Walked& a, const Walked& b) { return a.offset < b.offset; };
+  auto first_at = [&](std::uint64_t offset) { return sp->first_at(offset); };
+  std::shared_ptr<WalkTally> tally;
+  scan::ScanOptions so{nullptr, 0, threads};
+  if (!opt.keep_entries) {
+    tally = std::make_shared<WalkTally>(src, true);
+    tally->names_from = [sp](std::uint64_t offset) { return sp->name_of_offset(offset); };
+    so.settle = [&](std::vector<Entry>& done) {
+      keep_witnesses(done);
+      tally->add(done);
+    };
+    so.settle_every = batch_size;
+  }
   codec::Workspace ws;
-  auto scan = scan::scan_local(src, ws, {nullptr, 0, opt.threads ? opt.threads : default_threads()});
-  std::vector<Entry> directory;
-  std::uint64_t cd_start = 0, cd_end = 0;
+  auto scan = scan::scan_local(src, ws, so);
+  std::uint64_t cd_start = 0, cd_end = 0, dir_at = 0;
+  std::size_t forward_count = 0;
   report::Report forward;  // what reading the records as they passed found, if that is used
   if (scan.directory_at) {
     cd_start = *scan.directory_at;
-    directory = read_directory_forward(src, cd_start, &cd_end, forward);
+    dir_at = spill.tell();
+    forward_count = spill_directory_forward(src, cd_start, &cd_end, spill, forward);
   }
   src.drain();
+  spill.flush();
+  sp->back = std::make_unique<io::CachedSource>(spill);
+  io::CachedSource& spill_back = *sp->back;
   rep.archive_size = src.size();
   if (src.size() == 0) throw CannotProceed(path + ": the stream is empty (0 bytes); it is not a ZIP archive");
   // The end records sit in the last 64 KiB, which the stream's window still holds.
@@ -104,116 +339,158 @@ Verification verify_stream(io::StreamSource& src, const std::string& path, const
   const bool same_reader = end && end->cd_start >= src.earliest_readable();
   std::uint64_t shift = 0;
   bool have_directory = false;
+  std::optional<scan::DirectoryReader> directory;
+  std::vector<Entry> batch;
+  std::vector<std::uint64_t> records;
+  SpilledRegion& region = sp->region.emplace(spill, dir_at, cd_start, cd_end - cd_start, src.size());
+  std::optional<ForwardRecords> forward_records;
   if (same_reader) {
     for (auto& f : end->findings) rep.add(f);
-    auto cd = scan::read_central_directory(src, *end);
-    for (auto& f : cd.findings) rep.add(f);
-    have_directory = cd.readable;
-    directory = std::move(cd.entries);  // their offsets already count any prefix
-    if (!have_directory) directory.clear();
+    directory.emplace(src, *end);
+    directory->next(batch_size, batch, &records);
+    have_directory = directory->readable();  // their offsets already count any prefix
+    shift = end->shift;
+    if (!have_directory) {
+      for (auto& f : directory->findings) rep.add(f);
+      batch.clear();
+    }
   } else {
     for (auto& f : forward.findings) rep.add(f);
-    have_directory = !directory.empty() || (end && end->entries == 0 && end->cd_size == 0);
+    have_directory = forward_count > 0 || (end && end->entries == 0 && end->cd_size == 0);
     if (end) shift = cd_start >= end->cd_offset ? cd_start - end->cd_offset : 0;
-  }
-  if (!same_reader) {
     if (!end) {
-      rep.add(scan::eocd_missing_finding(src.size(), scan.entries));
+      rep.add(scan::eocd_missing_finding(src.size(), scan.entries, tally ? tally->count() : 0,
+                                         tally ? tally->last_whole() : std::nullopt));
     } else {
       for (auto& f : end->findings) rep.add(f);
       if (!have_directory)
         rep.add(make_finding(report::Code::cd_unreadable, std::nullopt, end->cd_start,
                              "central directory record 1 is not where the directory says (no PK\\1\\2 signature)"));
-      else if (directory.size() != end->entries)
+      else if (forward_count != end->entries)
         rep.add(make_finding(report::Code::eocd_inconsistent, std::nullopt, end->eocd_offset,
                              fmt::format("the end record counts {} entries but the directory holds {}", end->entries,
-                                         directory.size())));
+                                         forward_count)));
     }
+    forward_records.emplace(region, cd_start, cd_end, shift);
+    forward_records->next(batch_size, batch, records);
   }
 
-  std::vector<Entry> entries;
-  if (!have_directory || !end) {
-    // No directory to check against: the walk is the report, as verify does for a file.
-    judge_walk(scan, src.size());
-    for (auto& f : scan.findings) rep.add(f);
-    entries = std::move(scan.entries);
-    if (same_reader && end && entries.empty())  // as a file's verify says it
-      rep.add(make_finding(report::Code::cd_unreadable, std::nullopt, end->cd_start, "the central directory could not be read"));
-  } else {
-    // The walk only goes forward, so its entries are in offset order: looked up by halving, not
-    // through a map of a million nodes.
-    std::vector<const Entry*> walked;
-    walked.reserve(scan.entries.size());
-    for (const auto& s : scan.entries) walked.push_back(&s);
-    auto by_offset = [](const Entry* a, const Entry* b) { return a->lfh_offset < b->lfh_offset; };
+  // The walk only goes forward, so its entries are in offset order: looked up by halving.
+  auto sort_walked = [&] {
     if (!std::is_sorted(walked.begin(), walked.end(), by_offset)) std::stable_sort(walked.begin(), walked.end(), by_offset);
-    auto walked_at = [&](std::uint64_t at) -> const Entry* {
-      auto it = std::lower_bound(walked.begin(), walked.end(), at, [](const Entry* a, std::uint64_t o) { return a->lfh_offset < o; });
-      return it != walked.end() && (*it)->lfh_offset == at ? *it : nullptr;
-    };
-    std::vector<std::uint64_t> referenced;
-    referenced.reserve(directory.size());
-    for (auto& e : directory) {
-      e.lfh_offset += shift;
-      referenced.push_back(e.lfh_offset);
-      const Entry* w = walked_at(e.lfh_offset);
-      if (!w) {
+  };
+  if (!have_directory || !end) {
+    sort_walked();  // the tally reads its names back from the spill
+    // No directory to check against: the walk is the report, as verify does for a file.
+    judge_walk(scan, src.size(), tally ? std::move(tally->judged) : std::vector<report::Finding>{});
+    for (auto& f : scan.findings) rep.add(f);
+    const std::size_t before = tally ? tally->count() : 0;
+    if (same_reader && end && scan.entries.empty() && !before)  // as a file's verify says it
+      rep.add(make_finding(report::Code::cd_unreadable, std::nullopt, end->cd_start, "the central directory could not be read"));
+    if (!tally)
+      finish_verification(v, std::move(scan.entries), "stream", threads, t0);
+    else
+      finish_walk_tally(v, scan, tally, "stream", threads, t0);
+    v.from_directory = false;
+    return v;
+  }
+
+  // The directory is judged against the walk's witnesses, read back from the spill: the tally
+  // and the walk's last entries are no longer needed.
+  keep_witnesses(scan.entries);
+  std::vector<Entry>().swap(scan.entries);
+  tally.reset();
+  spill.flush();
+  sort_walked();
+
+  // The walk's own findings (its prefix, its damaged stretches) are not repeated: with a
+  // directory, the layout judge says what the bytes between entries are, as it does for a file,
+  // asking the walk what it met there.
+  struct WalkProbe final : LayoutProbe {
+    const std::vector<Walked>& walked;
+    const std::function<std::string(std::uint64_t)>& name_at;
+    const std::vector<std::uint8_t>& prefix;
+    WalkProbe(const std::vector<Walked>& w, const std::function<std::string(std::uint64_t)>& n, const std::vector<std::uint8_t>& p)
+        : walked(w), name_at(n), prefix(p) {}
+    std::vector<FoundHeader> headers_in(std::uint64_t from, std::uint64_t to) override {
+      std::vector<FoundHeader> out;
+      auto it = std::lower_bound(walked.begin(), walked.end(), from, [](const Walked& a, std::uint64_t o) { return a.offset < o; });
+      for (; it != walked.end() && it->offset < to; ++it)
+        if (!it->referenced()) out.push_back({it->offset, name_at(it->where())});
+      return out;
+    }
+    std::vector<std::uint8_t> prefix_head(std::uint64_t) override { return prefix; }
+  };
+  const std::function<std::string(std::uint64_t)> name_fn = name_at;
+  WalkProbe probe(walked, name_fn, scan.prefix_head);
+
+  std::string walk_name;
+  auto examine = [&](std::vector<Entry>& b, std::vector<report::Finding>& out, NameJudge& names,
+                     std::vector<NameJudge::Facts>& facts) {
+    std::vector<report::Finding> name_found;
+    facts.resize(b.size());
+    for (std::size_t i = 0; i < b.size(); ++i) {
+      Entry& e = b[i];
+      auto it = first_at(e.lfh_offset);
+      if (it == walked.end() || it->offset != e.lfh_offset) {
         if (!window_witness(src, e))
           e.lfh_problem = e.lfh_offset >= src.size() ? scan::LocalProblem::past_end : scan::LocalProblem::absent;
-      } else if (!w->lfh) {
-        e.lfh_problem = scan::LocalProblem::cut;  // the stream ended inside that header
       } else {
-        // The walk's witnesses of this entry join the directory's claims, and the one judge
-        // weighs them all, as it does for a file.
-        const Entry& s = *w;
-        e.lfh = s.lfh;
-        e.lfh->name_differs = s.name != e.name;
-        e.data_offset = s.data_offset;
-        e.end_offset = s.end_offset;
-        if (local_header_is_its_own(e)) {
-          e.decoded = s.decoded;
-          e.crypt = s.crypt;
-          e.descriptor = s.descriptor;
-          e.descriptor_cut = s.descriptor_cut;
-          e.cut_intact = s.cut_intact;
-          // The walk saw no scheme it knows in the local header (its AES field damaged, say) where
-          // the directory's record names one: without a password a file's verify asks for one
-          // without reading the data, and so does this.
-          if (!e.decoded && e.crypt == scan::CryptOutcome::not_tried && e.encrypted() && zipcrypt::decodable(e) &&
-              !zipcrypt::password())
-            e.decoded = zipcrypt::decode(ws, src, scan::sized_request(e), e);
+        for (auto r = it; r != walked.end() && r->offset == e.lfh_offset; ++r) r->at |= Walked::kReferenced;
+        std::string error;
+        Witness w = read_witness(spill_back, it->where(), walk_name, &error);
+        if (!w.has_lfh) {
+          e.lfh_problem = scan::LocalProblem::cut;  // the stream ended inside that header
+        } else {
+          // The walk's witnesses of this entry join the directory's claims, and the one judge
+          // weighs them all, as it does for a file.
+          e.lfh = w.lfh;
+          e.lfh->name_differs = walk_name != e.name;
+          e.data_offset = w.data_offset;
+          e.end_offset = w.end_offset;
+          if (local_header_is_its_own(e)) {
+            if (w.has_decoded) e.decoded = codec::DecodeResult{w.status, w.consumed, w.produced, w.crc, std::move(error)};
+            e.crypt = w.crypt;
+            if (w.has_descriptor) e.descriptor = w.descriptor;
+            e.descriptor_cut = w.descriptor_cut;
+            if (w.has_cut_intact) e.cut_intact = w.cut_intact;
+            // The walk saw no scheme it knows in the local header (its AES field damaged, say)
+            // where the directory's record names one: without a password a file's verify asks
+            // for one without reading the data, and so does this.
+            if (!e.decoded && e.crypt == scan::CryptOutcome::not_tried && e.encrypted() && zipcrypt::decodable(e) &&
+                !zipcrypt::password())
+              e.decoded = zipcrypt::decode(ws, src, scan::sized_request(e), e);
+          }
         }
       }
-      judge_entry(e, src.size(), rep.findings);
+      judge_entry(e, src.size(), out);
       settle_extent(e);
+      facts[i] = NameJudge::examine(e, name_found);
     }
-    // The walk's own findings (its prefix, its damaged stretches) are not repeated: with a
-    // directory, the layout judge says what the bytes between entries are, as it does for a file,
-    // asking the walk what it met there.
-    std::sort(referenced.begin(), referenced.end());
-    struct WalkProbe final : LayoutProbe {
-      const scan::ScanResult& walk;
-      const std::vector<const Entry*>& walked;
-      const std::vector<std::uint64_t>& referenced;
-      WalkProbe(const scan::ScanResult& w, const std::vector<const Entry*>& in_order, const std::vector<std::uint64_t>& r)
-          : walk(w), walked(in_order), referenced(r) {}
-      std::vector<FoundHeader> headers_in(std::uint64_t from, std::uint64_t to) override {
-        std::vector<FoundHeader> out;
-        auto it = std::lower_bound(walked.begin(), walked.end(), from,
-                                   [](const Entry* a, std::uint64_t o) { return a->lfh_offset < o; });
-        for (; it != walked.end() && (*it)->lfh_offset < to; ++it)
-          if (!std::binary_search(referenced.begin(), referenced.end(), (*it)->lfh_offset))
-            out.push_back({(*it)->lfh_offset, (*it)->name});
-        return out;
-      }
-      std::vector<std::uint8_t> prefix_head(std::uint64_t) override { return walk.prefix_head; }
-    } probe(scan, walked, referenced);
-    judge_layout(directory, *end, end->cd_start + end->cd_size, probe, rep.findings);
-    entries = std::move(directory);
-  }
-  const unsigned threads = opt.threads ? opt.threads : default_threads();
-  finish_verification(v, std::move(entries), "stream", threads, t0);
-  v.from_directory = have_directory;
+    names.absorb(name_found);
+  };
+  const std::size_t head = rep.findings.size();
+  DirectoryPass pass{same_reader ? static_cast<io::ByteSource&>(src) : static_cast<io::ByteSource&>(region),
+                     shift,
+                     *end,
+                     same_reader ? std::size_t(std::min<std::uint64_t>(end->entries, end->cd_size / zip::kCentralHeaderLen))
+                                 : forward_count,
+                     [&](std::vector<Entry>& out, std::vector<std::uint64_t>& at) {
+                       return same_reader ? directory->next(batch_size, out, &at) : forward_records->next(batch_size, out, at);
+                     },
+                     examine,
+                     [&] {
+                       // As a file's verify: the directory's own findings before the entries'.
+                       if (same_reader)
+                         rep.findings.insert(rep.findings.begin() + std::ptrdiff_t(head),
+                                             std::make_move_iterator(directory->findings.begin()),
+                                             std::make_move_iterator(directory->findings.end()));
+                     },
+                     probe,
+                     "stream",
+                     sp};
+  judge_directory(v, pass, batch, records, opt, threads, t0);
+  v.from_directory = true;
   return v;
 }
 

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "check/judge.h"
+#include "check/verify_pass.h"
 #include "check/walk_tally.h"
 #include "crypt/zip_crypto.h"
 #include "report/progress.h"
@@ -167,8 +168,9 @@ struct Kept {
 
 class DirectoryRows final : public report::RowSource {
  public:
-  DirectoryRows(io::ByteSource& src, std::uint64_t shift, std::vector<Kept> kept, std::size_t ok)
-      : src_(src), shift_(shift), kept_(std::move(kept)), ok_(ok) {}
+  DirectoryRows(io::ByteSource& src, std::uint64_t shift, std::vector<Kept> kept, std::size_t ok,
+                std::shared_ptr<const void> owner)
+      : src_(src), shift_(shift), kept_(std::move(kept)), ok_(ok), owner_(std::move(owner)) {}
   std::size_t size() const override { return kept_.size(); }
   std::size_t ok() const override { return ok_; }
   void each(const std::function<void(const report::EntryRow&)>& f) const override {
@@ -187,6 +189,7 @@ class DirectoryRows final : public report::RowSource {
   std::uint64_t shift_;
   std::vector<Kept> kept_;
   std::size_t ok_;
+  std::shared_ptr<const void> owner_;  // what src_ lives in, if the caller does not hold it
 };
 
 }  // namespace
@@ -235,31 +238,44 @@ Verification verify_archive(io::ByteSource& src, const std::string& path, const 
     for (auto& f : scan.findings) rep.add(f);
     if (end && scan.entries.empty() && !before)
       rep.add(make_finding(report::Code::cd_unreadable, std::nullopt, end->cd_start, "the central directory could not be read"));
-    if (!tally) {
+    if (!tally)
       finish_verification(v, std::move(scan.entries), "local_headers", threads, t0, opt.rows);
-      return v;
-    }
-    tally->finish_names(scan.entries, rep.findings);
-    std::vector<report::EntryRow> rest;
-    std::uint64_t comp = tally->compressed_bytes(), uncomp = tally->uncompressed_bytes();
-    for (const auto& e : scan.entries) {
-      rest.push_back(scan::to_row(e));
-      comp += e.compressed_size;
-      uncomp += e.uncompressed_size;
-    }
-    rep.lazy_rows = walk_rows(tally, std::move(rest));
-    rep.decide_verdict();
-    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    rep.stats = {{"entries", rep.lazy_rows->size()},
-                 {"entries_ok", rep.lazy_rows->ok()},
-                 {"compressed_bytes", comp},
-                 {"uncompressed_bytes", uncomp},
-                 {"source", "local_headers"},
-                 {"threads", threads},
-                 {"seconds", secs}};
+    else
+      finish_walk_tally(v, scan, tally, "local_headers", threads, t0);
     return v;
   }
 
+  report::Progress progress(opt.progress, end->cd_start, "decoding");
+  FileProbe probe(src);
+  DirectoryPass pass{src, end->shift, *end,
+                     // Reserved from the end record's count, bounded by what the directory's size
+                     // can hold.
+                     std::size_t(std::min<std::uint64_t>(end->entries, end->cd_size / zip::kCentralHeaderLen)),
+                     [&](std::vector<Entry>& out, std::vector<std::uint64_t>& at) {
+                       return directory->next(std::max<std::size_t>(opt.batch, 1), out, &at);
+                     },
+                     [&](std::vector<Entry>& b, std::vector<report::Finding>& out, NameJudge& names,
+                         std::vector<NameJudge::Facts>& facts) {
+                       examine_batch(src, b, threads, opt, &progress.counter(), out, names, facts);
+                     },
+                     [&] {
+                       progress.finish();
+                       // The directory's own findings (a record cut short, a count that differs)
+                       // come first, as when the whole directory was read before any entry was
+                       // judged.
+                       rep.findings.insert(rep.findings.begin() + std::ptrdiff_t(end->findings.size()),
+                                           std::make_move_iterator(directory->findings.begin()),
+                                           std::make_move_iterator(directory->findings.end()));
+                     },
+                     probe};
+  judge_directory(v, pass, batch, records, opt, threads, t0);
+  return v;
+}
+
+void judge_directory(Verification& v, DirectoryPass& pass, std::vector<Entry>& batch, std::vector<std::uint64_t>& records,
+                     const VerifyOptions& opt, unsigned threads, std::chrono::steady_clock::time_point t0) {
+  report::Report& rep = v.report;
+  const scan::EndRecords& end = pass.end;
   // The directory a batch at a time: each entry is read, decoded and judged, and then only its
   // extent, its status and where its record is are kept, so that memory does not grow with the
   // names (a million entries: issue 13).
@@ -269,15 +285,12 @@ Verification verify_archive(io::ByteSource& src, const std::string& path, const 
   std::vector<NameJudge::Facts> facts;
   FeatureJudge features;
   std::uint64_t comp = 0, uncomp = 0, ok = 0;
-  // Reserved once from the end record's count (bounded by what the directory's size can hold),
-  // since a vector that doubles holds both its old and new arrays for a moment.
-  const auto expected = std::size_t(std::min<std::uint64_t>(end->entries, end->cd_size / zip::kCentralHeaderLen));
-  kept.reserve(expected);
-  placed.reserve(expected);
-  names.reserve(expected);
-  report::Progress progress(opt.progress, end->cd_start, "decoding");
+  // Reserved once, since a vector that doubles holds both its old and new arrays for a moment.
+  kept.reserve(pass.expected);
+  placed.reserve(pass.expected);
+  names.reserve(pass.expected);
   do {
-    examine_batch(src, batch, threads, opt, &progress.counter(), rep.findings, names, facts);
+    pass.examine(batch, rep.findings, names, facts);
     for (std::size_t i = 0; i < batch.size(); ++i) {
       const Entry& e = batch[i];
       const auto index = std::uint32_t(kept.size());
@@ -290,21 +303,15 @@ Verification verify_archive(io::ByteSource& src, const std::string& path, const 
     }
     if (opt.keep_entries)
       for (auto& e : batch) v.entries.push_back(std::move(e));
-  } while (directory->next(std::max<std::size_t>(opt.batch, 1), batch, &records));
-  progress.finish();
-  // The directory's own findings (a record cut short, a count that differs) come first, as when
-  // the whole directory was read before any entry was judged.
-  rep.findings.insert(rep.findings.begin() + std::ptrdiff_t(end->findings.size()),
-                      std::make_move_iterator(directory->findings.begin()),
-                      std::make_move_iterator(directory->findings.end()));
+  } while (pass.next(batch, records));
+  if (pass.after_batches) pass.after_batches();
 
-  io::CachedSource names_back(src);
+  io::CachedSource names_back(pass.records);
   NameOf name_of = [&](std::uint32_t i) {
-    Entry e = scan::reread_directory_record(names_back, kept[i].record, end->shift);
+    Entry e = scan::reread_directory_record(names_back, kept[i].record, pass.shift);
     return Named{std::move(e.name), e.lfh_offset};
   };
-  FileProbe probe(src);
-  judge_layout(placed, name_of, *end, end->cd_start + end->cd_size, probe, rep.findings);
+  judge_layout(placed, name_of, end, end.cd_start + end.cd_size, pass.probe, rep.findings);
   for (const auto& x : placed)
     if (x.overlaps) {
       kept[x.index].status = report::EntryStatus::damaged;
@@ -322,7 +329,7 @@ Verification verify_archive(io::ByteSource& src, const std::string& path, const 
       e.extras.reset();  // callers need names, offsets, sizes and statuses from here on
     }
   } else if (opt.rows) {
-    rep.lazy_rows = std::make_shared<DirectoryRows>(src, end->shift, std::move(kept), ok);
+    rep.lazy_rows = std::make_shared<DirectoryRows>(pass.records, pass.shift, std::move(kept), ok, pass.owner);
   }
   rep.decide_verdict();
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -330,10 +337,32 @@ Verification verify_archive(io::ByteSource& src, const std::string& path, const 
                {"entries_ok", ok},
                {"compressed_bytes", comp},
                {"uncompressed_bytes", uncomp},
-               {"source", "central_directory"},
+               {"source", pass.source},
                {"threads", threads},
                {"seconds", secs}};
-  return v;
+}
+
+void finish_walk_tally(Verification& v, scan::ScanResult& scan, const std::shared_ptr<WalkTally>& tally, const char* source,
+                       unsigned threads, std::chrono::steady_clock::time_point t0) {
+  report::Report& rep = v.report;
+  tally->finish_names(scan.entries, rep.findings);
+  std::vector<report::EntryRow> rest;
+  std::uint64_t comp = tally->compressed_bytes(), uncomp = tally->uncompressed_bytes();
+  for (const auto& e : scan.entries) {
+    rest.push_back(scan::to_row(e));
+    comp += e.compressed_size;
+    uncomp += e.uncompressed_size;
+  }
+  rep.lazy_rows = walk_rows(tally, std::move(rest));
+  rep.decide_verdict();
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  rep.stats = {{"entries", rep.lazy_rows->size()},
+               {"entries_ok", rep.lazy_rows->ok()},
+               {"compressed_bytes", comp},
+               {"uncompressed_bytes", uncomp},
+               {"source", source},
+               {"threads", threads},
+               {"seconds", secs}};
 }
 
 void finish_verification(Verification& v, std::vector<Entry> entries, const char* source, unsigned threads,
