@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <fcntl.h>
+#include <malloc.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -21,6 +22,12 @@
 #include "scan/end_records.h"
 #include "scan/local_scanner.h"
 
+#include <fstream>
+static void dbg_mem(const char* what) {
+  if (!std::getenv("ZM_DBG")) return;
+  std::ifstream f("/proc/self/status"); std::string l;
+  while (std::getline(f, l)) if (l.rfind("VmHWM",0)==0 || l.rfind("VmRSS",0)==0) fprintf(stderr, "%s %s\n", what, l.c_str());
+}
 namespace zm::check {
 using report::make_finding;
 using scan::Entry;
@@ -134,10 +141,11 @@ class SpilledRegion final : public io::ByteSource {
   std::uint64_t at_, origin_, len_, size_;
 };
 
-// What the walk witnessed of one entry (what the directory's judge weighs beside the record):
-// this head, then the local header's name and the decoder's message.
+// What the walk witnessed of one entry (what the directory's judge weighs beside the record), in
+// records of one size; the local header's name and the decoder's message are kept apart.
 struct Witness {
   std::uint64_t data_offset = 0, end_offset = 0, cut_intact = 0;
+  std::uint64_t text_at = 0;  // the name, then the message
   scan::LocalClaim lfh;
   scan::DataDescriptor descriptor;
   std::uint64_t consumed = 0, produced = 0;
@@ -148,54 +156,6 @@ struct Witness {
   bool has_lfh = false, has_descriptor = false, descriptor_cut = false, has_decoded = false, has_cut_intact = false;
 };
 static_assert(std::is_trivially_copyable_v<Witness>);
-
-void put_witness(Spill& spill, const Entry& e) {
-  Witness w{};
-  w.data_offset = e.data_offset;
-  w.end_offset = e.end_offset;
-  w.has_lfh = e.lfh.has_value();
-  if (e.lfh) w.lfh = *e.lfh;
-  w.has_descriptor = e.descriptor.has_value();
-  if (e.descriptor) w.descriptor = *e.descriptor;
-  w.descriptor_cut = e.descriptor_cut;
-  w.has_decoded = e.decoded.has_value();
-  if (e.decoded) {
-    w.status = e.decoded->status;
-    w.consumed = e.decoded->consumed;
-    w.produced = e.decoded->produced;
-    w.crc = e.decoded->crc;
-    w.error_len = std::uint32_t(e.decoded->error.size());
-  }
-  w.crypt = e.crypt;
-  w.has_cut_intact = e.cut_intact.has_value();
-  if (e.cut_intact) w.cut_intact = *e.cut_intact;
-  w.name_len = std::uint32_t(e.name.size());
-  spill.put(&w, sizeof w);
-  spill.put(e.name.data(), e.name.size());
-  if (e.decoded) spill.put(e.decoded->error.data(), e.decoded->error.size());
-}
-
-// The walk's entries by local header offset: where each one's witness is in the spill. The top
-// bit of `at` marks an entry some directory record points to (16 bytes an entry).
-struct Walked {
-  std::uint64_t offset = 0, at = 0;
-  static constexpr std::uint64_t kReferenced = std::uint64_t(1) << 63;
-  std::uint64_t where() const { return at & ~kReferenced; }
-  bool referenced() const { return at & kReferenced; }
-};
-
-Witness read_witness(io::ByteSource& spill, std::uint64_t at, std::string& name, std::string* error) {
-  Witness w;
-  if (spill.read_at(at, {reinterpret_cast<std::uint8_t*>(&w), sizeof w}) < sizeof w)
-    throw io::IoError(fmt::format("the temporary file ends inside the witness at {}", at));
-  name.resize(w.name_len);
-  spill.read_at(at + sizeof w, {reinterpret_cast<std::uint8_t*>(name.data()), name.size()});
-  if (error) {
-    error->resize(w.error_len);
-    spill.read_at(at + sizeof w + w.name_len, {reinterpret_cast<std::uint8_t*>(error->data()), error->size()});
-  }
-  return w;
-}
 
 // Directory records from `at` onwards, for as long as they follow one another (4.3.12), copied to
 // the spill as they pass; returns how many. `end_at`: where they ended.
@@ -253,26 +213,96 @@ class ForwardRecords {
   std::uint64_t to_, shift_;
 };
 
-// The spill and what indexes it; shared with the report's rows and the tally's names, which are
-// read back when the report is written.
-struct Spilled {
-  Spill spill;
-  std::vector<Walked> walked;  // sorted by offset once the walk is done
-  std::unique_ptr<io::CachedSource> back;
+// The walk's witnesses in the spill, and an index of them by local header offset (8 bytes an
+// entry: the top bit marks an entry some directory record points to). Shared with the report's
+// rows and the tally's names, which are read back when the report is written.
+class Spilled {
+ public:
+  Spill witnesses;  // one Witness per walked entry, in walk order
+  Spill text;       // names and messages, then the directory's records
   std::optional<SpilledRegion> region;
 
-  std::vector<Walked>::iterator first_at(std::uint64_t offset) {
-    return std::lower_bound(walked.begin(), walked.end(), offset, [](const Walked& a, std::uint64_t o) { return a.offset < o; });
+  void keep(const Entry& e) {
+    Witness w{};
+    w.data_offset = e.data_offset;
+    w.end_offset = e.end_offset;
+    w.has_lfh = e.lfh.has_value();
+    if (e.lfh) w.lfh = *e.lfh;
+    w.has_descriptor = e.descriptor.has_value();
+    if (e.descriptor) w.descriptor = *e.descriptor;
+    w.descriptor_cut = e.descriptor_cut;
+    w.has_decoded = e.decoded.has_value();
+    if (e.decoded) {
+      w.status = e.decoded->status;
+      w.consumed = e.decoded->consumed;
+      w.produced = e.decoded->produced;
+      w.crc = e.decoded->crc;
+      w.error_len = std::uint32_t(e.decoded->error.size());
+    }
+    w.crypt = e.crypt;
+    w.has_cut_intact = e.cut_intact.has_value();
+    if (e.cut_intact) w.cut_intact = *e.cut_intact;
+    w.name_len = std::uint32_t(e.name.size());
+    w.text_at = text.tell();
+    witnesses.put(&w, sizeof w);
+    text.put(e.name.data(), e.name.size());
+    if (e.decoded) text.put(e.decoded->error.data(), e.decoded->error.size());
+    offsets_.push_back(e.lfh_offset & ~kReferenced);
   }
-  std::string name_at(std::uint64_t at) {
-    std::string name;
-    read_witness(*back, at, name, nullptr);
-    return name;
+  // The walk is over: the index is sorted (the walk goes forward, so it nearly always is).
+  void seal() {
+    witnesses.flush();
+    text.flush();
+    if (!back_) {
+      back_ = std::make_unique<io::CachedSource>(witnesses, 64u << 10);
+      text_back_ = std::make_unique<io::CachedSource>(text, 64u << 10);
+    }
+    if (std::is_sorted(offsets_.begin(), offsets_.end()) || !order_.empty()) return;
+    order_.resize(offsets_.size());
+    for (std::uint32_t i = 0; i < order_.size(); ++i) order_[i] = i;
+    std::stable_sort(order_.begin(), order_.end(), [&](std::uint32_t a, std::uint32_t b) { return offsets_[a] < offsets_[b]; });
+    std::vector<std::uint64_t> sorted(offsets_.size());
+    for (std::size_t i = 0; i < order_.size(); ++i) sorted[i] = offsets_[order_[i]];
+    offsets_.swap(sorted);
+  }
+  std::size_t count() const { return offsets_.size(); }
+  std::uint64_t offset(std::size_t p) const { return offsets_[p] & ~kReferenced; }
+  bool referenced(std::size_t p) const { return offsets_[p] & kReferenced; }
+  void reference(std::size_t p) { offsets_[p] |= kReferenced; }
+  // The first position in the index at or after `offset`.
+  std::size_t first_at(std::uint64_t offset) const {
+    return std::size_t(std::lower_bound(offsets_.begin(), offsets_.end(), offset,
+                                        [](std::uint64_t a, std::uint64_t o) { return (a & ~kReferenced) < o; }) -
+                       offsets_.begin());
+  }
+  Witness witness(std::size_t p, std::string& name, std::string* error) {
+    const std::uint64_t i = order_.empty() ? p : order_[p];
+    Witness w;
+    if (back_->read_at(i * sizeof w, {reinterpret_cast<std::uint8_t*>(&w), sizeof w}) < sizeof w)
+      throw io::IoError(fmt::format("the temporary file ends inside witness {}", i));
+    name.resize(w.name_len);
+    text_back_->read_at(w.text_at, {reinterpret_cast<std::uint8_t*>(name.data()), name.size()});
+    if (error) {
+      error->resize(w.error_len);
+      text_back_->read_at(w.text_at + w.name_len, {reinterpret_cast<std::uint8_t*>(error->data()), error->size()});
+    }
+    return w;
+  }
+  std::string name(std::size_t p) {
+    std::string n;
+    witness(p, n, nullptr);
+    return n;
   }
   std::string name_of_offset(std::uint64_t offset) {
-    auto it = first_at(offset);
-    return it != walked.end() && it->offset == offset ? name_at(it->where()) : std::string();
+    const std::size_t p = first_at(offset);
+    return p < count() && this->offset(p) == offset ? name(p) : std::string();
   }
+
+ private:
+  static constexpr std::uint64_t kReferenced = std::uint64_t(1) << 63;
+  std::vector<std::uint64_t> offsets_;
+  std::vector<std::uint32_t> order_;  // walk order of each position, when the walk went back
+  std::unique_ptr<io::CachedSource> back_, text_back_;
 };
 
 }  // namespace
@@ -290,17 +320,9 @@ Verification verify_stream(io::StreamSource& src, const std::string& path, const
   // the entries, the walk settles them as it goes, and a tally judges them too: the report if no
   // directory ever arrives (a cut backup through a pipe).
   auto sp = std::make_shared<Spilled>();
-  Spill& spill = sp->spill;
-  std::vector<Walked>& walked = sp->walked;
   auto keep_witnesses = [&](const std::vector<Entry>& es) {
-    for (const auto& e : es) {
-      walked.push_back({e.lfh_offset, spill.tell()});
-      put_witness(spill, e);
-    }
+    for (const auto& e : es) sp->keep(e);
   };
-  auto name_at = [sp](std::uint64_t at) { return sp->name_at(at); };
-  auto by_offset = [](const Walked& a, const Walked& b) { return a.offset < b.offset; };
-  auto first_at = [&](std::uint64_t offset) { return sp->first_at(offset); };
   std::shared_ptr<WalkTally> tally;
   scan::ScanOptions so{nullptr, 0, threads};
   if (!opt.keep_entries) {
@@ -314,18 +336,17 @@ Verification verify_stream(io::StreamSource& src, const std::string& path, const
   }
   codec::Workspace ws;
   auto scan = scan::scan_local(src, ws, so);
+  dbg_mem("walk");
   std::uint64_t cd_start = 0, cd_end = 0, dir_at = 0;
   std::size_t forward_count = 0;
   report::Report forward;  // what reading the records as they passed found, if that is used
   if (scan.directory_at) {
     cd_start = *scan.directory_at;
-    dir_at = spill.tell();
-    forward_count = spill_directory_forward(src, cd_start, &cd_end, spill, forward);
+    dir_at = sp->text.tell();
+    forward_count = spill_directory_forward(src, cd_start, &cd_end, sp->text, forward);
   }
   src.drain();
-  spill.flush();
-  sp->back = std::make_unique<io::CachedSource>(spill);
-  io::CachedSource& spill_back = *sp->back;
+  dbg_mem("drain");
   rep.archive_size = src.size();
   if (src.size() == 0) throw CannotProceed(path + ": the stream is empty (0 bytes); it is not a ZIP archive");
   // The end records sit in the last 64 KiB, which the stream's window still holds.
@@ -342,7 +363,7 @@ Verification verify_stream(io::StreamSource& src, const std::string& path, const
   std::optional<scan::DirectoryReader> directory;
   std::vector<Entry> batch;
   std::vector<std::uint64_t> records;
-  SpilledRegion& region = sp->region.emplace(spill, dir_at, cd_start, cd_end - cd_start, src.size());
+  SpilledRegion& region = sp->region.emplace(sp->text, dir_at, cd_start, cd_end - cd_start, src.size());
   std::optional<ForwardRecords> forward_records;
   if (same_reader) {
     for (auto& f : end->findings) rep.add(f);
@@ -375,12 +396,8 @@ Verification verify_stream(io::StreamSource& src, const std::string& path, const
     forward_records->next(batch_size, batch, records);
   }
 
-  // The walk only goes forward, so its entries are in offset order: looked up by halving.
-  auto sort_walked = [&] {
-    if (!std::is_sorted(walked.begin(), walked.end(), by_offset)) std::stable_sort(walked.begin(), walked.end(), by_offset);
-  };
   if (!have_directory || !end) {
-    sort_walked();  // the tally reads its names back from the spill
+    sp->seal();  // the tally reads its names back from the spill
     // No directory to check against: the walk is the report, as verify does for a file.
     judge_walk(scan, src.size(), tally ? std::move(tally->judged) : std::vector<report::Finding>{});
     for (auto& f : scan.findings) rep.add(f);
@@ -400,29 +417,29 @@ Verification verify_stream(io::StreamSource& src, const std::string& path, const
   keep_witnesses(scan.entries);
   std::vector<Entry>().swap(scan.entries);
   tally.reset();
-  spill.flush();
-  sort_walked();
+  // The tally's rows were many small blocks of the heap: given back before the directory's
+  // arrays are made, so that the two phases' peaks do not add up.
+  ::malloc_trim(0);
+  // The walk's entries are looked up by offset, by halving: the walk only goes forward, so they
+  // are nearly always in that order already.
+  sp->seal();
+  dbg_mem("sorted");
 
   // The walk's own findings (its prefix, its damaged stretches) are not repeated: with a
   // directory, the layout judge says what the bytes between entries are, as it does for a file,
   // asking the walk what it met there.
   struct WalkProbe final : LayoutProbe {
-    const std::vector<Walked>& walked;
-    const std::function<std::string(std::uint64_t)>& name_at;
+    Spilled& walked;
     const std::vector<std::uint8_t>& prefix;
-    WalkProbe(const std::vector<Walked>& w, const std::function<std::string(std::uint64_t)>& n, const std::vector<std::uint8_t>& p)
-        : walked(w), name_at(n), prefix(p) {}
+    WalkProbe(Spilled& w, const std::vector<std::uint8_t>& p) : walked(w), prefix(p) {}
     std::vector<FoundHeader> headers_in(std::uint64_t from, std::uint64_t to) override {
       std::vector<FoundHeader> out;
-      auto it = std::lower_bound(walked.begin(), walked.end(), from, [](const Walked& a, std::uint64_t o) { return a.offset < o; });
-      for (; it != walked.end() && it->offset < to; ++it)
-        if (!it->referenced()) out.push_back({it->offset, name_at(it->where())});
+      for (std::size_t p = walked.first_at(from); p < walked.count() && walked.offset(p) < to; ++p)
+        if (!walked.referenced(p)) out.push_back({walked.offset(p), walked.name(p)});
       return out;
     }
     std::vector<std::uint8_t> prefix_head(std::uint64_t) override { return prefix; }
-  };
-  const std::function<std::string(std::uint64_t)> name_fn = name_at;
-  WalkProbe probe(walked, name_fn, scan.prefix_head);
+  } probe(*sp, scan.prefix_head);
 
   std::string walk_name;
   auto examine = [&](std::vector<Entry>& b, std::vector<report::Finding>& out, NameJudge& names,
@@ -431,14 +448,14 @@ Verification verify_stream(io::StreamSource& src, const std::string& path, const
     facts.resize(b.size());
     for (std::size_t i = 0; i < b.size(); ++i) {
       Entry& e = b[i];
-      auto it = first_at(e.lfh_offset);
-      if (it == walked.end() || it->offset != e.lfh_offset) {
+      const std::size_t p = sp->first_at(e.lfh_offset);
+      if (p == sp->count() || sp->offset(p) != e.lfh_offset) {
         if (!window_witness(src, e))
           e.lfh_problem = e.lfh_offset >= src.size() ? scan::LocalProblem::past_end : scan::LocalProblem::absent;
       } else {
-        for (auto r = it; r != walked.end() && r->offset == e.lfh_offset; ++r) r->at |= Walked::kReferenced;
+        for (std::size_t r = p; r < sp->count() && sp->offset(r) == e.lfh_offset; ++r) sp->reference(r);
         std::string error;
-        Witness w = read_witness(spill_back, it->where(), walk_name, &error);
+        Witness w = sp->witness(p, walk_name, &error);
         if (!w.has_lfh) {
           e.lfh_problem = scan::LocalProblem::cut;  // the stream ended inside that header
         } else {
@@ -490,6 +507,7 @@ Verification verify_stream(io::StreamSource& src, const std::string& path, const
                      "stream",
                      sp};
   judge_directory(v, pass, batch, records, opt, threads, t0);
+  dbg_mem("judged");
   v.from_directory = true;
   return v;
 }

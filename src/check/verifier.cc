@@ -160,11 +160,16 @@ namespace {
 
 // What verify keeps of each entry of a directory once it is judged, besides its Extent: where its
 // record is (its name and sizes are read back from there for the report) and its status.
+// 8 bytes: a million entries' offsets fit 59 bits many times over.
 struct Kept {
-  std::uint64_t record = 0;  // offset of the directory record
-  report::EntryStatus status = report::EntryStatus::unchecked;
-  bool lfh_zip64 = false;
+  Kept(std::uint64_t at, report::EntryStatus s, bool zip64) : record(at), status_(std::uint64_t(s)), lfh_zip64(zip64) {}
+  std::uint64_t record : 59;  // offset of the directory record
+  std::uint64_t status_ : 4;
+  std::uint64_t lfh_zip64 : 1;
+  report::EntryStatus status() const { return report::EntryStatus(status_); }
+  void set_status(report::EntryStatus s) { status_ = std::uint64_t(s); }
 };
+static_assert(sizeof(Kept) == 8);
 
 class DirectoryRows final : public report::RowSource {
  public:
@@ -177,7 +182,7 @@ class DirectoryRows final : public report::RowSource {
     io::CachedSource dir(src_);
     for (const auto& k : kept_) {
       Entry e = scan::reread_directory_record(dir, k.record, shift_);
-      e.status = k.status;
+      e.status = k.status();
       auto row = scan::to_row(e);
       row.zip64 = row.zip64 || k.lfh_zip64;
       f(row);
@@ -314,13 +319,13 @@ void judge_directory(Verification& v, DirectoryPass& pass, std::vector<Entry>& b
   judge_layout(placed, name_of, end, end.cd_start + end.cd_size, pass.probe, rep.findings);
   for (const auto& x : placed)
     if (x.overlaps) {
-      kept[x.index].status = report::EntryStatus::damaged;
+      kept[x.index].set_status(report::EntryStatus::damaged);
       if (opt.keep_entries) v.entries[x.index].status = report::EntryStatus::damaged;
     }
   std::vector<Extent>().swap(placed);
   names.finish(name_of, rep.findings);
   features.finish(rep.findings);
-  for (const auto& k : kept) ok += k.status == report::EntryStatus::ok;
+  for (const auto& k : kept) ok += k.status() == report::EntryStatus::ok;
   const std::size_t count = kept.size();
   if (opt.rows && opt.keep_entries) {
     rep.entries.reserve(count);
