@@ -63,7 +63,7 @@ bool window_witness(io::ByteSource& src, Entry& e) {
 // An unlinked temporary file in TMPDIR (else /tmp): what the walk witnessed of each entry and the
 // directory's records, which a pipe cannot read again, wait here until the directory is judged,
 // so that memory does not grow with the entry count (issue 13). Written through a buffer of
-// 1 MiB, read back through io::CachedSource.
+// 256 KiB, read back through io::CachedSource.
 class Spill final : public io::ByteSource {
  public:
   Spill() {
@@ -116,7 +116,7 @@ class Spill final : public io::ByteSource {
   }
 
  private:
-  static constexpr std::size_t kBuffer = 1u << 20;
+  static constexpr std::size_t kBuffer = 256u << 10;
   std::string dir_;
   int fd_ = -1;
   std::uint64_t written_ = 0;
@@ -141,21 +141,30 @@ class SpilledRegion final : public io::ByteSource {
   std::uint64_t at_, origin_, len_, size_;
 };
 
-// What the walk witnessed of one entry (what the directory's judge weighs beside the record), in
-// records of one size; the local header's name and the decoder's message are kept apart.
-struct Witness {
-  std::uint64_t data_offset = 0, end_offset = 0, cut_intact = 0;
-  std::uint64_t text_at = 0;  // the name, then the message
+// One walked entry in the spill: every field of scan::Entry in a record of one size; its name,
+// the decoder's message and the extra fields and comment are kept apart.
+struct Stored {
+  std::uint64_t compressed_size = 0, uncompressed_size = 0, lfh_offset = 0, data_offset = 0, end_offset = 0;
+  std::uint64_t cut_intact = 0, consumed = 0, produced = 0;
+  std::uint64_t text_at = 0;  // name, message, directory extra, comment, local extra
   scan::LocalClaim lfh;
   scan::DataDescriptor descriptor;
-  std::uint64_t consumed = 0, produced = 0;
-  std::uint32_t crc = 0;
-  std::uint32_t name_len = 0, error_len = 0;
-  codec::DecodeResult::Status status = codec::DecodeResult::Status::ok;
+  std::uint32_t crc32 = 0, external_attr = 0, disk_start = 0, crc = 0;
+  std::uint32_t name_len = 0, error_len = 0, cd_extra_len = 0, comment_len = 0, lfh_extra_len = 0;
+  std::uint16_t version_made_by = 0, version_needed = 0, flags = 0, method = 0, mod_time = 0, mod_date = 0;
+  std::uint16_t internal_attr = 0;
+  codec::DecodeResult::Status decode_status = codec::DecodeResult::Status::ok;
   scan::CryptOutcome crypt = scan::CryptOutcome::not_tried;
+  scan::LocalProblem lfh_problem = scan::LocalProblem::none;
+  report::EntryStatus status = report::EntryStatus::unchecked;
+  std::uint8_t cd_extra_refused_by = 0;
+  bool cd_zip64 = false, in_directory = false, cd_extra_malformed = false, has_extras = false;
   bool has_lfh = false, has_descriptor = false, descriptor_cut = false, has_decoded = false, has_cut_intact = false;
+  bool next_record_follows = true, extent_known = true, claims_from_directory = false;
 };
-static_assert(std::is_trivially_copyable_v<Witness>);
+static_assert(std::is_trivially_copyable_v<Stored>);
+// A field added to scan::Entry must be added to Stored, put() and get() too.
+static_assert(sizeof(scan::Entry) == 328, "scan::Entry changed: keep Stored in step with it");
 
 // Directory records from `at` onwards, for as long as they follow one another (4.3.12), copied to
 // the spill as they pass; returns how many. `end_at`: where they ended.
@@ -223,31 +232,106 @@ class Spilled {
   std::optional<SpilledRegion> region;
 
   void keep(const Entry& e) {
-    Witness w{};
+    Stored w{};
+    w.compressed_size = e.compressed_size;
+    w.uncompressed_size = e.uncompressed_size;
+    w.lfh_offset = e.lfh_offset;
     w.data_offset = e.data_offset;
     w.end_offset = e.end_offset;
-    w.has_lfh = e.lfh.has_value();
-    if (e.lfh) w.lfh = *e.lfh;
-    w.has_descriptor = e.descriptor.has_value();
-    if (e.descriptor) w.descriptor = *e.descriptor;
-    w.descriptor_cut = e.descriptor_cut;
+    w.has_cut_intact = e.cut_intact.has_value();
+    if (e.cut_intact) w.cut_intact = *e.cut_intact;
     w.has_decoded = e.decoded.has_value();
     if (e.decoded) {
-      w.status = e.decoded->status;
+      w.decode_status = e.decoded->status;
       w.consumed = e.decoded->consumed;
       w.produced = e.decoded->produced;
       w.crc = e.decoded->crc;
       w.error_len = std::uint32_t(e.decoded->error.size());
     }
+    w.has_lfh = e.lfh.has_value();
+    if (e.lfh) w.lfh = *e.lfh;
+    w.has_descriptor = e.descriptor.has_value();
+    if (e.descriptor) w.descriptor = *e.descriptor;
+    w.crc32 = e.crc32;
+    w.external_attr = e.external_attr;
+    w.disk_start = e.disk_start;
+    w.version_made_by = e.version_made_by;
+    w.version_needed = e.version_needed;
+    w.flags = e.flags;
+    w.method = e.method;
+    w.mod_time = e.mod_time;
+    w.mod_date = e.mod_date;
+    w.internal_attr = e.internal_attr;
     w.crypt = e.crypt;
-    w.has_cut_intact = e.cut_intact.has_value();
-    if (e.cut_intact) w.cut_intact = *e.cut_intact;
+    w.lfh_problem = e.lfh_problem;
+    w.status = e.status;
+    w.cd_extra_refused_by = e.cd_extra_refused_by;
+    w.cd_zip64 = e.cd_zip64;
+    w.in_directory = e.in_directory;
+    w.cd_extra_malformed = e.cd_extra_malformed;
+    w.descriptor_cut = e.descriptor_cut;
+    w.next_record_follows = e.next_record_follows;
+    w.extent_known = e.extent_known;
+    w.claims_from_directory = e.claims_from_directory;
+    w.has_extras = e.extras != nullptr;
     w.name_len = std::uint32_t(e.name.size());
+    w.cd_extra_len = std::uint32_t(e.cd_extra().size());
+    w.comment_len = std::uint32_t(e.comment().size());
+    w.lfh_extra_len = std::uint32_t(e.lfh_extra().size());
     w.text_at = text.tell();
     witnesses.put(&w, sizeof w);
     text.put(e.name.data(), e.name.size());
     if (e.decoded) text.put(e.decoded->error.data(), e.decoded->error.size());
+    text.put(e.cd_extra().data(), e.cd_extra().size());
+    text.put(e.comment().data(), e.comment().size());
+    text.put(e.lfh_extra().data(), e.lfh_extra().size());
     offsets_.push_back(e.lfh_offset & ~kReferenced);
+  }
+  // Walked entry i (in walk order) as the walk made it.
+  Entry entry(std::size_t i) {
+    Entry e;
+    std::string error;
+    const Stored w = stored(i, e.name, &error);
+    std::string extras[3];
+    std::uint64_t at = w.text_at + w.name_len + w.error_len;
+    const std::uint32_t lens[3] = {w.cd_extra_len, w.comment_len, w.lfh_extra_len};
+    for (int k = 0; k < 3; ++k) {
+      extras[k] = read_text(at, lens[k]);
+      at += lens[k];
+    }
+    if (w.has_extras)
+      e.extras = std::make_shared<const Entry::Extras>(Entry::Extras{std::move(extras[0]), std::move(extras[1]), std::move(extras[2])});
+    e.compressed_size = w.compressed_size;
+    e.uncompressed_size = w.uncompressed_size;
+    e.lfh_offset = w.lfh_offset;
+    e.data_offset = w.data_offset;
+    e.end_offset = w.end_offset;
+    if (w.has_cut_intact) e.cut_intact = w.cut_intact;
+    if (w.has_decoded) e.decoded = codec::DecodeResult{w.decode_status, w.consumed, w.produced, w.crc, std::move(error)};
+    if (w.has_lfh) e.lfh = w.lfh;
+    if (w.has_descriptor) e.descriptor = w.descriptor;
+    e.crc32 = w.crc32;
+    e.external_attr = w.external_attr;
+    e.disk_start = w.disk_start;
+    e.version_made_by = w.version_made_by;
+    e.version_needed = w.version_needed;
+    e.flags = w.flags;
+    e.method = w.method;
+    e.mod_time = w.mod_time;
+    e.mod_date = w.mod_date;
+    e.internal_attr = w.internal_attr;
+    e.crypt = w.crypt;
+    e.lfh_problem = w.lfh_problem;
+    e.status = w.status;
+    e.cd_extra_refused_by = w.cd_extra_refused_by;
+    e.cd_zip64 = w.cd_zip64;
+    e.in_directory = w.in_directory;
+    e.cd_extra_malformed = w.cd_extra_malformed;
+    e.descriptor_cut = w.descriptor_cut;
+    e.next_record_follows = w.next_record_follows;
+    e.extent_known = w.extent_known;
+    e.claims_from_directory = w.claims_from_directory;
+    return e;
   }
   // The walk is over: the index is sorted (the walk goes forward, so it nearly always is).
   void seal() {
@@ -275,19 +359,8 @@ class Spilled {
                                         [](std::uint64_t a, std::uint64_t o) { return (a & ~kReferenced) < o; }) -
                        offsets_.begin());
   }
-  Witness witness(std::size_t p, std::string& name, std::string* error) {
-    const std::uint64_t i = order_.empty() ? p : order_[p];
-    Witness w;
-    if (back_->read_at(i * sizeof w, {reinterpret_cast<std::uint8_t*>(&w), sizeof w}) < sizeof w)
-      throw io::IoError(fmt::format("the temporary file ends inside witness {}", i));
-    name.resize(w.name_len);
-    text_back_->read_at(w.text_at, {reinterpret_cast<std::uint8_t*>(name.data()), name.size()});
-    if (error) {
-      error->resize(w.error_len);
-      text_back_->read_at(w.text_at + w.name_len, {reinterpret_cast<std::uint8_t*>(error->data()), error->size()});
-    }
-    return w;
-  }
+  // The walked entry at position p of the index: its record, name and message.
+  Stored witness(std::size_t p, std::string& name, std::string* error) { return stored(order_.empty() ? p : order_[p], name, error); }
   std::string name(std::size_t p) {
     std::string n;
     witness(p, n, nullptr);
@@ -303,6 +376,21 @@ class Spilled {
   std::vector<std::uint64_t> offsets_;
   std::vector<std::uint32_t> order_;  // walk order of each position, when the walk went back
   std::unique_ptr<io::CachedSource> back_, text_back_;
+
+  Stored stored(std::size_t i, std::string& name, std::string* error) {
+    Stored w;
+    if (back_->read_at(i * sizeof w, {reinterpret_cast<std::uint8_t*>(&w), sizeof w}) < sizeof w)
+      throw io::IoError(fmt::format("the temporary file ends inside walked entry {}", i + 1));
+    name = read_text(w.text_at, w.name_len);
+    if (error) *error = read_text(w.text_at + w.name_len, w.error_len);
+    return w;
+  }
+  std::string read_text(std::uint64_t at, std::uint32_t len) {
+    std::string out(len, '\0');
+    if (len && text_back_->read_at(at, {reinterpret_cast<std::uint8_t*>(out.data()), len}) < len)
+      throw io::IoError(fmt::format("the temporary file ends inside the text at {}", at));
+    return out;
+  }
 };
 
 }  // namespace
@@ -315,25 +403,37 @@ Verification verify_stream(io::StreamSource& src, const std::string& path, const
   rep.archive_path = path;
   const unsigned threads = opt.threads ? opt.threads : default_threads();
   const std::size_t batch_size = std::max<std::size_t>(opt.batch, 1);
+  // Directory records judged at a time: nothing is decoded then (the walk did that), so a batch
+  // need not keep threads busy, and a smaller one holds fewer entries beside the spill's index.
+  const std::size_t records_at_a_time = std::min<std::size_t>(batch_size, 4096);
 
-  // Every walked entry's witnesses go to the spill, indexed by offset. Unless the caller wants
-  // the entries, the walk settles them as it goes, and a tally judges them too: the report if no
-  // directory ever arrives (a cut backup through a pipe).
+  // Unless the caller wants the entries, the walk settles them as it goes and they wait in the
+  // spill: whether they are judged as the walk's report or as witnesses of the directory's
+  // claims is known only when the stream ends.
   auto sp = std::make_shared<Spilled>();
   auto keep_witnesses = [&](const std::vector<Entry>& es) {
     for (const auto& e : es) sp->keep(e);
   };
-  std::shared_ptr<WalkTally> tally;
   scan::ScanOptions so{nullptr, 0, threads};
   if (!opt.keep_entries) {
-    tally = std::make_shared<WalkTally>(src, true);
-    tally->names_from = [sp](std::uint64_t offset) { return sp->name_of_offset(offset); };
-    so.settle = [&](std::vector<Entry>& done) {
-      keep_witnesses(done);
-      tally->add(done);
-    };
+    so.settle = [&](std::vector<Entry>& done) { keep_witnesses(done); };
     so.settle_every = batch_size;
   }
+  // No directory came (a cut backup through a pipe): the settled entries are read back in the
+  // walk's order and judged as verify of a file judges a walk it settled (WalkTally).
+  std::shared_ptr<WalkTally> tally;
+  auto tally_walk = [&] {
+    if (opt.keep_entries || tally) return;
+    sp->seal();
+    tally = std::make_shared<WalkTally>(src, true);
+    tally->names_from = [sp](std::uint64_t offset) { return sp->name_of_offset(offset); };
+    std::vector<Entry> settled;
+    for (std::size_t i = 0; i < sp->count();) {
+      settled.clear();
+      for (; i < sp->count() && settled.size() < batch_size; ++i) settled.push_back(sp->entry(i));
+      tally->add(settled);
+    }
+  };
   codec::Workspace ws;
   auto scan = scan::scan_local(src, ws, so);
   dbg_mem("walk");
@@ -368,7 +468,7 @@ Verification verify_stream(io::StreamSource& src, const std::string& path, const
   if (same_reader) {
     for (auto& f : end->findings) rep.add(f);
     directory.emplace(src, *end);
-    directory->next(batch_size, batch, &records);
+    directory->next(records_at_a_time, batch, &records);
     have_directory = directory->readable();  // their offsets already count any prefix
     shift = end->shift;
     if (!have_directory) {
@@ -380,6 +480,7 @@ Verification verify_stream(io::StreamSource& src, const std::string& path, const
     have_directory = forward_count > 0 || (end && end->entries == 0 && end->cd_size == 0);
     if (end) shift = cd_start >= end->cd_offset ? cd_start - end->cd_offset : 0;
     if (!end) {
+      tally_walk();
       rep.add(scan::eocd_missing_finding(src.size(), scan.entries, tally ? tally->count() : 0,
                                          tally ? tally->last_whole() : std::nullopt));
     } else {
@@ -393,11 +494,11 @@ Verification verify_stream(io::StreamSource& src, const std::string& path, const
                                          forward_count)));
     }
     forward_records.emplace(region, cd_start, cd_end, shift);
-    forward_records->next(batch_size, batch, records);
+    forward_records->next(records_at_a_time, batch, records);
   }
 
   if (!have_directory || !end) {
-    sp->seal();  // the tally reads its names back from the spill
+    tally_walk();
     // No directory to check against: the walk is the report, as verify does for a file.
     judge_walk(scan, src.size(), tally ? std::move(tally->judged) : std::vector<report::Finding>{});
     for (auto& f : scan.findings) rep.add(f);
@@ -412,13 +513,12 @@ Verification verify_stream(io::StreamSource& src, const std::string& path, const
     return v;
   }
 
-  // The directory is judged against the walk's witnesses, read back from the spill: the tally
-  // and the walk's last entries are no longer needed.
+  // The directory is judged against the walk's witnesses, read back from the spill: the walk's
+  // last entries join them there.
   keep_witnesses(scan.entries);
   std::vector<Entry>().swap(scan.entries);
-  tally.reset();
-  // The tally's rows were many small blocks of the heap: given back before the directory's
-  // arrays are made, so that the two phases' peaks do not add up.
+  // The walk's entries were many small blocks of the heap (their names): given back before the
+  // directory's arrays are made, so that the two phases' peaks do not add up.
   ::malloc_trim(0);
   // The walk's entries are looked up by offset, by halving: the walk only goes forward, so they
   // are nearly always in that order already.
@@ -455,7 +555,7 @@ Verification verify_stream(io::StreamSource& src, const std::string& path, const
       } else {
         for (std::size_t r = p; r < sp->count() && sp->offset(r) == e.lfh_offset; ++r) sp->reference(r);
         std::string error;
-        Witness w = sp->witness(p, walk_name, &error);
+        Stored w = sp->witness(p, walk_name, &error);
         if (!w.has_lfh) {
           e.lfh_problem = scan::LocalProblem::cut;  // the stream ended inside that header
         } else {
@@ -466,7 +566,7 @@ Verification verify_stream(io::StreamSource& src, const std::string& path, const
           e.data_offset = w.data_offset;
           e.end_offset = w.end_offset;
           if (local_header_is_its_own(e)) {
-            if (w.has_decoded) e.decoded = codec::DecodeResult{w.status, w.consumed, w.produced, w.crc, std::move(error)};
+            if (w.has_decoded) e.decoded = codec::DecodeResult{w.decode_status, w.consumed, w.produced, w.crc, std::move(error)};
             e.crypt = w.crypt;
             if (w.has_descriptor) e.descriptor = w.descriptor;
             e.descriptor_cut = w.descriptor_cut;
@@ -493,7 +593,8 @@ Verification verify_stream(io::StreamSource& src, const std::string& path, const
                      same_reader ? std::size_t(std::min<std::uint64_t>(end->entries, end->cd_size / zip::kCentralHeaderLen))
                                  : forward_count,
                      [&](std::vector<Entry>& out, std::vector<std::uint64_t>& at) {
-                       return same_reader ? directory->next(batch_size, out, &at) : forward_records->next(batch_size, out, at);
+                       return same_reader ? directory->next(records_at_a_time, out, &at)
+                                          : forward_records->next(records_at_a_time, out, at);
                      },
                      examine,
                      [&] {
