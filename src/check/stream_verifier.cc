@@ -23,8 +23,11 @@
 #include "scan/local_scanner.h"
 
 #include <fstream>
+#include <chrono>
 static void dbg_mem(const char* what) {
   if (!std::getenv("ZM_DBG")) return;
+  static auto t0 = std::chrono::steady_clock::now();
+  fprintf(stderr, "%s %.3f s\n", what, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   std::ifstream f("/proc/self/status"); std::string l;
   while (std::getline(f, l)) if (l.rfind("VmHWM",0)==0 || l.rfind("VmRSS",0)==0) fprintf(stderr, "%s %s\n", what, l.c_str());
 }
@@ -401,6 +404,7 @@ Verification verify_stream(io::StreamSource& src, const std::string& path, const
   report::Report& rep = v.report;
   rep.command = "verify";
   rep.archive_path = path;
+  dbg_mem("start");
   const unsigned threads = opt.threads ? opt.threads : default_threads();
   const std::size_t batch_size = std::max<std::size_t>(opt.batch, 1);
   // Directory records judged at a time: nothing is decoded then (the walk did that), so a batch
@@ -419,21 +423,6 @@ Verification verify_stream(io::StreamSource& src, const std::string& path, const
     so.settle = [&](std::vector<Entry>& done) { keep_witnesses(done); };
     so.settle_every = batch_size;
   }
-  // No directory came (a cut backup through a pipe): the settled entries are read back in the
-  // walk's order and judged as verify of a file judges a walk it settled (WalkTally).
-  std::shared_ptr<WalkTally> tally;
-  auto tally_walk = [&] {
-    if (opt.keep_entries || tally) return;
-    sp->seal();
-    tally = std::make_shared<WalkTally>(src, true);
-    tally->names_from = [sp](std::uint64_t offset) { return sp->name_of_offset(offset); };
-    std::vector<Entry> settled;
-    for (std::size_t i = 0; i < sp->count();) {
-      settled.clear();
-      for (; i < sp->count() && settled.size() < batch_size; ++i) settled.push_back(sp->entry(i));
-      tally->add(settled);
-    }
-  };
   codec::Workspace ws;
   auto scan = scan::scan_local(src, ws, so);
   dbg_mem("walk");
@@ -445,6 +434,7 @@ Verification verify_stream(io::StreamSource& src, const std::string& path, const
     dir_at = sp->text.tell();
     forward_count = spill_directory_forward(src, cd_start, &cd_end, sp->text, forward);
   }
+  dbg_mem("forward");
   src.drain();
   dbg_mem("drain");
   rep.archive_size = src.size();
@@ -453,6 +443,27 @@ Verification verify_stream(io::StreamSource& src, const std::string& path, const
   auto end = scan::locate_end_records(src);
   if (!scan.found_any_header && !end)
     throw CannotProceed(path + ": not a ZIP archive (no end record and no local file header anywhere)");
+
+  // No directory came (a cut backup through a pipe): the walk is judged, its settled entries read
+  // back in the walk's order and judged as verify of a file judges a walk it settled (WalkTally).
+  std::shared_ptr<WalkTally> tally;
+  bool walk_judged = false;
+  auto judge_the_walk = [&] {
+    if (walk_judged) return;
+    walk_judged = true;
+    sp->seal();
+    if (!opt.keep_entries) {
+      tally = std::make_shared<WalkTally>(src, true);
+      tally->names_from = [sp](std::uint64_t offset) { return sp->name_of_offset(offset); };
+      std::vector<Entry> settled;
+      for (std::size_t i = 0; i < sp->count();) {
+        settled.clear();
+        for (; i < sp->count() && settled.size() < batch_size; ++i) settled.push_back(sp->entry(i));
+        tally->add(settled);
+      }
+    }
+    judge_walk(scan, src.size(), tally ? std::move(tally->judged) : std::vector<report::Finding>{});
+  };
 
   // While the window still holds the whole directory (all but the largest), it is read by the very
   // reader a file's directory is read by, with the same checks; only a directory the window has
@@ -480,7 +491,8 @@ Verification verify_stream(io::StreamSource& src, const std::string& path, const
     have_directory = forward_count > 0 || (end && end->entries == 0 && end->cd_size == 0);
     if (end) shift = cd_start >= end->cd_offset ? cd_start - end->cd_offset : 0;
     if (!end) {
-      tally_walk();
+      // Named by the last entry judged whole, as a file's verify names it.
+      judge_the_walk();
       rep.add(scan::eocd_missing_finding(src.size(), scan.entries, tally ? tally->count() : 0,
                                          tally ? tally->last_whole() : std::nullopt));
     } else {
@@ -498,9 +510,8 @@ Verification verify_stream(io::StreamSource& src, const std::string& path, const
   }
 
   if (!have_directory || !end) {
-    tally_walk();
     // No directory to check against: the walk is the report, as verify does for a file.
-    judge_walk(scan, src.size(), tally ? std::move(tally->judged) : std::vector<report::Finding>{});
+    judge_the_walk();
     for (auto& f : scan.findings) rep.add(f);
     const std::size_t before = tally ? tally->count() : 0;
     if (same_reader && end && scan.entries.empty() && !before)  // as a file's verify says it
