@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
@@ -182,13 +183,18 @@ std::size_t spill_directory_forward(io::ByteSource& src, std::uint64_t at, std::
                       (fixed[32] | fixed[33] << 8);
     auto rec = rd.peek(len);
     if (rec.size() < len) break;
-    zip::Cursor c(rec);
-    auto h = zip::parse_central(c);
-    bool zip64_missing = false;
-    Entry e = scan::entry_from_record(std::move(h), &zip64_missing);
-    if (zip64_missing)
-      rep.add(make_finding(report::Code::zip64_inconsistent, e.name, rd.pos(),
-                           "a size or offset is 0xFFFFFFFF but the ZIP64 extra field lacks the value"));
+    // Only a record with an all-ones size, offset or disk defers to a ZIP64 field that may lack
+    // the value (4.5.3): the others are parsed when the directory is judged, not twice.
+    if (zip::load_u32(rec.data() + 20) == zip::kMax32 || zip::load_u32(rec.data() + 24) == zip::kMax32 ||
+        zip::load_u32(rec.data() + 42) == zip::kMax32 || (rec[34] | rec[35] << 8) == zip::kMax16) {
+      zip::Cursor c(rec);
+      auto h = zip::parse_central(c);
+      bool zip64_missing = false;
+      Entry e = scan::entry_from_record(std::move(h), &zip64_missing);
+      if (zip64_missing)
+        rep.add(make_finding(report::Code::zip64_inconsistent, e.name, rd.pos(),
+                             "a size or offset is 0xFFFFFFFF but the ZIP64 extra field lacks the value"));
+    }
     spill.put(rec.data(), len);
     ++count;
     rd.skip(len);
@@ -340,10 +346,7 @@ class Spilled {
   void seal() {
     witnesses.flush();
     text.flush();
-    if (!back_) {
-      back_ = std::make_unique<io::CachedSource>(witnesses, 64u << 10);
-      text_back_ = std::make_unique<io::CachedSource>(text, 64u << 10);
-    }
+    if (!back_) back_ = std::make_unique<Reader>(*this);
     if (std::is_sorted(offsets_.begin(), offsets_.end()) || !order_.empty()) return;
     order_.resize(offsets_.size());
     for (std::uint32_t i = 0; i < order_.size(); ++i) order_[i] = i;
@@ -355,7 +358,8 @@ class Spilled {
   std::size_t count() const { return offsets_.size(); }
   std::uint64_t offset(std::size_t p) const { return offsets_[p] & ~kReferenced; }
   bool referenced(std::size_t p) const { return offsets_[p] & kReferenced; }
-  void reference(std::size_t p) { offsets_[p] |= kReferenced; }
+  // Threads examining directory records may mark the same entry.
+  void reference(std::size_t p) { std::atomic_ref<std::uint64_t>(offsets_[p]).fetch_or(kReferenced, std::memory_order_relaxed); }
   // The first position in the index at or after `offset`.
   std::size_t first_at(std::uint64_t offset) const {
     return std::size_t(std::lower_bound(offsets_.begin(), offsets_.end(), offset,
@@ -363,10 +367,17 @@ class Spilled {
                        offsets_.begin());
   }
   // The walked entry at position p of the index: its record, name and message.
-  Stored witness(std::size_t p, std::string& name, std::string* error) { return stored(order_.empty() ? p : order_[p], name, error); }
+  // A thread's own read caches of the spill.
+  struct Reader {
+    explicit Reader(Spilled& s) : records(s.witnesses, 64u << 10), text(s.text, 64u << 10) {}
+    io::CachedSource records, text;
+  };
+  Stored witness(Reader& rd, std::size_t p, std::string& name, std::string* error) {
+    return stored(rd, order_.empty() ? p : order_[p], name, error);
+  }
   std::string name(std::size_t p) {
     std::string n;
-    witness(p, n, nullptr);
+    witness(*back_, p, n, nullptr);
     return n;
   }
   std::string name_of_offset(std::uint64_t offset) {
@@ -378,19 +389,21 @@ class Spilled {
   static constexpr std::uint64_t kReferenced = std::uint64_t(1) << 63;
   std::vector<std::uint64_t> offsets_;
   std::vector<std::uint32_t> order_;  // walk order of each position, when the walk went back
-  std::unique_ptr<io::CachedSource> back_, text_back_;
+  std::unique_ptr<Reader> back_;  // the calling thread's
 
-  Stored stored(std::size_t i, std::string& name, std::string* error) {
+  Stored stored(std::size_t i, std::string& name, std::string* error) { return stored(*back_, i, name, error); }
+  Stored stored(Reader& rd, std::size_t i, std::string& name, std::string* error) {
     Stored w;
-    if (back_->read_at(i * sizeof w, {reinterpret_cast<std::uint8_t*>(&w), sizeof w}) < sizeof w)
+    if (rd.records.read_at(i * sizeof w, {reinterpret_cast<std::uint8_t*>(&w), sizeof w}) < sizeof w)
       throw io::IoError(fmt::format("the temporary file ends inside walked entry {}", i + 1));
-    name = read_text(w.text_at, w.name_len);
-    if (error) *error = read_text(w.text_at + w.name_len, w.error_len);
+    name = read_text(rd, w.text_at, w.name_len);
+    if (error) *error = read_text(rd, w.text_at + w.name_len, w.error_len);
     return w;
   }
-  std::string read_text(std::uint64_t at, std::uint32_t len) {
+  std::string read_text(std::uint64_t at, std::uint32_t len) { return read_text(*back_, at, len); }
+  std::string read_text(Reader& rd, std::uint64_t at, std::uint32_t len) {
     std::string out(len, '\0');
-    if (len && text_back_->read_at(at, {reinterpret_cast<std::uint8_t*>(out.data()), len}) < len)
+    if (len && rd.text.read_at(at, {reinterpret_cast<std::uint8_t*>(out.data()), len}) < len)
       throw io::IoError(fmt::format("the temporary file ends inside the text at {}", at));
     return out;
   }
@@ -552,50 +565,44 @@ Verification verify_stream(io::StreamSource& src, const std::string& path, const
     std::vector<std::uint8_t> prefix_head(std::uint64_t) override { return prefix; }
   } probe(*sp, scan.prefix_head);
 
-  std::string walk_name;
-  auto examine = [&](std::vector<Entry>& b, std::vector<report::Finding>& out, NameJudge& names,
-                     std::vector<NameJudge::Facts>& facts) {
-    std::vector<report::Finding> name_found;
-    facts.resize(b.size());
-    for (std::size_t i = 0; i < b.size(); ++i) {
-      Entry& e = b[i];
+  // Each thread reads the spill through its own caches; a stream the walk has ended no longer
+  // changes, so its window is read from any thread.
+  auto witnesses_for_thread = [&]() -> FillWitnesses {
+    auto rd = std::make_shared<Spilled::Reader>(*sp);
+    auto crypt_ws = std::make_shared<codec::Workspace>();
+    return [&, rd, crypt_ws](Entry& e) {
       const std::size_t p = sp->first_at(e.lfh_offset);
       if (p == sp->count() || sp->offset(p) != e.lfh_offset) {
         if (!window_witness(src, e))
           e.lfh_problem = e.lfh_offset >= src.size() ? scan::LocalProblem::past_end : scan::LocalProblem::absent;
-      } else {
-        for (std::size_t r = p; r < sp->count() && sp->offset(r) == e.lfh_offset; ++r) sp->reference(r);
-        std::string error;
-        Stored w = sp->witness(p, walk_name, &error);
-        if (!w.has_lfh) {
-          e.lfh_problem = scan::LocalProblem::cut;  // the stream ended inside that header
-        } else {
-          // The walk's witnesses of this entry join the directory's claims, and the one judge
-          // weighs them all, as it does for a file.
-          e.lfh = w.lfh;
-          e.lfh->name_differs = walk_name != e.name;
-          e.data_offset = w.data_offset;
-          e.end_offset = w.end_offset;
-          if (local_header_is_its_own(e)) {
-            if (w.has_decoded) e.decoded = codec::DecodeResult{w.decode_status, w.consumed, w.produced, w.crc, std::move(error)};
-            e.crypt = w.crypt;
-            if (w.has_descriptor) e.descriptor = w.descriptor;
-            e.descriptor_cut = w.descriptor_cut;
-            if (w.has_cut_intact) e.cut_intact = w.cut_intact;
-            // The walk saw no scheme it knows in the local header (its AES field damaged, say)
-            // where the directory's record names one: without a password a file's verify asks
-            // for one without reading the data, and so does this.
-            if (!e.decoded && e.crypt == scan::CryptOutcome::not_tried && e.encrypted() && zipcrypt::decodable(e) &&
-                !zipcrypt::password())
-              e.decoded = zipcrypt::decode(ws, src, scan::sized_request(e), e);
-          }
-        }
+        return;
       }
-      judge_entry(e, src.size(), out);
-      settle_extent(e);
-      facts[i] = NameJudge::examine(e, name_found);
-    }
-    names.absorb(name_found);
+      for (std::size_t r = p; r < sp->count() && sp->offset(r) == e.lfh_offset; ++r) sp->reference(r);
+      std::string walk_name, error;
+      const Stored w = sp->witness(*rd, p, walk_name, &error);
+      if (!w.has_lfh) {
+        e.lfh_problem = scan::LocalProblem::cut;  // the stream ended inside that header
+        return;
+      }
+      // The walk's witnesses of this entry join the directory's claims, and the one judge
+      // weighs them all, as it does for a file.
+      e.lfh = w.lfh;
+      e.lfh->name_differs = walk_name != e.name;
+      e.data_offset = w.data_offset;
+      e.end_offset = w.end_offset;
+      if (!local_header_is_its_own(e)) return;
+      if (w.has_decoded) e.decoded = codec::DecodeResult{w.decode_status, w.consumed, w.produced, w.crc, std::move(error)};
+      e.crypt = w.crypt;
+      if (w.has_descriptor) e.descriptor = w.descriptor;
+      e.descriptor_cut = w.descriptor_cut;
+      if (w.has_cut_intact) e.cut_intact = w.cut_intact;
+      // The walk saw no scheme it knows in the local header (its AES field damaged, say) where
+      // the directory's record names one: without a password a file's verify asks for one
+      // without reading the data, and so does this.
+      if (!e.decoded && e.crypt == scan::CryptOutcome::not_tried && e.encrypted() && zipcrypt::decodable(e) &&
+          !zipcrypt::password())
+        e.decoded = zipcrypt::decode(*crypt_ws, src, scan::sized_request(e), e);
+    };
   };
   const std::size_t head = rep.findings.size();
   DirectoryPass pass{same_reader ? static_cast<io::ByteSource&>(src) : static_cast<io::ByteSource&>(region),
@@ -607,7 +614,8 @@ Verification verify_stream(io::StreamSource& src, const std::string& path, const
                        return same_reader ? directory->next(records_at_a_time, out, &at)
                                           : forward_records->next(records_at_a_time, out, at);
                      },
-                     examine,
+                     src.size(),
+                     witnesses_for_thread,
                      [&] {
                        // As a file's verify: the directory's own findings before the entries'.
                        if (same_reader)

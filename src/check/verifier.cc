@@ -62,14 +62,9 @@ void read_descriptor_witness(io::ByteSource& src, Entry& e) {
   e.descriptor_cut = !e.descriptor;
 }
 
-// Everything about one entry of the directory that needs no other entry: its local header, its
-// data, its descriptor, and the judge's verdict on them. Findings go to `out`.
-struct Examined {
-  std::vector<report::Finding> entry, names;  // findings, in entry order
-};
-
-void examine_entry(io::ByteSource& src, codec::Workspace& ws, Entry& e, const VerifyOptions& opt,
-                   std::atomic<std::uint64_t>* progress, Examined& out, NameJudge::Facts& facts) {
+// A file's witnesses of one entry of the directory: its local header, its data, its descriptor.
+void file_witnesses(io::ByteSource& src, codec::Workspace& ws, Entry& e, const VerifyOptions& opt,
+                    std::atomic<std::uint64_t>* progress) {
   read_local_witness(src, e);
   // Only data behind a header that is the entry's own is decoded as the entry's: an encrypted
   // or undecodable entry, or a header that is another entry's, is judged without it.
@@ -85,17 +80,21 @@ void examine_entry(io::ByteSource& src, codec::Workspace& ws, Entry& e, const Ve
   // An encrypted entry's descriptor is read even when it was not decoded: its extent then ends
   // after it (no gap_bytes warning for a PK\7\8 record).
   if (e.decoded || (e.encrypted() && local_header_is_its_own(e))) read_descriptor_witness(src, e);
-  judge_entry(e, src.size(), out.entry);
-  settle_extent(e);
-  facts = NameJudge::examine(e, out.names);
 }
 
-// Examines a batch of entries on `threads` threads. Threads take runs of neighbouring entries (up
-// to 512 KiB of data or 256 entries), so that each thread's read cache serves whole runs of small
-// entries, and each run's findings are kept apart so that they come out in directory order.
-void examine_batch(io::ByteSource& src, std::vector<Entry>& batch, unsigned threads, const VerifyOptions& opt,
-                   std::atomic<std::uint64_t>* progress, std::vector<report::Finding>& out, NameJudge& names,
-                   std::vector<NameJudge::Facts>& facts) {
+// Findings of one run of entries, in entry order.
+struct Examined {
+  std::vector<report::Finding> entry, names;
+};
+
+// Examines a batch of entries on `threads` threads: each entry's witnesses are filled and the
+// judge weighs them (everything about one entry that needs no other). Threads take runs of
+// neighbouring entries (up to 512 KiB of data or 256 entries), so that each thread's read cache
+// serves whole runs of small entries, and each run's findings are kept apart so that they come
+// out in directory order.
+void examine_batch(std::vector<Entry>& batch, unsigned threads, std::uint64_t source_size,
+                   const std::function<FillWitnesses()>& witnesses_for_thread, std::vector<report::Finding>& out,
+                   NameJudge& names, std::vector<NameJudge::Facts>& facts) {
   std::vector<std::size_t> runs{0};
   std::uint64_t run_bytes = 0;
   for (std::size_t i = 0; i < batch.size(); ++i) {
@@ -114,10 +113,15 @@ void examine_batch(io::ByteSource& src, std::vector<Entry>& batch, unsigned thre
   std::exception_ptr error;  // a read error on any thread ends the run with exit status 3
   auto worker = [&] {
     try {
-      thread_local codec::Workspace ws;
-      io::CachedSource cache(src);
+      FillWitnesses fill = witnesses_for_thread();
       for (std::size_t r; (r = next.fetch_add(1)) < run_count;)
-        for (std::size_t i = runs[r]; i < runs[r + 1]; ++i) examine_entry(cache, ws, batch[i], opt, progress, found[r], facts[i]);
+        for (std::size_t i = runs[r]; i < runs[r + 1]; ++i) {
+          Entry& e = batch[i];
+          fill(e);
+          judge_entry(e, source_size, found[r].entry);
+          settle_extent(e);
+          facts[i] = NameJudge::examine(e, found[r].names);
+        }
     } catch (...) {
       std::lock_guard lock(mu);
       if (!error) error = std::current_exception();
@@ -259,9 +263,14 @@ Verification verify_archive(io::ByteSource& src, const std::string& path, const 
                      [&](std::vector<Entry>& out, std::vector<std::uint64_t>& at) {
                        return directory->next(std::max<std::size_t>(opt.batch, 1), out, &at);
                      },
-                     [&](std::vector<Entry>& b, std::vector<report::Finding>& out, NameJudge& names,
-                         std::vector<NameJudge::Facts>& facts) {
-                       examine_batch(src, b, threads, opt, &progress.counter(), out, names, facts);
+                     src.size(),
+                     // Each thread reads through its own cache.
+                     [&]() -> FillWitnesses {
+                       auto cache = std::make_shared<io::CachedSource>(src);
+                       return [&, cache](Entry& e) {
+                         thread_local codec::Workspace ws;
+                         file_witnesses(*cache, ws, e, opt, &progress.counter());
+                       };
                      },
                      [&] {
                        progress.finish();
@@ -295,7 +304,7 @@ void judge_directory(Verification& v, DirectoryPass& pass, std::vector<Entry>& b
   placed.reserve(pass.expected);
   names.reserve(pass.expected);
   do {
-    pass.examine(batch, rep.findings, names, facts);
+    examine_batch(batch, threads, pass.source_size, pass.witnesses, rep.findings, names, facts);
     for (std::size_t i = 0; i < batch.size(); ++i) {
       const Entry& e = batch[i];
       const auto index = std::uint32_t(kept.size());

@@ -15,6 +15,8 @@
 
 namespace zm::check {
 
+using FillWitnesses = std::function<void(scan::Entry&)>;
+
 struct DirectoryPass {
   // Where the records are read back from for names and report rows, and the shift to add to
   // their offsets there.
@@ -24,11 +26,11 @@ struct DirectoryPass {
   std::size_t expected = 0;  // records the directory holds, at most (for reserving)
   // The next batch of records and where each starts; false once the directory is read.
   std::function<bool(std::vector<scan::Entry>& out, std::vector<std::uint64_t>& at)> next;
-  // Fills each entry's witnesses and judges it (judge_entry, settle_extent, NameJudge::examine),
-  // in entry order: findings about entries go to `out`, those about names to `names`.
-  std::function<void(std::vector<scan::Entry>& batch, std::vector<report::Finding>& out, NameJudge& names,
-                     std::vector<NameJudge::Facts>& facts)>
-      examine;
+  std::uint64_t source_size = 0;
+  // Made once for each thread that examines entries: fills one entry's witnesses besides the
+  // record (a file reads its local header and decodes its data; a pipe reads what its walk met),
+  // which the one judge then weighs.
+  std::function<FillWitnesses()> witnesses;
   // After the last batch, before the layout judge (the directory's own findings go in then).
   std::function<void()> after_batches;
   LayoutProbe& probe;
