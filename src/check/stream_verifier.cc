@@ -23,15 +23,6 @@
 #include "scan/end_records.h"
 #include "scan/local_scanner.h"
 
-#include <fstream>
-#include <chrono>
-static void dbg_mem(const char* what) {
-  if (!std::getenv("ZM_DBG")) return;
-  static auto t0 = std::chrono::steady_clock::now();
-  fprintf(stderr, "%s %.3f s\n", what, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-  std::ifstream f("/proc/self/status"); std::string l;
-  while (std::getline(f, l)) if (l.rfind("VmHWM",0)==0 || l.rfind("VmRSS",0)==0) fprintf(stderr, "%s %s\n", what, l.c_str());
-}
 namespace zm::check {
 using report::make_finding;
 using scan::Entry;
@@ -167,7 +158,7 @@ struct Stored {
   bool next_record_follows = true, extent_known = true, claims_from_directory = false;
 };
 static_assert(std::is_trivially_copyable_v<Stored>);
-// A field added to scan::Entry must be added to Stored, put() and get() too.
+// A field added to scan::Entry must be added to Stored, Spilled::keep() and Spilled::entry() too.
 static_assert(sizeof(scan::Entry) == 328, "scan::Entry changed: keep Stored in step with it");
 
 // Directory records from `at` onwards, for as long as they follow one another (4.3.12), copied to
@@ -417,7 +408,6 @@ Verification verify_stream(io::StreamSource& src, const std::string& path, const
   report::Report& rep = v.report;
   rep.command = "verify";
   rep.archive_path = path;
-  dbg_mem("start");
   const unsigned threads = opt.threads ? opt.threads : default_threads();
   const std::size_t batch_size = std::max<std::size_t>(opt.batch, 1);
   // Directory records judged at a time: nothing is decoded then (the walk did that), so a batch
@@ -438,7 +428,6 @@ Verification verify_stream(io::StreamSource& src, const std::string& path, const
   }
   codec::Workspace ws;
   auto scan = scan::scan_local(src, ws, so);
-  dbg_mem("walk");
   std::uint64_t cd_start = 0, cd_end = 0, dir_at = 0;
   std::size_t forward_count = 0;
   report::Report forward;  // what reading the records as they passed found, if that is used
@@ -447,9 +436,7 @@ Verification verify_stream(io::StreamSource& src, const std::string& path, const
     dir_at = sp->text.tell();
     forward_count = spill_directory_forward(src, cd_start, &cd_end, sp->text, forward);
   }
-  dbg_mem("forward");
   src.drain();
-  dbg_mem("drain");
   rep.archive_size = src.size();
   if (src.size() == 0) throw CannotProceed(path + ": the stream is empty (0 bytes); it is not a ZIP archive");
   // The end records sit in the last 64 KiB, which the stream's window still holds.
@@ -547,7 +534,6 @@ Verification verify_stream(io::StreamSource& src, const std::string& path, const
   // The walk's entries are looked up by offset, by halving: the walk only goes forward, so they
   // are nearly always in that order already.
   sp->seal();
-  dbg_mem("sorted");
 
   // The walk's own findings (its prefix, its damaged stretches) are not repeated: with a
   // directory, the layout judge says what the bytes between entries are, as it does for a file,
@@ -627,7 +613,6 @@ Verification verify_stream(io::StreamSource& src, const std::string& path, const
                      "stream",
                      sp};
   judge_directory(v, pass, batch, records, opt, threads, t0);
-  dbg_mem("judged");
   v.from_directory = true;
   return v;
 }
