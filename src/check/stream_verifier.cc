@@ -227,7 +227,7 @@ class ForwardRecords {
 // rows and the tally's names, which are read back when the report is written.
 class Spilled {
  public:
-  Spill witnesses;  // one Witness per walked entry, in walk order
+  Spill witnesses;  // one Stored record per walked entry, in walk order
   Spill text;       // names and messages, then the directory's records
   std::optional<SpilledRegion> region;
 
