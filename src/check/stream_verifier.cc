@@ -556,8 +556,14 @@ Verification verify_stream(io::StreamSource& src, const std::string& path, const
   auto witnesses_for_thread = [&]() -> FillWitnesses {
     auto rd = std::make_shared<Spilled::Reader>(*sp);
     auto crypt_ws = std::make_shared<codec::Workspace>();
-    return [&, rd, crypt_ws](Entry& e) {
-      const std::size_t p = sp->first_at(e.lfh_offset);
+    // The directory mostly lists entries in the order the walk met them: the one after the last
+    // found is tried before halving through the index.
+    auto hint = std::make_shared<std::size_t>(0);
+    return [&, rd, crypt_ws, hint](Entry& e) {
+      std::size_t p = *hint;
+      if (!(p < sp->count() && sp->offset(p) == e.lfh_offset && (p == 0 || sp->offset(p - 1) < e.lfh_offset)))
+        p = sp->first_at(e.lfh_offset);
+      *hint = p + 1;
       if (p == sp->count() || sp->offset(p) != e.lfh_offset) {
         if (!window_witness(src, e))
           e.lfh_problem = e.lfh_offset >= src.size() ? scan::LocalProblem::past_end : scan::LocalProblem::absent;
