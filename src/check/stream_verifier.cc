@@ -55,52 +55,47 @@ bool window_witness(io::ByteSource& src, Entry& e) {
   return true;
 }
 
-// An unlinked temporary file in TMPDIR (else /tmp): what the walk witnessed of each entry and the
-// directory's records, which a pipe cannot read again, wait here until the directory is judged,
-// so that memory does not grow with the entry count (issue 13). Written through a buffer of
-// 256 KiB, read back through io::CachedSource.
+// What the walk witnessed of each entry and the directory's records, which a pipe cannot read
+// again, wait here until the directory is judged, so that memory does not grow with the entry
+// count (issue 13): in memory up to VerifyOptions::spill_in_memory (4 MiB: most archives), then in an unlinked temporary file in
+// TMPDIR (else /tmp), written through a buffer of 256 KiB and read back through
+// io::CachedSource. Where no such file can be made, the bytes stay in memory, as every entry
+// did before.
 class Spill final : public io::ByteSource {
  public:
-  Spill() {
-    const char* env = std::getenv("TMPDIR");
-    dir_ = env && *env ? env : "/tmp";
-    fd_ = ::open(dir_.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-    if (fd_ < 0) {  // a file system without O_TMPFILE
-      std::string name = dir_ + "/zipmedic-XXXXXX";
-      fd_ = ::mkostemp(name.data(), O_CLOEXEC);
-      if (fd_ >= 0) ::unlink(name.c_str());
-    }
-    if (fd_ < 0)
-      throw io::IoError(fmt::format("cannot create a temporary file in {} (set TMPDIR to another directory): {}", dir_,
-                                    std::strerror(errno)));
-    buf_.reserve(kBuffer);
+  explicit Spill(std::size_t in_memory) : in_memory_(in_memory) {}
+  ~Spill() override {
+    if (fd_ >= 0) ::close(fd_);
   }
-  ~Spill() override { ::close(fd_); }
   Spill(const Spill&) = delete;
   Spill& operator=(const Spill&) = delete;
   // Where the next bytes put will be.
-  std::uint64_t tell() const { return written_ + buf_.size(); }
+  std::uint64_t tell() const { return fd_ < 0 ? mem_.size() : written_ + buf_.size(); }
   void put(const void* p, std::size_t n) {
     auto b = static_cast<const std::uint8_t*>(p);
+    if (fd_ < 0) {
+      mem_.insert(mem_.end(), b, b + n);
+      if (mem_.size() >= in_memory_ && !no_file_) to_file();
+      return;
+    }
     buf_.insert(buf_.end(), b, b + n);
     if (buf_.size() >= kBuffer) flush();
   }
   void flush() {
-    std::size_t done = 0;
-    while (done < buf_.size()) {
-      ssize_t n = ::pwrite(fd_, buf_.data() + done, buf_.size() - done, off_t(written_ + done));
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0)
-        throw io::IoError(fmt::format("cannot write the temporary file in {} (set TMPDIR to a directory with room): {}",
-                                      dir_, n < 0 ? std::strerror(errno) : "no progress"));
-      done += std::size_t(n);
-    }
-    written_ += buf_.size();
+    if (fd_ < 0 || buf_.empty()) return;
+    write_all(buf_.data(), buf_.size());
     buf_.clear();
   }
   std::uint64_t size() const override { return tell(); }
+  // From any thread once the writing is done.
   std::size_t read_some(std::uint64_t offset, std::span<std::uint8_t> buf) override {
-    if (!buf_.empty()) flush();
+    if (fd_ < 0) {
+      if (offset >= mem_.size()) return 0;
+      const std::size_t n = std::size_t(std::min<std::uint64_t>(buf.size(), mem_.size() - offset));
+      std::memcpy(buf.data(), mem_.data() + offset, n);
+      return n;
+    }
+    flush();
     if (offset >= written_ || buf.empty()) return 0;
     for (;;) {
       ssize_t n = ::pread(fd_, buf.data(), std::size_t(std::min<std::uint64_t>(buf.size(), written_ - offset)), off_t(offset));
@@ -112,10 +107,41 @@ class Spill final : public io::ByteSource {
 
  private:
   static constexpr std::size_t kBuffer = 256u << 10;
+  void to_file() {
+    const char* env = std::getenv("TMPDIR");
+    dir_ = env && *env ? env : "/tmp";
+    fd_ = ::open(dir_.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (fd_ < 0) {  // a file system without O_TMPFILE
+      std::string name = dir_ + "/zipmedic-XXXXXX";
+      fd_ = ::mkostemp(name.data(), O_CLOEXEC);
+      if (fd_ >= 0) ::unlink(name.c_str());
+    }
+    if (fd_ < 0) {
+      no_file_ = true;
+      return;
+    }
+    write_all(mem_.data(), mem_.size());
+    std::vector<std::uint8_t>().swap(mem_);
+    buf_.reserve(kBuffer);
+  }
+  void write_all(const std::uint8_t* p, std::size_t len) {
+    std::size_t done = 0;
+    while (done < len) {
+      ssize_t n = ::pwrite(fd_, p + done, len - done, off_t(written_ + done));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0)
+        throw io::IoError(fmt::format("cannot write the temporary file in {} (set TMPDIR to a directory with room): {}",
+                                      dir_, n < 0 ? std::strerror(errno) : "no progress"));
+      done += std::size_t(n);
+    }
+    written_ += len;
+  }
+  std::size_t in_memory_;
   std::string dir_;
   int fd_ = -1;
+  bool no_file_ = false;
   std::uint64_t written_ = 0;
-  std::vector<std::uint8_t> buf_;
+  std::vector<std::uint8_t> mem_, buf_;
 };
 
 // Bytes [origin, origin + len) of the stream, kept in the spill from `at`: the directory's
@@ -227,6 +253,7 @@ class ForwardRecords {
 // rows and the tally's names, which are read back when the report is written.
 class Spilled {
  public:
+  explicit Spilled(std::size_t in_memory) : witnesses(in_memory), text(in_memory) {}
   Spill witnesses;  // one Stored record per walked entry, in walk order
   Spill text;       // names and messages, then the directory's records
   std::optional<SpilledRegion> region;
@@ -417,7 +444,7 @@ Verification verify_stream(io::StreamSource& src, const std::string& path, const
   // Unless the caller wants the entries, the walk settles them as it goes and they wait in the
   // spill: whether they are judged as the walk's report or as witnesses of the directory's
   // claims is known only when the stream ends.
-  auto sp = std::make_shared<Spilled>();
+  auto sp = std::make_shared<Spilled>(opt.spill_in_memory);
   auto keep_witnesses = [&](const std::vector<Entry>& es) {
     for (const auto& e : es) sp->keep(e);
   };

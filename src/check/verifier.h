@@ -37,6 +37,9 @@ struct VerifyOptions {
   // directory: small enough to hold (a few MiB of entries), large enough to keep every decode
   // thread busy between batches. Tests make it small.
   std::size_t batch = 16384;
+  // verify -: bytes of what the walk saw that are held in memory before they go to a temporary
+  // file (tests make it 0).
+  std::size_t spill_in_memory = 4u << 20;
 };
 
 // The verified catalog (entries in directory order) is returned alongside the report so that

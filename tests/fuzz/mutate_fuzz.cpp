@@ -168,6 +168,7 @@ int main(int argc, char** argv) {
         zm::check::VerifyOptions small{2, false};
         small.keep_entries = false;
         small.batch = 1 + rng() % 3;
+        small.spill_in_memory = rng() % 2 ? 0 : 64;  // a temporary file from the first byte or the 64th
         stream_verdict(b, rng, {2, false}, window, &held);
         stream_verdict(b, rng, small, window, &settled);
         if (settled != held)
