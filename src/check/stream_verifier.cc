@@ -1,6 +1,9 @@
 // verify from a pipe: the archive is read once, front to back. Entries are decoded as they pass
-// (the local scanner), the central directory is parsed when it arrives, and the two are then
-// cross-checked so that the findings match what verify says of the same bytes in a file.
+// (the local scanner) and what the walk saw of each waits in a spill (memory, then an unlinked
+// temporary file); the central directory that arrives at the end is then judged a batch at a
+// time by the file's own loop (judge_directory), each record against the walk's witnesses, so
+// that the findings match what verify says of the same bytes in a file and memory does not grow
+// with the entry count (issue 13).
 #include <fmt/format.h>
 
 #include <fcntl.h>
