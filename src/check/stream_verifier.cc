@@ -252,7 +252,7 @@ class ForwardRecords {
 };
 
 // The walk's witnesses in the spill, and an index of them by local header offset (8 bytes an
-// entry: the top bit marks an entry some directory record points to). Shared with the report's
+// entry, and a bit for whether a directory record points to it). Shared with the report's
 // rows and the tally's names, which are read back when the report is written.
 class Spilled {
  public:
@@ -315,7 +315,7 @@ class Spilled {
     text.put(e.cd_extra().data(), e.cd_extra().size());
     text.put(e.comment().data(), e.comment().size());
     text.put(e.lfh_extra().data(), e.lfh_extra().size());
-    offsets_.push_back(e.lfh_offset & ~kReferenced);
+    offsets_.push_back(e.lfh_offset);
   }
   // Walked entry i (in walk order) as the walk made it.
   Entry entry(std::size_t i) {
@@ -368,6 +368,7 @@ class Spilled {
     witnesses.flush();
     text.flush();
     if (!back_) back_ = std::make_unique<Reader>(*this);
+    referenced_ = std::make_unique<std::atomic<std::uint64_t>[]>(offsets_.size() / 64 + 1);
     if (std::is_sorted(offsets_.begin(), offsets_.end()) || !order_.empty()) return;
     order_.resize(offsets_.size());
     for (std::uint32_t i = 0; i < order_.size(); ++i) order_[i] = i;
@@ -377,14 +378,14 @@ class Spilled {
     offsets_.swap(sorted);
   }
   std::size_t count() const { return offsets_.size(); }
-  std::uint64_t offset(std::size_t p) const { return offsets_[p] & ~kReferenced; }
-  bool referenced(std::size_t p) const { return offsets_[p] & kReferenced; }
+  std::uint64_t offset(std::size_t p) const { return offsets_[p]; }
+  bool referenced(std::size_t p) const { return referenced_[p / 64].load(std::memory_order_relaxed) >> (p % 64) & 1; }
   // Threads examining directory records may mark the same entry.
-  void reference(std::size_t p) { std::atomic_ref<std::uint64_t>(offsets_[p]).fetch_or(kReferenced, std::memory_order_relaxed); }
+  void reference(std::size_t p) { referenced_[p / 64].fetch_or(std::uint64_t(1) << (p % 64), std::memory_order_relaxed); }
   // The first position in the index at or after `offset`.
   std::size_t first_at(std::uint64_t offset) const {
     return std::size_t(std::lower_bound(offsets_.begin(), offsets_.end(), offset,
-                                        [](std::uint64_t a, std::uint64_t o) { return (a & ~kReferenced) < o; }) -
+                                        [](std::uint64_t a, std::uint64_t o) { return a < o; }) -
                        offsets_.begin());
   }
   // The walked entry at position p of the index: its record, name and message.
@@ -407,7 +408,8 @@ class Spilled {
   }
 
  private:
-  static constexpr std::uint64_t kReferenced = std::uint64_t(1) << 63;
+  // A bit per position: some directory record points to that entry (marked from any thread).
+  std::unique_ptr<std::atomic<std::uint64_t>[]> referenced_;
   std::vector<std::uint64_t> offsets_;
   std::vector<std::uint32_t> order_;  // walk order of each position, when the walk went back
   std::unique_ptr<Reader> back_;  // the calling thread's
