@@ -164,7 +164,7 @@ namespace {
 
 // What verify keeps of each entry of a directory once it is judged, besides its Extent: where its
 // record is (its name and sizes are read back from there for the report) and its status.
-// 8 bytes: a million entries' offsets fit 59 bits many times over.
+// 8 bytes: an offset needs far fewer than 59 bits (512 PiB).
 struct Kept {
   Kept(std::uint64_t at, report::EntryStatus s, bool zip64) : record(at), status_(std::uint64_t(s)), lfh_zip64(zip64) {}
   std::uint64_t record : 59;  // offset of the directory record
