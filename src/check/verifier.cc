@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "check/judge.h"
+#include "check/verify_pass.h"
 #include "check/walk_tally.h"
 #include "crypt/zip_crypto.h"
 #include "report/progress.h"
@@ -61,14 +62,9 @@ void read_descriptor_witness(io::ByteSource& src, Entry& e) {
   e.descriptor_cut = !e.descriptor;
 }
 
-// Everything about one entry of the directory that needs no other entry: its local header, its
-// data, its descriptor, and the judge's verdict on them. Findings go to `out`.
-struct Examined {
-  std::vector<report::Finding> entry, names;  // findings, in entry order
-};
-
-void examine_entry(io::ByteSource& src, codec::Workspace& ws, Entry& e, const VerifyOptions& opt,
-                   std::atomic<std::uint64_t>* progress, Examined& out, NameJudge::Facts& facts) {
+// A file's witnesses of one entry of the directory: its local header, its data, its descriptor.
+void file_witnesses(io::ByteSource& src, codec::Workspace& ws, Entry& e, const VerifyOptions& opt,
+                    std::atomic<std::uint64_t>* progress) {
   read_local_witness(src, e);
   // Only data behind a header that is the entry's own is decoded as the entry's: an encrypted
   // or undecodable entry, or a header that is another entry's, is judged without it.
@@ -84,17 +80,21 @@ void examine_entry(io::ByteSource& src, codec::Workspace& ws, Entry& e, const Ve
   // An encrypted entry's descriptor is read even when it was not decoded: its extent then ends
   // after it (no gap_bytes warning for a PK\7\8 record).
   if (e.decoded || (e.encrypted() && local_header_is_its_own(e))) read_descriptor_witness(src, e);
-  judge_entry(e, src.size(), out.entry);
-  settle_extent(e);
-  facts = NameJudge::examine(e, out.names);
 }
 
-// Examines a batch of entries on `threads` threads. Threads take runs of neighbouring entries (up
-// to 512 KiB of data or 256 entries), so that each thread's read cache serves whole runs of small
-// entries, and each run's findings are kept apart so that they come out in directory order.
-void examine_batch(io::ByteSource& src, std::vector<Entry>& batch, unsigned threads, const VerifyOptions& opt,
-                   std::atomic<std::uint64_t>* progress, std::vector<report::Finding>& out, NameJudge& names,
-                   std::vector<NameJudge::Facts>& facts) {
+// Findings of one run of entries, in entry order.
+struct Examined {
+  std::vector<report::Finding> entry, names;
+};
+
+// Examines a batch of entries on `threads` threads: each entry's witnesses are filled and the
+// judge weighs them (everything about one entry that needs no other). Threads take runs of
+// neighbouring entries (up to 512 KiB of data or 256 entries), so that each thread's read cache
+// serves whole runs of small entries, and each run's findings are kept apart so that they come
+// out in directory order.
+void examine_batch(std::vector<Entry>& batch, unsigned threads, std::uint64_t source_size,
+                   const std::function<FillWitnesses()>& witnesses_for_thread, std::vector<report::Finding>& out,
+                   NameJudge& names, std::vector<NameJudge::Facts>& facts) {
   std::vector<std::size_t> runs{0};
   std::uint64_t run_bytes = 0;
   for (std::size_t i = 0; i < batch.size(); ++i) {
@@ -113,10 +113,15 @@ void examine_batch(io::ByteSource& src, std::vector<Entry>& batch, unsigned thre
   std::exception_ptr error;  // a read error on any thread ends the run with exit status 3
   auto worker = [&] {
     try {
-      thread_local codec::Workspace ws;
-      io::CachedSource cache(src);
+      FillWitnesses fill = witnesses_for_thread();
       for (std::size_t r; (r = next.fetch_add(1)) < run_count;)
-        for (std::size_t i = runs[r]; i < runs[r + 1]; ++i) examine_entry(cache, ws, batch[i], opt, progress, found[r], facts[i]);
+        for (std::size_t i = runs[r]; i < runs[r + 1]; ++i) {
+          Entry& e = batch[i];
+          fill(e);
+          judge_entry(e, source_size, found[r].entry);
+          settle_extent(e);
+          facts[i] = NameJudge::examine(e, found[r].names);
+        }
     } catch (...) {
       std::lock_guard lock(mu);
       if (!error) error = std::current_exception();
@@ -159,23 +164,29 @@ namespace {
 
 // What verify keeps of each entry of a directory once it is judged, besides its Extent: where its
 // record is (its name and sizes are read back from there for the report) and its status.
+// 8 bytes: an offset needs far fewer than 59 bits (512 PiB).
 struct Kept {
-  std::uint64_t record = 0;  // offset of the directory record
-  report::EntryStatus status = report::EntryStatus::unchecked;
-  bool lfh_zip64 = false;
+  Kept(std::uint64_t at, report::EntryStatus s, bool zip64) : record(at), status_(std::uint64_t(s)), lfh_zip64(zip64) {}
+  std::uint64_t record : 59;  // offset of the directory record
+  std::uint64_t status_ : 4;
+  std::uint64_t lfh_zip64 : 1;
+  report::EntryStatus status() const { return report::EntryStatus(status_); }
+  void set_status(report::EntryStatus s) { status_ = std::uint64_t(s); }
 };
+static_assert(sizeof(Kept) == 8);
 
 class DirectoryRows final : public report::RowSource {
  public:
-  DirectoryRows(io::ByteSource& src, std::uint64_t shift, std::vector<Kept> kept, std::size_t ok)
-      : src_(src), shift_(shift), kept_(std::move(kept)), ok_(ok) {}
+  DirectoryRows(io::ByteSource& src, std::uint64_t shift, std::vector<Kept> kept, std::size_t ok,
+                std::shared_ptr<const void> owner)
+      : src_(src), shift_(shift), kept_(std::move(kept)), ok_(ok), owner_(std::move(owner)) {}
   std::size_t size() const override { return kept_.size(); }
   std::size_t ok() const override { return ok_; }
   void each(const std::function<void(const report::EntryRow&)>& f) const override {
     io::CachedSource dir(src_);
     for (const auto& k : kept_) {
       Entry e = scan::reread_directory_record(dir, k.record, shift_);
-      e.status = k.status;
+      e.status = k.status();
       auto row = scan::to_row(e);
       row.zip64 = row.zip64 || k.lfh_zip64;
       f(row);
@@ -187,6 +198,7 @@ class DirectoryRows final : public report::RowSource {
   std::uint64_t shift_;
   std::vector<Kept> kept_;
   std::size_t ok_;
+  std::shared_ptr<const void> owner_;  // what src_ lives in, if the caller does not hold it
 };
 
 }  // namespace
@@ -235,31 +247,49 @@ Verification verify_archive(io::ByteSource& src, const std::string& path, const 
     for (auto& f : scan.findings) rep.add(f);
     if (end && scan.entries.empty() && !before)
       rep.add(make_finding(report::Code::cd_unreadable, std::nullopt, end->cd_start, "the central directory could not be read"));
-    if (!tally) {
+    if (!tally)
       finish_verification(v, std::move(scan.entries), "local_headers", threads, t0, opt.rows);
-      return v;
-    }
-    tally->finish_names(scan.entries, rep.findings);
-    std::vector<report::EntryRow> rest;
-    std::uint64_t comp = tally->compressed_bytes(), uncomp = tally->uncompressed_bytes();
-    for (const auto& e : scan.entries) {
-      rest.push_back(scan::to_row(e));
-      comp += e.compressed_size;
-      uncomp += e.uncompressed_size;
-    }
-    rep.lazy_rows = walk_rows(tally, std::move(rest));
-    rep.decide_verdict();
-    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    rep.stats = {{"entries", rep.lazy_rows->size()},
-                 {"entries_ok", rep.lazy_rows->ok()},
-                 {"compressed_bytes", comp},
-                 {"uncompressed_bytes", uncomp},
-                 {"source", "local_headers"},
-                 {"threads", threads},
-                 {"seconds", secs}};
+    else
+      finish_walk_tally(v, scan, tally, "local_headers", threads, t0);
     return v;
   }
 
+  report::Progress progress(opt.progress, end->cd_start, "decoding");
+  FileProbe probe(src);
+  DirectoryPass pass{src, end->shift, *end,
+                     // Reserved from the end record's count, bounded by what the directory's size
+                     // can hold.
+                     std::size_t(std::min<std::uint64_t>(end->entries, end->cd_size / zip::kCentralHeaderLen)),
+                     [&](std::vector<Entry>& out, std::vector<std::uint64_t>& at) {
+                       return directory->next(std::max<std::size_t>(opt.batch, 1), out, &at);
+                     },
+                     src.size(),
+                     // Each thread reads through its own cache.
+                     [&]() -> FillWitnesses {
+                       auto cache = std::make_shared<io::CachedSource>(src);
+                       return [&, cache](Entry& e) {
+                         thread_local codec::Workspace ws;
+                         file_witnesses(*cache, ws, e, opt, &progress.counter());
+                       };
+                     },
+                     [&] {
+                       progress.finish();
+                       // The directory's own findings (a record cut short, a count that differs)
+                       // come first, as when the whole directory was read before any entry was
+                       // judged.
+                       rep.findings.insert(rep.findings.begin() + std::ptrdiff_t(end->findings.size()),
+                                           std::make_move_iterator(directory->findings.begin()),
+                                           std::make_move_iterator(directory->findings.end()));
+                     },
+                     probe};
+  judge_directory(v, pass, batch, records, opt, threads, t0);
+  return v;
+}
+
+void judge_directory(Verification& v, DirectoryPass& pass, std::vector<Entry>& batch, std::vector<std::uint64_t>& records,
+                     const VerifyOptions& opt, unsigned threads, std::chrono::steady_clock::time_point t0) {
+  report::Report& rep = v.report;
+  const scan::EndRecords& end = pass.end;
   // The directory a batch at a time: each entry is read, decoded and judged, and then only its
   // extent, its status and where its record is are kept, so that memory does not grow with the
   // names (a million entries: issue 13).
@@ -269,15 +299,12 @@ Verification verify_archive(io::ByteSource& src, const std::string& path, const 
   std::vector<NameJudge::Facts> facts;
   FeatureJudge features;
   std::uint64_t comp = 0, uncomp = 0, ok = 0;
-  // Reserved once from the end record's count (bounded by what the directory's size can hold),
-  // since a vector that doubles holds both its old and new arrays for a moment.
-  const auto expected = std::size_t(std::min<std::uint64_t>(end->entries, end->cd_size / zip::kCentralHeaderLen));
-  kept.reserve(expected);
-  placed.reserve(expected);
-  names.reserve(expected);
-  report::Progress progress(opt.progress, end->cd_start, "decoding");
+  // Reserved once, since a vector that doubles holds both its old and new arrays for a moment.
+  kept.reserve(pass.expected);
+  placed.reserve(pass.expected);
+  names.reserve(pass.expected);
   do {
-    examine_batch(src, batch, threads, opt, &progress.counter(), rep.findings, names, facts);
+    examine_batch(batch, threads, pass.source_size, pass.witnesses, rep.findings, names, facts);
     for (std::size_t i = 0; i < batch.size(); ++i) {
       const Entry& e = batch[i];
       const auto index = std::uint32_t(kept.size());
@@ -290,30 +317,24 @@ Verification verify_archive(io::ByteSource& src, const std::string& path, const 
     }
     if (opt.keep_entries)
       for (auto& e : batch) v.entries.push_back(std::move(e));
-  } while (directory->next(std::max<std::size_t>(opt.batch, 1), batch, &records));
-  progress.finish();
-  // The directory's own findings (a record cut short, a count that differs) come first, as when
-  // the whole directory was read before any entry was judged.
-  rep.findings.insert(rep.findings.begin() + std::ptrdiff_t(end->findings.size()),
-                      std::make_move_iterator(directory->findings.begin()),
-                      std::make_move_iterator(directory->findings.end()));
+  } while (pass.next(batch, records));
+  if (pass.after_batches) pass.after_batches();
 
-  io::CachedSource names_back(src);
+  io::CachedSource names_back(pass.records);
   NameOf name_of = [&](std::uint32_t i) {
-    Entry e = scan::reread_directory_record(names_back, kept[i].record, end->shift);
+    Entry e = scan::reread_directory_record(names_back, kept[i].record, pass.shift);
     return Named{std::move(e.name), e.lfh_offset};
   };
-  FileProbe probe(src);
-  judge_layout(placed, name_of, *end, end->cd_start + end->cd_size, probe, rep.findings);
+  judge_layout(placed, name_of, end, end.cd_start + end.cd_size, pass.probe, rep.findings);
   for (const auto& x : placed)
     if (x.overlaps) {
-      kept[x.index].status = report::EntryStatus::damaged;
+      kept[x.index].set_status(report::EntryStatus::damaged);
       if (opt.keep_entries) v.entries[x.index].status = report::EntryStatus::damaged;
     }
   std::vector<Extent>().swap(placed);
   names.finish(name_of, rep.findings);
   features.finish(rep.findings);
-  for (const auto& k : kept) ok += k.status == report::EntryStatus::ok;
+  for (const auto& k : kept) ok += k.status() == report::EntryStatus::ok;
   const std::size_t count = kept.size();
   if (opt.rows && opt.keep_entries) {
     rep.entries.reserve(count);
@@ -322,7 +343,7 @@ Verification verify_archive(io::ByteSource& src, const std::string& path, const 
       e.extras.reset();  // callers need names, offsets, sizes and statuses from here on
     }
   } else if (opt.rows) {
-    rep.lazy_rows = std::make_shared<DirectoryRows>(src, end->shift, std::move(kept), ok);
+    rep.lazy_rows = std::make_shared<DirectoryRows>(pass.records, pass.shift, std::move(kept), ok, pass.owner);
   }
   rep.decide_verdict();
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -330,10 +351,32 @@ Verification verify_archive(io::ByteSource& src, const std::string& path, const 
                {"entries_ok", ok},
                {"compressed_bytes", comp},
                {"uncompressed_bytes", uncomp},
-               {"source", "central_directory"},
+               {"source", pass.source},
                {"threads", threads},
                {"seconds", secs}};
-  return v;
+}
+
+void finish_walk_tally(Verification& v, scan::ScanResult& scan, const std::shared_ptr<WalkTally>& tally, const char* source,
+                       unsigned threads, std::chrono::steady_clock::time_point t0) {
+  report::Report& rep = v.report;
+  tally->finish_names(scan.entries, rep.findings);
+  std::vector<report::EntryRow> rest;
+  std::uint64_t comp = tally->compressed_bytes(), uncomp = tally->uncompressed_bytes();
+  for (const auto& e : scan.entries) {
+    rest.push_back(scan::to_row(e));
+    comp += e.compressed_size;
+    uncomp += e.uncompressed_size;
+  }
+  rep.lazy_rows = walk_rows(tally, std::move(rest));
+  rep.decide_verdict();
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  rep.stats = {{"entries", rep.lazy_rows->size()},
+               {"entries_ok", rep.lazy_rows->ok()},
+               {"compressed_bytes", comp},
+               {"uncompressed_bytes", uncomp},
+               {"source", source},
+               {"threads", threads},
+               {"seconds", secs}};
 }
 
 void finish_verification(Verification& v, std::vector<Entry> entries, const char* source, unsigned threads,

@@ -31,12 +31,16 @@ struct VerifyOptions {
   // False when the caller needs only the report (the verify command): the entries are judged a
   // batch at a time (or settled as the walk goes, without a directory) and the report's rows are
   // read back from the directory or the local headers when it is written, so that memory does
-  // not grow with the names of a million entries. `entries` is then empty.
+  // not grow with the names of a million entries. `entries` is then empty. From a pipe, the walk
+  // settles its entries into a spill (see spill_in_memory) and the rows are read back from there.
   bool keep_entries = true;
   // Directory records judged at a time, or walked entries settled at a time when there is no
   // directory: small enough to hold (a few MiB of entries), large enough to keep every decode
   // thread busy between batches. Tests make it small.
   std::size_t batch = 16384;
+  // verify -: bytes of what the walk saw that are held in memory before they go to a temporary
+  // file (tests make it 0).
+  std::size_t spill_in_memory = 4u << 20;
 };
 
 // The verified catalog (entries in directory order) is returned alongside the report so that

@@ -56,11 +56,12 @@ void WalkTally::add(std::vector<scan::Entry>& done) {
       ++ok_;
       last_whole_ = scan::LastWhole{e.name, count_, e.end_offset};
     }
-    if (!src_.seekable()) names_.push_back(std::move(e.name));
+    if (!src_.seekable() && !names_from) names_.push_back(std::move(e.name));
   }
 }
 
 std::string WalkTally::name(std::size_t i) const {
+  if (names_from) return names_from(rows_[i].offset);
   return names_.empty() ? local_name(src_, rows_[i].offset) : names_[i];
 }
 
@@ -85,7 +86,7 @@ void WalkTally::each(const std::function<void(const report::EntryRow&)>& f) cons
   scan::Entry e;
   for (std::size_t i = 0; i < rows_.size(); ++i) {
     const Row& r = rows_[i];
-    e.name = names_.empty() ? local_name(headers, r.offset) : names_[i];
+    e.name = names_from ? names_from(r.offset) : names_.empty() ? local_name(headers, r.offset) : names_[i];
     e.flags = std::uint16_t((r.data_descriptor ? zip::kFlagDescriptor : 0) | (r.utf8 ? zip::kFlagUtf8 : 0));
     e.method = r.method;
     e.compressed_size = r.compressed_size;

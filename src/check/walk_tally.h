@@ -37,6 +37,9 @@ class WalkTally {
   void each(const std::function<void(const report::EntryRow&)>& f) const;
   // The name of settled entry i, read back from its local header (or kept, from a pipe).
   std::string name(std::size_t i) const;
+  // When set, a pipe's names are read back through this (by local header offset) instead of
+  // being kept: verify - spills the walk's witnesses to a temporary file (issue 13).
+  std::function<std::string(std::uint64_t offset)> names_from;
   // The name and feature judges over the settled entries and then `rest` (the walk's last
   // entries, which it still holds); their findings go to `out`.
   void finish_names(const std::vector<scan::Entry>& rest, std::vector<report::Finding>& out);

@@ -391,7 +391,10 @@ Exit verify_in(Run& run) {
   return guarded(run, [&] {
     Archive in = open_archive(run, archive, Access::stream);
     if (in.stream) {
-      auto v = check::verify_stream(*in.stream, in.display, {o.threads, false});
+      // Only the report is kept: the walk's witnesses and the directory wait in a temporary file.
+      check::VerifyOptions vo{o.threads, false};
+      vo.keep_entries = false;
+      auto v = check::verify_stream(*in.stream, in.display, vo);
       emit(run, v.report);
       summarize(run, v.report);
       return verdict_exit(v.report);

@@ -286,3 +286,48 @@ class HostileFields(Base):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class PipeSpill(Base):
+    """verify - of more entries than it holds: the walk's entries wait in an unlinked temporary file
+    in TMPDIR (issue 13), and the report is the file's, byte for byte but the timing."""
+
+    def test_many_entries_through_a_pipe_report_as_the_file(self):
+        import io
+        import json
+        import zipfile
+        from zmtest import ZIPMEDIC
+        buf = io.BytesIO()
+        names = ["reports/2026/finding-%05d.json" % i for i in range(30000)]
+        names[25000] = names[7]  # a name stored twice, past the first settled batch of 16,384
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+            for i, name in enumerate(names):
+                z.writestr(name, '{"id": %d, "text": "%s"}\n' % (i, "x" * (i % 50)))
+        data = bytearray(buf.getvalue())
+        lay = Layout(bytes(data))
+        info = lay.infos[20000]
+        data[info.header_offset + 30 + len(info.filename.encode()) + 2] ^= 0x55  # inside its deflate stream
+        data = bytes(data)
+        path = self.write("many.zip", data)
+        f = run("verify", "--json", path)
+        self.assertEqual(f.returncode, 1, f.stderr)
+        doc = json.loads(f.stdout)
+        self.assertIn("duplicate_name", codes(doc))
+        self.assertIn(names[20000], {x["entry"] for x in doc["findings"]})
+        def same(d):  # all but the path, the timing and the source
+            d = json.loads(json.dumps(d).replace(json.dumps(path)[1:-1], "<stdin>"))
+            for k in ("seconds", "source"):
+                d["stats"].pop(k)
+            return d
+
+        spill = os.path.join(self.tmp.name, "spill")
+        os.mkdir(spill)
+        for tmpdir in (spill, os.path.join(self.tmp.name, "missing")):
+            with self.subTest(TMPDIR=tmpdir):
+                env = dict(os.environ, TMPDIR=tmpdir)
+                p = subprocess.run([ZIPMEDIC, "verify", "--json", "-"], input=data, capture_output=True, env=env)
+                self.assertEqual(p.returncode, f.returncode, p.stderr)
+                pdoc = json.loads(p.stdout)
+                self.assertEqual(pdoc["stats"]["source"], "stream")
+                self.assertEqual(same(pdoc), same(doc))
+                self.assertEqual(os.listdir(spill), [])  # the file had no name: nothing is left
