@@ -21,9 +21,11 @@
 #include "check/verifier.h"
 #include "check/verify_pass.h"
 #include "crypt/zip_crypto.h"
+#include "io/spill.h"
 #include "report/progress.h"
 #include "scan/central_directory.h"
 #include "scan/end_records.h"
+#include "scan/entry_spill.h"
 #include "scan/local_scanner.h"
 
 namespace zm::check {
@@ -59,93 +61,10 @@ bool window_witness(io::ByteSource& src, Entry& e) {
 }
 
 // What the walk witnessed of each entry and the directory's records, which a pipe cannot read
-// again, wait here until the directory is judged, so that memory does not grow with the entry
-// count (issue 13): in memory up to VerifyOptions::spill_in_memory (4 MiB: most archives), then in an unlinked temporary file in
-// TMPDIR (else /tmp), written through a buffer of 256 KiB and read back through
-// io::CachedSource. Where no such file can be made, the bytes stay in memory, as every entry
-// did before.
-class Spill final : public io::ByteSource {
- public:
-  explicit Spill(std::size_t in_memory) : in_memory_(in_memory) {}
-  ~Spill() override {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Spill(const Spill&) = delete;
-  Spill& operator=(const Spill&) = delete;
-  // Where the next bytes put will be.
-  std::uint64_t tell() const { return fd_ < 0 ? mem_.size() : written_ + buf_.size(); }
-  void put(const void* p, std::size_t n) {
-    auto b = static_cast<const std::uint8_t*>(p);
-    if (fd_ < 0) {
-      mem_.insert(mem_.end(), b, b + n);
-      if (mem_.size() >= in_memory_ && !no_file_) to_file();
-      return;
-    }
-    buf_.insert(buf_.end(), b, b + n);
-    if (buf_.size() >= kBuffer) flush();
-  }
-  void flush() {
-    if (fd_ < 0 || buf_.empty()) return;
-    write_all(buf_.data(), buf_.size());
-    buf_.clear();
-  }
-  std::uint64_t size() const override { return tell(); }
-  // From any thread once the writing is done.
-  std::size_t read_some(std::uint64_t offset, std::span<std::uint8_t> buf) override {
-    if (fd_ < 0) {
-      if (offset >= mem_.size()) return 0;
-      const std::size_t n = std::size_t(std::min<std::uint64_t>(buf.size(), mem_.size() - offset));
-      std::memcpy(buf.data(), mem_.data() + offset, n);
-      return n;
-    }
-    flush();
-    if (offset >= written_ || buf.empty()) return 0;
-    for (;;) {
-      ssize_t n = ::pread(fd_, buf.data(), std::size_t(std::min<std::uint64_t>(buf.size(), written_ - offset)), off_t(offset));
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) throw io::IoError(fmt::format("cannot read the temporary file in {}: {}", dir_, std::strerror(errno)));
-      return std::size_t(n);
-    }
-  }
-
- private:
-  static constexpr std::size_t kBuffer = 256u << 10;
-  void to_file() {
-    const char* env = std::getenv("TMPDIR");
-    dir_ = env && *env ? env : "/tmp";
-    fd_ = ::open(dir_.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-    if (fd_ < 0) {  // a file system without O_TMPFILE
-      std::string name = dir_ + "/zipmedic-XXXXXX";
-      fd_ = ::mkostemp(name.data(), O_CLOEXEC);
-      if (fd_ >= 0) ::unlink(name.c_str());
-    }
-    if (fd_ < 0) {
-      no_file_ = true;
-      return;
-    }
-    write_all(mem_.data(), mem_.size());
-    std::vector<std::uint8_t>().swap(mem_);
-    buf_.reserve(kBuffer);
-  }
-  void write_all(const std::uint8_t* p, std::size_t len) {
-    std::size_t done = 0;
-    while (done < len) {
-      ssize_t n = ::pwrite(fd_, p + done, len - done, off_t(written_ + done));
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0)
-        throw io::IoError(fmt::format("cannot write the temporary file in {} (set TMPDIR to a directory with room): {}",
-                                      dir_, n < 0 ? std::strerror(errno) : "no progress"));
-      done += std::size_t(n);
-    }
-    written_ += len;
-  }
-  std::size_t in_memory_;
-  std::string dir_;
-  int fd_ = -1;
-  bool no_file_ = false;
-  std::uint64_t written_ = 0;
-  std::vector<std::uint8_t> mem_, buf_;
-};
+// again, wait in spills (io::Spill: in memory up to VerifyOptions::spill_in_memory, 4 MiB, then
+// an unlinked temporary file in TMPDIR) until the directory is judged, so that memory does not
+// grow with the entry count (issue 13).
+using io::Spill;
 
 // Bytes [origin, origin + len) of the stream, kept in the spill from `at`: the directory's
 // records, for the directory's batches, the names it is asked for and the report's rows.
@@ -165,30 +84,7 @@ class SpilledRegion final : public io::ByteSource {
   std::uint64_t at_, origin_, len_, size_;
 };
 
-// One walked entry in the spill: every field of scan::Entry in a record of one size; its name,
-// the decoder's message and the extra fields and comment are kept apart.
-struct Stored {
-  std::uint64_t compressed_size = 0, uncompressed_size = 0, lfh_offset = 0, data_offset = 0, end_offset = 0;
-  std::uint64_t cut_intact = 0, consumed = 0, produced = 0;
-  std::uint64_t text_at = 0;  // name, message, directory extra, comment, local extra
-  scan::LocalClaim lfh;
-  scan::DataDescriptor descriptor;
-  std::uint32_t crc32 = 0, external_attr = 0, disk_start = 0, crc = 0;
-  std::uint32_t name_len = 0, error_len = 0, cd_extra_len = 0, comment_len = 0, lfh_extra_len = 0;
-  std::uint16_t version_made_by = 0, version_needed = 0, flags = 0, method = 0, mod_time = 0, mod_date = 0;
-  std::uint16_t internal_attr = 0;
-  codec::DecodeResult::Status decode_status = codec::DecodeResult::Status::ok;
-  scan::CryptOutcome crypt = scan::CryptOutcome::not_tried;
-  scan::LocalProblem lfh_problem = scan::LocalProblem::none;
-  report::EntryStatus status = report::EntryStatus::unchecked;
-  std::uint8_t cd_extra_refused_by = 0;
-  bool cd_zip64 = false, in_directory = false, cd_extra_malformed = false, has_extras = false;
-  bool has_lfh = false, has_descriptor = false, descriptor_cut = false, has_decoded = false, has_cut_intact = false;
-  bool next_record_follows = true, extent_known = true, claims_from_directory = false;
-};
-static_assert(std::is_trivially_copyable_v<Stored>);
-// A field added to scan::Entry must be added to Stored, Spilled::keep() and Spilled::entry() too.
-static_assert(sizeof(scan::Entry) == 328, "scan::Entry changed: keep Stored in step with it");
+using Stored = scan::EntrySpill::Stored;
 
 // Directory records from `at` onwards, for as long as they follow one another (4.3.12), copied to
 // the spill as they pass; returns how many. `end_at`: where they ended.
@@ -256,118 +152,22 @@ class ForwardRecords {
 // rows and the tally's names, which are read back when the report is written.
 class Spilled {
  public:
-  explicit Spilled(std::size_t in_memory) : witnesses(in_memory), text(in_memory) {}
-  Spill witnesses;  // one Stored record per walked entry, in walk order
-  Spill text;       // names and messages, then the directory's records
+  Spilled(const std::string& owner, std::size_t in_memory) : walked(owner, in_memory), directory(owner, in_memory) {}
+  scan::EntrySpill walked;  // every walked entry, in walk order
+  Spill directory;          // the directory's records as they passed
   std::optional<SpilledRegion> region;
 
   void keep(const Entry& e) {
-    Stored w{};
-    w.compressed_size = e.compressed_size;
-    w.uncompressed_size = e.uncompressed_size;
-    w.lfh_offset = e.lfh_offset;
-    w.data_offset = e.data_offset;
-    w.end_offset = e.end_offset;
-    w.has_cut_intact = e.cut_intact.has_value();
-    if (e.cut_intact) w.cut_intact = *e.cut_intact;
-    w.has_decoded = e.decoded.has_value();
-    if (e.decoded) {
-      w.decode_status = e.decoded->status;
-      w.consumed = e.decoded->consumed;
-      w.produced = e.decoded->produced;
-      w.crc = e.decoded->crc;
-      w.error_len = std::uint32_t(e.decoded->error.size());
-    }
-    w.has_lfh = e.lfh.has_value();
-    if (e.lfh) w.lfh = *e.lfh;
-    w.has_descriptor = e.descriptor.has_value();
-    if (e.descriptor) w.descriptor = *e.descriptor;
-    w.crc32 = e.crc32;
-    w.external_attr = e.external_attr;
-    w.disk_start = e.disk_start;
-    w.version_made_by = e.version_made_by;
-    w.version_needed = e.version_needed;
-    w.flags = e.flags;
-    w.method = e.method;
-    w.mod_time = e.mod_time;
-    w.mod_date = e.mod_date;
-    w.internal_attr = e.internal_attr;
-    w.crypt = e.crypt;
-    w.lfh_problem = e.lfh_problem;
-    w.status = e.status;
-    w.cd_extra_refused_by = e.cd_extra_refused_by;
-    w.cd_zip64 = e.cd_zip64;
-    w.in_directory = e.in_directory;
-    w.cd_extra_malformed = e.cd_extra_malformed;
-    w.descriptor_cut = e.descriptor_cut;
-    w.next_record_follows = e.next_record_follows;
-    w.extent_known = e.extent_known;
-    w.claims_from_directory = e.claims_from_directory;
-    w.has_extras = e.extras != nullptr;
-    w.name_len = std::uint32_t(e.name.size());
-    w.cd_extra_len = std::uint32_t(e.cd_extra().size());
-    w.comment_len = std::uint32_t(e.comment().size());
-    w.lfh_extra_len = std::uint32_t(e.lfh_extra().size());
-    w.text_at = text.tell();
-    witnesses.put(&w, sizeof w);
-    text.put(e.name.data(), e.name.size());
-    if (e.decoded) text.put(e.decoded->error.data(), e.decoded->error.size());
-    text.put(e.cd_extra().data(), e.cd_extra().size());
-    text.put(e.comment().data(), e.comment().size());
-    text.put(e.lfh_extra().data(), e.lfh_extra().size());
+    walked.append(e);
     offsets_.push_back(e.lfh_offset);
   }
   // Walked entry i (in walk order) as the walk made it.
-  Entry entry(std::size_t i) {
-    Entry e;
-    std::string error;
-    const Stored w = stored(i, e.name, &error);
-    std::string extras[3];
-    std::uint64_t at = w.text_at + w.name_len + w.error_len;
-    const std::uint32_t lens[3] = {w.cd_extra_len, w.comment_len, w.lfh_extra_len};
-    for (int k = 0; k < 3; ++k) {
-      extras[k] = read_text(at, lens[k]);
-      at += lens[k];
-    }
-    if (w.has_extras)
-      e.extras = std::make_shared<const Entry::Extras>(Entry::Extras{std::move(extras[0]), std::move(extras[1]), std::move(extras[2])});
-    e.compressed_size = w.compressed_size;
-    e.uncompressed_size = w.uncompressed_size;
-    e.lfh_offset = w.lfh_offset;
-    e.data_offset = w.data_offset;
-    e.end_offset = w.end_offset;
-    if (w.has_cut_intact) e.cut_intact = w.cut_intact;
-    if (w.has_decoded) e.decoded = codec::DecodeResult{w.decode_status, w.consumed, w.produced, w.crc, std::move(error)};
-    if (w.has_lfh) e.lfh = w.lfh;
-    if (w.has_descriptor) e.descriptor = w.descriptor;
-    e.crc32 = w.crc32;
-    e.external_attr = w.external_attr;
-    e.disk_start = w.disk_start;
-    e.version_made_by = w.version_made_by;
-    e.version_needed = w.version_needed;
-    e.flags = w.flags;
-    e.method = w.method;
-    e.mod_time = w.mod_time;
-    e.mod_date = w.mod_date;
-    e.internal_attr = w.internal_attr;
-    e.crypt = w.crypt;
-    e.lfh_problem = w.lfh_problem;
-    e.status = w.status;
-    e.cd_extra_refused_by = w.cd_extra_refused_by;
-    e.cd_zip64 = w.cd_zip64;
-    e.in_directory = w.in_directory;
-    e.cd_extra_malformed = w.cd_extra_malformed;
-    e.descriptor_cut = w.descriptor_cut;
-    e.next_record_follows = w.next_record_follows;
-    e.extent_known = w.extent_known;
-    e.claims_from_directory = w.claims_from_directory;
-    return e;
-  }
+  Entry entry(std::size_t i) { return walked.entry(*back_, i); }
   // The walk is over: the index is sorted (the walk goes forward, so it nearly always is).
   void seal() {
-    witnesses.flush();
-    text.flush();
-    if (!back_) back_ = std::make_unique<Reader>(*this);
+    walked.seal();
+    directory.flush();
+    if (!back_) back_ = std::make_unique<Reader>(walked);
     referenced_ = std::make_unique<std::atomic<std::uint64_t>[]>(offsets_.size() / 64 + 1);
     if (std::is_sorted(offsets_.begin(), offsets_.end()) || !order_.empty()) return;
     order_.resize(offsets_.size());
@@ -388,14 +188,11 @@ class Spilled {
                                         [](std::uint64_t a, std::uint64_t o) { return a < o; }) -
                        offsets_.begin());
   }
-  // The walked entry at position p of the index: its record, name and message.
   // A thread's own read caches of the spill.
-  struct Reader {
-    explicit Reader(Spilled& s) : records(s.witnesses, 64u << 10), text(s.text, 64u << 10) {}
-    io::CachedSource records, text;
-  };
+  using Reader = scan::EntrySpill::Reader;
+  // The walked entry at position p of the index: its record, name and message.
   Stored witness(Reader& rd, std::size_t p, std::string& name, std::string* error) {
-    return stored(rd, order_.empty() ? p : order_[p], name, error);
+    return walked.stored(rd, order_.empty() ? p : order_[p], name, error);
   }
   std::string name(std::size_t p) {
     std::string n;
@@ -414,22 +211,6 @@ class Spilled {
   std::vector<std::uint32_t> order_;  // walk order of each position, when the walk went back
   std::unique_ptr<Reader> back_;  // the calling thread's
 
-  Stored stored(std::size_t i, std::string& name, std::string* error) { return stored(*back_, i, name, error); }
-  Stored stored(Reader& rd, std::size_t i, std::string& name, std::string* error) {
-    Stored w;
-    if (rd.records.read_at(i * sizeof w, {reinterpret_cast<std::uint8_t*>(&w), sizeof w}) < sizeof w)
-      throw io::IoError(fmt::format("the temporary file ends inside walked entry {}", i + 1));
-    name = read_text(rd, w.text_at, w.name_len);
-    if (error) *error = read_text(rd, w.text_at + w.name_len, w.error_len);
-    return w;
-  }
-  std::string read_text(std::uint64_t at, std::uint32_t len) { return read_text(*back_, at, len); }
-  std::string read_text(Reader& rd, std::uint64_t at, std::uint32_t len) {
-    std::string out(len, '\0');
-    if (len && rd.text.read_at(at, {reinterpret_cast<std::uint8_t*>(out.data()), len}) < len)
-      throw io::IoError(fmt::format("the temporary file ends inside the text at {}", at));
-    return out;
-  }
 };
 
 }  // namespace
@@ -449,7 +230,7 @@ Verification verify_stream(io::StreamSource& src, const std::string& path, const
   // Unless the caller wants the entries, the walk settles them as it goes and they wait in the
   // spill: whether they are judged as the walk's report or as witnesses of the directory's
   // claims is known only when the stream ends.
-  auto sp = std::make_shared<Spilled>(opt.spill_in_memory);
+  auto sp = std::make_shared<Spilled>(path, opt.spill_in_memory);
   auto keep_witnesses = [&](const std::vector<Entry>& es) {
     for (const auto& e : es) sp->keep(e);
   };
@@ -465,8 +246,8 @@ Verification verify_stream(io::StreamSource& src, const std::string& path, const
   report::Report forward;  // what reading the records as they passed found, if that is used
   if (scan.directory_at) {
     cd_start = *scan.directory_at;
-    dir_at = sp->text.tell();
-    forward_count = spill_directory_forward(src, cd_start, &cd_end, sp->text, forward);
+    dir_at = sp->directory.tell();
+    forward_count = spill_directory_forward(src, cd_start, &cd_end, sp->directory, forward);
   }
   src.drain();
   rep.archive_size = src.size();
@@ -506,7 +287,7 @@ Verification verify_stream(io::StreamSource& src, const std::string& path, const
   std::optional<scan::DirectoryReader> directory;
   std::vector<Entry> batch;
   std::vector<std::uint64_t> records;
-  SpilledRegion& region = sp->region.emplace(sp->text, dir_at, cd_start, cd_end - cd_start, src.size());
+  SpilledRegion& region = sp->region.emplace(sp->directory, dir_at, cd_start, cd_end - cd_start, src.size());
   std::optional<ForwardRecords> forward_records;
   if (same_reader) {
     for (auto& f : end->findings) rep.add(f);
@@ -586,7 +367,7 @@ Verification verify_stream(io::StreamSource& src, const std::string& path, const
   // Each thread reads the spill through its own caches; a stream the walk has ended no longer
   // changes, so its window is read from any thread.
   auto witnesses_for_thread = [&]() -> FillWitnesses {
-    auto rd = std::make_shared<Spilled::Reader>(*sp);
+    auto rd = std::make_shared<Spilled::Reader>(sp->walked);
     auto crypt_ws = std::make_shared<codec::Workspace>();
     // The directory mostly lists entries in the order the walk met them: the one after the last
     // found is tried before halving through the index.

@@ -1,76 +1,86 @@
 #include "io/spill.h"
 
+#include <fcntl.h>
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 
 namespace zm::io {
 
-namespace {
-constexpr std::size_t kBuffer = 1u << 20;
+Spill::Spill(std::string owner, std::size_t in_memory) : owner_(std::move(owner)), in_memory_(in_memory) {}
+
+Spill::~Spill() {
+  if (fd_ >= 0) ::close(fd_);
 }
 
-TempFile Spill::create(const std::string& stem, const std::string& owner) {
-  try {
-    return TempFile(std::string(), stem);
-  } catch (const IoError& e) {
-    throw IoError(owner + ": " + e.what());
+void Spill::put(const void* p, std::size_t n) {
+  auto b = static_cast<const std::uint8_t*>(p);
+  if (fd_ < 0) {
+    mem_.insert(mem_.end(), b, b + n);
+    if (mem_.size() >= in_memory_ && !no_file_) to_file();
+    return;
   }
-}
-
-void Spill::fail(const char* doing) const {
-  throw IoError(owner_ + ": " + temp_dir() + ": cannot " + doing + " a temporary file: " + std::strerror(errno));
-}
-
-Spill::Spill(const std::string& stem, std::string owner) : owner_(std::move(owner)), file_(create(stem, owner_)) {
-  // The path is not needed again: unlinked now, the file cannot be left behind by a crash.
-  ::unlink(file_.path().c_str());
-  buf_.reserve(kBuffer);
-}
-
-std::uint64_t Spill::append(std::string_view bytes) {
-  const std::uint64_t at = size();
-  if (buf_.size() + bytes.size() > kBuffer) flush();
-  if (bytes.size() >= kBuffer) {
-    for (std::size_t done = 0; done < bytes.size();) {
-      ssize_t n = ::pwrite(file_.fd(), bytes.data() + done, bytes.size() - done, off_t(flushed_));
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) fail("write");
-      done += std::size_t(n);
-      flushed_ += std::uint64_t(n);
-    }
-    return at;
-  }
-  buf_.append(bytes);
-  return at;
+  buf_.insert(buf_.end(), b, b + n);
+  if (buf_.size() >= kBuffer) flush();
 }
 
 void Spill::flush() {
-  for (std::size_t done = 0; done < buf_.size();) {
-    ssize_t n = ::pwrite(file_.fd(), buf_.data() + done, buf_.size() - done, off_t(flushed_ + done));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) fail("write");
-    done += std::size_t(n);
-  }
-  flushed_ += buf_.size();
+  if (fd_ < 0 || buf_.empty()) return;
+  write_all(buf_.data(), buf_.size());
   buf_.clear();
 }
 
-std::size_t Spill::read_some(std::uint64_t offset, std::span<std::uint8_t> out) {
-  if (offset >= size() || out.empty()) return 0;
-  if (offset >= flushed_) {
-    std::size_t n = std::min<std::size_t>(out.size(), std::size_t(size() - offset));
-    std::memcpy(out.data(), buf_.data() + (offset - flushed_), n);
+std::size_t Spill::read_some(std::uint64_t offset, std::span<std::uint8_t> buf) {
+  if (fd_ < 0) {
+    if (offset >= mem_.size()) return 0;
+    const std::size_t n = std::size_t(std::min<std::uint64_t>(buf.size(), mem_.size() - offset));
+    std::memcpy(buf.data(), mem_.data() + offset, n);
     return n;
   }
-  std::size_t want = std::size_t(std::min<std::uint64_t>(out.size(), flushed_ - offset));
+  flush();
+  if (offset >= written_ || buf.empty()) return 0;
   for (;;) {
-    ssize_t n = ::pread(file_.fd(), out.data(), want, off_t(offset));
+    ssize_t n = ::pread(fd_, buf.data(), std::size_t(std::min<std::uint64_t>(buf.size(), written_ - offset)),
+                        off_t(offset));
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) fail("read back");
+    if (n < 0) throw IoError(fmt::format("{}: cannot read the temporary file in {}: {}", owner_, dir_, std::strerror(errno)));
     return std::size_t(n);
   }
+}
+
+void Spill::to_file() {
+  const char* env = std::getenv("TMPDIR");
+  dir_ = env && *env ? env : "/tmp";
+  // Unnamed from the start (O_TMPFILE), or unlinked at once: a crash leaves nothing behind.
+  fd_ = ::open(dir_.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+  if (fd_ < 0) {  // a file system without O_TMPFILE
+    std::string name = dir_ + "/zipmedic-XXXXXX";
+    fd_ = ::mkostemp(name.data(), O_CLOEXEC);
+    if (fd_ >= 0) ::unlink(name.c_str());
+  }
+  if (fd_ < 0) {
+    no_file_ = true;
+    return;
+  }
+  write_all(mem_.data(), mem_.size());
+  std::vector<std::uint8_t>().swap(mem_);
+  buf_.reserve(kBuffer);
+}
+
+void Spill::write_all(const std::uint8_t* p, std::size_t len) {
+  std::size_t done = 0;
+  while (done < len) {
+    ssize_t n = ::pwrite(fd_, p + done, len - done, off_t(written_ + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0)
+      throw IoError(fmt::format("{}: cannot write the temporary file in {} (set TMPDIR to a directory with room): {}",
+                                owner_, dir_, n < 0 ? std::strerror(errno) : "no progress"));
+    done += std::size_t(n);
+  }
+  written_ += len;
 }
 
 }  // namespace zm::io

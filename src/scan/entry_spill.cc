@@ -1,15 +1,17 @@
 #include "scan/entry_spill.h"
 
-#include <cstring>
+#include <fmt/format.h>
+
+#include <type_traits>
 
 namespace zm::scan {
 
 namespace {
 
-// A field added to Entry (or to one of its parts) must be written and read here too, or a
-// repair of a large archive would silently lose it between its walk and its plan. These stop
-// the build when the number of fields changes (a structured binding names every one), even a
-// field that fits in padding.
+// A field added to Entry (or to one of its parts) must be written and read here too, or what a
+// pipe's walk saw, or a repair walked, would silently lose it. These stop the build when the
+// number of fields changes (a structured binding names every one), even a field that would fit
+// in padding.
 [[maybe_unused]] void every_field_is_spilled(const Entry& e, const LocalClaim& l, const DataDescriptor& d,
                                              const codec::DecodeResult& r) {
   [[maybe_unused]] const auto& [name, made_by, needed, flags, method, time, date, crc, csize, usize, lfh_offset,
@@ -17,175 +19,142 @@ namespace {
                                 refused_by, disk_start, extras, lfh, lfh_problem, data_offset, descriptor,
                                 descriptor_cut, decoded, crypt, cut_intact, end_offset, next_record_follows,
                                 extent_known, status, claims_from_directory] = e;
-  // Written as they are (plain values): a field that is not one breaks this.
-  static_assert(std::is_trivially_copyable_v<LocalClaim> && std::is_trivially_copyable_v<DataDescriptor>);
   [[maybe_unused]] const auto& [l1, l2, l3, l4, l5, l6, l7, l8, l9, l10] = l;
   [[maybe_unused]] const auto& [d1, d2, d3, d4, d5] = d;
   [[maybe_unused]] const auto& [r1, r2, r3, r4, r5] = r;
 }
-
-struct Out {
-  std::string& b;
-  template <class T>
-  void put(T v) {
-    static_assert(std::is_trivially_copyable_v<T>);
-    b.append(reinterpret_cast<const char*>(&v), sizeof v);
-  }
-  void str(const std::string& s) {
-    put(std::uint32_t(s.size()));
-    b.append(s);
-  }
-};
-
-struct In {
-  const char* p;
-  const char* end;
-  template <class T>
-  T get() {
-    T v;
-    if (std::size_t(end - p) < sizeof v) throw io::IoError("a temporary file of entries was read back short");
-    std::memcpy(&v, p, sizeof v);
-    p += sizeof v;
-    return v;
-  }
-  std::string str() {
-    auto n = get<std::uint32_t>();
-    if (std::size_t(end - p) < n) throw io::IoError("a temporary file of entries was read back short");
-    std::string s(p, n);
-    p += n;
-    return s;
-  }
-};
-
-void encode(const Entry& e, std::string& b) {
-  Out o{b};
-  o.str(e.name);
-  for (auto v : {e.version_made_by, e.version_needed, e.flags, e.method, e.mod_time, e.mod_date, e.internal_attr})
-    o.put(v);
-  o.put(e.crc32);
-  o.put(e.compressed_size);
-  o.put(e.uncompressed_size);
-  o.put(e.lfh_offset);
-  o.put(e.external_attr);
-  o.put(e.disk_start);
-  o.put(std::uint8_t(e.cd_zip64 | e.in_directory << 1 | e.cd_extra_malformed << 2 | e.descriptor_cut << 3 |
-                     e.next_record_follows << 4 | e.extent_known << 5 | e.claims_from_directory << 6 |
-                     bool(e.extras) << 7));
-  o.put(e.cd_extra_refused_by);
-  if (e.extras) {
-    o.str(e.extras->cd_extra);
-    o.str(e.extras->comment);
-    o.str(e.extras->lfh_extra);
-  }
-  o.put(std::uint8_t(e.lfh.has_value() | e.descriptor.has_value() << 1 | e.decoded.has_value() << 2 |
-                     e.cut_intact.has_value() << 3));
-  if (e.lfh) o.put(*e.lfh);  // plain fields only (the static_assert above keeps it so)
-  o.put(e.lfh_problem);
-  o.put(e.data_offset);
-  if (e.descriptor) o.put(*e.descriptor);
-  if (e.decoded) {
-    o.put(e.decoded->status);
-    o.put(e.decoded->consumed);
-    o.put(e.decoded->produced);
-    o.put(e.decoded->crc);
-    o.str(e.decoded->error);
-  }
-  o.put(e.crypt);
-  if (e.cut_intact) o.put(*e.cut_intact);
-  o.put(e.end_offset);
-  o.put(e.status);
-}
-
-Entry decode(In& in) {
-  Entry e;
-  e.name = in.str();
-  for (auto* v : {&e.version_made_by, &e.version_needed, &e.flags, &e.method, &e.mod_time, &e.mod_date,
-                  &e.internal_attr})
-    *v = in.get<std::uint16_t>();
-  e.crc32 = in.get<std::uint32_t>();
-  e.compressed_size = in.get<std::uint64_t>();
-  e.uncompressed_size = in.get<std::uint64_t>();
-  e.lfh_offset = in.get<std::uint64_t>();
-  e.external_attr = in.get<std::uint32_t>();
-  e.disk_start = in.get<std::uint32_t>();
-  auto bits = in.get<std::uint8_t>();
-  e.cd_zip64 = bits & 1;
-  e.in_directory = bits & 2;
-  e.cd_extra_malformed = bits & 4;
-  e.descriptor_cut = bits & 8;
-  e.next_record_follows = bits & 16;
-  e.extent_known = bits & 32;
-  e.claims_from_directory = bits & 64;
-  e.cd_extra_refused_by = in.get<std::uint8_t>();
-  if (bits & 128) {
-    auto x = std::make_shared<Entry::Extras>();
-    x->cd_extra = in.str();
-    x->comment = in.str();
-    x->lfh_extra = in.str();
-    e.extras = std::move(x);
-  }
-  auto has = in.get<std::uint8_t>();
-  if (has & 1) e.lfh = in.get<LocalClaim>();
-  e.lfh_problem = in.get<LocalProblem>();
-  e.data_offset = in.get<std::uint64_t>();
-  if (has & 2) e.descriptor = in.get<DataDescriptor>();
-  if (has & 4) {
-    codec::DecodeResult d;
-    d.status = in.get<codec::DecodeResult::Status>();
-    d.consumed = in.get<std::uint64_t>();
-    d.produced = in.get<std::uint64_t>();
-    d.crc = in.get<std::uint32_t>();
-    d.error = in.str();
-    e.decoded = std::move(d);
-  }
-  e.crypt = in.get<CryptOutcome>();
-  if (has & 8) e.cut_intact = in.get<std::uint64_t>();
-  e.end_offset = in.get<std::uint64_t>();
-  e.status = in.get<report::EntryStatus>();
-  return e;
-}
+// Stored is written as its bytes; the claim and descriptor inside it are too.
+static_assert(std::is_trivially_copyable_v<EntrySpill::Stored>);
 
 }  // namespace
 
-std::uint64_t EntrySpill::append(const Entry& e) {
-  buf_.assign(4, '\0');
-  encode(e, buf_);
-  const auto n = std::uint32_t(buf_.size() - 4);
-  std::memcpy(buf_.data(), &n, 4);
+void EntrySpill::append(const Entry& e) {
+  Stored w{};
+  w.compressed_size = e.compressed_size;
+  w.uncompressed_size = e.uncompressed_size;
+  w.lfh_offset = e.lfh_offset;
+  w.data_offset = e.data_offset;
+  w.end_offset = e.end_offset;
+  w.has_cut_intact = e.cut_intact.has_value();
+  if (e.cut_intact) w.cut_intact = *e.cut_intact;
+  w.has_decoded = e.decoded.has_value();
+  if (e.decoded) {
+    w.decode_status = e.decoded->status;
+    w.consumed = e.decoded->consumed;
+    w.produced = e.decoded->produced;
+    w.crc = e.decoded->crc;
+    w.error_len = std::uint32_t(e.decoded->error.size());
+  }
+  w.has_lfh = e.lfh.has_value();
+  if (e.lfh) w.lfh = *e.lfh;
+  w.has_descriptor = e.descriptor.has_value();
+  if (e.descriptor) w.descriptor = *e.descriptor;
+  w.crc32 = e.crc32;
+  w.external_attr = e.external_attr;
+  w.disk_start = e.disk_start;
+  w.version_made_by = e.version_made_by;
+  w.version_needed = e.version_needed;
+  w.flags = e.flags;
+  w.method = e.method;
+  w.mod_time = e.mod_time;
+  w.mod_date = e.mod_date;
+  w.internal_attr = e.internal_attr;
+  w.crypt = e.crypt;
+  w.lfh_problem = e.lfh_problem;
+  w.status = e.status;
+  w.cd_extra_refused_by = e.cd_extra_refused_by;
+  w.cd_zip64 = e.cd_zip64;
+  w.in_directory = e.in_directory;
+  w.cd_extra_malformed = e.cd_extra_malformed;
+  w.descriptor_cut = e.descriptor_cut;
+  w.next_record_follows = e.next_record_follows;
+  w.extent_known = e.extent_known;
+  w.claims_from_directory = e.claims_from_directory;
+  w.has_extras = e.extras != nullptr;
+  w.name_len = std::uint32_t(e.name.size());
+  w.cd_extra_len = std::uint32_t(e.cd_extra().size());
+  w.comment_len = std::uint32_t(e.comment().size());
+  w.lfh_extra_len = std::uint32_t(e.lfh_extra().size());
+  w.text_at = text_.tell();
+  records_.put(&w, sizeof w);
+  text_.put(e.name.data(), e.name.size());
+  if (e.decoded) text_.put(e.decoded->error.data(), e.decoded->error.size());
+  text_.put(e.cd_extra().data(), e.cd_extra().size());
+  text_.put(e.comment().data(), e.comment().size());
+  text_.put(e.lfh_extra().data(), e.lfh_extra().size());
   ++count_;
-  return file_.append(buf_);
 }
 
-Entry EntrySpill::read_at(std::uint64_t pos) {
-  std::uint32_t n = 0;
-  if (file_.read_at(pos, {reinterpret_cast<std::uint8_t*>(&n), 4}) != 4)
-    throw io::IoError("a temporary file of entries was read back short");
-  std::string b(n, '\0');
-  if (file_.read_at(pos + 4, {reinterpret_cast<std::uint8_t*>(b.data()), n}) != n)
-    throw io::IoError("a temporary file of entries was read back short");
-  In in{b.data(), b.data() + b.size()};
-  return decode(in);
+std::string EntrySpill::text(Reader& rd, std::uint64_t at, std::uint32_t len) {
+  std::string out(len, '\0');
+  if (len && rd.text.read_at(at, {reinterpret_cast<std::uint8_t*>(out.data()), len}) < len)
+    throw io::IoError(fmt::format("the temporary file ends inside the text at {}", at));
+  return out;
+}
+
+EntrySpill::Stored EntrySpill::stored(Reader& rd, std::size_t i, std::string& name, std::string* error) {
+  Stored w;
+  if (rd.records.read_at(i * sizeof w, {reinterpret_cast<std::uint8_t*>(&w), sizeof w}) < sizeof w)
+    throw io::IoError(fmt::format("the temporary file ends inside walked entry {}", i + 1));
+  name = text(rd, w.text_at, w.name_len);
+  if (error) *error = text(rd, w.text_at + w.name_len, w.error_len);
+  return w;
+}
+
+Entry EntrySpill::entry(Reader& rd, std::size_t i) {
+  Entry e;
+  std::string error;
+  const Stored w = stored(rd, i, e.name, &error);
+  if (w.has_extras) {
+    std::uint64_t at = w.text_at + w.name_len + w.error_len;
+    auto x = std::make_shared<Entry::Extras>();
+    x->cd_extra = text(rd, at, w.cd_extra_len);
+    x->comment = text(rd, at += w.cd_extra_len, w.comment_len);
+    x->lfh_extra = text(rd, at += w.comment_len, w.lfh_extra_len);
+    e.extras = std::move(x);
+  }
+  e.compressed_size = w.compressed_size;
+  e.uncompressed_size = w.uncompressed_size;
+  e.lfh_offset = w.lfh_offset;
+  e.data_offset = w.data_offset;
+  e.end_offset = w.end_offset;
+  if (w.has_cut_intact) e.cut_intact = w.cut_intact;
+  if (w.has_decoded) e.decoded = codec::DecodeResult{w.decode_status, w.consumed, w.produced, w.crc, std::move(error)};
+  if (w.has_lfh) e.lfh = w.lfh;
+  if (w.has_descriptor) e.descriptor = w.descriptor;
+  e.crc32 = w.crc32;
+  e.external_attr = w.external_attr;
+  e.disk_start = w.disk_start;
+  e.version_made_by = w.version_made_by;
+  e.version_needed = w.version_needed;
+  e.flags = w.flags;
+  e.method = w.method;
+  e.mod_time = w.mod_time;
+  e.mod_date = w.mod_date;
+  e.internal_attr = w.internal_attr;
+  e.crypt = w.crypt;
+  e.lfh_problem = w.lfh_problem;
+  e.status = w.status;
+  e.cd_extra_refused_by = w.cd_extra_refused_by;
+  e.cd_zip64 = w.cd_zip64;
+  e.in_directory = w.in_directory;
+  e.cd_extra_malformed = w.cd_extra_malformed;
+  e.descriptor_cut = w.descriptor_cut;
+  e.next_record_follows = w.next_record_follows;
+  e.extent_known = w.extent_known;
+  e.claims_from_directory = w.claims_from_directory;
+  return e;
 }
 
 void EntrySpill::each_batch(std::size_t batch, const std::function<void(std::vector<Entry>&)>& f) {
-  io::SequentialReader rd(file_, 0);
+  seal();
+  Reader rd(*this);
   std::vector<Entry> out;
-  for (std::size_t i = 0; i < count_; ++i) {
-    auto head = rd.peek(4);
-    if (head.size() < 4) throw io::IoError("a temporary file of entries was read back short");
-    std::uint32_t n;
-    std::memcpy(&n, head.data(), 4);
-    auto rec = rd.peek(4 + std::size_t(n));
-    if (rec.size() < 4 + std::size_t(n)) throw io::IoError("a temporary file of entries was read back short");
-    In in{reinterpret_cast<const char*>(rec.data()) + 4, reinterpret_cast<const char*>(rec.data()) + 4 + n};
-    out.push_back(decode(in));
-    rd.skip(4 + std::size_t(n));
-    if (out.size() == batch) {
-      f(out);
-      out.clear();
-    }
+  for (std::size_t i = 0; i < count_;) {
+    out.clear();
+    for (; i < count_ && out.size() < batch; ++i) out.push_back(entry(rd, i));
+    f(out);
   }
-  if (!out.empty()) f(out);
 }
 
 }  // namespace zm::scan

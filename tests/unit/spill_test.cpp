@@ -131,30 +131,37 @@ void same(const scan::Entry& a, const scan::Entry& b) {
 }  // namespace
 
 TEST_CASE("an entry spilled to a temporary file comes back with every field") {
-  scan::EntrySpill spill("test.zip");
-  std::vector<std::uint64_t> at;
-  std::vector<scan::Entry> in;
-  // Enough to go past the spill's megabyte buffer, a default entry among them.
-  for (int i = 0; i < 5000; ++i) {
-    in.push_back(i == 17 ? scan::Entry{} : unusual(i));
-    at.push_back(spill.append(in.back()));
+  for (std::size_t in_memory : {std::size_t(0), std::size_t(64), std::size_t(4) << 20}) {
+    CAPTURE(in_memory);
+    scan::EntrySpill spill("test.zip", in_memory);
+    std::vector<scan::Entry> in;
+    // Enough to go past the spill's buffer, a default entry among them.
+    for (int i = 0; i < 5000; ++i) {
+      in.push_back(i == 17 ? scan::Entry{} : unusual(i));
+      spill.append(in.back());
+    }
+    CHECK(spill.count() == in.size());
+    spill.seal();
+    scan::EntrySpill::Reader rd(spill);
+    same(spill.entry(rd, 17), in[17]);
+    same(spill.entry(rd, 4999), in[4999]);
+    same(spill.entry(rd, 3), in[3]);
+    std::string name;
+    spill.stored(rd, 12, name, nullptr);
+    CHECK(name == in[12].name);
+    std::size_t seen = 0, batches = 0;
+    spill.each_batch(1000, [&](std::vector<scan::Entry>& batch) {
+      ++batches;
+      CHECK(batch.size() <= 1000);
+      for (auto& e : batch) same(e, in[seen++]);
+    });
+    CHECK(seen == in.size());
+    CHECK(batches == 5);
   }
-  CHECK(spill.count() == in.size());
-  same(spill.read_at(at[17]), in[17]);
-  same(spill.read_at(at[4999]), in[4999]);
-  same(spill.read_at(at[3]), in[3]);
-  std::size_t seen = 0, batches = 0;
-  spill.each_batch(1000, [&](std::vector<scan::Entry>& batch) {
-    ++batches;
-    CHECK(batch.size() <= 1000);
-    for (auto& e : batch) same(e, in[seen++]);
-  });
-  CHECK(seen == in.size());
-  CHECK(batches == 5);
 }
 
 TEST_CASE("a spill reads back what is still in its buffer and what is on disk") {
-  io::Spill s("zipmedic-test", "test.zip");
+  io::Spill s("test.zip", 1024);
   std::string big(3u << 20, 'a');
   for (std::size_t i = 0; i < big.size(); ++i) big[i] = char('a' + i % 26);
   CHECK(s.append("head") == 0);
