@@ -454,11 +454,19 @@ void judge_layout(std::vector<Extent>& placed, const NameOf& name_of, const scan
     }
   }
   if (first > 0) {
-    // Bytes before the archive: a self-extractor stub when they hold no local header.
-    if (!probe.headers_in(0, first).empty())
+    // Bytes before the archive: a self-extractor stub when they hold no local header. When they
+    // hold one and the offsets count from after them, 7-Zip still cannot open an archive behind
+    // anything but a program it can parse (docs/readers.md, rule 43): a header-like run in a
+    // script does not make it one.
+    if (!probe.headers_in(0, first).empty()) {
       gap(0, first, "before the first entry");
-    else
+      if (end.shift) {
+        auto f = judge_prefix(probe.prefix_head(first), first, true);
+        if (f.code == Code::prefix_unrecognised) out.push_back(std::move(f));
+      }
+    } else {
       out.push_back(judge_prefix(probe.prefix_head(first), first, end.shift));
+    }
   }
   for (std::size_t i = 0; i + 1 < placed.size(); ++i) {
     const Extent& a = placed[i];

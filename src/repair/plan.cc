@@ -313,6 +313,7 @@ Planner::Decision Planner::decide(const Entry& e, const std::optional<Entry>& re
     if (record->name == e.name || agrees) cd = &*record;
   }
   const bool differ = cd && cd->name != e.name;
+  const bool trusted = differ && directory_.sound(e.lfh_offset);
   const int local_score = differ ? likelihood(e.name, e.lfh_offset) : 0;
   const int cd_score = differ ? likelihood(cd->name, e.lfh_offset) : 0;
   if (cd && (cd->crc32 != e.decoded->crc || cd->compressed_size != e.compressed_size ||
@@ -332,7 +333,7 @@ Planner::Decision Planner::decide(const Entry& e, const std::optional<Entry>& re
                 fmt::format("the old directory's record here names '{}' with other data (crc {:08x}, {} bytes): this "
                             "local header is likely damaged, so it is left out",
                             report::printable_name(record->name), record->crc32, record->uncompressed_size));
-  if (differ && opt_.directory_whole && opt_.in_place && cd_score > local_score)
+  if (trusted && opt_.in_place && cd_score > local_score)
     // In place the local header stays, so a local name the old directory shows to be damaged
     // cannot be mended: the entry is left out, and a copy keeps it under the directory's name.
     return lose(report::Code::cd_lfh_mismatch,
@@ -340,14 +341,14 @@ Planner::Decision Planner::decide(const Entry& e, const std::optional<Entry>& re
                             "local name cannot be mended, so it is left out (repair -o OUT keeps it under the "
                             "directory's name)",
                             report::printable_name(e.name), report::printable_name(cd->name)));
-  if (differ && opt_.directory_whole && cd_score == local_score)
+  if (trusted && cd_score == local_score)
     // Both names equally likely: which one was damaged cannot be told, and a repair writes no
     // name that did not pass; the entry is left out (its bytes stay in the input) and said why.
     return lose(report::Code::cd_lfh_mismatch,
                 fmt::format("named '{}' locally and '{}' in the old directory, and both agree with its data: which "
                             "name is right cannot be told, so it is left out",
                             report::printable_name(e.name), report::printable_name(cd->name)));
-  const bool cd_name = differ && !opt_.in_place && opt_.directory_whole && cd_score > local_score;
+  const bool cd_name = trusted && !opt_.in_place && cd_score > local_score;
   // Duplicate names would make the output ambiguous for a restore: keep the first.
   if (!take_name(cd_name ? cd->name : e.name, data_key(e.decoded ? e.decoded->crc : e.crc32, e.uncompressed_size)))
     return lose(report::Code::duplicate_name, "a second entry of this name is left out of the repaired directory");
@@ -393,7 +394,7 @@ void Planner::finish() {
 
 RepairPlan plan(const std::vector<Entry>& found, const std::map<std::uint64_t, Entry>& directory,
                 const PlanOptions& opt) {
-  DirectoryInMemory dir(directory);
+  DirectoryInMemory dir(directory, opt.directory_whole);
   Planner planner(dir, opt);
   for (const auto& e : found) planner.census(e);
   RepairPlan p;

@@ -22,8 +22,8 @@ struct PlanOptions {
   bool in_place = false;         // the entries stay where they are; only a directory is appended
   bool salvage_partial = false;  // copy mode: keep the intact start of cut entries as NAME.partial
   std::uint64_t source_size = 0;
-  // The old directory parsed without an error: only then can its name outvote a local header's
-  // (an edited name length in a record shifts every field after it).
+  // The old directory parsed without an error (plan() over a directory held in memory: then
+  // every record's name may outvote a local header's; see OldDirectory::sound).
   bool directory_whole = false;
 };
 
@@ -35,17 +35,24 @@ class OldDirectory {
   virtual ~OldDirectory() = default;
   virtual std::optional<scan::Entry> at(std::uint64_t lfh_offset) = 0;
   virtual void each(const std::function<void(const scan::Entry&)>& f) = 0;
+  // Whether the name of the record at() gives can outvote a local header's: a record followed
+  // by another that parsed, or by the directory's exact end. An edited name length shifts every
+  // field after it, so the record read last before the directory broke off is not sound.
+  virtual bool sound(std::uint64_t lfh_offset) const = 0;
 };
 
 // One held in memory (a few entries; tests).
 class DirectoryInMemory final : public OldDirectory {
  public:
-  explicit DirectoryInMemory(const std::map<std::uint64_t, scan::Entry>& by_offset) : by_offset_(by_offset) {}
+  DirectoryInMemory(const std::map<std::uint64_t, scan::Entry>& by_offset, bool whole)
+      : by_offset_(by_offset), whole_(whole) {}
   std::optional<scan::Entry> at(std::uint64_t lfh_offset) override;
   void each(const std::function<void(const scan::Entry&)>& f) override;
+  bool sound(std::uint64_t) const override { return whole_; }
 
  private:
   const std::map<std::uint64_t, scan::Entry>& by_offset_;
+  bool whole_;
 };
 
 // Entries the walk read wrongly because their local header is damaged (bit 3 or the sizes edited),

@@ -96,6 +96,10 @@ class DirectoryOnDisk final : public OldDirectory {
     if (it == records_.end() || it->lfh_offset != lfh_offset) return std::nullopt;
     return scan::reread_directory_record(cache_, it->at, shift_);
   }
+  bool sound(std::uint64_t lfh_offset) const override {
+    auto it = std::lower_bound(records_.begin(), records_.end(), Record{lfh_offset, 0});
+    return it != records_.end() && it->lfh_offset == lfh_offset && it->at != unsound_;
+  }
   void each(const std::function<void(const Entry&)>& f) override {
     for (std::size_t i = 0; i < records_.size(); ++i)
       // The first record naming an offset is its witness (as at() answers).
@@ -119,13 +123,18 @@ class DirectoryOnDisk final : public OldDirectory {
     shift_ = shift;
     if (!readable_) records_.clear();
     bool clean = readable_;
-    for (const auto& f : rd.findings) clean &= f.severity != report::Severity::error;
+    for (const auto& f : rd.findings) {
+      clean &= f.severity != report::Severity::error;
+      // The reader broke off after the record it read last: that record's name length may be
+      // what broke it.
+      if (f.code == report::Code::cd_unreadable && !records_.empty()) unsound_ = records_.back().at;
+    }
     return clean;
   }
   io::ByteSource& src_;
   io::CachedSource cache_;
   std::vector<Record> records_;
-  std::uint64_t shift_ = 0;
+  std::uint64_t shift_ = 0, unsound_ = ~std::uint64_t(0);
   bool whole_ = false, readable_ = false;
 };
 

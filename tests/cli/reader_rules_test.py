@@ -51,6 +51,18 @@ class ReaderRules(TempDirTest):
             self.assertEqual(run("verify", "-", input=f.read()).returncode, 1)
         return path, doc
 
+    def test_a_header_signature_inside_a_script_stub_does_not_make_7zip_open_it(self):
+        # Rule 43 with "PK\3\4" put into the shell-script stub of a shifted self-extractor
+        # (seed 15, mutant 10075): the bytes before the archive now hold something like a local
+        # header, and 7-Zip still cannot open the archive.
+        data = bytearray(read("sfx-shifted.zip"))
+        data[231:231] = b"PK\x03\x04"
+        path, doc = self.assert_damaged(bytes(data), "prefix_unrecognised", ["7zip"])
+        self.assertIn("unreferenced_local_header", codes(doc))
+        if have("7z"):
+            seven = subprocess.run(["7z", "t", path], capture_output=True)
+            self.assertNotEqual(seven.returncode, 0)
+
     def extract(self, tool, path):
         out = os.path.join(self.tmp, "out-" + tool)
         os.makedirs(out, exist_ok=True)

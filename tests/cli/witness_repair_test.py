@@ -225,6 +225,28 @@ class RepairFromEveryWitness(unittest.TestCase):
         seven = subprocess.run(["7z", "t", out], capture_output=True)
         self.assertEqual(seven.returncode, 0, seven.stdout[-400:])
 
+    def test_a_name_that_lost_its_first_byte_takes_the_directorys_from_a_moved_directory(self):
+        # Info-ZIP's archive with the first byte of 'backup/empty.txt' deleted from its local
+        # header (seed 15, mutant 3030): the name reads 'ackup/empty.txtU' (the extra field's
+        # first byte) and every offset after it is one too high. The directory, read where it now
+        # ends, is a sound witness of that record: a copy takes its name; in place the damaged
+        # header stays, so the entry is left out rather than listed under a name never written.
+        data = bytearray(read("infozip-file.zip"))
+        with zipfile.ZipFile(io.BytesIO(bytes(data))) as z:
+            victim = z.getinfo("backup/empty.txt")
+            orig = {i.filename: z.read(i) for i in z.infolist()}
+        at = victim.header_offset + 30
+        self.assertEqual(data[at], ord("b"))
+        del data[at]
+        for mode in ((), ("--in-place",)):
+            p, doc, out = self.repaired(bytes(data), *mode)
+            with zipfile.ZipFile(out) as z:
+                names = [i.filename for i in z.infolist()]
+            self.assertNotIn("ackup/empty.txtU", names, mode)
+            self.assertEqual(victim.filename in names, not mode, (mode, names))
+            for n in names:
+                self.assertIn(n, orig)
+
 
 if __name__ == "__main__":
     unittest.main()
