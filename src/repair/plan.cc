@@ -300,6 +300,16 @@ Planner::Decision Planner::decide(const Entry& e, const std::optional<Entry>& re
     if (salvageable && (e.method == zip::kStored || (e.decoded && e.decoded->produced > 0))) d.kind = Kind::partial;
     return d;
   }
+  if (e.method == zip::kPpmd && !e.encrypted() && !e.claims_from_directory &&
+      (!e.next_record_follows || (e.descriptor && !e.descriptor->signature())))
+    // PPMd's last range-coder bytes decode to the same output whatever they are (libarchive does
+    // not check them; 7-Zip does: docs/readers.md, rule 74), so a byte lost or added at the end
+    // of the stream is seen only in what follows it: the next record must start right there, and
+    // a descriptor must carry its signature (7-Zip, the one PPMd writer, always writes it; a
+    // deleted "PK\7" leaves an unsigned-looking one behind a stream that took the '\x08').
+    return lose(report::Code::entry_truncated,
+                "a PPMd stream whose end cannot be confirmed (no record where it ends, or a descriptor without "
+                "its signature): a byte at its end may be lost or added, which 7-Zip refuses");
   // The old directory's record of an entry is a witness when it names it, or when its CRC and
   // sizes agree with the verified data (then a differing name is the local header's damage).
   const Entry* cd = nullptr;
