@@ -4,7 +4,6 @@
 #include <malloc.h>
 
 #include <chrono>
-#include <map>
 
 #include "check/judge.h"
 #include "check/sysreptor_profile.h"
