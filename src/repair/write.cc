@@ -45,16 +45,24 @@ void Writer::add(const scan::Entry& e, zip::EntryRecord r) {
     return;
   }
   auto changed = [&] { return io::IoError(input_name_ + ": the file changed while it was being repaired"); };
-  if (buf_.empty()) buf_.resize(1 << 20);
   r.local_offset = pos_;
   std::string h = zip::local_header_bytes(r);
   emit(h);
   pos_ += h.size();
-  for (std::uint64_t done = 0; done < e.compressed_size;) {
-    std::size_t n = std::size_t(std::min<std::uint64_t>(buf_.size(), e.compressed_size - done));
-    if (src_.read_at(e.data_offset + done, {buf_.data(), n}) != n) throw changed();
-    emit({reinterpret_cast<const char*>(buf_.data()), n});
-    done += n;
+  if (e.compressed_size < kGather) {
+    // A small entry's data is read straight into what is gathered, not through buf_ first.
+    if (pending_.size() + e.compressed_size > kGather) flush();
+    const std::size_t at = pending_.size(), n = std::size_t(e.compressed_size);
+    pending_.resize(at + n);
+    if (src_.read_at(e.data_offset, {reinterpret_cast<std::uint8_t*>(pending_.data() + at), n}) != n) throw changed();
+  } else {
+    if (buf_.empty()) buf_.resize(1 << 20);
+    for (std::uint64_t done = 0; done < e.compressed_size;) {
+      std::size_t n = std::size_t(std::min<std::uint64_t>(buf_.size(), e.compressed_size - done));
+      if (src_.read_at(e.data_offset + done, {buf_.data(), n}) != n) throw changed();
+      emit({reinterpret_cast<const char*>(buf_.data()), n});
+      done += n;
+    }
   }
   pos_ += e.compressed_size;
   if (r.flags & zip::kFlagDescriptor) {
