@@ -48,6 +48,7 @@ struct AttributeKinds {
   report::Readers symlink = 0;    // make a symbolic link whose target is the data
   report::Readers special = 0;    // libarchive: a device node, or a file of other bytes
   report::Readers skipped = 0;    // unzip: a volume label, never extracted on Unix
+  report::Readers reparse = 0;    // 7-Zip: the data taken as a Windows reparse point
 };
 
 AttributeKinds attribute_kinds(const Entry& e) {
@@ -71,6 +72,12 @@ AttributeKinds attribute_kinds(const Entry& e) {
   // out as a file of other bytes. A FIFO is written as a file, as by the others.
   if (host == 3 && type != 0 && type != 0010000 && type != 0100000 && type != 0040000 && type != 0120000)
     k.special |= report::kLibarchive;
+  // 7-Zip gives a FAT or NTFS host's whole attribute word to the extracted item (CItem::GetWinAttrib;
+  // other hosts get none of the low half), and a file of 1 to 4,095 bytes whose attributes have
+  // FILE_ATTRIBUTE_REPARSE_POINT (0x400) is read into memory and made a link of, or reported as an
+  // "Incorrect reparse stream" error (ArchiveExtractCallback.cpp, k_LinkDataSize_LIMIT; rule 75).
+  if ((host == 0 || host == 11) && (e.external_attr & 0x400) && e.uncompressed_size > 0 && e.uncompressed_size < 4096)
+    k.reparse |= report::kSevenZip;
   // unzip's IS_VOLID for FAT, Atari, HPFS and NTFS hosts.
   if ((e.external_attr & 0x08) && (host == 0 || host == 5 || host == 6 || host == 11)) k.skipped |= report::kUnzip;
   return k;
@@ -115,6 +122,12 @@ void judge_attributes(Judging& j) {
                         report::reader_names(k.directory), __builtin_popcount(k.directory) == 1 ? "s" : ""),
             k.directory);
   }
+  if (k.reparse && !k.directory)
+    j.add(Code::entry_kind_differs, e.lfh_offset,
+          fmt::format("its MS-DOS attributes mark it as a reparse point (0x400): 7-Zip takes its {} bytes for "
+                      "link data and fails (\"Incorrect reparse stream\") or makes a link",
+                      e.uncompressed_size),
+          k.reparse);
   if (k.symlink && !meant_symlink(e, k)) {
     const bool all = k.symlink == (report::kUnzip | report::kSevenZip | report::kLibarchive);
     j.add(Code::entry_kind_differs, e.lfh_offset,

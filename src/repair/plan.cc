@@ -78,6 +78,15 @@ zip::EntryRecord record_for(const Entry& e, const Entry* cd, bool in_place, bool
     r.version_made_by = cd->version_made_by;
     r.internal_attr = cd->internal_attr;
     r.external_attr = cd->external_attr;
+    // MS-DOS attribute bits that make a reader extract a file as something else (docs/readers.md,
+    // rules 65, 72, 75): the directory bit on a name without '/' (7-Zip, libarchive), the volume
+    // label (unzip skips it) and the reparse point (7-Zip reads the data as link data). The
+    // hosts are those whose low half readers take as MS-DOS attributes; a writer never means them
+    // on a file it wants back, so they go and the entry keeps its bytes and its name.
+    const unsigned host = r.version_made_by >> 8;
+    const bool dir = !r.name.empty() && r.name.back() == '/';
+    if (host == 0 || host == 5 || host == 6 || host == 11 || host == 14)
+      r.external_attr &= ~std::uint32_t(dir ? 0x08 : 0x08 | 0x10 | 0x400);
     if (check::valid_utf8(cd->comment())) r.comment = cd->comment();
     r.extra = well_formed_extra(cd->cd_extra(), e.method == 99);
   } else {

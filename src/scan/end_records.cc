@@ -73,6 +73,28 @@ std::optional<EndRecords> locate_end_records(io::ByteSource& src) {
                                       fmt::format("{} bytes follow the end record and its comment",
                                                   size - r.end_of_records)));
   }
+  // Python's _EndRecData takes an end record that ends the file with no comment, else the last
+  // "PK\5\6" of the window wherever it lies, also one with fewer than 22 bytes after it, which it
+  // then refuses ("File is not a zip file"): a signature in the trailing bytes that is no record
+  // the others take (docs/readers.md, rule 3; seed 17, mutant 18206: 4 bytes appended).
+  const bool python_exact = zip::load_u32(&tail[tail.size() - zip::kEndLen]) == zip::kEndSig &&
+                            tail[tail.size() - 2] == 0 && tail[tail.size() - 1] == 0;
+  if (!python_exact) {
+    std::optional<std::size_t> later;
+    for (std::size_t i = tail.size() - 4; i > *pick && !later; --i)
+      if (zip::load_u32(&tail[i]) == zip::kEndSig) later = i;
+    if (later) {
+      const std::size_t last = *later;
+      const bool whole = last + zip::kEndLen <= tail.size();
+      r.findings.push_back(make_finding(
+          report::Code::eocd_inconsistent, std::nullopt, base + last,
+          fmt::format("an end-record signature at offset {}, after the end record at {}: Python takes the last one "
+                      "and {}",
+                      base + last, r.eocd_offset,
+                      whole ? "reads another directory from it" : "cannot open the archive (too few bytes follow it)")));
+      r.findings.back().readers = report::kPython;
+    }
+  }
   if (other)
     r.findings.push_back(make_finding(report::Code::eocd_inconsistent, std::nullopt, base + *other,
                                       fmt::format("a second end record at offset {} besides the one at {}: readers "

@@ -644,7 +644,11 @@ ScanResult scan_local(io::ByteSource& input, codec::Workspace& ws, const ScanOpt
         codec::DecodeRequest sreq{e.data_offset, cand.offset - e.data_offset, e.method};
         sreq.lzma_eos = e.flags & 2;
         sreq.expected_uncompressed = cand.uncompressed_size;
-        sreq.max_output = cand.uncompressed_size + 1;
+        // No stop at the descriptor's uncompressed size: it is a claim to check, not a bound. A
+        // pipe meets the directory's record only later, and a file's verify decodes against that
+        // record; stopping early here would call damaged what the directory and 7-Zip read whole
+        // (seed 17, mutant 10695: dd.usize 0 on a 20 KB PPMd entry). The compressed distance bounds it.
+        sreq.max_output = 0;
         return sreq;
       };
       auto end_at_candidate = [&](const DataDescriptor& cand) {

@@ -10,6 +10,11 @@ import unittest
 from zmtest import Layout, TempDirTest, codes, read, replace_name, run, run_json
 
 
+def read_path(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
 def index_of(lay, suffix):
     return next(i for i, x in enumerate(lay.infos) if x.filename.endswith(suffix))
 
@@ -95,6 +100,40 @@ class ReaderRules(TempDirTest):
             self.assertEqual(p.returncode, 0)
             self.assertFalse(os.path.exists(os.path.join(out, lay.infos[k].filename)))
             self.assertTrue(os.path.exists(os.path.join(out, lay.infos[index_of(lay, "a.bin")].filename)))
+
+    # Rule 75: the reparse-point bit (0x400) on a small file of a FAT or NTFS host (seed 17,
+    # mutant 15209: java-jar.zip's attributes 0 -> 0xffffffe1). 7-Zip takes the data for link data.
+    def test_a_reparse_point_attribute_on_a_small_file_is_damage_for_7zip_and_repair_drops_it(self):
+        data = read("java-jar.zip")
+        lay = Layout(data)
+        k = index_of(lay, "signatures.bin")
+        name = lay.infos[k].filename
+        self.assertLess(lay.infos[k].file_size, 4096)
+        path, _ = self.assert_damaged(set_attr(data, lay, k, 0xFFFFFFE1), "entry_kind_differs", ["7zip"], name)
+        if have("7z"):
+            p, _ = self.extract("7z", path)
+            self.assertNotEqual(p.returncode, 0)
+            self.assertIn(b"reparse", p.stdout + p.stderr)
+        # Another host (Unix: 7-Zip takes only the high half) or a file of 4 KiB is read as it is.
+        for made_by, size_ok in ((3 << 8) | 20, False), ((0 << 8) | 20, True):
+            b = set_attr(data, lay, k, 0x400 | (0o100644 << 16 if made_by >> 8 == 3 else 0), made_by)
+            if size_ok:
+                k2 = index_of(lay, "a.bin")
+                self.assertGreaterEqual(lay.infos[k2].file_size, 4096)
+                b = set_attr(data, lay, k2, 0x400, made_by)
+            with self.subTest(made_by=made_by):
+                self.assertEqual(run("verify", self.write("ok.zip", b)).returncode, 0)
+        # repair keeps the entry, its bytes and its name, without the bit.
+        out = os.path.join(self.tmp, "fixed.zip")
+        p = run("repair", path, "-o", out)
+        self.assertEqual(p.returncode, 0, p.stderr.decode())
+        self.assertEqual(run("verify", out).returncode, 0)
+        fixed = Layout(read_path(out))
+        j = index_of(fixed, "signatures.bin")
+        self.assertEqual(fixed.infos[j].external_attr & 0x400, 0)
+        self.assertEqual(fixed.infos[j].CRC, lay.infos[k].CRC)
+        if have("7z"):
+            self.assertEqual(self.extract("7z", out)[0].returncode, 0)
 
     # Rule 67: a link made by `zip -y` is what its writer meant: a warning, exit 0.
     @unittest.skipUnless(have("zip"), "Info-ZIP zip is not installed")
@@ -290,6 +329,48 @@ class ReaderRules(TempDirTest):
             with self.subTest(version=version):
                 self.assertEqual(run("verify", path).returncode, 0)
                 self.assertEqual(run("verify", "-", input=bytes(b)).returncode, 0)
+
+
+    # A descriptor's uncompressed size is a claim, not where a pipe's walk stops decoding (seed 17,
+    # mutant 10695): with 0 there on a 20 KB PPMd entry the directory is right, 7-Zip and
+    # libarchive read the entry, and the pipe said damaged where the file said ok with a warning.
+    def test_a_descriptor_size_of_zero_gets_the_same_verdict_from_a_pipe(self):
+        data = read("7zip-ppmd-stdout.zip")
+        import io
+        import zipfile
+        info = next(i for i in zipfile.ZipFile(io.BytesIO(data)).infolist() if i.filename.endswith("a.bin"))
+        self.assertGreater(info.compress_size, 16 << 10)  # a worker's job in the walk
+        name_len, extra_len = struct.unpack("<HH", data[info.header_offset + 26:info.header_offset + 30])
+        at = info.header_offset + 30 + name_len + extra_len + info.compress_size
+        self.assertEqual(data[at:at + 4], b"PK\x07\x08")
+        b = bytearray(data)
+        struct.pack_into("<I", b, at + 12, 0)
+        path = self.write("dd.zip", bytes(b))
+        for args, kw in ((("verify", path), {}), (("verify", "-"), {"input": bytes(b)})):
+            with self.subTest(source=args[1]):
+                p, doc = run_json(*args, **kw)
+                self.assertEqual(p.returncode, 0, p.stdout.decode())
+                self.assertEqual([f["entry"] for f in findings(doc, "descriptor_sizes_mismatch")], [info.filename])
+        p, doc = run_json("scan", path)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("descriptor_mismatch", codes(doc))
+
+
+    # Rule 3: an end-record signature after the real end record, too short to be one (seed 17,
+    # mutant 18206: "PK\5\6" appended). Python takes the last signature and refuses the archive.
+    def test_a_short_end_record_signature_after_the_end_is_refused_by_python(self):
+        import io
+        import zipfile
+        data = read("python-stream-stored.zip") + b"PK\x05\x06"
+        with self.assertRaises(zipfile.BadZipFile):
+            zipfile.ZipFile(io.BytesIO(data))
+        self.assert_damaged(data, "eocd_inconsistent", ["python"])
+        # Bytes that hold no signature stay a warning, and so does a signature Python does not
+        # reach because the end record ends the file.
+        for tail in (b"PK\x05\x07", b""):
+            p, doc = run_json("verify", self.write("t.zip", read("python-stream-stored.zip") + tail))
+            self.assertEqual(p.returncode, 0, p.stdout.decode())
+            self.assertNotIn("eocd_inconsistent", codes(doc))
 
 
 if __name__ == "__main__":
