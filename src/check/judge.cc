@@ -41,7 +41,7 @@ struct Judging {
 };
 
 // What the directory's external attributes (4.4.15) make of an entry, reader by reader, measured
-// on unzip 6.0, 7-Zip 26.02 and bsdtar 3.6.2 for every host 0-31 (docs/readers.md, rules 65-67
+// on unzip 6.0, 7-Zip 26.02 and bsdtar 3.6.2 for every host 0-31 (docs/readers.md, rules 65-67, 75
 // and 71-73). The host is the high byte of "version made by" (4.4.2), in Info-ZIP's numbering.
 struct AttributeKinds {
   report::Readers directory = 0;  // make a directory of an entry whose name has no trailing '/'

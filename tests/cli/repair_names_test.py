@@ -173,6 +173,33 @@ class RepairKeepsNames(unittest.TestCase):
             self.assertTrue(all(i.create_system == 3 for i in z.infolist()))
         unzip = subprocess.run(["unzip", "-l", out], capture_output=True, env=dict(os.environ, LC_ALL="C.UTF-8"))
         self.assertIn(NAME.encode(), unzip.stdout)
+    # A folder entry's local name damaged (seed 17): its length shortened by one (mutant 4549), or
+    # its '/' deleted so that the next header's 'P' takes its place (mutant 4261). No record
+    # follows that reading, and the old directory's record, whole, names the folder: the copy is
+    # the folder again, not a file 'backup/emptydir' or 'backup/emptydirP'.
+    def test_a_folder_whose_local_name_lost_its_slash_stays_a_folder(self):
+        data = read("java-jar.zip")
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            off = z.getinfo("backup/emptydir/").header_offset
+        n = struct.unpack_from("<H", data, off + 26)[0]
+        self.assertEqual(data[off + 30:off + 30 + n], b"backup/emptydir/")
+        shortened = bytearray(data)
+        struct.pack_into("<H", shortened, off + 26, n - 1)
+        deleted = data[:off + 30 + n - 1] + data[off + 30 + n:]
+        for label, damaged in (("name length", bytes(shortened)), ("deleted byte", deleted)):
+            with self.subTest(label):
+                if os.path.exists(os.path.join(self.tmp, "out.zip")):
+                    os.remove(os.path.join(self.tmp, "out.zip"))
+                out = self.repaired(damaged)
+                self.assertEqual(run("verify", out).returncode, 0)
+                with zipfile.ZipFile(out) as z:
+                    names = z.namelist()
+                self.assertIn("backup/emptydir/", names)
+                self.assertFalse([x for x in names if x.startswith("backup/emptydir") and x != "backup/emptydir/"],
+                                 names)
+                seven = subprocess.run(["7z", "l", "-slt", out], capture_output=True)
+                self.assertIn(b"Path = backup/emptydir\nFolder = +", seven.stdout)
+
 
 if __name__ == "__main__":
     unittest.main()
