@@ -122,7 +122,8 @@ void judge_attributes(Judging& j) {
                         report::reader_names(k.directory), __builtin_popcount(k.directory) == 1 ? "s" : ""),
             k.directory);
   }
-  if (k.reparse && !k.directory)
+  // A Unix link mode in the high half comes first for 7-Zip (IsLinuxSymLink): rule 67 says it.
+  if (k.reparse && !k.directory && !(k.symlink & report::kSevenZip))
     j.add(Code::entry_kind_differs, e.lfh_offset,
           fmt::format("its MS-DOS attributes mark it as a reparse point (0x400): 7-Zip takes its {} bytes for "
                       "link data and fails (\"Incorrect reparse stream\") or makes a link",
@@ -356,6 +357,17 @@ void judge_data(Judging& j, std::uint64_t size) {
 }
 
 }  // namespace
+
+bool attributes_mislead(Entry e) {
+  std::vector<report::Finding> out;
+  Judging j{e, out};
+  judge_attributes(j);
+  // A folder's name with data is the name's doing (rule 66), not the attributes'.
+  const bool named_folder = e.is_directory();
+  return std::any_of(out.begin(), out.end(), [&](const report::Finding& f) {
+    return f.code == Code::entry_kind_differs || (f.code == Code::directory_with_data && !named_folder);
+  });
+}
 
 bool local_header_is_its_own(const Entry& e) {
   if (!e.lfh) return false;

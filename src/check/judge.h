@@ -23,6 +23,12 @@ namespace zm::check {
 // readers (docs/readers.md) that concern one entry. `source_size` is the archive's length.
 void judge_entry(scan::Entry& e, std::uint64_t source_size, std::vector<report::Finding>& out);
 
+// True when the directory's attributes of `e` (host, external attributes) make some reader
+// extract it as something other than the file or folder its name says (docs/readers.md, rules
+// 65, 67, 72, 73, 75): what judge_entry reports as entry_kind_differs, or as directory_with_data
+// for a file's name. A link its writer meant is no such case.
+bool attributes_mislead(scan::Entry e);
+
 // The local header a directory record points to could be this entry's (same name, method and
 // bit 3): only then are the bytes behind it decoded as the entry's data.
 bool local_header_is_its_own(const scan::Entry& e);

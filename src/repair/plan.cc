@@ -6,6 +6,7 @@
 #include <functional>
 #include <string_view>
 
+#include "check/judge.h"
 #include "check/names.h"
 #include "codec/codec.h"
 
@@ -87,6 +88,24 @@ zip::EntryRecord record_for(const Entry& e, const Entry* cd, bool in_place, bool
     const bool dir = !r.name.empty() && r.name.back() == '/';
     if (host == 0 || host == 5 || host == 6 || host == 11 || host == 14)
       r.external_attr &= ~std::uint32_t(dir ? 0x08 : 0x08 | 0x10 | 0x400);
+    // A file type in the high half that a reader extracts as something else (a device node, a
+    // link with no target it can write, a folder): the entry is written as the ordinary file or
+    // folder its name says, with its permission bits (rules 65, 67, 73). A link its writer meant
+    // stays one.
+    Entry probe;
+    probe.name = r.name;
+    probe.version_made_by = r.version_made_by;
+    probe.external_attr = r.external_attr;
+    probe.method = r.method;
+    probe.flags = r.flags;
+    probe.compressed_size = r.compressed_size;
+    probe.uncompressed_size = r.uncompressed_size;
+    if (check::attributes_mislead(std::move(probe))) {
+      std::uint32_t perms = (r.external_attr >> 16) & 07777;
+      if (perms == 0) perms = dir ? 0755 : 0644;
+      r.external_attr = (((dir ? 0040000u : 0100000u) | perms) << 16) | (r.external_attr & 0xFFFF & ~0x10u) |
+                        (dir ? 0x10u : 0u);
+    }
     if (check::valid_utf8(cd->comment())) r.comment = cd->comment();
     r.extra = well_formed_extra(cd->cd_extra(), e.method == 99);
   } else {

@@ -373,5 +373,44 @@ class ReaderRules(TempDirTest):
             self.assertNotIn("eocd_inconsistent", codes(doc))
 
 
+    # repair writes an entry whose damaged record's attributes make a reader extract it as
+    # something else (rules 65, 67, 72, 73, 75) as the plain file its name says, keeping its bytes:
+    # before, its proof failed on them and nothing was written at all.
+    def test_repair_writes_misleading_attributes_as_a_plain_file(self):
+        data = read("infozip-file.zip")
+        lay = Layout(data)
+        k = index_of(lay, "VERSION")
+        name = lay.infos[k].filename
+        cases = [(3 << 8 | 30, 0o20644 << 16), (3 << 8 | 30, 0o40755 << 16), (0 << 8 | 20, 0o120777 << 16),
+                 (0 << 8 | 20, 0x10), (11 << 8 | 20, 0x400), (0 << 8 | 20, 0x08)]
+        for made_by, attr in cases:
+            with self.subTest(made_by=made_by, attr=hex(attr)):
+                path = self.write("attr.zip", set_attr(data, lay, k, attr, made_by))
+                self.assertEqual(run("verify", path).returncode, 1)
+                out = os.path.join(self.tmp, "attr-fixed.zip")
+                if os.path.exists(out):
+                    os.remove(out)
+                p = run("repair", path, "-o", out)
+                self.assertEqual(p.returncode, 0, p.stderr.decode())
+                self.assertEqual(run("verify", out).returncode, 0)
+                fixed = Layout(read_path(out))
+                info = fixed.infos[index_of(fixed, "VERSION")]
+                self.assertEqual(fixed.contents[name], lay.contents[name])
+                mode = info.external_attr >> 16
+                self.assertIn(mode & 0o170000, (0, 0o100000), oct(mode))
+                self.assertEqual(info.external_attr & (0x08 | 0x10 | 0x400), 0)
+        # A link its writer meant (host 3, a short target) stays a link.
+        path = self.write("link.zip", set_attr(data, lay, k, 0o120777 << 16, 3 << 8 | 30))
+        out = os.path.join(self.tmp, "link-fixed.zip")
+        b = bytearray(read_path(path))
+        b[lay.starts[index_of(lay, "a.bin")] + 40] ^= 0xFF  # damage elsewhere, so that repair rewrites
+        with open(path, "wb") as f:
+            f.write(b)
+        p = run("repair", path, "-o", out)
+        self.assertIn(p.returncode, (0, 1), p.stderr.decode())
+        fixed = Layout(read_path(out))
+        self.assertEqual(fixed.infos[index_of(fixed, "VERSION")].external_attr >> 16, 0o120777)
+
+
 if __name__ == "__main__":
     unittest.main()
