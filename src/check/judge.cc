@@ -31,6 +31,7 @@ bool unzip_has_method(std::uint16_t m) { return m == 0 || m == 1 || m == 6 || m 
 struct Judging {
   Entry& e;
   std::vector<report::Finding>& out;
+  bool libarchive_walks = false;  // scan::EndRecords::libarchive_walks
   bool bad = false;
   void add(Code c, std::optional<std::uint64_t> at, std::string msg, report::Readers readers = 0) {
     auto f = make_finding(c, e.name, at, std::move(msg));
@@ -317,11 +318,20 @@ void judge_data(Judging& j, std::uint64_t size) {
     if (sizes_agree && g.crc32 != d.crc && !has_primary)
       j.add(Code::crc_mismatch, e.data_offset,
             fmt::format("CRC-32 of the data is {:08x}; its data descriptor says {:08x}", d.crc, g.crc32));
-    else if (e.in_directory && g.crc32 == d.crc && !sizes_agree)
+    else if (e.in_directory && g.crc32 == d.crc && !sizes_agree && !j.libarchive_walks)
       // Go checks the descriptor's CRC; no reader checks its sizes when a directory exists.
       j.add(Code::descriptor_sizes_mismatch, g.offset,
             fmt::format("the data descriptor says {} compressed, {} uncompressed; the data is {}, {}",
                         g.compressed_size, g.uncompressed_size, d.consumed, d.produced));
+    else if (e.in_directory && g.crc32 == d.crc && !sizes_agree)
+      // libarchive walking the local headers (rule 47) checks the sizes: "ZIP compressed data is
+      // wrong size".
+      j.add(Code::descriptor_mismatch, g.offset,
+            fmt::format("the data descriptor says {} compressed, {} uncompressed; the data is {}, {}, and "
+                        "libarchive, which reads the local headers of this archive (its end records are not "
+                        "ones it takes), checks them",
+                        g.compressed_size, g.uncompressed_size, d.consumed, d.produced),
+            report::kLibarchive);
     else if (!sizes_agree || g.crc32 != d.crc)
       j.add(Code::descriptor_mismatch, g.offset,
             fmt::format("the data descriptor says crc {:08x}, {} compressed, {} uncompressed; the data is {:08x}, {}, {}",
@@ -375,8 +385,8 @@ bool local_header_is_its_own(const Entry& e) {
   return !e.lfh->name_differs && e.lfh->method == e.method && !((e.lfh->flags ^ e.flags) & zip::kFlagDescriptor);
 }
 
-void judge_entry(Entry& e, std::uint64_t size, std::vector<report::Finding>& out) {
-  Judging j{e, out};
+void judge_entry(Entry& e, std::uint64_t size, std::vector<report::Finding>& out, bool libarchive_walks) {
+  Judging j{e, out, libarchive_walks};
   e.status = EntryStatus::unchecked;
   if (e.in_directory) judge_directory_record(j);
   if (e.in_directory && !e.lfh) {
@@ -458,9 +468,18 @@ void judge_layout(std::vector<Extent>& placed, const NameOf& name_of, const scan
   auto gap = [&](std::uint64_t from, std::uint64_t to, const std::string& where, bool plain = true) {
     if (to <= from) return;
     auto found = probe.headers_in(from, to);
-    for (const auto& h : found)
+    for (const auto& h : found) {
       out.push_back(make_finding(Code::unreferenced_local_header, h.name, h.offset,
-                                 fmt::format("a local header {} that no directory entry points to", where)));
+                                 fmt::format("a local header {} that no directory entry points to{}", where,
+                                             end.libarchive_walks ? ": libarchive, which reads the local headers "
+                                                                    "of this archive, extracts it as another file"
+                                                                  : "")));
+      if (end.libarchive_walks) {
+        // Rule 46 with rule 47: an extra file for libarchive.
+        out.back().severity = report::Severity::error;
+        out.back().readers = report::kLibarchive;
+      }
+    }
     if (found.empty() && plain)
       out.push_back(make_finding(Code::gap_bytes, std::nullopt, from,
                                  fmt::format("{} bytes {} belong to no entry", to - from, where)));

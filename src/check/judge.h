@@ -21,7 +21,9 @@ namespace zm::check {
 // Sets e.status and appends the entry's findings: the local header against the directory, the
 // data against every witness that claims its CRC and sizes, the descriptor, and the rules of the
 // readers (docs/readers.md) that concern one entry. `source_size` is the archive's length.
-void judge_entry(scan::Entry& e, std::uint64_t source_size, std::vector<report::Finding>& out);
+// `libarchive_walks`: the archive's end records are not ones libarchive's seekable reader takes.
+void judge_entry(scan::Entry& e, std::uint64_t source_size, std::vector<report::Finding>& out,
+                 bool libarchive_walks = false);
 
 // True when the directory's attributes of `e` (host, external attributes) make some reader
 // extract it as something other than the file or folder its name says (docs/readers.md, rules

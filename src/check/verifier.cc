@@ -92,7 +92,7 @@ struct Examined {
 // neighbouring entries (up to 512 KiB of data or 256 entries), so that each thread's read cache
 // serves whole runs of small entries, and each run's findings are kept apart so that they come
 // out in directory order.
-void examine_batch(std::vector<Entry>& batch, unsigned threads, std::uint64_t source_size,
+void examine_batch(std::vector<Entry>& batch, unsigned threads, std::uint64_t source_size, bool libarchive_walks,
                    const std::function<FillWitnesses()>& witnesses_for_thread, std::vector<report::Finding>& out,
                    NameJudge& names, std::vector<NameJudge::Facts>& facts) {
   std::vector<std::size_t> runs{0};
@@ -118,7 +118,7 @@ void examine_batch(std::vector<Entry>& batch, unsigned threads, std::uint64_t so
         for (std::size_t i = runs[r]; i < runs[r + 1]; ++i) {
           Entry& e = batch[i];
           fill(e);
-          judge_entry(e, source_size, found[r].entry);
+          judge_entry(e, source_size, found[r].entry, libarchive_walks);
           settle_extent(e);
           facts[i] = NameJudge::examine(e, found[r].names);
         }
@@ -304,7 +304,7 @@ void judge_directory(Verification& v, DirectoryPass& pass, std::vector<Entry>& b
   placed.reserve(pass.expected);
   names.reserve(pass.expected);
   do {
-    examine_batch(batch, threads, pass.source_size, pass.witnesses, rep.findings, names, facts);
+    examine_batch(batch, threads, pass.source_size, pass.end.libarchive_walks, pass.witnesses, rep.findings, names, facts);
     for (std::size_t i = 0; i < batch.size(); ++i) {
       const Entry& e = batch[i];
       const auto index = std::uint32_t(kept.size());

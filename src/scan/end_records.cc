@@ -234,6 +234,25 @@ std::optional<EndRecords> locate_end_records(io::ByteSource& src) {
                                                   "the end record ({})",
                                                   r.cd_size, dir_end)));
   }
+  // libarchive's seekable bid (archive_read_format_zip_seekable_bid): the last "PK\5\6" within
+  // the file's last 16 KiB, past its first byte, must pass read_eocd (disk 0, directory on it, all
+  // entries on it, directory before the record), or the ZIP64 end record its locator names must
+  // pass read_zip64_eocd (locator: disk 0 of 1; record of 56 bytes to 16 KiB, disk 0, directory
+  // on it and all entries on it). Else libarchive walks (rule 47; seed 18, mutant 14052: a ZIP64
+  // record's count of entries on this disk edited).
+  if (!disks) {
+    const bool in_window = r.eocd_offset > 0 && size - r.eocd_offset < 16384;
+    const auto& c = r.eocd;
+    const bool classic_ok = c.disk == 0 && c.cd_disk == 0 && c.entries_on_disk == c.entries_total &&
+                            std::uint64_t(c.cd_offset) + c.cd_size <= r.eocd_offset;
+    bool z64_ok = false;
+    if (r.locator && r.locator->cd_disk == 0 && r.locator->total_disks == 1) {
+      if (auto z = read_zip64_end(src, r.locator->zip64_end_offset))
+        z64_ok = z->record_size + 12 >= 56 && z->record_size + 12 <= 16384 && z->disk == 0 && z->cd_disk == 0 &&
+                 z->entries_on_disk == z->entries_total;
+    }
+    r.libarchive_walks = !in_window || !(classic_ok || z64_ok);
+  }
   // Java's ZipFile takes an end record whose comment does not reach the end of the file only when
   // the archive's first local header is where the directory's offsets say the archive starts.
   if (r.end_of_records < size && r.cd_start >= r.cd_offset && !disks) {

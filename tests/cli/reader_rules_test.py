@@ -318,6 +318,94 @@ class ReaderRules(TempDirTest):
                 else:
                     self.assertEqual(run("verify", self.write("ok.zip", archive)).returncode, 0)
 
+    # Rule 47 through the ZIP64 end record: entries on this disk != total (seed 18, mutant 14052).
+    # libarchive's seekable reader then walks the local headers, and there refuses a descriptor
+    # whose sizes differ from the data, which every other reader ignores.
+    def test_a_zip64_end_record_with_a_split_count_makes_libarchive_walk(self):
+        data = read("infozip-pipe.zip")
+        end = data.rfind(b"PK\x05\x06")
+        entries, = struct.unpack_from("<H", data, end + 10)
+        cd_size, cd_off = struct.unpack_from("<II", data, end + 12)
+        eocd = bytearray(data[end:])
+        struct.pack_into("<HHII", eocd, 8, 0xFFFF, 0xFFFF, 0xFFFFFFFF, 0xFFFFFFFF)
+        loc = struct.pack("<4sIQI", b"PK\x06\x07", 0, end, 1)
+        for on_disk in (entries, entries - 1):
+            z64 = struct.pack("<4sQHHIIQQQQ", b"PK\x06\x06", 44, 45, 45, 0, 0, on_disk, entries, cd_size, cd_off)
+            archive = bytearray(data[:end] + z64 + loc + bytes(eocd))
+            # The first descriptor's compressed size made wrong: a warning while libarchive reads
+            # the directory, refused while it walks.
+            dd = archive.find(b"PK\x07\x08")
+            struct.pack_into("<I", archive, dd + 8, struct.unpack_from("<I", archive, dd + 8)[0] + 0x40000)
+            with self.subTest(on_disk=on_disk):
+                if on_disk == entries:
+                    p, doc = run_json("verify", self.write("ok.zip", bytes(archive)))
+                    self.assertEqual(p.returncode, 0, p.stdout.decode())
+                    self.assertIn("descriptor_sizes_mismatch", codes(doc))
+                else:
+                    path, _ = self.assert_damaged(bytes(archive), "descriptor_mismatch", ["libarchive"])
+                    if have("bsdtar"):
+                        p = subprocess.run(["bsdtar", "-xOf", path], capture_output=True)
+                        self.assertIn(b"wrong size", p.stderr)
+
+    # Rule 47 through a comment: the end record 16 KiB or more before the end of the file is
+    # beyond libarchive's search, and it walks: the same descriptor is then refused, and a local
+    # header no record points to comes out as another file.
+    def test_a_long_comment_makes_libarchive_walk(self):
+        data = bytearray(read("infozip-pipe.zip"))
+        dd = data.find(b"PK\x07\x08")
+        struct.pack_into("<I", data, dd + 8, struct.unpack_from("<I", data, dd + 8)[0] + 0x40000)
+        end = data.rfind(b"PK\x05\x06")
+        for comment_len, walks in ((16384 - 23, False), (16384 - 22, True)):
+            b = bytearray(data)
+            struct.pack_into("<H", b, end + 20, comment_len)
+            archive = bytes(b) + b"c" * comment_len
+            with self.subTest(comment_len=comment_len):
+                if walks:
+                    path, _ = self.assert_damaged(archive, "descriptor_mismatch", ["libarchive"])
+                    if have("bsdtar"):
+                        p = subprocess.run(["bsdtar", "-xOf", path], capture_output=True)
+                        self.assertIn(b"wrong size", p.stderr)
+                else:
+                    path = self.write("ok.zip", archive)
+                    p, doc = run_json("verify", path)
+                    self.assertEqual(p.returncode, 0, p.stdout.decode())
+                    self.assertIn("descriptor_sizes_mismatch", codes(doc))
+                    if have("bsdtar"):
+                        self.assertEqual(subprocess.run(["bsdtar", "-xOf", path], capture_output=True).returncode, 0)
+
+    # Rule 46 with rule 47: a local header no record points to is a file more for a walking libarchive.
+    def test_an_unreferenced_header_is_an_extra_file_when_libarchive_walks(self):
+        import io
+        import zipfile
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as z:
+            z.writestr("stowaway.txt", b"not in the directory\n")
+        extra = buf.getvalue()[:buf.getvalue().find(b"PK\x01\x02")]
+        data = read("infozip-file.zip")
+        end = data.rfind(b"PK\x05\x06")
+        cd_size, cd_off = struct.unpack_from("<II", data, end + 12)
+        for comment_len in (0, 20000):
+            b = bytearray(data[:cd_off] + extra + data[cd_off:])
+            struct.pack_into("<I", b, end + len(extra) + 16, cd_off + len(extra))
+            struct.pack_into("<H", b, end + len(extra) + 20, comment_len)
+            archive = bytes(b) + b"c" * comment_len
+            with self.subTest(comment_len=comment_len):
+                path = self.write("u.zip", archive)
+                p, doc = run_json("verify", path)
+                hits = findings(doc, "unreferenced_local_header")
+                self.assertEqual(len(hits), 1, codes(doc))
+                if comment_len:
+                    self.assertEqual(p.returncode, 1)
+                    self.assertEqual(hits[0]["severity"], "error")
+                    self.assertEqual(hits[0].get("readers"), ["libarchive"])
+                    self.assertEqual(run("verify", "-", input=archive).returncode, 1)
+                else:
+                    self.assertEqual(p.returncode, 0, p.stdout.decode())
+                    self.assertEqual(hits[0]["severity"], "warning")
+                if have("bsdtar"):
+                    listed = subprocess.run(["bsdtar", "-tf", path], capture_output=True).stdout
+                    self.assertEqual(b"stowaway.txt" in listed, bool(comment_len))
+
     # A pipe reads a first local header whose "version needed" is above 6.3 after a prefix, as a file does.
     def test_a_pipe_takes_the_first_header_after_a_prefix_whatever_its_version(self):
         data = read("sfx-adjusted.zip")
