@@ -335,7 +335,8 @@ void judge_data(Judging& j, std::uint64_t size) {
     else if (!sizes_agree || g.crc32 != d.crc)
       j.add(Code::descriptor_mismatch, g.offset,
             fmt::format("the data descriptor says crc {:08x}, {} compressed, {} uncompressed; the data is {:08x}, {}, {}",
-                        g.crc32, g.compressed_size, g.uncompressed_size, d.crc, d.consumed, d.produced));
+                        g.crc32, g.compressed_size, g.uncompressed_size, d.crc, d.consumed, d.produced),
+            j.libarchive_walks && e.in_directory ? report::Readers(report::kGo | report::kLibarchive) : 0);
   } else if (e.descriptor_cut || data_end >= size) {
     if (e.in_directory) {
       j.add(Code::descriptor_missing, data_end, "bit 3 is set but the file ends before the data descriptor");
@@ -469,12 +470,14 @@ void judge_layout(std::vector<Extent>& placed, const NameOf& name_of, const scan
     if (to <= from) return;
     auto found = probe.headers_in(from, to);
     for (const auto& h : found) {
+      // libarchive's walk ends at the directory's first record.
+      const bool walked = end.libarchive_walks && h.offset < end.cd_start;
       out.push_back(make_finding(Code::unreferenced_local_header, h.name, h.offset,
                                  fmt::format("a local header {} that no directory entry points to{}", where,
-                                             end.libarchive_walks ? ": libarchive, which reads the local headers "
+                                             walked ? ": libarchive, which reads the local headers "
                                                                     "of this archive, extracts it as another file"
                                                                   : "")));
-      if (end.libarchive_walks) {
+      if (walked) {
         // Rule 46 with rule 47: an extra file for libarchive.
         out.back().severity = report::Severity::error;
         out.back().readers = report::kLibarchive;
@@ -495,6 +498,22 @@ void judge_layout(std::vector<Extent>& placed, const NameOf& name_of, const scan
                                              "header{} precede them: readers disagree on what the archive holds",
                                              found.size(), found.size() == 1 ? "" : "s")));
       return;
+    }
+  }
+  if (first > 0 && end.libarchive_walks) {
+    // libarchive's streaming reader, its fallback when it does not take the end records (rule
+    // 47), bids only for a file that starts with one of its signatures
+    // (archive_read_format_zip_streamable_bid): behind a prefix it finds no archive at all.
+    const auto head = probe.prefix_head(std::min<std::uint64_t>(first, 4));
+    const bool pk = head.size() >= 4 && head[0] == 'P' && head[1] == 'K' &&
+                    ((head[2] == 1 && head[3] == 2) || (head[2] == 3 && head[3] == 4) || (head[2] == 5 && head[3] == 6) ||
+                     (head[2] == 6 && head[3] == 6) || (head[2] == 7 && head[3] == 8) || (head[2] == '0' && head[3] == '0'));
+    if (!pk) {
+      out.push_back(make_finding(Code::prefix_unrecognised, std::nullopt, 0,
+                                 fmt::format("{} bytes precede the archive and libarchive, which does not take its end "
+                                             "records, reads the file from its first byte: it finds no archive",
+                                             first)));
+      out.back().readers = report::kLibarchive;
     }
   }
   if (first > 0) {

@@ -104,8 +104,10 @@ zip::EntryRecord record_for(const Entry& e, const Entry* cd, bool in_place, bool
       probe.compressed_size = r.compressed_size;
       probe.uncompressed_size = r.uncompressed_size;
       if (check::attributes_mislead(std::move(probe))) {
-        std::uint32_t perms = (r.external_attr >> 16) & 07777;
-        if (perms == 0) perms = dir ? 0755 : 0644;
+        // A folder's or a file's own permission bits stay; a link's (0777) and a device's do not
+        // describe a plain file, nor do setuid, setgid and sticky bits from a damaged record.
+        std::uint32_t perms = (r.external_attr >> 16) & 0777;
+        if (perms == 0 || (type != 0040000u && type != 0100000u)) perms = dir ? 0755 : 0644;
         r.external_attr = (((dir ? 0040000u : 0100000u) | perms) << 16) | (r.external_attr & 0xFFFF & ~0x10u) |
                           (dir ? 0x10u : 0u);
       }
@@ -360,10 +362,12 @@ Planner::Decision Planner::decide(const Entry& e, const std::optional<Entry>& re
   const bool differ = cd && cd->name != e.name;
   const bool trusted = differ && directory_.sound(e.lfh_offset);
   const int local_score = differ ? likelihood(e.name, e.lfh_offset) : 0;
+  const int cd_score = differ ? likelihood(cd->name, e.lfh_offset) : 0;
   // A local reading that no record follows (its name or sizes put its end where nothing starts)
   // is the doubtful one: the record's name wins a tie (seed 17, mutants 4261, 4549: a folder's
   // local name lost its '/', or took the next header's 'P' in its place).
-  const int cd_score = differ ? likelihood(cd->name, e.lfh_offset) + (e.next_record_follows ? 0 : 1) : 0;
+  const bool cd_wins = cd_score > local_score || (cd_score == local_score && !e.next_record_follows);
+  const bool tie = cd_score == local_score && e.next_record_follows;
   if (cd && (cd->crc32 != e.decoded->crc || cd->compressed_size != e.compressed_size ||
              cd->uncompressed_size != e.uncompressed_size))
     findings.push_back(make_finding(report::Code::cd_lfh_mismatch, e.name, e.lfh_offset,
@@ -381,7 +385,7 @@ Planner::Decision Planner::decide(const Entry& e, const std::optional<Entry>& re
                 fmt::format("the old directory's record here names '{}' with other data (crc {:08x}, {} bytes): this "
                             "local header is likely damaged, so it is left out",
                             report::printable_name(record->name), record->crc32, record->uncompressed_size));
-  if (trusted && opt_.in_place && cd_score > local_score)
+  if (trusted && opt_.in_place && cd_wins)
     // In place the local header stays, so a local name the old directory shows to be damaged
     // cannot be mended: the entry is left out, and a copy keeps it under the directory's name.
     return lose(report::Code::cd_lfh_mismatch,
@@ -389,14 +393,14 @@ Planner::Decision Planner::decide(const Entry& e, const std::optional<Entry>& re
                             "local name cannot be mended, so it is left out (repair -o OUT keeps it under the "
                             "directory's name)",
                             report::printable_name(e.name), report::printable_name(cd->name)));
-  if (trusted && cd_score == local_score)
+  if (trusted && tie)
     // Both names equally likely: which one was damaged cannot be told, and a repair writes no
     // name that did not pass; the entry is left out (its bytes stay in the input) and said why.
     return lose(report::Code::cd_lfh_mismatch,
                 fmt::format("named '{}' locally and '{}' in the old directory, and both agree with its data: which "
                             "name is right cannot be told, so it is left out",
                             report::printable_name(e.name), report::printable_name(cd->name)));
-  const bool cd_name = trusted && !opt_.in_place && cd_score > local_score;
+  const bool cd_name = trusted && !opt_.in_place && cd_wins;
   // Duplicate names would make the output ambiguous for a restore: keep the first.
   if (!take_name(cd_name ? cd->name : e.name, data_key(e.decoded ? e.decoded->crc : e.crc32, e.uncompressed_size)))
     return lose(report::Code::duplicate_name, "a second entry of this name is left out of the repaired directory");

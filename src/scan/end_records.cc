@@ -133,7 +133,7 @@ std::optional<EndRecords> locate_end_records(io::ByteSource& src) {
     if (src.read_at(r.locator_offset, lb) == sizeof lb && zip::load_u32(lb) == zip::kZip64LocatorSig) {
       r.locator = zip::parse_zip64_locator(lb);
       // OneDrive writes 0 total disks here: unzip then refuses the archive, and libarchive and Go
-      // ignore the locator (docs/readers.md, rule 24), so only 1 is sound.
+      // ignore the locator (docs/readers.md, rule 11), so only 1 is sound.
       if (r.locator->total_disks != (disks ? disks : 1u))
         r.findings.push_back(make_finding(report::Code::zip64_inconsistent, std::nullopt, r.locator_offset,
                                           fmt::format("ZIP64 locator says the archive spans {} disks",
@@ -243,8 +243,9 @@ std::optional<EndRecords> locate_end_records(io::ByteSource& src) {
   if (!disks) {
     const bool in_window = r.eocd_offset > 0 && size - r.eocd_offset < 16384;
     const auto& c = r.eocd;
+    // read_eocd adds the two 32-bit fields in 32 bits: all-ones offsets of a ZIP64 archive wrap.
     const bool classic_ok = c.disk == 0 && c.cd_disk == 0 && c.entries_on_disk == c.entries_total &&
-                            std::uint64_t(c.cd_offset) + c.cd_size <= r.eocd_offset;
+                            std::uint32_t(c.cd_offset + c.cd_size) <= r.eocd_offset;
     bool z64_ok = false;
     if (r.locator && r.locator->cd_disk == 0 && r.locator->total_disks == 1) {
       if (auto z = read_zip64_end(src, r.locator->zip64_end_offset))

@@ -566,7 +566,7 @@ ScanResult scan_local(io::ByteSource& input, codec::Workspace& ws, const ScanOpt
       if (auto cand = find_descriptor_candidate(src, e.data_offset, zip64, reach)) {
         codec::DecodeRequest req{e.data_offset, cand->offset - e.data_offset, e.method};
         req.expected_uncompressed = cand->uncompressed_size;
-        req.max_output = cand->uncompressed_size + 1;
+        req.max_output = 0;  // the descriptor's size is a claim to check (see candidate_request)
         req.progress = opt.progress;
         if (zipcrypt::password()) e.decoded = zipcrypt::decode(ws, src, req, e);
         else e.crypt = CryptOutcome::no_password;

@@ -31,6 +31,13 @@ def set_attr(data, lay, k, attr, made_by=None):
     return data if made_by is None else set_cd(data, lay, k, 4, "<H", made_by)
 
 
+def with_comment(data, comment_len):
+    """The archive with an archive comment of `comment_len` bytes (4.3.16)."""
+    b = bytearray(data)
+    struct.pack_into("<H", b, b.rfind(b"PK\x05\x06") + 20, comment_len)
+    return bytes(b) + b"c" * comment_len
+
+
 def findings(doc, code):
     return [f for f in doc["findings"] if f["code"] == code]
 
@@ -115,12 +122,10 @@ class ReaderRules(TempDirTest):
             self.assertNotEqual(p.returncode, 0)
             self.assertIn(b"reparse", p.stdout + p.stderr)
         # Another host (Unix: 7-Zip takes only the high half) or a file of 4 KiB is read as it is.
-        for made_by, size_ok in ((3 << 8) | 20, False), ((0 << 8) | 20, True):
-            b = set_attr(data, lay, k, 0x400 | (0o100644 << 16 if made_by >> 8 == 3 else 0), made_by)
-            if size_ok:
-                k2 = index_of(lay, "a.bin")
-                self.assertGreaterEqual(lay.infos[k2].file_size, 4096)
-                b = set_attr(data, lay, k2, 0x400, made_by)
+        k2 = index_of(lay, "a.bin")
+        self.assertGreaterEqual(lay.infos[k2].file_size, 4096)
+        for made_by, which, attr in (((3 << 8) | 20, k, 0x400 | (0o100644 << 16)), ((0 << 8) | 20, k2, 0x400)):
+            b = set_attr(data, lay, which, attr, made_by)
             with self.subTest(made_by=made_by):
                 self.assertEqual(run("verify", self.write("ok.zip", b)).returncode, 0)
         # repair keeps the entry, its bytes and its name, without the bit.
@@ -354,11 +359,8 @@ class ReaderRules(TempDirTest):
         data = bytearray(read("infozip-pipe.zip"))
         dd = data.find(b"PK\x07\x08")
         struct.pack_into("<I", data, dd + 8, struct.unpack_from("<I", data, dd + 8)[0] + 0x40000)
-        end = data.rfind(b"PK\x05\x06")
         for comment_len, walks in ((16384 - 23, False), (16384 - 22, True)):
-            b = bytearray(data)
-            struct.pack_into("<H", b, end + 20, comment_len)
-            archive = bytes(b) + b"c" * comment_len
+            archive = with_comment(data, comment_len)
             with self.subTest(comment_len=comment_len):
                 if walks:
                     path, _ = self.assert_damaged(archive, "descriptor_mismatch", ["libarchive"])
@@ -372,6 +374,23 @@ class ReaderRules(TempDirTest):
                     self.assertIn("descriptor_sizes_mismatch", codes(doc))
                     if have("bsdtar"):
                         self.assertEqual(subprocess.run(["bsdtar", "-xOf", path], capture_output=True).returncode, 0)
+
+    # Rule 47 with a prefix: libarchive's streaming reader reads the file from its first byte and
+    # finds no archive behind a self-extractor stub (review of the change).
+    def test_a_prefix_hides_the_archive_from_a_walking_libarchive(self):
+        for comment_len in (0, 20000):
+            archive = with_comment(read("sfx-adjusted.zip"), comment_len)
+            with self.subTest(comment_len=comment_len):
+                if comment_len:
+                    path, _ = self.assert_damaged(archive, "prefix_unrecognised", ["libarchive"])
+                else:
+                    path = self.write("sfx.zip", archive)
+                    p, doc = run_json("verify", path)
+                    self.assertEqual(p.returncode, 0, p.stdout.decode())
+                    self.assertNotIn("prefix_unrecognised", codes(doc))
+                if have("bsdtar"):
+                    p = subprocess.run(["bsdtar", "-tf", path], capture_output=True)
+                    self.assertEqual(p.returncode != 0, bool(comment_len), p.stderr)
 
     # Rule 46 with rule 47: a local header no record points to is a file more for a walking libarchive.
     def test_an_unreferenced_header_is_an_extra_file_when_libarchive_walks(self):
@@ -387,8 +406,7 @@ class ReaderRules(TempDirTest):
         for comment_len in (0, 20000):
             b = bytearray(data[:cd_off] + extra + data[cd_off:])
             struct.pack_into("<I", b, end + len(extra) + 16, cd_off + len(extra))
-            struct.pack_into("<H", b, end + len(extra) + 20, comment_len)
-            archive = bytes(b) + b"c" * comment_len
+            archive = with_comment(bytes(b), comment_len)
             with self.subTest(comment_len=comment_len):
                 path = self.write("u.zip", archive)
                 p, doc = run_json("verify", path)
@@ -453,8 +471,7 @@ class ReaderRules(TempDirTest):
         with self.assertRaises(zipfile.BadZipFile):
             zipfile.ZipFile(io.BytesIO(data))
         self.assert_damaged(data, "eocd_inconsistent", ["python"])
-        # Bytes that hold no signature stay a warning, and so does a signature Python does not
-        # reach because the end record ends the file.
+        # Bytes that hold no end-record signature stay a warning; the archive as it was stays ok.
         for tail in (b"PK\x05\x07", b""):
             p, doc = run_json("verify", self.write("t.zip", read("python-stream-stored.zip") + tail))
             self.assertEqual(p.returncode, 0, p.stdout.decode())
