@@ -91,7 +91,7 @@ zip::EntryRecord record_for(const Entry& e, const Entry* cd, bool in_place, bool
     // A file type in the high half that a reader extracts as something else (a device node, a
     // link with no target it can write, a folder): the entry is written as the ordinary file or
     // folder its name says, with its permission bits (rules 65, 67, 73). A link its writer meant
-    // stays one. With those bits gone, only a type other than the name's can still mislead, which
+    // stays one when libarchive can write it (stored or deflated). With those bits gone, only a type other than the name's can still mislead, which
     // keeps the judge's look off the common path (a million records in a repair).
     const std::uint32_t type = (r.external_attr >> 16) & 0170000;
     if (type != 0 && type != (dir ? 0040000u : 0100000u)) {
