@@ -315,28 +315,29 @@ void judge_data(Judging& j, std::uint64_t size) {
   if (e.descriptor) {
     const auto& g = *e.descriptor;
     const bool sizes_agree = g.compressed_size == d.consumed && g.uncompressed_size == d.produced;
-    if (sizes_agree && g.crc32 != d.crc && !has_primary)
+    const bool crc_differs = g.crc32 != d.crc;
+    if (sizes_agree && crc_differs && !has_primary)
       j.add(Code::crc_mismatch, e.data_offset,
             fmt::format("CRC-32 of the data is {:08x}; its data descriptor says {:08x}", d.crc, g.crc32));
-    else if (e.in_directory && g.crc32 == d.crc && !sizes_agree && !j.libarchive_walks)
+    else if (e.in_directory && !crc_differs && !sizes_agree && !j.libarchive_walks)
       // Go checks the descriptor's CRC; no reader checks its sizes when a directory exists.
       j.add(Code::descriptor_sizes_mismatch, g.offset,
             fmt::format("the data descriptor says {} compressed, {} uncompressed; the data is {}, {}",
                         g.compressed_size, g.uncompressed_size, d.consumed, d.produced));
-    else if (e.in_directory && g.crc32 == d.crc && !sizes_agree)
-      // libarchive walking the local headers (rule 47) checks the sizes: "ZIP compressed data is
-      // wrong size".
+    else if (!sizes_agree || crc_differs)
+      // With a directory Go checks the CRC, and libarchive, when it walks the local headers
+      // instead (rule 47), the CRC and the sizes ("ZIP compressed data is wrong size").
       j.add(Code::descriptor_mismatch, g.offset,
-            fmt::format("the data descriptor says {} compressed, {} uncompressed; the data is {}, {}, and "
-                        "libarchive, which reads the local headers of this archive (its end records are not "
-                        "ones it takes), checks them",
-                        g.compressed_size, g.uncompressed_size, d.consumed, d.produced),
-            report::kLibarchive);
-    else if (!sizes_agree || g.crc32 != d.crc)
-      j.add(Code::descriptor_mismatch, g.offset,
-            fmt::format("the data descriptor says crc {:08x}, {} compressed, {} uncompressed; the data is {:08x}, {}, {}",
-                        g.crc32, g.compressed_size, g.uncompressed_size, d.crc, d.consumed, d.produced),
-            j.libarchive_walks && e.in_directory ? report::Readers(report::kGo | report::kLibarchive) : 0);
+            fmt::format("the data descriptor says crc {:08x}, {} compressed, {} uncompressed; the data is {:08x}, {}, "
+                        "{}{}",
+                        g.crc32, g.compressed_size, g.uncompressed_size, d.crc, d.consumed, d.produced,
+                        e.in_directory && j.libarchive_walks
+                            ? " (libarchive reads the local headers of this archive, not its directory, and checks "
+                              "them)"
+                            : ""),
+            e.in_directory ? report::Readers((crc_differs ? report::kGo : 0) |
+                                             (j.libarchive_walks ? report::kLibarchive : 0))
+                           : 0);
   } else if (e.descriptor_cut || data_end >= size) {
     if (e.in_directory) {
       j.add(Code::descriptor_missing, data_end, "bit 3 is set but the file ends before the data descriptor");

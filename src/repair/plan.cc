@@ -79,22 +79,19 @@ zip::EntryRecord record_for(const Entry& e, const Entry* cd, bool in_place, bool
     r.version_made_by = cd->version_made_by;
     r.internal_attr = cd->internal_attr;
     r.external_attr = cd->external_attr;
-    // MS-DOS attribute bits that make a reader extract a file as something else (docs/readers.md,
-    // rules 65, 72, 75): the directory bit on a name without '/' (7-Zip, libarchive), the volume
-    // label (unzip skips it) and the reparse point (7-Zip reads the data as link data). The
-    // hosts are those whose low half readers take as MS-DOS attributes; a writer never means them
-    // on a file it wants back, so they go and the entry keeps its bytes and its name.
-    const unsigned host = r.version_made_by >> 8;
+    // Attributes that make a reader extract the entry as something other than the file or folder
+    // its name says (docs/readers.md, rules 65, 67, 72, 73, 75), as the judge finds them: the
+    // MS-DOS volume-label, directory and reparse-point bits go, and a misleading Unix file type
+    // becomes the name's, with its permission bits; the entry keeps its bytes and its name. A
+    // writer never means them on an entry it wants back; a link it meant passes the judge (when
+    // libarchive can write it: stored or deflated) and stays one. Only a record with one of those
+    // bits, or a type other than the name's, is shown to the judge: a million records in a
+    // repair mostly have neither.
     const bool dir = !r.name.empty() && r.name.back() == '/';
-    if (host == 0 || host == 5 || host == 6 || host == 11 || host == 14)
-      r.external_attr &= ~std::uint32_t(dir ? 0x08 : 0x08 | 0x10 | 0x400);
-    // A file type in the high half that a reader extracts as something else (a device node, a
-    // link with no target it can write, a folder): the entry is written as the ordinary file or
-    // folder its name says, with its permission bits (rules 65, 67, 73). A link its writer meant
-    // stays one when libarchive can write it (stored or deflated). With those bits gone, only a type other than the name's can still mislead, which
-    // keeps the judge's look off the common path (a million records in a repair).
+    const std::uint32_t named_type = dir ? 0040000u : 0100000u;
     const std::uint32_t type = (r.external_attr >> 16) & 0170000;
-    if (type != 0 && type != (dir ? 0040000u : 0100000u)) {
+    const bool other_type = type != 0 && type != named_type;
+    if ((r.external_attr & (0x08 | 0x10 | 0x400)) || other_type) {
       Entry probe;
       probe.name = r.name;
       probe.version_made_by = r.version_made_by;
@@ -104,12 +101,14 @@ zip::EntryRecord record_for(const Entry& e, const Entry* cd, bool in_place, bool
       probe.compressed_size = r.compressed_size;
       probe.uncompressed_size = r.uncompressed_size;
       if (check::attributes_mislead(std::move(probe))) {
-        // A folder's or a file's own permission bits stay; a link's (0777) and a device's do not
-        // describe a plain file, nor do setuid, setgid and sticky bits from a damaged record.
-        std::uint32_t perms = (r.external_attr >> 16) & 0777;
-        if (perms == 0 || (type != 0040000u && type != 0100000u)) perms = dir ? 0755 : 0644;
-        r.external_attr = (((dir ? 0040000u : 0100000u) | perms) << 16) | (r.external_attr & 0xFFFF & ~0x10u) |
-                          (dir ? 0x10u : 0u);
+        r.external_attr &= ~std::uint32_t(dir ? 0x08 : 0x08 | 0x10 | 0x400);
+        if (other_type) {
+          // A link's permission bits (0777) and a device's do not describe a plain file, nor do
+          // setuid, setgid and sticky bits from a damaged record.
+          std::uint32_t perms = (r.external_attr >> 16) & 0777;
+          if (perms == 0 || (type != 0040000u && type != 0100000u)) perms = dir ? 0755 : 0644;
+          r.external_attr = ((named_type | perms) << 16) | (r.external_attr & 0xFFFF) | (dir ? 0x10u : 0u);
+        }
       }
     }
     if (check::valid_utf8(cd->comment())) r.comment = cd->comment();

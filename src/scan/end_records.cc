@@ -246,12 +246,11 @@ std::optional<EndRecords> locate_end_records(io::ByteSource& src) {
     // read_eocd adds the two 32-bit fields in 32 bits: all-ones offsets of a ZIP64 archive wrap.
     const bool classic_ok = c.disk == 0 && c.cd_disk == 0 && c.entries_on_disk == c.entries_total &&
                             std::uint32_t(c.cd_offset + c.cd_size) <= r.eocd_offset;
-    bool z64_ok = false;
-    if (r.locator && r.locator->cd_disk == 0 && r.locator->total_disks == 1) {
-      if (auto z = read_zip64_end(src, r.locator->zip64_end_offset))
-        z64_ok = z->record_size + 12 >= 56 && z->record_size + 12 <= 16384 && z->disk == 0 && z->cd_disk == 0 &&
-                 z->entries_on_disk == z->entries_total;
-    }
+    // The ZIP64 end record where the locator says, read above (libarchive does not search).
+    const zip::Zip64End* z = r.locator && r.zip64 && r.zip64_offset == r.locator->zip64_end_offset ? &*r.zip64 : nullptr;
+    const bool z64_ok = z && r.locator->cd_disk == 0 && r.locator->total_disks == 1 && z->record_size + 12 >= 56 &&
+                        z->record_size + 12 <= 16384 && z->disk == 0 && z->cd_disk == 0 &&
+                        z->entries_on_disk == z->entries_total;
     r.libarchive_walks = !in_window || !(classic_ok || z64_ok);
   }
   // Java's ZipFile takes an end record whose comment does not reach the end of the file only when
