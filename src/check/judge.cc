@@ -179,7 +179,7 @@ void judge_directory_record(Judging& j) {
   if (e.cd_extra_refused_by && !e.cd_extra_malformed)
     j.add(Code::extra_field_malformed, e.lfh_offset,
           fmt::format("the directory record's extra block has a field {} cannot read (a ZIP64 field of an unknown "
-                      "size, a short WinZip AES field, or an empty extended timestamp)",
+                      "size, a short WinZip AES field, an empty extended timestamp, or a block of 1 to 3 bytes that are not all zero)",
                       report::reader_names(e.cd_extra_refused_by)),
           e.cd_extra_refused_by);
   if (e.cd_extra_malformed)
@@ -252,8 +252,11 @@ bool judge_local_header(Judging& j) {
   }
   if (l.ff_without_zip64 && !(l.flags & zip::kFlagDescriptor))
     j.add(Code::zip64_inconsistent, e.lfh_offset, "the local header's sizes are 0xFFFFFFFF but it has no ZIP64 extra field");
+  // Rule 24 too: libarchive's process_extra reads the local block as well (seed 21, mutant 2013).
   if (l.extra_malformed)
-    j.add(Code::extra_field_malformed, e.lfh_offset, "a field of the local header's extra block runs past the block",
+    j.add(Code::extra_field_malformed, e.lfh_offset,
+          "the local header's extra block is malformed: a field runs past it, or it is 1 to 3 bytes that are not "
+          "all zero",
           report::kLibarchive);
   return true;
 }

@@ -367,6 +367,16 @@ Planner::Decision Planner::decide(const Entry& e, const std::optional<Entry>& re
   // local name lost its '/', or took the next header's 'P' in its place).
   const bool cd_wins = cd_score > local_score || (cd_score == local_score && !e.next_record_follows);
   const bool tie = cd_score == local_score && e.next_record_follows;
+  if (cd && cd->name == e.name && e.uncompressed_size == 0 && cd->uncompressed_size > 0)
+    // An empty entry where the old record of that name holds data: a descriptor-like run at the
+    // data's start (a stored bit-3 entry ends at the first descriptor its bytes match, and
+    // "PK\7\8" with zeros matches no bytes at all) or a cleared bit 3 made the walk read nothing;
+    // the data wins only when there is some (seed 21, mutant 16826: four bytes deleted before
+    // such a run, and an empty 'signatures.bin' was written).
+    return lose(report::Code::cd_lfh_mismatch,
+                fmt::format("read as an empty entry, but the old directory's record of it says {} bytes (crc {:08x}): "
+                            "its data was not found, so it is left out",
+                            cd->uncompressed_size, cd->crc32));
   if (cd && (cd->crc32 != e.decoded->crc || cd->compressed_size != e.compressed_size ||
              cd->uncompressed_size != e.uncompressed_size))
     findings.push_back(make_finding(report::Code::cd_lfh_mismatch, e.name, e.lfh_offset,

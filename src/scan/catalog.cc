@@ -26,8 +26,8 @@ LocalClaim local_claim(const zip::LocalFileHeader& h) {
     if (h.zip64->uncompressed && h.uncompressed_size == zip::kMax32) c.uncompressed_size = *h.zip64->uncompressed;
   }
   c.ff_without_zip64 = (h.compressed_size == zip::kMax32 || h.uncompressed_size == zip::kMax32) && !h.zip64;
-  c.extra_malformed =
-      !zip::extra_well_formed({reinterpret_cast<const std::uint8_t*>(h.extra.data()), h.extra.size()});
+  const zip::Bytes extra{reinterpret_cast<const std::uint8_t*>(h.extra.data()), h.extra.size()};
+  c.extra_malformed = !zip::extra_well_formed(extra) || zip::extra_too_small(extra);
   return c;
 }
 

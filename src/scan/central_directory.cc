@@ -66,6 +66,7 @@ Entry entry_from_record(zip::CentralDirectoryHeader h, bool* zip64_missing) {
   e.disk_start = h.disk_start;
   const zip::Bytes extra{reinterpret_cast<const std::uint8_t*>(h.extra.data()), h.extra.size()};
   e.cd_extra_malformed = !zip::extra_well_formed(extra);
+  if (zip::extra_too_small(extra)) e.cd_extra_refused_by |= report::kLibarchive;  // rule 24
   // Java's ZipFile accepts a ZIP64 field of 8, 16, 24 or 28 bytes, or an empty one when no field
   // defers to it; libarchive refuses a WinZip AES field (0x9901) shorter than 7 bytes
   // (docs/readers.md, rules 12-13).

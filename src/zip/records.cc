@@ -27,6 +27,13 @@ bool extra_well_formed(Bytes extra) {
   return true;
 }
 
+bool extra_too_small(Bytes extra) {
+  if (extra.empty() || extra.size() >= 4) return false;
+  for (std::uint8_t b : extra)
+    if (b != 0) return true;
+  return false;
+}
+
 std::vector<std::size_t> extra_field_lengths(Bytes extra, std::uint16_t id) {
   std::vector<std::size_t> out;
   for (std::size_t p = 0; p + 4 <= extra.size();) {

@@ -98,6 +98,9 @@ std::optional<Zip64Extra> parse_zip64_extra(Bytes extra, bool want_uncomp, bool 
 // Python's zipfile and libarchive refuse such a block; 1-3 trailing bytes too short for a
 // field header they skip, and so does this.
 bool extra_well_formed(Bytes extra);
+// An extra block of 1 to 3 bytes in all that are not all zero: libarchive refuses the entry
+// ("Too-small extra data", process_extra; docs/readers.md, rule 24). Zero bytes it skips.
+bool extra_too_small(Bytes extra);
 // Lengths of every field of `id` in a well-formed extra block, in order.
 std::vector<std::size_t> extra_field_lengths(Bytes extra, std::uint16_t id);
 // 4.5.5: the NTFS extra field (0x000a): 4 reserved bytes, then attributes as tag, size, data;

@@ -375,6 +375,35 @@ class ReaderRules(TempDirTest):
                     if have("bsdtar"):
                         self.assertEqual(subprocess.run(["bsdtar", "-xOf", path], capture_output=True).returncode, 0)
 
+    # Rule 24 in a local header: its extra block cut to 2 bytes that are not zero (seed 21, mutant
+    # 2013: 28 -> 2 on 'backup/data/' of sfx-adjusted.zip). libarchive refuses "Too-small extra
+    # data"; 2 zero bytes it skips.
+    def test_a_local_extra_block_of_two_bytes_is_refused_by_libarchive_unless_zero(self):
+        data = read("sfx-adjusted.zip")
+        lay = Layout(data)
+        k = index_of(lay, "backup/data/")
+        at = lay.starts[k]
+        n, m = struct.unpack_from("<HH", data, at + 26)
+        self.assertGreater(m, 3)
+        for fill, bad in ((None, True), (b"\0\0", False)):
+            b = bytearray(data)
+            struct.pack_into("<H", b, at + 28, 2)
+            if fill:
+                b[at + 30 + n:at + 32 + n] = fill
+            self.assertEqual(any(b[at + 30 + n:at + 32 + n]), bad)
+            with self.subTest(bad=bad):
+                if bad:
+                    path, _ = self.assert_damaged(bytes(b), "extra_field_malformed", ["libarchive"],
+                                                  "backup/data/")
+                else:
+                    path = self.write("zero.zip", bytes(b))
+                    p, doc = run_json("verify", path)
+                    self.assertEqual(p.returncode, 0, p.stdout.decode())
+                    self.assertNotIn("extra_field_malformed", codes(doc))
+                if have("bsdtar"):
+                    p = subprocess.run(["bsdtar", "-tf", path], capture_output=True)
+                    self.assertEqual(b"Too-small extra data" in p.stderr, bad, p.stderr)
+
     # Rule 47 with a prefix: libarchive's streaming reader reads the file from its first byte and
     # finds no archive behind a self-extractor stub (review of the change).
     def test_a_prefix_hides_the_archive_from_a_walking_libarchive(self):

@@ -274,5 +274,29 @@ class RepairFromEveryWitness(unittest.TestCase):
             self.assertEqual(seven.returncode, 0, seven.stdout[-400:])
 
 
+    def test_a_descriptor_like_run_at_the_data_start_does_not_make_an_entry_empty(self):
+        # seed 21, mutant 16826: four bytes deleted at the start of a stored bit-3 entry whose data
+        # holds "PK\7\8" and zeros; the walk then met a descriptor of no bytes at all. The old
+        # directory's record says 3,040 bytes: the entry is lost, not written empty, copy and in place.
+        name = "backup/data/signatures.bin"
+        data = read("python-stream-deflate-zip64.zip")
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            orig = {i.filename: z.read(i) for i in z.infolist()}
+            i = z.getinfo(name)
+        self.assertEqual(i.compress_type, zipfile.ZIP_STORED)
+        self.assertTrue(i.flag_bits & 8)
+        n, m = struct.unpack_from("<HH", data, i.header_offset + 26)
+        start = i.header_offset + 30 + n + m
+        damaged = data[:start] + data[start + 4:]
+        p, doc, out = self.repaired(damaged)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn(name, doc["repair"]["lost"])
+        self.assert_holds(out, orig, [k for k in orig if k != name])
+        self.assertEqual(run("verify", out).returncode, 0)
+        p, doc, same = self.repaired(damaged, "--in-place")
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assert_holds(same, orig, [k for k in orig if k != name])
+
+
 if __name__ == "__main__":
     unittest.main()
