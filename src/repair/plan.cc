@@ -144,6 +144,16 @@ zip::EntryRecord record_for(const Entry& e, const Entry* cd, bool in_place, bool
   return r;
 }
 
+// `local` is `record` and then one to three bytes that begin a ZIP signature ("P", "PK", "PK\3"):
+// the local name length took the start of what followed the name.
+bool ran_into_signature(const std::string& local, const std::string& record) {
+  if (local.size() <= record.size() || local.size() - record.size() > 3 || !local.starts_with(record)) return false;
+  const std::string_view tail = std::string_view(local).substr(record.size());
+  for (std::string_view sig : {"PK\x03\x04", "PK\x01\x02", "PK\x07\x08", "PK\x05\x06", "PK\x06\x06"})
+    if (sig.starts_with(tail)) return true;
+  return false;
+}
+
 }  // namespace
 
 std::optional<Entry> DirectoryInMemory::at(std::uint64_t lfh_offset) {
@@ -359,14 +369,23 @@ Planner::Decision Planner::decide(const Entry& e, const std::optional<Entry>& re
     if (record->name == e.name || agrees) cd = &*record;
   }
   const bool differ = cd && cd->name != e.name;
-  const bool trusted = differ && directory_.sound(e.lfh_offset);
+  // A local name that ran into the next header: the record's name and then the first bytes of a
+  // signature, with no record where the local reading ends. A lengthened name length reads so
+  // (4.3.7: the name is followed by the extra field and the data, which an empty entry has none
+  // of); the record's name is then right even when it was the last the directory gave before
+  // breaking off, as a record whose own name length was cut would leave the local reading
+  // followed by its record (seed 22, mutant 329: 'backup/data/' read as 'backup/data/P', and a
+  // comment length edited two records on).
+  const bool ran_on = differ && !e.next_record_follows && ran_into_signature(e.name, cd->name);
+  const bool trusted = differ && (ran_on || directory_.sound(e.lfh_offset));
   const int local_score = differ ? likelihood(e.name, e.lfh_offset) : 0;
   const int cd_score = differ ? likelihood(cd->name, e.lfh_offset) : 0;
   // A local reading that no record follows (its name or sizes put its end where nothing starts)
   // is the doubtful one: the record's name wins a tie (seed 17, mutants 4261, 4549: a folder's
   // local name lost its '/', or took the next header's 'P' in its place).
-  const bool cd_wins = cd_score > local_score || (cd_score == local_score && !e.next_record_follows);
-  const bool tie = cd_score == local_score && e.next_record_follows;
+  const bool cd_wins =
+      ran_on || cd_score > local_score || (cd_score == local_score && !e.next_record_follows);
+  const bool tie = !ran_on && cd_score == local_score && e.next_record_follows;
   if (cd && cd->name == e.name && e.uncompressed_size == 0 && cd->uncompressed_size > 0)
     // An empty entry where the old record of that name holds data: a descriptor-like run at the
     // data's start (a stored bit-3 entry ends at the first descriptor its bytes match, and

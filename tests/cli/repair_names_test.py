@@ -218,6 +218,39 @@ class RepairKeepsNames(unittest.TestCase):
                 "backup/VERSION"))
             self.assertNotIn("backuq/VERSION", z.namelist())
 
+    # The same one level down, where the old directory breaks off after the folder's record: a
+    # local name length one too long reads the next header's 'P' into the name, and the record
+    # was the last one the directory gave (a comment length edited two records on). The local
+    # name is the record's and then the start of a signature, so the record's name is the right
+    # one (seed 22, mutant 329: every reader showed a file 'backup/data/P').
+    def test_a_local_name_that_ran_into_the_next_header_keeps_the_record_name(self):
+        data = bytearray(read("java-jar.zip"))
+        with zipfile.ZipFile(io.BytesIO(bytes(data))) as z:
+            off = z.getinfo("backup/data/").header_offset
+        n = struct.unpack_from("<H", data, off + 26)[0]
+        self.assertEqual(data[off + 30 + n:off + 30 + n + 4], b"PK\x03\x04")
+        struct.pack_into("<H", data, off + 26, n + 1)
+        at, _ = directory_record(bytes(data), "backup/data/")
+        self.assertEqual(struct.unpack_from("<H", data, at + 32)[0], 0)
+        struct.pack_into("<H", data, at + 32, 27)
+        out = self.repaired(bytes(data))
+        self.assertEqual(run("verify", out).returncode, 0)
+        with zipfile.ZipFile(out) as z:
+            names = z.namelist()
+            self.assertEqual(z.getinfo("backup/data/").file_size, 0)
+        self.assertNotIn("backup/data/P", names)
+        self.assertIn("backup/data/b.bin", names)
+        seven = subprocess.run(["7z", "l", "-slt", out], capture_output=True)
+        self.assertIn(b"Path = backup/data\nFolder = +", seven.stdout)
+        # In place the local header keeps its long name, which readers that check it against the
+        # directory refuse: the entry is left out, not written under either name.
+        src = os.path.join(self.tmp, "in.zip")
+        p = run("repair", "--in-place", src)
+        self.assertIn(p.returncode, (0, 1), p.stderr)
+        with zipfile.ZipFile(src) as z:
+            self.assertFalse([x for x in z.namelist() if x.startswith("backup/data/") and "." not in x], z.namelist())
+        self.assertEqual(run("verify", src).returncode, 0)
+
 
 if __name__ == "__main__":
     unittest.main()
