@@ -374,8 +374,8 @@ Planner::Decision Planner::decide(const Entry& e, const std::optional<Entry>& re
   // (4.3.7: the name is followed by the extra field and the data, which an empty entry has none
   // of); the record's name is then right even when it was the last the directory gave before
   // breaking off, as a record whose own name length was cut would leave the local reading
-  // followed by its record (seed 22, mutant 329: 'backup/data/' read as 'backup/data/P', and a
-  // comment length edited two records on).
+  // followed by its record (seed 22, mutant 329: 'backup/data/' read as 'backup/data/P', and the
+  // record's own comment length edited, so the directory broke off after it).
   const bool ran_on = differ && !e.next_record_follows && ran_into_signature(e.name, cd->name);
   const bool trusted = differ && (ran_on || directory_.sound(e.lfh_offset));
   const int local_score = differ ? likelihood(e.name, e.lfh_offset) : 0;

@@ -220,7 +220,7 @@ class RepairKeepsNames(unittest.TestCase):
 
     # The same one level down, where the old directory breaks off after the folder's record: a
     # local name length one too long reads the next header's 'P' into the name, and the record
-    # was the last one the directory gave (a comment length edited two records on). The local
+    # was the last one the directory gave (its own comment length edited). The local
     # name is the record's and then the start of a signature, so the record's name is the right
     # one (seed 22, mutant 329: every reader showed a file 'backup/data/P').
     def test_a_local_name_that_ran_into_the_next_header_keeps_the_record_name(self):
