@@ -352,6 +352,67 @@ class ReaderRules(TempDirTest):
                         p = subprocess.run(["bsdtar", "-xOf", path], capture_output=True)
                         self.assertIn(b"wrong size", p.stderr)
 
+    # Rule 37 with rule 47: a bit-3 entry's local uncompressed size of 0xFFFFFFFF is "not given"
+    # while libarchive reads the directory, and the entry's size while it walks; bsdtar -x then
+    # writes a file of 4 GiB with exit 0 (seed 24, mutant 15887).
+    def test_a_local_size_of_all_ones_is_the_size_for_a_walking_libarchive(self):
+        data = read("infozip-pipe.zip")
+        end = data.rfind(b"PK\x05\x06")
+        entries, = struct.unpack_from("<H", data, end + 10)
+        cd_size, cd_off = struct.unpack_from("<II", data, end + 12)
+        eocd = bytearray(data[end:])
+        struct.pack_into("<HHII", eocd, 8, 0xFFFF, 0xFFFF, 0xFFFFFFFF, 0xFFFFFFFF)
+        loc = struct.pack("<4sIQI", b"PK\x06\x07", 0, end, 1)
+        name = "backup/records.jsonl"
+        for on_disk in (entries, entries - 1):
+            z64 = struct.pack("<4sQHHIIQQQQ", b"PK\x06\x06", 44, 45, 45, 0, 0, on_disk, entries, cd_size, cd_off)
+            archive = bytearray(data[:end] + z64 + loc + bytes(eocd))
+            at = archive.rfind(b"PK\x03\x04", 0, archive.find(name.encode()))
+            self.assertTrue(struct.unpack_from("<H", archive, at + 6)[0] & 8)
+            struct.pack_into("<I", archive, at + 22, 0xFFFFFFFF)
+            with self.subTest(on_disk=on_disk):
+                if on_disk == entries:
+                    path = self.write("ok.zip", bytes(archive))
+                    p, doc = run_json("verify", path)
+                    self.assertEqual(p.returncode, 0, p.stdout.decode())
+                    self.assertNotIn("local_descriptor_conflict", codes(doc))
+                else:
+                    path, _ = self.assert_damaged(bytes(archive), "local_descriptor_conflict", ["libarchive"], name)
+                if have("bsdtar"):
+                    p = subprocess.run(["bsdtar", "-tvf", path], capture_output=True)
+                    self.assertEqual(p.returncode, 0, p.stderr)
+                    row = [x for x in p.stdout.decode().splitlines() if x.endswith(name)][0]
+                    self.assertEqual(" 4294967295 " in row, on_disk != entries, row)
+
+    # Rule 47 and links: a local header has no attributes, so a walking libarchive writes a link
+    # as a file of its target, where every other reader (and libarchive reading the directory)
+    # makes the link.
+    def test_a_link_is_a_file_for_a_walking_libarchive(self):
+        import io
+        import zipfile
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as z:
+            z.writestr("d/f", b"hi\n")
+            link = zipfile.ZipInfo("d/l")
+            link.create_system = 3
+            link.external_attr = 0o120777 << 16
+            z.writestr(link, b"f")
+        for comment_len in (0, 20000):
+            archive = with_comment(buf.getvalue(), comment_len)
+            with self.subTest(comment_len=comment_len):
+                if comment_len:
+                    path, _ = self.assert_damaged(archive, "entry_kind_differs", ["libarchive"], "d/l")
+                else:
+                    path = self.write("link.zip", archive)
+                    p, doc = run_json("verify", path)
+                    self.assertEqual(p.returncode, 0, p.stdout.decode())
+                    self.assertIn("symlink_entry", codes(doc))
+                    self.assertNotIn("entry_kind_differs", codes(doc))
+                if have("bsdtar"):
+                    p = subprocess.run(["bsdtar", "-tvf", path], capture_output=True)
+                    row = [x for x in p.stdout.decode().splitlines() if x.endswith("d/l") or "d/l ->" in x][0]
+                    self.assertEqual(row.startswith("l"), not comment_len, row)
+
     # Rule 47 through a comment: the end record 16 KiB or more before the end of the file is
     # beyond libarchive's search, and it walks: the same descriptor is then refused, and a local
     # header no record points to comes out as another file.
