@@ -348,6 +348,22 @@ void judge_data(Judging& j, std::uint64_t size) {
             e.in_directory ? report::Readers((crc_differs ? report::kGo : 0) |
                                              (j.libarchive_walks ? report::kLibarchive : 0))
                            : 0);
+    // Walking (rule 47), libarchive reads a descriptor's sizes as 8 bytes exactly when the local
+    // header has a ZIP64 extra field (LA_USED_ZIP64), and ends a stored entry's data only at a
+    // "PK\7\8" that the data's CRC follows (zip_read_data_none): another layout takes bytes of
+    // the next header or runs to the end of the file.
+    const bool wide = g.length == 20 || g.length == 24;
+    if (j.libarchive_walks && e.lfh && g.length != 0 && wide != e.lfh->zip64)
+      j.add(Code::descriptor_mismatch, g.offset,
+            fmt::format("the data descriptor has {}-byte sizes after a local header {} a ZIP64 extra field; libarchive "
+                        "reads the local headers of this archive and takes {}-byte ones",
+                        wide ? 8 : 4, e.lfh->zip64 ? "with" : "without", e.lfh->zip64 ? 8 : 4),
+            report::kLibarchive);
+    else if (j.libarchive_walks && e.method == zip::kStored && !g.signature())
+      j.add(Code::descriptor_mismatch, g.offset,
+            "a stored entry's data descriptor has no signature; libarchive reads the local headers of this archive "
+            "and finds the end of stored data only at a signed descriptor",
+            report::kLibarchive);
   } else if (e.descriptor_cut || data_end >= size) {
     if (e.in_directory) {
       j.add(Code::descriptor_missing, data_end, "bit 3 is set but the file ends before the data descriptor");
@@ -374,6 +390,14 @@ void judge_data(Judging& j, std::uint64_t size) {
     if (l.uncompressed_size != 0 && (l.uncompressed_size != zip::kMax32 || j.libarchive_walks) &&
         l.uncompressed_size != d.produced)
       diffs.push_back(fmt::format("size {}", l.uncompressed_size));
+    // Walking (rule 47), libarchive bounds the input of the methods other than Deflate and
+    // Stored by the local compressed size ("Truncated bzip2 file body"): 0, as Python writes a
+    // bzip2 or LZMA entry to a pipe, is then no data at all.
+    const bool bounded = e.method == zip::kBzip2 || e.method == zip::kLzma || e.method == zip::kZstd ||
+                         e.method == zip::kXz || e.method == zip::kPpmd;
+    if (j.libarchive_walks && bounded && l.compressed_size == 0 && d.consumed > 0)
+      diffs.push_back(fmt::format("compressed size 0 (libarchive reads no more {} data than that)",
+                                  zip::method_name(e.method)));
     if (!diffs.empty()) {
       std::string msg = "bit 3 is set, yet the local header claims ";
       for (std::size_t i = 0; i < diffs.size(); ++i) msg += (i ? ", " : "") + diffs[i];
