@@ -141,9 +141,11 @@ void judge_attributes(Judging& j) {
                             report::reader_names(k.symlink), e.version_made_by >> 8),
           k.symlink);
   }
-  // A local header carries no attributes: libarchive walking the local headers (rule 47) makes
-  // every entry a file or, by its name, a folder, so a link comes out as a file of its target.
-  if (j.libarchive_walks && (k.symlink & report::kLibarchive) && meant_symlink(e, k))
+  // A local header carries no attributes (unless libarchive's own "xl" field): libarchive walking
+  // the local headers (rule 47) makes every entry a file or, by its name, a folder, so a link
+  // comes out as a file of its target.
+  if (j.libarchive_walks && (k.symlink & report::kLibarchive) && meant_symlink(e, k) &&
+      !(e.lfh && e.lfh->xl_attributes))
     j.add(Code::entry_kind_differs, e.lfh_offset,
           "its attributes make it a symbolic link, but libarchive reads the local headers of this archive, which "
           "carry no attributes, and writes a file of the link's target",
@@ -353,7 +355,10 @@ void judge_data(Judging& j, std::uint64_t size) {
     // "PK\7\8" that the data's CRC follows (zip_read_data_none): another layout takes bytes of
     // the next header or runs to the end of the file.
     const bool wide = g.length == 20 || g.length == 24;
-    if (j.libarchive_walks && e.lfh && g.length != 0 && wide != e.lfh->zip64)
+    // An empty entry's 8-byte sizes read as 4-byte ones give its compressed size and 0, which
+    // pass; the 8 bytes left over are skipped by the search for the next header.
+    const bool passes = e.lfh && wide && !e.lfh->zip64 && d.produced == 0 && d.consumed <= zip::kMax32;
+    if (j.libarchive_walks && e.lfh && g.length != 0 && wide != e.lfh->zip64 && !passes)
       j.add(Code::descriptor_mismatch, g.offset,
             fmt::format("the data descriptor has {}-byte sizes after a local header {} a ZIP64 extra field; libarchive "
                         "reads the local headers of this archive and takes {}-byte ones",
@@ -375,13 +380,17 @@ void judge_data(Judging& j, std::uint64_t size) {
   } else {
     j.add(Code::descriptor_missing, data_end, "bit 3 is set but no data descriptor follows the data");
   }
-  // libarchive compares a bit-3 local header's CRC and sizes with the descriptor when they are
-  // not zero (docs/readers.md); writers leave them zero (4.4.4).
+  // Reading the directory, libarchive compares a bit-3 local header's CRC and sizes with the
+  // directory's when they are not zero (docs/readers.md, rule 37); writers leave them zero
+  // (4.4.4). Walking the local headers (rule 47), it takes the descriptor's CRC and finds the end
+  // of Deflate and stored data by itself, so only the sizes below matter there.
   if (e.lfh) {
     const auto& l = *e.lfh;
     std::vector<std::string> diffs;
-    if (l.crc32 != 0 && l.crc32 != d.crc) diffs.push_back(fmt::format("CRC {:08x}", l.crc32));
-    if (l.compressed_size != 0 && l.compressed_size != d.consumed)
+    const bool bounded =
+        e.method == zip::kBzip2 || e.method == zip::kLzma || e.method == zip::kZstd || e.method == zip::kXz;
+    if (!j.libarchive_walks && l.crc32 != 0 && l.crc32 != d.crc) diffs.push_back(fmt::format("CRC {:08x}", l.crc32));
+    if ((!j.libarchive_walks || bounded) && l.compressed_size != 0 && l.compressed_size != d.consumed)
       diffs.push_back(fmt::format("compressed size {}", l.compressed_size));
     // libarchive takes an uncompressed size of 0xFFFFFFFF as "not given" while it reads the
     // directory (docs/readers.md, rule 36); walking the local headers (rule 47) it gives any
@@ -394,8 +403,6 @@ void judge_data(Judging& j, std::uint64_t size) {
     // size ("Truncated bzip2 file body"): 0, as Python writes a bzip2 or LZMA entry to a pipe and
     // codec_zip a zstd or xz one, is then no data at all. Its PPMd reader reads on regardless
     // (7-Zip's PPMd to stdout, with sizes 0, extracts whole).
-    const bool bounded =
-        e.method == zip::kBzip2 || e.method == zip::kLzma || e.method == zip::kZstd || e.method == zip::kXz;
     if (j.libarchive_walks && bounded && l.compressed_size == 0 && d.consumed > 0)
       diffs.push_back(fmt::format("compressed size 0 (libarchive reads no more {} data than that)",
                                   zip::method_name(e.method)));

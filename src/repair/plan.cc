@@ -144,13 +144,22 @@ zip::EntryRecord record_for(const Entry& e, const Entry* cd, bool in_place, bool
   return r;
 }
 
-// `local` is `record` and then one to three bytes that begin a ZIP signature ("P", "PK", "PK\3"):
-// the local name length took the start of what followed the name.
-bool ran_into_signature(const std::string& local, const std::string& record) {
-  if (local.size() <= record.size() || local.size() - record.size() > 3 || !local.starts_with(record)) return false;
+// `local` is `record` and then one to three bytes that begin a ZIP signature ("P", "PK", "PK\3"),
+// and the entry's bytes end inside that very signature: the local name length took the start
+// of the header that follows. Both are needed: a name that ends in 'P' (".ZIP") with gap bytes
+// after its data is the writer's, and its record's name is then the cut one.
+bool ran_into_signature(const std::string& local, const std::string& record, io::ByteSource* src,
+                        std::uint64_t end) {
+  if (!src || local.size() <= record.size() || local.size() - record.size() > 3 || !local.starts_with(record))
+    return false;
+  const std::size_t k = local.size() - record.size();
+  if (end < k) return false;
+  std::uint8_t at[4] = {};
+  if (src->read_at(end - k, at) != 4) return false;
+  const std::string_view found(reinterpret_cast<const char*>(at), 4);
   const std::string_view tail = std::string_view(local).substr(record.size());
   for (std::string_view sig : {"PK\x03\x04", "PK\x01\x02", "PK\x07\x08", "PK\x05\x06", "PK\x06\x06"})
-    if (sig.starts_with(tail)) return true;
+    if (sig.starts_with(tail) && found == sig) return true;
   return false;
 }
 
@@ -370,13 +379,14 @@ Planner::Decision Planner::decide(const Entry& e, const std::optional<Entry>& re
   }
   const bool differ = cd && cd->name != e.name;
   // A local name that ran into the next header: the record's name and then the first bytes of a
-  // signature, with no record where the local reading ends. A lengthened name length reads so
-  // (4.3.7: the name is followed by the extra field and the data, which an empty entry has none
-  // of); the record's name is then right even when it was the last the directory gave before
-  // breaking off, as a record whose own name length was cut would leave the local reading
-  // followed by its record (seed 22, mutant 329: 'backup/data/' read as 'backup/data/P', and the
-  // record's own comment length edited, so the directory broke off after it).
-  const bool ran_on = differ && !e.next_record_follows && ran_into_signature(e.name, cd->name);
+  // signature that goes on where the local reading ends, with no record there. A name length
+  // made longer reads so on an empty entry (4.3.7: the name is followed by the extra field and
+  // the data, which it has none of); the record's name is then right even when it was the last
+  // the directory gave before breaking off (seed 22, mutant 329: 'backup/data/' read as
+  // 'backup/data/P', and the record's own comment length edited, so the directory broke off
+  // after it). A record whose own name was cut leaves no such signature after the local name.
+  const bool ran_on =
+      differ && !e.next_record_follows && ran_into_signature(e.name, cd->name, opt_.source, e.end_offset);
   const bool trusted = differ && (ran_on || directory_.sound(e.lfh_offset));
   const int local_score = differ ? likelihood(e.name, e.lfh_offset) : 0;
   const int cd_score = differ ? likelihood(cd->name, e.lfh_offset) : 0;

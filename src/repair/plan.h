@@ -25,6 +25,8 @@ struct PlanOptions {
   // The old directory parsed without an error (plan() over a directory held in memory: then
   // every record's name may outvote a local header's; see OldDirectory::sound).
   bool directory_whole = false;
+  // The archive, for the bytes around an entry's end (a name that ran into the next header).
+  io::ByteSource* source = nullptr;
 };
 
 // The old central directory as a witness: what its record says of the entry whose local header is

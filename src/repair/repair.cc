@@ -225,7 +225,7 @@ RepairResult repair_archive(const RepairRequest& req) {
   // The walk, judged as it settles (as scan judges it), every entry kept in a temporary file
   // rather than in memory: a million entries are planned and written a batch at a time.
   DirectoryOnDisk directory(src);
-  Planner planner(directory, {req.in_place, req.salvage_partial, src.size(), directory.whole()});
+  Planner planner(directory, {req.in_place, req.salvage_partial, src.size(), directory.whole(), &src});
   scan::EntrySpill walked(name);
   // At most what the output can take (a spool must have room for it): the data of the entries,
   // each a stretch of the input, what a salvage decodes of a damaged one, and every entry's two

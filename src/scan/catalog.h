@@ -33,6 +33,9 @@ struct LocalClaim {
   bool ff_without_zip64 = false;  // 0xFFFFFFFF sizes with no ZIP64 field to resolve them
   bool extra_malformed = false;   // a field of its extra block runs past the block
   bool name_differs = false;      // from the directory record's name
+  // libarchive's "xl" field (0x6c78) carries the external attributes (its bitmap's bit 2): a
+  // walking libarchive takes the entry's kind from it.
+  bool xl_attributes = false;
 };
 
 // Why the local header a directory record points to was not read.
