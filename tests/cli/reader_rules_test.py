@@ -38,6 +38,21 @@ def with_comment(data, comment_len):
     return bytes(b) + b"c" * comment_len
 
 
+def with_zip64_end(data, entries_on_disk=None, locator_disk=0):
+    """`data` with a ZIP64 end record and locator before its end record, whose own fields then say
+    0xFFFF/0xFFFFFFFF (4.3.14-4.3.15); `entries_on_disk` edits that count (libarchive then walks,
+    rule 47), `locator_disk` the locator's disk (rule 12)."""
+    end = data.rfind(b"PK\x05\x06")
+    entries, = struct.unpack_from("<H", data, end + 10)
+    cd_size, cd_off = struct.unpack_from("<II", data, end + 12)
+    eocd = bytearray(data[end:])
+    struct.pack_into("<HHII", eocd, 8, 0xFFFF, 0xFFFF, 0xFFFFFFFF, 0xFFFFFFFF)
+    on_disk = entries if entries_on_disk is None else entries_on_disk
+    z64 = struct.pack("<4sQHHIIQQQQ", b"PK\x06\x06", 44, 45, 45, 0, 0, on_disk, entries, cd_size, cd_off)
+    loc = struct.pack("<4sIQI", b"PK\x06\x07", locator_disk, end, 1)
+    return data[:end] + z64 + loc + bytes(eocd)
+
+
 def findings(doc, code):
     return [f for f in doc["findings"] if f["code"] == code]
 
@@ -305,15 +320,8 @@ class ReaderRules(TempDirTest):
     # Rule 12: the ZIP64 locator names another disk for the ZIP64 end record.
     def test_a_zip64_locator_naming_another_disk_is_damage(self):
         data = read("infozip-pipe.zip")
-        end = data.rfind(b"PK\x05\x06")
-        entries, = struct.unpack_from("<H", data, end + 10)
-        cd_size, cd_off = struct.unpack_from("<II", data, end + 12)
-        z64 = struct.pack("<4sQHHIIQQQQ", b"PK\x06\x06", 44, 45, 45, 0, 0, entries, entries, cd_size, cd_off)
-        eocd = bytearray(data[end:])
-        struct.pack_into("<HHII", eocd, 8, 0xFFFF, 0xFFFF, 0xFFFFFFFF, 0xFFFFFFFF)
         for disk, code in ((0, 0), (1, 1)):
-            loc = struct.pack("<4sIQI", b"PK\x06\x07", disk, end, 1)
-            archive = data[:end] + z64 + loc + bytes(eocd)
+            archive = with_zip64_end(data, locator_disk=disk)
             with self.subTest(disk=disk):
                 if code:
                     self.assert_damaged(archive, "disk_number_nonzero", ["unzip", "libarchive", "python", "go"])
@@ -328,15 +336,9 @@ class ReaderRules(TempDirTest):
     # whose sizes differ from the data, which every other reader ignores.
     def test_a_zip64_end_record_with_a_split_count_makes_libarchive_walk(self):
         data = read("infozip-pipe.zip")
-        end = data.rfind(b"PK\x05\x06")
-        entries, = struct.unpack_from("<H", data, end + 10)
-        cd_size, cd_off = struct.unpack_from("<II", data, end + 12)
-        eocd = bytearray(data[end:])
-        struct.pack_into("<HHII", eocd, 8, 0xFFFF, 0xFFFF, 0xFFFFFFFF, 0xFFFFFFFF)
-        loc = struct.pack("<4sIQI", b"PK\x06\x07", 0, end, 1)
+        entries, = struct.unpack_from("<H", data, data.rfind(b"PK\x05\x06") + 10)
         for on_disk in (entries, entries - 1):
-            z64 = struct.pack("<4sQHHIIQQQQ", b"PK\x06\x06", 44, 45, 45, 0, 0, on_disk, entries, cd_size, cd_off)
-            archive = bytearray(data[:end] + z64 + loc + bytes(eocd))
+            archive = bytearray(with_zip64_end(data, on_disk))
             # The first descriptor's compressed size made wrong: a warning while libarchive reads
             # the directory, refused while it walks.
             dd = archive.find(b"PK\x07\x08")
@@ -357,16 +359,10 @@ class ReaderRules(TempDirTest):
     # writes a file of 4 GiB with exit 0 (seed 24, mutant 15887).
     def test_a_local_size_of_all_ones_is_the_size_for_a_walking_libarchive(self):
         data = read("infozip-pipe.zip")
-        end = data.rfind(b"PK\x05\x06")
-        entries, = struct.unpack_from("<H", data, end + 10)
-        cd_size, cd_off = struct.unpack_from("<II", data, end + 12)
-        eocd = bytearray(data[end:])
-        struct.pack_into("<HHII", eocd, 8, 0xFFFF, 0xFFFF, 0xFFFFFFFF, 0xFFFFFFFF)
-        loc = struct.pack("<4sIQI", b"PK\x06\x07", 0, end, 1)
+        entries, = struct.unpack_from("<H", data, data.rfind(b"PK\x05\x06") + 10)
         name = "backup/records.jsonl"
         for on_disk in (entries, entries - 1):
-            z64 = struct.pack("<4sQHHIIQQQQ", b"PK\x06\x06", 44, 45, 45, 0, 0, on_disk, entries, cd_size, cd_off)
-            archive = bytearray(data[:end] + z64 + loc + bytes(eocd))
+            archive = bytearray(with_zip64_end(data, on_disk))
             at = archive.rfind(b"PK\x03\x04", 0, archive.find(name.encode()))
             self.assertTrue(struct.unpack_from("<H", archive, at + 6)[0] & 8)
             struct.pack_into("<I", archive, at + 22, 0xFFFFFFFF)
