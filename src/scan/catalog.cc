@@ -28,12 +28,8 @@ LocalClaim local_claim(const zip::LocalFileHeader& h) {
   c.ff_without_zip64 = (h.compressed_size == zip::kMax32 || h.uncompressed_size == zip::kMax32) && !h.zip64;
   const zip::Bytes extra{reinterpret_cast<const std::uint8_t*>(h.extra.data()), h.extra.size()};
   c.extra_malformed = !zip::extra_well_formed(extra) || zip::extra_too_small(extra);
-  for (std::size_t at = 0; at + 4 <= extra.size();) {
-    const std::size_t id = extra[at] | extra[at + 1] << 8, len = extra[at + 2] | extra[at + 3] << 8;
-    if (at + 4 + len > extra.size()) break;
-    if (id == 0x6c78 && len > 0 && (extra[at + 4] & 4)) c.xl_attributes = true;
-    at += 4 + len;
-  }
+  for (zip::Bytes field : zip::extra_fields(extra, 0x6c78))
+    if (!field.empty() && (field[0] & 4)) c.xl_attributes = true;
   return c;
 }
 

@@ -70,16 +70,17 @@ Entry entry_from_record(zip::CentralDirectoryHeader h, bool* zip64_missing) {
   // Java's ZipFile accepts a ZIP64 field of 8, 16, 24 or 28 bytes, or an empty one when no field
   // defers to it; libarchive refuses a WinZip AES field (0x9901) shorter than 7 bytes
   // (docs/readers.md, rules 12-13).
-  for (std::size_t len : zip::extra_field_lengths(extra, zip::kZip64ExtraId)) {
+  for (zip::Bytes field : zip::extra_fields(extra, zip::kZip64ExtraId)) {
+    const std::size_t len = field.size();
     bool deferred = h.compressed_size == zip::kMax32 || h.uncompressed_size == zip::kMax32 ||
                     h.local_offset == zip::kMax32;
     if (!(len == 8 || len == 16 || len == 24 || len == 28 || (len == 0 && !deferred))) e.cd_extra_refused_by |= report::kJava;
   }
-  for (std::size_t len : zip::extra_field_lengths(extra, 0x9901))
-    if (len < 7) e.cd_extra_refused_by |= report::kLibarchive;
+  for (zip::Bytes field : zip::extra_fields(extra, 0x9901))
+    if (field.size() < 7) e.cd_extra_refused_by |= report::kLibarchive;
   // An extended timestamp (0x5455) with no flags byte: "Incomplete extended time field" (rule 26).
-  for (std::size_t len : zip::extra_field_lengths(extra, 0x5455))
-    if (len == 0) e.cd_extra_refused_by |= report::kLibarchive;
+  for (zip::Bytes field : zip::extra_fields(extra, 0x5455))
+    if (field.empty()) e.cd_extra_refused_by |= report::kLibarchive;
   // 4.4.1.4 / 4.5.3: an all-ones field defers to the ZIP64 extra, which holds only those values.
   bool want_u = h.uncompressed_size == zip::kMax32, want_c = h.compressed_size == zip::kMax32,
        want_o = h.local_offset == zip::kMax32, want_d = h.disk_start == zip::kMax16;

@@ -34,12 +34,12 @@ bool extra_too_small(Bytes extra) {
   return false;
 }
 
-std::vector<std::size_t> extra_field_lengths(Bytes extra, std::uint16_t id) {
-  std::vector<std::size_t> out;
+std::vector<Bytes> extra_fields(Bytes extra, std::uint16_t id) {
+  std::vector<Bytes> out;
   for (std::size_t p = 0; p + 4 <= extra.size();) {
     std::size_t len = extra[p + 2] | (extra[p + 3] << 8);
     if (p + 4 + len > extra.size()) break;
-    if ((extra[p] | (extra[p + 1] << 8)) == id) out.push_back(len);
+    if ((extra[p] | (extra[p + 1] << 8)) == id) out.push_back(extra.subspan(p + 4, len));
     p += 4 + len;
   }
   return out;

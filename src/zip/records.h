@@ -101,8 +101,9 @@ bool extra_well_formed(Bytes extra);
 // An extra block of 1 to 3 bytes in all that are not all zero: libarchive refuses the entry
 // ("Too-small extra data", process_extra; docs/readers.md, rule 24). Zero bytes it skips.
 bool extra_too_small(Bytes extra);
-// Lengths of every field of `id` in a well-formed extra block, in order.
-std::vector<std::size_t> extra_field_lengths(Bytes extra, std::uint16_t id);
+// The data of every field of `id` in an extra block, in order (a field running past the block
+// ends the walk).
+std::vector<Bytes> extra_fields(Bytes extra, std::uint16_t id);
 // 4.5.5: the NTFS extra field (0x000a): 4 reserved bytes, then attributes as tag, size, data;
 // tag 1 (24 bytes) holds the modification, access and creation times as Windows FILETIMEs (100 ns
 // since 1601-01-01 UTC). The modification time as Unix seconds and nanoseconds, when present.
