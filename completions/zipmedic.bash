@@ -49,7 +49,8 @@ _zipmedic() {
 
     local opts
     case $cmd in
-        verify | t | test | scan) opts="$globals --profile" ;;
+        verify | t | test) opts="$globals --profile --strict" ;;
+        scan) opts="$globals --profile" ;;
         list | l) opts="$globals" ;;
         repair) opts="$globals --profile -o --output --force --in-place --salvage-partial --encrypt" ;;
         restore) opts="$globals -C --directory --exclude --partial --force" ;;

@@ -151,7 +151,7 @@ int main(int argc, char** argv) {
   std::string name_charset;
   const std::vector<Global> globals = {
       {"--json", false, [&](CLI::App* s, const std::string& n) {
-         return s->add_flag(n, common.json, "Print one JSON report (schema zipmedic.report/1) on stdout; one a line "
+         return s->add_flag(n, common.json, "Print one JSON report (schema zipmedic.report/2) on stdout; one a line "
                                             "for several archives");
        }},
       {"-q,--quiet", false, [&](CLI::App* s, const std::string& n) {
@@ -209,6 +209,8 @@ int main(int argc, char** argv) {
   verify->add_option("ARCHIVE", archives, "The ZIP files to check, or - to read one from standard input")->required()->type_name("FILE");
   add_globals(verify);
   add_profile(verify);
+  verify->add_flag("--strict", common.strict,
+                   "Warnings fail too (exit 1): a reader that complains, or names an entry otherwise, fails the check");
 
   auto* scan = add_command("scan", "Walk the local headers front to back, trusting no directory");
   scan->add_option("ARCHIVE", archives, "The ZIP files to walk, or - to read one from standard input")->required()->type_name("FILE");

@@ -9,6 +9,7 @@
 #include <map>
 
 #include "check/names.h"
+#include "check/readers.h"
 
 namespace zm::check {
 using report::Code;
@@ -19,84 +20,33 @@ using Status = codec::DecodeResult::Status;
 
 namespace {
 
-// APPNOTE 4.4.3 defines versions up to 6.3. Python compares the low byte of the directory's
-// field with 63 and refuses the archive; unzip 6.0 skips an entry above 4.6 (4.2 for a VMS host)
-// even for a method it has (docs/readers.md, rule 19).
-constexpr unsigned kPythonMaxVersion = 63, kUnzipMaxVersion = 46, kUnzipMaxVersionVms = 42;
-
-// Methods unzip 6.0 decodes (docs/readers.md, table 2): a version above its limit on one of these
-// makes it skip an entry it could read; on others it lacks the method anyway.
-bool unzip_has_method(std::uint16_t m) { return m == 0 || m == 1 || m == 6 || m == 8 || m == 9 || m == 12; }
-
 struct Judging {
   Entry& e;
   std::vector<report::Finding>& out;
   bool libarchive_walks = false;  // scan::EndRecords::libarchive_walks
   bool bad = false;
-  void add(Code c, std::optional<std::uint64_t> at, std::string msg, report::Readers readers = 0) {
-    auto f = make_finding(c, e.name, at, std::move(msg));
-    if (readers) f.readers = readers;
+  // `readers`: what the rule found each reader does; none, the code's rule in codes.def.
+  void add(Code c, std::optional<std::uint64_t> at, std::string msg, report::ReaderGroups readers = {}) {
+    auto f = readers.empty() ? make_finding(c, e.name, at, std::move(msg))
+                             : make_finding(c, e.name, at, std::move(msg), readers);
     if (f.severity == report::Severity::error) bad = true;
     out.push_back(std::move(f));
   }
-};
-
-// What the directory's external attributes (4.4.15) make of an entry, reader by reader, measured
-// on unzip 6.0, 7-Zip 26.02 and bsdtar 3.6.2 for every host 0-31 (docs/readers.md, rules 65-67, 75
-// and 71-73). The host is the high byte of "version made by" (4.4.2), in Info-ZIP's numbering.
-struct AttributeKinds {
-  report::Readers directory = 0;  // make a directory of an entry whose name has no trailing '/'
-  report::Readers symlink = 0;    // make a symbolic link whose target is the data
-  report::Readers special = 0;    // libarchive: a device node, or a file of other bytes
-  report::Readers skipped = 0;    // unzip: a volume label, never extracted on Unix
-  report::Readers reparse = 0;    // 7-Zip: the data taken as a Windows reparse point
-};
-
-AttributeKinds attribute_kinds(const Entry& e) {
-  AttributeKinds k;
-  const unsigned host = e.version_made_by >> 8;
-  const std::uint32_t type = (e.external_attr >> 16) & 0170000;
-  const bool dos_dir = e.external_attr & 0x10;
-  // 7-Zip reads the MS-DOS directory bit for FAT, HPFS, NTFS and VFAT, libarchive only for FAT;
-  // both read a Unix directory mode for a Unix host (7-Zip CItem::IsDir).
-  if (((host == 0 || host == 6 || host == 11 || host == 14) && dos_dir) || (host == 3 && type == 0040000))
-    k.directory |= report::kSevenZip;
-  if ((host == 0 && dos_dir) || (host == 3 && type == 0040000)) k.directory |= report::kLibarchive;
-  if (type == 0120000) {
-    // unzip's SYMLINK_HOST: VMS, Unix, Atari, BeOS, AtheOS; 7-Zip: FAT, Unix, NTFS; libarchive: Unix.
-    if (host == 2 || host == 3 || host == 5 || host == 16 || host == 30) k.symlink |= report::kUnzip;
-    if (host == 0 || host == 3 || host == 11) k.symlink |= report::kSevenZip;
-    if (host == 3) k.symlink |= report::kLibarchive;
+  // Readers that refuse (or read otherwise): damage.
+  void add(Code c, std::optional<std::uint64_t> at, std::string msg, report::Readers refuse) {
+    add(c, at, std::move(msg), refuse ? report::refusing(refuse) : report::ReaderGroups{});
   }
-  // libarchive gives a Unix host's file type to what it writes: character and block devices
-  // become device nodes; a socket and the undefined types (3, 5, 7, 9, 11, 13, 14, 15 << 12) come
-  // out as a file of other bytes. A FIFO is written as a file, as by the others.
-  if (host == 3 && type != 0 && type != 0010000 && type != 0100000 && type != 0040000 && type != 0120000)
-    k.special |= report::kLibarchive;
-  // 7-Zip gives a FAT or NTFS host's whole attribute word to the extracted item (CItem::GetWinAttrib;
-  // other hosts get none of the low half), and a file of 1 to 4,095 bytes whose attributes have
-  // FILE_ATTRIBUTE_REPARSE_POINT (0x400) is read into memory and made a link of, or reported as an
-  // "Incorrect reparse stream" error (ArchiveExtractCallback.cpp, k_LinkDataSize_LIMIT; rule 75).
-  if ((host == 0 || host == 11) && (e.external_attr & 0x400) && e.uncompressed_size > 0 && e.uncompressed_size < 4096)
-    k.reparse |= report::kSevenZip;
-  // unzip's IS_VOLID for FAT, Atari, HPFS and NTFS hosts.
-  if ((e.external_attr & 0x08) && (host == 0 || host == 5 || host == 6 || host == 11)) k.skipped |= report::kUnzip;
-  return k;
-}
+};
 
-// A symbolic link all three extractors make (a Unix host) is what its writer meant (zip -y,
-// bsdtar, 7z -snl): a warning, unless its data cannot be a link target (empty, or longer than
-// Linux's PATH_MAX - 1), which no extractor can then write.
-constexpr std::uint64_t kMaxLinkTarget = 4095;
-bool meant_symlink(const Entry& e, const AttributeKinds& k) {
-  return k.symlink == (report::kUnzip | report::kSevenZip | report::kLibarchive) && e.uncompressed_size > 0 &&
-         e.uncompressed_size <= kMaxLinkTarget;
+readers::AttributeKinds attribute_kinds(const Entry& e) {
+  return readers::attribute_kinds(e.version_made_by, e.external_attr, e.uncompressed_size);
 }
+bool meant_symlink(const Entry& e, const readers::AttributeKinds& k) { return readers::meant_symlink(k, e.uncompressed_size); }
 
 void judge_attributes(Judging& j) {
   Entry& e = j.e;
   const bool data = e.uncompressed_size > 0 || e.compressed_size > 2;
-  const AttributeKinds k = attribute_kinds(e);
+  const readers::AttributeKinds k = attribute_kinds(e);
   if (k.skipped)
     j.add(Code::entry_kind_differs, e.lfh_offset,
           "its MS-DOS attributes mark it as a volume label, which unzip skips", k.skipped);
@@ -131,7 +81,7 @@ void judge_attributes(Judging& j) {
                       e.uncompressed_size),
           k.reparse);
   if (k.symlink && !meant_symlink(e, k)) {
-    const bool all = k.symlink == (report::kUnzip | report::kSevenZip | report::kLibarchive);
+    const bool all = k.symlink == readers::kExtractLinks;
     j.add(Code::entry_kind_differs, e.lfh_offset,
           all ? fmt::format("its attributes make it a symbolic link, but its {} bytes of data cannot be a link "
                             "target: extractors write no link with them",
@@ -153,8 +103,8 @@ void judge_attributes(Judging& j) {
   // libarchive reads a link's target only when stored or deflated ("Unsupported ZIP compression
   // method during decompression of link entry"), though it decodes bzip2, LZMA, zstd, xz and PPMd
   // for files (docs/readers.md, rule 67).
-  const bool link_method = e.method == 12 || e.method == 14 || e.method == 93 || e.method == 95 || e.method == 98;
-  if ((k.symlink & report::kLibarchive) && link_method && !e.encrypted())
+  if ((k.symlink & report::kLibarchive) && readers::has_method(report::kLibarchive, e.method) &&
+      !readers::libarchive_reads_link(e.method) && !e.encrypted())
     j.add(Code::entry_kind_differs, e.lfh_offset,
           fmt::format("its attributes make it a symbolic link compressed with {}: libarchive reads link targets only "
                       "stored or deflated",
@@ -171,12 +121,8 @@ void judge_attributes(Judging& j) {
 // The directory's own fields that readers refuse whatever the data holds.
 void judge_directory_record(Judging& j) {
   Entry& e = j.e;
-  const unsigned version = e.version_needed & 0xFF, host = e.version_needed >> 8;
-  report::Readers refuse = 0;
-  if (version > kPythonMaxVersion) refuse |= report::kPython;
-  if (unzip_has_method(e.method) && version > (host == 2 ? kUnzipMaxVersionVms : kUnzipMaxVersion))
-    refuse |= report::kUnzip;
-  if (refuse)
+  const unsigned version = e.version_needed & 0xFF;
+  if (const report::Readers refuse = readers::refusing_version(e.version_needed, e.method))
     j.add(Code::version_unsupported, e.lfh_offset,
           fmt::format("the directory says version {}.{} is needed to extract it; {} refuse{} that", version / 10,
                       version % 10, report::reader_names(refuse), __builtin_popcount(refuse) == 1 ? "s" : ""),
@@ -196,23 +142,67 @@ void judge_directory_record(Judging& j) {
           report::kPython | report::kLibarchive);
 }
 
-// unzip converts a name from an OEM code page (Ext_ASCII_TO_Native in unzpriv.h) for FAT and HPFS
-// hosts and NTFS 5.0, except a FAT host's 2.5, 2.6 and 4.0 (PKZIP for Windows) in the local header
-// or when Unix attributes are present; a copy whose bit 11 is set and whose record has an extra
-// field is taken as UTF-8 and left alone. When one copy of a non-ASCII name is converted and the
-// other not, unzip warns "mismatching local filename" and exits 1 (measured on 560 combinations
-// of host, version, attributes, bit 11 and extra fields; docs/readers.md, rule 71).
+// unzip's name conversion for one copy of the entry's name (rule 71).
 bool unzip_converts(const Entry& e, bool local, std::uint16_t flags, bool has_extra) {
-  const unsigned host = e.version_made_by >> 8, ver = e.version_made_by & 0xFF;
-  const bool unix_attrs = e.external_attr & 0xFFFF0000u;
-  const bool oem = (host == 0 && !((local || unix_attrs) && (ver == 25 || ver == 26 || ver == 40))) ||
-                   host == 6 || (host == 11 && ver == 50);
-  return oem && !((flags & zip::kFlagUtf8) && has_extra);
+  return readers::unzip_converts({e.version_made_by, e.external_attr, local, flags, has_extra});
 }
 
 bool unzip_converts_one_name(const Entry& e, const scan::LocalClaim& l) {
   const bool local_extra = e.data_offset > e.lfh_offset + 30 + e.name.size();
   return unzip_converts(e, false, e.flags, !e.cd_extra().empty()) != unzip_converts(e, true, l.flags, local_extra);
+}
+
+// The local header against the directory (4.3.7 vs 4.3.12). Most differences make some reader
+// refuse the entry or read it otherwise. Two only make unzip complain: bit 11 set in one copy and
+// not the other ("mismatching local filename"), and a non-ASCII name that it converts from an OEM
+// code page in one copy only; unzip then reads the same bytes under the directory's name, in its
+// own charset (rules 31-34, 71): a warning, unless Python refuses the differing bit 11 (a
+// non-ASCII name). False when the header is not this entry's own.
+bool judge_local_against_directory(Judging& j) {
+  Entry& e = j.e;
+  const scan::LocalClaim& l = *e.lfh;
+  std::vector<std::string> diffs;   // what makes readers refuse or read otherwise
+  std::vector<std::string> noises;  // what only makes unzip complain
+  if (l.name_differs) diffs.push_back("the name");
+  if (l.method != e.method)
+    diffs.push_back(
+        fmt::format("method {} locally, {} in the directory", zip::method_name(l.method), zip::method_name(e.method)));
+  bool ascii = true;
+  for (unsigned char c : e.name) ascii &= c < 0x80;
+  const std::uint16_t differ = l.flags ^ e.flags;
+  const std::string flags = fmt::format("flags {:04x} locally, {:04x} in the directory", l.flags, e.flags);
+  report::ReaderGroups readers{0, report::kUnzip, 0};
+  if ((differ & ~readers::flags_sevenzip_ignores(e.method)) || (differ & zip::kFlagDescriptor))
+    diffs.push_back(flags);
+  else if (differ & zip::kFlagUtf8) {
+    noises.push_back(flags);
+    if (!ascii) readers.refuse |= report::kPython;
+  }
+  if (!ascii && !l.name_differs && unzip_converts_one_name(e, l))
+    noises.push_back("the name, as unzip reads it (it converts one copy from an MS-DOS code page and not the other)");
+  if (diffs.empty() && !(l.flags & zip::kFlagDescriptor)) {
+    // Sizes live in the local header (bit 3 clear): unzip and libarchive take them from there.
+    if (l.crc32 != e.crc32) diffs.push_back(fmt::format("CRC {:08x} locally, {:08x} in the directory", l.crc32, e.crc32));
+    if (l.compressed_size != e.compressed_size || l.uncompressed_size != e.uncompressed_size)
+      diffs.push_back(fmt::format("sizes {}/{} locally, {}/{} in the directory", l.compressed_size,
+                                  l.uncompressed_size, e.compressed_size, e.uncompressed_size));
+  }
+  if (diffs.empty() && noises.empty()) return true;
+  std::string msg = "the local header disagrees with the directory: ";
+  const bool hard = !diffs.empty();
+  diffs.insert(diffs.end(), noises.begin(), noises.end());
+  for (std::size_t i = 0; i < diffs.size(); ++i) msg += (i ? "; " : "") + diffs[i];
+  if (hard) {
+    j.add(Code::cd_lfh_mismatch, e.lfh_offset, msg);
+  } else {
+    j.add(Code::cd_lfh_mismatch, e.lfh_offset, msg, readers);
+  }
+  if (hard && !local_header_is_its_own(e)) {
+    e.extent_known = false;
+    if (e.end_offset < e.data_offset) e.end_offset = e.data_offset;
+    return false;
+  }
+  return true;
 }
 
 // The local header against the directory (4.3.7 vs 4.3.12). False when the header is not this
@@ -221,44 +211,7 @@ bool unzip_converts_one_name(const Entry& e, const scan::LocalClaim& l) {
 bool judge_local_header(Judging& j) {
   Entry& e = j.e;
   const scan::LocalClaim& l = *e.lfh;
-  if (e.in_directory) {
-    std::vector<std::string> diffs;
-    if (l.name_differs) diffs.push_back("the name");
-    if (l.method != e.method)
-      diffs.push_back(
-          fmt::format("method {} locally, {} in the directory", zip::method_name(l.method), zip::method_name(e.method)));
-    // 7-Zip requires the flags to match except bits 3, 11 and 15 (and 1-2, the deflate level);
-    // Python refuses a non-ASCII name whose bit 11 differs (docs/readers.md, rules 31-34).
-    // Bit 15 only for deflate and methods up to 6 (implode): FlagsAreSame's masks are 0x7FF9 and
-    // 0x7FFF, and no mask for other methods (bzip2, LZMA, zstd, xz, PPMd ...).
-    std::uint16_t ignored = zip::kFlagDescriptor | zip::kFlagUtf8 | (e.method == zip::kDeflate ? 0x6 : 0) |
-                            (e.method <= 6 || e.method == zip::kDeflate ? 0x8000 : 0);
-    bool ascii = true;
-    for (unsigned char c : e.name) ascii &= c < 0x80;
-    // unzip warns and exits 1 when bit 11 differs, whatever the name.
-    if ((l.flags ^ e.flags) & ~ignored || ((l.flags ^ e.flags) & zip::kFlagUtf8) ||
-        ((l.flags ^ e.flags) & zip::kFlagDescriptor))
-      diffs.push_back(fmt::format("flags {:04x} locally, {:04x} in the directory", l.flags, e.flags));
-    if (!ascii && !l.name_differs && unzip_converts_one_name(e, l))
-      diffs.push_back("the name, as unzip reads it (it converts one copy from an MS-DOS code page and not the other)");
-    if (diffs.empty() && !(l.flags & zip::kFlagDescriptor)) {
-      // Sizes live in the local header (bit 3 clear): unzip and libarchive take them from there.
-      if (l.crc32 != e.crc32) diffs.push_back(fmt::format("CRC {:08x} locally, {:08x} in the directory", l.crc32, e.crc32));
-      if (l.compressed_size != e.compressed_size || l.uncompressed_size != e.uncompressed_size)
-        diffs.push_back(fmt::format("sizes {}/{} locally, {}/{} in the directory", l.compressed_size,
-                                    l.uncompressed_size, e.compressed_size, e.uncompressed_size));
-    }
-    if (!diffs.empty()) {
-      std::string msg = "the local header disagrees with the directory: ";
-      for (std::size_t i = 0; i < diffs.size(); ++i) msg += (i ? "; " : "") + diffs[i];
-      j.add(Code::cd_lfh_mismatch, e.lfh_offset, msg);
-      if (!local_header_is_its_own(e)) {
-        e.extent_known = false;
-        if (e.end_offset < e.data_offset) e.end_offset = e.data_offset;
-        return false;
-      }
-    }
-  }
+  if (e.in_directory && !judge_local_against_directory(j)) return false;
   if (l.ff_without_zip64 && !(l.flags & zip::kFlagDescriptor))
     j.add(Code::zip64_inconsistent, e.lfh_offset, "the local header's sizes are 0xFFFFFFFF but it has no ZIP64 extra field");
   // Rule 24 too: libarchive's process_extra reads the local block as well (seed 21, mutant 2013).
@@ -387,8 +340,7 @@ void judge_data(Judging& j, std::uint64_t size) {
   if (e.lfh) {
     const auto& l = *e.lfh;
     std::vector<std::string> diffs;
-    const bool bounded =
-        e.method == zip::kBzip2 || e.method == zip::kLzma || e.method == zip::kZstd || e.method == zip::kXz;
+    const bool bounded = readers::libarchive_bounds_by_local_size(e.method);
     if (!j.libarchive_walks && l.crc32 != 0 && l.crc32 != d.crc) diffs.push_back(fmt::format("CRC {:08x}", l.crc32));
     if ((!j.libarchive_walks || bounded) && l.compressed_size != 0 && l.compressed_size != d.consumed)
       diffs.push_back(fmt::format("compressed size {}", l.compressed_size));
@@ -417,6 +369,14 @@ void judge_data(Judging& j, std::uint64_t size) {
 }
 
 }  // namespace
+
+void settle_end_records(scan::EndRecords& end, std::uint64_t file_size, bool split) {
+  if (split) return;
+  const bool z64_at_locator = end.locator && end.zip64 && end.zip64_offset == end.locator->zip64_end_offset;
+  end.libarchive_walks = !readers::libarchive_takes_end_records(
+      {file_size, end.eocd_offset, end.eocd, end.locator ? &*end.locator : nullptr,
+       z64_at_locator ? &*end.zip64 : nullptr});
+}
 
 bool attributes_mislead(Entry e) {
   std::vector<report::Finding> out;
@@ -521,16 +481,13 @@ void judge_layout(std::vector<Extent>& placed, const NameOf& name_of, const scan
     for (const auto& h : found) {
       // libarchive's walk ends at the directory's first record.
       const bool walked = end.libarchive_walks && h.offset < end.cd_start;
+      // Rule 46 with rule 47: an extra file for a walking libarchive.
       out.push_back(make_finding(Code::unreferenced_local_header, h.name, h.offset,
                                  fmt::format("a local header {} that no directory entry points to{}", where,
                                              walked ? ": libarchive, which reads the local headers "
-                                                                    "of this archive, extracts it as another file"
-                                                                  : "")));
-      if (walked) {
-        // Rule 46 with rule 47: an extra file for libarchive.
-        out.back().severity = report::Severity::error;
-        out.back().readers = report::kLibarchive;
-      }
+                                                      "of this archive, extracts it as another file"
+                                                    : ""),
+                                 walked ? report::refusing(report::kLibarchive) : report::ReaderGroups{}));
     }
     if (found.empty() && plain)
       out.push_back(make_finding(Code::gap_bytes, std::nullopt, from,
@@ -553,16 +510,12 @@ void judge_layout(std::vector<Extent>& placed, const NameOf& name_of, const scan
     // libarchive's streaming reader, its fallback when it does not take the end records (rule
     // 47), bids only for a file that starts with one of its signatures
     // (archive_read_format_zip_streamable_bid): behind a prefix it finds no archive at all.
-    const auto head = probe.prefix_head(std::min<std::uint64_t>(first, 4));
-    const bool pk = head.size() >= 4 && head[0] == 'P' && head[1] == 'K' &&
-                    ((head[2] == 1 && head[3] == 2) || (head[2] == 3 && head[3] == 4) || (head[2] == 5 && head[3] == 6) ||
-                     (head[2] == 6 && head[3] == 6) || (head[2] == 7 && head[3] == 8) || (head[2] == '0' && head[3] == '0'));
-    if (!pk) {
+    if (!readers::libarchive_streams_from(probe.prefix_head(std::min<std::uint64_t>(first, 4)))) {
       out.push_back(make_finding(Code::prefix_unrecognised, std::nullopt, 0,
                                  fmt::format("{} bytes precede the archive and libarchive, which does not take its end "
                                              "records, reads the file from its first byte: it finds no archive",
-                                             first)));
-      out.back().readers = report::kLibarchive;
+                                             first),
+                                 report::refusing(report::kLibarchive)));
     }
   }
   if (first > 0) {
@@ -621,36 +574,6 @@ void judge_walk(scan::ScanResult& walk, std::uint64_t size, std::vector<report::
   });
 }
 
-namespace {
-// 7-Zip parses the stub's headers (an ELF magic and zeros do not pass, /bin/true with junk after it
-// does), so the ELF header's own sizes must be sound and its tables must lie within the prefix.
-bool elf_stub(std::span<const std::uint8_t> h, std::uint64_t len) {
-  if (h.size() < 64 || std::memcmp(h.data(), "\x7f" "ELF", 4) != 0) return false;
-  const bool wide = h[4] == 2, big = h[5] == 2;
-  if ((h[4] != 1 && h[4] != 2) || (h[5] != 1 && h[5] != 2) || h[6] != 1) return false;
-  auto u16 = [&](std::size_t at) -> std::uint64_t { return big ? h[at] << 8 | h[at + 1] : h[at] | h[at + 1] << 8; };
-  auto u32 = [&](std::size_t at) -> std::uint64_t { return big ? u16(at) << 16 | u16(at + 2) : u16(at) | u16(at + 2) << 16; };
-  auto u64 = [&](std::size_t at) -> std::uint64_t { return big ? u32(at) << 32 | u32(at + 4) : u32(at) | u32(at + 4) << 32; };
-  const std::uint64_t phoff = wide ? u64(32) : u32(28), shoff = wide ? u64(40) : u32(32);
-  const std::size_t tail = wide ? 52 : 40;  // e_ehsize, e_phentsize, e_phnum, e_shentsize, e_shnum
-  const std::uint64_t ehsize = u16(tail), phentsize = u16(tail + 2), phnum = u16(tail + 4),
-                      shentsize = u16(tail + 6), shnum = u16(tail + 8);
-  if (ehsize != (wide ? 64u : 52u) || u16(16) == 0) return false;
-  if (phnum && (phentsize != (wide ? 56u : 32u) || phoff + phnum * phentsize > len)) return false;
-  if (shnum && (shentsize != (wide ? 64u : 40u) || shoff + shnum * shentsize > len)) return false;
-  return phnum || shnum;
-}
-
-bool executable_stub(std::span<const std::uint8_t> h, std::uint64_t len) {
-  if (h.size() >= 4 && std::memcmp(h.data(), "\x7f" "ELF", 4) == 0) return elf_stub(h, len);
-  if (h.size() >= 64 && h[0] == 'M' && h[1] == 'Z') {
-    std::uint64_t pe = zip::load_u32(h.data() + 0x3c);
-    return pe + 4 <= std::min<std::uint64_t>(len, h.size()) && std::memcmp(h.data() + pe, "PE\0\0", 4) == 0;
-  }
-  return false;
-}
-}  // namespace
-
 report::Finding judge_prefix(std::span<const std::uint8_t> head, std::uint64_t len, bool offsets_skip_it) {
   // 8.5.3-8.5.4: zip -s writes the spanning signature also when the set fit one volume; every
   // reader skips it.
@@ -659,7 +582,7 @@ report::Finding judge_prefix(std::span<const std::uint8_t> head, std::uint64_t l
     return make_finding(Code::prefix_bytes, std::nullopt, 0,
                         "the archive starts with the spanning signature of a split archive that needed one volume "
                         "(zip -s); readers skip it");
-  if (offsets_skip_it && !executable_stub(head, len))
+  if (offsets_skip_it && !readers::sevenzip_parses_stub(head, len))
     return make_finding(Code::prefix_unrecognised, std::nullopt, 0,
                         fmt::format("{} bytes precede the archive and its offsets count from after them, but they "
                                     "are no ELF or PE program: 7-Zip cannot open it",
@@ -669,21 +592,6 @@ report::Finding judge_prefix(std::span<const std::uint8_t> head, std::uint64_t l
                                   offsets_skip_it ? "; the archive's offsets count from after them" : ""));
 }
 
-namespace {
-// The readers that lack a method or an encryption scheme (docs/readers.md, table 2).
-report::Readers lacking_method(std::uint16_t m) {
-  using namespace report;
-  switch (m) {
-    case 0: case 8: return 0;
-    case 1: case 6: case 9: return kLibarchive | kPython | kGo | kJava;
-    case 12: return kGo | kJava;
-    case 14: return kUnzip | kGo | kJava;
-    case 93: case 95: case 98: case 99: return kUnzip | kPython | kGo | kJava;
-    default: return kAllReaders;
-  }
-}
-}  // namespace
-
 void FeatureJudge::add(const Entry& e) {
   auto note = [&](std::string feature, report::Readers lacking) {
     if (!lacking) return;
@@ -691,13 +599,10 @@ void FeatureJudge::add(const Entry& e) {
     u.lacking |= lacking;
     if (!u.count++) u.first = e.name;
   };
-  if (auto lacking = lacking_method(e.method))
+  if (auto lacking = readers::lacking_method(e.method))
     note(fmt::format("method {} ({})", zip::method_name(e.method), e.method), lacking);
-  if (e.flags & zip::kFlagStrongEncryption)
-    note("strong encryption (bit 6)", report::kAllReaders);
-  else if ((e.flags & zip::kFlagEncrypted) && e.method != 99)
-    // Go ignores bit 0 and hands out the ciphertext; Java refuses the archive.
-    note("traditional PKWARE encryption", report::kGo | report::kJava);
+  if (auto lacking = readers::lacking_encryption(e.flags, e.method))
+    note(e.flags & zip::kFlagStrongEncryption ? "strong encryption (bit 6)" : "traditional PKWARE encryption", lacking);
 }
 
 void FeatureJudge::finish(std::vector<report::Finding>& out) {
@@ -707,7 +612,8 @@ void FeatureJudge::finish(std::vector<report::Finding>& out) {
                                       u.count == 1 ? "" : "the first is ", report::printable_name(u.first), feature,
                                       report::reader_names(u.lacking), __builtin_popcount(u.lacking) == 1 ? "s" : "",
                                       u.lacking & report::kJava ? "; Java's ZipFile cannot open the archive at all" : ""));
-    f.readers = u.lacking;
+    f.readers = report::lacking(u.lacking);
+    f.severity = report::severity_of(f.code, f.readers);
     out.push_back(std::move(f));
   }
   uses_.clear();
@@ -745,15 +651,9 @@ NameJudge::Facts NameJudge::examine(const Entry& e, std::vector<report::Finding>
     }
   const bool utf8 = ascii || valid_utf8(e.name);
   if (!e.name.empty()) {
-    report::Readers refuse = 0;
-    if (!utf8) refuse |= report::kJava | (e.flags & zip::kFlagUtf8 ? report::kPython | report::kLibarchive : 0);
-    if (control && !uname) refuse |= report::kUnzip;
-    // A name with backslashes and no slash is a Windows path to libarchive, and to unzip for an
-    // MS-DOS host (warning): they make folders of it. With any '/' (a directory's trailing one
-    // too) both keep the backslashes (docs/readers.md, rule 55).
-    report::Readers split = 0;
-    if (e.name.find('/') == std::string::npos && e.name.find('\\') != std::string::npos && !uname)
-      split = report::kLibarchive | ((e.version_made_by >> 8) == 0 ? report::kUnzip : 0);
+    const report::Readers refuse = readers::refusing_name(utf8, control, e.flags & zip::kFlagUtf8, uname.has_value());
+    // Readers that make folders of backslashes write the file under another path (rule 55).
+    const report::Readers split = readers::splitting_backslashes(e.name, e.version_made_by, uname.has_value());
     if (refuse | split) {
       std::string msg;
       if (refuse)
@@ -763,9 +663,7 @@ NameJudge::Facts NameJudge::examine(const Entry& e, std::vector<report::Finding>
         msg += fmt::format("{}the name holds a backslash, which {} take{} for a folder separator: the file comes "
                            "out under another path",
                            msg.empty() ? "" : "; ", report::reader_names(split), __builtin_popcount(split) == 1 ? "s" : "");
-      auto f = make_finding(Code::name_invalid, e.name, e.lfh_offset, msg);
-      f.readers = refuse | split;
-      out.push_back(std::move(f));
+      out.push_back(make_finding(Code::name_invalid, e.name, e.lfh_offset, msg, report::refusing(refuse | split)));
     }
   }
   // Non-ASCII names that some readers decode another way (docs/readers.md, rules 51 and 56): one
@@ -847,17 +745,16 @@ void NameJudge::finish(const NameOf& name_of, std::vector<report::Finding>& out)
   auto note = [&](std::size_t n, const std::optional<std::pair<std::string, std::uint64_t>>& first, report::Readers r,
                   const char* one, const char* many) {
     if (!n) return;
-    auto f = make_finding(Code::name_charset_differs, first->first, first->second,
-                          fmt::format("{} name{} ({}'{}') {}: {} show{} other names for the same bytes", n,
-                                      n == 1 ? "" : "s", n == 1 ? "" : "the first is ", report::printable_name(first->first),
-                                      n == 1 ? one : many, report::reader_names(r),
-                                      __builtin_popcount(r) == 1 ? "s" : ""));
-    f.readers = r;
-    out.push_back(std::move(f));
+    out.push_back(make_finding(Code::name_charset_differs, first->first, first->second,
+                               fmt::format("{} name{} ({}'{}') {}: {} show{} other names for the same bytes", n,
+                                           n == 1 ? "" : "s", n == 1 ? "" : "the first is ",
+                                           report::printable_name(first->first), n == 1 ? one : many,
+                                           report::reader_names(r), __builtin_popcount(r) == 1 ? "s" : ""),
+                               report::warning(r)));
   };
-  note(cp437_, first_cp437_, report::kPython, "is UTF-8 without bit 11, which Python decodes as CP437",
+  note(cp437_, first_cp437_, readers::kDecodeWithoutFlagAsCp437, "is UTF-8 without bit 11, which Python decodes as CP437",
        "are UTF-8 without bit 11, which Python decodes as CP437");
-  note(oem_, first_oem_, report::kUnzip, "comes from an MS-DOS or OS/2 host, whose names unzip converts from an OEM code page",
+  note(oem_, first_oem_, readers::kConvertOemNames, "comes from an MS-DOS or OS/2 host, whose names unzip converts from an OEM code page",
        "come from an MS-DOS or OS/2 host, whose names unzip converts from an OEM code page");
 }
 

@@ -18,6 +18,11 @@
 
 namespace zm::check {
 
+// What the readers make of end records that scan::locate_end_records found (docs/readers.md,
+// rule 47): whether libarchive takes them or walks the local headers. `split`: a split set, which
+// libarchive does not read as one archive anyway.
+void settle_end_records(scan::EndRecords& end, std::uint64_t file_size, bool split);
+
 // Sets e.status and appends the entry's findings: the local header against the directory, the
 // data against every witness that claims its CRC and sizes, the descriptor, and the rules of the
 // readers (docs/readers.md) that concern one entry. `source_size` is the archive's length.

@@ -254,6 +254,7 @@ Verification verify_stream(io::StreamSource& src, const std::string& path, const
   if (src.size() == 0) throw CannotProceed(path + ": the stream is empty (0 bytes); it is not a ZIP archive");
   // The end records sit in the last 64 KiB, which the stream's window still holds.
   auto end = scan::locate_end_records(src);
+  if (end) settle_end_records(*end, src.size(), src.disks() != 0);
   if (!scan.found_any_header && !end)
     throw CannotProceed(path + ": not a ZIP archive (no end record and no local file header anywhere)");
 

@@ -213,6 +213,7 @@ Verification verify_archive(io::ByteSource& src, const std::string& path, const 
   if (src.size() == 0) throw CannotProceed(path + ": the file is empty (0 bytes); it is not a ZIP archive");
 
   auto end = scan::locate_end_records(src);
+  if (end) settle_end_records(*end, src.size(), src.disks() != 0);
   const unsigned threads = opt.threads ? opt.threads : default_threads();
   std::optional<scan::DirectoryReader> directory;
   std::vector<Entry> batch;

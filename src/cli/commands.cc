@@ -346,7 +346,7 @@ void add_volume_facts(const Archive& a, report::Report& r, bool known = false) {
                   "Java need one file ({})",
                   set.volumes.size(),
                   pkware ? "zipmedic repair -o one.zip joins it" : "the pieces joined with cat, or zipmedic repair -o"));
-  note.readers = report::kUnzip | report::kLibarchive | report::kPython | report::kGo | report::kJava;
+  note.readers = report::lacking(report::kUnzip | report::kLibarchive | report::kPython | report::kGo | report::kJava);
   r.add(note);
 }
 
@@ -395,6 +395,7 @@ Exit verify_in(Run& run) {
       check::VerifyOptions vo{o.threads, false};
       vo.keep_entries = false;
       auto v = check::verify_stream(*in.stream, in.display, vo);
+      v.report.decide_verdict(o.strict);
       emit(run, v.report);
       summarize(run, v.report);
       return verdict_exit(v.report);
@@ -420,7 +421,7 @@ Exit verify_in(Run& run) {
     if ((o.profile == "sysreptor" || in.encrypted) && in.tag_ok)
       check::check_sysreptor_profile(*in.src, v.entries, v.report, false);
     add_volume_facts(in, v.report);
-    v.report.decide_verdict();
+    v.report.decide_verdict(o.strict);
     emit(run, v.report);
     summarize(run, v.report);
     return verdict_exit(v.report);

@@ -17,6 +17,7 @@ struct CommonOptions {
   bool json = false;
   bool quiet = false;
   bool verbose = false;
+  bool strict = false;  // verify --strict: warnings make the verdict damaged
   unsigned threads = 0;
   std::string profile;             // "" or "sysreptor"
   std::optional<std::string> key;  // hex text from --key, --key-file or ZIPMEDIC_KEY; never printed

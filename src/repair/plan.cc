@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "check/judge.h"
+#include "check/readers.h"
 #include "check/names.h"
 #include "codec/codec.h"
 
@@ -46,17 +47,12 @@ bool is_ascii(const std::string& s) {
 }
 
 // Whether unzip converts the name of a record we write from an OEM code page, in the directory
-// or in the local header (Ext_ASCII_TO_Native; docs/readers.md, rule 71): hosts 0 (FAT) and 6
-// (HPFS), and 11 (NTFS) at version 5.0; not FAT's 2.5, 2.6 and 4.0 in the local header, nor in the
-// directory when the attributes' high half is set. Both copies carry the same flags and extra
-// block here, and a copy with bit 11 and an extra block is taken as UTF-8.
+// or in the local header (docs/readers.md, rule 71): both copies carry the same flags and extra block.
 bool unzip_converts(const zip::EntryRecord& r) {
-  const unsigned host = r.version_made_by >> 8, ver = r.version_made_by & 0xFF;
-  if ((r.flags & zip::kFlagUtf8) && !r.extra.empty()) return false;
-  const bool pkzip_win = ver == 25 || ver == 26 || ver == 40;
-  const bool central = (host == 0 && !((r.external_attr >> 16) && pkzip_win)) || host == 6 || (host == 11 && ver == 50);
-  const bool local = (host == 0 && !pkzip_win) || host == 6 || (host == 11 && ver == 50);
-  return central || local;
+  const check::readers::NameCopy central{r.version_made_by, r.external_attr, false, r.flags, !r.extra.empty()};
+  check::readers::NameCopy local = central;
+  local.local = true;
+  return check::readers::unzip_converts(central) || check::readers::unzip_converts(local);
 }
 
 zip::EntryRecord record_for(const Entry& e, const Entry* cd, bool in_place, bool cd_names) {
@@ -84,14 +80,13 @@ zip::EntryRecord record_for(const Entry& e, const Entry* cd, bool in_place, bool
     // MS-DOS volume-label, directory and reparse-point bits go, and a misleading Unix file type
     // becomes the name's, with its permission bits; the entry keeps its bytes and its name. A
     // writer never means them on an entry it wants back; a link it meant passes the judge (when
-    // libarchive can write it: stored or deflated) and stays one. Only a record with one of those
-    // bits, or a type other than the name's, is shown to the judge: a million records in a
-    // repair mostly have neither.
+    // libarchive can write it: stored or deflated) and stays one. Only a record that may mislead
+    // is shown to the judge: a million records in a repair mostly cannot.
     const bool dir = !r.name.empty() && r.name.back() == '/';
     const std::uint32_t named_type = dir ? 0040000u : 0100000u;
     const std::uint32_t type = (r.external_attr >> 16) & 0170000;
     const bool other_type = type != 0 && type != named_type;
-    if ((r.external_attr & (0x08 | 0x10 | 0x400)) || other_type) {
+    if (check::readers::attributes_may_mislead(r.external_attr, dir)) {
       Entry probe;
       probe.name = r.name;
       probe.version_made_by = r.version_made_by;
@@ -175,10 +170,8 @@ void DirectoryInMemory::each(const std::function<void(const Entry&)>& f) {
 }
 
 bool rescue_entry(Entry& e, const Entry& cd, io::ByteSource& src, codec::Workspace& ws, bool in_place) {
-  // How many of the six readers lack a method (docs/readers.md, table 2).
-  auto lacking = [](std::uint16_t m) {
-    return m == 0 || m == 8 ? 0 : m == 12 ? 2 : m == 14 ? 3 : m == 9 || m == 1 || m == 6 ? 4 : 5;
-  };
+  // How many of the six readers lack a method.
+  auto lacking = [](std::uint16_t m) { return __builtin_popcount(check::readers::lacking_method(m)); };
   if (!e.lfh_read() || e.encrypted()) return false;
   const bool agrees = e.status == report::EntryStatus::ok && e.decoded && cd.crc32 == e.decoded->crc &&
                       cd.compressed_size == e.compressed_size && cd.uncompressed_size == e.uncompressed_size;

@@ -29,6 +29,19 @@ std::string reader_names(Readers r);
 // JSON names: unzip, 7zip, libarchive, python, go, java.
 const char* reader_id(Reader r);
 
+// The readers a finding concerns, by what each does with what it describes (the verdict
+// contract, docs/design.md): `refuse` refuse it, or read other bytes or another name (damage);
+// `warn` complain but read the same bytes under the same name (a warning); `lack` lack the feature
+// (a note). check/readers says which reader is in which group; docs/readers.md cites why.
+struct ReaderGroups {
+  Readers refuse = 0, warn = 0, lack = 0;
+  bool empty() const { return !(refuse | warn | lack); }
+  bool operator==(const ReaderGroups&) const = default;
+};
+inline ReaderGroups refusing(Readers r) { return {r, 0, 0}; }
+inline ReaderGroups warning(Readers r) { return {0, r, 0}; }
+inline ReaderGroups lacking(Readers r) { return {0, 0, r}; }
+
 enum class Code : std::uint8_t {
 #define ZM_CODE(code, severity, readers, text) code,
 #include "report/codes.def"

@@ -20,7 +20,7 @@ std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_hand
 // Written as it goes, an entry per line: a DOM of 200,000 entries took 475 MiB and 2.4 s to
 // build and print, where the rest of the verification took 124 MiB and 0.6 s.
 void write_json(std::ostream& os, const Report& r) {
-  os << "{\n  \"schema\": \"zipmedic.report/1\",\n  \"command\": " << dump(r.command)
+  os << "{\n  \"schema\": \"zipmedic.report/2\",\n  \"command\": " << dump(r.command)
      << ",\n  \"verdict\": " << dump(to_string(r.verdict))
      << ",\n  \"archive\": " << dump({{"path", r.archive_path}, {"size", r.archive_size}}) << ",\n  \"entries\": [";
   std::string line;
@@ -42,9 +42,13 @@ void write_json(std::ostream& os, const Report& r) {
   os << (i == 0 ? "],\n  \"findings\": [" : "\n  ],\n  \"findings\": [");
   for (std::size_t i = 0; i < r.findings.size(); ++i) {
     const auto& f = r.findings[i];
-    json readers = json::array();
-    for (unsigned b = 0; b < 6; ++b)
-      if (f.readers & (1u << b)) readers.push_back(reader_id(Reader(1u << b)));
+    auto ids = [](Readers rs) {
+      json list = json::array();
+      for (unsigned b = 0; b < 6; ++b)
+        if (rs & (1u << b)) list.push_back(reader_id(Reader(1u << b)));
+      return list;
+    };
+    const json readers = {{"refuse", ids(f.readers.refuse)}, {"warn", ids(f.readers.warn)}, {"lack", ids(f.readers.lack)}};
     os << (i ? ",\n    " : "\n    ")
        << dump({{"code", std::string(to_string(f.code))},
                 {"severity", to_string(f.severity)},
@@ -60,6 +64,21 @@ void write_json(std::ostream& os, const Report& r) {
 }
 
 namespace {
+
+// Which readers refuse, warn or lack matters when some do and others do not (docs/readers.md);
+// "every reader refuses this" says nothing a damaged verdict does not.
+std::string readers_clause(const ReaderGroups& g) {
+  auto verb = [](Readers r, const char* one, const char* many) {
+    return fmt::format("{} {}", reader_names(r), __builtin_popcount(r) == 1 ? one : many);
+  };
+  std::string parts;
+  auto add = [&](std::string part) { parts += (parts.empty() ? "" : "; ") + part; };
+  if (g.refuse && g.refuse != kAllReaders) add(verb(g.refuse, "refuses this", "refuse this"));
+  if (g.warn) add(verb(g.warn, "reads the same bytes but warns or names them otherwise",
+                         "read the same bytes but warn or name them otherwise"));
+  if (g.lack) add(verb(g.lack, "lacks this", "lack this"));
+  return parts.empty() ? std::string() : " (" + parts + ")";
+}
 
 Tone tone_of(Severity s) { return s == Severity::error ? Tone::bad : s == Severity::warning ? Tone::warn : Tone::dim; }
 Tone tone_of(Verdict v) { return v == Verdict::ok ? Tone::good : Tone::bad; }
@@ -113,10 +132,7 @@ void write_text(std::ostream& os, const Report& r, bool verbose) {
     if (f.entry) out += fmt::format(" [{}]", shown_entry(f));
     if (f.offset) out += fmt::format(" at offset {}", *f.offset);
     out += ": " + f.message;
-    // Which readers refuse it matters when some do and others do not (docs/readers.md).
-    if (f.readers && f.readers != kAllReaders && f.severity == Severity::error)
-      out += fmt::format(" ({} refuse{} this)", reader_names(f.readers),
-                         __builtin_popcount(f.readers) == 1 ? "s" : "");
+    out += readers_clause(f.readers);
     out += "\n";
     // As the rows: a million entries of CP437 names are a million name_invalid findings, whose
     // text held at once took 280 MiB more than the verification.

@@ -40,7 +40,17 @@ const char* to_string(Verdict v) {
 Finding make_finding(Code code, std::optional<std::string> entry, std::optional<std::uint64_t> offset,
                      std::string message) {
   const auto& i = info(code);
-  return Finding{code, i.severity, std::move(entry), offset, std::move(message), i.readers};
+  return Finding{code, i.severity, std::move(entry), offset, std::move(message), refusing(i.readers)};
+}
+
+Severity severity_of(Code code, const ReaderGroups& g) {
+  if (g.empty()) return info(code).severity;
+  return g.refuse ? Severity::error : g.warn ? Severity::warning : Severity::info;
+}
+
+Finding make_finding(Code code, std::optional<std::string> entry, std::optional<std::uint64_t> offset,
+                     std::string message, ReaderGroups readers) {
+  return Finding{code, severity_of(code, readers), std::move(entry), offset, std::move(message), readers};
 }
 
 std::size_t Report::rows_ok() const {
@@ -63,10 +73,11 @@ std::size_t Report::count(Severity s) const {
   return n;
 }
 
-void Report::decide_verdict() {
+void Report::decide_verdict(bool strict) {
   if (verdict == Verdict::unreadable) return;
   bool damage = false, locked = false;
   for (const auto& f : findings) {
+    if (f.severity == Severity::warning && strict) damage = true;
     if (f.severity != Severity::error) continue;
     (f.code == Code::password_needed || f.code == Code::password_wrong ? locked : damage) = true;
   }

@@ -16,14 +16,16 @@
 namespace zm::report {
 
 // A stable code (codes.def, documented in the man page) and a sentence for people. `readers`
-// are the readers that refuse what the finding describes (the table's, unless a rule knows better).
+// says which readers refuse, warn about or lack what the finding describes: the rule that made
+// the finding knows (check/readers); a code whose rule is the same for every case gives it in
+// codes.def.
 struct Finding {
   Code code = Code::decode_error;
   Severity severity = Severity::error;
   std::optional<std::string> entry;
   std::optional<std::uint64_t> offset;
   std::string message;
-  Readers readers = 0;
+  ReaderGroups readers;
   // `entry` lacks bit 11 and is not UTF-8, so it is shown decoded (display_name): set from the
   // rows by Report::settle_display_names, since the code that finds damage knows the bytes, not
   // the flags. A flag, not the decoded text: a million CP437 names are a million findings.
@@ -33,6 +35,13 @@ struct Finding {
 // Severity and readers come from the table, so that verify, scan and repair agree.
 Finding make_finding(Code code, std::optional<std::string> entry, std::optional<std::uint64_t> offset,
                      std::string message);
+// With the readers a rule found: the severity follows from them (an error when a reader refuses,
+// a warning when readers only complain, a note when they only lack a feature); with none, the
+// table's.
+Finding make_finding(Code code, std::optional<std::string> entry, std::optional<std::uint64_t> offset,
+                     std::string message, ReaderGroups readers);
+// A finding's severity from its readers (as make_finding sets it), for a rule that changes them.
+Severity severity_of(Code code, const ReaderGroups& readers);
 
 struct EntryRow {
   std::string name;  // the name's bytes
@@ -82,7 +91,9 @@ struct Report {
   void settle_display_names();
   bool has_errors() const;
   std::size_t count(Severity s) const;
-  void decide_verdict();
+  // `strict` (--strict): a warning makes the verdict damaged too, for a job that wants any
+  // reader's complaint to fail.
+  void decide_verdict(bool strict = false);
 };
 
 // The two renderings, written to `os` as they are made (a report may list 200,000 entries).

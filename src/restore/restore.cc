@@ -16,7 +16,9 @@
 #include <set>
 #include <vector>
 
+#include "check/readers.h"
 #include "check/verifier.h"
+#include "codec/codec.h"
 #include "crypt/zip_crypto.h"
 #include "io/source.h"
 #include "scan/central_directory.h"
@@ -304,10 +306,12 @@ RestoreResult restore_archive(const RestoreRequest& req) {
       ++considered;
       if (e.status == report::EntryStatus::ok && !flagged.count(e.name)) {
         accepted.insert(e.name);
-        // libarchive (3.6.2) has no Deflate64: "Unsupported ZIP compression method (9)". Plain and
-        // ZipCrypto entries keep 9 in the method field; a WinZip AES entry's inner method is in
-        // its extra field, which the verification has dropped by now, so it stays libarchive's.
-        if (e.method == 9) ours.emplace(e.name, e);
+        // What libarchive cannot decode and zipmedic can (Deflate64: "Unsupported ZIP compression
+        // method (9)") is written by zipmedic. Plain and ZipCrypto entries keep their method in
+        // the field; a WinZip AES entry's inner method is in its extra field, which the
+        // verification has dropped by now, so it stays libarchive's.
+        if (!check::readers::has_method(report::kLibarchive, e.method) && codec::method_supported(e.method))
+          ours.emplace(e.name, e);
         needed += e.uncompressed_size;
         std::uint32_t type = e.unix_mode() & S_IFMT;
         plan.push_back({e.name, e.is_directory() || type == S_IFDIR, type == S_IFLNK});

@@ -40,7 +40,7 @@ void check_link_target(io::ByteSource& src, const Entry& e, std::unique_ptr<code
                         fmt::format("its attributes make it a symbolic link, but its data holds a NUL byte at {}: "
                                     "extractors cut the link's target there",
                                     nul));
-  f.readers = report::kUnzip | report::kSevenZip | report::kLibarchive;
+  f.readers = report::refusing(report::kUnzip | report::kSevenZip | report::kLibarchive);
   out.push_back(std::move(f));
 }
 

@@ -67,7 +67,7 @@ std::optional<EndRecords> locate_end_records(io::ByteSource& src) {
                                       fmt::format("{} bytes follow the end records of a ZIP64 archive: Java's ZipFile "
                                                   "cannot find them",
                                                   size - r.end_of_records)));
-    r.findings.back().readers = report::kJava;
+    r.findings.back().readers = report::refusing(report::kJava);
   } else if (r.end_of_records < size) {
     r.findings.push_back(make_finding(report::Code::trailing_bytes, std::nullopt, r.end_of_records,
                                       fmt::format("{} bytes follow the end record and its comment",
@@ -92,7 +92,7 @@ std::optional<EndRecords> locate_end_records(io::ByteSource& src) {
                       "and {}",
                       base + last, r.eocd_offset,
                       whole ? "reads another directory from it" : "cannot open the archive (too few bytes follow it)")));
-      r.findings.back().readers = report::kPython;
+      r.findings.back().readers = report::refusing(report::kPython);
     }
   }
   if (other)
@@ -146,7 +146,7 @@ std::optional<EndRecords> locate_end_records(io::ByteSource& src) {
                                           fmt::format("the ZIP64 locator says the ZIP64 end record is on disk {} of "
                                                       "a single-volume archive",
                                                       r.locator->cd_disk)));
-        r.findings.back().readers = report::kUnzip | report::kLibarchive | report::kPython | report::kGo;
+        r.findings.back().readers = report::refusing(report::kUnzip | report::kLibarchive | report::kPython | report::kGo);
       }
       // The ZIP64 end record normally ends where the locator starts; its declared offset may be
       // shifted by a prefix, so the physical position is tried first.
@@ -168,7 +168,7 @@ std::optional<EndRecords> locate_end_records(io::ByteSource& src) {
                                               fmt::format("the ZIP64 locator points at offset {}, but the ZIP64 end "
                                                           "record is at {}",
                                                           r.locator->zip64_end_offset, probe)));
-            r.findings.back().readers = report::kUnzip | report::kSevenZip | report::kGo | report::kJava;
+            r.findings.back().readers = report::refusing(report::kUnzip | report::kSevenZip | report::kGo | report::kJava);
           }
         }
       }
@@ -234,25 +234,6 @@ std::optional<EndRecords> locate_end_records(io::ByteSource& src) {
                                                   "the end record ({})",
                                                   r.cd_size, dir_end)));
   }
-  // libarchive's seekable bid (archive_read_format_zip_seekable_bid): the last "PK\5\6" within
-  // the file's last 16 KiB, past its first byte, must pass read_eocd (disk 0, directory on it, all
-  // entries on it, directory before the record), or the ZIP64 end record its locator names must
-  // pass read_zip64_eocd (locator: disk 0 of 1; record of 56 bytes to 16 KiB, disk 0, directory
-  // on it and all entries on it). Else libarchive walks (rule 47; seed 18, mutant 14052: a ZIP64
-  // record's count of entries on this disk edited).
-  if (!disks) {
-    const bool in_window = r.eocd_offset > 0 && size - r.eocd_offset < 16384;
-    const auto& c = r.eocd;
-    // read_eocd adds the two 32-bit fields in 32 bits: all-ones offsets of a ZIP64 archive wrap.
-    const bool classic_ok = c.disk == 0 && c.cd_disk == 0 && c.entries_on_disk == c.entries_total &&
-                            std::uint32_t(c.cd_offset + c.cd_size) <= r.eocd_offset;
-    // The ZIP64 end record where the locator says, read above (libarchive does not search).
-    const zip::Zip64End* z = r.locator && r.zip64 && r.zip64_offset == r.locator->zip64_end_offset ? &*r.zip64 : nullptr;
-    const bool z64_ok = z && r.locator->cd_disk == 0 && r.locator->total_disks == 1 && z->record_size + 12 >= 56 &&
-                        z->record_size + 12 <= 16384 && z->disk == 0 && z->cd_disk == 0 &&
-                        z->entries_on_disk == z->entries_total;
-    r.libarchive_walks = !in_window || !(classic_ok || z64_ok);
-  }
   // Java's ZipFile takes an end record whose comment does not reach the end of the file only when
   // the archive's first local header is where the directory's offsets say the archive starts.
   if (r.end_of_records < size && r.cd_start >= r.cd_offset && !disks) {
@@ -264,7 +245,7 @@ std::optional<EndRecords> locate_end_records(io::ByteSource& src) {
                                                     "offset {}, where no local header starts: Java's ZipFile cannot "
                                                     "find the end record",
                                                     start)));
-      r.findings.back().readers = report::kJava;
+      r.findings.back().readers = report::refusing(report::kJava);
     }
   }
   // zipstream-ng keeps real values in the classic record between 2 and 4 GiB (ZIP-NOTES), which is

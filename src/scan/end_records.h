@@ -26,7 +26,7 @@ struct EndRecords {
   std::uint64_t end_of_records = 0;  // one past the end record and its comment
   // libarchive's seekable reader does not take these end records (docs/readers.md, rule 47): it
   // then reads the local headers front to back, as its streaming reader does, and checks each
-  // data descriptor against the data.
+  // data descriptor against the data. Set by the judge (check::settle_end_records), not here.
   bool libarchive_walks = false;
   std::vector<report::Finding> findings;
 };

@@ -45,7 +45,7 @@ class EveryWriter(Base):
         for fx in fixtures():
             with self.subTest(fixture=fx):
                 p, doc = run_json("verify", fixture_path(fx))
-                self.assertEqual(doc["schema"], "zipmedic.report/1")
+                self.assertEqual(doc["schema"], "zipmedic.report/2")
                 if fx == "sfx-shifted.zip":
                     # A shell-script stub whose offsets the writer did not count: 7-Zip cannot
                     # open it, so it is damage by the verdict contract (docs/readers.md, rule 41).
@@ -90,7 +90,7 @@ class EveryWriter(Base):
         p, doc = run_json("verify", fixture_path("sfx-shifted.zip"))
         self.assertEqual(p.returncode, 1)
         f = [f for f in doc["findings"] if f["code"] == "prefix_unrecognised"][0]
-        self.assertEqual(f["readers"], ["7zip"])
+        self.assertEqual(f["readers"]["refuse"], ["7zip"])
         seven = subprocess.run(["7z", "t", fixture_path("sfx-shifted.zip")], capture_output=True, stdin=subprocess.DEVNULL)
         self.assertNotEqual(seven.returncode, 0)  # the reader really refuses it
 

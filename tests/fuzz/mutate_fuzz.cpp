@@ -72,7 +72,8 @@ std::string digest(const zm::report::Report& r) {
   std::string d = zm::report::to_string(r.verdict);
   for (const auto& f : r.findings)
     d += "\n" + std::string(zm::report::to_string(f.code)) + "|" + f.entry.value_or("-") + "|" +
-         (f.offset ? std::to_string(*f.offset) : "-") + "|" + f.message + "|" + std::to_string(f.readers);
+         (f.offset ? std::to_string(*f.offset) : "-") + "|" + f.message + "|" + std::to_string(f.readers.refuse) + "/" +
+         std::to_string(f.readers.warn) + "/" + std::to_string(f.readers.lack) + "|" + zm::report::to_string(f.severity);
   r.for_each_row([&](const zm::report::EntryRow& e) {
     d += "\nrow " + e.name + "|" + e.method + "|" + std::to_string(e.compressed_size) + "|" +
          std::to_string(e.uncompressed_size) + "|" + std::to_string(e.crc32) + "|" + std::to_string(e.offset) + "|" +

@@ -538,15 +538,20 @@ def _disk_entry(name, p):
     return {"name": shown_name(name), "size": len(content), "crc32": "%08x" % zlib.crc32(content)}
 
 
-def _tool_result(path, verdict_cmd, list_cmd, extract_cmd, parse_list, tmp):
-    res = {"path": path, "ok": True, "error": "", "entries": []}
+def _tool_result(path, verdict_cmd, list_cmd, extract_cmd, parse_list, tmp, warning_exits=()):
+    """`warning_exits`: the exit statuses a tool documents as "warnings, but every entry was
+    processed" (unzip's and 7-Zip's 1): the entries it extracted are then compared like any
+    other's, and the warning is kept in res["warned"], never taken for a refusal."""
+    res = {"path": path, "ok": True, "error": "", "entries": [], "warned": ""}
     for what, cmd in (("test", verdict_cmd), ("list", list_cmd)):
         p = _run(cmd)
         if p is None:
             return dict(res, ok=False, error="%s: timeout" % what, timeout=True)
         if p.returncode < 0:
             return dict(res, ok=False, error="%s: killed by signal %d" % (what, -p.returncode), crashed=True)
-        if p.returncode != 0:
+        if p.returncode in warning_exits:
+            res["warned"] = res["warned"] or "%s exit %d: %s" % (what, p.returncode, _tail(p))
+        elif p.returncode != 0:
             return dict(res, ok=False, error="%s exit %d: %s" % (what, p.returncode, _tail(p)))
         if what == "list":
             listed = parse_list(p.stdout)
@@ -555,7 +560,9 @@ def _tool_result(path, verdict_cmd, list_cmd, extract_cmd, parse_list, tmp):
         p = _run(extract_cmd(out))
         if p is None:
             return dict(res, ok=False, error="extract: timeout", timeout=True)
-        if p.returncode != 0:
+        if p.returncode in warning_exits:
+            res["warned"] = res["warned"] or "extract exit %d: %s" % (p.returncode, _tail(p))
+        elif p.returncode != 0:
             return dict(res, ok=False, error="extract exit %d: %s" % (p.returncode, _tail(p)))
         res["entries"] = _walk_extracted(out, listed)
     finally:
@@ -583,12 +590,13 @@ def _parse_7z_slt(out):
 def read_unzip(path, tmp):
     return _tool_result(path, ["unzip", "-tqq", path], ["unzip", "-Z1", path],
                         lambda out: ["unzip", "-qq", "-o", path, "-d", out],
-                        lambda o: [x for x in o.split(b"\n") if x], tmp)
+                        lambda o: [x for x in o.split(b"\n") if x], tmp, warning_exits=(1,))
 
 
 def read_7z(path, tmp):
     return _tool_result(path, ["7z", "t", "-bd", path], ["7z", "l", "-slt", path],
-                        lambda out: ["7z", "x", "-y", "-bd", "-o" + out, path], _parse_7z_slt, tmp)
+                        lambda out: ["7z", "x", "-y", "-bd", "-o" + out, path], _parse_7z_slt, tmp,
+                        warning_exits=(1,))
 
 
 _BSDTAR_ESCAPES = {b"a": b"\a", b"b": b"\b", b"f": b"\f", b"n": b"\n", b"r": b"\r", b"t": b"\t", b"v": b"\v",
@@ -674,11 +682,12 @@ def compare(reader, reader_entries, want):
 
 
 def noted_readers(doc):
-    """Readers that zipmedic's report names in a finding (issue 10: JSON "readers": [...])."""
+    """Readers that zipmedic's report names in a finding, in any group (JSON "readers":
+    {"refuse": [...], "warn": [...], "lack": [...]})."""
     out = set()
     for f in (doc or {}).get("findings", []):
         out |= {str(r).lower().replace("-", "").replace("7zip", "7z").replace("libarchive", "bsdtar")
-                for r in f.get("readers", [])}
+                for group in f.get("readers", {}).values() for r in group}
     return out
 
 

@@ -28,7 +28,7 @@ TEST_CASE("report: JSON has the documented top-level fields and codes keep their
   std::ostringstream out;
   write_json(out, r);
   auto j = nlohmann::json::parse(out.str());  // throws if what was written is not one JSON document
-  CHECK(j["schema"] == "zipmedic.report/1");
+  CHECK(j["schema"] == "zipmedic.report/2");
   CHECK(j["verdict"] == "damaged");
   CHECK(j["findings"][0]["severity"] == "error");
   CHECK(j["findings"][0]["entry"] == "a\\xffz");

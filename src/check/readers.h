@@ -1,0 +1,126 @@
+// What each of the six readers of the verdict contract (unzip 6.0, 7-Zip, libarchive, Python's
+// zipfile, Go's archive/zip, Java's ZipFile) does with a case: the one home of that knowledge.
+// The judge, repair's plan, restore and docs/readers.md consult these rules; none of them keeps
+// a copy. Every rule cites its row in docs/readers.md, which cites the reader's source. Nothing
+// here decides a verdict: a rule says which readers refuse, warn about or lack something, and the
+// judge turns that into findings (docs/design.md, "The verdict contract").
+#pragma once
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+#include "report/codes.h"
+#include "zip/records.h"
+
+namespace zm::check::readers {
+using report::Readers;
+
+// The three ways a reader can meet what a finding describes (docs/design.md): it refuses it or
+// reads other bytes or another name (damage), it complains but reads the same bytes under the
+// same name (a warning), or it lacks the feature (a note).
+using report::ReaderGroups;
+
+// ---- Methods and encryption (docs/readers.md, table 2)
+
+// The readers that cannot decode `method` (4.4.5) at all.
+Readers lacking_method(std::uint16_t method);
+inline bool has_method(report::Reader r, std::uint16_t method) { return !(lacking_method(method) & r); }
+// The readers that lack the encryption an entry's flags say (4.4.4 bits 0 and 6); WinZip AES
+// (method 99) is a method above.
+Readers lacking_encryption(std::uint16_t flags, std::uint16_t method);
+// libarchive reads a symbolic link's target only when it is stored or deflated ("Unsupported ZIP
+// compression method during decompression of link entry"), though it decodes bzip2, LZMA, zstd,
+// xz and PPMd for files (rule 67).
+bool libarchive_reads_link(std::uint16_t method);
+// Walking the local headers (rule 47), libarchive bounds bzip2, LZMA, zstd and xz input by the
+// local compressed size ("Truncated bzip2 file body"); Deflate, stored data and PPMd find their
+// own end.
+bool libarchive_bounds_by_local_size(std::uint16_t method);
+
+// ---- Version needed to extract (4.4.3; rule 19)
+
+// Python compares the directory's low byte with 63 and refuses the archive; unzip 6.0 skips an
+// entry above 4.6 (4.2 for a VMS host) for a method it has (for others it lacks the method anyway).
+Readers refusing_version(std::uint16_t version_needed, std::uint16_t method);
+
+// ---- Local header against the directory (rules 31-34)
+
+// The general-purpose bits 7-Zip does not compare between a local header and its directory record
+// (FlagsAreSame): 3 and 11 always; 1-2 (the deflate level) for Deflate; 15 for Deflate and methods
+// up to 6 (implode).
+std::uint16_t flags_sevenzip_ignores(std::uint16_t method);
+
+// ---- Names (rules 50-56, 71)
+
+// One copy of a name (the directory's or the local header's) as unzip sees it.
+struct NameCopy {
+  std::uint16_t version_made_by = 0;  // the directory's (4.4.2): a local header has none
+  std::uint32_t external_attr = 0;    // the directory's (4.4.15)
+  bool local = false;
+  std::uint16_t flags = 0;            // this copy's
+  bool has_extra = false;             // this copy's record has an extra block
+};
+// unzip converts a name from an OEM code page (Ext_ASCII_TO_Native in unzpriv.h) for FAT and HPFS
+// hosts and NTFS 5.0, except a FAT host's 2.5, 2.6 and 4.0 (PKZIP for Windows) in the local header
+// or when Unix attributes are present; a copy whose bit 11 is set and whose record has an extra
+// field is taken as UTF-8 and left alone (measured on 560 combinations of host, version,
+// attributes, bit 11 and extra fields; rule 71).
+bool unzip_converts(const NameCopy& copy);
+
+// The readers that cannot read the archive under a name (rules 50-54): Java decodes every name
+// as UTF-8 and refuses the archive when one fails, with bit 11 set Python and libarchive refuse
+// it too; unzip drops control bytes from names unless a Unicode Path field names the entry.
+Readers refusing_name(bool utf8, bool control, bool flag_utf8, bool unicode_path);
+// The readers that take a backslash for a folder separator and write the entry under another
+// path (rule 55): a name with backslashes and no '/' is a Windows path to libarchive, and to unzip
+// for an MS-DOS host (host 0). With any '/' both keep the backslashes.
+Readers splitting_backslashes(std::string_view name, std::uint16_t version_made_by, bool unicode_path);
+// The reader that decodes a UTF-8 name without bit 11 as CP437 (rule 51).
+inline constexpr Readers kDecodeWithoutFlagAsCp437 = report::kPython;
+// The reader that converts a name from an MS-DOS or OS/2 host from an OEM code page (rule 56).
+inline constexpr Readers kConvertOemNames = report::kUnzip;
+
+// ---- Attributes (4.4.15; rules 65-67, 71-75)
+
+// What the directory's external attributes make of an entry, reader by reader, measured on unzip
+// 6.0, 7-Zip 26.02 and bsdtar 3.6.2 for every host 0-31. The host is the high byte of "version made
+// by" (4.4.2), in Info-ZIP's numbering.
+struct AttributeKinds {
+  Readers directory = 0;  // make a directory of an entry whose name has no trailing '/'
+  Readers symlink = 0;    // make a symbolic link whose target is the data
+  Readers special = 0;    // libarchive: a device node, or a file of other bytes
+  Readers skipped = 0;    // unzip: a volume label, never extracted on Unix
+  Readers reparse = 0;    // 7-Zip: the data taken as a Windows reparse point
+};
+AttributeKinds attribute_kinds(std::uint16_t version_made_by, std::uint32_t external_attr,
+                               std::uint64_t uncompressed_size);
+// The readers that make a symbolic link of an entry (unzip, 7-Zip and libarchive, a Unix host).
+inline constexpr Readers kExtractLinks = report::kUnzip | report::kSevenZip | report::kLibarchive;
+// A link all three extractors make is what its writer meant (zip -y, bsdtar, 7z -snl), unless its
+// data cannot be a link target (empty, or longer than Linux's PATH_MAX - 1).
+bool meant_symlink(const AttributeKinds& k, std::uint64_t uncompressed_size);
+// Whether attribute_kinds can say anything but "a plain file or folder" for these attributes: an
+// MS-DOS volume-label, directory or reparse-point bit, or a Unix type other than the name's. A
+// cheap filter for a million records, most of which have none.
+bool attributes_may_mislead(std::uint32_t external_attr, bool named_directory);
+
+// ---- Where the archive starts and ends (rules 41-47)
+
+// libarchive's streaming reader, its fallback when it does not take the end records (rule 47),
+// bids only for a file that starts with one of its signatures (archive_read_format_zip_streamable_bid).
+bool libarchive_streams_from(std::span<const std::uint8_t> first_four);
+// 7-Zip opens an archive behind a prefix its offsets do not count only when the prefix is an ELF
+// or PE program whose headers it parses (rule 41). `head` is the prefix's first bytes, `len` its length.
+bool sevenzip_parses_stub(std::span<const std::uint8_t> head, std::uint64_t len);
+
+// libarchive's seekable bid (archive_read_format_zip_seekable_bid, rule 47): whether it takes the
+// end records, or else reads the local headers front to back as its streaming reader does.
+struct EndRecordFacts {
+  std::uint64_t file_size = 0, eocd_offset = 0;
+  zip::EndOfCentralDirectory eocd;
+  const zip::Zip64Locator* locator = nullptr;  // when present
+  const zip::Zip64End* zip64_at_locator = nullptr;  // the ZIP64 end record exactly where the locator says
+};
+bool libarchive_takes_end_records(const EndRecordFacts& f);
+
+}  // namespace zm::check::readers
