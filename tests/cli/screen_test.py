@@ -14,7 +14,7 @@ import zipfile
 
 import jsonschema
 
-from zmtest import FIXTURES, SRC, ZIPMEDIC, TempDirTest, Layout, fixture_path, name_of, read
+from zmtest import FIXTURES, SRC, ZIPMEDIC, TempDirTest, Layout, fixture_path, name_of, need, read
 
 GOLDEN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "golden")
 UPDATE = os.environ.get("ZIPMEDIC_UPDATE_GOLDEN") == "1"
@@ -411,8 +411,8 @@ class Completion(TempDirTest):
                 self.assertRegex(bash, r"(?<![\w-])%s(?![\w-])" % re.escape(flag), "%s %s (bash)" % (cmd, flag))
                 self.assertRegex(zsh, r"(?<![\w-])%s(?![\w-])" % re.escape(flag), "%s %s (zsh)" % (cmd, flag))
 
-    @unittest.skipUnless(shutil.which("zsh"), "zsh is not installed")
     def test_zsh_loads_it(self):
+        need("zsh")
         # compdef files are functions: zsh must parse it and compinit must bind it to zipmedic.
         fpath = os.path.join(self.tmp, "fpath")
         os.mkdir(fpath)

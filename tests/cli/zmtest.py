@@ -2,6 +2,7 @@
 import csv
 import json
 import os
+import shutil
 import struct
 import subprocess
 import zipfile
@@ -9,6 +10,16 @@ import zipfile
 SRC = os.environ.get("ZIPMEDIC_SRC", os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 ZIPMEDIC = os.environ.get("ZIPMEDIC", os.path.join(SRC, "build", "zipmedic"))
 FIXTURES = os.path.join(SRC, "fixtures")
+
+
+def need(tool):
+    """The path of a tool the tests run (a reader, a writer, a shell). scripts/setup installs every
+    one from Debian's packages, so a missing tool is a broken setup: it fails the test instead of
+    skipping the check that needed it."""
+    path = shutil.which(tool)
+    if path is None:
+        raise AssertionError("%s is not installed; run scripts/setup" % tool)
+    return path
 
 
 def fixtures():
