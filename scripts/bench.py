@@ -176,7 +176,7 @@ def main():
         many_cmds.append(("bsdtar -xOf >/dev/null", "@ bsdtar -xOf %s >/dev/null" % q(many)))
     group("many-200k.zip", many_cmds)
 
-    # Issue 13: a million entries, where the time goes to metadata and memory to the catalogue.
+    # A million entries, where the time goes to metadata and memory to the catalogue.
     million = os.path.join(d, "million-1M.zip")
     if not os.path.exists(million):
         bench_data.million_archive(million)

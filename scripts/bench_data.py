@@ -111,7 +111,7 @@ def many_small_archive(path, n=200000):
 
 
 def million_archive(path, n=1000000):
-    """Issue 13's backup: a million tiny deflated JSON files with 70-byte names (ZIP64 end records,
+    """The million-entry backup: a million tiny deflated JSON files with 70-byte names (ZIP64 end records,
     as Python writes them past 65,535 entries)."""
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
         for i in range(n):

@@ -370,14 +370,6 @@ void judge_data(Judging& j, std::uint64_t size) {
 
 }  // namespace
 
-void settle_end_records(scan::EndRecords& end, std::uint64_t file_size, bool split) {
-  if (split) return;
-  const bool z64_at_locator = end.locator && end.zip64 && end.zip64_offset == end.locator->zip64_end_offset;
-  end.libarchive_walks = !readers::libarchive_takes_end_records(
-      {file_size, end.eocd_offset, end.eocd, end.locator ? &*end.locator : nullptr,
-       z64_at_locator ? &*end.zip64 : nullptr});
-}
-
 bool attributes_mislead(Entry e) {
   std::vector<report::Finding> out;
   Judging j{e, out};

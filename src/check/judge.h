@@ -1,4 +1,4 @@
-// The one judge (DESIGN.md, "One judge"). Every front end — verify from a file, verify from a
+// The one judge (docs/design.md, "From bytes to verdict"). Every front end — verify from a file, verify from a
 // pipe, scan, and repair's proof of its output — fills scan::Entry with what each witness
 // claimed (directory record, local header, data descriptor, decoding) and calls these; no
 // front end compares claims on its own.
@@ -18,10 +18,11 @@
 
 namespace zm::check {
 
-// What the readers make of end records that scan::locate_end_records found (docs/readers.md,
-// rule 47): whether libarchive takes them or walks the local headers. `split`: a split set, which
-// libarchive does not read as one archive anyway.
-void settle_end_records(scan::EndRecords& end, std::uint64_t file_size, bool split);
+// What the readers make of the end records scan::locate_end_records found: their findings (other
+// end records some reader takes, disk numbers, ZIP64 records, where the directory lies), and
+// whether libarchive takes them or walks the local headers (end.libarchive_walks; docs/readers.md,
+// rule 47).
+std::vector<report::Finding> judge_end_records(scan::EndRecords& end);
 
 // Sets e.status and appends the entry's findings: the local header against the directory, the
 // data against every witness that claims its CRC and sizes, the descriptor, and the rules of the

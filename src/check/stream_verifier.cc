@@ -3,7 +3,7 @@
 // temporary file); the central directory that arrives at the end is then judged a batch at a
 // time by the file's own loop (judge_directory), each record against the walk's witnesses, so
 // that the findings match what verify says of the same bytes in a file and memory does not grow
-// with the entry count (issue 13).
+// with the entry count (the man page, MEMORY).
 #include <fmt/format.h>
 
 #include <fcntl.h>
@@ -63,7 +63,7 @@ bool window_witness(io::ByteSource& src, Entry& e) {
 // What the walk witnessed of each entry and the directory's records, which a pipe cannot read
 // again, wait in spills (io::Spill: in memory up to VerifyOptions::spill_in_memory, 4 MiB, then
 // an unlinked temporary file in TMPDIR) until the directory is judged, so that memory does not
-// grow with the entry count (issue 13).
+// grow with the entry count (the man page, MEMORY).
 using io::Spill;
 
 // Bytes [origin, origin + len) of the stream, kept in the spill from `at`: the directory's
@@ -254,7 +254,8 @@ Verification verify_stream(io::StreamSource& src, const std::string& path, const
   if (src.size() == 0) throw CannotProceed(path + ": the stream is empty (0 bytes); it is not a ZIP archive");
   // The end records sit in the last 64 KiB, which the stream's window still holds.
   auto end = scan::locate_end_records(src);
-  if (end) settle_end_records(*end, src.size(), src.disks() != 0);
+  std::vector<report::Finding> end_findings;
+  if (end) end_findings = judge_end_records(*end);
   if (!scan.found_any_header && !end)
     throw CannotProceed(path + ": not a ZIP archive (no end record and no local file header anywhere)");
 
@@ -291,7 +292,7 @@ Verification verify_stream(io::StreamSource& src, const std::string& path, const
   SpilledRegion& region = sp->region.emplace(sp->directory, dir_at, cd_start, cd_end - cd_start, src.size());
   std::optional<ForwardRecords> forward_records;
   if (same_reader) {
-    for (auto& f : end->findings) rep.add(f);
+    for (auto& f : end_findings) rep.add(f);
     directory.emplace(src, *end);
     directory->next(records_at_a_time, batch, &records);
     have_directory = directory->readable();  // their offsets already count any prefix
@@ -310,7 +311,7 @@ Verification verify_stream(io::StreamSource& src, const std::string& path, const
       rep.add(scan::eocd_missing_finding(src.size(), scan.entries, tally ? tally->count() : 0,
                                          tally ? tally->last_whole() : std::nullopt));
     } else {
-      for (auto& f : end->findings) rep.add(f);
+      for (auto& f : end_findings) rep.add(f);
       if (!have_directory)
         rep.add(make_finding(report::Code::cd_unreadable, std::nullopt, end->cd_start,
                              "central directory record 1 is not where the directory says (no PK\\1\\2 signature)"));

@@ -213,13 +213,14 @@ Verification verify_archive(io::ByteSource& src, const std::string& path, const 
   if (src.size() == 0) throw CannotProceed(path + ": the file is empty (0 bytes); it is not a ZIP archive");
 
   auto end = scan::locate_end_records(src);
-  if (end) settle_end_records(*end, src.size(), src.disks() != 0);
   const unsigned threads = opt.threads ? opt.threads : default_threads();
   std::optional<scan::DirectoryReader> directory;
   std::vector<Entry> batch;
   std::vector<std::uint64_t> records;
+  std::size_t end_count = 0;  // the end records' findings, first in the report
   if (end) {
-    for (auto& f : end->findings) rep.add(f);
+    for (auto& f : judge_end_records(*end)) rep.add(f);
+    end_count = rep.findings.size();
     directory.emplace(src, *end);
     directory->next(std::max<std::size_t>(opt.batch, 1), batch, &records);
     v.from_directory = directory->readable();
@@ -278,7 +279,7 @@ Verification verify_archive(io::ByteSource& src, const std::string& path, const 
                        // The directory's own findings (a record cut short, a count that differs)
                        // come first, as when the whole directory was read before any entry was
                        // judged.
-                       rep.findings.insert(rep.findings.begin() + std::ptrdiff_t(end->findings.size()),
+                       rep.findings.insert(rep.findings.begin() + std::ptrdiff_t(end_count),
                                            std::make_move_iterator(directory->findings.begin()),
                                            std::make_move_iterator(directory->findings.end()));
                      },
@@ -293,7 +294,7 @@ void judge_directory(Verification& v, DirectoryPass& pass, std::vector<Entry>& b
   const scan::EndRecords& end = pass.end;
   // The directory a batch at a time: each entry is read, decoded and judged, and then only its
   // extent, its status and where its record is are kept, so that memory does not grow with the
-  // names (a million entries: issue 13).
+  // names (a million entries: the man page, MEMORY).
   std::vector<Kept> kept;
   std::vector<Extent> placed;
   NameJudge names;

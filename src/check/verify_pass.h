@@ -1,6 +1,6 @@
 // What verify from a file and verify from a pipe share once the directory is there: one batch
 // loop over its records and one ending for a walk settled as it went, so that the two front ends
-// judge a million entries the same way in the same memory (issue 13). Internal to check/.
+// judge a million entries the same way in the same memory (the man page, MEMORY). Internal to check/.
 #pragma once
 #include <chrono>
 #include <functional>

@@ -1,7 +1,7 @@
 // What a verify or scan keeps of the entries a local-header walk has settled as it went
 // (scan::ScanOptions::settle): each is judged when it is handed over and then only its report
 // row is kept, without its name where the name can be read back from its local header (a file).
-// A million entries then cost 32 bytes each, 48 when their names are judged too (issue 13).
+// A million entries then cost 32 bytes each, 48 when their names are judged too (the man page, MEMORY).
 #pragma once
 #include <cstdint>
 #include <deque>
@@ -38,7 +38,7 @@ class WalkTally {
   // The name of settled entry i, read back from its local header (or kept, from a pipe).
   std::string name(std::size_t i) const;
   // When set, a pipe's names are read back through this (by local header offset) instead of
-  // being kept: verify - spills the walk's witnesses to a temporary file (issue 13).
+  // being kept: verify - spills the walk's witnesses to a temporary file (the man page, MEMORY).
   std::function<std::string(std::uint64_t offset)> names_from;
   // The name and feature judges over the settled entries and then `rest` (the walk's last
   // entries, which it still holds); their findings go to `out`.

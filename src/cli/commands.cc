@@ -59,7 +59,7 @@ struct Run {
 // JSON Lines: the report as one line. Newlines in write_json's output are all layout (a newline
 // inside a string is written \n), so dropping them and the indent after them leaves the same
 // document. The filter passes the document on as it is written: a report of a million entries
-// is not held (issue 13).
+// is not held (the man page, MEMORY).
 class OneLine final : public std::streambuf {
  public:
   explicit OneLine(std::ostream& out) : out_(out) {}
@@ -538,7 +538,7 @@ Exit list_in(Run& run) {
         // An archive of no entries is one too: its end record says 0 and there is nothing to read.
         if (cd.readable || (end->entries == 0 && cd.findings.empty())) {
           from_directory = true;
-          for (auto& f : end->findings) r.add(f);
+          for (auto& f : check::judge_end_records(*end)) r.add(f);
           for (auto& f : cd.findings) r.add(f);
           entries = std::move(cd.entries);
         }

@@ -20,7 +20,7 @@ std::uint32_t crc32(std::uint32_t crc, std::span<const std::uint8_t> data);
 
 bool method_supported(std::uint16_t method);
 // Methods whose streams carry their own end, so a scanner can find the end of bit-3 data by
-// decoding (DESIGN.md, LocalScanner).
+// decoding (docs/design.md, "From bytes to verdict").
 bool method_self_terminating(std::uint16_t method);
 
 struct DecodeResult {

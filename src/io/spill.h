@@ -1,6 +1,6 @@
 // Bytes that would not fit in memory, appended and read back: what a pipe's walk saw before its
 // directory arrives, what a repair of a million entries walked, the new directory it writes
-// last (issue 13).
+// last (the man page, MEMORY).
 #pragma once
 #include <cstdint>
 #include <span>

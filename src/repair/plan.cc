@@ -17,8 +17,8 @@ using scan::Entry;
 
 namespace {
 
-// Only fields that every reader accepts go into the new directory (issue 10, "repair from every
-// witness"): an extra block whose fields run past it, or a comment that is not UTF-8 (Java's
+// Only fields that every reader accepts go into the new directory, each taken from the witness
+// that verified (docs/design.md): an extra block whose fields run past it, or a comment that is not UTF-8 (Java's
 // ZipFile refuses the archive), is left out rather than copied.
 // Of the extra fields, only the timestamps and Unix owners (0x5455, 0x7875, 0x000a) are kept:
 // the rest describe what a repair does not keep (ZIP64 values, which it writes itself; AES

@@ -1,7 +1,7 @@
 // What a repair will write, decided from what the scan found and what an old directory says,
 // entry by entry in file order and before that entry's bytes are written: pure but for the
 // rescue, so that the choice of entries and fields can be tested alone. A repair of a million
-// entries feeds them through a batch at a time (issue 13); plan() is the same over a vector.
+// entries feeds them through a batch at a time (docs/design.md, MEMORY in the man page); plan() is the same over a vector.
 #pragma once
 #include <cstdint>
 #include <functional>

@@ -74,7 +74,7 @@ class DirectoryOnDisk final : public OldDirectory {
     auto end = scan::locate_end_records(src);
     if (!end) return;
     whole_ = index(*end, end->shift);
-    for (const auto& f : end->findings) whole_ &= f.severity != report::Severity::error;
+    for (const auto& f : check::judge_end_records(*end)) whole_ &= f.severity != report::Severity::error;
     // Bytes deleted before the directory leave it ending at the end record but starting before
     // the declared offset (eocd_inconsistent; unzip reads it there). Read there, it is a witness
     // for the entries in front of the deletion, never a whole directory.

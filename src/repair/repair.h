@@ -1,4 +1,4 @@
-// repair: a new central directory from the entries that survive (DESIGN.md, Repair rules).
+// repair: a new central directory from the entries that survive (docs/design.md; the man page, repair).
 #pragma once
 #include <cstdint>
 #include <functional>

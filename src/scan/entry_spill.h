@@ -1,6 +1,6 @@
 // Whole catalogue entries kept in a spill (memory, then an unlinked temporary file) rather than
 // in memory: what a pipe's walk saw until its directory arrives, and what a repair walked until
-// it plans and writes, a batch at a time (issue 13). Every field of an entry goes in a record of
+// it plans and writes, a batch at a time (the man page, MEMORY). Every field of an entry goes in a record of
 // one size, so that entry i is found without an index; its name, the decoder's message, extra
 // fields and comment go to a second spill.
 #pragma once

@@ -1,4 +1,4 @@
-// Walks local headers front to back, trusting no directory (DESIGN.md, LocalScanner).
+// Walks local headers front to back, trusting no directory (docs/design.md, "From bytes to verdict").
 #pragma once
 #include <atomic>
 #include <cstdint>
@@ -44,7 +44,7 @@ struct ScanOptions {
   unsigned threads = 1;
   // When set, entries the walk is done with (decoded, their extent settled) are handed over
   // every few thousand, in file order, and dropped from the result: what a walk of a million
-  // entries holds stays bounded (issue 13).
+  // entries holds stays bounded (the man page, MEMORY).
   std::function<void(std::vector<Entry>& done)> settle;
   std::size_t settle_every = 16384;
 };

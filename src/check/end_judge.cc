@@ -1,0 +1,167 @@
+// What the readers make of the end records that scan::locate_end_records found (4.3.14-4.3.16;
+// docs/readers.md, rules 3-23 and 43-47).
+#include <fmt/format.h>
+
+#include "check/judge.h"
+#include "check/readers.h"
+
+namespace zm::check {
+using report::Code;
+using report::make_finding;
+
+namespace {
+
+struct EndJudging {
+  const scan::EndRecords& r;
+  std::vector<report::Finding>& out;
+  void add(Code c, std::uint64_t at, std::string msg, report::Readers refuse = 0) {
+    out.push_back(refuse ? make_finding(c, std::nullopt, at, std::move(msg), report::refusing(refuse))
+                         : make_finding(c, std::nullopt, at, std::move(msg)));
+  }
+};
+
+// Bytes after the end records, and other end records that some reader takes instead.
+void judge_other_end_records(EndJudging& j) {
+  const auto& r = j.r;
+  if (r.end_of_records < r.file_size && r.locator && r.locator_offset + zip::kZip64LocatorLen == r.eocd_offset)
+    // Java finds the end records of a ZIP64 archive only when they end the file.
+    j.add(Code::eocd_inconsistent, r.end_of_records,
+          fmt::format("{} bytes follow the end records of a ZIP64 archive: Java's ZipFile cannot find them",
+                      r.file_size - r.end_of_records),
+          report::kJava);
+  else if (r.end_of_records < r.file_size)
+    j.add(Code::trailing_bytes, r.end_of_records,
+          fmt::format("{} bytes follow the end record and its comment", r.file_size - r.end_of_records));
+  // A signature in the trailing bytes that is no record the others take: Python takes it, also
+  // with fewer than 22 bytes after it, which it then refuses (seed 17, mutant 18206: 4 bytes
+  // appended).
+  if (r.later_end_signature)
+    j.add(Code::eocd_inconsistent, *r.later_end_signature,
+          fmt::format("an end-record signature at offset {}, after the end record at {}: Python takes the last one "
+                      "and {}",
+                      *r.later_end_signature, r.eocd_offset,
+                      r.later_end_whole ? "reads another directory from it"
+                                        : "cannot open the archive (too few bytes follow it)"),
+          report::kPython);
+  // An end record of an empty archive after one that describes entries (22 bytes appended to a
+  // whole archive): unzip, Python, Go and Java take the last and read nothing, 7-Zip reads the
+  // entries (rules 43-44).
+  if (r.earlier_end_record)
+    j.add(Code::eocd_inconsistent, *r.earlier_end_record,
+          fmt::format("a second end record at offset {} besides the one at {}: readers disagree on which one they take",
+                      *r.earlier_end_record, r.eocd_offset));
+}
+
+// The classic end record's disk numbers and counts (4.3.16).
+void judge_classic_disks(EndJudging& j) {
+  const auto& r = j.r;
+  if (r.disks) {
+    // A split set (8.5): the end record is on the last volume and counts the volumes before it;
+    // the directory may start on an earlier volume, so this volume holds only some of its records.
+    if (r.eocd.disk != 0xFFFF && r.eocd.disk + 1u != r.disks)
+      j.add(Code::eocd_inconsistent, r.eocd_offset,
+            fmt::format("the end record says it is on volume {}, but the set has {} volumes", r.eocd.disk + 1u, r.disks));
+    if ((r.eocd.cd_disk != 0xFFFF && r.eocd.cd_disk > r.eocd.disk) || r.eocd.entries_on_disk > r.eocd.entries_total)
+      j.add(Code::eocd_inconsistent, r.eocd_offset,
+            "the end record's volume numbers or entry counts disagree with each other");
+  } else if (r.eocd.entries_on_disk != r.eocd.entries_total || r.eocd.disk != r.eocd.cd_disk) {
+    j.add(Code::eocd_inconsistent, r.eocd_offset, "the end record describes a multi-disk archive or disagrees with itself");
+  } else if (r.eocd.disk != 0) {
+    // 7-Zip refuses a single-volume archive that calls itself another disk; unzip warns (rule 22).
+    j.add(Code::disk_number_nonzero, r.eocd_offset,
+          fmt::format("the end record says this is disk {} of a single-volume archive", r.eocd.disk));
+  }
+}
+
+// The ZIP64 locator and end record (4.3.14-4.3.15).
+void judge_zip64_records(EndJudging& j) {
+  const auto& r = j.r;
+  if (!r.locator) return;
+  // OneDrive writes 0 total disks here: unzip then refuses the archive, and libarchive and Go
+  // ignore the locator (rule 11), so only 1 is sound.
+  if (r.locator->total_disks != (r.disks ? r.disks : 1u))
+    j.add(Code::zip64_inconsistent, r.locator_offset,
+          fmt::format("ZIP64 locator says the archive spans {} disks", r.locator->total_disks));
+  // The disk holding the ZIP64 end record must be this one: Python calls the archive multi-disk,
+  // unzip refuses it, Go and libarchive ignore the locator and then find no directory (or, with
+  // real classic values, nothing in it) (rule 12).
+  if (r.locator->cd_disk != 0)
+    j.add(Code::disk_number_nonzero, r.locator_offset,
+          fmt::format("the ZIP64 locator says the ZIP64 end record is on disk {} of a single-volume archive",
+                      r.locator->cd_disk),
+          report::kUnzip | report::kLibarchive | report::kPython | report::kGo);
+  // Found where it must be, not where the locator says: unzip, 7-Zip, Go and Java follow the
+  // locator and refuse the archive (libarchive searches; a prefix the locator's offset does not
+  // count is the usual cause).
+  if (r.zip64_found_by_search)
+    j.add(Code::zip64_inconsistent, r.locator_offset,
+          fmt::format("the ZIP64 locator points at offset {}, but the ZIP64 end record is at {}",
+                      r.locator->zip64_end_offset, r.zip64_offset),
+          report::kUnzip | report::kSevenZip | report::kGo | report::kJava);
+  if (!r.zip64) {
+    j.add(Code::zip64_inconsistent, r.locator->zip64_end_offset, "the ZIP64 locator points at no ZIP64 end record");
+    return;
+  }
+  const auto& z = *r.zip64;
+  // unzip refuses, 7-Zip misses a volume, libarchive reads nothing (rule 23).
+  if (r.disks ? z.disk + 1u != r.disks || z.cd_disk > z.disk : z.disk != 0 || z.cd_disk != 0)
+    j.add(Code::disk_number_nonzero, r.zip64_offset,
+          r.disks ? fmt::format("the ZIP64 end record says disk {} (directory on disk {}) of a set of {} volumes",
+                                z.disk, z.cd_disk, r.disks)
+                  : fmt::format("the ZIP64 end record says disk {} (directory on disk {}) of a single-volume archive",
+                                z.disk, z.cd_disk));
+  if (12 + z.record_size + r.zip64_offset != r.locator_offset)
+    j.add(Code::zip64_inconsistent, r.zip64_offset,
+          fmt::format("the ZIP64 end record's size field ({}) does not reach the locator", z.record_size));
+  // 4.4.1.4: a classic field of all ones defers to the ZIP64 record; other values must agree.
+  auto agree = [&](const char* what, std::uint64_t classic, std::uint64_t all_ones, std::uint64_t z64) {
+    if (classic != all_ones && classic != z64)
+      j.add(Code::zip64_inconsistent, r.eocd_offset,
+            fmt::format("the end record's {} ({}) disagrees with the ZIP64 end record ({})", what, classic, z64));
+  };
+  agree("entry count", r.eocd.entries_total, 0xFFFF, z.entries_total);
+  agree("directory size", r.eocd.cd_size, 0xFFFFFFFF, z.cd_size);
+  agree("directory offset", r.eocd.cd_offset, 0xFFFFFFFF, z.cd_offset);
+}
+
+// Where the directory lies against where the end records say it does.
+void judge_directory_place(EndJudging& j) {
+  const auto& r = j.r;
+  if (r.cd_size > r.dir_end)
+    j.add(Code::eocd_inconsistent, r.eocd_offset,
+          fmt::format("the directory size ({}) is larger than the bytes before the end record ({})", r.cd_size,
+                      r.dir_end));
+  else if (r.dir_end - r.cd_size < r.declared_cd_start)
+    j.add(Code::eocd_inconsistent, r.eocd_offset,
+          fmt::format("the directory cannot start at offset {} and still end at {}", r.declared_cd_start, r.dir_end));
+  // Java's ZipFile takes an end record whose comment does not reach the end of the file only when
+  // the archive's first local header is where the directory's offsets say the archive starts.
+  if (r.archive_start_unmarked)
+    j.add(Code::eocd_inconsistent, r.end_of_records,
+          fmt::format("bytes follow the end record and the archive's offsets count from offset {}, where no local "
+                      "header starts: Java's ZipFile cannot find the end record",
+                      r.cd_start - r.cd_offset),
+          report::kJava);
+}
+
+}  // namespace
+
+std::vector<report::Finding> judge_end_records(scan::EndRecords& end) {
+  std::vector<report::Finding> out;
+  EndJudging j{end, out};
+  judge_other_end_records(j);
+  judge_classic_disks(j);
+  judge_zip64_records(j);
+  judge_directory_place(j);
+  // zipstream-ng keeps real values in the classic record between 2 and 4 GiB (ZIP-NOTES), which
+  // is valid: nothing to report for that.
+  if (!end.disks) {
+    const bool z64_at_locator = end.locator && end.zip64 && end.zip64_offset == end.locator->zip64_end_offset;
+    end.libarchive_walks = !readers::libarchive_takes_end_records(
+        {end.file_size, end.eocd_offset, end.eocd, end.locator ? &*end.locator : nullptr,
+         z64_at_locator ? &*end.zip64 : nullptr});
+  }
+  return out;
+}
+
+}  // namespace zm::check
