@@ -140,8 +140,12 @@ void emit(Run& run, report::Report& r) {
 }
 
 // One line on stderr for the first error, naming file, entry and offset: what a CI log shows.
+// Not when the text report, which holds that line, went to the same terminal.
 void summarize(const Run& run, const report::Report& r) {
   if (run.quiet_stderr()) return;
+  if (!run.many && !run.o.json && !run.o.quiet && run.out == &std::cout && ::isatty(STDOUT_FILENO) &&
+      ::isatty(STDERR_FILENO))
+    return;
   for (const auto& f : r.findings) {
     if (f.severity != report::Severity::error) continue;
     std::string where = r.archive_path;

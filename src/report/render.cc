@@ -1,6 +1,8 @@
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <iterator>
+#include <map>
 #include <ostream>
 
 #include "report/progress.h"
@@ -65,6 +67,9 @@ void write_json(std::ostream& os, const Report& r) {
 
 namespace {
 
+// Beyond this many findings of one kind the text report gives the first and a tally.
+constexpr std::size_t kListedOfAKind = 3, kExamples = 3;
+
 // Which readers refuse, warn or lack matters when some do and others do not (docs/readers.md);
 // "every reader refuses this" says nothing a damaged verdict does not.
 std::string readers_clause(const ReaderGroups& g) {
@@ -127,12 +132,42 @@ void write_text(std::ostream& os, const Report& r, bool verbose) {
   }
   const bool repair = r.extra.contains("repair");
   if (repair && !r.findings.empty()) out += "found in the input:\n";
+  // One line per kind of finding (code and severity) beyond a few of a kind: a never-finished
+  // backup of /etc has 848 links, an encrypted archive a password_needed per entry. The first of
+  // the kind is shown whole with a tally and a few more names; --verbose and JSON keep every one.
+  struct Kind {
+    std::size_t count = 0;
+    std::vector<std::string> examples;  // after the first
+    bool written = false;
+  };
+  std::map<std::pair<Code, Severity>, Kind> kinds;
+  if (!verbose)
+    for (const auto& f : r.findings) {
+      Kind& k = kinds[{f.code, f.severity}];
+      if (k.count++ > 0 && k.examples.size() < kExamples)
+        k.examples.push_back(f.entry ? shown_entry(f) : f.offset ? fmt::format("offset {}", *f.offset) : "-");
+    }
   for (const auto& f : r.findings) {
+    Kind* kind = nullptr;
+    if (!verbose) {
+      Kind& k = kinds[{f.code, f.severity}];
+      if (k.count > kListedOfAKind) {
+        if (k.written) continue;
+        kind = &k;
+      }
+    }
     out += (repair ? "  " : "") + paint(to_string(f.severity), tone_of(f.severity)) + fmt::format(": {}", f.code);
     if (f.entry) out += fmt::format(" [{}]", shown_entry(f));
     if (f.offset) out += fmt::format(" at offset {}", *f.offset);
     out += ": " + f.message;
     out += readers_clause(f.readers);
+    if (kind) {
+      kind->written = true;
+      std::string names;
+      for (const auto& m : kind->examples) names += (names.empty() ? "" : ", ") + m;
+      out += fmt::format("; and {} more like it ({}{}; --verbose lists them all)", kind->count - 1, names,
+                         kind->count - 1 > kind->examples.size() ? ", ..." : "");
+    }
     out += "\n";
     // As the rows: a million entries of CP437 names are a million name_invalid findings, whose
     // text held at once took 280 MiB more than the verification.
