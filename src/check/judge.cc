@@ -627,7 +627,7 @@ NameJudge::Facts NameJudge::examine(const Entry& e, std::vector<report::Finding>
   Facts facts;
   // Java decodes every name and comment as UTF-8 and refuses the archive when one fails; with
   // bit 11 set Python and libarchive refuse it too; unzip drops control bytes from names
-  // (docs/readers.md, rules 50-54).
+  // (docs/readers.md, rules 51-55).
   // Info-ZIP's Unicode Path field, when its CRC is the raw name's: unzip, 7-Zip and libarchive
   // extract under that name instead.
   auto uname = unicode_extra(e.cd_extra(), kUnicodePathId, e.name);
@@ -658,7 +658,7 @@ NameJudge::Facts NameJudge::examine(const Entry& e, std::vector<report::Finding>
       out.push_back(make_finding(Code::name_invalid, e.name, e.lfh_offset, msg, report::refusing(refuse | split)));
     }
   }
-  // Non-ASCII names that some readers decode another way (docs/readers.md, rules 51 and 56): one
+  // Non-ASCII names that some readers decode another way (docs/readers.md, rules 52 and 71): one
   // note for the archive, naming the first such entry.
   if (!ascii && utf8) {
     facts.utf8_without_flag = !(e.flags & zip::kFlagUtf8);

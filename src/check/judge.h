@@ -94,7 +94,7 @@ Extent extent_of(const scan::Entry& e, std::uint32_t index);
 
 // Bytes before the first local header that hold no header (a self-extractor stub): info, unless
 // the archive's offsets do not count them and they are no ELF or PE program, which 7-Zip then
-// cannot open (docs/readers.md, rule 41). `head` is the prefix's first kPrefixHead bytes or all.
+// cannot open (docs/readers.md, rules 43-44). `head` is the prefix's first kPrefixHead bytes or all.
 inline constexpr std::size_t kPrefixHead = 4096;
 report::Finding judge_prefix(std::span<const std::uint8_t> head, std::uint64_t prefix_len, bool offsets_skip_it);
 

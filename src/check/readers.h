@@ -50,7 +50,7 @@ Readers refusing_version(std::uint16_t version_needed, std::uint16_t method);
 // up to 6 (implode).
 std::uint16_t flags_sevenzip_ignores(std::uint16_t method);
 
-// ---- Names (rules 50-56, 71)
+// ---- Names (rules 51-58, 71)
 
 // One copy of a name (the directory's or the local header's) as unzip sees it.
 struct NameCopy {
@@ -67,7 +67,7 @@ struct NameCopy {
 // attributes, bit 11 and extra fields; rule 71).
 bool unzip_converts(const NameCopy& copy);
 
-// The readers that cannot read the archive under a name (rules 50-54): Java decodes every name
+// The readers that cannot read the archive under a name (rules 51-55): Java decodes every name
 // as UTF-8 and refuses the archive when one fails, with bit 11 set Python and libarchive refuse
 // it too; unzip drops control bytes from names unless a Unicode Path field names the entry.
 Readers refusing_name(bool utf8, bool control, bool flag_utf8, bool unicode_path);
@@ -75,9 +75,9 @@ Readers refusing_name(bool utf8, bool control, bool flag_utf8, bool unicode_path
 // path (rule 55): a name with backslashes and no '/' is a Windows path to libarchive, and to unzip
 // for an MS-DOS host (host 0). With any '/' both keep the backslashes.
 Readers splitting_backslashes(std::string_view name, std::uint16_t version_made_by, bool unicode_path);
-// The reader that decodes a UTF-8 name without bit 11 as CP437 (rule 51).
+// The reader that decodes a UTF-8 name without bit 11 as CP437 (rule 52).
 inline constexpr Readers kDecodeWithoutFlagAsCp437 = report::kPython;
-// The reader that converts a name from an MS-DOS or OS/2 host from an OEM code page (rule 56).
+// The reader that converts a name from an MS-DOS or OS/2 host from an OEM code page (rule 71).
 inline constexpr Readers kConvertOemNames = report::kUnzip;
 
 // ---- Attributes (4.4.15; rules 65-67, 71-75)
@@ -110,7 +110,7 @@ bool attributes_may_mislead(std::uint32_t external_attr, bool named_directory);
 // bids only for a file that starts with one of its signatures (archive_read_format_zip_streamable_bid).
 bool libarchive_streams_from(std::span<const std::uint8_t> first_four);
 // 7-Zip opens an archive behind a prefix its offsets do not count only when the prefix is an ELF
-// or PE program whose headers it parses (rule 41). `head` is the prefix's first bytes, `len` its length.
+// or PE program whose headers it parses (rules 43-44). `head` is the prefix's first bytes, `len` its length.
 bool sevenzip_parses_stub(std::span<const std::uint8_t> head, std::uint64_t len);
 
 // libarchive's seekable bid (archive_read_format_zip_seekable_bid, rule 47): whether it takes the
