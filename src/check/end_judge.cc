@@ -90,14 +90,18 @@ void judge_zip64_records(EndJudging& j) {
           fmt::format("the ZIP64 locator says the ZIP64 end record is on disk {} of a single-volume archive",
                       r.locator->cd_disk),
           report::kUnzip | report::kLibarchive | report::kPython | report::kGo);
-  // Found where it must be, not where the locator says: unzip, 7-Zip, Go and Java follow the
-  // locator and refuse the archive (libarchive searches; a prefix the locator's offset does not
-  // count is the usual cause).
+  // Found where it must be, not where the locator says (a prefix the locator's offset does not
+  // count is the usual cause): Go and Java follow the locator and refuse the archive; unzip warns
+  // "End-of-centdir-64 signature not where expected (prepended bytes?)" and reads on; libarchive's
+  // seekable reader does not take the records and its walk finds nothing behind the prefix; 7-Zip
+  // finds the archive behind a prefix ("Offset = N", Python's exe_with_z64 test archive).
   if (r.zip64_found_by_search)
-    j.add(Code::zip64_inconsistent, r.locator_offset,
-          fmt::format("the ZIP64 locator points at offset {}, but the ZIP64 end record is at {}",
-                      r.locator->zip64_end_offset, r.zip64_offset),
-          report::kUnzip | report::kSevenZip | report::kGo | report::kJava);
+    j.out.push_back(make_finding(
+        Code::zip64_inconsistent, std::nullopt, r.locator_offset,
+        fmt::format("the ZIP64 locator points at offset {}, but the ZIP64 end record is at {}",
+                    r.locator->zip64_end_offset, r.zip64_offset),
+        {report::Readers(report::kGo | report::kJava | report::kLibarchive | (r.shift ? 0 : report::kSevenZip)),
+         report::kUnzip, 0}));
   if (!r.zip64) {
     j.add(Code::zip64_inconsistent, r.locator->zip64_end_offset, "the ZIP64 locator points at no ZIP64 end record");
     return;

@@ -518,11 +518,11 @@ void judge_layout(std::vector<Extent>& placed, const NameOf& name_of, const scan
     if (!probe.headers_in(0, first).empty()) {
       gap(0, first, "before the first entry");
       if (end.shift) {
-        auto f = judge_prefix(probe.prefix_head(first), first, true);
+        auto f = judge_prefix(probe.prefix_head(first), first, true, probe.path);
         if (f.code == Code::prefix_unrecognised) out.push_back(std::move(f));
       }
     } else {
-      out.push_back(judge_prefix(probe.prefix_head(first), first, end.shift));
+      out.push_back(judge_prefix(probe.prefix_head(first), first, end.shift, probe.path));
     }
   }
   for (std::size_t i = 0; i + 1 < placed.size(); ++i) {
@@ -566,7 +566,8 @@ void judge_walk(scan::ScanResult& walk, std::uint64_t size, std::vector<report::
   });
 }
 
-report::Finding judge_prefix(std::span<const std::uint8_t> head, std::uint64_t len, bool offsets_skip_it) {
+report::Finding judge_prefix(std::span<const std::uint8_t> head, std::uint64_t len, bool offsets_skip_it,
+                             std::string_view path) {
   // 8.5.3-8.5.4: zip -s writes the spanning signature also when the set fit one volume; every
   // reader skips it.
   if (len == 4 && head.size() == 4 && !offsets_skip_it &&
@@ -574,14 +575,23 @@ report::Finding judge_prefix(std::span<const std::uint8_t> head, std::uint64_t l
     return make_finding(Code::prefix_bytes, std::nullopt, 0,
                         "the archive starts with the spanning signature of a split archive that needed one volume "
                         "(zip -s); readers skip it");
-  if (offsets_skip_it && !readers::sevenzip_parses_stub(head, len))
+  if (!offsets_skip_it)
+    return make_finding(Code::prefix_bytes, std::nullopt, 0,
+                        fmt::format("{} bytes precede the archive (a self-extractor stub or other prefix)", len));
+  // unzip warns "N extra bytes at beginning or within zipfile" and reads on (rules 43-44).
+  const bool stub = readers::sevenzip_parses_stub(head, len);
+  if (!stub && readers::sevenzip_claims_by_name(path))
     return make_finding(Code::prefix_unrecognised, std::nullopt, 0,
                         fmt::format("{} bytes precede the archive and its offsets count from after them, but they "
-                                    "are no ELF or PE program: 7-Zip cannot open it",
-                                    len));
+                                    "are no ELF or PE program: 7-Zip cannot open it under a name it takes for a ZIP "
+                                    "(.zip, .jar, ...)",
+                                    len),
+                        {report::kSevenZip, report::kUnzip, 0});
   return make_finding(Code::prefix_bytes, std::nullopt, 0,
-                      fmt::format("{} bytes precede the archive (a self-extractor stub or other prefix){}", len,
-                                  offsets_skip_it ? "; the archive's offsets count from after them" : ""));
+                      fmt::format("{} bytes precede the archive and its offsets count from after them ({})",
+                                  len, stub ? "a program 7-Zip parses" : "7-Zip finds the archive behind them under "
+                                                                         "this file's name"),
+                      report::warning(report::kUnzip));
 }
 
 void FeatureJudge::add(const Entry& e) {
@@ -653,21 +663,29 @@ NameJudge::Facts NameJudge::examine(const Entry& e, std::vector<report::Finding>
                           control ? "holds control bytes" : "is not valid UTF-8", report::reader_names(refuse));
       if (split)
         msg += fmt::format("{}the name holds a backslash, which {} take{} for a folder separator: the file comes "
-                           "out under another path",
+                           "out under folders there, under the name as it is elsewhere",
                            msg.empty() ? "" : "; ", report::reader_names(split), __builtin_popcount(split) == 1 ? "s" : "");
-      out.push_back(make_finding(Code::name_invalid, e.name, e.lfh_offset, msg, report::refusing(refuse | split)));
+      out.push_back(make_finding(Code::name_invalid, e.name, e.lfh_offset, msg, {refuse, split & ~refuse, 0}));
     }
   }
   // Non-ASCII names that some readers decode another way (docs/readers.md, rules 52 and 71): one
   // note for the archive, naming the first such entry.
+  facts.code_page = !utf8 && !(e.flags & zip::kFlagUtf8);
   if (!ascii && utf8) {
     facts.utf8_without_flag = !(e.flags & zip::kFlagUtf8);
     // unzip shows the directory's copy, converted from an OEM code page by the rule above.
     facts.from_dos = e.in_directory && unzip_converts(e, false, e.flags, !e.cd_extra().empty());
   }
-  if (!e.comment().empty() && !valid_utf8(e.comment()))
+  if (!e.comment().empty() && !valid_utf8(e.comment())) {
+    // Without bit 11 Java decodes the comment in the charset it is told, as the names (rule 51).
+    const bool flagged = e.flags & zip::kFlagUtf8;
     out.push_back(make_finding(Code::comment_invalid, e.name, e.lfh_offset,
-                               "the entry's comment is not valid UTF-8; Java's ZipFile refuses the archive"));
+                               flagged ? "the entry's comment is not valid UTF-8 though bit 11 says so; Java's ZipFile "
+                                         "refuses the archive"
+                                       : "the entry's comment is not UTF-8 (bit 11 clear); Java's ZipFile reads the "
+                                         "archive only when told its charset",
+                               flagged ? report::refusing(report::kJava) : report::lacking(readers::kNeedCodePageCharset)));
+  }
   // Readers without the Unicode Path field (Python, Go, Java) extract under the raw name.
   auto why = unsafe_name_reason(e.name);
   if (!why && uname) why = unsafe_name_reason(*uname);
@@ -681,6 +699,7 @@ NameJudge::Facts NameJudge::examine(const Entry& e, std::vector<report::Finding>
 
 void NameJudge::add(const Entry& e, std::uint32_t index, const Facts& facts) {
   if (facts.utf8_without_flag && !cp437_++) first_cp437_.emplace(e.name, e.lfh_offset);
+  if (facts.code_page && !code_page_++) first_code_page_.emplace(e.name, e.lfh_offset);
   if (facts.from_dos && !oem_++) first_oem_.emplace(e.name, e.lfh_offset);
   seen_.push_back({facts.hash, index});
 }
@@ -746,6 +765,16 @@ void NameJudge::finish(const NameOf& name_of, std::vector<report::Finding>& out)
   };
   note(cp437_, first_cp437_, readers::kDecodeWithoutFlagAsCp437, "is UTF-8 without bit 11, which Python decodes as CP437",
        "are UTF-8 without bit 11, which Python decodes as CP437");
+  if (code_page_) {
+    const auto& [name, at] = *first_code_page_;
+    out.push_back(make_finding(
+        Code::readers_lack_feature, name, at,
+        fmt::format("{} name{} ({}'{}') {} in a code page, not UTF-8 (bit 11 clear): Java's ZipFile reads the archive "
+                    "only when told the charset (new ZipFile(file, charset)); the others read the same bytes",
+                    code_page_, code_page_ == 1 ? "" : "s", code_page_ == 1 ? "" : "the first is ",
+                    report::printable_name(name), code_page_ == 1 ? "is" : "are"),
+        report::lacking(readers::kNeedCodePageCharset)));
+  }
   note(oem_, first_oem_, readers::kConvertOemNames, "comes from an MS-DOS or OS/2 host, whose names unzip converts from an OEM code page",
        "come from an MS-DOS or OS/2 host, whose names unzip converts from an OEM code page");
 }

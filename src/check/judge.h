@@ -62,6 +62,8 @@ struct LayoutProbe {
   virtual std::vector<FoundHeader> headers_in(std::uint64_t from, std::uint64_t to) = 0;
   // The first kPrefixHead bytes (or `len`, if fewer) of the file.
   virtual std::vector<std::uint8_t> prefix_head(std::uint64_t len) = 0;
+  // The archive's file name ("-" for a pipe): 7-Zip's reading of a prefix depends on it (rule 43).
+  std::string path = "-";
 };
 
 // Where one entry lies, for the layout judge: all it needs of an entry, so that a million
@@ -92,11 +94,13 @@ void judge_layout(std::vector<scan::Entry>& entries, const scan::EndRecords& end
                   LayoutProbe& probe, std::vector<report::Finding>& out);
 Extent extent_of(const scan::Entry& e, std::uint32_t index);
 
-// Bytes before the first local header that hold no header (a self-extractor stub): info, unless
-// the archive's offsets do not count them and they are no ELF or PE program, which 7-Zip then
-// cannot open (docs/readers.md, rules 43-44). `head` is the prefix's first kPrefixHead bytes or all.
+// Bytes before the first local header that hold no header (a self-extractor stub): a note when
+// the archive's offsets count them; when they do not, unzip warns, and 7-Zip cannot open the
+// archive unless they are an ELF or PE program or the file's name (`path`) is not one its zip
+// handler claims (docs/readers.md, rules 42-44). `head` is the prefix's first kPrefixHead bytes or all.
 inline constexpr std::size_t kPrefixHead = 4096;
-report::Finding judge_prefix(std::span<const std::uint8_t> head, std::uint64_t prefix_len, bool offsets_skip_it);
+report::Finding judge_prefix(std::span<const std::uint8_t> head, std::uint64_t prefix_len, bool offsets_skip_it,
+                             std::string_view path = "-");
 
 // One note (readers_lack_feature, info) per method or encryption scheme that some readers lack:
 // not damage, but an admin should know which readers cannot restore the archive. Entries are
@@ -126,6 +130,7 @@ class NameJudge {
   struct Facts {
     std::uint64_t hash = 0;
     bool utf8_without_flag = false, from_dos = false;  // non-ASCII UTF-8 names
+    bool code_page = false;                            // not UTF-8, bit 11 clear
   };
   static Facts examine(const scan::Entry& e, std::vector<report::Finding>& found);
   void add(const scan::Entry& e, std::uint32_t index, const Facts& facts);
@@ -142,8 +147,8 @@ class NameJudge {
     std::uint32_t index;
   };
   std::vector<Seen> seen_;
-  std::size_t cp437_ = 0, oem_ = 0;
-  std::optional<std::pair<std::string, std::uint64_t>> first_cp437_, first_oem_;
+  std::size_t cp437_ = 0, oem_ = 0, code_page_ = 0;
+  std::optional<std::pair<std::string, std::uint64_t>> first_cp437_, first_oem_, first_code_page_;
 };
 void judge_names(const std::vector<scan::Entry>& entries, std::vector<report::Finding>& out);
 

@@ -1,7 +1,9 @@
 #include "check/readers.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cstring>
+#include <string>
 
 namespace zm::check::readers {
 using namespace report;
@@ -62,7 +64,7 @@ bool unzip_converts(const NameCopy& c) {
 
 Readers refusing_name(bool utf8, bool control, bool flag_utf8, bool unicode_path) {
   Readers refuse = 0;
-  if (!utf8) refuse |= kJava | (flag_utf8 ? kPython | kLibarchive : 0);
+  if (!utf8 && flag_utf8) refuse |= kJava | kPython | kLibarchive;
   if (control && !unicode_path) refuse |= kUnzip;
   return refuse;
 }
@@ -147,6 +149,19 @@ bool sevenzip_parses_stub(std::span<const std::uint8_t> h, std::uint64_t len) {
     std::uint64_t pe = zip::load_u32(h.data() + 0x3c);
     return pe + 4 <= std::min<std::uint64_t>(len, h.size()) && std::memcmp(h.data() + pe, "PE\0\0", 4) == 0;
   }
+  return false;
+}
+
+bool sevenzip_claims_by_name(std::string_view path) {
+  if (path.empty() || path == "-") return true;
+  const auto slash = path.rfind('/');
+  const std::string_view base = slash == std::string_view::npos ? path : path.substr(slash + 1);
+  const auto dot = base.rfind('.');
+  if (dot == std::string_view::npos || dot == 0) return false;
+  std::string ext(base.substr(dot + 1));
+  for (char& c : ext) c = char(std::tolower(static_cast<unsigned char>(c)));
+  for (std::string_view claimed : {"zip", "z01", "zipx", "jar", "xpi", "odt", "ods", "docx", "xlsx", "epub", "ipa", "apk", "appx"})
+    if (ext == claimed) return true;
   return false;
 }
 

@@ -67,13 +67,18 @@ struct NameCopy {
 // attributes, bit 11 and extra fields; rule 71).
 bool unzip_converts(const NameCopy& copy);
 
-// The readers that cannot read the archive under a name (rules 51-55): Java decodes every name
-// as UTF-8 and refuses the archive when one fails, with bit 11 set Python and libarchive refuse
-// it too; unzip drops control bytes from names unless a Unicode Path field names the entry.
+// The readers that cannot read the archive under a name (rules 51-55): with bit 11 set, a name
+// that is not UTF-8 is refused by Java, Python and libarchive; unzip drops control bytes from
+// names unless a Unicode Path field names the entry.
 Readers refusing_name(bool utf8, bool control, bool flag_utf8, bool unicode_path);
-// The readers that take a backslash for a folder separator and write the entry under another
-// path (rule 55): a name with backslashes and no '/' is a Windows path to libarchive, and to unzip
-// for an MS-DOS host (host 0). With any '/' both keep the backslashes.
+// Java decodes names (and comments) without bit 11 in the charset it is given, UTF-8 unless told
+// otherwise, and refuses the whole archive when one fails: a name in a code page (CP437, CP866,
+// CP932 ...) needs `new ZipFile(file, charset)`, a feature its caller must supply (rule 51).
+inline constexpr Readers kNeedCodePageCharset = report::kJava;
+// The readers that take a backslash for a folder separator (rule 55): a name with backslashes and
+// no '/' is a Windows path to libarchive, and to unzip for an MS-DOS host (host 0), which write it
+// under folders; the others keep the backslashes. The same consistent bytes read another way: a
+// warning. With any '/' all keep the backslashes.
 Readers splitting_backslashes(std::string_view name, std::uint16_t version_made_by, bool unicode_path);
 // The reader that decodes a UTF-8 name without bit 11 as CP437 (rule 52).
 inline constexpr Readers kDecodeWithoutFlagAsCp437 = report::kPython;
@@ -109,9 +114,15 @@ bool attributes_may_mislead(std::uint32_t external_attr, bool named_directory);
 // libarchive's streaming reader, its fallback when it does not take the end records (rule 47),
 // bids only for a file that starts with one of its signatures (archive_read_format_zip_streamable_bid).
 bool libarchive_streams_from(std::span<const std::uint8_t> first_four);
-// 7-Zip opens an archive behind a prefix its offsets do not count only when the prefix is an ELF
-// or PE program whose headers it parses (rules 43-44). `head` is the prefix's first bytes, `len` its length.
+// 7-Zip opens an archive behind a prefix its offsets do not count when the prefix is an ELF or PE
+// program whose headers it parses (rules 43-44). `head` is the prefix's first bytes, `len` its length.
 bool sevenzip_parses_stub(std::span<const std::uint8_t> head, std::uint64_t len);
+// ... or when the file's name does not end in an extension its zip handler claims (`7z i`: zip,
+// z01, zipx, jar, xpi, odt, ods, docx, xlsx, epub, ipa, apk, appx): it then tries every handler and
+// finds the archive at its offset (the JDK's .jmod files: "Offset = 4"). Under a claimed name it
+// insists on the zip handler's own reading and refuses. A pipe has no name; a download saved from
+// it is most likely a .zip, so `path` "-" or empty counts as claimed.
+bool sevenzip_claims_by_name(std::string_view path);
 
 // libarchive's seekable bid (archive_read_format_zip_seekable_bid, rule 47): whether it takes the
 // end records, or else reads the local headers front to back as its streaming reader does.

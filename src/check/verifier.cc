@@ -258,6 +258,7 @@ Verification verify_archive(io::ByteSource& src, const std::string& path, const 
 
   report::Progress progress(opt.progress, end->cd_start, "decoding");
   FileProbe probe(src);
+  probe.path = path;
   DirectoryPass pass{src, end->shift, *end,
                      // Reserved from the end record's count, bounded by what the directory's size
                      // can hold.
