@@ -355,12 +355,14 @@ def unsafe_path(t):
 
 @case("name_invalid", 1)
 def name_invalid(t):
-    # A file's name with backslashes for slashes (docs/readers.md, rule 55).
-    data = read("infozip-file.zip")
-    lay = Layout(data)
-    k = index_of(lay, "VERSION")
-    old = lay.infos[k].filename.encode()
-    return t.zm("verify", t.write("backslash.zip", replace_name(data, lay, k, old.replace(b"/", b"\\"))))
+    # A name whose bit 11 says UTF-8 but whose bytes are not (4.4.4): Java, Python and libarchive
+    # refuse the archive (docs/readers.md, rule 51). Python writes "añb.txt" with bit 11; one byte
+    # of the name, in both headers, becomes 0xff.
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("a\u00f1b.txt", b"a\n")
+    data = buf.getvalue().replace("a\u00f1b.txt".encode(), b"a\xff\xb1b.txt")
+    return t.zm("verify", t.write("bad-utf8.zip", data))
 
 
 @case("name_charset_differs", 0)
@@ -371,11 +373,11 @@ def name_charset_differs(t):
 
 @case("comment_invalid", 1)
 def comment_invalid(t):
-    # An entry comment in Latin-1 (4.3.12's file comment): Java's ZipFile decodes it as UTF-8 and
-    # refuses the archive.
+    # An entry comment in Latin-1 (4.3.12's file comment) on an entry whose bit 11 says UTF-8 (a
+    # non-ASCII name makes Python set it): Java's ZipFile decodes it as UTF-8 and refuses the archive.
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as z:
-        info = zipfile.ZipInfo("a.txt")
+        info = zipfile.ZipInfo("caf\u00e9.txt")
         info.comment = b"caf\xe9"
         z.writestr(info, b"a\n")
     return t.zm("verify", t.write("latin1.zip", buf.getvalue()))

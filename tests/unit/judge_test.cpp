@@ -627,14 +627,13 @@ TEST_CASE("judge: a prefix before the first entry") {
       // Rule 42: with offsets counting from the file's start all six read it, whatever the bytes.
       {"judge: a text prefix that the offsets count is prefix_bytes", text_of(1024), false,
        {Code::prefix_bytes, Severity::info}},
-      // Rule 43: 7-Zip opens a shifted archive only behind a program whose headers it parses.
-      // docs/readers.md rule 43 also says unzip warns; the code names only refuse={7-Zip}.
+      // Rule 43: under a name its zip handler claims (a pipe counts as one), 7-Zip opens a shifted
+      // archive only behind a program whose headers it parses; unzip warns "extra bytes".
       {"judge: a text prefix the offsets skip is prefix_unrecognised for 7-Zip", text_of(1024), true,
-       {Code::prefix_unrecognised, Severity::error, refuse(Z)}},
-      // docs/readers.md rule 44 says prefix_bytes (U warns), severity warning; the code gives
-      // prefix_bytes as info and names no reader.
-      {"judge: an ELF stub the offsets skip is prefix_bytes", elf_stub(1024), true,
-       {Code::prefix_bytes, Severity::info, ReaderGroups{}}},
+       {Code::prefix_unrecognised, Severity::error, ReaderGroups{Z, U, 0}}},
+      // Rule 44: behind a program 7-Zip parses, only unzip's warning is left.
+      {"judge: an ELF stub the offsets skip is a prefix_bytes warning for unzip", elf_stub(1024), true,
+       {Code::prefix_bytes, Severity::warning, warn(U)}},
       // Rule 43: "ELF magic + zeros" does not pass 7-Zip's parser.
       {"judge: ELF magic and zeros the offsets skip is prefix_unrecognised for 7-Zip",
        [] {
@@ -642,7 +641,7 @@ TEST_CASE("judge: a prefix before the first entry") {
          std::memcpy(h.data(), "\x7f" "ELF", 4);
          return h;
        }(),
-       true, {Code::prefix_unrecognised, Severity::error, refuse(Z)}},
+       true, {Code::prefix_unrecognised, Severity::error, ReaderGroups{Z, U, 0}}},
       // 8.5.3-8.5.4: zip -s writes the spanning signature when the set fit one volume.
       {"judge: a lone spanning signature is prefix_bytes", {'P', 'K', 7, 8}, false,
        {Code::prefix_bytes, Severity::info}},
@@ -754,23 +753,25 @@ TEST_CASE("judge: names across entries") {
          set_flags(e, zip::kFlagUtf8);
        }},
        {{Code::name_invalid, Severity::error, refuse(J | P | A)}}},
-      {"judge: an invalid UTF-8 name without bit 11 is name_invalid for Java",
-       {[](scan::Entry& e) { rename(e, "\xff.txt"); }}, {{Code::name_invalid, Severity::error, refuse(J)}}},
+      // Rule 51: without bit 11 the bytes are a code page's, which Java reads only when told it.
+      {"judge: a code-page name without bit 11 is a feature Java lacks",
+       {[](scan::Entry& e) { rename(e, "\xff.txt"); }}, {{Code::readers_lack_feature, Severity::info, lack(J)}}},
       // docs/readers.md rule 54 says a control byte is unsafe_path or name_invalid, severity
       // warning; the code makes it name_invalid naming refuse={unzip} (unzip drops the byte: another
       // name), an error.
       {"judge: a control byte in a name is name_invalid for unzip",
        {[](scan::Entry& e) { rename(e, "a\x01.txt"); }}, {{Code::name_invalid, Severity::error, refuse(U)}}},
-      // Rule 55: libarchive makes folders of backslashes in a name without '/'; unzip too for host 0.
-      {"judge: a backslash in a Unix name without '/' is name_invalid for libarchive",
-       {[](scan::Entry& e) { rename(e, "a\\b.txt"); }}, {{Code::name_invalid, Severity::error, refuse(A)}}},
-      {"judge: a backslash in an MS-DOS name without '/' is name_invalid for libarchive and unzip",
+      // Rule 55: libarchive makes folders of backslashes in a name without '/'; unzip too for host
+      // 0: the same bytes under another path, a warning.
+      {"judge: a backslash in a Unix name without '/' is a name_invalid warning for libarchive",
+       {[](scan::Entry& e) { rename(e, "a\\b.txt"); }}, {{Code::name_invalid, Severity::warning, warn(A)}}},
+      {"judge: a backslash in an MS-DOS name without '/' is a name_invalid warning for libarchive and unzip",
        {[](scan::Entry& e) {
          rename(e, "a\\b.txt");
          e.version_made_by = kFat20;
          e.external_attr = 0x20;
        }},
-       {{Code::name_invalid, Severity::error, refuse(A | U)}}},
+       {{Code::name_invalid, Severity::warning, warn(A | U)}}},
       // Rule 67: a link its writer meant; a restore must not write through it.
       {"judge: a meant link is a symlink_entry warning",
        {[](scan::Entry& e) {
@@ -862,7 +863,7 @@ TEST_CASE("judge: the layout of entries, gaps and prefix") {
        {{Code::unreferenced_local_header, Severity::error, refuse(A)}}},
       // Rule 43: the prefix is script text and the offsets count from after it.
       {"judge: a text prefix the offsets skip is prefix_unrecognised",
-       {{64, 164, 0}}, 164, {}, 64, false, {{Code::prefix_unrecognised, Severity::error, refuse(Z)}}},
+       {{64, 164, 0}}, 164, {}, 64, false, {{Code::prefix_unrecognised, Severity::error, ReaderGroups{Z, U, 0}}}},
       // Rule 42.
       {"judge: a text prefix the offsets count is prefix_bytes", {{64, 164, 0}}, 164, {}, 0, false,
        {{Code::prefix_bytes, Severity::info}}},
