@@ -628,6 +628,37 @@ void judge_features(const std::vector<Entry>& entries, std::vector<report::Findi
 }
 
 namespace {
+// The name each reader restores when a Unicode Path field (0x7075) is there (rule 57). Fields that
+// agree, and that some readers ignore, give the same bytes under two names: a warning naming the
+// readers that keep the header's name. Fields that disagree (one header only, another version, a
+// different text locally) give three names from inconsistent data: damage.
+void judge_unicode_path(const Entry& e, std::vector<report::Finding>& out) {
+  const auto central = unicode_extra(e.cd_extra(), kUnicodePathId, e.name);
+  const auto local = unicode_extra(e.lfh_extra(), kUnicodePathId, e.name, true);
+  if (!central && !local) return;
+  const std::string& by_directory = central ? *central : e.name;
+  const std::string& by_local = local ? *local : e.name;
+  const auto shown = [](const std::string& n) { return report::printable_name(n); };
+  if (by_directory == by_local) {
+    out.push_back(make_finding(Code::name_charset_differs, e.name, e.lfh_offset,
+                               fmt::format("a Unicode Path field (0x7075) names the entry '{}': unzip, 7-Zip and "
+                                           "libarchive restore it under that name, Python, Go and Java under the "
+                                           "header's",
+                                           shown(by_directory)),
+                               report::warning(readers::kUnicodePathIgnored)));
+    return;
+  }
+  report::Readers refuse = 0;
+  if (by_directory != e.name) refuse |= readers::kUnicodePathFromDirectory;
+  if (by_local != e.name) refuse |= readers::kUnicodePathFromLocal;
+  out.push_back(make_finding(
+      Code::name_invalid, e.name, e.lfh_offset,
+      fmt::format("the Unicode Path fields (0x7075) of the directory and the local header disagree: unzip and "
+                  "7-Zip restore the entry as '{}', libarchive as '{}', Python, Go and Java as the header's name",
+                  shown(by_directory), shown(by_local)),
+      report::refusing(refuse)));
+}
+
 // The standard library's string hash reads words, not bytes; it only sorts candidates, and every
 // match is confirmed by comparing the names.
 std::uint64_t name_hash(std::string_view s) { return std::hash<std::string_view>{}(s); }
@@ -671,6 +702,7 @@ NameJudge::Facts NameJudge::examine(const Entry& e, std::vector<report::Finding>
   // Non-ASCII names that some readers decode another way (docs/readers.md, rules 52 and 71): one
   // note for the archive, naming the first such entry.
   facts.code_page = !utf8 && !(e.flags & zip::kFlagUtf8);
+  if (e.in_directory) judge_unicode_path(e, out);
   if (!ascii && utf8) {
     facts.utf8_without_flag = !(e.flags & zip::kFlagUtf8);
     // unzip shows the directory's copy, converted from an OEM code page by the rule above.

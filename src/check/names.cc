@@ -26,12 +26,13 @@ std::optional<std::string> unsafe_name_reason(const std::string& name) {
   return std::nullopt;
 }
 
-std::optional<std::string> unicode_extra(std::string_view extra, std::uint16_t id, std::string_view raw) {
+std::optional<std::string> unicode_extra(std::string_view extra, std::uint16_t id, std::string_view raw,
+                                         bool any_version) {
   auto at = [&](std::size_t k) { return static_cast<std::uint8_t>(extra[k]); };
   for (std::size_t p = 0; p + 4 <= extra.size();) {
     const std::size_t len = at(p + 2) | at(p + 3) << 8;
     if (p + 4 + len > extra.size()) return std::nullopt;
-    if ((at(p) | at(p + 1) << 8) == id && len >= 5 && at(p + 4) == 1) {
+    if ((at(p) | at(p + 1) << 8) == id && len >= 5 && (at(p + 4) == 1 || any_version)) {
       const std::uint32_t crc = std::uint32_t(at(p + 5)) | std::uint32_t(at(p + 6)) << 8 |
                                 std::uint32_t(at(p + 7)) << 16 | std::uint32_t(at(p + 8)) << 24;
       const auto* r = reinterpret_cast<const std::uint8_t*>(raw.data());

@@ -13,10 +13,11 @@ namespace zm::check {
 std::optional<std::string> unsafe_name_reason(const std::string& name);
 
 // The Info-ZIP Unicode Path (0x7075) or Unicode Comment (0x6375) field of an extra block: its
-// UTF-8 text when the field is version 1, its CRC-32 is that of `raw` (the header's own name or
-// comment, so that a field a later tool did not update is ignored, as unzip and yauzl do) and the
-// text is valid UTF-8; nullopt otherwise.
-std::optional<std::string> unicode_extra(std::string_view extra, std::uint16_t id, std::string_view raw);
+// UTF-8 text when the field is version 1 (any version with `any_version`, as libarchive reads it),
+// its CRC-32 is that of `raw` (the header's own name or comment, so that a field a later tool did
+// not update is ignored, as unzip and yauzl do) and the text is valid UTF-8; nullopt otherwise.
+std::optional<std::string> unicode_extra(std::string_view extra, std::uint16_t id, std::string_view raw,
+                                         bool any_version = false);
 inline constexpr std::uint16_t kUnicodePathId = 0x7075, kUnicodeCommentId = 0x6375;
 
 // Strict UTF-8 (RFC 3629): no overlong forms, surrogates or values past U+10FFFF. Java's ZipFile

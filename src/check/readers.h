@@ -85,6 +85,14 @@ inline constexpr Readers kDecodeWithoutFlagAsCp437 = report::kPython;
 // The reader that converts a name from an MS-DOS or OS/2 host from an OEM code page (rule 71).
 inline constexpr Readers kConvertOemNames = report::kUnzip;
 
+// Which copy of Info-ZIP's Unicode Path field (0x7075) each reader takes (rule 57), measured with
+// one field changed at a time: unzip and 7-Zip the directory's, version 1, with the CRC-32 of the
+// header's name; libarchive the local header's, whatever its version byte, with that CRC; Python,
+// Go and Java none: they restore the header's name.
+inline constexpr Readers kUnicodePathFromDirectory = report::kUnzip | report::kSevenZip;
+inline constexpr Readers kUnicodePathFromLocal = report::kLibarchive;
+inline constexpr Readers kUnicodePathIgnored = report::kPython | report::kGo | report::kJava;
+
 // ---- Attributes (4.4.15; rules 65-67, 71-75)
 
 // What the directory's external attributes make of an entry, reader by reader, measured on unzip

@@ -47,6 +47,7 @@ bool window_witness(io::ByteSource& src, Entry& e) {
   e.lfh->name_differs = lfh->name != e.name;
   e.data_offset = e.lfh_offset + lfh->header_len();
   e.end_offset = e.data_offset;
+  scan::keep_local_extra_if_judged(e, lfh->extra);
   if (!local_header_is_its_own(e) || !zipcrypt::decodable(e)) return true;
   codec::Workspace ws;
   e.decoded = zipcrypt::decode(ws, src, scan::sized_request(e), e);
@@ -397,6 +398,7 @@ Verification verify_stream(io::StreamSource& src, const std::string& path, const
       e.lfh->name_differs = walk_name != e.name;
       e.data_offset = w.data_offset;
       e.end_offset = w.end_offset;
+      if (w.lfh.unicode_path) scan::keep_local_extra_if_judged(e, sp->walked.lfh_extra(*rd, w));
       if (!local_header_is_its_own(e)) return;
       if (w.has_decoded) e.decoded = codec::DecodeResult{w.decode_status, w.consumed, w.produced, w.crc, std::move(error)};
       e.crypt = w.crypt;

@@ -40,6 +40,7 @@ void read_local_witness(io::ByteSource& src, Entry& e) {
   e.lfh = scan::local_claim(*lfh);
   e.lfh->name_differs = lfh->name != e.name;
   e.data_offset = e.lfh_offset + lfh->header_len();
+  scan::keep_local_extra_if_judged(e, lfh->extra);
 }
 
 // Decodes the entry's data exactly as the directory describes it and checks what came out.

@@ -30,7 +30,15 @@ LocalClaim local_claim(const zip::LocalFileHeader& h) {
   c.extra_malformed = !zip::extra_well_formed(extra) || zip::extra_too_small(extra);
   for (zip::Bytes field : zip::extra_fields(extra, 0x6c78))
     if (!field.empty() && (field[0] & 4)) c.xl_attributes = true;
+  c.unicode_path = !zip::extra_fields(extra, 0x7075).empty();
   return c;
+}
+
+void keep_local_extra_if_judged(Entry& e, const std::string& local_extra) {
+  if (!e.lfh || !e.lfh->unicode_path) return;
+  Entry::Extras x = e.extras ? *e.extras : Entry::Extras{};
+  x.lfh_extra = local_extra;
+  e.extras = std::make_shared<const Entry::Extras>(std::move(x));
 }
 
 report::EntryRow to_row(const Entry& e) {

@@ -36,6 +36,9 @@ struct LocalClaim {
   // libarchive's "xl" field (0x6c78) carries the external attributes (its bitmap's bit 2): a
   // walking libarchive takes the entry's kind from it.
   bool xl_attributes = false;
+  // It holds a Unicode Path field (0x7075), which libarchive takes and the judge compares with
+  // the directory's (keep_local_extra_if_judged keeps the block then).
+  bool unicode_path = false;
 };
 
 // Why the local header a directory record points to was not read.
@@ -109,6 +112,10 @@ struct Entry {
 
 // The local header's claims as a LocalClaim (no name comparison: the caller knows the name).
 LocalClaim local_claim(const zip::LocalFileHeader& h);
+// Keeps a local header's extra block beside a directory entry's own when it holds a field that the
+// judge compares with the directory's (the Unicode Path field, 0x7075: readers take one copy or the
+// other); most local headers hold none, and a million entries keep nothing.
+void keep_local_extra_if_judged(Entry& e, const std::string& local_extra);
 
 report::EntryRow to_row(const Entry& e);
 

@@ -19,7 +19,7 @@ namespace {
                                 refused_by, disk_start, extras, lfh, lfh_problem, data_offset, descriptor,
                                 descriptor_cut, decoded, crypt, cut_intact, end_offset, next_record_follows,
                                 extent_known, status, claims_from_directory] = e;
-  [[maybe_unused]] const auto& [l1, l2, l3, l4, l5, l6, l7, l8, l9, l10, l11] = l;
+  [[maybe_unused]] const auto& [l1, l2, l3, l4, l5, l6, l7, l8, l9, l10, l11, l12] = l;
   [[maybe_unused]] const auto& [d1, d2, d3, d4, d5] = d;
   [[maybe_unused]] const auto& [r1, r2, r3, r4, r5] = r;
 }
@@ -99,6 +99,11 @@ EntrySpill::Stored EntrySpill::stored(Reader& rd, std::size_t i, std::string& na
   name = text(rd, w.text_at, w.name_len);
   if (error) *error = text(rd, w.text_at + w.name_len, w.error_len);
   return w;
+}
+
+std::string EntrySpill::lfh_extra(Reader& rd, const Stored& w) {
+  if (!w.has_extras) return {};
+  return text(rd, w.text_at + w.name_len + w.error_len + w.cd_extra_len + w.comment_len, w.lfh_extra_len);
 }
 
 Entry EntrySpill::entry(Reader& rd, std::size_t i) {

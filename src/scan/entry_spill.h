@@ -54,6 +54,8 @@ class EntrySpill {
   };
   // Entry i's fixed part, its name and (when asked) the decoder's message.
   Stored stored(Reader& rd, std::size_t i, std::string& name, std::string* error);
+  // The local header's extra block of a record stored() returned.
+  std::string lfh_extra(Reader& rd, const Stored& w);
   // Entry i whole, as it went in.
   Entry entry(Reader& rd, std::size_t i);
   // Every entry in the order they went in, `batch` at a time.
