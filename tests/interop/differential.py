@@ -61,12 +61,13 @@ ZIPMEDIC = os.environ.get("ZIPMEDIC", os.path.join(SRC, "build", "zipmedic"))
 FIXTURES = os.path.join(SRC, "fixtures")
 READERS = ["unzip", "7z", "bsdtar", "python", "go", "java"]
 # zipmedic's method names (report "method") that each reader can decode. Debian 12: unzip 6.0 is
-# built with bzip2 and Deflate64 but has no LZMA; libarchive 3.6.2 has bzip2, LZMA, xz, zstd;
+# built with bzip2 and Deflate64 but has no LZMA; libarchive 3.6.2 has bzip2, LZMA, xz, zstd and
+# PPMd (bsdtar reads 7zip-ppmd.zip whole);
 # Go's archive/zip and Java's ZipFile know only stored and deflate.
 SUPPORTS = {
     "unzip": {"stored", "deflate", "deflate64", "bzip2"},
     "7z": {"stored", "deflate", "deflate64", "bzip2", "lzma", "xz", "zstd", "ppmd"},
-    "bsdtar": {"stored", "deflate", "bzip2", "lzma", "xz", "zstd"},
+    "bsdtar": {"stored", "deflate", "bzip2", "lzma", "xz", "zstd", "ppmd"},
     "python": {"stored", "deflate", "bzip2", "lzma"},
     "go": {"stored", "deflate"},
     "java": {"stored", "deflate"},
@@ -899,13 +900,13 @@ class Checker:
         for reader in READERS:
             res = results[reader]
             lacked = lacks(reader, ref.methods)
-            if lacked:
-                # A reader that lacks one of the fixture's methods reads the whole archive or
-                # nothing, so the harness sees only part of what it does: a refusal for another
-                # reason is a refusal, and what zipmedic says it refuses is taken as unjudged
-                # unless the finding's entry uses a method the reader lacks (then the claim is
-                # moot: it cannot read that entry at all).
-                if not res["ok"] and not lack_error(reader, res.get("error_full", res["error"])):
+            if lacked and not res["ok"]:
+                # A reader that lacks one of the fixture's methods and stops at it shows only part
+                # of what it does: a refusal for another reason is a refusal, and what zipmedic
+                # says it refuses is taken as unjudged unless the finding's entry uses a method
+                # the reader lacks (then the claim is moot: it cannot read that entry at all).
+                # One that reads the whole mutant all the same is compared like the others.
+                if not lack_error(reader, res.get("error_full", res["error"])):
                     return
                 moot = [f for f in errors if reader in noted_readers({"findings": [f]}, ("refuse",))]
                 unjudged = [f for f in moot if not methods_by_name.get(f.get("entry")) or any(
