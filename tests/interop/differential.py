@@ -15,6 +15,16 @@ suffixes, name and extra-field edits. Each mutant is given to zipmedic and to si
                  only entries byte-identical (name and content) to entries of the original fixture
                  (or to one a name.both mutation renamed in both headers alike, which no repair can
                  tell from the writer's name), and `verify OUT` exits 0;
+  false-alarm    `verify` exit 1 => some reader that supports the original fixture's methods
+                 refuses the mutant (or times out), or returns entries other than the original's
+                 (names, sizes, CRC-32; a name decoded with another charset counts as the same
+                 when verify names that reader in a warn group, or the reader decodes the
+                 unmutated fixture so), or a reader that lacks one of them refuses for another
+                 reason. unzip's and 7-Zip's warning exit is no refusal. Reports whose errors
+                 include one of zipmedic's own safety rules (SAFETY_CODES) are exempt: no reader
+                 checks what those guard. A refusal verify claims for a reader that lacks one of
+                 the methods, on an entry whose method it has, cannot be seen: an info
+                 (false-alarm-unjudged);
   status         every exit status is 0, 1 or 3 (2 is a usage error, and these command lines are
                  valid), no signal, no timeout.
 
@@ -51,12 +61,13 @@ ZIPMEDIC = os.environ.get("ZIPMEDIC", os.path.join(SRC, "build", "zipmedic"))
 FIXTURES = os.path.join(SRC, "fixtures")
 READERS = ["unzip", "7z", "bsdtar", "python", "go", "java"]
 # zipmedic's method names (report "method") that each reader can decode. Debian 12: unzip 6.0 is
-# built with bzip2 and Deflate64 but has no LZMA; libarchive 3.6.2 has bzip2, LZMA, xz, zstd;
+# built with bzip2 and Deflate64 but has no LZMA; libarchive 3.6.2 has bzip2, LZMA, xz, zstd and
+# PPMd (bsdtar reads 7zip-ppmd.zip whole);
 # Go's archive/zip and Java's ZipFile know only stored and deflate.
 SUPPORTS = {
     "unzip": {"stored", "deflate", "deflate64", "bzip2"},
     "7z": {"stored", "deflate", "deflate64", "bzip2", "lzma", "xz", "zstd", "ppmd"},
-    "bsdtar": {"stored", "deflate", "bzip2", "lzma", "xz", "zstd"},
+    "bsdtar": {"stored", "deflate", "bzip2", "lzma", "xz", "zstd", "ppmd"},
     "python": {"stored", "deflate", "bzip2", "lzma"},
     "go": {"stored", "deflate"},
     "java": {"stored", "deflate"},
@@ -552,7 +563,9 @@ def _tool_result(path, verdict_cmd, list_cmd, extract_cmd, parse_list, tmp, warn
         if p.returncode in warning_exits:
             res["warned"] = res["warned"] or "%s exit %d: %s" % (what, p.returncode, _tail(p))
         elif p.returncode != 0:
-            return dict(res, ok=False, error="%s exit %d: %s" % (what, p.returncode, _tail(p)))
+            # error_full: every message, which says whether the refusal is for a method it lacks.
+            return dict(res, ok=False, error="%s exit %d: %s" % (what, p.returncode, _tail(p)),
+                        error_full="%s exit %d: %s" % (what, p.returncode, _tail(p, 20000)))
         if what == "list":
             listed = parse_list(p.stdout)
     out = tempfile.mkdtemp(dir=tmp)
@@ -563,16 +576,17 @@ def _tool_result(path, verdict_cmd, list_cmd, extract_cmd, parse_list, tmp, warn
         if p.returncode in warning_exits:
             res["warned"] = res["warned"] or "extract exit %d: %s" % (p.returncode, _tail(p))
         elif p.returncode != 0:
-            return dict(res, ok=False, error="extract exit %d: %s" % (p.returncode, _tail(p)))
+            return dict(res, ok=False, error="extract exit %d: %s" % (p.returncode, _tail(p)),
+                        error_full="extract exit %d: %s" % (p.returncode, _tail(p, 20000)))
         res["entries"] = _walk_extracted(out, listed)
     finally:
         shutil.rmtree(out, ignore_errors=True)
     return res
 
 
-def _tail(p):
+def _tail(p, limit=300):
     t = (p.stdout + p.stderr).decode("utf-8", "replace").strip().splitlines()
-    return " | ".join(x.strip() for x in t if x.strip())[-300:]
+    return " | ".join(x.strip() for x in t if x.strip())[-limit:]
 
 
 def _parse_7z_slt(out):
@@ -681,14 +695,50 @@ def compare(reader, reader_entries, want):
     return sorted((+missing).elements()), sorted((+extra).elements()), decoded
 
 
-def noted_readers(doc):
-    """Readers that zipmedic's report names in a finding, in any group (JSON "readers":
-    {"refuse": [...], "warn": [...], "lack": [...]})."""
+def noted_readers(doc, groups=None):
+    """Readers that zipmedic's report names in a finding, in any group or in those of `groups`
+    (JSON "readers": {"refuse": [...], "warn": [...], "lack": [...]})."""
     out = set()
     for f in (doc or {}).get("findings", []):
         out |= {str(r).lower().replace("-", "").replace("7zip", "7z").replace("libarchive", "bsdtar")
-                for group in f.get("readers", {}).values() for r in group}
+                for g, group in f.get("readers", {}).items() if groups is None or g in groups for r in group}
     return out
+
+
+# zipmedic's own rules: error findings that no reader checks (their readers column in
+# src/report/codes.def is NONE) but that the verdict must still carry, because what they guard is
+# not the bytes a reader returns: a name stored twice (a restore overwrites one with the other), a
+# name that escapes the restore target, a symbolic link a restore would write through, an empty
+# entry the walk found that nothing confirms, and entries zipmedic could not check at all
+# (encryption it cannot decrypt, a missing or wrong password, a method it cannot decode, a
+# SysReptor profile or backup check). When one of these is an error of the report, every reader
+# returning the original's bytes does not make the exit 1 a false alarm.
+SAFETY_CODES = frozenset({
+    "duplicate_name", "unsafe_path", "symlink_entry", "restore_through_symlink", "entry_unconfirmed",
+    "encrypted_entry", "password_needed", "password_wrong", "unsupported_method", "crypt_tag_mismatch",
+    "profile_missing_entry", "profile_bad_content", "backup_incomplete",
+})
+
+
+# How each reader says it refused for a method it lacks (SUPPORTS), and for nothing else: unzip's
+# exit 81 (unsupported compression or encryption), bsdtar's per-entry message (all its messages,
+# its closing line aside), Python's NotImplementedError, Go's ErrAlgorithm, Java's check of every
+# directory record's method on opening.
+LACK_ERRORS = {
+    "unzip": r"(test|list|extract) exit 81: ",
+    "bsdtar": r"(?:(?:[^|]*Unsupported ZIP compression method[^|]*|bsdtar: Error exit delayed from previous errors\.)"
+              r"(?: \| |$))+",
+    "python": r"NotImplementedError: That compression method is not supported$",
+    "go": r"[^\n]*: zip: unsupported compression algorithm$",
+    "java": r"java\.util\.zip\.ZipException: invalid CEN header \(bad compression method: \d+\)$",
+}
+
+
+def lack_error(reader, error):
+    pat = LACK_ERRORS.get(reader)
+    if reader == "bsdtar":
+        error = error.split(": ", 1)[-1]  # "test exit 1: "
+    return bool(pat) and re.fullmatch(pat, error, re.S) is not None
 
 
 def methods_of(entries):
@@ -708,6 +758,7 @@ class Reference:
     def __init__(self, data):
         z = zipfile.ZipFile(io.BytesIO(data))
         self.entries = set()
+        self.listed = []  # the same keys in directory order, duplicates kept
         self.contents = set()
         self.methods = set()
         for i in z.infolist():
@@ -720,6 +771,7 @@ class Reference:
                 # is its writer's word, and every fixture is checked whole by the readers that can.
                 key = (shown_name(raw), i.file_size, "%08x" % i.CRC)
             self.entries.add(key)
+            self.listed.append(key)
             self.contents.add(key[1:])
             self.methods.add(METHOD_NAMES.get(i.compress_type, str(i.compress_type)))
 
@@ -742,8 +794,11 @@ def zipmedic(*args, input=None):
 class Checker:
     """Runs the checks on mutants; one per worker."""
 
-    def __init__(self, fixture_data, tmp, refs=None):
+    def __init__(self, fixture_data, tmp, refs=None, false_alarm_every=1):
         self.tmp = tmp
+        # 1: every mutant verify calls damaged is read by the six readers too (the long run);
+        # N: only those whose index is a multiple of N, for a quicker run.
+        self.false_alarm_every = max(1, false_alarm_every)
         self.readers = ReaderSet(tmp)
         self.refs = refs or {k: Reference(v) for k, v in fixture_data.items()}
         self.fixture_data, self.views, self.originals = fixture_data, {}, {}
@@ -811,6 +866,8 @@ class Checker:
             self._readers_agree(path, m["fixture"], "verify-ok", kind, want, methods_of(doc["entries"]), encrypted,
                                 doc, fails, facts)
         elif v is not None and v != 0:
+            if v == 1 and doc and m["index"] % self.false_alarm_every == 0:
+                self._false_alarm(path, m, kind, ref, doc, fails, infos, facts)
             out = path + ".out.zip"
             rp, rdoc = zipmedic("repair", path, "-o", out, "--json", "--force")  # out is reused
             r = self.status(fails, "repair", rp, kind)
@@ -820,6 +877,79 @@ class Checker:
                     fails.append(("repair-no-output/" + kind, "repair exit %d, but no %s" % (r, out)))
                     return
                 self._repaired(out, kind, m["fixture"], ref, fails, facts, self.renamed(m))
+
+    def _false_alarm(self, path, m, kind, ref, doc, fails, infos, facts):
+        """verify exit 1 promises that some reader refuses the archive or reads other bytes or
+        another name. When every reader that supports the original fixture's methods reads it
+        without refusal and returns exactly the original's entries (names, sizes, CRC-32), that
+        promise is false: the damage verify calls is one no reader sees."""
+        findings = doc.get("findings", [])
+        errors = [f for f in findings if f.get("severity") == "error"]
+        results = self.readers.read(path)
+        facts["readers"] = {k: {"ok": v["ok"], "error": v["error"], "warned": v.get("warned", "")}
+                            for k, v in results.items()}
+        if not errors or any(f.get("code") in SAFETY_CODES for f in errors):
+            return
+        fixture = m["fixture"]
+        self.original_view(fixture, READERS[0])  # reads the unmutated fixture once per worker
+        warned_by_zipmedic = noted_readers(doc, ("warn",))
+        how = []
+        methods_by_name = collections.defaultdict(set)
+        for e in doc.get("entries", []):
+            methods_by_name[e.get("name")].add(e.get("method", "stored"))
+        for reader in READERS:
+            res = results[reader]
+            lacked = lacks(reader, ref.methods)
+            if lacked and not res["ok"]:
+                # A reader that lacks one of the fixture's methods and stops at it shows only part
+                # of what it does: a refusal for another reason is a refusal, and what zipmedic
+                # says it refuses is taken as unjudged unless the finding's entry uses a method
+                # the reader lacks (then the claim is moot: it cannot read that entry at all).
+                # One that reads the whole mutant all the same is compared like the others.
+                if not lack_error(reader, res.get("error_full", res["error"])):
+                    return
+                moot = [f for f in errors if reader in noted_readers({"findings": [f]}, ("refuse",))]
+                unjudged = [f for f in moot if not methods_by_name.get(f.get("entry")) or any(
+                    x in SUPPORTS[reader] for x in methods_by_name[f.get("entry")])]
+                if unjudged:
+                    infos.append(("false-alarm-unjudged/%s/%s" % (unjudged[0].get("code"), kind),
+                                  "%s lacks %s and is said to refuse: not judged" % (reader, lacked[3:])))
+                    return
+                how.append("%s lacks %s" % (reader, lacked[3:]))
+                continue
+            if not res["ok"]:
+                return  # a refusal or a timeout is what exit 1 promises
+            missing, extra, decoded = compare(reader, res["entries"], ref.listed)
+            if missing or extra:
+                return
+            orig = self.originals[fixture][reader]
+            as_before = orig["ok"] and collections.Counter(reader_key(e, reader) for e in res["entries"]) == \
+                collections.Counter(reader_key(e, reader) for e in orig["entries"])
+            # Another charset for the same name bytes is the same name when verify's report says so
+            # (a reader named in a finding's warn group), or when the reader decodes the unmutated
+            # fixture's names the same way.
+            if decoded and not as_before and reader not in warned_by_zipmedic:
+                return
+            how.append("%s reads the original's entries%s%s" % (
+                reader, ", names decoded %s" % ", ".join("%r as %r" % d for d in decoded[:2]) if decoded else "",
+                " with a warning (%s)" % res["warned"][:120] if res.get("warned") else ""))
+        # The clearest case: every reader returned what it returns for the unmutated fixture, and
+        # verify calls that fixture whole.
+        as_fixture = self.original_wants[fixture] is not None and all(
+            results[r]["ok"] == self.originals[fixture][r]["ok"] and
+            collections.Counter(reader_key(e, r) for e in results[r]["entries"]) ==
+            collections.Counter(reader_key(e, r) for e in self.originals[fixture][r]["entries"])
+            for r in READERS)
+        shown = ["%s(%s; refuse %s, warn %s, lack %s)" % (
+            f.get("code"), f.get("severity"), *(",".join(f.get("readers", {}).get(g, [])) or "-"
+                                                for g in ("refuse", "warn", "lack"))) for f in findings]
+        facts["false_alarm"] = {"as_fixture": as_fixture, "findings": [
+            {k: f.get(k) for k in ("code", "severity", "entry", "offset", "message", "readers")} for f in findings]}
+        fails.append(("false-alarm/%s/%s" % (errors[0].get("code", "?"), kind),
+                      "verify exit 1 with %s, yet %s; %s" % (
+                          "; ".join(shown), "; ".join(how),
+                          "every reader returns what it returns for the unmutated fixture, which verifies exit 0"
+                          if as_fixture else "the unmutated fixture does not verify exit 0 or reads otherwise")))
 
     def renamed(self, m):
         """Entries a name.both mutation renamed consistently: the local header and the directory
@@ -961,11 +1091,11 @@ def with_zip64_end(data):
 _WORKER = {}
 
 
-def _worker_init(fixture_data, run_tmp=None, refs=None):
+def _worker_init(fixture_data, run_tmp=None, refs=None, false_alarm_every=1):
     tmp = tempfile.mkdtemp(prefix="worker-", dir=run_tmp)
     _WORKER["fixtures"] = fixture_data
     _WORKER["names"] = sorted(fixture_data)
-    _WORKER["checker"] = Checker(fixture_data, tmp, refs)
+    _WORKER["checker"] = Checker(fixture_data, tmp, refs, false_alarm_every)
     _WORKER["tmp"] = tmp
 
 
@@ -992,9 +1122,12 @@ def _pool_task(args):
     return [_worker_run(seed, i) for i in indices]
 
 
-def run(count, seed, jobs=1, out_dir=None, keep_per_class=5, progress=None, fixture_data=None):
+def run(count, seed, jobs=1, out_dir=None, keep_per_class=5, progress=None, fixture_data=None,
+        false_alarm_every=1):
     """Check `count` mutants of run `seed`; returns a summary dict. With out_dir, each failure class
-    keeps its `keep_per_class` smallest mutants there, with a .json note each."""
+    keeps its `keep_per_class` smallest mutants there, with a .json note each. The false-alarm
+    check (six more reader runs) is made on the exit-1 mutants whose index is a multiple of
+    `false_alarm_every`."""
     fixture_data = fixture_data or load_fixtures()
     build_readers()
     # Built here, not in the workers: a pool whose initializer fails restarts it for ever.
@@ -1003,16 +1136,16 @@ def run(count, seed, jobs=1, out_dir=None, keep_per_class=5, progress=None, fixt
     results = []
     run_tmp = tempfile.mkdtemp(prefix="zipmedic-diff-")
     try:
-        results = _run_all(count, seed, jobs, progress, fixture_data, run_tmp, refs)
+        results = _run_all(count, seed, jobs, progress, fixture_data, run_tmp, refs, false_alarm_every)
     finally:
         shutil.rmtree(run_tmp, ignore_errors=True)
     return summarise(results, seed, time.monotonic() - t0, out_dir, keep_per_class)
 
 
-def _run_all(count, seed, jobs, progress, fixture_data, run_tmp, refs):
+def _run_all(count, seed, jobs, progress, fixture_data, run_tmp, refs, false_alarm_every=1):
     results = []
     if jobs <= 1:
-        _worker_init(fixture_data, run_tmp, refs)
+        _worker_init(fixture_data, run_tmp, refs, false_alarm_every)
         try:
             for i in range(count):
                 results.append(_worker_run(seed, i))
@@ -1025,7 +1158,8 @@ def _run_all(count, seed, jobs, progress, fixture_data, run_tmp, refs):
         chunks = [(seed, list(range(i, min(count, i + 20)))) for i in range(0, count, 20)]
         ctx = multiprocessing.get_context("fork")
         # Each worker's reader processes see their stdin close, and end, when the worker ends.
-        with ctx.Pool(jobs, initializer=_worker_init, initargs=(fixture_data, run_tmp, refs)) as pool:
+        with ctx.Pool(jobs, initializer=_worker_init,
+                      initargs=(fixture_data, run_tmp, refs, false_alarm_every)) as pool:
             for batch in pool.imap_unordered(_pool_task, chunks):
                 results += batch
                 if progress:
@@ -1033,17 +1167,31 @@ def _run_all(count, seed, jobs, progress, fixture_data, run_tmp, refs):
     return results
 
 
+def wrong_exit0(cls):
+    """A class saying verify exit 0 while a reader refused or read other bytes or another name (a
+    name decoded with another charset is a warning the report owes, not a wrong verdict)."""
+    return re.match(r"verify-ok-(refused|timeout|differs)/", cls) is not None
+
+
+def false_alarm(cls):
+    return cls.startswith("false-alarm/")
+
+
 def summarise(results, seed, seconds, out_dir, keep_per_class):
     classes = collections.defaultdict(list)
     infos = collections.Counter()
-    verify_ok = 0
+    verify_ok = verify_damaged = wrong0 = false1 = 0
     for r in results:
         verify_ok += r["facts"].get("verify") == 0
+        verify_damaged += r["facts"].get("verify") == 1
+        wrong0 += any(wrong_exit0(c) for c, _ in r["fails"])
+        false1 += any(false_alarm(c) for c, _ in r["fails"])
         for cls, detail in {c: d for c, d in r["fails"]}.items():
             classes[cls].append((r, detail))
         for cls in {c for c, _ in r["infos"]}:
             infos[cls] += 1
     summary = {"seed": seed, "mutants": len(results), "seconds": round(seconds, 1), "verify_ok": verify_ok,
+               "verify_damaged": verify_damaged, "wrong_exit0": wrong0, "false_alarms": false1,
                "failing_mutants": sum(1 for r in results if r["fails"]),
                "classes": {}, "infos": dict(infos)}
     for cls, hits in sorted(classes.items()):
@@ -1072,11 +1220,20 @@ def summarise(results, seed, seconds, out_dir, keep_per_class):
 
 def table(summary):
     n = max(1, summary["mutants"])
-    lines = ["%d mutants (seed %s) in %.0f s; verify exit 0 on %d; %d mutants with failures" % (
-        summary["mutants"], summary["seed"], summary["seconds"], summary["verify_ok"], summary["failing_mutants"]),
-        "", "%-64s %7s %9s" % ("failure class (check/reader/mutation)", "count", "per 1000")]
-    for cls, e in sorted(summary["classes"].items(), key=lambda kv: -kv[1]["count"]):
-        lines.append("%-64s %7d %9.1f" % (cls, e["count"], 1000.0 * e["count"] / n))
+    lines = ["%d mutants (seed %s) in %.0f s; verify exit 0 on %d, exit 1 on %d; %d mutants with failures" % (
+        summary["mutants"], summary["seed"], summary["seconds"], summary["verify_ok"],
+        summary.get("verify_damaged", 0), summary["failing_mutants"]),
+        "wrong exit 0 (a reader refuses or reads other bytes or names): %d mutants" % summary.get("wrong_exit0", 0),
+        "false alarm (exit 1, every reader reads the original's bytes and names): %d mutants" % summary.get(
+            "false_alarms", 0)]
+    groups = [("wrong exit 0", wrong_exit0), ("false alarm", false_alarm),
+              ("other failure", lambda c: not wrong_exit0(c) and not false_alarm(c))]
+    for title, pick in groups:
+        rows = sorted(((c, e) for c, e in summary["classes"].items() if pick(c)),
+                      key=lambda kv: (-kv[1]["count"], kv[0]))
+        if rows:
+            lines += ["", "%-64s %7s %9s" % (title + ": class (check/reader/mutation)", "count", "per 1000")]
+            lines += ["%-64s %7d %9.1f" % (c, e["count"], 1000.0 * e["count"] / n) for c, e in rows]
     if summary["infos"]:
         lines += ["", "%-64s %7s" % ("info (no rule decides)", "count")]
         for cls, c in sorted(summary["infos"].items(), key=lambda kv: -kv[1]):
@@ -1091,6 +1248,8 @@ def main(argv=None):
     ap.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1)
     ap.add_argument("-o", "--out", default="diff-failures", help="folder for failing mutants")
     ap.add_argument("--keep", type=int, default=5, help="mutants kept per failure class")
+    ap.add_argument("--false-alarm-every", type=int, default=1, metavar="N",
+                    help="read with the six readers only every Nth mutant verify calls damaged (default 1: all)")
     args = ap.parse_args(argv)
     if not os.access(ZIPMEDIC, os.X_OK):
         print("differential: no zipmedic at %s (set ZIPMEDIC)" % ZIPMEDIC, file=sys.stderr)
@@ -1102,13 +1261,14 @@ def main(argv=None):
             last[0] = time.monotonic()
             print("differential: %d/%d mutants" % (done, total), file=sys.stderr, flush=True)
 
-    summary = run(args.count, args.seed, args.jobs, args.out, args.keep, progress)
+    summary = run(args.count, args.seed, args.jobs, args.out, args.keep, progress,
+                  false_alarm_every=args.false_alarm_every)
     os.makedirs(args.out, exist_ok=True)
     with open(os.path.join(args.out, "summary.json"), "w") as f:
         json.dump(summary, f, indent=1)
     print(table(summary))
     print("\nmutants and notes: %s/<class>/; summary: %s/summary.json" % (args.out, args.out))
-    return 1 if summary["classes"] else 0
+    return 1 if summary["classes"] or summary["wrong_exit0"] or summary["false_alarms"] else 0
 
 
 if __name__ == "__main__":
