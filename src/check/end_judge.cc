@@ -65,7 +65,17 @@ void judge_classic_disks(EndJudging& j) {
       j.add(Code::eocd_inconsistent, r.eocd_offset,
             "the end record's volume numbers or entry counts disagree with each other");
   } else if (r.eocd.entries_on_disk != r.eocd.entries_total || r.eocd.disk != r.eocd.cd_disk) {
-    j.add(Code::eocd_inconsistent, r.eocd_offset, "the end record describes a multi-disk archive or disagrees with itself");
+    if (r.eocd.disk == 0 && r.eocd.entries_on_disk == r.eocd.entries_total)
+      // Only the directory's disk number is off: unzip warns and reads on, the others ignore it
+      // (measured: unzip, 7-Zip, bsdtar, Python, Go and Java read every entry); libarchive then
+      // walks the local headers, which the judge weighs through libarchive_walks.
+      j.out.push_back(make_finding(Code::eocd_inconsistent, std::nullopt, r.eocd_offset,
+                                   fmt::format("the end record says the directory starts on disk {} of a "
+                                               "single-volume archive",
+                                               r.eocd.cd_disk),
+                                   report::warning(report::kUnzip)));
+    else
+      j.add(Code::eocd_inconsistent, r.eocd_offset, "the end record describes a multi-disk archive or disagrees with itself");
   } else if (r.eocd.disk != 0) {
     // 7-Zip refuses a single-volume archive that calls itself another disk; unzip warns (rule 22).
     j.add(Code::disk_number_nonzero, r.eocd_offset,

@@ -29,6 +29,15 @@ struct Judging {
   void add(Code c, std::optional<std::uint64_t> at, std::string msg, report::ReaderGroups readers = {}) {
     auto f = readers.empty() ? make_finding(c, e.name, at, std::move(msg))
                              : make_finding(c, e.name, at, std::move(msg), readers);
+    // A reader that lacks the entry's method or encryption cannot read the entry anyway: its
+    // refusal of what this finding describes is moot (the verdict contract), and it goes to the
+    // readers that lack the feature.
+    if (const report::Readers moot =
+            f.readers.refuse & (readers::lacking_method(e.method) | readers::lacking_encryption(e.flags, e.method))) {
+      f.readers.refuse &= ~moot;
+      f.readers.lack |= moot;
+      f.severity = report::severity_of(c, f.readers);
+    }
     if (f.severity == report::Severity::error) bad = true;
     out.push_back(std::move(f));
   }
@@ -152,52 +161,61 @@ bool unzip_converts_one_name(const Entry& e, const scan::LocalClaim& l) {
   return unzip_converts(e, false, e.flags, !e.cd_extra().empty()) != unzip_converts(e, true, l.flags, local_extra);
 }
 
-// The local header against the directory (4.3.7 vs 4.3.12). Most differences make some reader
-// refuse the entry or read it otherwise. Two only make unzip complain: bit 11 set in one copy and
-// not the other ("mismatching local filename"), and a non-ASCII name that it converts from an OEM
-// code page in one copy only; unzip then reads the same bytes under the directory's name, in its
-// own charset (rules 31-34, 71): a warning, unless Python refuses the differing bit 11 (a
-// non-ASCII name). False when the header is not this entry's own.
+// The local header against the directory (4.3.7 vs 4.3.12), reader by reader (docs/readers.md,
+// rules 31-36, 71): which readers refuse or read other bytes or another name, and which only
+// complain (unzip warns "mismatching local filename" and reads on under the directory's copy).
+// False when the header is not this entry's own.
 bool judge_local_against_directory(Judging& j) {
+  using namespace report;
   Entry& e = j.e;
   const scan::LocalClaim& l = *e.lfh;
-  std::vector<std::string> diffs;   // what makes readers refuse or read otherwise
-  std::vector<std::string> noises;  // what only makes unzip complain
-  if (l.name_differs) diffs.push_back("the name");
-  if (l.method != e.method)
-    diffs.push_back(
-        fmt::format("method {} locally, {} in the directory", zip::method_name(l.method), zip::method_name(e.method)));
+  std::vector<std::string> diffs;
+  ReaderGroups g;
   bool ascii = true;
   for (unsigned char c : e.name) ascii &= c < 0x80;
+  const unsigned host = e.version_made_by >> 8;
+  if (l.name_differs) {
+    // Rule 31: Python refuses, libarchive extracts under the local name, 7-Zip refuses for a FAT
+    // or NTFS host, unzip warns and takes the directory's.
+    diffs.push_back("the name");
+    g.refuse |= kPython | kLibarchive | (host == 0 || host == 11 ? kSevenZip : 0);
+    g.warn |= kUnzip;
+  }
+  if (l.method != e.method) {
+    diffs.push_back(
+        fmt::format("method {} locally, {} in the directory", zip::method_name(l.method), zip::method_name(e.method)));
+    g.refuse |= kAllReaders;  // rule 33: unzip and libarchive decode with the local method
+  }
   const std::uint16_t differ = l.flags ^ e.flags;
   const std::string flags = fmt::format("flags {:04x} locally, {:04x} in the directory", l.flags, e.flags);
-  report::ReaderGroups readers{0, report::kUnzip, 0};
-  if ((differ & ~readers::flags_sevenzip_ignores(e.method)) || (differ & zip::kFlagDescriptor))
-    diffs.push_back(flags);
-  else if (differ & zip::kFlagUtf8) {
-    noises.push_back(flags);
-    if (!ascii) readers.refuse |= report::kPython;
+  if (differ & ~(readers::flags_sevenzip_ignores(e.method) | zip::kFlagDescriptor)) g.refuse |= kSevenZip;  // rule 34
+  if (differ & zip::kFlagDescriptor) g.refuse |= kSevenZip | kGo;                                            // rule 35
+  if (differ & zip::kFlagUtf8) {
+    // Rule 32: unzip warns even for ASCII names; a non-ASCII name decodes otherwise for Python and libarchive.
+    g.warn |= kUnzip;
+    if (!ascii) g.refuse |= kPython | kLibarchive;
   }
-  if (!ascii && !l.name_differs && unzip_converts_one_name(e, l))
-    noises.push_back("the name, as unzip reads it (it converts one copy from an MS-DOS code page and not the other)");
+  if (differ & ~(readers::flags_sevenzip_ignores(e.method) & ~(zip::kFlagDescriptor | zip::kFlagUtf8)))
+    diffs.push_back(flags);
+  if (!ascii && !l.name_differs && unzip_converts_one_name(e, l)) {
+    diffs.push_back("the name, as unzip reads it (it converts one copy from an MS-DOS code page and not the other)");
+    g.warn |= kUnzip;  // rule 71
+  }
   if (diffs.empty() && !(l.flags & zip::kFlagDescriptor)) {
-    // Sizes live in the local header (bit 3 clear): unzip and libarchive take them from there.
+    // Rule 36: sizes live in the local header (bit 3 clear): unzip and libarchive take them from
+    // there, 7-Zip refuses.
+    const std::size_t before = diffs.size();
     if (l.crc32 != e.crc32) diffs.push_back(fmt::format("CRC {:08x} locally, {:08x} in the directory", l.crc32, e.crc32));
     if (l.compressed_size != e.compressed_size || l.uncompressed_size != e.uncompressed_size)
       diffs.push_back(fmt::format("sizes {}/{} locally, {}/{} in the directory", l.compressed_size,
                                   l.uncompressed_size, e.compressed_size, e.uncompressed_size));
+    if (diffs.size() > before) g.refuse |= kUnzip | kSevenZip | kLibarchive;
   }
-  if (diffs.empty() && noises.empty()) return true;
+  if (diffs.empty()) return true;
   std::string msg = "the local header disagrees with the directory: ";
-  const bool hard = !diffs.empty();
-  diffs.insert(diffs.end(), noises.begin(), noises.end());
   for (std::size_t i = 0; i < diffs.size(); ++i) msg += (i ? "; " : "") + diffs[i];
-  if (hard) {
-    j.add(Code::cd_lfh_mismatch, e.lfh_offset, msg);
-  } else {
-    j.add(Code::cd_lfh_mismatch, e.lfh_offset, msg, readers);
-  }
-  if (hard && !local_header_is_its_own(e)) {
+  j.add(Code::cd_lfh_mismatch, e.lfh_offset, msg, g);
+  if (j.out.back().severity == report::Severity::error && !local_header_is_its_own(e)) {
     e.extent_known = false;
     if (e.end_offset < e.data_offset) e.end_offset = e.data_offset;
     return false;
@@ -300,9 +318,11 @@ void judge_data(Judging& j, std::uint64_t size) {
                             ? " (libarchive reads the local headers of this archive, not its directory, and checks "
                               "them)"
                             : ""),
+            // Without a directory the descriptor is the only claim of the CRC: every reader that
+            // walks to the entry checks the data against it.
             e.in_directory ? report::Readers((crc_differs ? report::kGo : 0) |
                                              (j.libarchive_walks ? report::kLibarchive : 0))
-                           : 0);
+                           : report::kAllReaders);
     // Walking (rule 47), libarchive reads a descriptor's sizes as 8 bytes exactly when the local
     // header has a ZIP64 extra field (LA_USED_ZIP64), and ends a stored entry's data only at a
     // "PK\7\8" that the data's CRC follows (zip_read_data_none): another layout takes bytes of
@@ -384,7 +404,10 @@ bool attributes_mislead(Entry e) {
 bool local_header_is_its_own(const Entry& e) {
   if (!e.lfh) return false;
   if (!e.in_directory) return true;
-  return !e.lfh->name_differs && e.lfh->method == e.method && !((e.lfh->flags ^ e.flags) & zip::kFlagDescriptor);
+  // A name alone may differ (a damaged byte, a writer's other spelling): the header at the
+  // record's offset with its method and bit 3 is still the entry's, and its data is checked
+  // against the directory's CRC; another entry's header there is an overlap the layout judge finds.
+  return e.lfh->method == e.method && !((e.lfh->flags ^ e.flags) & zip::kFlagDescriptor);
 }
 
 void judge_entry(Entry& e, std::uint64_t size, std::vector<report::Finding>& out, bool libarchive_walks) {
@@ -444,6 +467,12 @@ void judge_entry(Entry& e, std::uint64_t size, std::vector<report::Finding>& out
     j.add(Code::entry_unconfirmed, e.lfh_offset,
           "an empty entry with no record after it: nothing confirms its name or sizes");
   if (e.status == EntryStatus::unchecked) e.status = j.bad ? EntryStatus::damaged : EntryStatus::ok;
+  // The data is sound (the entry stays ok and a repair keeps it), but one reader cannot decode it.
+  if (e.status == EntryStatus::ok && readers::libarchive_fails_lzma(e.method, e.uncompressed_size, e.compressed_size))
+    j.add(Code::decode_error, e.data_offset,
+          "the entry is LZMA data that decodes to nothing: libarchive's LZMA reader fails on it (\"lzma unknown error "
+          "10\"), though 7-Zip and Python read it",
+          report::kLibarchive);
 }
 
 Extent extent_of(const Entry& e, std::uint32_t index) {
@@ -630,7 +659,7 @@ void judge_features(const std::vector<Entry>& entries, std::vector<report::Findi
 namespace {
 // The name each reader restores when a Unicode Path field (0x7075) is there (rule 57). Fields that
 // agree, and that some readers ignore, give the same bytes under two names: a warning naming the
-// readers that keep the header's name. Fields that disagree (one header only, another version, a
+// readers that take the field's name, not the header's (which the report shows). Fields that disagree (one header only, another version, a
 // different text locally) give three names from inconsistent data: damage.
 void judge_unicode_path(const Entry& e, std::vector<report::Finding>& out) {
   const auto central = unicode_extra(e.cd_extra(), kUnicodePathId, e.name);
@@ -645,7 +674,7 @@ void judge_unicode_path(const Entry& e, std::vector<report::Finding>& out) {
                                            "libarchive restore it under that name, Python, Go and Java under the "
                                            "header's",
                                            shown(by_directory)),
-                               report::warning(readers::kUnicodePathIgnored)));
+                               report::warning(readers::kUnicodePathFromDirectory | readers::kUnicodePathFromLocal)));
     return;
   }
   report::Readers refuse = 0;
@@ -705,6 +734,7 @@ NameJudge::Facts NameJudge::examine(const Entry& e, std::vector<report::Finding>
   if (e.in_directory) judge_unicode_path(e, out);
   if (!ascii && utf8) {
     facts.utf8_without_flag = !(e.flags & zip::kFlagUtf8);
+    facts.decomposed = (e.flags & zip::kFlagUtf8) && readers::has_combining_mark(e.name);
     // unzip shows the directory's copy, converted from an OEM code page by the rule above.
     facts.from_dos = e.in_directory && unzip_converts(e, false, e.flags, !e.cd_extra().empty());
   }
@@ -732,6 +762,7 @@ NameJudge::Facts NameJudge::examine(const Entry& e, std::vector<report::Finding>
 void NameJudge::add(const Entry& e, std::uint32_t index, const Facts& facts) {
   if (facts.utf8_without_flag && !cp437_++) first_cp437_.emplace(e.name, e.lfh_offset);
   if (facts.code_page && !code_page_++) first_code_page_.emplace(e.name, e.lfh_offset);
+  if (facts.decomposed && !decomposed_++) first_decomposed_.emplace(e.name, e.lfh_offset);
   if (facts.from_dos && !oem_++) first_oem_.emplace(e.name, e.lfh_offset);
   seen_.push_back({facts.hash, index});
 }
@@ -807,6 +838,12 @@ void NameJudge::finish(const NameOf& name_of, std::vector<report::Finding>& out)
                     report::printable_name(name), code_page_ == 1 ? "is" : "are"),
         report::lacking(readers::kNeedCodePageCharset)));
   }
+  note(code_page_, first_code_page_, readers::kDecodeCodePageAsCp437,
+       "is in a code page, not UTF-8 (bit 11 clear), which Python decodes as CP437",
+       "are in a code page, not UTF-8 (bit 11 clear), which Python decodes as CP437");
+  note(decomposed_, first_decomposed_, readers::kComposeDecomposedNames,
+       "is decomposed (NFD, as macOS writes names), which libarchive composes (NFC) when it extracts",
+       "are decomposed (NFD, as macOS writes names), which libarchive composes (NFC) when it extracts");
   note(oem_, first_oem_, readers::kConvertOemNames, "comes from an MS-DOS or OS/2 host, whose names unzip converts from an OEM code page",
        "come from an MS-DOS or OS/2 host, whose names unzip converts from an OEM code page");
 }

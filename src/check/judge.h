@@ -37,8 +37,8 @@ void judge_entry(scan::Entry& e, std::uint64_t source_size, std::vector<report::
 // for a file's name. A link its writer meant is no such case.
 bool attributes_mislead(scan::Entry e);
 
-// The local header a directory record points to could be this entry's (same name, method and
-// bit 3): only then are the bytes behind it decoded as the entry's data.
+// The local header a directory record points to could be this entry's (same method and bit 3;
+// the name is judged apart): only then are the bytes behind it decoded as the entry's data.
 bool local_header_is_its_own(const scan::Entry& e);
 
 // Where a directory entry's bytes end (data and descriptor), by its directory's sizes: the same
@@ -131,6 +131,7 @@ class NameJudge {
     std::uint64_t hash = 0;
     bool utf8_without_flag = false, from_dos = false;  // non-ASCII UTF-8 names
     bool code_page = false;                            // not UTF-8, bit 11 clear
+    bool decomposed = false;                           // NFD, bit 11 set
   };
   static Facts examine(const scan::Entry& e, std::vector<report::Finding>& found);
   void add(const scan::Entry& e, std::uint32_t index, const Facts& facts);
@@ -147,8 +148,8 @@ class NameJudge {
     std::uint32_t index;
   };
   std::vector<Seen> seen_;
-  std::size_t cp437_ = 0, oem_ = 0, code_page_ = 0;
-  std::optional<std::pair<std::string, std::uint64_t>> first_cp437_, first_oem_, first_code_page_;
+  std::size_t cp437_ = 0, oem_ = 0, code_page_ = 0, decomposed_ = 0;
+  std::optional<std::pair<std::string, std::uint64_t>> first_cp437_, first_oem_, first_code_page_, first_decomposed_;
 };
 void judge_names(const std::vector<scan::Entry>& entries, std::vector<report::Finding>& out);
 

@@ -30,6 +30,10 @@ Readers lacking_encryption(std::uint16_t flags, std::uint16_t method) {
 
 bool libarchive_reads_link(std::uint16_t m) { return m == zip::kStored || m == zip::kDeflate; }
 
+bool libarchive_fails_lzma(std::uint16_t m, std::uint64_t uncompressed_size, std::uint64_t compressed_size) {
+  return m == zip::kLzma && uncompressed_size == 0 && compressed_size > 0;
+}
+
 bool libarchive_bounds_by_local_size(std::uint16_t m) {
   return m == zip::kBzip2 || m == zip::kLzma || m == zip::kZstd || m == zip::kXz;
 }
@@ -69,6 +73,14 @@ Readers refusing_name(bool utf8, bool control, bool flag_utf8, bool unicode_path
   return refuse;
 }
 
+bool has_combining_mark(std::string_view s) {
+  for (std::size_t i = 0; i + 1 < s.size(); ++i) {
+    const auto a = static_cast<unsigned char>(s[i]), b = static_cast<unsigned char>(s[i + 1]);
+    if ((a == 0xCC && b >= 0x80 && b <= 0xBF) || (a == 0xCD && b >= 0x80 && b <= 0xAF)) return true;
+  }
+  return false;
+}
+
 Readers splitting_backslashes(std::string_view name, std::uint16_t version_made_by, bool unicode_path) {
   if (unicode_path || name.find('/') != std::string_view::npos || name.find('\\') == std::string_view::npos) return 0;
   return kLibarchive | ((version_made_by >> 8) == 0 ? kUnzip : 0);
@@ -93,7 +105,10 @@ AttributeKinds attribute_kinds(std::uint16_t version_made_by, std::uint32_t attr
   // libarchive gives a Unix host's file type to what it writes: character and block devices
   // become device nodes; a socket and the undefined types (3, 5, 7, 9, 11, 13, 14, 15 << 12) come
   // out as a file of other bytes. A FIFO is written as a file, as by the others.
-  if (host == 3 && type != 0 && type != 0010000 && type != 0100000 && type != 0040000 && type != 0120000)
+  // An empty entry of a type other than a device comes out as the same empty file.
+  const bool device = type == 0020000 || type == 0060000;
+  if (host == 3 && type != 0 && type != 0010000 && type != 0100000 && type != 0040000 && type != 0120000 &&
+      (device || uncompressed_size > 0))
     k.special |= kLibarchive;
   // 7-Zip gives a FAT or NTFS host's whole attribute word to the extracted item (CItem::GetWinAttrib;
   // other hosts get none of the low half), and a file of 1 to 4,095 bytes whose attributes have

@@ -37,6 +37,11 @@ bool libarchive_reads_link(std::uint16_t method);
 // own end.
 bool libarchive_bounds_by_local_size(std::uint16_t method);
 
+// libarchive 3.6.2's LZMA reader fails on an entry that decodes to nothing ("lzma unknown error
+// 10"): Python's zipfile writes an empty file with ZIP_LZMA as 19 bytes of stream with its end
+// marker, which 7-Zip and Python read. 7-Zip itself stores empty files.
+bool libarchive_fails_lzma(std::uint16_t method, std::uint64_t uncompressed_size, std::uint64_t compressed_size);
+
 // ---- Version needed to extract (4.4.3; rule 19)
 
 // Python compares the directory's low byte with 63 and refuses the archive; unzip 6.0 skips an
@@ -82,6 +87,15 @@ inline constexpr Readers kNeedCodePageCharset = report::kJava;
 Readers splitting_backslashes(std::string_view name, std::uint16_t version_made_by, bool unicode_path);
 // The reader that decodes a UTF-8 name without bit 11 as CP437 (rule 52).
 inline constexpr Readers kDecodeWithoutFlagAsCp437 = report::kPython;
+// The reader that shows a name in a code page (not UTF-8, bit 11 clear) decoded as CP437 (rule 52).
+inline constexpr Readers kDecodeCodePageAsCp437 = report::kPython;
+// The reader that composes a decomposed (NFD) name with bit 11 set, as macOS writes them, into
+// NFC when it extracts: libarchive (measured with Archive Utility's layout; without bit 11 it
+// keeps the bytes).
+inline constexpr Readers kComposeDecomposedNames = report::kLibarchive;
+// A combining diacritical mark (U+0300-U+036F) in UTF-8: what an NFD name has and an NFC one
+// mostly does not.
+bool has_combining_mark(std::string_view utf8);
 // The reader that converts a name from an MS-DOS or OS/2 host from an OEM code page (rule 71).
 inline constexpr Readers kConvertOemNames = report::kUnzip;
 

@@ -99,7 +99,9 @@ class LegacyNamesTest(TempDirTest):
         p, doc = self.json_of("verify", path)
         self.assertEqual([(f["code"], f["entry"], f["severity"], f["readers"]) for f in doc["findings"]],
                          [("readers_lack_feature", "\\x9abersicht.txt", "info",
-                           {"refuse": [], "warn": [], "lack": ["java"]})])
+                           {"refuse": [], "warn": [], "lack": ["java"]}),
+                          ("name_charset_differs", "\\x9abersicht.txt", "warning",
+                           {"refuse": [], "warn": ["python"], "lack": []})])
 
     def test_cp437_names_read_from_a_pipe(self):
         path = self.bsdtar("CP437", ["Übersicht.txt"])

@@ -39,23 +39,10 @@ JOBS = min(2, os.cpu_count() or 1)
 # unzip's and 7-Zip's exit 1 names a warning both tools print for things no report calls damage
 # (e.g. unzip on a name it had to translate); the list is printed for a human to judge.
 WARNINGS_ARE_SOFT = True
-# Disagreements found on this corpus that wait for a fix in zipmedic's reader rules: each is
+# Disagreements found on this corpus that wait for a fix in zipmedic's reader rules (none now): each is
 # (archive pattern, reader, reason). They are printed, not failed, so that every other archive
 # keeps its guard; one that no longer happens is printed too, to be taken off this list.
-KNOWN = [
-    ("macos-*bit11-intl.zip", "bsdtar", "libarchive turns NFD names flagged UTF-8 into NFC (other bytes "
-     "for the same name); no finding names it"),
-    ("macos-sig-5855-intl.zip", "bsdtar", "as above"),
-    ("winexplorer-*intl.zip", "python", "zipfile shows a code-page name (bit 11 clear) decoded as CP437; "
-     "only java is named (lack)"),
-    ("winzip-7075*-intl.zip", "python", "as above"),
-    ("winzip-7075*-intl.zip", "unzip", "unzip, 7-Zip and libarchive show the 0x7075 Unicode Path name, "
-     "not the header's; no finding names them"),
-    ("winzip-7075*-intl.zip", "7z", "as above"),
-    ("winzip-7075*-intl.zip", "bsdtar", "as above"),
-    ("python-lzma*-mixed.zip", "bsdtar", "libarchive 3.6.2 refuses Python's LZMA stream of an empty file "
-     "(end marker, bit 1): 'lzma unknown error 10'; no finding names it"),
-]
+KNOWN = []
 # Reader ids in the report, as differential.py names the tools.
 READER_IDS = {"unzip": "unzip", "7zip": "7z", "7z": "7z", "libarchive": "bsdtar", "bsdtar": "bsdtar",
               "python": "python", "go": "go", "java": "java"}

@@ -247,21 +247,26 @@ TEST_CASE("judge: an entry's data against the witnesses that claim its CRC and s
 
 TEST_CASE("judge: the local header against the directory record") {
   run_entry_rows({
-      // docs/readers.md rule 31 says P and A refuse and unzip only warns (7-Zip only for hosts 0
-      // and 11; this is a Unix host); the code names the table's readers for every hard
-      // difference: refuse={unzip, 7-Zip, libarchive, Python}.
+      // Rule 31: Python refuses, libarchive extracts under the local name, unzip warns and takes
+      // the directory's; 7-Zip refuses only for hosts 0 and 11 (this is a Unix host).
       {"judge: a local header whose name differs is a cd_lfh_mismatch error and the entry damaged",
        [](scan::Entry& e) { e.lfh->name_differs = true; }, false,
-       {{Code::cd_lfh_mismatch, Severity::error, refuse(U | Z | A | P)}}, EntryStatus::damaged},
+       {{Code::cd_lfh_mismatch, Severity::error, ReaderGroups{A | P, U, 0}}}, EntryStatus::damaged},
+      {"judge: a local name that differs on an NTFS host is refused by 7-Zip too",
+       [](scan::Entry& e) {
+         e.lfh->name_differs = true;
+         e.version_made_by = 0x0B3F;
+         e.external_attr = 0x20;
+       },
+       false, {{Code::cd_lfh_mismatch, Severity::error, ReaderGroups{Z | A | P, U, 0}}}, EntryStatus::damaged},
       // Rule 33: unzip and libarchive decode with the local method, the others with the directory's.
-      // docs/readers.md rule 33 says ALL; the code names refuse={unzip, 7-Zip, libarchive, Python}.
       {"judge: a local header whose method differs is a cd_lfh_mismatch error and not the entry's own",
        [](scan::Entry& e) { e.lfh->method = zip::kStored; }, false,
-       {{Code::cd_lfh_mismatch, Severity::error, refuse(U | Z | A | P)}}, EntryStatus::damaged},
-      // docs/readers.md rule 35 says 7-Zip and Go; the code names unzip, 7-Zip, libarchive, Python.
+       {{Code::cd_lfh_mismatch, Severity::error, refuse(U | Z | A | P | G | J)}}, EntryStatus::damaged},
+      // Rule 35: 7-Zip ("Headers Error") and Go (a descriptor read where there is none).
       {"judge: bit 3 set locally and not in the directory is a cd_lfh_mismatch error",
        [](scan::Entry& e) { e.lfh->flags |= zip::kFlagDescriptor; }, false,
-       {{Code::cd_lfh_mismatch, Severity::error, refuse(U | Z | A | P)}}, EntryStatus::damaged},
+       {{Code::cd_lfh_mismatch, Severity::error, refuse(Z | G)}}, EntryStatus::damaged},
       // Rule 36: without bit 3, unzip and libarchive take the CRC from the local header. The
       // header is still the entry's own (same name, method and bit 3), so its data is judged.
       {"judge: a local CRC that differs without bit 3 is a cd_lfh_mismatch error, the data still judged",
@@ -284,24 +289,21 @@ TEST_CASE("judge: the local header against the directory record") {
       {"judge: bit 11 differing on an ASCII name is a warning for unzip",
        [](scan::Entry& e) { e.lfh->flags |= zip::kFlagUtf8; }, false,
        {{Code::cd_lfh_mismatch, Severity::warning, warn(U)}}, EntryStatus::ok},
-      // Python decodes each copy of a non-ASCII name with its own bit 11 and the two differ.
-      // docs/readers.md rule 32 says cd_lfh_mismatch (P A; U warns), and rule 34 says 7-Zip
-      // compares bit 11 unless both names are ASCII or the directory has it; the code names only
-      // refuse={Python}, warn={unzip} (flags_sevenzip_ignores always masks bit 11, libarchive is
-      // not named).
+      // Rule 32: Python and libarchive decode each copy of a non-ASCII name with its own bit 11
+      // and the two differ; unzip warns. (Rule 34 says 7-Zip compares bit 11 unless both names are
+      // ASCII or the directory has it; flags_sevenzip_ignores always masks bit 11.)
       {"judge: bit 11 set only locally on a non-ASCII UTF-8 name is an error for Python, a warning for unzip",
        [](scan::Entry& e) {
          rename(e, kUtf8Name);
          e.lfh->flags |= zip::kFlagUtf8;
        },
-       false, {{Code::cd_lfh_mismatch, Severity::error, ReaderGroups{P, U, 0}}}, EntryStatus::damaged},
-      // docs/readers.md rule 32 says P and A; the code names refuse={Python}, warn={unzip}.
+       false, {{Code::cd_lfh_mismatch, Severity::error, ReaderGroups{A | P, U, 0}}}, EntryStatus::damaged},
       {"judge: bit 11 set only in the directory on a non-ASCII UTF-8 name is an error for Python",
        [](scan::Entry& e) {
          rename(e, kUtf8Name);
          e.flags |= zip::kFlagUtf8;
        },
-       false, {{Code::cd_lfh_mismatch, Severity::error, ReaderGroups{P, U, 0}}}, EntryStatus::damaged},
+       false, {{Code::cd_lfh_mismatch, Severity::error, ReaderGroups{A | P, U, 0}}}, EntryStatus::damaged},
       // Rule 71: unzip converts a FAT host's name from an OEM code page unless that copy has bit 11
       // and its record an extra field. Here the directory's copy has both and is left alone, the
       // local copy (no extra) is converted: unzip warns "mismatching local filename" and goes on
@@ -755,7 +757,8 @@ TEST_CASE("judge: names across entries") {
        {{Code::name_invalid, Severity::error, refuse(J | P | A)}}},
       // Rule 51: without bit 11 the bytes are a code page's, which Java reads only when told it.
       {"judge: a code-page name without bit 11 is a feature Java lacks",
-       {[](scan::Entry& e) { rename(e, "\xff.txt"); }}, {{Code::readers_lack_feature, Severity::info, lack(J)}}},
+       {[](scan::Entry& e) { rename(e, "\xff.txt"); }},
+       {{Code::readers_lack_feature, Severity::info, lack(J)}, {Code::name_charset_differs, Severity::warning, warn(P)}}},
       // docs/readers.md rule 54 says a control byte is unsafe_path or name_invalid, severity
       // warning; the code makes it name_invalid naming refuse={unzip} (unzip drops the byte: another
       // name), an error.
