@@ -15,6 +15,7 @@
 #include "check/sysreptor_profile.h"
 #include "check/verifier.h"
 #include "crypt/sysreptor_crypt.h"
+#include "crypt/zip_crypto.h"
 #include "io/output.h"
 #include "io/source.h"
 #include "repair/repair.h"
@@ -475,16 +476,27 @@ std::string dos_time(std::uint32_t stamp) {
                      (time >> 5) & 63);
 }
 
+// How an entry is encrypted, as the list shows it: "-", "zipcrypto", "aes-128/192/256", "strong"
+// (PKWARE's, bit 6), or "?" for a scheme zipmedic does not know (an AES field it cannot read).
+std::string encryption_of(const scan::Entry& e) {
+  if (!e.encrypted()) return "-";
+  if (e.flags & zip::kFlagStrongEncryption) return "strong";
+  const auto s = zipcrypt::scheme_of(e);
+  if (s.kind == zipcrypt::Scheme::Kind::traditional) return "zipcrypto";
+  if (s.kind == zipcrypt::Scheme::Kind::aes) return fmt::format("aes-{}", 64 + 64 * unsigned(s.aes.strength));
+  return "?";
+}
+
 // The list's own text: what unzip -l and 7z l show, with a header and a totals line.
 void write_listing(std::ostream& os, const report::Report& r, const std::vector<std::uint32_t>& modified,
-                   bool from_directory) {
+                   const std::vector<std::string>& encryption, bool from_directory) {
   using report::paint;
   using report::Tone;
   std::string out = fmt::format("list: {} ({}), {}\n", r.archive_path, report::human_size(r.archive_size),
                                 from_directory ? "from the central directory"
                                                : "from a walk of the local headers (no central directory was read)");
-  out += paint(fmt::format("  {:>12} {:>12} {:>5}  {:<16}  {:<8} {:<8} {}", "size", "compressed", "ratio",
-                           "modified", "crc-32", "method", "name"),
+  out += paint(fmt::format("  {:>12} {:>12} {:>5}  {:<16}  {:<8} {:<8} {:<9} {}", "size", "compressed", "ratio",
+                           "modified", "crc-32", "method", "crypt", "name"),
                Tone::bold) +
          "\n";
   std::uint64_t size = 0, comp = 0;
@@ -497,16 +509,16 @@ void write_listing(std::ostream& os, const report::Report& r, const std::vector<
     const auto& e = r.entries[i];
     size += e.uncompressed_size;
     comp += e.compressed_size;
-    fmt::format_to(std::back_inserter(out), "  {:>12} {:>12} {:>5}  {:<16}  {:08x} {:<8} {}\n", e.uncompressed_size,
+    fmt::format_to(std::back_inserter(out), "  {:>12} {:>12} {:>5}  {:<16}  {:08x} {:<8} {:<9} {}\n", e.uncompressed_size,
                    e.compressed_size, ratio(e.uncompressed_size, e.compressed_size), dos_time(modified[i]), e.crc32, e.method,
-                   report::shown_name(e));
+                   encryption[i], report::shown_name(e));
     if (out.size() >= (64u << 10)) {
       os << out;
       out.clear();
     }
   }
-  out += fmt::format("  {:>12} {:>12} {:>5}  {:<16}  {:<8} {:<8} {}\n", size, comp, ratio(size, comp), "", "", "",
-                     report::count_of(r.entries.size(), "entry", "entries"));
+  out += fmt::format("  {:>12} {:>12} {:>5}  {:<16}  {:<8} {:<8} {:<9} {}\n", size, comp, ratio(size, comp), "", "", "",
+                     "", report::count_of(r.entries.size(), "entry", "entries"));
   out += fmt::format("  {} in {}, {} compressed\n", report::count_of(r.entries.size(), "entry", "entries"),
                      report::human_size(size), report::human_size(comp));
   for (const auto& f : r.findings) {
@@ -567,9 +579,11 @@ Exit list_in(Run& run) {
     if (in.encrypted && !in.tag_ok) r.add(tag_finding(archive, false));
     add_volume_facts(in, r);
     std::vector<std::uint32_t> stamps;
+    std::vector<std::string> encryption;
     std::uint64_t size = 0, comp = 0;
     r.entries.reserve(entries.size());
     stamps.reserve(entries.size());
+    encryption.reserve(entries.size());
     for (const auto& e : entries) {
       auto row = scan::to_row(e);
       if (from_directory) row.status = report::EntryStatus::unchecked;
@@ -577,18 +591,23 @@ Exit list_in(Run& run) {
       comp += row.compressed_size;
       r.entries.push_back(std::move(row));
       stamps.push_back(std::uint32_t(e.mod_date) << 16 | e.mod_time);
+      encryption.push_back(encryption_of(e));
     }
     r.stats = {{"entries", entries.size()}, {"uncompressed_bytes", size}, {"compressed_bytes", comp}};
     std::vector<scan::Entry>().swap(entries);  // the rows are all that is shown from here on
-    r.extra["list"] = {{"source", from_directory ? "directory" : "walk"}, {"modified", nlohmann::json::array()}};
+    r.extra["list"] = {{"source", from_directory ? "directory" : "walk"},
+                       {"modified", nlohmann::json::array()},
+                       {"encryption", nlohmann::json::array()}};
     if (o.json) {
       auto& modified = r.extra["list"]["modified"];
       for (auto t : stamps) modified.push_back(t >> 16 ? nlohmann::json(dos_time(t)) : nlohmann::json(nullptr));
+      auto& crypt = r.extra["list"]["encryption"];
+      for (const auto& c : encryption) crypt.push_back(c);
     }
     r.decide_verdict();
     if (!o.json && !o.quiet) {
       r.settle_display_names();
-      write_listing(*run.out, r, stamps, from_directory);
+      write_listing(*run.out, r, stamps, encryption, from_directory);
       run.out->flush();
       run.emitted = true;
       run.verdict = r.verdict;

@@ -220,3 +220,31 @@ class Password(TempDirTest):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class ListEncryption(TempDirTest):
+    def test_list_shows_how_each_entry_is_encrypted(self):
+        # The crypt column and JSON list.encryption: what a restore will need (a password, and
+        # which readers can use it), read from the flags and the AES field (0x9901) alone.
+        for fixture, want in (("7zip-aes128.zip", "aes-128"), ("7zip-aes256.zip", "aes-256"),
+                              ("7zip-zipcrypto.zip", "zipcrypto"), ("infozip-zipcrypto-file.zip", "zipcrypto")):
+            with self.subTest(fixture=fixture):
+                path = os.path.join(FIXTURES, "encrypted", fixture)
+                p = subprocess.run([ZIPMEDIC, "list", path], capture_output=True)
+                self.assertEqual(p.returncode, 0, p.stderr)
+                lines = p.stdout.decode().splitlines()
+                self.assertIn("crypt", lines[1])
+                rows = [l for l in lines[2:] if l.strip() and not l.strip().endswith(("entry", "entries"))
+                        and "compressed" not in l]
+                self.assertTrue(rows)
+                # Writers leave folders unencrypted.
+                self.assertTrue(all((" %s " % ("-" if r.endswith("/") else want)) in r for r in rows), rows)
+                p = subprocess.run([ZIPMEDIC, "list", "--json", path], capture_output=True)
+                doc = json.loads(p.stdout)
+                self.assertEqual([c for c, e in zip(doc["list"]["encryption"], doc["entries"])
+                                  if not e["name"].endswith("/")], [want] * sum(
+                                      1 for e in doc["entries"] if not e["name"].endswith("/")))
+                self.assertEqual(len(doc["list"]["encryption"]), len(doc["entries"]))
+        p = subprocess.run([ZIPMEDIC, "list", "--json", os.path.join(FIXTURES, "7zip-deflate.zip")], capture_output=True)
+        self.assertEqual(set(json.loads(p.stdout)["list"]["encryption"]), {"-"})
+
