@@ -838,9 +838,9 @@ void NameJudge::finish(const NameOf& name_of, std::vector<report::Finding>& out)
                     report::printable_name(name), code_page_ == 1 ? "is" : "are"),
         report::lacking(readers::kNeedCodePageCharset)));
   }
-  note(code_page_, first_code_page_, readers::kDecodeCodePageAsCp437,
-       "is in a code page, not UTF-8 (bit 11 clear), which Python decodes as CP437",
-       "are in a code page, not UTF-8 (bit 11 clear), which Python decodes as CP437");
+  note(code_page_, first_code_page_, readers::kShowCodePageNamesOtherwise,
+       "is in a code page, not UTF-8 (bit 11 clear), which Python decodes as CP437 and unzip converts or trims",
+       "are in a code page, not UTF-8 (bit 11 clear), which Python decodes as CP437 and unzip converts or trims");
   note(decomposed_, first_decomposed_, readers::kComposeDecomposedNames,
        "is decomposed (NFD, as macOS writes names), which libarchive composes (NFC) when it extracts",
        "are decomposed (NFD, as macOS writes names), which libarchive composes (NFC) when it extracts");

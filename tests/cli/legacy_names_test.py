@@ -101,7 +101,7 @@ class LegacyNamesTest(TempDirTest):
                          [("readers_lack_feature", "\\x9abersicht.txt", "info",
                            {"refuse": [], "warn": [], "lack": ["java"]}),
                           ("name_charset_differs", "\\x9abersicht.txt", "warning",
-                           {"refuse": [], "warn": ["python"], "lack": []})])
+                           {"refuse": [], "warn": ["unzip", "python"], "lack": []})])
 
     def test_cp437_names_read_from_a_pipe(self):
         path = self.bsdtar("CP437", ["Übersicht.txt"])
