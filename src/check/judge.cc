@@ -187,7 +187,6 @@ bool judge_local_against_directory(Judging& j) {
     g.refuse |= kAllReaders;  // rule 33: unzip and libarchive decode with the local method
   }
   const std::uint16_t differ = l.flags ^ e.flags;
-  const std::string flags = fmt::format("flags {:04x} locally, {:04x} in the directory", l.flags, e.flags);
   if (differ & ~(readers::flags_sevenzip_ignores(e.method) | zip::kFlagDescriptor)) g.refuse |= kSevenZip;  // rule 34
   if (differ & zip::kFlagDescriptor) g.refuse |= kSevenZip | kGo;                                            // rule 35
   if (differ & zip::kFlagUtf8) {
@@ -196,7 +195,7 @@ bool judge_local_against_directory(Judging& j) {
     if (!ascii) g.refuse |= kPython | kLibarchive;
   }
   if (differ & ~(readers::flags_sevenzip_ignores(e.method) & ~(zip::kFlagDescriptor | zip::kFlagUtf8)))
-    diffs.push_back(flags);
+    diffs.push_back(fmt::format("flags {:04x} locally, {:04x} in the directory", l.flags, e.flags));
   if (!ascii && !l.name_differs && unzip_converts_one_name(e, l)) {
     diffs.push_back("the name, as unzip reads it (it converts one copy from an MS-DOS code page and not the other)");
     g.warn |= kUnzip;  // rule 71
@@ -223,9 +222,9 @@ bool judge_local_against_directory(Judging& j) {
   return true;
 }
 
-// The local header against the directory (4.3.7 vs 4.3.12). False when the header is not this
-// entry's own: the bytes behind it are then another entry's, and judging them as this one would
-// only add noise.
+// The local header itself (4.3.7), and against the directory when there is one. False when the
+// header is not this entry's own: the bytes behind it are then another entry's, and judging them
+// as this one would only add noise.
 bool judge_local_header(Judging& j) {
   Entry& e = j.e;
   const scan::LocalClaim& l = *e.lfh;
