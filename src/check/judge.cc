@@ -32,9 +32,10 @@ struct Judging {
     // A reader that lacks the entry's method or encryption cannot read the entry anyway: its
     // refusal of what this finding describes is moot (the verdict contract), and it goes to the
     // readers that lack the feature.
-    if (const report::Readers moot =
-            f.readers.refuse & (readers::lacking_method(e.method) | readers::lacking_encryption(e.flags, e.method))) {
+    if (const report::Readers moot = (f.readers.refuse | f.readers.warn) &
+                                     (readers::lacking_method(e.method) | readers::lacking_encryption(e.flags, e.method))) {
       f.readers.refuse &= ~moot;
+      f.readers.warn &= ~moot;
       f.readers.lack |= moot;
       f.severity = report::severity_of(c, f.readers);
     }
@@ -131,7 +132,9 @@ void judge_attributes(Judging& j) {
 void judge_directory_record(Judging& j) {
   Entry& e = j.e;
   const unsigned version = e.version_needed & 0xFF;
-  if (const report::Readers refuse = readers::refusing_version(e.version_needed, e.method))
+  // A reader that lacks the method cannot refuse its version (the verdict contract).
+  if (const report::Readers refuse = readers::refusing_version(e.version_needed, e.method) &
+                                     ~readers::lacking_method(e.method))
     j.add(Code::version_unsupported, e.lfh_offset,
           fmt::format("the directory says version {}.{} is needed to extract it; {} refuse{} that", version / 10,
                       version % 10, report::reader_names(refuse), __builtin_popcount(refuse) == 1 ? "s" : ""),
@@ -214,7 +217,7 @@ bool judge_local_against_directory(Judging& j) {
   std::string msg = "the local header disagrees with the directory: ";
   for (std::size_t i = 0; i < diffs.size(); ++i) msg += (i ? "; " : "") + diffs[i];
   j.add(Code::cd_lfh_mismatch, e.lfh_offset, msg, g);
-  if (j.out.back().severity == report::Severity::error && !local_header_is_its_own(e)) {
+  if (!local_header_is_its_own(e)) {
     e.extent_known = false;
     if (e.end_offset < e.data_offset) e.end_offset = e.data_offset;
     return false;
@@ -658,14 +661,19 @@ void judge_features(const std::vector<Entry>& entries, std::vector<report::Findi
 namespace {
 // The name each reader restores when a Unicode Path field (0x7075) is there (rule 57). Fields that
 // agree, and that some readers ignore, give the same bytes under two names: a warning naming the
-// readers that take the field's name, not the header's (which the report shows). Fields that disagree (one header only, another version, a
-// different text locally) give three names from inconsistent data: damage.
+// readers that take the field's name, not the header's (which the report shows). Fields that
+// disagree (one header only, another version or text locally) make readers restore names from
+// inconsistent data, as the "My ZIP isn't your ZIP" constructions do: damage.
 void judge_unicode_path(const Entry& e, std::vector<report::Finding>& out) {
+  // Without the entry's own local header there is no local copy to weigh.
+  if (!e.lfh || e.lfh->name_differs) return;
   const auto central = unicode_extra(e.cd_extra(), kUnicodePathId, e.name);
   const auto local = unicode_extra(e.lfh_extra(), kUnicodePathId, e.name, true);
   if (!central && !local) return;
   const std::string& by_directory = central ? *central : e.name;
   const std::string& by_local = local ? *local : e.name;
+  // Info-ZIP writes the field for non-ASCII names; most often it repeats the name.
+  if (by_directory == e.name && by_local == e.name) return;
   const auto shown = [](const std::string& n) { return report::printable_name(n); };
   if (by_directory == by_local) {
     out.push_back(make_finding(Code::name_charset_differs, e.name, e.lfh_offset,

@@ -152,8 +152,9 @@ bool elf_stub(std::span<const std::uint8_t> h, std::uint64_t len) {
   const std::uint64_t ehsize = u16(tail), phentsize = u16(tail + 2), phnum = u16(tail + 4),
                       shentsize = u16(tail + 6), shnum = u16(tail + 8);
   if (ehsize != (wide ? 64u : 52u) || u16(16) == 0) return false;
-  if (phnum && (phentsize != (wide ? 56u : 32u) || phoff + phnum * phentsize > len)) return false;
-  if (shnum && (shentsize != (wide ? 64u : 40u) || shoff + shnum * shentsize > len)) return false;
+  // The tables must lie within the prefix; offsets from the file are checked without overflow.
+  if (phnum && (phentsize != (wide ? 56u : 32u) || phoff > len || phnum * phentsize > len - phoff)) return false;
+  if (shnum && (shentsize != (wide ? 64u : 40u) || shoff > len || shnum * shentsize > len - shoff)) return false;
   return phnum || shnum;
 }
 }  // namespace
@@ -169,6 +170,8 @@ bool sevenzip_parses_stub(std::span<const std::uint8_t> h, std::uint64_t len) {
 
 bool sevenzip_claims_by_name(std::string_view path) {
   if (path.empty() || path == "-") return true;
+  // A SysReptor backup (.zip.crypt) is judged as the .zip it decrypts to.
+  if (path.ends_with(".crypt")) path.remove_suffix(6);
   const auto slash = path.rfind('/');
   const std::string_view base = slash == std::string_view::npos ? path : path.substr(slash + 1);
   const auto dot = base.rfind('.');

@@ -1,7 +1,8 @@
 // What each of the six readers of the verdict contract (unzip 6.0, 7-Zip, libarchive, Python's
 // zipfile, Go's archive/zip, Java's ZipFile) does with a case: the one home of that knowledge.
-// The judge, repair's plan, restore and docs/readers.md consult these rules; none of them keeps
-// a copy. Every rule cites its row in docs/readers.md, which cites the reader's source. Nothing
+// The judge, repair's plan, restore and docs/readers.md consult these rules; the reader sets that
+// single findings name (end_judge.cc, the local header's rules 31-36 in judge.cc) are still written
+// where those findings are made. Every rule cites its row in docs/readers.md, which cites the reader's source. Nothing
 // here decides a verdict: a rule says which readers refuse, warn about or lack something, and the
 // judge turns that into findings (docs/design.md, "The verdict contract").
 #pragma once
@@ -16,8 +17,9 @@ namespace zm::check::readers {
 using report::Readers;
 
 // The three ways a reader can meet what a finding describes (docs/design.md): it refuses it or
-// reads other bytes or another name (damage), it complains but reads the same bytes under the
-// same name (a warning), or it lacks the feature (a note).
+// reads other bytes or a name from inconsistent data (damage), it complains, or shows the same
+// name bytes in another charset or form, but reads the same bytes (a warning), or it lacks the
+// feature (a note).
 using report::ReaderGroups;
 
 // ---- Methods and encryption (docs/readers.md, table 2)

@@ -147,14 +147,18 @@ void summarize(const Run& run, const report::Report& r) {
   if (!run.many && !run.o.json && !run.o.quiet && run.out == &std::cout && ::isatty(STDOUT_FILENO) &&
       ::isatty(STDERR_FILENO))
     return;
+  // Under --strict a warning failed the run when no error did: that warning is the reason.
+  const auto failing = r.count(report::Severity::error) || !run.o.strict ? report::Severity::error
+                                                                        : report::Severity::warning;
   for (const auto& f : r.findings) {
-    if (f.severity != report::Severity::error) continue;
+    if (f.severity != failing) continue;
     std::string where = r.archive_path;
     if (f.entry) where += fmt::format(": entry '{}'", report::shown_entry(f));
     if (f.offset) where += fmt::format(" at offset {}", *f.offset);
-    std::size_t more = r.count(report::Severity::error) - 1;
+    const std::size_t more = r.count(failing) - 1;
+    const char* kind = failing == report::Severity::error ? "error" : "warning";
     fmt::print(stderr, "zipmedic: {}: {}: {}{}\n", where, f.code, f.message,
-               more ? fmt::format(" (and {} more error{})", more, more == 1 ? "" : "s") : "");
+               more ? fmt::format(" (and {} more {}{})", more, kind, more == 1 ? "" : "s") : "");
     return;
   }
 }

@@ -30,9 +30,10 @@ std::string reader_names(Readers r);
 const char* reader_id(Reader r);
 
 // The readers a finding concerns, by what each does with what it describes (the verdict
-// contract, docs/design.md): `refuse` refuse it, or read other bytes or another name (damage);
-// `warn` complain but read the same bytes under the same name (a warning); `lack` lack the feature
-// (a note). check/readers says which reader is in which group; docs/readers.md cites why.
+// contract, docs/design.md): `refuse` refuse it, or read other bytes or a name from inconsistent
+// data (damage); `warn` complain, or show the same name bytes in another charset or form, but read
+// the same bytes (a warning); `lack` lack the feature (a note). check/readers says which reader
+// is in which group; docs/readers.md cites why.
 struct ReaderGroups {
   Readers refuse = 0, warn = 0, lack = 0;
   bool empty() const { return !(refuse | warn | lack); }

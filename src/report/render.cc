@@ -169,8 +169,8 @@ void write_text(std::ostream& os, const Report& r, bool verbose) {
                          kind->count - 1 > kind->examples.size() ? ", ..." : "");
     }
     out += "\n";
-    // As the rows: a million entries of CP437 names are a million name_invalid findings, whose
-    // text held at once took 280 MiB more than the verification.
+    // As the rows: a million findings (a million unsafe names, with --verbose), whose text held at
+    // once took 280 MiB more than the verification.
     if (out.size() >= (64u << 10)) {
       os << out;
       out.clear();

@@ -50,6 +50,7 @@ Severity severity_of(Code code, const ReaderGroups& g) {
 
 Finding make_finding(Code code, std::optional<std::string> entry, std::optional<std::uint64_t> offset,
                      std::string message, ReaderGroups readers) {
+  readers.warn &= ~readers.refuse;  // a reader that refuses is not also one that only warns
   return Finding{code, severity_of(code, readers), std::move(entry), offset, std::move(message), readers};
 }
 
