@@ -110,7 +110,6 @@ inline constexpr Readers kConvertOemNames = report::kUnzip;
 // Go and Java none: they restore the header's name.
 inline constexpr Readers kUnicodePathFromDirectory = report::kUnzip | report::kSevenZip;
 inline constexpr Readers kUnicodePathFromLocal = report::kLibarchive;
-inline constexpr Readers kUnicodePathIgnored = report::kPython | report::kGo | report::kJava;
 
 // ---- Attributes (4.4.15; rules 65-67, 71-75)
 
