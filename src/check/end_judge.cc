@@ -52,9 +52,28 @@ void judge_other_end_records(EndJudging& j) {
                       *r.earlier_end_record, r.eocd_offset));
 }
 
+// The classic end record's disk numbers and counts, a field of all ones deferring to the ZIP64
+// end record when there is one (4.4.1.4): a ZIP64 archive may say disk 65535 there, and all six
+// readers then take the ZIP64 record's value.
+struct DiskValues {
+  std::uint64_t disk, cd_disk, entries_on_disk, entries_total;
+};
+DiskValues classic_disk_values(const scan::EndRecords& r) {
+  const auto& e = r.eocd;
+  DiskValues v{e.disk, e.cd_disk, e.entries_on_disk, e.entries_total};
+  if (!r.zip64) return v;
+  const auto& z = *r.zip64;
+  if (e.disk == zip::kMax16) v.disk = z.disk;
+  if (e.cd_disk == zip::kMax16) v.cd_disk = z.cd_disk;
+  if (e.entries_on_disk == zip::kMax16) v.entries_on_disk = z.entries_on_disk;
+  if (e.entries_total == zip::kMax16) v.entries_total = z.entries_total;
+  return v;
+}
+
 // The classic end record's disk numbers and counts (4.3.16).
 void judge_classic_disks(EndJudging& j) {
   const auto& r = j.r;
+  const DiskValues v = classic_disk_values(r);
   if (r.disks) {
     // A split set (8.5): the end record is on the last volume and counts the volumes before it;
     // the directory may start on an earlier volume, so this volume holds only some of its records.
@@ -64,22 +83,22 @@ void judge_classic_disks(EndJudging& j) {
     if ((r.eocd.cd_disk != 0xFFFF && r.eocd.cd_disk > r.eocd.disk) || r.eocd.entries_on_disk > r.eocd.entries_total)
       j.add(Code::eocd_inconsistent, r.eocd_offset,
             "the end record's volume numbers or entry counts disagree with each other");
-  } else if (r.eocd.entries_on_disk != r.eocd.entries_total || r.eocd.disk != r.eocd.cd_disk) {
-    if (r.eocd.disk == 0 && r.eocd.entries_on_disk == r.eocd.entries_total)
+  } else if (v.entries_on_disk != v.entries_total || v.disk != v.cd_disk) {
+    if (v.disk == 0 && v.entries_on_disk == v.entries_total)
       // Only the directory's disk number is off: unzip warns and reads on, the others ignore it
       // (measured: unzip, 7-Zip, bsdtar, Python, Go and Java read every entry); libarchive then
       // walks the local headers, which the judge weighs through libarchive_walks.
       j.out.push_back(make_finding(Code::eocd_inconsistent, std::nullopt, r.eocd_offset,
                                    fmt::format("the end record says the directory starts on disk {} of a "
                                                "single-volume archive",
-                                               r.eocd.cd_disk),
+                                               v.cd_disk),
                                    report::warning(report::kUnzip)));
     else
       j.add(Code::eocd_inconsistent, r.eocd_offset, "the end record describes a multi-disk archive or disagrees with itself");
-  } else if (r.eocd.disk != 0) {
+  } else if (v.disk != 0) {
     // 7-Zip refuses a single-volume archive that calls itself another disk; unzip warns (rule 22).
     j.add(Code::disk_number_nonzero, r.eocd_offset,
-          fmt::format("the end record says this is disk {} of a single-volume archive", r.eocd.disk));
+          fmt::format("the end record says this is disk {} of a single-volume archive", v.disk));
   }
 }
 

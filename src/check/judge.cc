@@ -76,12 +76,20 @@ void judge_attributes(Judging& j) {
                         e.uncompressed_size, report::reader_names(k.directory),
                         __builtin_popcount(k.directory) == 1 ? "s" : ""),
             k.directory);
-    else
+    else if (!k.dos_directory_only)
       j.add(Code::entry_kind_differs, e.lfh_offset,
-            fmt::format("its attributes mark it as a directory though its name has no trailing '/': {} make{} a "
+            fmt::format("its Unix mode marks it as a directory though its name has no trailing '/': {} make{} a "
                         "directory of it, the others an empty file",
                         report::reader_names(k.directory), __builtin_popcount(k.directory) == 1 ? "s" : ""),
             k.directory);
+    else
+      // Only the MS-DOS directory bit (0x10), as Windows tools set it on folders: nothing is lost
+      // either way, the readers only disagree on folder or empty file (docs/readers.md, rule 65).
+      j.add(Code::entry_kind_differs, e.lfh_offset,
+            fmt::format("its MS-DOS attributes mark it as a directory though its name has no trailing '/': {} "
+                        "make{} a directory of it, the others an empty file",
+                        report::reader_names(k.directory), __builtin_popcount(k.directory) == 1 ? "s" : ""),
+            report::warning(k.directory));
   }
   // A Unix link mode in the high half comes first for 7-Zip (IsLinuxSymLink): rule 67 says it.
   if (k.reparse && !k.directory && !(k.symlink & report::kSevenZip))
@@ -734,6 +742,12 @@ NameJudge::Facts NameJudge::examine(const Entry& e, std::vector<report::Finding>
                            msg.empty() ? "" : "; ", report::reader_names(split), __builtin_popcount(split) == 1 ? "s" : "");
       out.push_back(make_finding(Code::name_invalid, e.name, e.lfh_offset, msg, {refuse, split & ~refuse, 0}));
     }
+    if (const report::Readers renaming = uname ? 0 : readers::renaming_dot_leaf(e.name))
+      out.push_back(make_finding(Code::name_invalid, e.name, e.lfh_offset,
+                                 fmt::format("the name's last component is '.': {} write the file under another name "
+                                             "or not at all, the others under this one",
+                                             report::reader_names(renaming)),
+                                 report::refusing(renaming)));
   }
   // Non-ASCII names that some readers decode another way (docs/readers.md, rules 52 and 71): one
   // note for the archive, naming the first such entry.

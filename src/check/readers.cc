@@ -73,6 +73,11 @@ Readers refusing_name(bool utf8, bool control, bool flag_utf8, bool unicode_path
   return refuse;
 }
 
+Readers renaming_dot_leaf(std::string_view name) {
+  if (name == ".") return kUnzip | kSevenZip | kLibarchive;
+  return name.size() >= 2 && name.ends_with("/.") ? kUnzip | kSevenZip : 0;
+}
+
 bool has_combining_mark(std::string_view s) {
   for (std::size_t i = 0; i + 1 < s.size(); ++i) {
     const auto a = static_cast<unsigned char>(s[i]), b = static_cast<unsigned char>(s[i + 1]);
@@ -96,6 +101,7 @@ AttributeKinds attribute_kinds(std::uint16_t version_made_by, std::uint32_t attr
   if (((host == 0 || host == 6 || host == 11 || host == 14) && dos_dir) || (host == 3 && type == 0040000))
     k.directory |= kSevenZip;
   if ((host == 0 && dos_dir) || (host == 3 && type == 0040000)) k.directory |= kLibarchive;
+  k.dos_directory_only = k.directory && !(host == 3 && type == 0040000);
   if (type == 0120000) {
     // unzip's SYMLINK_HOST: VMS, Unix, Atari, BeOS, AtheOS; 7-Zip: FAT, Unix, NTFS; libarchive: Unix.
     if (host == 2 || host == 3 || host == 5 || host == 16 || host == 30) k.symlink |= kUnzip;

@@ -78,6 +78,11 @@ bool unzip_converts(const NameCopy& copy);
 // that is not UTF-8 is refused by Java, Python and libarchive; unzip drops control bytes from
 // names unless a Unicode Path field names the entry.
 Readers refusing_name(bool utf8, bool control, bool flag_utf8, bool unicode_path);
+// The readers that write a file whose last name component is "." ("d/.", ".") under another
+// name: unzip and 7-Zip make "d/./" a folder and write the data to "d/_"; libarchive cannot
+// replace the folder "." with a file. Measured on unzip 6.0, 7-Zip 26.02, bsdtar 3.6.2; Python,
+// Go and Java keep the name ("My ZIP isn't your ZIP", USENIX Security 2025).
+Readers renaming_dot_leaf(std::string_view name);
 // Java decodes names (and comments) without bit 11 in the charset it is given, UTF-8 unless told
 // otherwise, and refuses the whole archive when one fails: a name in a code page (CP437, CP866,
 // CP932 ...) needs `new ZipFile(file, charset)`, a feature its caller must supply (rule 51).
@@ -122,6 +127,7 @@ struct AttributeKinds {
   Readers special = 0;    // libarchive: a device node, or a file of other bytes
   Readers skipped = 0;    // unzip: a volume label, never extracted on Unix
   Readers reparse = 0;    // 7-Zip: the data taken as a Windows reparse point
+  bool dos_directory_only = false;  // `directory` comes from the MS-DOS bit 0x10, not a Unix mode
 };
 AttributeKinds attribute_kinds(std::uint16_t version_made_by, std::uint32_t external_attr,
                                std::uint64_t uncompressed_size);

@@ -110,6 +110,69 @@ class ReaderRules(TempDirTest):
             p, out = self.extract(tool, path)
             self.assertTrue(os.path.isdir(os.path.join(out, lay.infos[k].filename)), tool)
 
+    # Rule 65 with the MS-DOS bit alone, as Windows tools mark folders: 7-Zip and libarchive make a
+    # folder of the empty entry, the others an empty file; no byte differs, so it is a warning.
+    def test_an_empty_file_with_the_ms_dos_directory_bit_is_a_warning(self):
+        data = read("java-jar.zip")  # host 0 (MS-DOS), as jar writes
+        lay = Layout(data)
+        k = next(i for i, x in enumerate(lay.infos) if x.file_size == 0 and not x.filename.endswith("/"))
+        name = lay.infos[k].filename
+        path, p, doc = self.verify(set_attr(data, lay, k, 0x10))
+        self.assertEqual(p.returncode, 0, p.stderr.decode())
+        hits = findings(doc, "entry_kind_differs")
+        self.assertEqual([(f["entry"], f["severity"], sorted(f["readers"]["warn"]), f["readers"]["refuse"]) for f in hits],
+                         [(name, "warning", ["7zip", "libarchive"], [])])
+        self.assertEqual(run("verify", "--strict", path).returncode, 1)
+        for tool in ("7z", "bsdtar", "unzip"):
+            need(tool)
+            q, out = self.extract(tool, path)
+            self.assertEqual(os.path.isdir(os.path.join(out, name)), tool != "unzip", tool)
+
+    # Rule 78: a file named "d/." is written as "d/_" by unzip and 7-Zip; "." alone is not written
+    # by libarchive either. "a/./b" and a folder "e/./" are read alike.
+    def test_a_file_whose_last_component_is_a_dot_is_written_elsewhere_by_unzip_and_7zip(self):
+        def archive(name):
+            b = io.BytesIO()
+            with zipfile.ZipFile(b, "w") as z:
+                z.writestr(name, b"" if name.endswith("/") else b"hello")
+                z.writestr("ok.txt", b"x")
+            return b.getvalue()
+        path, _ = self.assert_damaged(archive("d/."), "name_invalid", ["unzip", "7zip"], "d/.")
+        for tool in ("unzip", "7z"):
+            need(tool)
+            p, out = self.extract(tool, path)
+            self.assertFalse(os.path.isfile(os.path.join(out, "d", ".")), tool)
+            self.assertTrue(os.path.isdir(os.path.join(out, "d")), tool)
+            self.assertEqual(sorted(os.listdir(os.path.join(out, "d"))), ["_"], tool)
+        self.assert_damaged(archive("."), "name_invalid", ["unzip", "7zip", "libarchive"], ".")
+        for name in ("a/./b.txt", "e/./", "f."):
+            with self.subTest(name=name):
+                self.assertEqual(run("verify", self.write("ok.zip", archive(name))).returncode, 0)
+
+    # Rule 4 through a ZIP64 end record: 0xFFFF in the classic record's disk fields defers to it
+    # (4.4.1.4), and every reader reads the archive; without one, 7-Zip looks for another volume.
+    def test_a_zip64_archive_whose_classic_end_record_says_disk_65535_is_read_by_all(self):
+        data = read("infozip-pipe.zip")
+        for z64, fields in ((True, (4,)), (True, (4, 6)), (False, (4, 6))):
+            b = bytearray(with_zip64_end(data) if z64 else data)
+            end = b.rfind(b"PK\x05\x06")
+            for f in fields:
+                struct.pack_into("<H", b, end + f, 0xFFFF)
+            with self.subTest(zip64=z64, fields=fields):
+                path = self.write("d.zip", bytes(b))
+                need("7z")
+                seven = subprocess.run(["7z", "t", path], capture_output=True, stdin=subprocess.DEVNULL)
+                if z64:
+                    self.assertEqual(run("verify", path).returncode, 0)
+                    self.assertEqual(seven.returncode, 0, seven.stdout[-300:])
+                    for cmd in (["unzip", "-tqq", path], ["bsdtar", "-tf", path],
+                                ["/usr/bin/python3", "-m", "zipfile", "-t", path]):
+                        need(cmd[0])
+                        self.assertEqual(subprocess.run(cmd, capture_output=True).returncode, 0, cmd)
+                else:
+                    self.assert_damaged(bytes(b), "disk_number_nonzero", ["7zip"])
+                    self.assertNotEqual(seven.returncode, 0)
+
     # Rule 72: DOS attribute 0x08 on a file of an MS-DOS host (Java's jar writes host 0).
     def test_a_volume_label_attribute_makes_unzip_skip_the_entry(self):
         data = read("java-jar.zip")

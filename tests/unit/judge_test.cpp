@@ -443,11 +443,22 @@ TEST_CASE("judge: what the attributes make of an entry") {
          e.external_attr = 0x10;
        },
        false, {{Code::directory_with_data, Severity::error, refuse(Z | A)}}, EntryStatus::damaged},
-      // Rule 65: an empty one becomes a directory for 7-Zip and libarchive, an empty file for the others.
-      {"judge: an MS-DOS directory bit on an empty file is entry_kind_differs for 7-Zip and libarchive",
+      // Rule 65: an empty one becomes a directory for 7-Zip and libarchive, an empty file for the
+      // others; no byte differs, and Windows tools mark folders this way: a warning.
+      {"judge: an MS-DOS directory bit on an empty file is an entry_kind_differs warning for 7-Zip and libarchive",
        [](scan::Entry& e) {
          e.version_made_by = kFat20;
          e.external_attr = 0x10;
+         e.compressed_size = e.lfh->compressed_size = e.decoded->consumed = 2;
+         e.uncompressed_size = e.lfh->uncompressed_size = e.decoded->produced = 0;
+         e.crc32 = e.lfh->crc32 = e.decoded->crc = 0;
+       },
+       false, {{Code::entry_kind_differs, Severity::warning, warn(Z | A)}}, EntryStatus::ok},
+      // A Unix directory mode on an empty file without a trailing '/' stays damage.
+      {"judge: a Unix directory mode on an empty file is entry_kind_differs for 7-Zip and libarchive",
+       [](scan::Entry& e) {
+         e.version_made_by = 3 << 8 | 20;
+         e.external_attr = 040755u << 16;
          e.compressed_size = e.lfh->compressed_size = e.decoded->consumed = 2;
          e.uncompressed_size = e.lfh->uncompressed_size = e.decoded->produced = 0;
          e.crc32 = e.lfh->crc32 = e.decoded->crc = 0;
