@@ -512,13 +512,19 @@ void judge_layout(std::vector<Extent>& placed, const NameOf& name_of, const scan
     for (const auto& h : found) {
       // libarchive's walk ends at the directory's first record.
       const bool walked = end.libarchive_walks && h.offset < end.cd_start;
-      // Rule 46 with rule 47: an extra file for a walking libarchive.
+      // Rule 46 with rule 47: an extra file for a walking libarchive. Rule 79: 7-Zip walks too
+      // when the file's first bytes are a local header no directory record points at.
+      const report::Readers walkers =
+          (walked ? report::kLibarchive : 0) | (readers::sevenzip_walks_from(h.offset) ? report::kSevenZip : 0);
+      const bool one = __builtin_popcount(walkers) == 1;
       out.push_back(make_finding(Code::unreferenced_local_header, h.name, h.offset,
                                  fmt::format("a local header {} that no directory entry points to{}", where,
-                                             walked ? ": libarchive, which reads the local headers "
-                                                      "of this archive, extracts it as another file"
-                                                    : ""),
-                                 walked ? report::refusing(report::kLibarchive) : report::ReaderGroups{}));
+                                             walkers ? fmt::format(": {}, which read{} the local headers of this "
+                                                                   "archive, extract{} it as another file",
+                                                                   report::reader_names(walkers), one ? "s" : "",
+                                                                   one ? "s" : "")
+                                                     : ""),
+                                 walkers ? report::refusing(walkers) : report::ReaderGroups{}));
     }
     if (found.empty() && plain)
       out.push_back(make_finding(Code::gap_bytes, std::nullopt, from,

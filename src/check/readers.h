@@ -78,6 +78,13 @@ bool unzip_converts(const NameCopy& copy);
 // that is not UTF-8 is refused by Java, Python and libarchive; unzip drops control bytes from
 // names unless a Unicode Path field names the entry.
 Readers refusing_name(bool utf8, bool control, bool flag_utf8, bool unicode_path);
+// 7-Zip opens a file that starts with a local header by reading that header, and when no
+// directory record points at it (with the same flags, sizes and name: AreItemsEqual), reads the
+// local headers front to back instead of the directory, and the directory that follows the last
+// of them (ZipIn.cpp, CInArchive::ReadHeaders, "LOCALS-CD-MODE"): an unreferenced local header
+// at offset 0 is an extra file for it, and a whole archive there is the one it reads.
+inline bool sevenzip_walks_from(std::uint64_t unreferenced_header_offset) { return unreferenced_header_offset == 0; }
+
 // The readers that write a file whose last name component is "." ("d/.", ".") under another
 // name: unzip and 7-Zip make "d/./" a folder and write the data to "d/_"; libarchive cannot
 // replace the folder "." with a file. Measured on unzip 6.0, 7-Zip 26.02, bsdtar 3.6.2; Python,

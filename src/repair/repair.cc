@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <malloc.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include "check/judge.h"
@@ -335,6 +336,16 @@ RepairResult repair_archive(const RepairRequest& req) {
                               {"message", f.message}});
     if (proof.verdict != report::Verdict::ok || proof.entries != writer.records()) {
       res.why_not = "the rebuilt archive did not pass verification; nothing was kept";
+      // Name what failed it: in place, a dropped first entry (docs/readers.md, rule 79) is the
+      // usual cause, and copy mode is the way out.
+      const auto failed = std::find_if(proof.findings.begin(), proof.findings.end(), [](const report::Finding& f) {
+        return f.severity == report::Severity::error;
+      });
+      if (failed != proof.findings.end())
+        res.why_not = fmt::format("the rebuilt archive did not pass verification ({} at offset {}: {}){}; nothing "
+                                  "was kept",
+                                  failed->code, failed->offset.value_or(0), failed->message,
+                                  req.in_place ? "; repair -o OUT writes a copy without the damaged bytes" : "");
       out.rollback();
     } else {
       out.commit();

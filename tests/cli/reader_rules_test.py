@@ -811,6 +811,55 @@ class ReaderRules(TempDirTest):
                 listed = subprocess.run(["bsdtar", "-tf", path], capture_output=True).stdout
                 self.assertEqual(b"stowaway.txt" in listed, bool(comment_len))
 
+    # Rule 79: a file whose first bytes are a local header no directory record points at is read by
+    # 7-Zip from its local headers: the header is another file there, and a whole archive put
+    # before (or after) the one the directory describes is the one 7-Zip reads while the others
+    # read the other ("My ZIP isn't your ZIP", USENIX Security 2025).
+    def test_an_unreferenced_header_at_the_start_is_an_extra_file_for_7zip(self):
+        def archive(entries, after=b""):
+            # Written after zeros (no archive to append to), so its offsets count from the file's
+            # start; then the zeros become `after`.
+            buf = io.BytesIO()
+            buf.write(bytes(len(after)))
+            with zipfile.ZipFile(buf, "a" if after else "w") as z:
+                for name, body in entries:
+                    z.writestr(name, body)
+            return after + buf.getvalue()[len(after):]
+        data = read("infozip-file.zip")
+        stowaway = archive([("stowaway.txt", b"not in the directory\n")])
+        header = stowaway[:stowaway.find(b"PK\x01\x02")]
+        # The stowaway's header first, the directory's offsets moved past it.
+        b = bytearray(header + data)
+        end = b.rfind(b"PK\x05\x06")
+        cd_off, = struct.unpack_from("<I", b, end + 16)
+        struct.pack_into("<I", b, end + 16, cd_off + len(header))
+        at = cd_off + len(header)
+        while b[at:at + 4] == b"PK\x01\x02":
+            off, = struct.unpack_from("<I", b, at + 42)
+            struct.pack_into("<I", b, at + 42, off + len(header))
+            n, m, k = struct.unpack_from("<HHH", b, at + 28)
+            at += 46 + n + m + k
+        cases = {"header": bytes(b),
+                 "archive before": archive([("a.txt", b"A" * 100)], after=stowaway),
+                 "archive after": archive([("stowaway.txt", b"x")], after=data)}
+        need("7z")
+        for case, blob in cases.items():
+            with self.subTest(case=case):
+                path, doc = self.assert_damaged(blob, "unreferenced_local_header", ["7zip"])
+                self.assertEqual(findings(doc, "unreferenced_local_header")[0]["offset"], 0)
+                listed = subprocess.run(["7z", "l", "-slt", path], capture_output=True, stdin=subprocess.DEVNULL)
+                python = {i.filename for i in zipfile.ZipFile(path).infolist()}
+                seven = {line[7:] for line in listed.stdout.decode().splitlines() if line.startswith("Path = ")}
+                seven.discard(path)
+                self.assertNotEqual(seven, python)
+        # A header in the middle that no record points at is no file for 7-Zip: a warning.
+        mid = bytearray(data[:cd_off] + header + data[cd_off:])
+        end = mid.rfind(b"PK\x05\x06")
+        struct.pack_into("<I", mid, end + 16, cd_off + len(header))
+        p, doc = run_json("verify", self.write("mid.zip", bytes(mid)))
+        self.assertEqual(p.returncode, 0, p.stdout.decode())
+        self.assertEqual([f["severity"] for f in findings(doc, "unreferenced_local_header")], ["warning"])
+
     # A pipe reads a first local header whose "version needed" is above 6.3 after a prefix, as a file does.
     def test_a_pipe_takes_the_first_header_after_a_prefix_whatever_its_version(self):
         data = read("sfx-adjusted.zip")

@@ -244,6 +244,27 @@ class Repair(Tmp):
             self.assertIsNone(z.testzip())
         self.assertEqual(run("verify", src).returncode, 0)
 
+    # docs/readers.md rule 79: with the first entry dropped, the file would start with a header no
+    # record points at, and 7-Zip would read the local headers, damaged entry included. In place
+    # cannot remove it: nothing is kept; copy mode repairs it, and 7-Zip reads that.
+    def test_in_place_keeps_nothing_when_the_first_entry_is_damaged(self):
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+            z.writestr("a.txt", bytes(range(256)) * 40)
+            z.writestr("b.txt", b"B" * 500)
+        data = bytearray(buf.getvalue())
+        data[60] ^= 0xFF
+        data[61] ^= 0x55
+        src = self.write("first.zip", bytes(data))
+        p, doc = run_json("repair", "--in-place", src)
+        self.assertEqual(p.returncode, 3, p.stderr)
+        self.assertEqual(open(src, "rb").read(), bytes(data))
+        self.assertIn("unreferenced_local_header", p.stderr.decode())
+        out = os.path.join(self.tmp, "copy.zip")
+        self.assertEqual(run("repair", src, "-o", out).returncode, 1)
+        seven = subprocess.run(["7z", "t", out], capture_output=True, stdin=subprocess.DEVNULL)
+        self.assertEqual(seven.returncode, 0, seven.stdout[-300:])
+
     def test_in_place_leaves_a_whole_archive_untouched(self):
         for fx in ("infozip-file.zip", "zipstream-ng-sysreptor.zip", "sfx-adjusted.zip"):
             with self.subTest(fixture=fx):
