@@ -214,12 +214,12 @@ bool judge_local_against_directory(Judging& j) {
   if (diffs.empty() && !(l.flags & zip::kFlagDescriptor)) {
     // Rule 36: sizes live in the local header (bit 3 clear): unzip and libarchive take them from
     // there, 7-Zip refuses.
-    const std::size_t before = diffs.size();
     if (l.crc32 != e.crc32) diffs.push_back(fmt::format("CRC {:08x} locally, {:08x} in the directory", l.crc32, e.crc32));
     if (l.compressed_size != e.compressed_size || l.uncompressed_size != e.uncompressed_size)
       diffs.push_back(fmt::format("sizes {}/{} locally, {}/{} in the directory", l.compressed_size,
                                   l.uncompressed_size, e.compressed_size, e.uncompressed_size));
-    if (diffs.size() > before) g.refuse |= kUnzip | kSevenZip | kLibarchive;
+    g.refuse |= readers::taking_local_values({l.crc32, l.compressed_size, l.uncompressed_size},
+                                             {e.crc32, e.compressed_size, e.uncompressed_size});
   }
   if (diffs.empty()) return true;
   std::string msg = "the local header disagrees with the directory: ";
@@ -298,7 +298,9 @@ void judge_data(Judging& j, std::uint64_t size) {
             fmt::format("the compressed stream ends after {} bytes; {} says {}", d.consumed, primary, e.compressed_size));
     if (d.produced != e.uncompressed_size)
       j.add(Code::size_mismatch, e.data_offset,
-            fmt::format("the data decodes to {} bytes; {} says {}", d.produced, primary, e.uncompressed_size));
+            fmt::format("the data decodes to {} bytes; {} says {}", d.produced, primary, e.uncompressed_size),
+            e.in_directory ? readers::checking_uncompressed_size(e.method, d.produced > e.uncompressed_size)
+                           : report::refusing(report::kAllReaders));
     if (d.crc != e.crc32)
       j.add(Code::crc_mismatch, e.data_offset,
             fmt::format("CRC-32 of the data is {:08x}; {} says {:08x}", d.crc, primary, e.crc32));

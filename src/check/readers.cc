@@ -73,6 +73,21 @@ Readers refusing_name(bool utf8, bool control, bool flag_utf8, bool unicode_path
   return refuse;
 }
 
+Readers taking_local_values(const Claims& local, const Claims& directory) {
+  Readers r = 0;
+  if (local.crc32 != directory.crc32) r |= kUnzip | kSevenZip | (local.crc32 ? kLibarchive : 0);
+  if (local.compressed_size != directory.compressed_size)
+    r |= kUnzip | kSevenZip | (local.compressed_size ? kLibarchive : 0);
+  if (local.uncompressed_size != directory.uncompressed_size)
+    r |= kSevenZip | (local.uncompressed_size && local.uncompressed_size != zip::kMax32 ? kLibarchive : 0);
+  return r;
+}
+
+report::ReaderGroups checking_uncompressed_size(std::uint16_t method, bool data_longer) {
+  return {Readers(kSevenZip | kLibarchive | kGo | (data_longer ? kPython : 0)), method == zip::kStored ? kUnzip : Readers(0),
+          0};
+}
+
 Readers renaming_dot_leaf(std::string_view name) {
   if (name == ".") return kUnzip | kSevenZip | kLibarchive;
   return name.size() >= 2 && name.ends_with("/.") ? kUnzip | kSevenZip : 0;

@@ -78,6 +78,24 @@ bool unzip_converts(const NameCopy& copy);
 // that is not UTF-8 is refused by Java, Python and libarchive; unzip drops control bytes from
 // names unless a Unicode Path field names the entry.
 Readers refusing_name(bool utf8, bool control, bool flag_utf8, bool unicode_path);
+// ---- Sizes and CRC (rules 36, 69, 70)
+
+struct Claims {
+  std::uint32_t crc32;
+  std::uint64_t compressed_size, uncompressed_size;
+};
+// The readers that refuse an entry, or read other bytes, when the local header (bit 3 clear)
+// claims other values than the directory (rule 36): unzip takes the local CRC and compressed
+// size but checks no uncompressed size; 7-Zip refuses any difference; libarchive refuses a local
+// value that differs unless it is 0 (it takes the directory's then), or an uncompressed size of
+// all ones (absent).
+Readers taking_local_values(const Claims& local, const Claims& directory);
+// The readers that refuse an entry whose data decodes to another length than the directory's
+// uncompressed size (rules 69-70): 7-Zip, libarchive and Go; Python only when the data is longer
+// (it stops at the size, then the CRC fails). unzip warns for a stored entry ("ucsize <> csize")
+// and checks nothing for the others; Java never checks.
+report::ReaderGroups checking_uncompressed_size(std::uint16_t method, bool data_longer);
+
 // 7-Zip opens a file that starts with a local header by reading that header, and when no
 // directory record points at it (with the same flags, sizes and name: AreItemsEqual), reads the
 // local headers front to back instead of the directory, and the directory that follows the last

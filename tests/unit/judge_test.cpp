@@ -184,8 +184,24 @@ TEST_CASE("judge: an entry's data against the witnesses that claim its CRC and s
       {"judge: data whose CRC differs from the directory's is a crc_mismatch",
        [](scan::Entry& e) { e.decoded->crc = 0x12345678; }, false, {{Code::crc_mismatch, Severity::error}},
        EntryStatus::damaged},
-      {"judge: data that decodes to another length is a size_mismatch",
-       [](scan::Entry& e) { e.decoded->produced = 99; }, false, {{Code::size_mismatch, Severity::error}},
+      // Rule 69: 7-Zip, libarchive and Go check the length; Python only when the data is longer
+      // (it stops at the size and the CRC fails); unzip and Java never.
+      {"judge: data that decodes shorter than the directory's size is a size_mismatch for 7-Zip, libarchive and Go",
+       [](scan::Entry& e) { e.decoded->produced = 99; }, false,
+       {{Code::size_mismatch, Severity::error, refuse(Z | A | G)}}, EntryStatus::damaged},
+      {"judge: data that decodes longer than the directory's size is a size_mismatch for Python too",
+       [](scan::Entry& e) { e.decoded->produced = 101; }, false,
+       {{Code::size_mismatch, Severity::error, refuse(Z | A | G | P)}}, EntryStatus::damaged},
+      // Rule 70: unzip warns "ucsize N <> csize M" on a stored entry.
+      {"judge: a stored entry whose data is shorter than the directory's size is a size_mismatch unzip warns about",
+       [](scan::Entry& e) {
+         e.method = e.lfh->method = zip::kStored;
+         e.compressed_size = e.lfh->compressed_size = e.decoded->consumed = 99;
+         e.lfh->uncompressed_size = e.decoded->produced = 99;
+       },
+       false,
+       {{Code::size_mismatch, Severity::error, ReaderGroups{Z | A | G, U, 0}},
+        {Code::cd_lfh_mismatch, Severity::error, refuse(Z | A)}},
        EntryStatus::damaged},
       // 4.4.8: the compressed size bounds the stream; bytes left after its end are not the entry's.
       {"judge: a stream that ends before the directory's compressed size is a size_mismatch",
@@ -272,9 +288,17 @@ TEST_CASE("judge: the local header against the directory record") {
       {"judge: a local CRC that differs without bit 3 is a cd_lfh_mismatch error, the data still judged",
        [](scan::Entry& e) { e.lfh->crc32 = 0x12345678; }, false, {{Code::cd_lfh_mismatch, Severity::error}},
        EntryStatus::damaged},
-      {"judge: a local compressed size that differs without bit 3 is a cd_lfh_mismatch error",
-       [](scan::Entry& e) { e.lfh->compressed_size = 0; }, false, {{Code::cd_lfh_mismatch, Severity::error}},
-       EntryStatus::damaged},
+      // libarchive takes the directory's value for a local 0.
+      {"judge: a local compressed size of 0 without bit 3 is a cd_lfh_mismatch for unzip and 7-Zip",
+       [](scan::Entry& e) { e.lfh->compressed_size = 0; }, false,
+       {{Code::cd_lfh_mismatch, Severity::error, refuse(U | Z)}}, EntryStatus::damaged},
+      // unzip checks no uncompressed size; libarchive takes a local all-ones one as absent.
+      {"judge: a local uncompressed size that differs without bit 3 is a cd_lfh_mismatch for 7-Zip and libarchive",
+       [](scan::Entry& e) { e.lfh->uncompressed_size = 101; }, false,
+       {{Code::cd_lfh_mismatch, Severity::error, refuse(Z | A)}}, EntryStatus::damaged},
+      {"judge: a local uncompressed size of all ones without bit 3 is a cd_lfh_mismatch for 7-Zip",
+       [](scan::Entry& e) { e.lfh->uncompressed_size = 0xFFFFFFFF; }, false,
+       {{Code::cd_lfh_mismatch, Severity::error, refuse(Z)}}, EntryStatus::damaged},
       // 7-Zip's FlagsAreSame masks bits 1-2 (the deflate level) for Deflate (rule 34).
       {"judge: deflate level bits that differ on a deflated entry are no finding",
        [](scan::Entry& e) { e.lfh->flags |= 0x2; }, false, {}, EntryStatus::ok},
