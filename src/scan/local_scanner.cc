@@ -55,104 +55,137 @@ struct StoredEnd {
 // end is the first place where a descriptor follows whose compressed size equals the distance
 // travelled and whose CRC equals the running CRC. A bare "PK\7\8" inside the data fails that
 // test and is skipped. Descriptors without signature are tried just before the next record.
-std::optional<StoredEnd> find_stored_end(io::ByteSource& src, std::uint64_t data_offset, bool zip64,
-                                         std::atomic<std::uint64_t>* progress) {
-  // A stream learns its size only at its end, so the size is asked for each time.
-  auto size = [&src] { return src.size(); };
-  io::PageBuffer buf(1 << 20);
-  std::uint64_t crc_pos = data_offset;
-  std::uint32_t crc = 0;
-  std::optional<StoredEnd> sized_only;  // sizes agree but the CRC does not: damaged data
-  auto advance = [&](std::uint64_t to) {
-    while (crc_pos < to) {
-      std::size_t n = std::size_t(std::min<std::uint64_t>(buf.size(), to - crc_pos));
-      n = src.read_at(crc_pos, {buf.data(), n});
-      if (n == 0) return;
-      crc = codec::crc32(crc, {buf.data(), n});
-      crc_pos += n;
-      if (progress) *progress += n;
-    }
-  };
-  auto try_end = [&](std::uint64_t e, bool want_sig) -> std::optional<StoredEnd> {
-    if (e < crc_pos) return std::nullopt;
-    advance(e);
-    std::uint64_t dist = e - data_offset;
-    if (auto d = match_descriptor(src, e, crc, dist, dist, zip64); d && d->signature() == want_sig)
-      return StoredEnd{e, *d, crc, true};
-    if (want_sig) {
-      // A signed descriptor whose CRC is the running CRC and after which a record starts ends the
-      // data even when its size fields were damaged: a 32-bit CRC match at a signature is no
-      // accident, and readers with a directory never look at those sizes (docs/readers.md).
-      auto g = read_descriptor_guess(src, e, zip64);
-      if (g && g->crc32 == crc && g->signature()) {
-        std::uint8_t next[4] = {};
-        std::size_t n = src.read_at(e + g->length, next);
-        if (n == 0 || (n == 4 && is_record_sig(zip::load_u32(next)))) return StoredEnd{e, *g, crc, true};
-      }
-    }
-    if (want_sig && !sized_only) {
-      auto g = read_descriptor_guess(src, e, zip64);
-      if (g && g->compressed_size == dist && g->uncompressed_size == dist) sized_only = StoredEnd{e, *g, crc, false};
-    }
-    return std::nullopt;
-  };
+//
+// Candidates are judged in ascending order of their end, so the running CRC only moves forward:
+// a new signature at q adds ends no earlier than q - 20 (the longest descriptor), so everything
+// before that can be judged first.
+class StoredEndSearch {
+ public:
+  StoredEndSearch(io::ByteSource& src, std::uint64_t data_offset, bool zip64, std::atomic<std::uint64_t>* progress)
+      : src_(src), data_offset_(data_offset), zip64_(zip64), progress_(progress), crc_pos_(data_offset) {}
 
-  // Candidates are judged in ascending order of their end, so the running CRC only moves
-  // forward: a new signature at q adds ends no earlier than q - 20, so everything before that
-  // can be judged first.
-  std::set<std::pair<std::uint64_t, bool>> pending;  // (end, signed)
-  auto judge_before = [&](std::uint64_t bound) -> std::optional<StoredEnd> {
-    while (!pending.empty() && pending.begin()->first < bound) {
-      auto [e, sig] = *pending.begin();
-      pending.erase(pending.begin());
-      if (auto r = try_end(e, sig)) return r;
+  std::optional<StoredEnd> run() {
+    io::SequentialReader rd(src_, data_offset_);
+    std::uint64_t p = data_offset_;
+    // A stream learns its size only at its end, so the size is asked for each time.
+    while (p + 4 <= src_.size()) {
+      auto w = rd.peek(1 << 20);
+      if (w.size() < 4) break;
+      if (auto r = signatures_in(w, p)) return r;
+      p += w.size() - 3;
+      rd.seek(p);
+      // Damaged data never gives a CRC match, and the search would run to the end of the
+      // archive; from a stream, the descriptor whose sizes agreed would be gone by then. So the
+      // search gives that one an eighth of the window (at most 16 MiB) to be outdone, then takes it.
+      if (sized_only_ && p > sized_only_->data_end + std::min<std::uint64_t>(src_.window() / 8, 16u << 20))
+        return sized_only_;
+      if (auto r = catch_up(p)) return r;
     }
-    return std::nullopt;
-  };
-  io::SequentialReader rd(src, data_offset);
-  std::uint64_t p = data_offset;
-  while (p + 4 <= size()) {
-    auto w = rd.peek(1 << 20);
-    if (w.size() < 4) break;
+    // The last entry of an unfinished archive may end with an unsigned descriptor and nothing after.
+    for (std::uint64_t len : {20u, 12u})
+      if (src_.size() >= data_offset_ + len) pending_.insert({src_.size() - len, false});
+    if (auto r = judge_before(~std::uint64_t(0))) return r;
+    return sized_only_;
+  }
+
+ private:
+  // The record and descriptor signatures in the window `w` read at `p`.
+  std::optional<StoredEnd> signatures_in(std::span<const std::uint8_t> w, std::uint64_t p) {
     const std::uint8_t* base = w.data();
-    std::size_t limit = w.size() - 3;
-    std::size_t i = 0;
-    while (i < limit) {
+    const std::size_t limit = w.size() - 3;
+    for (std::size_t i = 0; i < limit; ++i) {
       const void* hit = std::memchr(base + i, 'P', limit - i);
       if (!hit) break;
       i = std::size_t(static_cast<const std::uint8_t*>(hit) - base);
-      if (base[i + 1] == 'K') {
-        std::uint32_t s = zip::load_u32(base + i);
-        std::uint64_t q = p + i;
-        if (s == zip::kDescriptorSig || is_record_sig(s)) {
-          if (auto r = judge_before(q >= 20 ? q - 20 : 0)) return r;
-          if (s == zip::kDescriptorSig) pending.insert({q, true});
-          else
-            for (std::uint64_t len : {20u, 12u})
-              if (q >= data_offset + len) pending.insert({q - len, false});
-        }
-      }
-      ++i;
+      if (base[i + 1] != 'K') continue;
+      if (auto r = at_signature(zip::load_u32(base + i), p + i)) return r;
     }
-    p += limit;
-    rd.seek(p);
-    // Damaged data never gives a CRC match, and the search would run to the end of the archive;
-    // from a stream, the descriptor whose sizes agreed would be gone by then. So the search
-    // gives that one an eighth of the window (at most 16 MiB) to be outdone, then takes it.
-    if (sized_only && p > sized_only->data_end + std::min<std::uint64_t>(src.window() / 8, 16u << 20))
-      return sized_only;
-    // Signatures still to come start at p or later, so their candidates end at p - 20 or later:
-    // everything before can be judged now, and the CRC kept close behind (a stream cannot go back).
-    if (p >= data_offset + 20) {
-      if (auto r = judge_before(p - 20)) return r;
-      advance(pending.empty() ? p - 20 : std::min(p - 20, pending.begin()->first));
+    return std::nullopt;
+  }
+
+  // A signed descriptor may start at q; a record there may have an unsigned one just before it.
+  std::optional<StoredEnd> at_signature(std::uint32_t s, std::uint64_t q) {
+    if (s != zip::kDescriptorSig && !is_record_sig(s)) return std::nullopt;
+    if (auto r = judge_before(q >= 20 ? q - 20 : 0)) return r;
+    if (s == zip::kDescriptorSig) pending_.insert({q, true});
+    else
+      for (std::uint64_t len : {20u, 12u})
+        if (q >= data_offset_ + len) pending_.insert({q - len, false});
+    return std::nullopt;
+  }
+
+  // Signatures still to come start at p or later, so their candidates end at p - 20 or later:
+  // everything before can be judged now, and the CRC kept close behind (a stream cannot go back).
+  std::optional<StoredEnd> catch_up(std::uint64_t p) {
+    if (p < data_offset_ + 20) return std::nullopt;
+    if (auto r = judge_before(p - 20)) return r;
+    crc_up_to(pending_.empty() ? p - 20 : std::min(p - 20, pending_.begin()->first));
+    return std::nullopt;
+  }
+
+  std::optional<StoredEnd> judge_before(std::uint64_t bound) {
+    while (!pending_.empty() && pending_.begin()->first < bound) {
+      auto [e, sig] = *pending_.begin();
+      pending_.erase(pending_.begin());
+      if (auto r = try_end(e, sig)) return r;
+    }
+    return std::nullopt;
+  }
+
+  // Does the data end at `e`, with a descriptor that is signed or not as `want_sig` says?
+  std::optional<StoredEnd> try_end(std::uint64_t e, bool want_sig) {
+    if (e < crc_pos_) return std::nullopt;
+    crc_up_to(e);
+    const std::uint64_t dist = e - data_offset_;
+    if (auto d = match_descriptor(src_, e, crc_, dist, dist, zip64_); d && d->signature() == want_sig)
+      return StoredEnd{e, *d, crc_, true};
+    if (!want_sig) return std::nullopt;
+    if (auto r = signed_by_crc(e)) return r;
+    if (!sized_only_) {
+      auto g = read_descriptor_guess(src_, e, zip64_);
+      if (g && g->compressed_size == dist && g->uncompressed_size == dist) sized_only_ = StoredEnd{e, *g, crc_, false};
+    }
+    return std::nullopt;
+  }
+
+  // A signed descriptor whose CRC is the running CRC and after which a record starts ends the
+  // data even when its size fields were damaged: a 32-bit CRC match at a signature is no
+  // accident, and readers with a directory never look at those sizes (docs/readers.md).
+  std::optional<StoredEnd> signed_by_crc(std::uint64_t e) {
+    auto g = read_descriptor_guess(src_, e, zip64_);
+    if (!g || g->crc32 != crc_ || !g->signature()) return std::nullopt;
+    std::uint8_t next[4] = {};
+    std::size_t n = src_.read_at(e + g->length, next);
+    if (n == 0 || (n == 4 && is_record_sig(zip::load_u32(next)))) return StoredEnd{e, *g, crc_, true};
+    return std::nullopt;
+  }
+
+  // Runs the CRC over the data up to `to`.
+  void crc_up_to(std::uint64_t to) {
+    while (crc_pos_ < to) {
+      std::size_t n = std::size_t(std::min<std::uint64_t>(buf_.size(), to - crc_pos_));
+      n = src_.read_at(crc_pos_, {buf_.data(), n});
+      if (n == 0) return;
+      crc_ = codec::crc32(crc_, {buf_.data(), n});
+      crc_pos_ += n;
+      if (progress_) *progress_ += n;
     }
   }
-  // The last entry of an unfinished archive may end with an unsigned descriptor and nothing after.
-  for (std::uint64_t len : {20u, 12u})
-    if (size() >= data_offset + len) pending.insert({size() - len, false});
-  if (auto r = judge_before(~std::uint64_t(0))) return r;
-  return sized_only;
+
+  io::ByteSource& src_;
+  const std::uint64_t data_offset_;
+  const bool zip64_;
+  std::atomic<std::uint64_t>* progress_;
+  io::PageBuffer buf_{1 << 20};
+  std::uint64_t crc_pos_;  // the running CRC covers [data_offset_, crc_pos_)
+  std::uint32_t crc_ = 0;
+  std::optional<StoredEnd> sized_only_;  // sizes agree but the CRC does not: damaged data
+  std::set<std::pair<std::uint64_t, bool>> pending_;  // candidate ends not yet judged: (end, signed)
+};
+
+std::optional<StoredEnd> find_stored_end(io::ByteSource& src, std::uint64_t data_offset, bool zip64,
+                                         std::atomic<std::uint64_t>* progress) {
+  return StoredEndSearch(src, data_offset, zip64, progress).run();
 }
 
 // First offset of the 4-byte little-endian signature `sig` in [p, p+n), or n. SSE2 compares the
