@@ -236,6 +236,7 @@ Verification verify_stream(io::StreamSource& src, const std::string& path, const
     for (const auto& e : es) sp->keep(e);
   };
   scan::ScanOptions so{nullptr, 0, threads};
+  so.max_in_flight = opt.max_in_flight;
   if (!opt.keep_entries) {
     so.settle = [&](std::vector<Entry>& done) { keep_witnesses(done); };
     so.settle_every = batch_size;

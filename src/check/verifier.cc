@@ -5,14 +5,14 @@
 #include <algorithm>
 #include <cstring>
 #include <chrono>
-#include <exception>
-#include <mutex>
+#include <iterator>
 #include <thread>
 
 #include "check/judge.h"
 #include "check/verify_pass.h"
 #include "check/walk_tally.h"
 #include "crypt/zip_crypto.h"
+#include "io/worker_pool.h"
 #include "report/progress.h"
 #include "scan/central_directory.h"
 #include "scan/end_records.h"
@@ -88,58 +88,76 @@ struct Examined {
   std::vector<report::Finding> entry, names;
 };
 
-// Examines a batch of entries on `threads` threads: each entry's witnesses are filled and the
-// judge weighs them (everything about one entry that needs no other). Threads take runs of
-// neighbouring entries (up to 512 KiB of data or 256 entries), so that each thread's read cache
-// serves whole runs of small entries, and each run's findings are kept apart so that they come
-// out in directory order.
-void examine_batch(std::vector<Entry>& batch, unsigned threads, std::uint64_t source_size, bool libarchive_walks,
-                   const std::function<FillWitnesses()>& witnesses_for_thread, std::vector<report::Finding>& out,
-                   NameJudge& names, std::vector<NameJudge::Facts>& facts) {
-  std::vector<std::size_t> runs{0};
-  std::uint64_t run_bytes = 0;
-  for (std::size_t i = 0; i < batch.size(); ++i) {
-    run_bytes += batch[i].compressed_size;
-    if (run_bytes >= (512u << 10) || i + 1 - runs.back() >= 256) {
-      runs.push_back(i + 1);
-      run_bytes = 0;
+// Examines a directory's batches of entries on the pool's workers: each entry's witnesses are
+// filled and the judge weighs them (everything about one entry that needs no other). Workers take
+// runs of neighbouring entries (up to 512 KiB of data or 256 entries), so that each worker's read
+// cache serves whole runs of small entries, and each run's findings are kept apart so that they
+// come out in directory order.
+class Examiner {
+ public:
+  Examiner(const DirectoryPass& pass, unsigned threads, std::uint64_t max_in_flight)
+      : pass_(pass), pool_(threads, max_in_flight) {
+    fills_.resize(pool_.slots());
+  }
+
+  void examine(std::vector<Entry>& batch, std::vector<report::Finding>& out, NameJudge& names,
+               std::vector<NameJudge::Facts>& facts) {
+    cut_into_runs(batch, facts);
+    facts.resize(batch.size());
+    for (auto& run : runs_) pool_.submit({&Examiner::examine_run, &run, run.bytes});
+    pool_.wait();  // a read error on any worker ends the command here, with exit status 3
+    for (auto& run : runs_) {
+      std::move(run.found.entry.begin(), run.found.entry.end(), std::back_inserter(out));
+      names.absorb(run.found.names);
     }
   }
-  if (runs.back() != batch.size()) runs.push_back(batch.size());
-  const std::size_t run_count = runs.size() - 1;
-  std::vector<Examined> found(run_count);
-  facts.resize(batch.size());
-  std::atomic<std::size_t> next{0};
-  std::mutex mu;
-  std::exception_ptr error;  // a read error on any thread ends the run with exit status 3
-  auto worker = [&] {
-    try {
-      FillWitnesses fill = witnesses_for_thread();
-      for (std::size_t r; (r = next.fetch_add(1)) < run_count;)
-        for (std::size_t i = runs[r]; i < runs[r + 1]; ++i) {
-          Entry& e = batch[i];
-          fill(e);
-          judge_entry(e, source_size, found[r].entry, libarchive_walks);
-          settle_extent(e);
-          facts[i] = NameJudge::examine(e, found[r].names);
-        }
-    } catch (...) {
-      std::lock_guard lock(mu);
-      if (!error) error = std::current_exception();
-      next = run_count;
-    }
+
+ private:
+  struct Run {
+    Examiner* owner;
+    std::vector<Entry>* batch;
+    std::vector<NameJudge::Facts>* facts;
+    std::size_t from, to;  // [from, to) of the batch
+    std::uint64_t bytes;   // their compressed data
+    Examined found;
   };
-  threads = std::max(1u, std::min<unsigned>(threads, unsigned(run_count)));
-  std::vector<std::thread> pool;
-  for (unsigned t = 1; t < threads; ++t) pool.emplace_back(worker);
-  worker();
-  for (auto& t : pool) t.join();
-  if (error) std::rethrow_exception(error);
-  for (auto& f : found) {
-    std::move(f.entry.begin(), f.entry.end(), std::back_inserter(out));
-    names.absorb(f.names);
+
+  void cut_into_runs(std::vector<Entry>& batch, std::vector<NameJudge::Facts>& facts) {
+    runs_.clear();
+    std::size_t from = 0;
+    std::uint64_t bytes = 0;
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      bytes += batch[i].compressed_size;
+      if (bytes >= (512u << 10) || i + 1 - from >= 256) {
+        runs_.push_back({this, &batch, &facts, from, i + 1, bytes, {}});
+        from = i + 1;
+        bytes = 0;
+      }
+    }
+    if (from != batch.size()) runs_.push_back({this, &batch, &facts, from, batch.size(), bytes, {}});
   }
-}
+
+  static void examine_run(void* run_ptr, unsigned worker) {
+    Run& run = *static_cast<Run*>(run_ptr);
+    Examiner& self = *run.owner;
+    if (self.pool_.failed()) return;  // the command ends with that error
+    // Each worker fills witnesses its own way (its own read cache), made on first use.
+    FillWitnesses& fill = self.fills_[worker];
+    if (!fill) fill = self.pass_.witnesses();
+    for (std::size_t i = run.from; i < run.to; ++i) {
+      Entry& e = (*run.batch)[i];
+      fill(e);
+      judge_entry(e, self.pass_.source_size, run.found.entry, self.pass_.end.libarchive_walks);
+      settle_extent(e);
+      (*run.facts)[i] = NameJudge::examine(e, run.found.names);
+    }
+  }
+
+  const DirectoryPass& pass_;
+  std::vector<FillWitnesses> fills_;  // one per worker
+  std::vector<Run> runs_;  // the batch being examined
+  io::WorkerPool pool_;  // last: its workers end before what they use goes
+};
 
 // The file answers the layout judge's question directly: where in [from, to) a local header is.
 struct FileProbe final : LayoutProbe {
@@ -204,68 +222,77 @@ class DirectoryRows final : public report::RowSource {
 
 }  // namespace
 
-Verification verify_archive(io::ByteSource& src, const std::string& path, const VerifyOptions& opt) {
-  auto t0 = std::chrono::steady_clock::now();
-  Verification v;
-  report::Report& rep = v.report;
-  rep.command = "verify";
-  rep.archive_path = path;
-  rep.archive_size = src.size();
-  if (src.size() == 0) throw CannotProceed(path + ": the file is empty (0 bytes); it is not a ZIP archive");
+namespace {
 
-  auto end = scan::locate_end_records(src);
-  const unsigned threads = opt.threads ? opt.threads : default_threads();
-  std::optional<scan::DirectoryReader> directory;
+// A directory as verify starts on it: its reader and its first batch of records, read before any
+// entry is judged to learn whether the directory is readable at all.
+struct DirectoryStart {
+  std::optional<scan::DirectoryReader> reader;
   std::vector<Entry> batch;
-  std::vector<std::uint64_t> records;
+  std::vector<std::uint64_t> records;  // where each record of `batch` starts
   std::size_t end_count = 0;  // the end records' findings, first in the report
-  if (end) {
-    for (auto& f : judge_end_records(*end)) rep.add(f);
-    end_count = rep.findings.size();
-    directory.emplace(src, *end);
-    directory->next(std::max<std::size_t>(opt.batch, 1), batch, &records);
-    v.from_directory = directory->readable();
-    if (!v.from_directory)
-      for (auto& f : directory->findings) rep.add(f);
-  }
-  if (!v.from_directory) {
-    codec::Workspace ws;
-    report::Progress progress(opt.progress, src.size());
-    scan::ScanOptions so{&progress.counter(), 0, threads};
-    // A cut backup of a million entries is walked, not read from a directory: unless the caller
-    // wants the entries, they are judged as the walk settles them and only their rows are kept.
-    std::shared_ptr<WalkTally> tally;
-    if (!opt.keep_entries) {
-      tally = std::make_shared<WalkTally>(src, true);
-      so.settle = [&](std::vector<Entry>& done) { tally->add(done); };
-      so.settle_every = opt.batch;
-    }
-    auto scan = scan::scan_local(src, ws, so);
-    progress.finish();
-    judge_walk(scan, src.size(), tally ? std::move(tally->judged) : std::vector<report::Finding>{});
-    if (!scan.found_any_header && !end)
-      throw CannotProceed(path + ": not a ZIP archive (no end record and no local file header anywhere)");
-    const std::size_t before = tally ? tally->count() : 0;
-    if (!end) rep.add(scan::eocd_missing_finding(src.size(), scan.entries, before, tally ? tally->last_whole() : std::nullopt));
-    for (auto& f : scan.findings) rep.add(f);
-    if (end && scan.entries.empty() && !before)
-      rep.add(make_finding(report::Code::cd_unreadable, std::nullopt, end->cd_start, "the central directory could not be read"));
-    if (!tally)
-      finish_verification(v, std::move(scan.entries), "local_headers", threads, t0, opt.rows);
-    else
-      finish_walk_tally(v, scan, tally, "local_headers", threads, t0);
-    return v;
-  }
+};
 
-  report::Progress progress(opt.progress, end->cd_start, "decoding");
+// The end records' findings, then the directory's first batch. False when the directory is not
+// readable (its findings are then the report's; the local headers are walked instead).
+bool read_first_batch(io::ByteSource& src, scan::EndRecords& end, const VerifyOptions& opt, report::Report& rep,
+                      DirectoryStart& dir) {
+  for (auto& f : judge_end_records(end)) rep.add(f);
+  dir.end_count = rep.findings.size();
+  dir.reader.emplace(src, end);
+  dir.reader->next(std::max<std::size_t>(opt.batch, 1), dir.batch, &dir.records);
+  if (dir.reader->readable()) return true;
+  for (auto& f : dir.reader->findings) rep.add(f);
+  return false;
+}
+
+// Without a readable directory: the local headers walked (scan_local) and judged (judge_walk).
+void verify_walk(Verification& v, io::ByteSource& src, const std::string& path, const std::optional<scan::EndRecords>& end,
+                 const VerifyOptions& opt, unsigned threads, std::chrono::steady_clock::time_point t0) {
+  report::Report& rep = v.report;
+  codec::Workspace ws;
+  report::Progress progress(opt.progress, src.size());
+  scan::ScanOptions so{&progress.counter(), 0, threads};
+  so.max_in_flight = opt.max_in_flight;
+  // A cut backup of a million entries is walked, not read from a directory: unless the caller
+  // wants the entries, they are judged as the walk settles them and only their rows are kept.
+  std::shared_ptr<WalkTally> tally;
+  if (!opt.keep_entries) {
+    tally = std::make_shared<WalkTally>(src, true);
+    so.settle = [&](std::vector<Entry>& done) { tally->add(done); };
+    so.settle_every = opt.batch;
+  }
+  auto scan = scan::scan_local(src, ws, so);
+  progress.finish();
+  judge_walk(scan, src.size(), tally ? std::move(tally->judged) : std::vector<report::Finding>{});
+  if (!scan.found_any_header && !end)
+    throw CannotProceed(path + ": not a ZIP archive (no end record and no local file header anywhere)");
+  const std::size_t before = tally ? tally->count() : 0;
+  if (!end) rep.add(scan::eocd_missing_finding(src.size(), scan.entries, before, tally ? tally->last_whole() : std::nullopt));
+  for (auto& f : scan.findings) rep.add(f);
+  if (end && scan.entries.empty() && !before)
+    rep.add(make_finding(report::Code::cd_unreadable, std::nullopt, end->cd_start, "the central directory could not be read"));
+  if (!tally)
+    finish_verification(v, std::move(scan.entries), "local_headers", threads, t0, opt.rows);
+  else
+    finish_walk_tally(v, scan, tally, "local_headers", threads, t0);
+}
+
+// With a readable directory: judge_directory over its batches, each entry's other witnesses read
+// from the file (file_witnesses).
+void verify_directory(Verification& v, io::ByteSource& src, const std::string& path, const scan::EndRecords& end,
+                      DirectoryStart& dir, const VerifyOptions& opt, unsigned threads,
+                      std::chrono::steady_clock::time_point t0) {
+  report::Report& rep = v.report;
+  report::Progress progress(opt.progress, end.cd_start, "decoding");
   FileProbe probe(src);
   probe.path = path;
-  DirectoryPass pass{src, end->shift, *end,
+  DirectoryPass pass{src, end.shift, end,
                      // Reserved from the end record's count, bounded by what the directory's size
                      // can hold.
-                     std::size_t(std::min<std::uint64_t>(end->entries, end->cd_size / zip::kCentralHeaderLen)),
+                     std::size_t(std::min<std::uint64_t>(end.entries, end.cd_size / zip::kCentralHeaderLen)),
                      [&](std::vector<Entry>& out, std::vector<std::uint64_t>& at) {
-                       return directory->next(std::max<std::size_t>(opt.batch, 1), out, &at);
+                       return dir.reader->next(std::max<std::size_t>(opt.batch, 1), out, &at);
                      },
                      src.size(),
                      // Each thread reads through its own cache.
@@ -281,12 +308,33 @@ Verification verify_archive(io::ByteSource& src, const std::string& path, const 
                        // The directory's own findings (a record cut short, a count that differs)
                        // come first, as when the whole directory was read before any entry was
                        // judged.
-                       rep.findings.insert(rep.findings.begin() + std::ptrdiff_t(end_count),
-                                           std::make_move_iterator(directory->findings.begin()),
-                                           std::make_move_iterator(directory->findings.end()));
+                       rep.findings.insert(rep.findings.begin() + std::ptrdiff_t(dir.end_count),
+                                           std::make_move_iterator(dir.reader->findings.begin()),
+                                           std::make_move_iterator(dir.reader->findings.end()));
                      },
                      probe};
-  judge_directory(v, pass, batch, records, opt, threads, t0);
+  judge_directory(v, pass, dir.batch, dir.records, opt, threads, t0);
+}
+
+}  // namespace
+
+Verification verify_archive(io::ByteSource& src, const std::string& path, const VerifyOptions& opt) {
+  auto t0 = std::chrono::steady_clock::now();
+  Verification v;
+  report::Report& rep = v.report;
+  rep.command = "verify";
+  rep.archive_path = path;
+  rep.archive_size = src.size();
+  if (src.size() == 0) throw CannotProceed(path + ": the file is empty (0 bytes); it is not a ZIP archive");
+
+  auto end = scan::locate_end_records(src);
+  const unsigned threads = opt.threads ? opt.threads : default_threads();
+  DirectoryStart dir;
+  v.from_directory = end && read_first_batch(src, *end, opt, rep, dir);
+  if (v.from_directory)
+    verify_directory(v, src, path, *end, dir, opt, threads, t0);
+  else
+    verify_walk(v, src, path, end, opt, threads, t0);
   return v;
 }
 
@@ -307,8 +355,9 @@ void judge_directory(Verification& v, DirectoryPass& pass, std::vector<Entry>& b
   kept.reserve(pass.expected);
   placed.reserve(pass.expected);
   names.reserve(pass.expected);
+  Examiner examiner(pass, threads, opt.max_in_flight);
   do {
-    examine_batch(batch, threads, pass.source_size, pass.end.libarchive_walks, pass.witnesses, rep.findings, names, facts);
+    examiner.examine(batch, rep.findings, names, facts);
     for (std::size_t i = 0; i < batch.size(); ++i) {
       const Entry& e = batch[i];
       const auto index = std::uint32_t(kept.size());

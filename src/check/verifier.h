@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "io/source.h"
+#include "io/worker_pool.h"
 #include "report/report.h"
 #include "check/judge.h"
 #include "scan/catalog.h"
@@ -41,6 +42,9 @@ struct VerifyOptions {
   // verify -: bytes of what the walk saw that are held in memory before they go to a temporary
   // file (tests make it 0).
   std::size_t spill_in_memory = 4u << 20;
+  // Bytes of entry data handed to the decode workers and not yet done with, at most: the runs of
+  // a directory's batch, or the walk's entries (ScanOptions::max_in_flight).
+  std::uint64_t max_in_flight = io::kEntryBytesInFlight;
 };
 
 // The verified catalog (entries in directory order) is returned alongside the report so that

@@ -6,16 +6,14 @@
 
 #include <cstring>
 #include <array>
-#include <condition_variable>
 #include <deque>
-#include <map>
-#include <mutex>
+#include <memory>
+#include <optional>
 #include <set>
-#include <exception>
-#include <thread>
 #include <utility>
 
 #include "crypt/zip_crypto.h"
+#include "io/worker_pool.h"
 
 namespace zm::scan {
 using codec::DecodeResult;
@@ -55,104 +53,137 @@ struct StoredEnd {
 // end is the first place where a descriptor follows whose compressed size equals the distance
 // travelled and whose CRC equals the running CRC. A bare "PK\7\8" inside the data fails that
 // test and is skipped. Descriptors without signature are tried just before the next record.
-std::optional<StoredEnd> find_stored_end(io::ByteSource& src, std::uint64_t data_offset, bool zip64,
-                                         std::atomic<std::uint64_t>* progress) {
-  // A stream learns its size only at its end, so the size is asked for each time.
-  auto size = [&src] { return src.size(); };
-  io::PageBuffer buf(1 << 20);
-  std::uint64_t crc_pos = data_offset;
-  std::uint32_t crc = 0;
-  std::optional<StoredEnd> sized_only;  // sizes agree but the CRC does not: damaged data
-  auto advance = [&](std::uint64_t to) {
-    while (crc_pos < to) {
-      std::size_t n = std::size_t(std::min<std::uint64_t>(buf.size(), to - crc_pos));
-      n = src.read_at(crc_pos, {buf.data(), n});
-      if (n == 0) return;
-      crc = codec::crc32(crc, {buf.data(), n});
-      crc_pos += n;
-      if (progress) *progress += n;
-    }
-  };
-  auto try_end = [&](std::uint64_t e, bool want_sig) -> std::optional<StoredEnd> {
-    if (e < crc_pos) return std::nullopt;
-    advance(e);
-    std::uint64_t dist = e - data_offset;
-    if (auto d = match_descriptor(src, e, crc, dist, dist, zip64); d && d->signature() == want_sig)
-      return StoredEnd{e, *d, crc, true};
-    if (want_sig) {
-      // A signed descriptor whose CRC is the running CRC and after which a record starts ends the
-      // data even when its size fields were damaged: a 32-bit CRC match at a signature is no
-      // accident, and readers with a directory never look at those sizes (docs/readers.md).
-      auto g = read_descriptor_guess(src, e, zip64);
-      if (g && g->crc32 == crc && g->signature()) {
-        std::uint8_t next[4] = {};
-        std::size_t n = src.read_at(e + g->length, next);
-        if (n == 0 || (n == 4 && is_record_sig(zip::load_u32(next)))) return StoredEnd{e, *g, crc, true};
-      }
-    }
-    if (want_sig && !sized_only) {
-      auto g = read_descriptor_guess(src, e, zip64);
-      if (g && g->compressed_size == dist && g->uncompressed_size == dist) sized_only = StoredEnd{e, *g, crc, false};
-    }
-    return std::nullopt;
-  };
+//
+// Candidates are judged in ascending order of their end, so the running CRC only moves forward:
+// a new signature at q adds ends no earlier than q - 20 (the longest descriptor), so everything
+// before that can be judged first.
+class StoredEndSearch {
+ public:
+  StoredEndSearch(io::ByteSource& src, std::uint64_t data_offset, bool zip64, std::atomic<std::uint64_t>* progress)
+      : src_(src), data_offset_(data_offset), zip64_(zip64), progress_(progress), crc_pos_(data_offset) {}
 
-  // Candidates are judged in ascending order of their end, so the running CRC only moves
-  // forward: a new signature at q adds ends no earlier than q - 20, so everything before that
-  // can be judged first.
-  std::set<std::pair<std::uint64_t, bool>> pending;  // (end, signed)
-  auto judge_before = [&](std::uint64_t bound) -> std::optional<StoredEnd> {
-    while (!pending.empty() && pending.begin()->first < bound) {
-      auto [e, sig] = *pending.begin();
-      pending.erase(pending.begin());
-      if (auto r = try_end(e, sig)) return r;
+  std::optional<StoredEnd> run() {
+    io::SequentialReader rd(src_, data_offset_);
+    std::uint64_t p = data_offset_;
+    // A stream learns its size only at its end, so the size is asked for each time.
+    while (p + 4 <= src_.size()) {
+      auto w = rd.peek(1 << 20);
+      if (w.size() < 4) break;
+      if (auto r = signatures_in(w, p)) return r;
+      p += w.size() - 3;
+      rd.seek(p);
+      // Damaged data never gives a CRC match, and the search would run to the end of the
+      // archive; from a stream, the descriptor whose sizes agreed would be gone by then. So the
+      // search gives that one an eighth of the window (at most 16 MiB) to be outdone, then takes it.
+      if (sized_only_ && p > sized_only_->data_end + std::min<std::uint64_t>(src_.window() / 8, 16u << 20))
+        return sized_only_;
+      if (auto r = catch_up(p)) return r;
     }
-    return std::nullopt;
-  };
-  io::SequentialReader rd(src, data_offset);
-  std::uint64_t p = data_offset;
-  while (p + 4 <= size()) {
-    auto w = rd.peek(1 << 20);
-    if (w.size() < 4) break;
+    // The last entry of an unfinished archive may end with an unsigned descriptor and nothing after.
+    for (std::uint64_t len : {20u, 12u})
+      if (src_.size() >= data_offset_ + len) pending_.insert({src_.size() - len, false});
+    if (auto r = judge_before(~std::uint64_t(0))) return r;
+    return sized_only_;
+  }
+
+ private:
+  // The record and descriptor signatures in the window `w` read at `p`.
+  std::optional<StoredEnd> signatures_in(std::span<const std::uint8_t> w, std::uint64_t p) {
     const std::uint8_t* base = w.data();
-    std::size_t limit = w.size() - 3;
-    std::size_t i = 0;
-    while (i < limit) {
+    const std::size_t limit = w.size() - 3;
+    for (std::size_t i = 0; i < limit; ++i) {
       const void* hit = std::memchr(base + i, 'P', limit - i);
       if (!hit) break;
       i = std::size_t(static_cast<const std::uint8_t*>(hit) - base);
-      if (base[i + 1] == 'K') {
-        std::uint32_t s = zip::load_u32(base + i);
-        std::uint64_t q = p + i;
-        if (s == zip::kDescriptorSig || is_record_sig(s)) {
-          if (auto r = judge_before(q >= 20 ? q - 20 : 0)) return r;
-          if (s == zip::kDescriptorSig) pending.insert({q, true});
-          else
-            for (std::uint64_t len : {20u, 12u})
-              if (q >= data_offset + len) pending.insert({q - len, false});
-        }
-      }
-      ++i;
+      if (base[i + 1] != 'K') continue;
+      if (auto r = at_signature(zip::load_u32(base + i), p + i)) return r;
     }
-    p += limit;
-    rd.seek(p);
-    // Damaged data never gives a CRC match, and the search would run to the end of the archive;
-    // from a stream, the descriptor whose sizes agreed would be gone by then. So the search
-    // gives that one an eighth of the window (at most 16 MiB) to be outdone, then takes it.
-    if (sized_only && p > sized_only->data_end + std::min<std::uint64_t>(src.window() / 8, 16u << 20))
-      return sized_only;
-    // Signatures still to come start at p or later, so their candidates end at p - 20 or later:
-    // everything before can be judged now, and the CRC kept close behind (a stream cannot go back).
-    if (p >= data_offset + 20) {
-      if (auto r = judge_before(p - 20)) return r;
-      advance(pending.empty() ? p - 20 : std::min(p - 20, pending.begin()->first));
+    return std::nullopt;
+  }
+
+  // A signed descriptor may start at q; a record there may have an unsigned one just before it.
+  std::optional<StoredEnd> at_signature(std::uint32_t s, std::uint64_t q) {
+    if (s != zip::kDescriptorSig && !is_record_sig(s)) return std::nullopt;
+    if (auto r = judge_before(q >= 20 ? q - 20 : 0)) return r;
+    if (s == zip::kDescriptorSig) pending_.insert({q, true});
+    else
+      for (std::uint64_t len : {20u, 12u})
+        if (q >= data_offset_ + len) pending_.insert({q - len, false});
+    return std::nullopt;
+  }
+
+  // Signatures still to come start at p or later, so their candidates end at p - 20 or later:
+  // everything before can be judged now, and the CRC kept close behind (a stream cannot go back).
+  std::optional<StoredEnd> catch_up(std::uint64_t p) {
+    if (p < data_offset_ + 20) return std::nullopt;
+    if (auto r = judge_before(p - 20)) return r;
+    crc_up_to(pending_.empty() ? p - 20 : std::min(p - 20, pending_.begin()->first));
+    return std::nullopt;
+  }
+
+  std::optional<StoredEnd> judge_before(std::uint64_t bound) {
+    while (!pending_.empty() && pending_.begin()->first < bound) {
+      auto [e, sig] = *pending_.begin();
+      pending_.erase(pending_.begin());
+      if (auto r = try_end(e, sig)) return r;
+    }
+    return std::nullopt;
+  }
+
+  // Does the data end at `e`, with a descriptor that is signed or not as `want_sig` says?
+  std::optional<StoredEnd> try_end(std::uint64_t e, bool want_sig) {
+    if (e < crc_pos_) return std::nullopt;
+    crc_up_to(e);
+    const std::uint64_t dist = e - data_offset_;
+    if (auto d = match_descriptor(src_, e, crc_, dist, dist, zip64_); d && d->signature() == want_sig)
+      return StoredEnd{e, *d, crc_, true};
+    if (!want_sig) return std::nullopt;
+    if (auto r = signed_by_crc(e)) return r;
+    if (!sized_only_) {
+      auto g = read_descriptor_guess(src_, e, zip64_);
+      if (g && g->compressed_size == dist && g->uncompressed_size == dist) sized_only_ = StoredEnd{e, *g, crc_, false};
+    }
+    return std::nullopt;
+  }
+
+  // A signed descriptor whose CRC is the running CRC and after which a record starts ends the
+  // data even when its size fields were damaged: a 32-bit CRC match at a signature is no
+  // accident, and readers with a directory never look at those sizes (docs/readers.md).
+  std::optional<StoredEnd> signed_by_crc(std::uint64_t e) {
+    auto g = read_descriptor_guess(src_, e, zip64_);
+    if (!g || g->crc32 != crc_ || !g->signature()) return std::nullopt;
+    std::uint8_t next[4] = {};
+    std::size_t n = src_.read_at(e + g->length, next);
+    if (n == 0 || (n == 4 && is_record_sig(zip::load_u32(next)))) return StoredEnd{e, *g, crc_, true};
+    return std::nullopt;
+  }
+
+  // Runs the CRC over the data up to `to`.
+  void crc_up_to(std::uint64_t to) {
+    while (crc_pos_ < to) {
+      std::size_t n = std::size_t(std::min<std::uint64_t>(buf_.size(), to - crc_pos_));
+      n = src_.read_at(crc_pos_, {buf_.data(), n});
+      if (n == 0) return;
+      crc_ = codec::crc32(crc_, {buf_.data(), n});
+      crc_pos_ += n;
+      if (progress_) *progress_ += n;
     }
   }
-  // The last entry of an unfinished archive may end with an unsigned descriptor and nothing after.
-  for (std::uint64_t len : {20u, 12u})
-    if (size() >= data_offset + len) pending.insert({size() - len, false});
-  if (auto r = judge_before(~std::uint64_t(0))) return r;
-  return sized_only;
+
+  io::ByteSource& src_;
+  const std::uint64_t data_offset_;
+  const bool zip64_;
+  std::atomic<std::uint64_t>* progress_;
+  io::PageBuffer buf_{1 << 20};
+  std::uint64_t crc_pos_;  // the running CRC covers [data_offset_, crc_pos_)
+  std::uint32_t crc_ = 0;
+  std::optional<StoredEnd> sized_only_;  // sizes agree but the CRC does not: damaged data
+  std::set<std::pair<std::uint64_t, bool>> pending_;  // candidate ends not yet judged: (end, signed)
+};
+
+std::optional<StoredEnd> find_stored_end(io::ByteSource& src, std::uint64_t data_offset, bool zip64,
+                                         std::atomic<std::uint64_t>* progress) {
+  return StoredEndSearch(src, data_offset, zip64, progress).run();
 }
 
 // First offset of the 4-byte little-endian signature `sig` in [p, p+n), or n. SSE2 compares the
@@ -200,127 +231,111 @@ class HeldSource final : public io::ByteSource {
   std::array<std::span<const std::uint8_t>, 2> parts_;
 };
 
-// Decodes entries on worker threads while the walk goes on. From a file the workers read the
+// Below this, handing an entry to a worker (a lock, a wake-up) costs more than decoding it.
+constexpr std::uint64_t kMinJob = 16u << 10;
+// How far ahead in a file the walk searches for a bit-3 entry's descriptor before it decodes the
+// entry itself instead (find_descriptor_candidate).
+constexpr std::uint64_t kFileSearchLimit = 64u << 20;
+
+// Decodes entries on the pool's workers while the walk goes on. From a file the workers read the
 // bytes themselves; from a stream they decode them in place in the stream's ring, which holds
 // them (the walker waits rather than overwrite them) until the worker is done.
-class Dispatcher {
+class WalkWorkers {
  public:
-  static constexpr std::uint64_t kMaxInFlight = 16u << 20;
-
-  Dispatcher(io::ByteSource& src, unsigned threads, std::atomic<std::uint64_t>* progress)
-      : src_(src), stream_(dynamic_cast<io::StreamSource*>(&src)), progress_(progress) {
+  WalkWorkers(io::ByteSource& src, unsigned threads, std::uint64_t max_in_flight, std::atomic<std::uint64_t>* progress)
+      : src_(src), stream_(dynamic_cast<io::StreamSource*>(&src)), progress_(progress),
+        pool_(threads, max_in_flight) {
+    workspaces_.resize(pool_.slots());
     // From a stream, an entry is handed to a worker only if the walker can still go back to its
     // start should the search fail (the search and the reader's look-ahead must fit the window);
     // larger ones are decoded inline, as the sequential walk does.
     if (stream_) max_held_ = src.window() / 4;
-    for (unsigned t = 0; t < threads; ++t) workers_.emplace_back([this] { work(); });
   }
-  ~Dispatcher() {
+  ~WalkWorkers() {
     try {
-      finish();
+      pool_.close();  // the workers use the jobs and workspaces below
     } catch (...) {  // already unwinding from the walker's own error
     }
   }
 
   std::uint64_t max_job() const { return stream_ ? max_held_ : ~std::uint64_t(0); }
   // How far ahead the walker may search for a descriptor before it decodes inline instead.
-  std::uint64_t search_limit() const { return stream_ ? max_held_ : 64u << 20; }
+  std::uint64_t search_limit() const { return stream_ ? max_held_ : kFileSearchLimit; }
 
-  // False when a stream ended before the entry's bytes did (the caller decodes inline and
-  // reports the cut).
-  bool submit(std::size_t index, codec::DecodeRequest req) {
-    Job job{index, std::move(req), {}};
-    if (stream_ && job.req.limit) {
+  // Hands entry `index` (counted from the walk's start) to a worker. False when a stream ended
+  // before the entry's bytes did (the caller decodes inline and reports the cut).
+  bool submit(std::size_t index, const codec::DecodeRequest& req) {
+    std::array<std::span<const std::uint8_t>, 2> held{};
+    if (stream_ && req.limit) {
       // Every byte of the entry is read into the ring before a worker sees it.
-      if (stream_->view(job.req.offset + job.req.limit - 1, 1).empty() ||
-          job.req.offset < stream_->earliest_readable())
+      if (stream_->view(req.offset + req.limit - 1, 1).empty() || req.offset < stream_->earliest_readable())
         return false;
-      stream_->hold(job.req.offset);
-      job.held = stream_->held_bytes(job.req.offset, job.req.limit);
+      stream_->hold(req.offset);
+      held = stream_->held_bytes(req.offset, req.limit);
     }
-    std::unique_lock lock(mu_);
-    room_.wait(lock, [&] { return in_flight_ < kMaxInFlight || queue_.empty(); });
-    in_flight_ += job.req.limit;
-    ++outstanding_;
-    queue_.push_back(std::move(job));
-    ready_.notify_one();
+    // A deque: the workers keep the addresses of the jobs queued before this one.
+    Job& job = jobs_.emplace_back(Job{this, index, req, held, {}});
+    pool_.submit({&WalkWorkers::decode, &job, req.limit});
     return true;
   }
 
-  // Waits for every job submitted so far and hands over their results; the workers stay.
-  std::map<std::size_t, codec::DecodeResult> drain() {
-    std::unique_lock lock(mu_);
-    room_.wait(lock, [&] { return outstanding_ == 0 || error_; });
-    if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
-    return std::exchange(results_, {});
+  // Waits for every entry handed over so far and puts its decode result into `entries`, the
+  // walk's entries from number `first` on; the workers stay. An I/O error met by a worker is
+  // thrown here, on the walker's thread.
+  void drain(std::vector<Entry>& entries, std::size_t first) {
+    pool_.wait();
+    hand_over(entries, first);
   }
-
-  // Joins the workers; an I/O error met by one of them is thrown here, on the walker's thread.
-  std::map<std::size_t, codec::DecodeResult> finish() {
-    {
-      std::lock_guard lock(mu_);
-      closing_ = true;
-    }
-    ready_.notify_all();
-    for (auto& t : workers_) t.join();
-    workers_.clear();
-    if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
-    return std::move(results_);
+  // The same, and the workers end.
+  void finish(std::vector<Entry>& entries, std::size_t first) {
+    pool_.close();
+    hand_over(entries, first);
   }
 
  private:
   struct Job {
+    WalkWorkers* owner;
     std::size_t index;
     codec::DecodeRequest req;
-    std::array<std::span<const std::uint8_t>, 2> held;
+    std::array<std::span<const std::uint8_t>, 2> held;  // from a stream: the entry in its ring
+    codec::DecodeResult result;
   };
-  void work() {
-    codec::Workspace ws;
-    for (;;) {
-      Job job;
-      {
-        std::unique_lock lock(mu_);
-        ready_.wait(lock, [&] { return closing_ || !queue_.empty(); });
-        if (queue_.empty()) return;
-        job = std::move(queue_.front());
-        queue_.pop_front();
-      }
-      job.req.progress = progress_;
-      codec::DecodeResult d;
-      try {
-        if (stream_) {
-          codec::DecodeRequest in_ring = job.req;
-          in_ring.offset = 0;
-          HeldSource held(job.held);
-          d = ws.decode(held, in_ring);
-        } else {
-          d = ws.decode(src_, job.req);
-        }
-      } catch (...) {
-        std::lock_guard lock(mu_);
-        if (!error_) error_ = std::current_exception();
-      }
-      if (stream_ && job.req.limit) stream_->release(job.req.offset);
-      std::lock_guard lock(mu_);
-      in_flight_ -= job.req.limit;
-      --outstanding_;
-      results_[job.index] = std::move(d);
-      room_.notify_all();
+
+  static void decode(void* job_ptr, unsigned worker) {
+    Job& job = *static_cast<Job*>(job_ptr);
+    WalkWorkers& self = *job.owner;
+    auto& ws = self.workspaces_[worker];
+    if (!ws) ws = std::make_unique<codec::Workspace>();
+    job.req.progress = self.progress_;
+    if (!self.stream_) {
+      job.result = ws->decode(self.src_, job.req);
+      return;
     }
+    struct Release {  // the ring may move on past the entry however the decode ends
+      io::StreamSource* stream;
+      const codec::DecodeRequest& req;
+      ~Release() {
+        if (req.limit) stream->release(req.offset);
+      }
+    } release{self.stream_, job.req};
+    codec::DecodeRequest in_ring = job.req;
+    in_ring.offset = 0;
+    HeldSource held(job.held);
+    job.result = ws->decode(held, in_ring);
   }
+
+  void hand_over(std::vector<Entry>& entries, std::size_t first) {
+    for (auto& job : jobs_) entries[job.index - first].decoded = std::move(job.result);
+    jobs_.clear();
+  }
+
   io::ByteSource& src_;
   io::StreamSource* stream_;
   std::uint64_t max_held_ = 0;
   std::atomic<std::uint64_t>* progress_;
-  std::mutex mu_;
-  std::condition_variable ready_, room_;
-  std::deque<Job> queue_;
-  std::uint64_t in_flight_ = 0;
-  std::size_t outstanding_ = 0;  // jobs submitted whose result is not in results_ yet
-  bool closing_ = false;
-  std::map<std::size_t, codec::DecodeResult> results_;
-  std::exception_ptr error_;
-  std::vector<std::thread> workers_;
+  std::deque<Job> jobs_;  // handed over since the last drain, in walk order
+  std::vector<std::unique_ptr<codec::Workspace>> workspaces_;  // one per worker, made on first use
+  io::WorkerPool pool_;
 };
 
 // Where a bit-3 entry probably ends without decoding it: the first signed descriptor whose
@@ -410,328 +425,364 @@ std::uint64_t find_next_record(io::ByteSource& src, std::uint64_t from, std::uin
   return to;
 }
 
-ScanResult scan_local(io::ByteSource& input, codec::Workspace& ws, const ScanOptions& opt) {
-  ScanResult r;
-  // The walk reads headers, descriptors and small entries through a read cache (a file's
-  // 200,000 tiny entries would otherwise cost several system calls each); a stream keeps its
-  // own window. Workers read `input` themselves.
-  io::CachedSource cached(input, 1 << 20, false);
-  io::ByteSource& src = input.seekable() ? static_cast<io::ByteSource&>(cached) : input;
+namespace {
+
+// A bit-3 entry's data decoded up to the descriptor that probably ends it
+// (find_descriptor_candidate), by a worker or by the walk itself.
+codec::DecodeRequest candidate_request(const Entry& e, const DataDescriptor& cand) {
+  codec::DecodeRequest sreq{e.data_offset, cand.offset - e.data_offset, e.method};
+  sreq.lzma_eos = e.flags & 2;
+  sreq.expected_uncompressed = cand.uncompressed_size;
+  // No stop at the descriptor's uncompressed size: it is a claim to check, not a bound. A pipe
+  // meets the directory's record only later, and a file's verify decodes against that record;
+  // stopping early here would call damaged what the directory and 7-Zip read whole (seed 17,
+  // mutant 10695: dd.usize 0 on a 20 KB PPMd entry). The compressed distance bounds it.
+  sreq.max_output = 0;
+  return sreq;
+}
+
+// A catalogue entry of what a local header claims, before its data is looked at.
+Entry entry_of_header(zip::LocalFileHeader& lfh, std::uint64_t pos) {
+  Entry e;
+  e.lfh = local_claim(lfh);
+  e.name = std::move(lfh.name);
+  e.version_needed = lfh.version_needed;
+  e.version_made_by = lfh.version_needed;  // no directory: the local header is all there is
+  e.flags = lfh.flags;
+  e.method = lfh.method;
+  e.mod_time = lfh.mod_time;
+  e.mod_date = lfh.mod_date;
+  e.crc32 = e.lfh->crc32;
+  e.compressed_size = e.lfh->compressed_size;
+  e.uncompressed_size = e.lfh->uncompressed_size;
+  e.lfh_offset = pos;
+  e.data_offset = pos + lfh.header_len();
+  if (!lfh.extra.empty()) e.extras = std::make_shared<const Entry::Extras>(Entry::Extras{{}, {}, std::move(lfh.extra)});
+  return e;
+}
+
+// One walk over the local headers: where it is, what it has found, and the workers decoding
+// beside it. run() is the loop; each step handles one kind of record, and each way of finding
+// where an entry's data ends (docs/design.md, "The walk") has its own.
+struct Walk {
+  Walk(io::ByteSource& in, codec::Workspace& w, const ScanOptions& o)
+      : input(in), cached(in, 1 << 20, false), src(in.seekable() ? static_cast<io::ByteSource&>(cached) : in), ws(w),
+        opt(o) {}
+
+  enum class Step { next, stop };  // go on at `pos`, or end the walk
+
+  ScanResult run() {
+    if (!find_first_header()) return std::move(r);
+    // Workers need a source they can read on their own: a file, or a stream's ring.
+    if (opt.threads > 1 && (input.seekable() || dynamic_cast<io::StreamSource*>(&input)))
+      workers.emplace(input, opt.threads, opt.max_in_flight, opt.progress);
+    while (pos < size())
+      if (step() == Step::stop) break;
+    if (workers) workers->finish(r.entries, r.entries_before);
+    if (r.stop.empty()) r.stop = pos >= size() ? "end of file after the last entry" : "walk ended";
+    return std::move(r);
+  }
+
   // A stream learns its size only at its end, so the size is asked for each time.
-  auto size = [&src] { return src.size(); };
+  std::uint64_t size() const { return src.size(); }
+
   // A header right at the start is taken as the walk takes one where an entry ended; a search
-  // (past a prefix) needs the stricter test.
-  std::uint64_t pos = size();
-  {
+  // (past a prefix) needs the stricter test. Bytes skipped are a prefix.
+  bool find_first_header() {
     bool cut = false;
     auto h = read_local_header(src, opt.start, nullptr, &cut);
     pos = (h && plausible_local_header(*h, opt.start, size(), true)) || cut ? opt.start
                                                                              : find_next_record(src, opt.start, size(), true);
+    if (pos >= size()) {
+      r.stop = "no local file header found";
+      return false;
+    }
+    r.found_any_header = true;
+    r.archive_start = pos;
+    if (pos > opt.start) {
+      r.prefix_head.resize(std::size_t(std::min<std::uint64_t>(pos - opt.start, 4096)));
+      r.prefix_head.resize(src.read_at(opt.start, r.prefix_head));
+      r.findings.push_back(make_finding(report::Code::prefix_bytes, std::nullopt, opt.start,
+                                        fmt::format("{} bytes come before the first local header "
+                                                    "(a self-extractor stub or other prefix)",
+                                                    pos - opt.start)));
+    }
+    return true;
   }
-  if (pos >= size()) {
-    r.stop = "no local file header found";
-    return r;
-  }
-  r.found_any_header = true;
-  r.archive_start = pos;
-  if (pos > opt.start) {
-    r.prefix_head.resize(std::size_t(std::min<std::uint64_t>(pos - opt.start, 4096)));
-    r.prefix_head.resize(src.read_at(opt.start, r.prefix_head));
-  }
-  if (pos > opt.start)
-    r.findings.push_back(make_finding(report::Code::prefix_bytes, std::nullopt, opt.start,
-                                      fmt::format("{} bytes come before the first local header "
-                                                  "(a self-extractor stub or other prefix)",
-                                                  pos - opt.start)));
 
-  std::unique_ptr<Dispatcher> pool;
-  // Below this, handing an entry to a worker (a lock, a wake-up) costs more than decoding it.
-  constexpr std::uint64_t kMinJob = 16u << 10;
-  // Workers need a source they can read on their own: a file, or a stream's ring.
-  if (opt.threads > 1 && (input.seekable() || dynamic_cast<io::StreamSource*>(&input)))
-    pool = std::make_unique<Dispatcher>(input, opt.threads, opt.progress);
-  std::vector<std::size_t> pending;  // entries handed to the workers
+  // The record at `pos`: a local header, the directory, or something that belongs to no entry.
+  Step step() {
+    settle_if_due();
+    std::uint8_t sigb[4] = {};
+    std::size_t n = src.read_at(pos, sigb);
+    if (n == 0) return Step::stop;  // the end of the file, right after an entry
+    std::uint32_t sig = n == 4 ? zip::load_u32(sigb) : 0;
+    if (sig == zip::kCentralSig || sig == zip::kEndSig || sig == zip::kZip64EndSig) {
+      r.directory_at = pos;
+      r.stop = fmt::format("central directory or end record at offset {}", pos);
+      return Step::stop;
+    }
+    if (sig != zip::kLocalSig) {
+      if (n < 4 && n > 0 && std::memcmp(sigb, "PK", std::min<std::size_t>(n, 2)) == 0) {
+        r.stop = fmt::format("the file ends inside a record signature at offset {}", pos);
+        r.damaged.push_back({pos, size(), "cut record"});
+        return Step::stop;
+      }
+      // The entry before claimed to end here: nothing after it confirms that.
+      if (!r.entries.empty() && r.entries.back().end_offset == pos) r.entries.back().next_record_follows = false;
+      pos = resync(pos, "no record signature where one should start");
+      return Step::next;
+    }
+    std::string why;
+    auto lfh = read_local_header(src, pos, &why);
+    if (!lfh) return header_cut(why);
+    if (!plausible_local_header(*lfh, pos, size(), true)) {
+      pos = resync(pos, "a local header signature with impossible fields");
+      return Step::next;
+    }
+    Entry e = entry_of_header(*lfh, pos);
+    return walk_entry(e, r.entries_before + r.entries.size());
+  }
 
-  auto resync = [&](std::uint64_t from, const std::string& why) -> std::uint64_t {
+  // Hands the entries the walk is done with to opt.settle, so that what it holds stays bounded.
+  void settle_if_due() {
+    if (!opt.settle || r.entries.size() <= std::max<std::size_t>(opt.settle_every, 1)) return;
+    if (workers) workers->drain(r.entries, r.entries_before);
+    // The last entry stays: the walk may yet learn that no record follows it.
+    std::vector<Entry> done(std::make_move_iterator(r.entries.begin()), std::make_move_iterator(r.entries.end() - 1));
+    r.entries.erase(r.entries.begin(), r.entries.end() - 1);
+    r.entries_before += done.size();
+    opt.settle(done);
+  }
+
+  // Skips to the next record after damage; the bytes skipped are a damaged stretch.
+  std::uint64_t resync(std::uint64_t from, const std::string& why) {
     std::uint64_t next = find_next_record(src, from, size());
     r.damaged.push_back({from, next, why});
     r.findings.push_back(make_finding(report::Code::damaged_stretch, std::nullopt, from,
                                       fmt::format("{} bytes from offset {} to {} belong to no readable entry ({})",
                                                   next - from, from, next, why)));
     return next;
-  };
+  }
 
-  while (pos < size()) {
-    if (opt.settle && r.entries.size() > std::max<std::size_t>(opt.settle_every, 1)) {
-      if (pool) {
-        auto results = pool->drain();
-        for (auto index : pending) r.entries[index - r.entries_before].decoded = results[index];
-        pending.clear();
-      }
-      // The last entry stays: the walk may yet learn that no record follows it.
-      std::vector<Entry> done(std::make_move_iterator(r.entries.begin()), std::make_move_iterator(r.entries.end() - 1));
-      r.entries.erase(r.entries.begin(), r.entries.end() - 1);
-      r.entries_before += done.size();
-      opt.settle(done);
+  // The file ends inside a local header. Still an entry that was lost: keep what its header
+  // shows of the name.
+  Step header_cut(const std::string& why) {
+    Entry cut;
+    cut.lfh_offset = pos;
+    cut.status = report::EntryStatus::truncated;
+    if (size() - pos > zip::kLocalHeaderLen) {
+      std::uint8_t fixed[zip::kLocalHeaderLen];
+      src.read_at(pos, fixed);
+      std::size_t name_len = fixed[26] | fixed[27] << 8;
+      auto nb = src.read_vec(pos + zip::kLocalHeaderLen, name_len);
+      cut.name.assign(nb.begin(), nb.end());
+      cut.method = fixed[8] | fixed[9] << 8;
     }
-    std::uint8_t sigb[4] = {};
-    std::size_t n = src.read_at(pos, sigb);
-    if (n == 0) break;  // the end of the file, right after an entry
-    std::uint32_t sig = n == 4 ? zip::load_u32(sigb) : 0;
-    if (sig == zip::kCentralSig || sig == zip::kEndSig || sig == zip::kZip64EndSig) {
-      r.directory_at = pos;
-      r.stop = fmt::format("central directory or end record at offset {}", pos);
-      break;
-    }
-    if (sig != zip::kLocalSig) {
-      if (n < 4 && n > 0 && std::memcmp(sigb, "PK", std::min<std::size_t>(n, 2)) == 0) {
-        r.stop = fmt::format("the file ends inside a record signature at offset {}", pos);
-        r.damaged.push_back({pos, size(), "cut record"});
-        break;
-      }
-      // The entry before claimed to end here: nothing after it confirms that.
-      if (!r.entries.empty() && r.entries.back().end_offset == pos) r.entries.back().next_record_follows = false;
-      pos = resync(pos, "no record signature where one should start");
-      continue;
-    }
-    std::string why;
-    auto lfh = read_local_header(src, pos, &why);
-    if (!lfh) {
-      // Still an entry that was lost: keep what its header shows of the name.
-      Entry cut;
-      cut.lfh_offset = pos;
-      cut.status = report::EntryStatus::truncated;
-      if (size() - pos > zip::kLocalHeaderLen) {
-        std::uint8_t fixed[zip::kLocalHeaderLen];
-        src.read_at(pos, fixed);
-        std::size_t name_len = fixed[26] | fixed[27] << 8;
-        auto nb = src.read_vec(pos + zip::kLocalHeaderLen, name_len);
-        cut.name.assign(nb.begin(), nb.end());
-        cut.method = fixed[8] | fixed[9] << 8;
-      }
-      r.cut_entry = r.entries_before + r.entries.size();
-      const std::size_t number = *r.cut_entry + 1;
-      r.entries.push_back(std::move(cut));
-      r.findings.push_back(make_finding(report::Code::entry_truncated, std::nullopt, pos,
-                                        fmt::format("entry {}: {}", number, why)));
-      r.stop = fmt::format("the file ends inside the local header of entry {} at offset {}", number, pos);
-      r.damaged.push_back({pos, size(), "cut local header"});
-      break;
-    }
-    if (!plausible_local_header(*lfh, pos, size(), true)) {
-      pos = resync(pos, "a local header signature with impossible fields");
-      continue;
-    }
+    r.cut_entry = r.entries_before + r.entries.size();
+    const std::size_t number = *r.cut_entry + 1;
+    r.entries.push_back(std::move(cut));
+    r.findings.push_back(make_finding(report::Code::entry_truncated, std::nullopt, pos,
+                                      fmt::format("entry {}: {}", number, why)));
+    r.stop = fmt::format("the file ends inside the local header of entry {} at offset {}", number, pos);
+    r.damaged.push_back({pos, size(), "cut local header"});
+    return Step::stop;
+  }
 
-    Entry e;
-    e.lfh = local_claim(*lfh);
-    e.name = std::move(lfh->name);
-    e.version_needed = lfh->version_needed;
-    e.version_made_by = lfh->version_needed;  // no directory: the local header is all there is
-    e.flags = lfh->flags;
-    e.method = lfh->method;
-    e.mod_time = lfh->mod_time;
-    e.mod_date = lfh->mod_date;
-    e.crc32 = e.lfh->crc32;
-    e.compressed_size = e.lfh->compressed_size;
-    e.uncompressed_size = e.lfh->uncompressed_size;
-    e.lfh_offset = pos;
-    e.data_offset = pos + lfh->header_len();
-    const bool zip64 = e.lfh->zip64;
-    if (!lfh->extra.empty()) e.extras = std::make_shared<const Entry::Extras>(Entry::Extras{{}, {}, std::move(lfh->extra)});
-    const std::size_t index = r.entries_before + r.entries.size();
-    const std::string name = e.name;
-
-    // The walk ends inside this entry: the judge reports it (entry_truncated), the walk says where.
-    auto finish_cut = [&](std::optional<std::uint64_t> intact, const std::string& what) {
-      if (intact) e.cut_intact = *intact;
-      else e.descriptor_cut = true;
-      r.cut_entry = index;
-      r.cut_intact_bytes = intact.value_or(e.compressed_size);
-      r.stop = fmt::format("end of file inside entry {} ({}: {}) at offset {}", index + 1, report::printable_name(name),
-                           what, size());
-      r.damaged.push_back({e.lfh_offset, size(), "cut entry"});
-    };
-
+  // Entry `index` (counted from the walk's start): where its data ends, by the way its flags,
+  // method and encryption allow.
+  Step walk_entry(Entry& e, std::size_t index) {
     // An encrypted entry is decoded when a password was given, except stored data with bit 3,
     // whose end a walk finds by the CRC of the bytes (here ciphertext).
     // The method under the encryption (WinZip AES names it in its extra field).
     const std::uint16_t method = zipcrypt::scheme_of(e).method;
     if (e.encrypted() && zipcrypt::decodable(e) && e.has_descriptor_flag() &&
         (!zipcrypt::password() || !codec::method_self_terminating(method))) {
-      // Encrypted data with bit 3 that is not decoded (no password) or is stored (Info-ZIP -P,
-      // bsdtar): the CRC of ciphertext finds nothing, so the end is a signed descriptor whose
-      // compressed size is the distance to it (else its PK\7\8 would read as bytes of no entry).
-      const std::uint64_t reach = src.seekable() ? size() - e.data_offset : src.window() / 2;
-      if (auto cand = find_descriptor_candidate(src, e.data_offset, zip64, reach)) {
-        codec::DecodeRequest req{e.data_offset, cand->offset - e.data_offset, e.method};
-        req.expected_uncompressed = cand->uncompressed_size;
-        req.max_output = 0;  // the descriptor's size is a claim to check (see candidate_request)
-        req.progress = opt.progress;
-        if (zipcrypt::password()) e.decoded = zipcrypt::decode(ws, src, req, e);
-        else e.crypt = CryptOutcome::no_password;
-        e.descriptor = cand;
-        e.crc32 = cand->crc32;
-        e.compressed_size = cand->compressed_size;
-        e.uncompressed_size = cand->uncompressed_size;
-        e.end_offset = cand->offset + cand->length;
-        r.end_of_entries = e.end_offset;
-        pos = e.end_offset;
-        r.entries.push_back(std::move(e));
-        continue;
-      }
+      if (encrypted_to_descriptor(e)) return Step::next;
     }
     const bool locked = e.encrypted() && (!zipcrypt::password() || (e.has_descriptor_flag() &&
                                                                     !codec::method_self_terminating(method)));
     if (!zipcrypt::decodable(e) || locked) {
       if (e.encrypted() && zipcrypt::decodable(e) && !zipcrypt::password()) e.crypt = CryptOutcome::no_password;
-      // The data cannot be decoded; its end is known only from the sizes in the header.
-      if (!e.has_descriptor_flag() && e.data_offset + e.compressed_size <= size()) {
-        e.end_offset = e.data_offset + e.compressed_size;
-      } else {
-        // Bit 3 and no decoder: the next record signature is the only guide.
-        std::uint64_t next = find_next_record(src, e.data_offset, size());
-        e.end_offset = next;
-      }
-      r.end_of_entries = e.end_offset;
-      pos = e.end_offset;
-      r.entries.push_back(std::move(e));
-      continue;
+      undecoded(e);
+      return Step::next;
     }
+    if (!e.has_descriptor_flag()) return by_sizes(e, index);
+    if (!codec::method_self_terminating(method)) return stored_to_descriptor(e, index);
+    return self_terminating(e, index);
+  }
 
-    const bool by_size = !e.has_descriptor_flag();
-    if (by_size || !codec::method_self_terminating(method)) {
-      if (by_size) {
-        // Sizes in the header (bit 3 clear): checked by decoding exactly that many bytes.
-        auto req = sized_request(e);
-        req.progress = opt.progress;
-        e.end_offset = e.data_offset + e.compressed_size;
-        if (pool && !e.encrypted() && e.compressed_size >= kMinJob && e.compressed_size <= pool->max_job() && e.end_offset <= size() &&
-            pool->submit(index, req)) {
-          pending.push_back(index);
-        } else {
-          auto d = zipcrypt::decode(ws, src, req, e);
-          e.decoded = d;
-          if (d.status == Status::truncated) {
-            std::uint64_t present = size() - e.data_offset;
-            finish_cut(e.method == zip::kStored ? present : d.produced,
-                       fmt::format("{} of {} compressed bytes present", present, e.compressed_size));
-            r.entries.push_back(std::move(e));
-            break;
-          }
-        }
-      } else {
-        // Bit 3 with stored data.
-        auto end = find_stored_end(src, e.data_offset, zip64, opt.progress);
-        if (!end) {
-          finish_cut(size() - e.data_offset, "no data descriptor follows the stored data");
-          r.entries.push_back(std::move(e));
-          break;
-        }
-        e.descriptor = end->descriptor;
-        e.crc32 = end->descriptor.crc32;
-        e.compressed_size = e.uncompressed_size = end->data_end - e.data_offset;
-        e.end_offset = end->data_end + end->descriptor.length;
-        DecodeResult d;
-        d.consumed = d.produced = e.compressed_size;
-        d.crc = end->crc;
-        e.decoded = d;
-      }
-    } else {
-      // A bit-3 entry whose end a signed descriptor probably marks (find_descriptor_candidate):
-      // decoded up to it, by a worker or, when the stream is damaged, by the walk itself.
-      auto candidate_request = [&](const DataDescriptor& cand) {
-        codec::DecodeRequest sreq{e.data_offset, cand.offset - e.data_offset, e.method};
-        sreq.lzma_eos = e.flags & 2;
-        sreq.expected_uncompressed = cand.uncompressed_size;
-        // No stop at the descriptor's uncompressed size: it is a claim to check, not a bound. A
-        // pipe meets the directory's record only later, and a file's verify decodes against that
-        // record; stopping early here would call damaged what the directory and 7-Zip read whole
-        // (seed 17, mutant 10695: dd.usize 0 on a 20 KB PPMd entry). The compressed distance bounds it.
-        sreq.max_output = 0;
-        return sreq;
-      };
-      auto end_at_candidate = [&](const DataDescriptor& cand) {
-        e.descriptor = cand;
-        e.crc32 = cand.crc32;
-        e.compressed_size = cand.compressed_size;
-        e.uncompressed_size = cand.uncompressed_size;
-        e.end_offset = cand.offset + cand.length;
-        r.end_of_entries = e.end_offset;
-        pos = e.end_offset;
-        r.entries.push_back(std::move(e));
-      };
-      if (pool && !e.encrypted()) {
-        if (auto cand = find_descriptor_candidate(src, e.data_offset, zip64, pool->search_limit())) {
-          auto sreq = candidate_request(*cand);
-          if (sreq.limit >= kMinJob && sreq.limit <= pool->max_job() && pool->submit(index, sreq)) {
-            pending.push_back(index);
-            end_at_candidate(*cand);
-            continue;
-          }
-        }
-      }
-      // Bit 3 with a self-terminating codec: decode to the end of the stream, then take the
-      // descriptor layout that agrees with what was counted.
-      codec::DecodeRequest req{e.data_offset, size() - e.data_offset, e.method};
-      req.lzma_eos = e.flags & 2;
-      req.expected_uncompressed = e.uncompressed_size;
-      req.progress = opt.progress;
-      auto d = zipcrypt::decode(ws, src, req, e);
-      e.decoded = d;
-      if (d.status == Status::truncated || d.status == Status::overrun) {
-        finish_cut(d.produced, fmt::format("the compressed stream is cut after {} bytes", d.consumed));
-        r.entries.push_back(std::move(e));
-        break;
-      }
-      if (d.status != Status::ok && input.seekable() && !e.encrypted()) {
-        // Damaged data that a worker would have been given up to a descriptor (an entry of
-        // kMinJob bytes or more): the walk ends it there too, so that a scan says the same on
-        // one thread as on two (the bytes are the entry's, not a damaged stretch).
-        constexpr std::uint64_t kSearch = 64u << 20;  // Dispatcher::search_limit() for a file
-        if (auto cand = find_descriptor_candidate(src, e.data_offset, zip64, kSearch);
-            cand && cand->offset - e.data_offset >= kMinJob) {
-          auto sreq = candidate_request(*cand);
-          sreq.progress = opt.progress;
-          e.decoded = ws.decode(src, sreq);
-          end_at_candidate(*cand);
-          continue;
-        }
-      }
-      if (d.status != Status::ok) {
-        const std::uint64_t data_offset = e.data_offset;
-        r.entries.push_back(std::move(e));
-        // The next header may hide anywhere after the damaged entry's start; a stream can only
-        // look back over what it still holds.
-        pos = resync(std::max(data_offset + 1, src.earliest_readable()),
-                     fmt::format("damaged data of entry {}", index + 1));
-        continue;
-      }
-      std::uint64_t data_end = e.data_offset + d.consumed;
-      auto desc = match_descriptor(src, data_end, d.crc, d.consumed, d.produced, zip64);
-      e.compressed_size = d.consumed;
-      e.uncompressed_size = d.produced;
-      if (!desc) desc = read_descriptor_guess(src, data_end, zip64);
-      if (desc) {
-        e.descriptor = desc;
-        e.crc32 = desc->crc32;
-        e.end_offset = data_end + desc->length;
-      } else {
-        finish_cut(std::nullopt, "the file ends inside its data descriptor");
-        r.entries.push_back(std::move(e));
-        break;
-      }
+  // Encrypted data with bit 3 that is not decoded (no password) or is stored (Info-ZIP -P,
+  // bsdtar): the CRC of ciphertext finds nothing, so the end is a signed descriptor whose
+  // compressed size is the distance to it (else its PK\7\8 would read as bytes of no entry).
+  bool encrypted_to_descriptor(Entry& e) {
+    const std::uint64_t reach = src.seekable() ? size() - e.data_offset : src.window() / 2;
+    auto cand = find_descriptor_candidate(src, e.data_offset, e.lfh->zip64, reach);
+    if (!cand) return false;
+    codec::DecodeRequest req{e.data_offset, cand->offset - e.data_offset, e.method};
+    req.expected_uncompressed = cand->uncompressed_size;
+    req.max_output = 0;  // the descriptor's size is a claim to check (see candidate_request)
+    req.progress = opt.progress;
+    if (zipcrypt::password()) e.decoded = zipcrypt::decode(ws, src, req, e);
+    else e.crypt = CryptOutcome::no_password;
+    end_at(e, *cand);
+    return true;
+  }
+
+  // The data cannot be decoded; its end is known only from the sizes in the header, or with bit 3
+  // from the next record signature.
+  void undecoded(Entry& e) {
+    if (!e.has_descriptor_flag() && e.data_offset + e.compressed_size <= size())
+      e.end_offset = e.data_offset + e.compressed_size;
+    else
+      e.end_offset = find_next_record(src, e.data_offset, size());
+    keep(e);
+  }
+
+  // Sizes in the header (bit 3 clear): checked by decoding exactly that many bytes.
+  Step by_sizes(Entry& e, std::size_t index) {
+    auto req = sized_request(e);
+    req.progress = opt.progress;
+    e.end_offset = e.data_offset + e.compressed_size;
+    if (workers && !e.encrypted() && e.compressed_size >= kMinJob && e.compressed_size <= workers->max_job() &&
+        e.end_offset <= size() && workers->submit(index, req))
+      return keep(e);
+    auto d = zipcrypt::decode(ws, src, req, e);
+    e.decoded = d;
+    if (d.status == Status::truncated) {
+      std::uint64_t present = size() - e.data_offset;
+      return cut_inside(e, index, e.method == zip::kStored ? present : d.produced,
+                        fmt::format("{} of {} compressed bytes present", present, e.compressed_size));
     }
+    return keep(e);
+  }
+
+  // Bit 3 with stored data: find_stored_end.
+  Step stored_to_descriptor(Entry& e, std::size_t index) {
+    auto end = find_stored_end(src, e.data_offset, e.lfh->zip64, opt.progress);
+    if (!end) return cut_inside(e, index, size() - e.data_offset, "no data descriptor follows the stored data");
+    e.descriptor = end->descriptor;
+    e.crc32 = end->descriptor.crc32;
+    e.compressed_size = e.uncompressed_size = end->data_end - e.data_offset;
+    e.end_offset = end->data_end + end->descriptor.length;
+    DecodeResult d;
+    d.consumed = d.produced = e.compressed_size;
+    d.crc = end->crc;
+    e.decoded = d;
+    return keep(e);
+  }
+
+  // Bit 3 with a self-terminating codec: handed to a worker up to the descriptor that probably
+  // ends it, or decoded here to the end of the stream, after which the descriptor layout that
+  // agrees with what was counted is taken.
+  Step self_terminating(Entry& e, std::size_t index) {
+    if (workers && !e.encrypted() && to_worker_up_to_candidate(e, index)) return Step::next;
+    codec::DecodeRequest req{e.data_offset, size() - e.data_offset, e.method};
+    req.lzma_eos = e.flags & 2;
+    req.expected_uncompressed = e.uncompressed_size;
+    req.progress = opt.progress;
+    auto d = zipcrypt::decode(ws, src, req, e);
+    e.decoded = d;
+    if (d.status == Status::truncated || d.status == Status::overrun)
+      return cut_inside(e, index, d.produced, fmt::format("the compressed stream is cut after {} bytes", d.consumed));
+    if (d.status != Status::ok && input.seekable() && !e.encrypted() && damaged_up_to_candidate(e)) return Step::next;
+    if (d.status != Status::ok) {
+      const std::uint64_t data_offset = e.data_offset;
+      r.entries.push_back(std::move(e));
+      // The next header may hide anywhere after the damaged entry's start; a stream can only
+      // look back over what it still holds.
+      pos = resync(std::max(data_offset + 1, src.earliest_readable()), fmt::format("damaged data of entry {}", index + 1));
+      return Step::next;
+    }
+    return descriptor_after(e, index, d);
+  }
+
+  bool to_worker_up_to_candidate(Entry& e, std::size_t index) {
+    auto cand = find_descriptor_candidate(src, e.data_offset, e.lfh->zip64, workers->search_limit());
+    if (!cand) return false;
+    auto sreq = candidate_request(e, *cand);
+    if (sreq.limit < kMinJob || sreq.limit > workers->max_job() || !workers->submit(index, sreq)) return false;
+    end_at(e, *cand);
+    return true;
+  }
+
+  // Damaged data that a worker would have been given up to a descriptor (an entry of kMinJob
+  // bytes or more): the walk ends it there too, so that a scan says the same on one thread as on
+  // two (the bytes are the entry's, not a damaged stretch).
+  bool damaged_up_to_candidate(Entry& e) {
+    auto cand = find_descriptor_candidate(src, e.data_offset, e.lfh->zip64, kFileSearchLimit);
+    if (!cand || cand->offset - e.data_offset < kMinJob) return false;
+    auto sreq = candidate_request(e, *cand);
+    sreq.progress = opt.progress;
+    e.decoded = ws.decode(src, sreq);
+    end_at(e, *cand);
+    return true;
+  }
+
+  // The descriptor after data decoded to its end (4.3.9): the layout that agrees with what was
+  // counted, else the one the writer most likely used.
+  Step descriptor_after(Entry& e, std::size_t index, const DecodeResult& d) {
+    const bool zip64 = e.lfh->zip64;
+    std::uint64_t data_end = e.data_offset + d.consumed;
+    auto desc = match_descriptor(src, data_end, d.crc, d.consumed, d.produced, zip64);
+    e.compressed_size = d.consumed;
+    e.uncompressed_size = d.produced;
+    if (!desc) desc = read_descriptor_guess(src, data_end, zip64);
+    if (!desc) return cut_inside(e, index, std::nullopt, "the file ends inside its data descriptor");
+    e.descriptor = desc;
+    e.crc32 = desc->crc32;
+    e.end_offset = data_end + desc->length;
+    return keep(e);
+  }
+
+  // The entry ends where the descriptor `cand` ends.
+  void end_at(Entry& e, const DataDescriptor& cand) {
+    e.descriptor = cand;
+    e.crc32 = cand.crc32;
+    e.compressed_size = cand.compressed_size;
+    e.uncompressed_size = cand.uncompressed_size;
+    e.end_offset = cand.offset + cand.length;
+    keep(e);
+  }
+
+  // The entry's extent is known: the walk goes on after it.
+  Step keep(Entry& e) {
     r.end_of_entries = e.end_offset;
     pos = e.end_offset;
     r.entries.push_back(std::move(e));
+    return Step::next;
   }
-  if (pool) {
-    auto results = pool->finish();
-    for (auto index : pending) r.entries[index - r.entries_before].decoded = results[index];
+
+  // The walk ends inside this entry: the judge reports it (entry_truncated), the walk says where.
+  Step cut_inside(Entry& e, std::size_t index, std::optional<std::uint64_t> intact, const std::string& what) {
+    if (intact) e.cut_intact = *intact;
+    else e.descriptor_cut = true;
+    r.cut_entry = index;
+    r.cut_intact_bytes = intact.value_or(e.compressed_size);
+    r.stop = fmt::format("end of file inside entry {} ({}: {}) at offset {}", index + 1, report::printable_name(e.name),
+                         what, size());
+    r.damaged.push_back({e.lfh_offset, size(), "cut entry"});
+    r.entries.push_back(std::move(e));
+    return Step::stop;
   }
-  if (r.stop.empty()) r.stop = pos >= size() ? "end of file after the last entry" : "walk ended";
-  return r;
+
+  io::ByteSource& input;
+  // The walk reads headers, descriptors and small entries through a read cache (a file's
+  // 200,000 tiny entries would otherwise cost several system calls each); a stream keeps its
+  // own window. Workers read `input` themselves.
+  io::CachedSource cached;
+  io::ByteSource& src;
+  codec::Workspace& ws;
+  const ScanOptions& opt;
+  ScanResult r;
+  std::uint64_t pos = 0;  // where the next record should start
+  std::optional<WalkWorkers> workers;  // with ScanOptions::threads above 1
+};
+
+}  // namespace
+
+ScanResult scan_local(io::ByteSource& input, codec::Workspace& ws, const ScanOptions& opt) {
+  return Walk(input, ws, opt).run();
 }
 
 }  // namespace zm::scan

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "io/worker_pool.h"
 #include "scan/catalog.h"
 
 namespace zm::scan {
@@ -47,6 +48,9 @@ struct ScanOptions {
   // entries holds stays bounded (the man page, MEMORY).
   std::function<void(std::vector<Entry>& done)> settle;
   std::size_t settle_every = 16384;
+  // Bytes of entry data handed to the workers and not yet decoded, at most (the walk waits
+  // beyond it); from a stream, each entry handed over is also at most a quarter of its window.
+  std::uint64_t max_in_flight = io::kEntryBytesInFlight;
 };
 
 ScanResult scan_local(io::ByteSource& src, codec::Workspace& ws, const ScanOptions& opt = {});
