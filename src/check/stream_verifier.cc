@@ -48,9 +48,9 @@ bool window_witness(io::ByteSource& src, Entry& e) {
   e.data_offset = e.lfh_offset + lfh->header_len();
   e.end_offset = e.data_offset;
   scan::keep_local_extra_if_judged(e, lfh->extra);
-  if (!local_header_is_its_own(e) || !zipcrypt::decodable(e)) return true;
+  if (!local_header_is_its_own(e) || !zipcrypt::decodable(scan::crypt_fields(e))) return true;
   codec::Workspace ws;
-  e.decoded = zipcrypt::decode(ws, src, scan::sized_request(e), e);
+  e.decoded = scan::decode_data(ws, src, scan::sized_request(e), e);
   if (e.has_descriptor_flag() && e.decoded->status == codec::DecodeResult::Status::ok) {
     e.descriptor = scan::match_descriptor(src, e.data_offset + e.compressed_size, e.decoded->crc,
                                           e.decoded->consumed, e.decoded->produced, e.lfh_zip64());
@@ -408,9 +408,9 @@ Verification verify_stream(io::StreamSource& src, const std::string& path, const
       // The walk saw no scheme it knows in the local header (its AES field damaged, say) where
       // the directory's record names one: without a password a file's verify asks for one
       // without reading the data, and so does this.
-      if (!e.decoded && e.crypt == scan::CryptOutcome::not_tried && e.encrypted() && zipcrypt::decodable(e) &&
-          !zipcrypt::password())
-        e.decoded = zipcrypt::decode(*crypt_ws, src, scan::sized_request(e), e);
+      if (!e.decoded && e.crypt == scan::CryptOutcome::not_tried && e.encrypted() &&
+          zipcrypt::decodable(scan::crypt_fields(e)) && !zipcrypt::password())
+        e.decoded = scan::decode_data(*crypt_ws, src, scan::sized_request(e), e);
     };
   };
   const std::size_t head = rep.findings.size();

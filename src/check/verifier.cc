@@ -47,7 +47,7 @@ void read_local_witness(io::ByteSource& src, Entry& e) {
 void decode_entry(io::ByteSource& src, codec::Workspace& ws, Entry& e, std::atomic<std::uint64_t>* progress) {
   auto req = scan::sized_request(e);
   req.progress = progress;
-  e.decoded = zipcrypt::decode(ws, src, req, e);
+  e.decoded = scan::decode_data(ws, src, req, e);
 }
 
 // The descriptor after the data (4.3.9), in whichever layout agrees with the data or, failing
@@ -69,7 +69,7 @@ void file_witnesses(io::ByteSource& src, codec::Workspace& ws, Entry& e, const V
   read_local_witness(src, e);
   // Only data behind a header that is the entry's own is decoded as the entry's: an encrypted
   // or undecodable entry, or a header that is another entry's, is judged without it.
-  if (local_header_is_its_own(e) && zipcrypt::decodable(e)) {
+  if (local_header_is_its_own(e) && zipcrypt::decodable(scan::crypt_fields(e))) {
     if (auto known = opt.known ? opt.known->find(e.lfh_offset) : std::nullopt) {
       e.decoded = std::move(known);
       // Only entries that verified are known: an encrypted one was decrypted to get there.

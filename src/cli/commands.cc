@@ -485,7 +485,7 @@ std::string dos_time(std::uint32_t stamp) {
 std::string encryption_of(const scan::Entry& e) {
   if (!e.encrypted()) return "-";
   if (e.flags & zip::kFlagStrongEncryption) return "strong";
-  const auto s = zipcrypt::scheme_of(e);
+  const auto s = zipcrypt::scheme_of(scan::crypt_fields(e));
   if (s.kind == zipcrypt::Scheme::Kind::traditional) return "zipcrypto";
   if (s.kind == zipcrypt::Scheme::Kind::aes) return fmt::format("aes-{}", 64 + 64 * unsigned(s.aes.strength));
   return "?";

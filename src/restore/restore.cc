@@ -194,7 +194,7 @@ void extract_ourselves(io::ByteSource& src, scan::Entry e, archive* out, const s
     if (archive_write_data_block(out, b.data(), b.size(), at) != ARCHIVE_OK) write_failed = true;
     at += la_int64_t(b.size());
   };
-  auto d = zipcrypt::decode(ws, src, req, e);
+  auto d = scan::decode_data(ws, src, req, e);
   if (write_failed)
     throw io::IoError(fmt::format("{}: writing '{}' failed: {}", dir, report::printable_name(e.name),
                                   archive_error_string(out)));
