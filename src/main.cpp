@@ -16,7 +16,6 @@
 #include "cli/commands.h"
 #include "report/progress.h"
 #include "report/report.h"
-#include "crypt/zip_crypto.h"
 
 namespace {
 
@@ -144,7 +143,7 @@ int main(int argc, char** argv) {
   // Encrypted SysReptor backups (.zip.crypt): the key as 64 hex digits, never echoed.
   std::string key_hex, key_file;
   // Encrypted ZIP entries (ZipCrypto, WinZip AES): one password for the run, never echoed.
-  std::optional<std::string> password;
+  std::optional<std::string>& password = common.password;
   std::string password_file;
   // The code page of legacy names (bit 11 clear), for display only: the bytes cannot tell CP932
   // or KOI8-R from CP437, so it is never guessed (unzip -O asks the same of its user).
@@ -354,7 +353,6 @@ int main(int argc, char** argv) {
   } else if (const char* env = std::getenv("ZIPMEDIC_PASSWORD"); !password && env) {
     password = env;
   }
-  zm::zipcrypt::set_password(password);
   if (repair->parsed() && repair_opt.in_place && repair_opt.encrypt) {
     std::fprintf(stderr, "zipmedic: repair: --encrypt writes a new file, so it works with -o only\n");
     return int(Exit::usage);

@@ -44,10 +44,11 @@ void read_local_witness(io::ByteSource& src, Entry& e) {
 }
 
 // Decodes the entry's data exactly as the directory describes it and checks what came out.
-void decode_entry(io::ByteSource& src, codec::Workspace& ws, Entry& e, std::atomic<std::uint64_t>* progress) {
+void decode_entry(io::ByteSource& src, codec::Workspace& ws, Entry& e, std::atomic<std::uint64_t>* progress,
+                  const std::string* password) {
   auto req = scan::sized_request(e);
   req.progress = progress;
-  e.decoded = scan::decode_data(ws, src, req, e);
+  e.decoded = scan::decode_data(ws, src, req, e, password);
 }
 
 // The descriptor after the data (4.3.9), in whichever layout agrees with the data or, failing
@@ -75,7 +76,7 @@ void file_witnesses(io::ByteSource& src, codec::Workspace& ws, Entry& e, const V
       // Only entries that verified are known: an encrypted one was decrypted to get there.
       if (e.encrypted()) e.crypt = scan::CryptOutcome::decrypted;
     } else {
-      decode_entry(src, ws, e, progress);
+      decode_entry(src, ws, e, progress, opt.password);
     }
   }
   // An encrypted entry's descriptor is read even when it was not decoded: its extent then ends
@@ -232,6 +233,7 @@ Verification verify_archive(io::ByteSource& src, const std::string& path, const 
     codec::Workspace ws;
     report::Progress progress(opt.progress, src.size());
     scan::ScanOptions so{&progress.counter(), 0, threads};
+    so.password = opt.password;
     // A cut backup of a million entries is walked, not read from a directory: unless the caller
     // wants the entries, they are judged as the walk settles them and only their rows are kept.
     std::shared_ptr<WalkTally> tally;

@@ -41,6 +41,9 @@ struct VerifyOptions {
   // verify -: bytes of what the walk saw that are held in memory before they go to a temporary
   // file (tests make it 0).
   std::size_t spill_in_memory = 4u << 20;
+  // The password of encrypted entries (nullptr: none was given), lent by the caller; read-only,
+  // so decode threads share it without a lock. Never printed.
+  const std::string* password = nullptr;
 };
 
 // The verified catalog (entries in directory order) is returned alongside the report so that

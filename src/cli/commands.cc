@@ -403,6 +403,7 @@ Exit verify_in(Run& run) {
       // Only the report is kept: the walk's witnesses and the directory wait in a temporary file.
       check::VerifyOptions vo{o.threads, false};
       vo.keep_entries = false;
+      vo.password = o.password_lent();
       auto v = check::verify_stream(*in.stream, in.display, vo);
       v.report.decide_verdict(o.strict);
       emit(run, v.report);
@@ -414,6 +415,7 @@ Exit verify_in(Run& run) {
       check::VerifyOptions vo{o.threads, !o.quiet && !o.json && !in.encrypted};
       // The SysReptor profile looks at the entries themselves; otherwise only the report is kept.
       vo.keep_entries = o.profile == "sysreptor" || in.encrypted;
+      vo.password = o.password_lent();
       v = check::verify_archive(*in.src, in.set ? in.display : archive, vo);
     } catch (const check::CannotProceed&) {
       if (in.tag_ok) throw;
@@ -447,6 +449,7 @@ Exit scan_in(Run& run) {
     codec::Workspace ws;
     report::Progress progress(!o.quiet && !o.json && src->seekable(), src->seekable() ? src->size() : 0, "decoding");
     scan::ScanOptions so{&progress.counter(), 0, o.threads ? o.threads : check::default_threads()};
+    so.password = o.password_lent();
     // The SysReptor profile looks at every entry; otherwise entries are judged as the walk settles
     // them and only their rows are kept.
     const bool profile = o.profile == "sysreptor" || in.encrypted;
@@ -568,7 +571,9 @@ Exit list_in(Run& run) {
       codec::Workspace ws;
       report::Progress progress(!o.quiet && !o.json && src->seekable(), src->seekable() ? src->size() : 0,
                                 "decoding");
-      auto s = scan::scan_local(*src, ws, {&progress.counter(), 0, o.threads ? o.threads : check::default_threads()});
+      scan::ScanOptions so{&progress.counter(), 0, o.threads ? o.threads : check::default_threads()};
+      so.password = o.password_lent();
+      auto s = scan::scan_local(*src, ws, so);
       progress.finish();
       if (in.stream) in.stream->drain();
       run.size = src->size();
@@ -721,6 +726,7 @@ Exit run_repair(const std::string& archive, const RepairOptions& ro, const Commo
     req.threads = o.threads;
     req.progress = !o.quiet && !o.json;
     req.profile_sysreptor = o.profile == "sysreptor" || in.encrypted;
+    req.password = o.password_lent();
     if (ro.encrypt) {
       if (!o.key) throw Refused("--encrypt needs the key (--key, --key-file or ZIPMEDIC_KEY)");
       req.encrypt_key = crypt::parse_key(*o.key);
@@ -757,7 +763,7 @@ Exit run_restore(const std::string& archive, const RestoreOptions& ro, const Com
     // what it writes beside them, which its own check of free space sees.
     auto res = restore::restore_archive(
         {in.path, ro.directory, ro.force, ro.partial, o.threads, in.display, ro.patterns, ro.excludes,
-         in.set ? in.src : nullptr, volume_findings(in)});
+         in.set ? in.src : nullptr, volume_findings(in), o.password_lent()});
     add_volume_facts(in, res.report, true);
     res.report.extra["restore"] = {{"directory", ro.directory},
                                    {"outcome", res.outcome == restore::RestoreResult::Outcome::restored ? "restored"

@@ -24,6 +24,10 @@ struct CommonOptions {
   // --key or --key-file was typed (not the environment's ZIPMEDIC_KEY): a plain ZIP then gets a
   // note, since a user may have taken --key for a ZIP password.
   bool key_typed = false;
+  // The password of encrypted ZIP entries from --password, --password-file or ZIPMEDIC_PASSWORD;
+  // the one copy of the run, lent to the walk, the verifiers, repair and restore. Never printed.
+  std::optional<std::string> password;
+  const std::string* password_lent() const { return password ? &*password : nullptr; }
 };
 
 struct RepairOptions {

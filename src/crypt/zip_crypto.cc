@@ -15,7 +15,6 @@ namespace zm::zipcrypt {
 namespace {
 using Status = codec::DecodeResult::Status;
 inline std::uint16_t u16(const std::uint8_t* p) { return std::uint16_t(p[0] | p[1] << 8); }
-std::optional<std::string> g_password;
 
 // The CRC-32 table of 6.1.5's update_keys (the ZIP polynomial, one byte at a time).
 struct CrcTable {
@@ -35,9 +34,6 @@ struct CryptoFailure : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 }  // namespace
-
-void set_password(std::optional<std::string> pw) { g_password = std::move(pw); }
-const std::optional<std::string>& password() { return g_password; }
 
 TraditionalKeys::TraditionalKeys(std::string_view password) : k_{0x12345678u, 0x23456789u, 0x34567890u} {
   for (char c : password) update(std::uint8_t(c));
@@ -284,15 +280,15 @@ codec::DecodeResult failed(Status s, std::uint64_t consumed, std::string why) {
 }  // namespace
 
 codec::DecodeResult decode(codec::Workspace& ws, io::ByteSource& src, codec::DecodeRequest req, const EntryFields& e,
-                           Outcome& outcome) {
+                           const std::string* password, Outcome& outcome) {
   if (!e.encrypted()) return ws.decode(src, req);
   const Scheme s = scheme_of(e);
   if (s.kind == Scheme::Kind::none) return failed(Status::unsupported, 0, s.why);
-  if (!password()) {
+  if (!password) {
     outcome = Outcome::no_password;
     return failed(Status::unsupported, 0, "the entry is encrypted and no password was given");
   }
-  const std::string& pw = *password();
+  const std::string& pw = *password;
   const std::size_t hdr = s.header(), trailer = s.trailer();
   std::vector<std::uint8_t> head(hdr);
   std::size_t got = src.read_at(req.offset, head);

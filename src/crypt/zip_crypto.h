@@ -34,12 +34,6 @@ struct EntryFields {
 // other), or WinZip AES's authentication code did not match the ciphertext.
 enum class Outcome : std::uint8_t { not_tried, no_password, wrong_password, decrypted, auth_failed };
 
-// The password for every encrypted entry of this run (--password, --password-file,
-// ZIPMEDIC_PASSWORD). Set once by the CLI before any work; read-only afterwards, so worker
-// threads read it without a lock.
-void set_password(std::optional<std::string> pw);
-const std::optional<std::string>& password();
-
 // 6.1.5-6.1.6: the three 32-bit keys, updated with each plain byte.
 class TraditionalKeys {
  public:
@@ -123,10 +117,10 @@ bool decodable(const EntryFields& e);
 
 // Decodes an entry's data: `req` describes the bytes as they lie in the source (for an encrypted
 // entry: header, data and MAC). A plain entry goes straight to the decoder. For an encrypted one
-// the password is checked, the data decrypted under the decoder and the MAC checked; `outcome`
-// says what became of the password, and the result's `consumed` counts the encryption header
-// and MAC.
+// `password` is checked (nullptr: none was given), the data decrypted under the decoder and the
+// MAC checked; `outcome` says what became of the password, and the result's `consumed` counts
+// the encryption header and MAC.
 codec::DecodeResult decode(codec::Workspace& ws, io::ByteSource& src, codec::DecodeRequest req, const EntryFields& e,
-                           Outcome& outcome);
+                           const std::string* password, Outcome& outcome);
 
 }  // namespace zm::zipcrypt

@@ -63,8 +63,9 @@ zipcrypt::EntryFields crypt_fields(const Entry& e) {
   return {e.flags, e.method, e.mod_time, e.crc32, e.compressed_size, bytes(e.cd_extra()), bytes(e.lfh_extra())};
 }
 
-codec::DecodeResult decode_data(codec::Workspace& ws, io::ByteSource& src, const codec::DecodeRequest& req, Entry& e) {
-  return zipcrypt::decode(ws, src, req, crypt_fields(e), e.crypt);
+codec::DecodeResult decode_data(codec::Workspace& ws, io::ByteSource& src, const codec::DecodeRequest& req, Entry& e,
+                                const std::string* password) {
+  return zipcrypt::decode(ws, src, req, crypt_fields(e), password, e.crypt);
 }
 
 namespace {

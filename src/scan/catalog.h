@@ -120,9 +120,10 @@ report::EntryRow to_row(const Entry& e);
 
 // The entry's fields that the encryption layer reads (zipcrypt::scheme_of, decodable, decode).
 zipcrypt::EntryFields crypt_fields(const Entry& e);
-// Decodes the entry's data as `req` describes it, decrypting it first when it is encrypted
-// (zipcrypt::decode); e.crypt says what became of the password.
-codec::DecodeResult decode_data(codec::Workspace& ws, io::ByteSource& src, const codec::DecodeRequest& req, Entry& e);
+// Decodes the entry's data as `req` describes it, decrypting it first under `password` when it is
+// encrypted (zipcrypt::decode; nullptr: none was given); e.crypt says what became of the password.
+codec::DecodeResult decode_data(codec::Workspace& ws, io::ByteSource& src, const codec::DecodeRequest& req, Entry& e,
+                                const std::string* password);
 
 // Decoding exactly the entry's compressed size, expecting its uncompressed size: a stream that
 // would produce more is stopped one byte past it (zip bombs). Bit 1 of the flags says whether an

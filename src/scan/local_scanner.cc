@@ -558,7 +558,7 @@ ScanResult scan_local(io::ByteSource& input, codec::Workspace& ws, const ScanOpt
     // The method under the encryption (WinZip AES names it in its extra field).
     const std::uint16_t method = zipcrypt::scheme_of(crypt_fields(e)).method;
     if (e.encrypted() && zipcrypt::decodable(crypt_fields(e)) && e.has_descriptor_flag() &&
-        (!zipcrypt::password() || !codec::method_self_terminating(method))) {
+        (!opt.password || !codec::method_self_terminating(method))) {
       // Encrypted data with bit 3 that is not decoded (no password) or is stored (Info-ZIP -P,
       // bsdtar): the CRC of ciphertext finds nothing, so the end is a signed descriptor whose
       // compressed size is the distance to it (else its PK\7\8 would read as bytes of no entry).
@@ -568,7 +568,7 @@ ScanResult scan_local(io::ByteSource& input, codec::Workspace& ws, const ScanOpt
         req.expected_uncompressed = cand->uncompressed_size;
         req.max_output = 0;  // the descriptor's size is a claim to check (see candidate_request)
         req.progress = opt.progress;
-        if (zipcrypt::password()) e.decoded = decode_data(ws, src, req, e);
+        if (opt.password) e.decoded = decode_data(ws, src, req, e, opt.password);
         else e.crypt = CryptOutcome::no_password;
         e.descriptor = cand;
         e.crc32 = cand->crc32;
@@ -581,10 +581,10 @@ ScanResult scan_local(io::ByteSource& input, codec::Workspace& ws, const ScanOpt
         continue;
       }
     }
-    const bool locked = e.encrypted() && (!zipcrypt::password() || (e.has_descriptor_flag() &&
-                                                                    !codec::method_self_terminating(method)));
+    const bool locked = e.encrypted() && (!opt.password || (e.has_descriptor_flag() &&
+                                                            !codec::method_self_terminating(method)));
     if (!zipcrypt::decodable(crypt_fields(e)) || locked) {
-      if (e.encrypted() && zipcrypt::decodable(crypt_fields(e)) && !zipcrypt::password()) e.crypt = CryptOutcome::no_password;
+      if (e.encrypted() && zipcrypt::decodable(crypt_fields(e)) && !opt.password) e.crypt = CryptOutcome::no_password;
       // The data cannot be decoded; its end is known only from the sizes in the header.
       if (!e.has_descriptor_flag() && e.data_offset + e.compressed_size <= size()) {
         e.end_offset = e.data_offset + e.compressed_size;
@@ -610,7 +610,7 @@ ScanResult scan_local(io::ByteSource& input, codec::Workspace& ws, const ScanOpt
             pool->submit(index, req)) {
           pending.push_back(index);
         } else {
-          auto d = decode_data(ws, src, req, e);
+          auto d = decode_data(ws, src, req, e, opt.password);
           e.decoded = d;
           if (d.status == Status::truncated) {
             std::uint64_t present = size() - e.data_offset;
@@ -677,7 +677,7 @@ ScanResult scan_local(io::ByteSource& input, codec::Workspace& ws, const ScanOpt
       req.lzma_eos = e.flags & 2;
       req.expected_uncompressed = e.uncompressed_size;
       req.progress = opt.progress;
-      auto d = decode_data(ws, src, req, e);
+      auto d = decode_data(ws, src, req, e, opt.password);
       e.decoded = d;
       if (d.status == Status::truncated || d.status == Status::overrun) {
         finish_cut(d.produced, fmt::format("the compressed stream is cut after {} bytes", d.consumed));

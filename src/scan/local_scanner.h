@@ -47,6 +47,9 @@ struct ScanOptions {
   // entries holds stays bounded (the man page, MEMORY).
   std::function<void(std::vector<Entry>& done)> settle;
   std::size_t settle_every = 16384;
+  // The password of encrypted entries (nullptr: none was given), lent by the caller for the
+  // walk; read-only, so workers share it without a lock. Never printed.
+  const std::string* password = nullptr;
 };
 
 ScanResult scan_local(io::ByteSource& src, codec::Workspace& ws, const ScanOptions& opt = {});
