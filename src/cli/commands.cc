@@ -686,6 +686,16 @@ Exit run_many(const std::string& command, const std::vector<std::string>& given,
   return worst;
 }
 
+Exit run(const Invocation& in) {
+  if (in.command == "repair") return run_repair(in.archive, in.repair, in.common);
+  if (in.command == "restore") return run_restore(in.archive, in.restore, in.common);
+  if (in.archives.size() > 1) return run_many(in.command, in.archives, in.common);
+  if (in.command == "verify") return run_verify(in.archives.front(), in.common);
+  if (in.command == "scan") return run_scan(in.archives.front(), in.common);
+  if (in.command == "list") return run_list(in.archives.front(), in.common);
+  return Exit::usage;
+}
+
 Exit run_repair(const std::string& archive, const RepairOptions& ro, const CommonOptions& o) {
   Run run{"repair", archive, o};
   return guarded(run, [&] {

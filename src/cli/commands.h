@@ -57,4 +57,17 @@ Exit run_many(const std::string& command, const std::vector<std::string>& archiv
 Exit run_repair(const std::string& archive, const RepairOptions& r, const CommonOptions& o);
 Exit run_restore(const std::string& archive, const RestoreOptions& r, const CommonOptions& o);
 
+// A command line as main() parsed it.
+struct Invocation {
+  std::string command;                // verify, scan, list, repair or restore (never an alias)
+  std::vector<std::string> archives;  // verify, scan, list: one or more
+  std::string archive;                // repair, restore
+  CommonOptions common;
+  RepairOptions repair;
+  RestoreOptions restore;
+};
+
+// Runs the command: one of the run_ functions above, run_many for several archives.
+Exit run(const Invocation& in);
+
 }  // namespace zm::cli
