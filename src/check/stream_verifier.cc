@@ -236,11 +236,11 @@ Verification verify_stream(io::StreamSource& src, const std::string& path, const
     for (const auto& e : es) sp->keep(e);
   };
   scan::ScanOptions so{nullptr, 0, threads};
-  so.password = opt.password;
   if (!opt.keep_entries) {
     so.settle = [&](std::vector<Entry>& done) { keep_witnesses(done); };
     so.settle_every = batch_size;
   }
+  so.password = opt.password;
   codec::Workspace ws;
   auto scan = scan::scan_local(src, ws, so);
   std::uint64_t cd_start = 0, cd_end = 0, dir_at = 0;
