@@ -1,4 +1,5 @@
-// Options in, command out, exit status back. All logic lives below cli/.
+// Options in, command out, exit status back: main() parses with CLI11 and hands the command to
+// cli::run. All logic lives below cli/.
 #include <CLI/CLI.hpp>
 
 #include <malloc.h>
@@ -16,7 +17,6 @@
 #include "cli/commands.h"
 #include "report/progress.h"
 #include "report/report.h"
-#include "crypt/zip_crypto.h"
 
 namespace {
 
@@ -126,30 +126,22 @@ const char* kFooter =
     "  zipmedic verify backup.zip nightly-*.zip\n"
     "  zipmedic repair cut.zip -o fixed.zip && zipmedic restore fixed.zip -C /srv/restore 'reports/*'\n";
 
-}  // namespace
 
-int main(int argc, char** argv) {
-  // Buffers of up to a few MiB come and go per walk and per worker (decoders, read caches):
-  // served from the heap and kept there for reuse, instead of fresh pages the kernel zeroes
-  // each time. What is kept is bounded by the same limits as the buffers themselves.
-  mallopt(M_MMAP_THRESHOLD, 64 << 20);
-  mallopt(M_TRIM_THRESHOLD, 256 << 20);
-  CLI::App app{"zipmedic: check a ZIP backup before a restore, and rebuild the central directory of one that was "
-               "cut short or never finished.",
-               "zipmedic"};
-  app.set_version_flag("--version", std::string("zipmedic ") + ZIPMEDIC_VERSION);
-  app.require_subcommand(1);
-  app.footer(kFooter);
-  zm::cli::CommonOptions common;
-  // Encrypted SysReptor backups (.zip.crypt): the key as 64 hex digits, never echoed.
+// Given as text and settled after parsing: read from a file or the environment, or checked
+// against iconv. The secrets among them are never echoed.
+struct Unsettled {
+  // Encrypted SysReptor backups (.zip.crypt): the key as 64 hex digits, or the file that holds it.
   std::string key_hex, key_file;
-  // Encrypted ZIP entries (ZipCrypto, WinZip AES): one password for the run, never echoed.
-  std::optional<std::string> password;
+  // Encrypted ZIP entries (ZipCrypto, WinZip AES): the file whose first line is the password
+  // (--password itself goes straight to CommonOptions::password).
   std::string password_file;
   // The code page of legacy names (bit 11 clear), for display only: the bytes cannot tell CP932
   // or KOI8-R from CP437, so it is never guessed (unzip -O asks the same of its user).
   std::string name_charset;
-  const std::vector<Global> globals = {
+};
+
+std::vector<Global> global_options(zm::cli::CommonOptions& common, Unsettled& raw) {
+  return {
       {"--json", false, [&](CLI::App* s, const std::string& n) {
          return s->add_flag(n, common.json, "Print one JSON report (schema zipmedic.report/2) on stdout; one a line "
                                             "for several archives");
@@ -166,105 +158,123 @@ int main(int argc, char** argv) {
              ->type_name("N");
        }},
       {"--key", true, [&](CLI::App* s, const std::string& n) {
-         return s->add_option(n, key_hex, "Key of an encrypted SysReptor backup (.zip.crypt), 64 hex digits (or "
-                                          "ZIPMEDIC_KEY); not a ZIP password")
+         return s->add_option(n, raw.key_hex, "Key of an encrypted SysReptor backup (.zip.crypt), 64 hex digits (or "
+                                              "ZIPMEDIC_KEY); not a ZIP password")
              ->type_name("HEX");
        }},
       {"--key-file", true, [&](CLI::App* s, const std::string& n) {
-         return s->add_option(n, key_file, "Read that key from a file instead")->type_name("FILE");
+         return s->add_option(n, raw.key_file, "Read that key from a file instead")->type_name("FILE");
        }},
       {"--password", true, [&](CLI::App* s, const std::string& n) {
-         return s->add_option(n, password, "Password of encrypted ZIP entries, ZipCrypto or WinZip AES (or "
-                                           "ZIPMEDIC_PASSWORD)")
+         return s->add_option(n, common.password, "Password of encrypted ZIP entries, ZipCrypto or WinZip AES (or "
+                                                  "ZIPMEDIC_PASSWORD)")
              ->type_name("TEXT");
        }},
       {"--password-file", true, [&](CLI::App* s, const std::string& n) {
-         return s->add_option(n, password_file, "Read that password from the first line of a file instead")
+         return s->add_option(n, raw.password_file, "Read that password from the first line of a file instead")
              ->type_name("FILE");
        }},
       {"--name-charset", true, [&](CLI::App* s, const std::string& n) {
-         return s->add_option(n, name_charset, "Show names that lack the UTF-8 flag and are not UTF-8 in this code "
-                                               "page, as iconv names it: CP932, CP866, KOI8-R ... (default CP437)")
+         return s->add_option(n, raw.name_charset, "Show names that lack the UTF-8 flag and are not UTF-8 in this "
+                                                   "code page, as iconv names it: CP932, CP866, KOI8-R ... (default "
+                                                   "CP437)")
              ->type_name("CHARSET");
        }},
   };
-  auto add_globals = [&](CLI::App* sub) {
-    for (const auto& g : globals) g.add(sub, g.names);
-    sub->footer(kFooter);
-  };
-  auto add_profile = [&](CLI::App* sub) {
-    sub->add_option("--profile", common.profile, "Extra checks for one kind of backup: sysreptor")
-        ->check(CLI::IsMember({"sysreptor"}).description(""))
-        ->type_name("NAME");
-  };
-  auto add_command = [&](const char* name, const char* help) {
-    auto* sub = app.add_subcommand(name, help);
-    for (const auto& a : find_command(name)->aliases) sub->alias(a);
-    return sub;
-  };
+}
 
-  std::vector<std::string> archives;
-  std::string archive;
-  auto* verify = add_command("verify", "Decode every entry, check CRC-32, sizes, structure and names");
-  verify->add_option("ARCHIVE", archives, "The ZIP files to check, or - to read one from standard input")->required()->type_name("FILE");
-  add_globals(verify);
-  add_profile(verify);
-  verify->add_flag("--strict", common.strict,
+// One command's subcommand: its word, aliases and help line. Its options follow, then the
+// options every command takes (add_globals).
+CLI::App* add_command(CLI::App& app, const char* name, const char* help) {
+  auto* sub = app.add_subcommand(name, help);
+  for (const auto& a : find_command(name)->aliases) sub->alias(a);
+  return sub;
+}
+
+void add_globals(CLI::App* sub, const std::vector<Global>& globals) {
+  for (const auto& g : globals) g.add(sub, g.names);
+  sub->footer(kFooter);
+}
+
+void add_profile(CLI::App* sub, zm::cli::CommonOptions& common) {
+  sub->add_option("--profile", common.profile, "Extra checks for one kind of backup: sysreptor")
+      ->check(CLI::IsMember({"sysreptor"}).description(""))
+      ->type_name("NAME");
+}
+
+void add_verify(CLI::App& app, const std::vector<Global>& globals, zm::cli::Invocation& inv) {
+  auto* verify = add_command(app, "verify", "Decode every entry, check CRC-32, sizes, structure and names");
+  verify->add_option("ARCHIVE", inv.archives, "The ZIP files to check, or - to read one from standard input")->required()->type_name("FILE");
+  add_globals(verify, globals);
+  add_profile(verify, inv.common);
+  verify->add_flag("--strict", inv.common.strict,
                    "Warnings fail too (exit 1): a reader that complains, or names an entry otherwise, fails the check");
+}
 
-  auto* scan = add_command("scan", "Walk the local headers front to back, trusting no directory");
-  scan->add_option("ARCHIVE", archives, "The ZIP files to walk, or - to read one from standard input")->required()->type_name("FILE");
-  add_globals(scan);
-  add_profile(scan);
+void add_scan(CLI::App& app, const std::vector<Global>& globals, zm::cli::Invocation& inv) {
+  auto* scan = add_command(app, "scan", "Walk the local headers front to back, trusting no directory");
+  scan->add_option("ARCHIVE", inv.archives, "The ZIP files to walk, or - to read one from standard input")->required()->type_name("FILE");
+  add_globals(scan, globals);
+  add_profile(scan, inv.common);
+}
 
-  auto* list = add_command("list", "List the entries from the central directory, decoding nothing");
-  list->add_option("ARCHIVE", archives, "The ZIP files to list, or - to read one from standard input")->required()->type_name("FILE");
-  add_globals(list);
+void add_list(CLI::App& app, const std::vector<Global>& globals, zm::cli::Invocation& inv) {
+  auto* list = add_command(app, "list", "List the entries from the central directory, decoding nothing");
+  list->add_option("ARCHIVE", inv.archives, "The ZIP files to list, or - to read one from standard input")->required()->type_name("FILE");
+  add_globals(list, globals);
+}
 
-  zm::cli::RepairOptions repair_opt;
-  auto* repair = add_command("repair", "Rebuild the central directory from the entries that survive");
-  repair->add_option("ARCHIVE", archive, "The damaged ZIP file, or - to read it from standard input")->required()->type_name("FILE");
-  auto* out = repair->add_option("-o,--output", repair_opt.output,
+void add_repair(CLI::App& app, const std::vector<Global>& globals, zm::cli::Invocation& inv) {
+  auto& opt = inv.repair;
+  auto* repair = add_command(app, "repair", "Rebuild the central directory from the entries that survive");
+  repair->add_option("ARCHIVE", inv.archive, "The damaged ZIP file, or - to read it from standard input")->required()->type_name("FILE");
+  auto* out = repair->add_option("-o,--output", opt.output,
                                  "Write the repaired archive to this new file (- for standard output; a device or "
                                  "FIFO is written as it is)")
                   ->type_name("OUT");
-  repair->add_flag("--force", repair_opt.force, "Replace OUT if it exists (never the input)");
-  auto* inplace = repair->add_flag("--in-place", repair_opt.in_place,
+  repair->add_flag("--force", opt.force, "Replace OUT if it exists (never the input)");
+  auto* inplace = repair->add_flag("--in-place", opt.in_place,
                                    "Append a new central directory to ARCHIVE itself; no existing byte changes (not for "
                                    "a split archive: -o joins it)");
   out->excludes(inplace);
-  repair->add_flag("--salvage-partial", repair_opt.salvage_partial,
+  repair->add_flag("--salvage-partial", opt.salvage_partial,
                    "Keep the intact start of a cut or damaged entry as NAME.partial (copy mode only)");
-  repair->add_flag("--encrypt", repair_opt.encrypt,
+  repair->add_flag("--encrypt", opt.encrypt,
                    "Write OUT as an encrypted SysReptor backup with the same key and a fresh nonce");
-  add_globals(repair);
-  add_profile(repair);
+  add_globals(repair, globals);
+  add_profile(repair, inv.common);
+}
 
-  zm::cli::RestoreOptions restore_opt;
-  auto* restore = add_command("restore", "Verify, then extract only what verified (refuses a damaged archive)");
-  restore->add_option("ARCHIVE", archive, "The ZIP file to restore, or - to read it from standard input")->required()->type_name("FILE");
-  restore->add_option("PATTERN", restore_opt.patterns,
+void add_restore(CLI::App& app, const std::vector<Global>& globals, zm::cli::Invocation& inv) {
+  auto& opt = inv.restore;
+  auto* restore = add_command(app, "restore", "Verify, then extract only what verified (refuses a damaged archive)");
+  restore->add_option("ARCHIVE", inv.archive, "The ZIP file to restore, or - to read it from standard input")->required()->type_name("FILE");
+  restore->add_option("PATTERN", opt.patterns,
                       "Restore only the entries these globs match, as bsdtar matches them (* does not cross /; a "
                       "directory's name takes what is under it)")
       ->type_name("GLOB");
-  restore->add_option("-C,--directory", restore_opt.directory, "Restore into this directory (created if missing)")
+  restore->add_option("-C,--directory", opt.directory, "Restore into this directory (created if missing)")
       ->type_name("DIR")
       ->required();
-  restore->add_option("--exclude", restore_opt.excludes, "Leave out the entries this glob matches (repeatable)")
+  restore->add_option("--exclude", opt.excludes, "Leave out the entries this glob matches (repeatable)")
       ->type_name("PATTERN")
       ->take_last()
       ->expected(1)
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
-  restore->add_flag("--partial", restore_opt.partial,
+  restore->add_flag("--partial", opt.partial,
                     "Restore the entries that verified even when others did not; report the rest");
-  restore->add_flag("--force", restore_opt.force,
+  restore->add_flag("--force", opt.force,
                     "Replace files and symbolic links already in DIR (by default nothing there is overwritten)");
-  add_globals(restore);
+  add_globals(restore, globals);
+}
 
-  // The command word is found first, so that global options may stand before it and a mistyped
-  // command is named as such (CLI11 would only say that a subcommand is required).
+// The command word is found first, so that global options may stand before it and a mistyped
+// command is named as such (CLI11 would only say that a subcommand is required). The arguments
+// come back in the order CLI11 takes them: the word, then the global options, then the rest;
+// `word` is the command's, or empty for zipmedic --help and --version.
+std::optional<Exit> arrange_arguments(int argc, char** argv, const std::vector<Global>& globals,
+                                      std::vector<std::string>& args, std::string& word) {
   std::vector<std::string> before, after;
-  std::string word;
   bool help = false;
   for (int i = 1; i < argc; ++i) {
     std::string_view a = argv[i];
@@ -294,90 +304,125 @@ int main(int argc, char** argv) {
   }
   if (word.empty() && !help) {
     fmt::print(stderr, "zipmedic: a command is required: {} (zipmedic --help)\n", command_names());
-    return int(Exit::usage);
+    return Exit::usage;
   }
-  if (!word.empty() && !find_command(word)) return int(unknown_command(word));
-  std::vector<std::string> args{"zipmedic"};
+  if (!word.empty() && !find_command(word)) return unknown_command(word);
+  args = {"zipmedic"};
   if (!word.empty()) args.push_back(word);
   args.insert(args.end(), before.begin(), before.end());
   args.insert(args.end(), after.begin(), after.end());
+  return std::nullopt;
+}
+
+// CLI11's parse; --help and --version end the run here, and so does a bad command line, with
+// CLI11's own words, the prefix every message of ours has and where help is.
+std::optional<Exit> parse(CLI::App& app, const std::vector<std::string>& args, const std::string& word) {
   std::vector<const char*> cargs;
   for (const auto& s : args) cargs.push_back(s.c_str());
-
   try {
     app.parse(int(cargs.size()), cargs.data());
   } catch (const CLI::Success& e) {
-    return app.exit(e);
+    app.exit(e);  // --help or --version, printed: exit 0
+    return Exit::ok;
   } catch (const CLI::ParseError& e) {
-    // CLI11's own words, with the prefix every message of ours has and where help is.
     const Command* c = find_command(word);
     fmt::print(stderr, "zipmedic: {}{}\nzipmedic: {} --help lists the options\n", c ? std::string(c->name) + ": " : "",
                e.what(), c ? "zipmedic " + std::string(c->name) : "zipmedic");
-    return int(Exit::usage);
+    return Exit::usage;
   }
-  if (repair->parsed() && repair_opt.output.empty() && !repair_opt.in_place) {
-    std::fprintf(stderr, "zipmedic: repair: give -o OUT or --in-place\n");
-    return int(Exit::usage);
-  }
-  if (repair->parsed() && repair_opt.in_place && repair_opt.salvage_partial) {
-    std::fprintf(stderr, "zipmedic: repair: --salvage-partial writes new data, so it works with -o only\n");
-    return int(Exit::usage);
-  }
-  if (!name_charset.empty() && !zm::report::set_legacy_charset(name_charset)) {
-    std::fprintf(stderr, "zipmedic: --name-charset %s: iconv knows no such code page (iconv -l lists them)\n",
-                 name_charset.c_str());
-    return int(Exit::usage);
-  }
-  if (!key_hex.empty()) {
-    common.key = key_hex;
+  return std::nullopt;
+}
+
+// A usage error (exit 2): the command line asks for something that cannot be done; nothing has
+// been read.
+Exit usage(const std::string& message) {
+  std::fprintf(stderr, "zipmedic: %s\n", message.c_str());
+  return Exit::usage;
+}
+
+// The key from --key, --key-file or ZIPMEDIC_KEY, in that order; --key-file that cannot be
+// read is a usage error.
+std::optional<Exit> settle_key(const Unsettled& raw, zm::cli::CommonOptions& common) {
+  if (!raw.key_hex.empty()) {
+    common.key = raw.key_hex;
     common.key_typed = true;
-  } else if (!key_file.empty()) {
-    std::ifstream f(key_file);
-    if (!f) {
-      std::fprintf(stderr, "zipmedic: %s: cannot read the key file\n", key_file.c_str());
-      return int(Exit::usage);
-    }
+  } else if (!raw.key_file.empty()) {
+    std::ifstream f(raw.key_file);
+    if (!f) return usage(raw.key_file + ": cannot read the key file");
     common.key = std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
     common.key_typed = true;
   } else if (const char* env = std::getenv("ZIPMEDIC_KEY"); env && *env) {
     common.key = env;
   }
-  if (!password && !password_file.empty()) {
-    std::ifstream f(password_file, std::ios::binary);
+  return std::nullopt;
+}
+
+// The password from --password, else the first line of --password-file (without a Windows
+// line end), else ZIPMEDIC_PASSWORD.
+std::optional<Exit> settle_password(const Unsettled& raw, zm::cli::CommonOptions& common) {
+  auto& password = common.password;
+  if (!password && !raw.password_file.empty()) {
+    std::ifstream f(raw.password_file, std::ios::binary);
     std::string line;
-    if (!f || !std::getline(f, line)) {
-      std::fprintf(stderr, "zipmedic: %s: cannot read the password file\n", password_file.c_str());
-      return int(Exit::usage);
-    }
+    if (!f || !std::getline(f, line)) return usage(raw.password_file + ": cannot read the password file");
     if (!line.empty() && line.back() == '\r') line.pop_back();
     password = line;
   } else if (const char* env = std::getenv("ZIPMEDIC_PASSWORD"); !password && env) {
     password = env;
   }
-  zm::zipcrypt::set_password(password);
-  if (repair->parsed() && repair_opt.in_place && repair_opt.encrypt) {
-    std::fprintf(stderr, "zipmedic: repair: --encrypt writes a new file, so it works with -o only\n");
-    return int(Exit::usage);
-  }
-  bool stdin_arg = archive == "-" || std::count(archives.begin(), archives.end(), "-") > 0;
-  if (!common.profile.empty() && stdin_arg) {
-    std::fprintf(stderr, "zipmedic: --profile reads entries a second time, so it needs a file, not -\n");
-    return int(Exit::usage);
-  }
-  if (std::count(archives.begin(), archives.end(), "-") > 0 && archives.size() > 1) {
-    std::fprintf(stderr, "zipmedic: - (standard input) can only be read alone, not among several archives\n");
-    return int(Exit::usage);
-  }
+  return std::nullopt;
+}
+
+// The checks that need the whole command line, the secrets read, and the process-wide settings
+// (the names' code page, colour), in the order a user meets the errors.
+std::optional<Exit> settle(const Unsettled& raw, zm::cli::Invocation& inv) {
+  const auto& repair = inv.repair;
+  const bool repairing = inv.command == "repair";
+  if (repairing && repair.output.empty() && !repair.in_place) return usage("repair: give -o OUT or --in-place");
+  if (repairing && repair.in_place && repair.salvage_partial)
+    return usage("repair: --salvage-partial writes new data, so it works with -o only");
+  if (!raw.name_charset.empty() && !zm::report::set_legacy_charset(raw.name_charset))
+    return usage("--name-charset " + raw.name_charset + ": iconv knows no such code page (iconv -l lists them)");
+  if (auto stop = settle_key(raw, inv.common)) return stop;
+  if (auto stop = settle_password(raw, inv.common)) return stop;
+  if (repairing && repair.in_place && repair.encrypt)
+    return usage("repair: --encrypt writes a new file, so it works with -o only");
+  const auto& archives = inv.archives;
+  const bool stdin_arg = inv.archive == "-" || std::count(archives.begin(), archives.end(), "-") > 0;
+  if (!inv.common.profile.empty() && stdin_arg)
+    return usage("--profile reads entries a second time, so it needs a file, not -");
+  if (std::count(archives.begin(), archives.end(), "-") > 0 && archives.size() > 1)
+    return usage("- (standard input) can only be read alone, not among several archives");
   // Colour follows where the report goes: standard output, or standard error when the archive
   // itself is written to standard output.
-  zm::report::set_colour(zm::report::colour_wanted(repair->parsed() && repair_opt.output == "-" ? STDERR_FILENO
-                                                                                                : STDOUT_FILENO));
-  for (auto* sub : {verify, scan, list})
-    if (sub->parsed() && archives.size() > 1) return int(zm::cli::run_many(sub->get_name(), archives, common));
-  if (verify->parsed()) return int(zm::cli::run_verify(archives.front(), common));
-  if (scan->parsed()) return int(zm::cli::run_scan(archives.front(), common));
-  if (list->parsed()) return int(zm::cli::run_list(archives.front(), common));
-  if (repair->parsed()) return int(zm::cli::run_repair(archive, repair_opt, common));
-  if (restore->parsed()) return int(zm::cli::run_restore(archive, restore_opt, common));
-  return int(Exit::usage);
+  zm::report::set_colour(zm::report::colour_wanted(repairing && repair.output == "-" ? STDERR_FILENO : STDOUT_FILENO));
+  return std::nullopt;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Buffers of up to a few MiB come and go per walk and per worker (decoders, read caches):
+  // served from the heap and kept there for reuse, instead of fresh pages the kernel zeroes
+  // each time. What is kept is bounded by the same limits as the buffers themselves.
+  mallopt(M_MMAP_THRESHOLD, 64 << 20);
+  mallopt(M_TRIM_THRESHOLD, 256 << 20);
+  CLI::App app{"zipmedic: check a ZIP backup before a restore, and rebuild the central directory of one that was "
+               "cut short or never finished.",
+               "zipmedic"};
+  app.set_version_flag("--version", std::string("zipmedic ") + ZIPMEDIC_VERSION);
+  app.require_subcommand(1);
+  app.footer(kFooter);
+  zm::cli::Invocation inv;
+  Unsettled raw;
+  const std::vector<Global> globals = global_options(inv.common, raw);
+  for (auto add : {add_verify, add_scan, add_list, add_repair, add_restore}) add(app, globals, inv);
+
+  std::vector<std::string> args;
+  std::string word;
+  if (auto stop = arrange_arguments(argc, argv, globals, args, word)) return int(*stop);
+  if (auto stop = parse(app, args, word)) return int(*stop);
+  inv.command = app.get_subcommands().front()->get_name();
+  if (auto stop = settle(raw, inv)) return int(*stop);
+  return int(zm::cli::run(inv));
 }

@@ -39,7 +39,7 @@ namespace {
 // 6.3 (to tell a header from "PK\3\4" inside the prefix), though no reader checks that value. The
 // header and its data are then read from the window as a file's verify reads them, so that a pipe
 // and a file agree. False when there is no header there either.
-bool window_witness(io::ByteSource& src, Entry& e) {
+bool window_witness(io::ByteSource& src, Entry& e, const std::string* password) {
   if (e.lfh_offset < src.earliest_readable() || e.lfh_offset >= src.size()) return false;
   auto lfh = scan::read_local_header(src, e.lfh_offset, nullptr, nullptr);
   if (!lfh) return false;
@@ -48,9 +48,9 @@ bool window_witness(io::ByteSource& src, Entry& e) {
   e.data_offset = e.lfh_offset + lfh->header_len();
   e.end_offset = e.data_offset;
   scan::keep_local_extra_if_judged(e, lfh->extra);
-  if (!local_header_is_its_own(e) || !zipcrypt::decodable(e)) return true;
+  if (!local_header_is_its_own(e) || !zipcrypt::decodable(scan::crypt_fields(e))) return true;
   codec::Workspace ws;
-  e.decoded = zipcrypt::decode(ws, src, scan::sized_request(e), e);
+  e.decoded = scan::decode_data(ws, src, scan::sized_request(e), e, password);
   if (e.has_descriptor_flag() && e.decoded->status == codec::DecodeResult::Status::ok) {
     e.descriptor = scan::match_descriptor(src, e.data_offset + e.compressed_size, e.decoded->crc,
                                           e.decoded->consumed, e.decoded->produced, e.lfh_zip64());
@@ -241,6 +241,7 @@ Verification verify_stream(io::StreamSource& src, const std::string& path, const
     so.settle = [&](std::vector<Entry>& done) { keep_witnesses(done); };
     so.settle_every = batch_size;
   }
+  so.password = opt.password;
   codec::Workspace ws;
   auto scan = scan::scan_local(src, ws, so);
   std::uint64_t cd_start = 0, cd_end = 0, dir_at = 0;
@@ -382,7 +383,7 @@ Verification verify_stream(io::StreamSource& src, const std::string& path, const
         p = sp->first_at(e.lfh_offset);
       *hint = p + 1;
       if (p == sp->count() || sp->offset(p) != e.lfh_offset) {
-        if (!window_witness(src, e))
+        if (!window_witness(src, e, opt.password))
           e.lfh_problem = e.lfh_offset >= src.size() ? scan::LocalProblem::past_end : scan::LocalProblem::absent;
         return;
       }
@@ -409,9 +410,9 @@ Verification verify_stream(io::StreamSource& src, const std::string& path, const
       // The walk saw no scheme it knows in the local header (its AES field damaged, say) where
       // the directory's record names one: without a password a file's verify asks for one
       // without reading the data, and so does this.
-      if (!e.decoded && e.crypt == scan::CryptOutcome::not_tried && e.encrypted() && zipcrypt::decodable(e) &&
-          !zipcrypt::password())
-        e.decoded = zipcrypt::decode(*crypt_ws, src, scan::sized_request(e), e);
+      if (!e.decoded && e.crypt == scan::CryptOutcome::not_tried && e.encrypted() &&
+          zipcrypt::decodable(scan::crypt_fields(e)) && !opt.password)
+        e.decoded = scan::decode_data(*crypt_ws, src, scan::sized_request(e), e, opt.password);
     };
   };
   const std::size_t head = rep.findings.size();

@@ -44,10 +44,11 @@ void read_local_witness(io::ByteSource& src, Entry& e) {
 }
 
 // Decodes the entry's data exactly as the directory describes it and checks what came out.
-void decode_entry(io::ByteSource& src, codec::Workspace& ws, Entry& e, std::atomic<std::uint64_t>* progress) {
+void decode_entry(io::ByteSource& src, codec::Workspace& ws, Entry& e, std::atomic<std::uint64_t>* progress,
+                  const std::string* password) {
   auto req = scan::sized_request(e);
   req.progress = progress;
-  e.decoded = zipcrypt::decode(ws, src, req, e);
+  e.decoded = scan::decode_data(ws, src, req, e, password);
 }
 
 // The descriptor after the data (4.3.9), in whichever layout agrees with the data or, failing
@@ -69,13 +70,13 @@ void file_witnesses(io::ByteSource& src, codec::Workspace& ws, Entry& e, const V
   read_local_witness(src, e);
   // Only data behind a header that is the entry's own is decoded as the entry's: an encrypted
   // or undecodable entry, or a header that is another entry's, is judged without it.
-  if (local_header_is_its_own(e) && zipcrypt::decodable(e)) {
+  if (local_header_is_its_own(e) && zipcrypt::decodable(scan::crypt_fields(e))) {
     if (auto known = opt.known ? opt.known->find(e.lfh_offset) : std::nullopt) {
       e.decoded = std::move(known);
       // Only entries that verified are known: an encrypted one was decrypted to get there.
       if (e.encrypted()) e.crypt = scan::CryptOutcome::decrypted;
     } else {
-      decode_entry(src, ws, e, progress);
+      decode_entry(src, ws, e, progress, opt.password);
     }
   }
   // An encrypted entry's descriptor is read even when it was not decoded: its extent then ends
@@ -254,6 +255,7 @@ void verify_walk(Verification& v, io::ByteSource& src, const std::string& path, 
   report::Progress progress(opt.progress, src.size());
   scan::ScanOptions so{&progress.counter(), 0, threads};
   so.max_in_flight = opt.max_in_flight;
+  so.password = opt.password;
   // A cut backup of a million entries is walked, not read from a directory: unless the caller
   // wants the entries, they are judged as the walk settles them and only their rows are kept.
   std::shared_ptr<WalkTally> tally;

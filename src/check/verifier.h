@@ -29,6 +29,9 @@ struct VerifyOptions {
   // False when only the verdict and findings are wanted (a repair proving its output): no report
   // row per entry is built.
   bool rows = true;
+  // The password of encrypted entries (nullptr: none was given), lent by the caller; read-only,
+  // so decode threads share it without a lock. Never printed.
+  const std::string* password = nullptr;
   // False when the caller needs only the report (the verify command): the entries are judged a
   // batch at a time (or settled as the walk goes, without a directory) and the report's rows are
   // read back from the directory or the local headers when it is written, so that memory does

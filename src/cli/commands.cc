@@ -403,6 +403,7 @@ Exit verify_in(Run& run) {
       // Only the report is kept: the walk's witnesses and the directory wait in a temporary file.
       check::VerifyOptions vo{o.threads, false};
       vo.keep_entries = false;
+      vo.password = o.password_lent();
       auto v = check::verify_stream(*in.stream, in.display, vo);
       v.report.decide_verdict(o.strict);
       emit(run, v.report);
@@ -414,6 +415,7 @@ Exit verify_in(Run& run) {
       check::VerifyOptions vo{o.threads, !o.quiet && !o.json && !in.encrypted};
       // The SysReptor profile looks at the entries themselves; otherwise only the report is kept.
       vo.keep_entries = o.profile == "sysreptor" || in.encrypted;
+      vo.password = o.password_lent();
       v = check::verify_archive(*in.src, in.set ? in.display : archive, vo);
     } catch (const check::CannotProceed&) {
       if (in.tag_ok) throw;
@@ -447,6 +449,7 @@ Exit scan_in(Run& run) {
     codec::Workspace ws;
     report::Progress progress(!o.quiet && !o.json && src->seekable(), src->seekable() ? src->size() : 0, "decoding");
     scan::ScanOptions so{&progress.counter(), 0, o.threads ? o.threads : check::default_threads()};
+    so.password = o.password_lent();
     // The SysReptor profile looks at every entry; otherwise entries are judged as the walk settles
     // them and only their rows are kept.
     const bool profile = o.profile == "sysreptor" || in.encrypted;
@@ -485,7 +488,7 @@ std::string dos_time(std::uint32_t stamp) {
 std::string encryption_of(const scan::Entry& e) {
   if (!e.encrypted()) return "-";
   if (e.flags & zip::kFlagStrongEncryption) return "strong";
-  const auto s = zipcrypt::scheme_of(e);
+  const auto s = zipcrypt::scheme_of(scan::crypt_fields(e));
   if (s.kind == zipcrypt::Scheme::Kind::traditional) return "zipcrypto";
   if (s.kind == zipcrypt::Scheme::Kind::aes) return fmt::format("aes-{}", 64 + 64 * unsigned(s.aes.strength));
   return "?";
@@ -538,80 +541,102 @@ void write_listing(std::ostream& os, const report::Report& r, const std::vector<
   os << out;
 }
 
+// The entries from the directory alone when it can be read whole: no entry's data is touched,
+// which is what makes list cheap on a large archive. Nothing when there is none to read (a pipe
+// has no end to seek to); the end records' and directory's findings go to `r`.
+std::optional<std::vector<scan::Entry>> entries_from_directory(io::ByteSource& src, report::Report& r) {
+  if (!src.seekable()) return std::nullopt;
+  auto end = scan::locate_end_records(src);
+  if (!end) return std::nullopt;
+  auto cd = scan::read_central_directory(src, *end);
+  // An archive of no entries is one too: its end record says 0 and there is nothing to read.
+  if (!cd.readable && !(end->entries == 0 && cd.findings.empty())) return std::nullopt;
+  for (auto& f : check::judge_end_records(*end)) r.add(f);
+  for (auto& f : cd.findings) r.add(f);
+  return std::move(cd.entries);
+}
+
+// The entries as a walk of the local headers finds them (decoding, as scan does), with the
+// walk's findings in `r`.
+std::vector<scan::Entry> entries_from_walk(Run& run, Archive& in, report::Report& r) {
+  const CommonOptions& o = run.o;
+  io::ByteSource* src = in.src;
+  codec::Workspace ws;
+  report::Progress progress(!o.quiet && !o.json && src->seekable(), src->seekable() ? src->size() : 0, "decoding");
+  scan::ScanOptions so{&progress.counter(), 0, o.threads ? o.threads : check::default_threads()};
+  so.password = o.password_lent();
+  auto s = scan::scan_local(*src, ws, so);
+  progress.finish();
+  if (in.stream) in.stream->drain();
+  run.size = src->size();
+  check::judge_walk(s, src->size());
+  if (!s.found_any_header)
+    throw Unreadable(report::Code::not_a_zip, in.display + ": not a ZIP archive (no local file header found)");
+  for (auto& f : s.findings) r.add(f);
+  if (!s.directory_at) r.add(scan::eocd_missing_finding(src->size(), s.entries));
+  return std::move(s.entries);
+}
+
+// What the list shows beside the report's rows: each entry's DOS time stamp and encryption.
+struct ListColumns {
+  std::vector<std::uint32_t> modified;
+  std::vector<std::string> encryption;
+};
+
+// The report's rows and totals from the entries, and the columns only the list has.
+ListColumns tabulate(const std::vector<scan::Entry>& entries, bool from_directory, report::Report& r) {
+  ListColumns c;
+  std::uint64_t size = 0, comp = 0;
+  r.entries.reserve(entries.size());
+  c.modified.reserve(entries.size());
+  c.encryption.reserve(entries.size());
+  for (const auto& e : entries) {
+    auto row = scan::to_row(e);
+    if (from_directory) row.status = report::EntryStatus::unchecked;
+    size += row.uncompressed_size;
+    comp += row.compressed_size;
+    r.entries.push_back(std::move(row));
+    c.modified.push_back(std::uint32_t(e.mod_date) << 16 | e.mod_time);
+    c.encryption.push_back(encryption_of(e));
+  }
+  r.stats = {{"entries", entries.size()}, {"uncompressed_bytes", size}, {"compressed_bytes", comp}};
+  return c;
+}
+
+// JSON `list`: where the entries came from and, under --json, the list's own columns.
+void add_list_extra(report::Report& r, const ListColumns& c, bool from_directory, bool json) {
+  r.extra["list"] = {{"source", from_directory ? "directory" : "walk"},
+                     {"modified", nlohmann::json::array()},
+                     {"encryption", nlohmann::json::array()}};
+  if (!json) return;
+  auto& modified = r.extra["list"]["modified"];
+  for (auto t : c.modified) modified.push_back(t >> 16 ? nlohmann::json(dos_time(t)) : nlohmann::json(nullptr));
+  auto& crypt = r.extra["list"]["encryption"];
+  for (const auto& e : c.encryption) crypt.push_back(e);
+}
+
 Exit list_in(Run& run) {
   const std::string& archive = run.archive;
   const CommonOptions& o = run.o;
   return guarded(run, [&] {
     Archive in = open_archive(run, archive, Access::stream);
-    io::ByteSource* src = in.src;
     report::Report r;
     r.command = "list";
     r.archive_path = in.display;
-    std::vector<scan::Entry> entries;
-    bool from_directory = false;
-    // The directory alone when it can be read whole: no entry's data is touched, which is what
-    // makes list cheap on a large archive. A pipe has no end to seek to, and an archive without
-    // a readable directory is walked (decoding, as scan does).
-    if (src->seekable()) {
-      if (auto end = scan::locate_end_records(*src)) {
-        auto cd = scan::read_central_directory(*src, *end);
-        // An archive of no entries is one too: its end record says 0 and there is nothing to read.
-        if (cd.readable || (end->entries == 0 && cd.findings.empty())) {
-          from_directory = true;
-          for (auto& f : check::judge_end_records(*end)) r.add(f);
-          for (auto& f : cd.findings) r.add(f);
-          entries = std::move(cd.entries);
-        }
-      }
-    }
-    if (!from_directory) {
-      codec::Workspace ws;
-      report::Progress progress(!o.quiet && !o.json && src->seekable(), src->seekable() ? src->size() : 0,
-                                "decoding");
-      auto s = scan::scan_local(*src, ws, {&progress.counter(), 0, o.threads ? o.threads : check::default_threads()});
-      progress.finish();
-      if (in.stream) in.stream->drain();
-      run.size = src->size();
-      check::judge_walk(s, src->size());
-      if (!s.found_any_header)
-        throw Unreadable(report::Code::not_a_zip, in.display + ": not a ZIP archive (no local file header found)");
-      for (auto& f : s.findings) r.add(f);
-      if (!s.directory_at) r.add(scan::eocd_missing_finding(src->size(), s.entries));
-      entries = std::move(s.entries);
-    }
-    r.archive_size = in.file ? in.file->size() : src->size();
+    auto listed = entries_from_directory(*in.src, r);
+    const bool from_directory = listed.has_value();
+    std::vector<scan::Entry> entries = from_directory ? std::move(*listed) : entries_from_walk(run, in, r);
+    listed.reset();
+    r.archive_size = in.file ? in.file->size() : in.src->size();
     if (in.encrypted && !in.tag_ok) r.add(tag_finding(archive, false));
     add_volume_facts(in, r);
-    std::vector<std::uint32_t> stamps;
-    std::vector<std::string> encryption;
-    std::uint64_t size = 0, comp = 0;
-    r.entries.reserve(entries.size());
-    stamps.reserve(entries.size());
-    encryption.reserve(entries.size());
-    for (const auto& e : entries) {
-      auto row = scan::to_row(e);
-      if (from_directory) row.status = report::EntryStatus::unchecked;
-      size += row.uncompressed_size;
-      comp += row.compressed_size;
-      r.entries.push_back(std::move(row));
-      stamps.push_back(std::uint32_t(e.mod_date) << 16 | e.mod_time);
-      encryption.push_back(encryption_of(e));
-    }
-    r.stats = {{"entries", entries.size()}, {"uncompressed_bytes", size}, {"compressed_bytes", comp}};
+    const ListColumns columns = tabulate(entries, from_directory, r);
     std::vector<scan::Entry>().swap(entries);  // the rows are all that is shown from here on
-    r.extra["list"] = {{"source", from_directory ? "directory" : "walk"},
-                       {"modified", nlohmann::json::array()},
-                       {"encryption", nlohmann::json::array()}};
-    if (o.json) {
-      auto& modified = r.extra["list"]["modified"];
-      for (auto t : stamps) modified.push_back(t >> 16 ? nlohmann::json(dos_time(t)) : nlohmann::json(nullptr));
-      auto& crypt = r.extra["list"]["encryption"];
-      for (const auto& c : encryption) crypt.push_back(c);
-    }
+    add_list_extra(r, columns, from_directory, o.json);
     r.decide_verdict();
     if (!o.json && !o.quiet) {
       r.settle_display_names();
-      write_listing(*run.out, r, stamps, encryption, from_directory);
+      write_listing(*run.out, r, columns.modified, columns.encryption, from_directory);
       run.out->flush();
       run.emitted = true;
       run.verdict = r.verdict;
@@ -681,6 +706,16 @@ Exit run_many(const std::string& command, const std::vector<std::string>& given,
   return worst;
 }
 
+Exit run(const Invocation& in) {
+  if (in.command == "repair") return run_repair(in.archive, in.repair, in.common);
+  if (in.command == "restore") return run_restore(in.archive, in.restore, in.common);
+  if (in.archives.size() > 1) return run_many(in.command, in.archives, in.common);
+  if (in.command == "verify") return run_verify(in.archives.front(), in.common);
+  if (in.command == "scan") return run_scan(in.archives.front(), in.common);
+  if (in.command == "list") return run_list(in.archives.front(), in.common);
+  return Exit::usage;
+}
+
 Exit run_repair(const std::string& archive, const RepairOptions& ro, const CommonOptions& o) {
   Run run{"repair", archive, o};
   return guarded(run, [&] {
@@ -721,6 +756,7 @@ Exit run_repair(const std::string& archive, const RepairOptions& ro, const Commo
     req.threads = o.threads;
     req.progress = !o.quiet && !o.json;
     req.profile_sysreptor = o.profile == "sysreptor" || in.encrypted;
+    req.password = o.password_lent();
     if (ro.encrypt) {
       if (!o.key) throw Refused("--encrypt needs the key (--key, --key-file or ZIPMEDIC_KEY)");
       req.encrypt_key = crypt::parse_key(*o.key);
@@ -757,7 +793,7 @@ Exit run_restore(const std::string& archive, const RestoreOptions& ro, const Com
     // what it writes beside them, which its own check of free space sees.
     auto res = restore::restore_archive(
         {in.path, ro.directory, ro.force, ro.partial, o.threads, in.display, ro.patterns, ro.excludes,
-         in.set ? in.src : nullptr, volume_findings(in)});
+         in.set ? in.src : nullptr, volume_findings(in), o.password_lent()});
     add_volume_facts(in, res.report, true);
     res.report.extra["restore"] = {{"directory", ro.directory},
                                    {"outcome", res.outcome == restore::RestoreResult::Outcome::restored ? "restored"

@@ -24,6 +24,10 @@ struct CommonOptions {
   // --key or --key-file was typed (not the environment's ZIPMEDIC_KEY): a plain ZIP then gets a
   // note, since a user may have taken --key for a ZIP password.
   bool key_typed = false;
+  // The password of encrypted ZIP entries from --password, --password-file or ZIPMEDIC_PASSWORD;
+  // the one copy of the run, lent to the walk, the verifiers, repair and restore. Never printed.
+  std::optional<std::string> password;
+  const std::string* password_lent() const { return password ? &*password : nullptr; }
 };
 
 struct RepairOptions {
@@ -52,5 +56,18 @@ Exit run_list(const std::string& archive, const CommonOptions& o);
 Exit run_many(const std::string& command, const std::vector<std::string>& archives, const CommonOptions& o);
 Exit run_repair(const std::string& archive, const RepairOptions& r, const CommonOptions& o);
 Exit run_restore(const std::string& archive, const RestoreOptions& r, const CommonOptions& o);
+
+// A command line as main() parsed it.
+struct Invocation {
+  std::string command;                // verify, scan, list, repair or restore (never an alias)
+  std::vector<std::string> archives;  // verify, scan, list: one or more
+  std::string archive;                // repair, restore
+  CommonOptions common;
+  RepairOptions repair;
+  RestoreOptions restore;
+};
+
+// Runs the command: one of the run_ functions above, run_many for several archives.
+Exit run(const Invocation& in);
 
 }  // namespace zm::cli

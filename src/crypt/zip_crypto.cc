@@ -9,14 +9,12 @@
 #include <cstring>
 #include <stdexcept>
 
-#include "scan/catalog.h"
 #include "zip/records.h"
 
 namespace zm::zipcrypt {
 namespace {
 using Status = codec::DecodeResult::Status;
 inline std::uint16_t u16(const std::uint8_t* p) { return std::uint16_t(p[0] | p[1] << 8); }
-std::optional<std::string> g_password;
 
 // The CRC-32 table of 6.1.5's update_keys (the ZIP polynomial, one byte at a time).
 struct CrcTable {
@@ -36,9 +34,6 @@ struct CryptoFailure : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 }  // namespace
-
-void set_password(std::optional<std::string> pw) { g_password = std::move(pw); }
-const std::optional<std::string>& password() { return g_password; }
 
 TraditionalKeys::TraditionalKeys(std::string_view password) : k_{0x12345678u, 0x23456789u, 0x34567890u} {
   for (char c : password) update(std::uint8_t(c));
@@ -136,7 +131,7 @@ std::array<std::uint8_t, kAesMac> AesKeys::mac_final() {
   return r;
 }
 
-Scheme scheme_of(const scan::Entry& e) {
+Scheme scheme_of(const EntryFields& e) {
   Scheme s;
   if (!e.encrypted()) {
     s.method = e.method;
@@ -147,11 +142,8 @@ Scheme scheme_of(const scan::Entry& e) {
     return s;
   }
   if (e.method == 99) {
-    auto as_bytes = [](const std::string& x) {
-      return std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(x.data()), x.size());
-    };
-    auto a = find_aes_extra(as_bytes(e.cd_extra()));
-    if (!a) a = find_aes_extra(as_bytes(e.lfh_extra()));
+    auto a = find_aes_extra(e.cd_extra);
+    if (!a) a = find_aes_extra(e.lfh_extra);
     if (!a) {
       s.why = "method 99 (WinZip AES) without a readable AES extra field (0x9901)";
       return s;
@@ -171,7 +163,7 @@ Scheme scheme_of(const scan::Entry& e) {
   return s;
 }
 
-bool decodable(const scan::Entry& e) {
+bool decodable(const EntryFields& e) {
   if (!e.encrypted()) return codec::method_supported(e.method);
   auto s = scheme_of(e);
   return s.kind != Scheme::Kind::none && codec::method_supported(s.method);
@@ -287,19 +279,20 @@ codec::DecodeResult failed(Status s, std::uint64_t consumed, std::string why) {
 
 }  // namespace
 
-codec::DecodeResult decode(codec::Workspace& ws, io::ByteSource& src, codec::DecodeRequest req, scan::Entry& e) {
+codec::DecodeResult decode(codec::Workspace& ws, io::ByteSource& src, codec::DecodeRequest req, const EntryFields& e,
+                           const std::string* password, Outcome& outcome) {
   if (!e.encrypted()) return ws.decode(src, req);
   const Scheme s = scheme_of(e);
   if (s.kind == Scheme::Kind::none) return failed(Status::unsupported, 0, s.why);
-  if (!password()) {
-    e.crypt = scan::CryptOutcome::no_password;
+  if (!password) {
+    outcome = Outcome::no_password;
     return failed(Status::unsupported, 0, "the entry is encrypted and no password was given");
   }
-  const std::string& pw = *password();
+  const std::string& pw = *password;
   const std::size_t hdr = s.header(), trailer = s.trailer();
   std::vector<std::uint8_t> head(hdr);
   std::size_t got = src.read_at(req.offset, head);
-  e.crypt = scan::CryptOutcome::decrypted;  // from here on the data is judged like any other's
+  outcome = Outcome::decrypted;  // from here on the data is judged like any other's
   if (got < hdr || req.limit < hdr) {
     if (got < hdr) return failed(Status::truncated, got, "the file ends inside the encryption header");
     return failed(Status::corrupt, req.limit, "the entry is shorter than its encryption header");
@@ -313,14 +306,14 @@ codec::DecodeResult decode(codec::Workspace& ws, io::ByteSource& src, codec::Dec
     // when the header is written) Info-ZIP and 7-Zip put the high byte of the DOS time there.
     const std::uint8_t check = e.has_descriptor_flag() ? std::uint8_t(e.mod_time >> 8) : std::uint8_t(e.crc32 >> 24);
     if (head[hdr - 1] != check) {
-      e.crypt = scan::CryptOutcome::wrong_password;
+      outcome = Outcome::wrong_password;
       return failed(Status::corrupt, 0, "the password check byte does not match: the password is wrong");
     }
   } else {
     const std::size_t salt = s.aes.salt_len();
     aes.emplace(pw, std::span<const std::uint8_t>(head).first(salt), s.aes.strength);
     if (aes->verifier()[0] != head[salt] || aes->verifier()[1] != head[salt + 1]) {
-      e.crypt = scan::CryptOutcome::wrong_password;
+      outcome = Outcome::wrong_password;
       return failed(Status::corrupt, 0, "the AES password verifier does not match: the password is wrong");
     }
   }
@@ -337,7 +330,7 @@ codec::DecodeResult decode(codec::Workspace& ws, io::ByteSource& src, codec::Dec
     // The decoder refused the data: when the entry's extent is known (its sizes, not a walk's
     // guess), the MAC says whether the ciphertext was changed, the more precise finding.
     if (req.limit == e.compressed_size && d.status != Status::truncated && plain.finish(inner.limit) == false)
-      e.crypt = scan::CryptOutcome::auth_failed;
+      outcome = Outcome::auth_failed;
     return d;
   }
   // The MAC covers exactly the compressed data (the decoder says where it ended).
@@ -348,7 +341,7 @@ codec::DecodeResult decode(codec::Workspace& ws, io::ByteSource& src, codec::Dec
     return d;
   }
   d.consumed += kAesMac;
-  if (!*ok) e.crypt = scan::CryptOutcome::auth_failed;
+  if (!*ok) outcome = Outcome::auth_failed;
   // AE-2 stores 0 as the CRC (the MAC stands in for it); the data's CRC would then read as a
   // mismatch, so the result carries the field's 0 once the MAC has spoken.
   if (s.aes.vendor_version == 2 && *ok) d.crc = 0;

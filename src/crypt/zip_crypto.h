@@ -12,18 +12,27 @@
 
 #include "codec/codec.h"
 #include "io/source.h"
-
-namespace zm::scan {
-struct Entry;
-}
+#include "zip/records.h"
 
 namespace zm::zipcrypt {
 
-// The password for every encrypted entry of this run (--password, --password-file,
-// ZIPMEDIC_PASSWORD). Set once by the CLI before any work; read-only afterwards, so worker
-// threads read it without a lock.
-void set_password(std::optional<std::string> pw);
-const std::optional<std::string>& password();
+// The fields of an entry that the encryption layer reads, as the caller's catalogue settled
+// them (scan::crypt_fields fills it from a scan::Entry): this layer sits under scan/ and does not
+// know the catalogue.
+struct EntryFields {
+  std::uint16_t flags = 0, method = 0, mod_time = 0;
+  std::uint32_t crc32 = 0;
+  std::uint64_t compressed_size = 0;
+  // The directory record's and the local header's extra blocks (the AES field is in either).
+  std::span<const std::uint8_t> cd_extra, lfh_extra;
+  bool encrypted() const { return flags & (zip::kFlagEncrypted | zip::kFlagStrongEncryption); }
+  bool has_descriptor_flag() const { return flags & zip::kFlagDescriptor; }
+};
+
+// What became of an encrypted entry's password (decode): not tried (no decoder for its scheme or
+// method), none given, the verifier refused it, the data was decrypted (and then judged like any
+// other), or WinZip AES's authentication code did not match the ciphertext.
+enum class Outcome : std::uint8_t { not_tried, no_password, wrong_password, decrypted, auth_failed };
 
 // 6.1.5-6.1.6: the three 32-bit keys, updated with each plain byte.
 class TraditionalKeys {
@@ -100,16 +109,18 @@ struct Scheme {
   std::size_t header() const { return kind == Kind::aes ? aes.salt_len() + kAesVerifier : kTraditionalHeader; }
   std::size_t trailer() const { return kind == Kind::aes ? kAesMac : 0; }
 };
-Scheme scheme_of(const scan::Entry& e);
+Scheme scheme_of(const EntryFields& e);
 
 // Whether a decoder should be run on the entry: a plain entry of a supported method, or an
-// encrypted one whose scheme and inner method are known and for which a password was given.
-bool decodable(const scan::Entry& e);
+// encrypted one whose scheme and inner method are known.
+bool decodable(const EntryFields& e);
 
 // Decodes an entry's data: `req` describes the bytes as they lie in the source (for an encrypted
 // entry: header, data and MAC). A plain entry goes straight to the decoder. For an encrypted one
-// the password is checked, the data decrypted under the decoder and the MAC checked; e.crypt says
-// what became of the password, and the result's `consumed` counts the encryption header and MAC.
-codec::DecodeResult decode(codec::Workspace& ws, io::ByteSource& src, codec::DecodeRequest req, scan::Entry& e);
+// `password` is checked (nullptr: none was given), the data decrypted under the decoder and the
+// MAC checked; `outcome` says what became of the password, and the result's `consumed` counts
+// the encryption header and MAC.
+codec::DecodeResult decode(codec::Workspace& ws, io::ByteSource& src, codec::DecodeRequest req, const EntryFields& e,
+                           const std::string* password, Outcome& outcome);
 
 }  // namespace zm::zipcrypt

@@ -156,7 +156,7 @@ std::unique_ptr<io::OutputSink> open_sink(const RepairRequest& req, std::uint64_
 }  // namespace
 
 Proof prove(const std::string& path, const std::string& display, const std::optional<crypt::Key>& key,
-            const codec::KnownResults* known, unsigned threads) {
+            const codec::KnownResults* known, unsigned threads, const std::string* password) {
   io::FileSource file(path);
   std::unique_ptr<crypt::DecryptingSource> plain;
   if (key) {
@@ -171,6 +171,7 @@ Proof prove(const std::string& path, const std::string& display, const std::opti
   // and not kept (a million entries).
   check::VerifyOptions opt{threads, false, known, false};
   opt.keep_entries = false;
+  opt.password = password;
   auto v = check::verify_archive(src, display, opt);
   return {v.report.verdict, std::move(v.report.findings), v.report.stats.value("entries", std::size_t(0))};
 }
@@ -201,6 +202,7 @@ RepairResult repair_archive(const RepairRequest& req) {
     // entry's data running on into the directory, and would append yet another directory).
     check::VerifyOptions vo{req.threads, false};
     vo.keep_entries = false;
+    vo.password = req.password;
     auto v = check::verify_archive(src, name, vo);
     if (v.report.verdict == report::Verdict::ok) {
       const std::size_t n = v.report.row_count();
@@ -250,6 +252,7 @@ RepairResult repair_archive(const RepairRequest& req) {
     keep_walked(done);
   };
   so.settle_every = std::max<std::size_t>(req.settle_every, 1);
+  so.password = req.password;
   auto scan = scan::scan_local(src, ws, so);
   progress.finish();
   check::judge_walk(scan, src.size(), std::move(tally->judged));
@@ -325,7 +328,8 @@ RepairResult repair_archive(const RepairRequest& req) {
     // The plan's tables are gone; the proof that reads the output back gets their pages.
     ::malloc_trim(0);
     phase.emplace(req.progress, report::Progress::kUnsized, "proving");
-    Proof proof = prove(out.readback_path(), out_name, req.encrypt_key, req.in_place ? &known : nullptr, req.threads);
+    Proof proof = prove(out.readback_path(), out_name, req.encrypt_key, req.in_place ? &known : nullptr, req.threads,
+                        req.password);
     phase.reset();
     nlohmann::json out_findings = nlohmann::json::array();
     for (const auto& f : proof.findings)

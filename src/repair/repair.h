@@ -36,6 +36,9 @@ struct RepairRequest {
   // Write the output as a SysReptor .zip.crypt with this key and a fresh nonce.
   std::optional<crypt::Key> encrypt_key;
   std::string encrypt_key_id;
+  // The password of encrypted entries (nullptr: none was given): the walk decrypts them with it,
+  // and the proof reads the output's copies with it. Lent by the caller, never printed.
+  const std::string* password = nullptr;
 };
 
 struct RepairResult {
@@ -50,13 +53,14 @@ RepairResult repair_archive(const RepairRequest& req);
 
 // The rebuilt archive at `path` (a temporary or the appended file) judged like `verify` does,
 // decrypted first when a key is given. `known`: decode results that still stand (in place).
+// `password`: the one of the encrypted entries that were kept (nullptr: none).
 struct Proof {
   report::Verdict verdict = report::Verdict::unreadable;
   std::vector<report::Finding> findings;
   std::size_t entries = 0;
 };
 Proof prove(const std::string& path, const std::string& display, const std::optional<crypt::Key>& key,
-            const codec::KnownResults* known, unsigned threads);
+            const codec::KnownResults* known, unsigned threads, const std::string* password);
 
 // The scan command's report: entries, findings, and where and why the walk stopped.
 // `end_found`: end records were found where they belong (the last 64 KiB); a walk that met a

@@ -90,62 +90,77 @@ Tone tone_of(EntryStatus s) {
   return s == EntryStatus::ok ? Tone::good : s == EntryStatus::unchecked ? Tone::dim : Tone::bad;
 }
 
-}  // namespace
+// The text is built in a buffer that goes out every 64 KiB: --verbose on 200,000 entries is
+// 15 MB of text, and a million findings (a million unsafe names, with --verbose) held at once
+// took 280 MiB more than the verification.
+void flush_when_full(std::ostream& os, std::string& out) {
+  if (out.size() < (64u << 10)) return;
+  os << out;
+  out.clear();
+}
 
-void write_text(std::ostream& os, const Report& r, bool verbose) {
-  std::string out;
-  const std::size_t ok = r.rows_ok(), rows = r.row_count();
-  out += fmt::format("{}: {} ({})\n", r.command, r.archive_path, human_size(r.archive_size));
-  if (r.extra.contains("volumes")) {
-    // A split archive: which files were read as it, and which of them are not there.
-    std::string names;
-    for (const auto& v : r.extra["volumes"]["volumes"]) {
-      std::string path = v["path"].get<std::string>();
-      auto slash = path.rfind('/');
-      if (slash != std::string::npos) path.erase(0, slash + 1);
-      names += (names.empty() ? "" : ", ") + path + (v["present"].get<bool>() ? "" : " (missing)");
-    }
-    out += fmt::format("  volumes: {} ({} split set)\n", names,
-                       r.extra["volumes"]["kind"] == "pkware" ? "PKWARE/Info-ZIP" : "numbered");
+// The first line, and for a split archive which files were read as it and which are missing.
+std::string heading(const Report& r) {
+  std::string out = fmt::format("{}: {} ({})\n", r.command, r.archive_path, human_size(r.archive_size));
+  if (!r.extra.contains("volumes")) return out;
+  std::string names;
+  for (const auto& v : r.extra["volumes"]["volumes"]) {
+    std::string path = v["path"].get<std::string>();
+    auto slash = path.rfind('/');
+    if (slash != std::string::npos) path.erase(0, slash + 1);
+    names += (names.empty() ? "" : ", ") + path + (v["present"].get<bool>() ? "" : " (missing)");
   }
-  if (verbose || rows <= 40) {
-    // Sizes in the rows stay exact bytes, as unzip -l and 7z l print them: a column of them is
-    // compared and summed, not read once.
-    if (rows)
-      out += paint(fmt::format("  {:<11} {:>12} {:>12} {:<8} {:<8} {}", "status", "size", "compressed", "crc-32",
-                               "method", "name"),
-                   Tone::bold) +
-             "\n";
-    // Written as they come, not gathered first: --verbose on 200,000 entries is 15 MB of text.
-    r.for_each_row([&](const EntryRow& e) {
-      out += "  " + paint(fmt::format("{:<11}", to_string(e.status)), tone_of(e.status));
-      fmt::format_to(std::back_inserter(out), " {:>12} {:>12} {:08x} {:<8} {}\n", e.uncompressed_size,
-                     e.compressed_size, e.crc32, e.method, shown_name(e));
-      if (out.size() >= (64u << 10)) {
-        os << out;
-        out.clear();
-      }
-    });
-  } else {
+  return out + fmt::format("  volumes: {} ({} split set)\n", names,
+                           r.extra["volumes"]["kind"] == "pkware" ? "PKWARE/Info-ZIP" : "numbered");
+}
+
+// One row per entry (all with --verbose, else up to 40), or how many there are.
+void write_rows(std::ostream& os, std::string& out, const Report& r, bool verbose) {
+  const std::size_t rows = r.row_count();
+  if (!verbose && rows > 40) {
     out += fmt::format("  ({}; --verbose lists them)\n", count_of(rows, "entry", "entries"));
+    return;
   }
-  const bool repair = r.extra.contains("repair");
-  if (repair && !r.findings.empty()) out += "found in the input:\n";
-  // One line per kind of finding (code and severity) beyond a few of a kind: a never-finished
-  // backup of /etc has 848 links, an encrypted archive a password_needed per entry. The first of
-  // the kind is shown whole with a tally and a few more names; --verbose and JSON keep every one.
-  struct Kind {
-    std::size_t count = 0;
-    std::vector<std::string> examples;  // after the first
-    bool written = false;
-  };
-  std::map<std::pair<Code, Severity>, Kind> kinds;
-  if (!verbose)
-    for (const auto& f : r.findings) {
-      Kind& k = kinds[{f.code, f.severity}];
-      if (k.count++ > 0 && k.examples.size() < kExamples)
-        k.examples.push_back(f.entry ? shown_entry(f) : f.offset ? fmt::format("offset {}", *f.offset) : "-");
-    }
+  // Sizes in the rows stay exact bytes, as unzip -l and 7z l print them: a column of them is
+  // compared and summed, not read once.
+  if (rows)
+    out += paint(fmt::format("  {:<11} {:>12} {:>12} {:<8} {:<8} {}", "status", "size", "compressed", "crc-32",
+                             "method", "name"),
+                 Tone::bold) +
+           "\n";
+  // Written as they come, not gathered first.
+  r.for_each_row([&](const EntryRow& e) {
+    out += "  " + paint(fmt::format("{:<11}", to_string(e.status)), tone_of(e.status));
+    fmt::format_to(std::back_inserter(out), " {:>12} {:>12} {:08x} {:<8} {}\n", e.uncompressed_size,
+                   e.compressed_size, e.crc32, e.method, shown_name(e));
+    flush_when_full(os, out);
+  });
+}
+
+// One line per kind of finding (code and severity) beyond a few of a kind: a never-finished
+// backup of /etc has 848 links, an encrypted archive a password_needed per entry. The first of
+// the kind is shown whole with a tally and a few more names; --verbose and JSON keep every one.
+struct Kind {
+  std::size_t count = 0;
+  std::vector<std::string> examples;  // after the first
+  bool written = false;
+};
+using Kinds = std::map<std::pair<Code, Severity>, Kind>;
+
+Kinds kinds_of(const std::vector<Finding>& findings) {
+  Kinds kinds;
+  for (const auto& f : findings) {
+    Kind& k = kinds[{f.code, f.severity}];
+    if (k.count++ > 0 && k.examples.size() < kExamples)
+      k.examples.push_back(f.entry ? shown_entry(f) : f.offset ? fmt::format("offset {}", *f.offset) : "-");
+  }
+  return kinds;
+}
+
+// The findings, one a line, indented under a repair's "found in the input"; without --verbose,
+// a kind with many findings is one line that stands for them all.
+void write_findings(std::ostream& os, std::string& out, const Report& r, bool verbose, bool indent) {
+  Kinds kinds = verbose ? Kinds{} : kinds_of(r.findings);
   for (const auto& f : r.findings) {
     Kind* kind = nullptr;
     if (!verbose) {
@@ -155,7 +170,7 @@ void write_text(std::ostream& os, const Report& r, bool verbose) {
         kind = &k;
       }
     }
-    out += (repair ? "  " : "") + paint(to_string(f.severity), tone_of(f.severity)) + fmt::format(": {}", f.code);
+    out += (indent ? "  " : "") + paint(to_string(f.severity), tone_of(f.severity)) + fmt::format(": {}", f.code);
     if (f.entry) out += fmt::format(" [{}]", shown_entry(f));
     if (f.offset) out += fmt::format(" at offset {}", *f.offset);
     out += ": " + f.message;
@@ -168,41 +183,46 @@ void write_text(std::ostream& os, const Report& r, bool verbose) {
                          kind->count - 1 > kind->examples.size() ? ", ..." : "");
     }
     out += "\n";
-    // As the rows: a million findings (a million unsafe names, with --verbose), whose text held at
-    // once took 280 MiB more than the verification.
-    if (out.size() >= (64u << 10)) {
-      os << out;
-      out.clear();
-    }
+    flush_when_full(os, out);
   }
-  if (repair) {
-    const auto& rp = r.extra["repair"];
-    auto recovered = rp["entries_recovered"].get<std::size_t>();
-    out += fmt::format("recovered {}, lost {}{}\n", count_of(recovered, "entry", "entries"),
-                       rp["entries_lost"].get<std::size_t>(),
-                       rp["looks_finished"].get<bool>()
-                           ? ""
-                           : "; no central directory followed the entries (cut short or never finished)");
-    for (const auto& n : rp["lost"]) out += fmt::format("  lost: {}\n", n.get<std::string>());
-    if (r.extra.contains("output")) {
-      const auto& o = r.extra["output"];
-      if (!o["written"].get<bool>() && o["verdict"] == "ok")
-        out += fmt::format("{} is already whole; nothing was appended\n", o["path"].get<std::string>());
-      else
-        out += fmt::format("{} {} ({}); verified again: {}\n", o["written"].get<bool>() ? "wrote" : "did not keep",
+}
+
+// A repair's last lines: what was recovered and lost, and what became of the output.
+std::string repair_outcome(const Report& r) {
+  const auto& rp = r.extra["repair"];
+  auto recovered = rp["entries_recovered"].get<std::size_t>();
+  std::string out = fmt::format("recovered {}, lost {}{}\n", count_of(recovered, "entry", "entries"),
+                                rp["entries_lost"].get<std::size_t>(),
+                                rp["looks_finished"].get<bool>()
+                                    ? ""
+                                    : "; no central directory followed the entries (cut short or never finished)");
+  for (const auto& n : rp["lost"]) out += fmt::format("  lost: {}\n", n.get<std::string>());
+  if (!r.extra.contains("output")) return out + "nothing was written\n";
+  const auto& o = r.extra["output"];
+  if (!o["written"].get<bool>() && o["verdict"] == "ok")
+    return out + fmt::format("{} is already whole; nothing was appended\n", o["path"].get<std::string>());
+  return out + fmt::format("{} {} ({}); verified again: {}\n", o["written"].get<bool>() ? "wrote" : "did not keep",
                            o["path"].get<std::string>(), o["mode"].get<std::string>(),
                            paint(o["verdict"].get<std::string>(),
                                  o["verdict"] == "ok" && o["written"].get<bool>() ? Tone::good : Tone::bad));
-    } else {
-      out += "nothing was written\n";
-    }
-    os << out;
-    return;
-  }
-  out += fmt::format("verdict: {} ({} of {} verified; {}, {})\n", paint(to_string(r.verdict), tone_of(r.verdict)), ok,
-                     count_of(rows, "entry", "entries"),
+}
+
+std::string verdict_line(const Report& r) {
+  return fmt::format("verdict: {} ({} of {} verified; {}, {})\n", paint(to_string(r.verdict), tone_of(r.verdict)),
+                     r.rows_ok(), count_of(r.row_count(), "entry", "entries"),
                      count_of(r.count(Severity::error), "error", "errors"),
                      count_of(r.count(Severity::warning), "warning", "warnings"));
+}
+
+}  // namespace
+
+void write_text(std::ostream& os, const Report& r, bool verbose) {
+  std::string out = heading(r);
+  write_rows(os, out, r, verbose);
+  const bool repair = r.extra.contains("repair");
+  if (repair && !r.findings.empty()) out += "found in the input:\n";
+  write_findings(os, out, r, verbose, repair);
+  out += repair ? repair_outcome(r) : verdict_line(r);
   os << out;
 }
 

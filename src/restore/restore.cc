@@ -184,7 +184,7 @@ la_int64_t skip_callback(archive*, void* ctx, la_int64_t n) {
 // header libarchive's disk writer has just made, so that its security checks, permissions and
 // times still apply. The data verified a moment ago; a different result now is an I/O failure.
 void extract_ourselves(io::ByteSource& src, scan::Entry e, archive* out, const std::string& shown,
-                       const std::string& dir) {
+                       const std::string& dir, const std::string* password) {
   codec::Workspace ws;
   auto req = scan::sized_request(e);
   la_int64_t at = 0;
@@ -194,7 +194,7 @@ void extract_ourselves(io::ByteSource& src, scan::Entry e, archive* out, const s
     if (archive_write_data_block(out, b.data(), b.size(), at) != ARCHIVE_OK) write_failed = true;
     at += la_int64_t(b.size());
   };
-  auto d = zipcrypt::decode(ws, src, req, e);
+  auto d = scan::decode_data(ws, src, req, e, password);
   if (write_failed)
     throw io::IoError(fmt::format("{}: writing '{}' failed: {}", dir, report::printable_name(e.name),
                                   archive_error_string(out)));
@@ -209,11 +209,12 @@ struct ReaderSource {
   scan::JoinedView joined;
 };
 
-void open_reader(archive* in, const std::string& file, ReaderSource& from, const std::string& shown) {
+void open_reader(archive* in, const std::string& file, ReaderSource& from, const std::string& shown,
+                 const std::string* password) {
   archive_read_support_format_zip_seekable(in);
   archive_read_support_filter_none(in);
   // Encrypted entries (ZipCrypto, WinZip AES) that verify proved under this password.
-  if (const auto& pw = zipcrypt::password(); pw && archive_read_add_passphrase(in, pw->c_str()) != ARCHIVE_OK)
+  if (password && archive_read_add_passphrase(in, password->c_str()) != ARCHIVE_OK)
     throw io::IoError(shown + ": libarchive did not take the password: " + archive_error_string(in));
   if (!from.callbacks.src) {
     if (archive_read_open_filename(in, file.c_str(), 1 << 16) != ARCHIVE_OK)
@@ -267,7 +268,7 @@ RestoreResult restore_archive(const RestoreRequest& req) {
   // time, not 0x000a, which 7-Zip and Windows write).
   std::map<std::string, zip::UnixTime> ntfs_times;
   {
-    auto v = check::verify_archive(src, shown, {req.threads, false});
+    auto v = check::verify_archive(src, shown, {.threads = req.threads, .password = req.password});
     res.report = std::move(v.report);
     res.report.command = "restore";
     if (!req.findings.empty()) {
@@ -391,7 +392,7 @@ RestoreResult restore_archive(const RestoreRequest& req) {
   if (!std::setlocale(LC_CTYPE, "C.UTF-8")) std::setlocale(LC_CTYPE, "");
   fs::create_directories(req.directory);
   std::unique_ptr<archive, ArchiveCloser> in(archive_read_new());
-  open_reader(in.get(), req.archive, from, shown);
+  open_reader(in.get(), req.archive, from, shown, req.password);
   CallbackReader& reader = from.callbacks;
   std::unique_ptr<archive, WriterCloser> out(archive_write_disk_new());
   // Without --force nothing there is replaced: NO_OVERWRITE backs up the check above against a
@@ -433,7 +434,7 @@ RestoreResult restore_archive(const RestoreRequest& req) {
     if (archive_write_header(out.get(), entry) != ARCHIVE_OK)
       throw io::IoError(fmt::format("{}: cannot restore '{}': {}", req.directory, name, archive_error_string(out.get())));
     if (auto own = ours.find(name); own != ours.end()) {
-      extract_ourselves(src, own->second, out.get(), shown, req.directory);
+      extract_ourselves(src, own->second, out.get(), shown, req.directory, req.password);
       archive_read_data_skip(in.get());
       if (archive_write_finish_entry(out.get()) != ARCHIVE_OK)
         throw io::IoError(fmt::format("{}: finishing '{}' failed: {}", req.directory, name, archive_error_string(out.get())));

@@ -25,6 +25,9 @@ struct RestoreRequest {
   // Findings about the archive that its bytes cannot show (a split set's missing or cut
   // volumes), weighed with the verification's before anything is restored.
   std::vector<report::Finding> findings;
+  // The password of encrypted entries (nullptr: none was given), for verify and for libarchive's
+  // reader; lent by the caller, never printed.
+  const std::string* password = nullptr;
 };
 
 // bsdtar's matching of an entry name against a glob: `*` and `?` do not cross `/`, a leading

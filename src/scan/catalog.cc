@@ -56,6 +56,18 @@ report::EntryRow to_row(const Entry& e) {
   return r;
 }
 
+zipcrypt::EntryFields crypt_fields(const Entry& e) {
+  auto bytes = [](const std::string& x) {
+    return std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(x.data()), x.size());
+  };
+  return {e.flags, e.method, e.mod_time, e.crc32, e.compressed_size, bytes(e.cd_extra()), bytes(e.lfh_extra())};
+}
+
+codec::DecodeResult decode_data(codec::Workspace& ws, io::ByteSource& src, const codec::DecodeRequest& req, Entry& e,
+                                const std::string* password) {
+  return zipcrypt::decode(ws, src, req, crypt_fields(e), password, e.crypt);
+}
+
 namespace {
 DataDescriptor decode_layout(const std::uint8_t* p, std::uint64_t at, bool sig, bool wide) {
   DataDescriptor d;

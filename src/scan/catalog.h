@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "codec/codec.h"
+#include "crypt/zip_crypto.h"
 #include "report/report.h"
 #include "zip/records.h"
 
@@ -44,10 +45,8 @@ struct LocalClaim {
 // Why the local header a directory record points to was not read.
 enum class LocalProblem : std::uint8_t { none, absent, cut, past_end };
 
-// What became of an encrypted entry's password (zipcrypt::decode): not tried (no decoder for its
-// scheme or method), none given, the verifier refused it, the data was decrypted (and then judged
-// like any other), or WinZip AES's authentication code did not match the ciphertext.
-enum class CryptOutcome : std::uint8_t { not_tried, no_password, wrong_password, decrypted, auth_failed };
+// What became of an encrypted entry's password (zipcrypt::decode says).
+using CryptOutcome = zipcrypt::Outcome;
 
 struct Entry {
   // From the central directory when there is one (`in_directory`), else from the local header,
@@ -118,6 +117,13 @@ LocalClaim local_claim(const zip::LocalFileHeader& h);
 void keep_local_extra_if_judged(Entry& e, const std::string& local_extra);
 
 report::EntryRow to_row(const Entry& e);
+
+// The entry's fields that the encryption layer reads (zipcrypt::scheme_of, decodable, decode).
+zipcrypt::EntryFields crypt_fields(const Entry& e);
+// Decodes the entry's data as `req` describes it, decrypting it first under `password` when it is
+// encrypted (zipcrypt::decode; nullptr: none was given); e.crypt says what became of the password.
+codec::DecodeResult decode_data(codec::Workspace& ws, io::ByteSource& src, const codec::DecodeRequest& req, Entry& e,
+                                const std::string* password);
 
 // Decoding exactly the entry's compressed size, expecting its uncompressed size: a stream that
 // would produce more is stopped one byte past it (zip bombs). Bit 1 of the flags says whether an

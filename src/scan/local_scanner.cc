@@ -595,15 +595,15 @@ struct Walk {
     // An encrypted entry is decoded when a password was given, except stored data with bit 3,
     // whose end a walk finds by the CRC of the bytes (here ciphertext).
     // The method under the encryption (WinZip AES names it in its extra field).
-    const std::uint16_t method = zipcrypt::scheme_of(e).method;
-    if (e.encrypted() && zipcrypt::decodable(e) && e.has_descriptor_flag() &&
-        (!zipcrypt::password() || !codec::method_self_terminating(method))) {
+    const std::uint16_t method = zipcrypt::scheme_of(crypt_fields(e)).method;
+    if (e.encrypted() && zipcrypt::decodable(crypt_fields(e)) && e.has_descriptor_flag() &&
+        (!opt.password || !codec::method_self_terminating(method))) {
       if (encrypted_to_descriptor(e)) return Step::next;
     }
-    const bool locked = e.encrypted() && (!zipcrypt::password() || (e.has_descriptor_flag() &&
+    const bool locked = e.encrypted() && (!opt.password || (e.has_descriptor_flag() &&
                                                                     !codec::method_self_terminating(method)));
-    if (!zipcrypt::decodable(e) || locked) {
-      if (e.encrypted() && zipcrypt::decodable(e) && !zipcrypt::password()) e.crypt = CryptOutcome::no_password;
+    if (!zipcrypt::decodable(crypt_fields(e)) || locked) {
+      if (e.encrypted() && zipcrypt::decodable(crypt_fields(e)) && !opt.password) e.crypt = CryptOutcome::no_password;
       undecoded(e);
       return Step::next;
     }
@@ -623,7 +623,7 @@ struct Walk {
     req.expected_uncompressed = cand->uncompressed_size;
     req.max_output = 0;  // the descriptor's size is a claim to check (see candidate_request)
     req.progress = opt.progress;
-    if (zipcrypt::password()) e.decoded = zipcrypt::decode(ws, src, req, e);
+    if (opt.password) e.decoded = decode_data(ws, src, req, e, opt.password);
     else e.crypt = CryptOutcome::no_password;
     end_at(e, *cand);
     return true;
@@ -647,7 +647,7 @@ struct Walk {
     if (workers && !e.encrypted() && e.compressed_size >= kMinJob && e.compressed_size <= workers->max_job() &&
         e.end_offset <= size() && workers->submit(index, req))
       return keep(e);
-    auto d = zipcrypt::decode(ws, src, req, e);
+    auto d = decode_data(ws, src, req, e, opt.password);
     e.decoded = d;
     if (d.status == Status::truncated) {
       std::uint64_t present = size() - e.data_offset;
@@ -681,7 +681,7 @@ struct Walk {
     req.lzma_eos = e.flags & 2;
     req.expected_uncompressed = e.uncompressed_size;
     req.progress = opt.progress;
-    auto d = zipcrypt::decode(ws, src, req, e);
+    auto d = decode_data(ws, src, req, e, opt.password);
     e.decoded = d;
     if (d.status == Status::truncated || d.status == Status::overrun)
       return cut_inside(e, index, d.produced, fmt::format("the compressed stream is cut after {} bytes", d.consumed));

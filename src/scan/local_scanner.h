@@ -43,6 +43,9 @@ struct ScanOptions {
   // signed data descriptor whose size matches the distance and is followed by a record) are
   // decoded by this many worker threads while the walk goes on.
   unsigned threads = 1;
+  // The password of encrypted entries (nullptr: none was given), lent by the caller for the
+  // walk; read-only, so workers share it without a lock. Never printed.
+  const std::string* password = nullptr;
   // When set, entries the walk is done with (decoded, their extent settled) are handed over
   // every few thousand, in file order, and dropped from the result: what a walk of a million
   // entries holds stays bounded (the man page, MEMORY).

@@ -38,10 +38,7 @@ scan::Entry entry_of(io::ByteSource& src, const std::string& name) {
   return {};
 }
 
-struct PasswordScope {
-  explicit PasswordScope(std::optional<std::string> pw) { zipcrypt::set_password(std::move(pw)); }
-  ~PasswordScope() { zipcrypt::set_password(std::nullopt); }
-};
+check::VerifyOptions with_password(const std::string* password) { return {.threads = 1, .password = password}; }
 }  // namespace
 
 TEST_CASE("zipcrypto: 7-Zip's header decrypts to the CRC's high byte and VERSION to its text") {
@@ -126,22 +123,21 @@ TEST_CASE("every encrypted fixture verifies through 1-, 31- and whole reads; a w
     for (std::size_t chunk : {std::size_t(1), std::size_t(31), std::size_t(1) << 30}) {
       CAPTURE(chunk);
       io::ChunkedSource src(mem, chunk);
-      PasswordScope pw{std::string(kPassword)};
-      auto v = check::verify_archive(src, name, {1, false});
+      const std::string pw = kPassword;
+      auto v = check::verify_archive(src, name, with_password(&pw));
       CHECK(v.report.verdict == report::Verdict::ok);
       for (auto& e : v.entries)
         if (e.encrypted()) CHECK(e.crypt == scan::CryptOutcome::decrypted);
     }
     {
-      PasswordScope pw{std::string("wrong")};
-      auto v = check::verify_archive(mem, name, {1, false});
+      const std::string pw = "wrong";
+      auto v = check::verify_archive(mem, name, with_password(&pw));
       CHECK(v.report.verdict == report::Verdict::locked);
       for (auto& e : v.entries)
         if (e.encrypted()) CHECK(e.crypt == scan::CryptOutcome::wrong_password);
     }
     {
-      PasswordScope pw{std::nullopt};
-      auto v = check::verify_archive(mem, name, {1, false});
+      auto v = check::verify_archive(mem, name, with_password(nullptr));
       CHECK(v.report.verdict == report::Verdict::locked);
     }
   }
