@@ -53,6 +53,31 @@ readers::AttributeKinds attribute_kinds(const Entry& e) {
 }
 bool meant_symlink(const Entry& e, const readers::AttributeKinds& k) { return readers::meant_symlink(k, e.uncompressed_size); }
 
+// A name without a trailing '/' whose attributes say directory (rule 65).
+void judge_marked_directory(Judging& j, const readers::AttributeKinds& k, bool data) {
+  Entry& e = j.e;
+  if (data)
+    j.add(Code::directory_with_data, e.lfh_offset,
+          fmt::format("the entry is marked as a directory but holds {} bytes of data, which {} drop{}",
+                      e.uncompressed_size, report::reader_names(k.directory),
+                      __builtin_popcount(k.directory) == 1 ? "s" : ""),
+          k.directory);
+  else if (!k.dos_directory_only)
+    j.add(Code::entry_kind_differs, e.lfh_offset,
+          fmt::format("its Unix mode marks it as a directory though its name has no trailing '/': {} make{} a "
+                      "directory of it, the others an empty file",
+                      report::reader_names(k.directory), __builtin_popcount(k.directory) == 1 ? "s" : ""),
+          k.directory);
+  else
+    // Only the MS-DOS directory bit (0x10), as Windows tools set it on folders: nothing is lost
+    // either way, the readers only disagree on folder or empty file (docs/readers.md, rule 65).
+    j.add(Code::entry_kind_differs, e.lfh_offset,
+          fmt::format("its MS-DOS attributes mark it as a directory though its name has no trailing '/': {} "
+                      "make{} a directory of it, the others an empty file",
+                      report::reader_names(k.directory), __builtin_popcount(k.directory) == 1 ? "s" : ""),
+          report::warning(k.directory));
+}
+
 void judge_attributes(Judging& j) {
   Entry& e = j.e;
   const bool data = e.uncompressed_size > 0 || e.compressed_size > 2;
@@ -69,28 +94,7 @@ void judge_attributes(Judging& j) {
                         e.uncompressed_size));
     return;
   }
-  if (k.directory) {
-    if (data)
-      j.add(Code::directory_with_data, e.lfh_offset,
-            fmt::format("the entry is marked as a directory but holds {} bytes of data, which {} drop{}",
-                        e.uncompressed_size, report::reader_names(k.directory),
-                        __builtin_popcount(k.directory) == 1 ? "s" : ""),
-            k.directory);
-    else if (!k.dos_directory_only)
-      j.add(Code::entry_kind_differs, e.lfh_offset,
-            fmt::format("its Unix mode marks it as a directory though its name has no trailing '/': {} make{} a "
-                        "directory of it, the others an empty file",
-                        report::reader_names(k.directory), __builtin_popcount(k.directory) == 1 ? "s" : ""),
-            k.directory);
-    else
-      // Only the MS-DOS directory bit (0x10), as Windows tools set it on folders: nothing is lost
-      // either way, the readers only disagree on folder or empty file (docs/readers.md, rule 65).
-      j.add(Code::entry_kind_differs, e.lfh_offset,
-            fmt::format("its MS-DOS attributes mark it as a directory though its name has no trailing '/': {} "
-                        "make{} a directory of it, the others an empty file",
-                        report::reader_names(k.directory), __builtin_popcount(k.directory) == 1 ? "s" : ""),
-            report::warning(k.directory));
-  }
+  if (k.directory) judge_marked_directory(j, k, data);
   // A Unix link mode in the high half comes first for 7-Zip (IsLinuxSymLink): rule 67 says it.
   if (k.reparse && !k.directory && !(k.symlink & report::kSevenZip))
     j.add(Code::entry_kind_differs, e.lfh_offset,
@@ -251,153 +255,199 @@ bool judge_local_header(Judging& j) {
   return true;
 }
 
-// What the data really is (decoding) against what each witness claims of it.
-void judge_data(Judging& j, std::uint64_t size) {
+// Which witness claims the entry's CRC and sizes: the directory always does; without one, the
+// local header only when bit 3 is clear (4.4.4); a bit-3 entry's only claim is its descriptor.
+struct Claim {
+  bool has_primary;
+  const char* primary;
+};
+Claim primary_claim(const Entry& e) {
+  return {e.in_directory || (e.lfh && !(e.lfh->flags & zip::kFlagDescriptor)),
+          e.in_directory ? "the directory" : "the local header"};
+}
+
+// The file ends inside the entry: truncated, and nothing else is judged.
+bool judge_cut(Judging& j, std::uint64_t size, const Claim& c) {
   Entry& e = j.e;
-  const char* primary = e.in_directory ? "the directory" : "the local header";
-  // The directory always claims CRC and sizes; without one, the local header claims them only
-  // when bit 3 is clear (4.4.4); a bit-3 entry's only claim is then its descriptor.
-  const bool has_primary = e.in_directory || (e.lfh && !(e.lfh->flags & zip::kFlagDescriptor));
   const bool cut = e.cut_intact || (e.decoded && e.decoded->status == Status::truncated) ||
-                   (has_primary && e.data_offset + e.compressed_size > size);
-  if (cut) {
-    e.status = EntryStatus::truncated;
-    std::uint64_t present = size > e.data_offset ? size - e.data_offset : 0;
-    j.add(Code::entry_truncated, e.lfh_offset,
-          e.cut_intact ? fmt::format("the file ends inside the entry; {} bytes of its data are intact", *e.cut_intact)
-          : has_primary ? fmt::format("the file ends inside the entry's data: {} of {} compressed bytes present",
+                   (c.has_primary && e.data_offset + e.compressed_size > size);
+  if (!cut) return false;
+  e.status = EntryStatus::truncated;
+  std::uint64_t present = size > e.data_offset ? size - e.data_offset : 0;
+  j.add(Code::entry_truncated, e.lfh_offset,
+        e.cut_intact ? fmt::format("the file ends inside the entry; {} bytes of its data are intact", *e.cut_intact)
+        : c.has_primary ? fmt::format("the file ends inside the entry's data: {} of {} compressed bytes present",
                                       std::min(present, e.compressed_size), e.compressed_size)
                         : fmt::format("the file ends inside the entry's data after {} bytes", present));
-    return;
-  }
+  return true;
+}
+
+// The decoder's own verdict: data it could not find, a stream that runs past what is claimed, or
+// data it rejects. False when the data is not sound enough to weigh against the claims.
+bool judge_decoding(Judging& j, const Claim& c) {
+  Entry& e = j.e;
   if (!e.decoded) {
     j.add(Code::decode_error, e.data_offset, "the entry's data could not be located, so it was not decoded");
-    return;
+    return false;
   }
   const auto& d = *e.decoded;
-  const std::uint64_t data_end = e.data_offset + d.consumed;
   if (d.status == Status::overrun) {
-    std::uint64_t claimed = has_primary ? e.uncompressed_size : e.descriptor ? e.descriptor->uncompressed_size : 0;
-    if ((has_primary || e.descriptor) && d.produced > claimed)
+    std::uint64_t claimed = c.has_primary ? e.uncompressed_size : e.descriptor ? e.descriptor->uncompressed_size : 0;
+    if ((c.has_primary || e.descriptor) && d.produced > claimed)
       j.add(Code::size_mismatch, e.data_offset,
             fmt::format("the data decodes to more than the {} bytes {} promises", claimed,
-                        has_primary ? primary : "its data descriptor"));
+                        c.has_primary ? c.primary : "its data descriptor"));
     else
       j.add(Code::decode_error, e.data_offset,
             fmt::format("the compressed stream does not end within its {} bytes",
-                        has_primary ? e.compressed_size : e.descriptor ? e.descriptor->compressed_size : d.consumed));
-    return;
+                        c.has_primary ? e.compressed_size : e.descriptor ? e.descriptor->compressed_size : d.consumed));
+    return false;
   }
   if (d.status != Status::ok) {
     j.add(Code::decode_error, e.data_offset + d.consumed, d.error);
-    return;
+    return false;
   }
-  if (has_primary) {
-    if (d.consumed != e.compressed_size)
-      j.add(Code::size_mismatch, data_end,
-            fmt::format("the compressed stream ends after {} bytes; {} says {}", d.consumed, primary, e.compressed_size));
-    if (d.produced != e.uncompressed_size)
-      j.add(Code::size_mismatch, e.data_offset,
-            fmt::format("the data decodes to {} bytes; {} says {}", d.produced, primary, e.uncompressed_size),
-            e.in_directory ? readers::checking_uncompressed_size(e.method, d.produced > e.uncompressed_size)
-                           : report::refusing(report::kAllReaders));
-    if (d.crc != e.crc32)
-      j.add(Code::crc_mismatch, e.data_offset,
-            fmt::format("CRC-32 of the data is {:08x}; {} says {:08x}", d.crc, primary, e.crc32));
+  return true;
+}
+
+// The directory's (or a bit-3-clear local header's) CRC and sizes against the data.
+void judge_primary_claims(Judging& j, const Claim& c) {
+  Entry& e = j.e;
+  const auto& d = *e.decoded;
+  if (d.consumed != e.compressed_size)
+    j.add(Code::size_mismatch, e.data_offset + d.consumed,
+          fmt::format("the compressed stream ends after {} bytes; {} says {}", d.consumed, c.primary, e.compressed_size));
+  if (d.produced != e.uncompressed_size)
+    j.add(Code::size_mismatch, e.data_offset,
+          fmt::format("the data decodes to {} bytes; {} says {}", d.produced, c.primary, e.uncompressed_size),
+          e.in_directory ? readers::checking_uncompressed_size(e.method, d.produced > e.uncompressed_size)
+                         : report::refusing(report::kAllReaders));
+  if (d.crc != e.crc32)
+    j.add(Code::crc_mismatch, e.data_offset,
+          fmt::format("CRC-32 of the data is {:08x}; {} says {:08x}", d.crc, c.primary, e.crc32));
+}
+
+// The data descriptor against the data (4.3.9): its CRC and sizes, and the layout libarchive
+// expects of it when it walks the local headers.
+void judge_descriptor_claims(Judging& j, const Claim& c) {
+  Entry& e = j.e;
+  const auto& d = *e.decoded;
+  const auto& g = *e.descriptor;
+  const bool sizes_agree = g.compressed_size == d.consumed && g.uncompressed_size == d.produced;
+  const bool crc_differs = g.crc32 != d.crc;
+  if (sizes_agree && crc_differs && !c.has_primary)
+    j.add(Code::crc_mismatch, e.data_offset,
+          fmt::format("CRC-32 of the data is {:08x}; its data descriptor says {:08x}", d.crc, g.crc32));
+  else if (e.in_directory && !crc_differs && !sizes_agree && !j.libarchive_walks)
+    // Go checks the descriptor's CRC; no reader checks its sizes when a directory exists.
+    j.add(Code::descriptor_sizes_mismatch, g.offset,
+          fmt::format("the data descriptor says {} compressed, {} uncompressed; the data is {}, {}",
+                      g.compressed_size, g.uncompressed_size, d.consumed, d.produced));
+  else if (!sizes_agree || crc_differs)
+    // With a directory Go checks the CRC, and libarchive, when it walks the local headers
+    // instead (rule 47), the CRC and the sizes ("ZIP compressed data is wrong size").
+    j.add(Code::descriptor_mismatch, g.offset,
+          fmt::format("the data descriptor says crc {:08x}, {} compressed, {} uncompressed; the data is {:08x}, {}, "
+                      "{}{}",
+                      g.crc32, g.compressed_size, g.uncompressed_size, d.crc, d.consumed, d.produced,
+                      e.in_directory && j.libarchive_walks
+                          ? " (libarchive reads the local headers of this archive, not its directory, and checks "
+                            "them)"
+                          : ""),
+          // Without a directory the descriptor is the only claim of the CRC: every reader that
+          // walks to the entry checks the data against it.
+          e.in_directory ? report::Readers((crc_differs ? report::kGo : 0) |
+                                           (j.libarchive_walks ? report::kLibarchive : 0))
+                         : report::kAllReaders);
+  // Walking (rule 47), libarchive reads a descriptor's sizes as 8 bytes exactly when the local
+  // header has a ZIP64 extra field (LA_USED_ZIP64), and ends a stored entry's data only at a
+  // "PK\7\8" that the data's CRC follows (zip_read_data_none): another layout takes bytes of
+  // the next header or runs to the end of the file.
+  const bool wide = g.length == 20 || g.length == 24;
+  // An empty entry's 8-byte sizes read as 4-byte ones give its compressed size and 0, which
+  // pass; the 8 bytes left over are skipped by the search for the next header.
+  const bool passes = e.lfh && wide && !e.lfh->zip64 && d.produced == 0 && d.consumed <= zip::kMax32;
+  if (j.libarchive_walks && e.lfh && g.length != 0 && wide != e.lfh->zip64 && !passes)
+    j.add(Code::descriptor_mismatch, g.offset,
+          fmt::format("the data descriptor has {}-byte sizes after a local header {} a ZIP64 extra field; libarchive "
+                      "reads the local headers of this archive and takes {}-byte ones",
+                      wide ? 8 : 4, e.lfh->zip64 ? "with" : "without", e.lfh->zip64 ? 8 : 4),
+          report::kLibarchive);
+  else if (j.libarchive_walks && e.method == zip::kStored && !g.signature())
+    j.add(Code::descriptor_mismatch, g.offset,
+          "a stored entry's data descriptor has no signature; libarchive reads the local headers of this archive "
+          "and finds the end of stored data only at a signed descriptor",
+          report::kLibarchive);
+}
+
+// Reading the directory, libarchive compares a bit-3 local header's CRC and sizes with the
+// directory's when they are not zero (docs/readers.md, rule 37); writers leave them zero
+// (4.4.4). Walking the local headers (rule 47), it takes the descriptor's CRC and finds the end
+// of Deflate and stored data by itself, so only the sizes below matter there.
+void judge_bit3_local_claims(Judging& j) {
+  Entry& e = j.e;
+  if (!e.lfh) return;
+  const auto& d = *e.decoded;
+  const auto& l = *e.lfh;
+  std::vector<std::string> diffs;
+  const bool bounded = readers::libarchive_bounds_by_local_size(e.method);
+  if (!j.libarchive_walks && l.crc32 != 0 && l.crc32 != d.crc) diffs.push_back(fmt::format("CRC {:08x}", l.crc32));
+  if ((!j.libarchive_walks || bounded) && l.compressed_size != 0 && l.compressed_size != d.consumed)
+    diffs.push_back(fmt::format("compressed size {}", l.compressed_size));
+  // libarchive takes an uncompressed size of 0xFFFFFFFF as "not given" while it reads the
+  // directory (docs/readers.md, rule 36); walking the local headers (rule 47) it gives any
+  // size but 0 to the entry, and bsdtar -x then truncates or extends the file to it (seed 24,
+  // mutant 15887: a 93,301-byte file extracted as 4 GiB).
+  if (l.uncompressed_size != 0 && (l.uncompressed_size != zip::kMax32 || j.libarchive_walks) &&
+      l.uncompressed_size != d.produced)
+    diffs.push_back(fmt::format("size {}", l.uncompressed_size));
+  // Walking (rule 47), libarchive bounds bzip2, LZMA, zstd and xz input by the local compressed
+  // size ("Truncated bzip2 file body"): 0, as Python writes a bzip2 or LZMA entry to a pipe and
+  // codec_zip a zstd or xz one, is then no data at all. Its PPMd reader reads on regardless
+  // (7-Zip's PPMd to stdout, with sizes 0, extracts whole).
+  if (j.libarchive_walks && bounded && l.compressed_size == 0 && d.consumed > 0)
+    diffs.push_back(fmt::format("compressed size 0 (libarchive reads no more {} data than that)",
+                                zip::method_name(e.method)));
+  if (!diffs.empty()) {
+    std::string msg = "bit 3 is set, yet the local header claims ";
+    for (std::size_t i = 0; i < diffs.size(); ++i) msg += (i ? ", " : "") + diffs[i];
+    j.add(Code::local_descriptor_conflict, e.lfh_offset,
+          msg + ", which the data does not have" +
+              (j.libarchive_walks ? " (libarchive reads the local headers of this archive, not its directory)" : ""));
   }
-  const bool bit3 = e.lfh ? (e.lfh->flags & zip::kFlagDescriptor) : e.has_descriptor_flag();
-  if (!bit3) return;
+}
+
+// A bit-3 entry's descriptor, wherever it is, and the CRC and sizes its local header claims
+// anyway. False when the file ends inside the descriptor of an entry with no directory record.
+bool judge_bit3_claims(Judging& j, std::uint64_t size, const Claim& c) {
+  Entry& e = j.e;
+  const auto& d = *e.decoded;
+  const std::uint64_t data_end = e.data_offset + d.consumed;
   if (e.descriptor) {
-    const auto& g = *e.descriptor;
-    const bool sizes_agree = g.compressed_size == d.consumed && g.uncompressed_size == d.produced;
-    const bool crc_differs = g.crc32 != d.crc;
-    if (sizes_agree && crc_differs && !has_primary)
-      j.add(Code::crc_mismatch, e.data_offset,
-            fmt::format("CRC-32 of the data is {:08x}; its data descriptor says {:08x}", d.crc, g.crc32));
-    else if (e.in_directory && !crc_differs && !sizes_agree && !j.libarchive_walks)
-      // Go checks the descriptor's CRC; no reader checks its sizes when a directory exists.
-      j.add(Code::descriptor_sizes_mismatch, g.offset,
-            fmt::format("the data descriptor says {} compressed, {} uncompressed; the data is {}, {}",
-                        g.compressed_size, g.uncompressed_size, d.consumed, d.produced));
-    else if (!sizes_agree || crc_differs)
-      // With a directory Go checks the CRC, and libarchive, when it walks the local headers
-      // instead (rule 47), the CRC and the sizes ("ZIP compressed data is wrong size").
-      j.add(Code::descriptor_mismatch, g.offset,
-            fmt::format("the data descriptor says crc {:08x}, {} compressed, {} uncompressed; the data is {:08x}, {}, "
-                        "{}{}",
-                        g.crc32, g.compressed_size, g.uncompressed_size, d.crc, d.consumed, d.produced,
-                        e.in_directory && j.libarchive_walks
-                            ? " (libarchive reads the local headers of this archive, not its directory, and checks "
-                              "them)"
-                            : ""),
-            // Without a directory the descriptor is the only claim of the CRC: every reader that
-            // walks to the entry checks the data against it.
-            e.in_directory ? report::Readers((crc_differs ? report::kGo : 0) |
-                                             (j.libarchive_walks ? report::kLibarchive : 0))
-                           : report::kAllReaders);
-    // Walking (rule 47), libarchive reads a descriptor's sizes as 8 bytes exactly when the local
-    // header has a ZIP64 extra field (LA_USED_ZIP64), and ends a stored entry's data only at a
-    // "PK\7\8" that the data's CRC follows (zip_read_data_none): another layout takes bytes of
-    // the next header or runs to the end of the file.
-    const bool wide = g.length == 20 || g.length == 24;
-    // An empty entry's 8-byte sizes read as 4-byte ones give its compressed size and 0, which
-    // pass; the 8 bytes left over are skipped by the search for the next header.
-    const bool passes = e.lfh && wide && !e.lfh->zip64 && d.produced == 0 && d.consumed <= zip::kMax32;
-    if (j.libarchive_walks && e.lfh && g.length != 0 && wide != e.lfh->zip64 && !passes)
-      j.add(Code::descriptor_mismatch, g.offset,
-            fmt::format("the data descriptor has {}-byte sizes after a local header {} a ZIP64 extra field; libarchive "
-                        "reads the local headers of this archive and takes {}-byte ones",
-                        wide ? 8 : 4, e.lfh->zip64 ? "with" : "without", e.lfh->zip64 ? 8 : 4),
-            report::kLibarchive);
-    else if (j.libarchive_walks && e.method == zip::kStored && !g.signature())
-      j.add(Code::descriptor_mismatch, g.offset,
-            "a stored entry's data descriptor has no signature; libarchive reads the local headers of this archive "
-            "and finds the end of stored data only at a signed descriptor",
-            report::kLibarchive);
+    judge_descriptor_claims(j, c);
   } else if (e.descriptor_cut || data_end >= size) {
     if (e.in_directory) {
       j.add(Code::descriptor_missing, data_end, "bit 3 is set but the file ends before the data descriptor");
     } else {
       e.status = EntryStatus::truncated;
       j.add(Code::entry_truncated, e.lfh_offset, "the file ends inside the entry's data descriptor");
-      return;
+      return false;
     }
   } else {
     j.add(Code::descriptor_missing, data_end, "bit 3 is set but no data descriptor follows the data");
   }
-  // Reading the directory, libarchive compares a bit-3 local header's CRC and sizes with the
-  // directory's when they are not zero (docs/readers.md, rule 37); writers leave them zero
-  // (4.4.4). Walking the local headers (rule 47), it takes the descriptor's CRC and finds the end
-  // of Deflate and stored data by itself, so only the sizes below matter there.
-  if (e.lfh) {
-    const auto& l = *e.lfh;
-    std::vector<std::string> diffs;
-    const bool bounded = readers::libarchive_bounds_by_local_size(e.method);
-    if (!j.libarchive_walks && l.crc32 != 0 && l.crc32 != d.crc) diffs.push_back(fmt::format("CRC {:08x}", l.crc32));
-    if ((!j.libarchive_walks || bounded) && l.compressed_size != 0 && l.compressed_size != d.consumed)
-      diffs.push_back(fmt::format("compressed size {}", l.compressed_size));
-    // libarchive takes an uncompressed size of 0xFFFFFFFF as "not given" while it reads the
-    // directory (docs/readers.md, rule 36); walking the local headers (rule 47) it gives any
-    // size but 0 to the entry, and bsdtar -x then truncates or extends the file to it (seed 24,
-    // mutant 15887: a 93,301-byte file extracted as 4 GiB).
-    if (l.uncompressed_size != 0 && (l.uncompressed_size != zip::kMax32 || j.libarchive_walks) &&
-        l.uncompressed_size != d.produced)
-      diffs.push_back(fmt::format("size {}", l.uncompressed_size));
-    // Walking (rule 47), libarchive bounds bzip2, LZMA, zstd and xz input by the local compressed
-    // size ("Truncated bzip2 file body"): 0, as Python writes a bzip2 or LZMA entry to a pipe and
-    // codec_zip a zstd or xz one, is then no data at all. Its PPMd reader reads on regardless
-    // (7-Zip's PPMd to stdout, with sizes 0, extracts whole).
-    if (j.libarchive_walks && bounded && l.compressed_size == 0 && d.consumed > 0)
-      diffs.push_back(fmt::format("compressed size 0 (libarchive reads no more {} data than that)",
-                                  zip::method_name(e.method)));
-    if (!diffs.empty()) {
-      std::string msg = "bit 3 is set, yet the local header claims ";
-      for (std::size_t i = 0; i < diffs.size(); ++i) msg += (i ? ", " : "") + diffs[i];
-      j.add(Code::local_descriptor_conflict, e.lfh_offset,
-            msg + ", which the data does not have" +
-                (j.libarchive_walks ? " (libarchive reads the local headers of this archive, not its directory)" : ""));
-    }
-  }
+  judge_bit3_local_claims(j);
+  return true;
+}
+
+// What the data really is (decoding) against what each witness claims of it.
+void judge_data(Judging& j, std::uint64_t size) {
+  Entry& e = j.e;
+  const Claim c = primary_claim(e);
+  if (judge_cut(j, size, c) || !judge_decoding(j, c)) return;
+  if (c.has_primary) judge_primary_claims(j, c);
+  const bool bit3 = e.lfh ? (e.lfh->flags & zip::kFlagDescriptor) : e.has_descriptor_flag();
+  if (bit3) judge_bit3_claims(j, size, c);
 }
 
 }  // namespace
@@ -501,39 +551,48 @@ void judge_layout(std::vector<Entry>& entries, const scan::EndRecords& end, std:
     if (x.overlaps) entries[x.index].status = EntryStatus::damaged;
 }
 
-void judge_layout(std::vector<Extent>& placed, const NameOf& name_of, const scan::EndRecords& end,
-                  std::uint64_t cd_end, LayoutProbe& probe, std::vector<report::Finding>& out) {
-  // (start, index) orders entries that share a header as the directory does.
-  std::sort(placed.begin(), placed.end(),
-            [](const Extent& a, const Extent& b) { return a.start != b.start ? a.start < b.start : a.index < b.index; });
-  // `plain` is false after an entry whose true extent is unknown (its header is not its own):
-  // bytes there are that entry's, not a gap, but hidden headers are still looked for.
-  auto gap = [&](std::uint64_t from, std::uint64_t to, const std::string& where, bool plain = true) {
-    if (to <= from) return;
-    auto found = probe.headers_in(from, to);
-    for (const auto& h : found) {
-      // libarchive's walk ends at the directory's first record.
-      const bool walked = end.libarchive_walks && h.offset < end.cd_start;
-      // Rule 46 with rule 47: an extra file for a walking libarchive. Rule 79: 7-Zip walks too
-      // when the file's first bytes are a local header no directory record points at.
-      const report::Readers walkers =
-          (walked ? report::kLibarchive : 0) | (readers::sevenzip_walks_from(h.offset) ? report::kSevenZip : 0);
-      const bool one = __builtin_popcount(walkers) == 1;
-      out.push_back(make_finding(Code::unreferenced_local_header, h.name, h.offset,
-                                 fmt::format("a local header {} that no directory entry points to{}", where,
-                                             walkers ? fmt::format(": {}, which read{} the local headers of this "
-                                                                   "archive, extract{} it as another file",
-                                                                   report::reader_names(walkers), one ? "s" : "",
-                                                                   one ? "s" : "")
-                                                     : ""),
-                                 walkers ? report::refusing(walkers) : report::ReaderGroups{}));
-    }
-    if (found.empty() && plain)
-      out.push_back(make_finding(Code::gap_bytes, std::nullopt, from,
-                                 fmt::format("{} bytes {} belong to no entry", to - from, where)));
-  };
-  std::uint64_t first = placed.empty() ? end.cd_start : placed.front().start;
-  if (placed.empty() && first > 0) {
+namespace {
+
+// Bytes that no entry accounts for, and the local headers hidden in them (rules 46, 47, 79).
+// `plain` is false after an entry whose true extent is unknown (its header is not its own): bytes
+// there are that entry's, not a gap, but hidden headers are still looked for.
+struct Gaps {
+  const scan::EndRecords& end;
+  LayoutProbe& probe;
+  std::vector<report::Finding>& out;
+  void judge(std::uint64_t from, std::uint64_t to, const std::string& where, bool plain = true) {
+  if (to <= from) return;
+  auto found = probe.headers_in(from, to);
+  for (const auto& h : found) {
+    // libarchive's walk ends at the directory's first record.
+    const bool walked = end.libarchive_walks && h.offset < end.cd_start;
+    // Rule 46 with rule 47: an extra file for a walking libarchive. Rule 79: 7-Zip walks too
+    // when the file's first bytes are a local header no directory record points at.
+    const report::Readers walkers =
+        (walked ? report::kLibarchive : 0) | (readers::sevenzip_walks_from(h.offset) ? report::kSevenZip : 0);
+    const bool one = __builtin_popcount(walkers) == 1;
+    out.push_back(make_finding(Code::unreferenced_local_header, h.name, h.offset,
+                               fmt::format("a local header {} that no directory entry points to{}", where,
+                                           walkers ? fmt::format(": {}, which read{} the local headers of this "
+                                                                 "archive, extract{} it as another file",
+                                                                 report::reader_names(walkers), one ? "s" : "",
+                                                                 one ? "s" : "")
+                                                   : ""),
+                               walkers ? report::refusing(walkers) : report::ReaderGroups{}));
+  }
+  if (found.empty() && plain)
+    out.push_back(make_finding(Code::gap_bytes, std::nullopt, from,
+                               fmt::format("{} bytes {} belong to no entry", to - from, where)));
+  }
+};
+
+// Bytes before the first entry: a prefix, or local headers no record points at. False when the
+// directory holds no entries while local headers precede it: nothing else is worth saying.
+bool judge_start(Gaps& gaps, bool no_entries, std::uint64_t first) {
+  const auto& end = gaps.end;
+  auto& probe = gaps.probe;
+  auto& out = gaps.out;
+  if (no_entries && first > 0) {
     // A directory of no entries after local headers (an end record zeroed or replaced): Python,
     // Go, Java and unzip read an empty archive, 7-Zip and libarchive's walk read the entries.
     auto found = probe.headers_in(0, first);
@@ -542,7 +601,7 @@ void judge_layout(std::vector<Extent>& placed, const NameOf& name_of, const scan
                                  fmt::format("the end records describe an archive of no entries, but {} local "
                                              "header{} precede them: readers disagree on what the archive holds",
                                              found.size(), found.size() == 1 ? "" : "s")));
-      return;
+      return false;
     }
   }
   if (first > 0 && end.libarchive_walks) {
@@ -563,7 +622,7 @@ void judge_layout(std::vector<Extent>& placed, const NameOf& name_of, const scan
     // anything but a program it can parse (docs/readers.md, rule 43): a header-like run in a
     // script does not make it one.
     if (!probe.headers_in(0, first).empty()) {
-      gap(0, first, "before the first entry");
+      gaps.judge(0, first, "before the first entry");
       if (end.shift) {
         auto f = judge_prefix(probe.prefix_head(first), first, true, probe.path);
         if (f.code == Code::prefix_unrecognised) out.push_back(std::move(f));
@@ -572,6 +631,13 @@ void judge_layout(std::vector<Extent>& placed, const NameOf& name_of, const scan
       out.push_back(judge_prefix(probe.prefix_head(first), first, end.shift, probe.path));
     }
   }
+  return true;
+}
+
+// Entries that share bytes, and the gaps between them and up to the directory.
+void judge_between(std::vector<Extent>& placed, const NameOf& name_of, Gaps& gaps) {
+  const auto& end = gaps.end;
+  auto& out = gaps.out;
   for (std::size_t i = 0; i + 1 < placed.size(); ++i) {
     const Extent& a = placed[i];
     Extent& b = placed[i + 1];
@@ -585,7 +651,7 @@ void judge_layout(std::vector<Extent>& placed, const NameOf& name_of, const scan
       b.overlaps = true;
     } else {
       if (b.start > a.end)
-        gap(a.end, b.start, fmt::format("between offsets {} and {}", a.end, b.start), a.extent_known);
+        gaps.judge(a.end, b.start, fmt::format("between offsets {} and {}", a.end, b.start), a.extent_known);
     }
   }
   if (!placed.empty()) {
@@ -594,10 +660,23 @@ void judge_layout(std::vector<Extent>& placed, const NameOf& name_of, const scan
       out.push_back(make_finding(Code::overlapping_entries, name_of(last.index).name, last.start,
                                  fmt::format("its data runs into the central directory at offset {}", end.cd_start)));
     else
-      gap(last.end, end.cd_start, "between the last entry and the central directory", last.extent_known);
+      gaps.judge(last.end, end.cd_start, "between the last entry and the central directory", last.extent_known);
   }
-  std::uint64_t records = end.zip64 ? end.zip64_offset : end.eocd_offset;
-  if (cd_end < records) gap(cd_end, records, "between the central directory and the end records");
+}
+
+}  // namespace
+
+void judge_layout(std::vector<Extent>& placed, const NameOf& name_of, const scan::EndRecords& end,
+                  std::uint64_t cd_end, LayoutProbe& probe, std::vector<report::Finding>& out) {
+  // (start, index) orders entries that share a header as the directory does.
+  std::sort(placed.begin(), placed.end(),
+            [](const Extent& a, const Extent& b) { return a.start != b.start ? a.start < b.start : a.index < b.index; });
+  Gaps gaps{end, probe, out};
+  const std::uint64_t first = placed.empty() ? end.cd_start : placed.front().start;
+  if (!judge_start(gaps, placed.empty(), first)) return;
+  judge_between(placed, name_of, gaps);
+  const std::uint64_t records = end.zip64 ? end.zip64_offset : end.eocd_offset;
+  if (cd_end < records) gaps.judge(cd_end, records, "between the central directory and the end records");
 }
 
 void settle_extent(Entry& e) {
