@@ -24,7 +24,7 @@ Readers lacking_method(std::uint16_t m) {
 Readers lacking_encryption(std::uint16_t flags, std::uint16_t method) {
   if (flags & zip::kFlagStrongEncryption) return kAllReaders;
   // Go ignores bit 0 and hands out the ciphertext; Java refuses the archive.
-  if ((flags & zip::kFlagEncrypted) && method != 99) return kGo | kJava;
+  if ((flags & zip::kFlagEncrypted) && method != zip::kAesMarker) return kGo | kJava;
   return 0;
 }
 

@@ -141,7 +141,7 @@ Scheme scheme_of(const EntryFields& e) {
     s.why = "it uses PKWARE strong encryption (bit 6), which zipmedic cannot decrypt";
     return s;
   }
-  if (e.method == 99) {
+  if (e.method == zip::kAesMarker) {
     auto a = find_aes_extra(e.cd_extra);
     if (!a) a = find_aes_extra(e.lfh_extra);
     if (!a) {
