@@ -14,7 +14,7 @@ namespace {
 struct EndJudging {
   const scan::EndRecords& r;
   std::vector<report::Finding>& out;
-  void add(Code c, std::uint64_t at, std::string msg, report::Readers refuse = 0) {
+  void add(Code c, std::uint64_t at, std::string msg, report::Readers refuse) {
     out.push_back(refuse ? make_finding(c, std::nullopt, at, std::move(msg), report::refusing(refuse))
                          : make_finding(c, std::nullopt, at, std::move(msg)));
   }
@@ -31,7 +31,7 @@ void judge_other_end_records(EndJudging& j) {
           report::kJava);
   else if (r.end_of_records < r.file_size)
     j.add(Code::trailing_bytes, r.end_of_records,
-          fmt::format("{} bytes follow the end record and its comment", r.file_size - r.end_of_records));
+          fmt::format("{} bytes follow the end record and its comment", r.file_size - r.end_of_records), 0);
   // A signature in the trailing bytes that is no record the others take: Python takes it, also
   // with fewer than 22 bytes after it, which it then refuses (seed 17, mutant 18206: 4 bytes
   // appended).
@@ -44,12 +44,13 @@ void judge_other_end_records(EndJudging& j) {
                                         : "cannot open the archive (too few bytes follow it)"),
           report::kPython);
   // An end record of an empty archive after one that describes entries (22 bytes appended to a
-  // whole archive): unzip, Python, Go and Java take the last and read nothing, 7-Zip reads the
-  // entries (rules 43-44).
+  // whole archive): unzip, libarchive, Python, Go and Java take the last and read nothing, 7-Zip
+  // reads the entries (rule 3).
   if (r.earlier_end_record)
     j.add(Code::eocd_inconsistent, *r.earlier_end_record,
           fmt::format("a second end record at offset {} besides the one at {}: readers disagree on which one they take",
-                      *r.earlier_end_record, r.eocd_offset));
+                      *r.earlier_end_record, r.eocd_offset),
+          report::kSevenZip);
 }
 
 // The classic end record's disk numbers and counts, a field of all ones deferring to the ZIP64
@@ -77,12 +78,14 @@ void judge_classic_disks(EndJudging& j) {
   if (r.disks) {
     // A split set (8.5): the end record is on the last volume and counts the volumes before it;
     // the directory may start on an earlier volume, so this volume holds only some of its records.
+    // 7-Zip is the one reader of split sets here; the others lack the feature.
     if (r.eocd.disk != 0xFFFF && r.eocd.disk + 1u != r.disks)
       j.add(Code::eocd_inconsistent, r.eocd_offset,
-            fmt::format("the end record says it is on volume {}, but the set has {} volumes", r.eocd.disk + 1u, r.disks));
+            fmt::format("the end record says it is on volume {}, but the set has {} volumes", r.eocd.disk + 1u, r.disks),
+            report::kSevenZip);
     if ((r.eocd.cd_disk != 0xFFFF && r.eocd.cd_disk > r.eocd.disk) || r.eocd.entries_on_disk > r.eocd.entries_total)
       j.add(Code::eocd_inconsistent, r.eocd_offset,
-            "the end record's volume numbers or entry counts disagree with each other");
+            "the end record's volume numbers or entry counts disagree with each other", report::kSevenZip);
   } else if (v.entries_on_disk != v.entries_total || v.disk != v.cd_disk) {
     if (v.disk == 0 && v.entries_on_disk == v.entries_total)
       // Only the directory's disk number is off: unzip warns and reads on, the others ignore it
@@ -94,11 +97,14 @@ void judge_classic_disks(EndJudging& j) {
                                                v.cd_disk),
                                    report::warning(report::kUnzip)));
     else
-      j.add(Code::eocd_inconsistent, r.eocd_offset, "the end record describes a multi-disk archive or disagrees with itself");
+      // 7-Zip: "Headers Error"; libarchive walks (rule 47, judged there); unzip looks for other
+      // volumes (rules 4-6).
+      j.add(Code::eocd_inconsistent, r.eocd_offset, "the end record describes a multi-disk archive or disagrees with itself",
+            report::kSevenZip | (v.disk != v.cd_disk ? report::kUnzip : 0));
   } else if (v.disk != 0) {
     // 7-Zip refuses a single-volume archive that calls itself another disk; unzip warns (rule 22).
     j.add(Code::disk_number_nonzero, r.eocd_offset,
-          fmt::format("the end record says this is disk {} of a single-volume archive", v.disk));
+          fmt::format("the end record says this is disk {} of a single-volume archive", v.disk), report::kSevenZip);
   }
 }
 
@@ -110,7 +116,8 @@ void judge_zip64_records(EndJudging& j) {
   // ignore the locator (rule 11), so only 1 is sound.
   if (r.locator->total_disks != (r.disks ? r.disks : 1u))
     j.add(Code::zip64_inconsistent, r.locator_offset,
-          fmt::format("ZIP64 locator says the archive spans {} disks", r.locator->total_disks));
+          fmt::format("ZIP64 locator says the archive spans {} disks", r.locator->total_disks),
+          report::kUnzip | report::kLibarchive | report::kGo | (r.locator->total_disks > 1 ? report::kPython : 0));
   // The disk holding the ZIP64 end record must be this one: Python calls the archive multi-disk,
   // unzip refuses it, Go and libarchive ignore the locator and then find no directory (or, with
   // real classic values, nothing in it) (rule 12).
@@ -132,7 +139,9 @@ void judge_zip64_records(EndJudging& j) {
         {report::Readers(report::kGo | report::kJava | report::kLibarchive | (r.shift ? 0 : report::kSevenZip)),
          report::kUnzip, 0}));
   if (!r.zip64) {
-    j.add(Code::zip64_inconsistent, r.locator->zip64_end_offset, "the ZIP64 locator points at no ZIP64 end record");
+    // Rule 17: a locator that leads nowhere.
+    j.add(Code::zip64_inconsistent, r.locator->zip64_end_offset, "the ZIP64 locator points at no ZIP64 end record",
+          report::kSevenZip | report::kGo | report::kJava);
     return;
   }
   const auto& z = *r.zip64;
@@ -142,15 +151,20 @@ void judge_zip64_records(EndJudging& j) {
           r.disks ? fmt::format("the ZIP64 end record says disk {} (directory on disk {}) of a set of {} volumes",
                                 z.disk, z.cd_disk, r.disks)
                   : fmt::format("the ZIP64 end record says disk {} (directory on disk {}) of a single-volume archive",
-                                z.disk, z.cd_disk));
+                                z.disk, z.cd_disk),
+          report::kUnzip | report::kLibarchive | (z.disk != 0 ? report::kSevenZip : 0));
   if (12 + z.record_size + r.zip64_offset != r.locator_offset)
     j.add(Code::zip64_inconsistent, r.zip64_offset,
-          fmt::format("the ZIP64 end record's size field ({}) does not reach the locator", z.record_size));
+          fmt::format("the ZIP64 end record's size field ({}) does not reach the locator", z.record_size),
+          // Measured: 7-Zip "Headers Error"; unzip, when the size runs past the locator,
+          // "overlapped components".
+          report::kSevenZip | (12 + z.record_size + r.zip64_offset > r.locator_offset ? report::kUnzip : 0));
   // 4.4.1.4: a classic field of all ones defers to the ZIP64 record; other values must agree.
   auto agree = [&](const char* what, std::uint64_t classic, std::uint64_t all_ones, std::uint64_t z64) {
     if (classic != all_ones && classic != z64)
       j.add(Code::zip64_inconsistent, r.eocd_offset,
-            fmt::format("the end record's {} ({}) disagrees with the ZIP64 end record ({})", what, classic, z64));
+            fmt::format("the end record's {} ({}) disagrees with the ZIP64 end record ({})", what, classic, z64),
+            report::kUnzip | report::kPython | report::kJava);
   };
   agree("entry count", r.eocd.entries_total, 0xFFFF, z.entries_total);
   agree("directory size", r.eocd.cd_size, 0xFFFFFFFF, z.cd_size);
@@ -163,10 +177,12 @@ void judge_directory_place(EndJudging& j) {
   if (r.cd_size > r.dir_end)
     j.add(Code::eocd_inconsistent, r.eocd_offset,
           fmt::format("the directory size ({}) is larger than the bytes before the end record ({})", r.cd_size,
-                      r.dir_end));
+                      r.dir_end),
+          report::kAllReaders);
   else if (r.dir_end - r.cd_size < r.declared_cd_start)
     j.add(Code::eocd_inconsistent, r.eocd_offset,
-          fmt::format("the directory cannot start at offset {} and still end at {}", r.declared_cd_start, r.dir_end));
+          fmt::format("the directory cannot start at offset {} and still end at {}", r.declared_cd_start, r.dir_end),
+          report::kAllReaders);
   // Java's ZipFile takes an end record whose comment does not reach the end of the file only when
   // the archive's first local header is where the directory's offsets say the archive starts.
   if (r.archive_start_unmarked)

@@ -26,7 +26,7 @@ struct Judging {
   bool libarchive_walks = false;  // scan::EndRecords::libarchive_walks
   bool bad = false;
   // `readers`: what the rule found each reader does; none, the code's rule in codes.def.
-  void add(Code c, std::optional<std::uint64_t> at, std::string msg, report::ReaderGroups readers = {}) {
+  void add(Code c, std::optional<std::uint64_t> at, std::string msg, report::ReaderGroups readers) {
     auto f = readers.empty() ? make_finding(c, e.name, at, std::move(msg))
                              : make_finding(c, e.name, at, std::move(msg), readers);
     // A reader that lacks the entry's method or encryption cannot read the entry anyway: its
@@ -91,7 +91,8 @@ void judge_attributes(Judging& j) {
     if (data)
       j.add(Code::directory_with_data, e.lfh_offset,
             fmt::format("the entry is named as a directory but holds {} bytes of data, which extractors drop",
-                        e.uncompressed_size));
+                        e.uncompressed_size),
+            readers::kExtractors);
     return;
   }
   if (k.directory) judge_marked_directory(j, k, data);
@@ -154,7 +155,8 @@ void judge_directory_record(Judging& j) {
   judge_attributes(j);
   if (e.disk_start != 0)
     j.add(Code::disk_number_nonzero, e.lfh_offset,
-          fmt::format("the directory record says the entry starts on disk {} of a single-volume archive", e.disk_start));
+          fmt::format("the directory record says the entry starts on disk {} of a single-volume archive", e.disk_start),
+          report::kSevenZip);
   if (e.cd_extra_refused_by && !e.cd_extra_malformed)
     j.add(Code::extra_field_malformed, e.lfh_offset,
           fmt::format("the directory record's extra block has a field {} cannot read (a ZIP64 field of an unknown "
@@ -245,7 +247,9 @@ bool judge_local_header(Judging& j) {
   const scan::LocalClaim& l = *e.lfh;
   if (e.in_directory && !judge_local_against_directory(j)) return false;
   if (l.ff_without_zip64 && !(l.flags & zip::kFlagDescriptor))
-    j.add(Code::zip64_inconsistent, e.lfh_offset, "the local header's sizes are 0xFFFFFFFF but it has no ZIP64 extra field");
+    // unzip and libarchive take the local compressed size as it is, 7-Zip compares it (rule 36).
+    j.add(Code::zip64_inconsistent, e.lfh_offset, "the local header's sizes are 0xFFFFFFFF but it has no ZIP64 extra field",
+          report::kUnzip | report::kSevenZip | report::kLibarchive);
   // Rule 24 too: libarchive's process_extra reads the local block as well (seed 21, mutant 2013).
   if (l.extra_malformed)
     j.add(Code::extra_field_malformed, e.lfh_offset,
@@ -278,7 +282,8 @@ bool judge_cut(Judging& j, std::uint64_t size, const Claim& c) {
         e.cut_intact ? fmt::format("the file ends inside the entry; {} bytes of its data are intact", *e.cut_intact)
         : c.has_primary ? fmt::format("the file ends inside the entry's data: {} of {} compressed bytes present",
                                       std::min(present, e.compressed_size), e.compressed_size)
-                        : fmt::format("the file ends inside the entry's data after {} bytes", present));
+                        : fmt::format("the file ends inside the entry's data after {} bytes", present),
+        report::refusing(report::kAllReaders));
   return true;
 }
 
@@ -287,7 +292,7 @@ bool judge_cut(Judging& j, std::uint64_t size, const Claim& c) {
 bool judge_decoding(Judging& j, const Claim& c) {
   Entry& e = j.e;
   if (!e.decoded) {
-    j.add(Code::decode_error, e.data_offset, "the entry's data could not be located, so it was not decoded");
+    j.add(Code::decode_error, e.data_offset, "the entry's data could not be located, so it was not decoded", report::refusing(report::kAllReaders));
     return false;
   }
   const auto& d = *e.decoded;
@@ -296,15 +301,17 @@ bool judge_decoding(Judging& j, const Claim& c) {
     if ((c.has_primary || e.descriptor) && d.produced > claimed)
       j.add(Code::size_mismatch, e.data_offset,
             fmt::format("the data decodes to more than the {} bytes {} promises", claimed,
-                        c.has_primary ? c.primary : "its data descriptor"));
+                        c.has_primary ? c.primary : "its data descriptor"),
+            e.in_directory ? readers::checking_uncompressed_size(e.method, true) : report::refusing(report::kAllReaders));
     else
       j.add(Code::decode_error, e.data_offset,
             fmt::format("the compressed stream does not end within its {} bytes",
-                        c.has_primary ? e.compressed_size : e.descriptor ? e.descriptor->compressed_size : d.consumed));
+                        c.has_primary ? e.compressed_size : e.descriptor ? e.descriptor->compressed_size : d.consumed),
+            report::refusing(report::kAllReaders));
     return false;
   }
   if (d.status != Status::ok) {
-    j.add(Code::decode_error, e.data_offset + d.consumed, d.error);
+    j.add(Code::decode_error, e.data_offset + d.consumed, d.error, report::refusing(report::kAllReaders));
     return false;
   }
   return true;
@@ -316,7 +323,8 @@ void judge_primary_claims(Judging& j, const Claim& c) {
   const auto& d = *e.decoded;
   if (d.consumed != e.compressed_size)
     j.add(Code::size_mismatch, e.data_offset + d.consumed,
-          fmt::format("the compressed stream ends after {} bytes; {} says {}", d.consumed, c.primary, e.compressed_size));
+          fmt::format("the compressed stream ends after {} bytes; {} says {}", d.consumed, c.primary, e.compressed_size),
+          report::refusing(report::kAllReaders));
   if (d.produced != e.uncompressed_size)
     j.add(Code::size_mismatch, e.data_offset,
           fmt::format("the data decodes to {} bytes; {} says {}", d.produced, c.primary, e.uncompressed_size),
@@ -324,7 +332,8 @@ void judge_primary_claims(Judging& j, const Claim& c) {
                          : report::refusing(report::kAllReaders));
   if (d.crc != e.crc32)
     j.add(Code::crc_mismatch, e.data_offset,
-          fmt::format("CRC-32 of the data is {:08x}; {} says {:08x}", d.crc, c.primary, e.crc32));
+          fmt::format("CRC-32 of the data is {:08x}; {} says {:08x}", d.crc, c.primary, e.crc32),
+          report::refusing(report::kAllReaders));
 }
 
 // The data descriptor against the data (4.3.9): its CRC and sizes, and the layout libarchive
@@ -337,12 +346,14 @@ void judge_descriptor_claims(Judging& j, const Claim& c) {
   const bool crc_differs = g.crc32 != d.crc;
   if (sizes_agree && crc_differs && !c.has_primary)
     j.add(Code::crc_mismatch, e.data_offset,
-          fmt::format("CRC-32 of the data is {:08x}; its data descriptor says {:08x}", d.crc, g.crc32));
+          fmt::format("CRC-32 of the data is {:08x}; its data descriptor says {:08x}", d.crc, g.crc32),
+          report::refusing(report::kAllReaders));
   else if (e.in_directory && !crc_differs && !sizes_agree && !j.libarchive_walks)
     // Go checks the descriptor's CRC; no reader checks its sizes when a directory exists.
     j.add(Code::descriptor_sizes_mismatch, g.offset,
           fmt::format("the data descriptor says {} compressed, {} uncompressed; the data is {}, {}",
-                      g.compressed_size, g.uncompressed_size, d.consumed, d.produced));
+                      g.compressed_size, g.uncompressed_size, d.consumed, d.produced),
+          report::kOwnRule);
   else if (!sizes_agree || crc_differs)
     // With a directory Go checks the CRC, and libarchive, when it walks the local headers
     // instead (rule 47), the CRC and the sizes ("ZIP compressed data is wrong size").
@@ -413,7 +424,8 @@ void judge_bit3_local_claims(Judging& j) {
     for (std::size_t i = 0; i < diffs.size(); ++i) msg += (i ? ", " : "") + diffs[i];
     j.add(Code::local_descriptor_conflict, e.lfh_offset,
           msg + ", which the data does not have" +
-              (j.libarchive_walks ? " (libarchive reads the local headers of this archive, not its directory)" : ""));
+              (j.libarchive_walks ? " (libarchive reads the local headers of this archive, not its directory)" : ""),
+          report::kLibarchive);
   }
 }
 
@@ -427,14 +439,17 @@ bool judge_bit3_claims(Judging& j, std::uint64_t size, const Claim& c) {
     judge_descriptor_claims(j, c);
   } else if (e.descriptor_cut || data_end >= size) {
     if (e.in_directory) {
-      j.add(Code::descriptor_missing, data_end, "bit 3 is set but the file ends before the data descriptor");
+      // unzip and Go read the descriptor behind a bit-3 entry's data.
+      j.add(Code::descriptor_missing, data_end, "bit 3 is set but the file ends before the data descriptor",
+            report::kUnzip | report::kGo);
     } else {
       e.status = EntryStatus::truncated;
-      j.add(Code::entry_truncated, e.lfh_offset, "the file ends inside the entry's data descriptor");
+      j.add(Code::entry_truncated, e.lfh_offset, "the file ends inside the entry's data descriptor", report::refusing(report::kAllReaders));
       return false;
     }
   } else {
-    j.add(Code::descriptor_missing, data_end, "bit 3 is set but no data descriptor follows the data");
+    j.add(Code::descriptor_missing, data_end, "bit 3 is set but no data descriptor follows the data",
+          report::kUnzip | report::kGo);
   }
   judge_bit3_local_claims(j);
   return true;
@@ -482,7 +497,8 @@ void judge_entry(Entry& e, std::uint64_t size, std::vector<report::Finding>& out
           fmt::format("local header at offset {}: {}", e.lfh_offset,
                       e.lfh_problem == scan::LocalProblem::past_end ? "the file ends before the local header"
                       : e.lfh_problem == scan::LocalProblem::cut   ? "the file ends inside the local header"
-                                                                   : "no local header there"));
+                                                                   : "no local header there"),
+          report::refusing(report::kAllReaders));
     e.status = cut ? EntryStatus::truncated : EntryStatus::damaged;
     return;
   }
@@ -501,24 +517,27 @@ void judge_entry(Entry& e, std::uint64_t size, std::vector<report::Finding>& out
   if (e.encrypted() && e.crypt != scan::CryptOutcome::decrypted) {
     e.status = EntryStatus::encrypted;
     if (e.crypt == scan::CryptOutcome::no_password)
-      j.add(Code::password_needed, e.lfh_offset, "the entry is encrypted; give its password to verify it");
+      j.add(Code::password_needed, e.lfh_offset, "the entry is encrypted; give its password to verify it", report::kOwnRule);
     else if (e.crypt == scan::CryptOutcome::wrong_password)
       j.add(Code::password_wrong, e.lfh_offset,
-            fmt::format("the password does not open the entry: {}", e.decoded ? e.decoded->error : "its check failed"));
+            fmt::format("the password does not open the entry: {}", e.decoded ? e.decoded->error : "its check failed"),
+            report::kOwnRule);
     else if (e.crypt == scan::CryptOutcome::auth_failed) {
       e.status = EntryStatus::damaged;
       j.add(Code::auth_mismatch, e.data_offset,
-            "the WinZip AES authentication code does not match the encrypted data: the data was changed");
+            "the WinZip AES authentication code does not match the encrypted data: the data was changed", report::refusing(report::kAllReaders));
     } else
       j.add(Code::encrypted_entry, e.lfh_offset,
             e.decoded && !e.decoded->error.empty() ? "the entry is encrypted and cannot be verified: " + e.decoded->error
-                                                   : "the entry is encrypted; its data cannot be verified without the password");
+                                                   : "the entry is encrypted; its data cannot be verified without the password",
+            report::kOwnRule);
     return;
   }
   if (!codec::method_supported(e.method) && !e.encrypted()) {
     e.status = EntryStatus::unsupported;
     j.add(Code::unsupported_method, e.lfh_offset,
-          fmt::format("compression method {} cannot be decoded, so the entry is not verified", zip::method_name(e.method)));
+          fmt::format("compression method {} cannot be decoded, so the entry is not verified", zip::method_name(e.method)),
+          report::kOwnRule);
     return;
   }
   judge_data(j, size);
@@ -527,7 +546,7 @@ void judge_entry(Entry& e, std::uint64_t size, std::vector<report::Finding>& out
   if (!e.in_directory && e.status == EntryStatus::unchecked && !j.bad && e.uncompressed_size == 0 &&
       !e.next_record_follows)
     j.add(Code::entry_unconfirmed, e.lfh_offset,
-          "an empty entry with no record after it: nothing confirms its name or sizes");
+          "an empty entry with no record after it: nothing confirms its name or sizes", report::kOwnRule);
   if (e.status == EntryStatus::unchecked) e.status = j.bad ? EntryStatus::damaged : EntryStatus::ok;
   // The data is sound (the entry stays ok and a repair keeps it), but one reader cannot decode it.
   if (e.status == EntryStatus::ok && readers::libarchive_fails_lzma(e.method, e.uncompressed_size, e.compressed_size))

@@ -78,6 +78,9 @@ bool unzip_converts(const NameCopy& copy);
 // that is not UTF-8 is refused by Java, Python and libarchive; unzip drops control bytes from
 // names unless a Unicode Path field names the entry.
 Readers refusing_name(bool utf8, bool control, bool flag_utf8, bool unicode_path);
+// The readers that extract: they make folders and files of entries (Go and Java only read).
+inline constexpr Readers kExtractors = report::kUnzip | report::kSevenZip | report::kLibarchive | report::kPython;
+
 // ---- Sizes and CRC (rules 36, 69, 70)
 
 struct Claims {

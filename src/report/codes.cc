@@ -5,16 +5,13 @@
 namespace zm::report {
 
 namespace {
-constexpr Readers U = kUnzip, Z = kSevenZip, A = kLibarchive, P = kPython, G = kGo, J = kJava;
-constexpr Readers ALL = kAllReaders, NONE = 0;
+constexpr bool READERS = true, OWN = false;
 
 constexpr CodeInfo kTable[] = {
-#define ZM_CODE(code, severity, readers, text) {#code, Severity::severity, Readers(readers), text},
+#define ZM_CODE(code, severity, kind, text) {#code, Severity::severity, kind, text},
 #include "report/codes.def"
 #undef ZM_CODE
 };
-// Silence unused warnings for letters no row uses today.
-[[maybe_unused]] constexpr Readers kUnused = U | Z | A | P | G | J | ALL | NONE;
 }  // namespace
 
 const char* to_string(Severity s) {

@@ -39,20 +39,23 @@ struct ReaderGroups {
   bool empty() const { return !(refuse | warn | lack); }
   bool operator==(const ReaderGroups&) const = default;
 };
+// A finding of zipmedic's own rule (a safety rule, a password, a method it cannot decode, an
+// unusual layout every reader reads alike): it names no reader, and its severity is the table's.
+inline constexpr ReaderGroups kOwnRule{};
 inline ReaderGroups refusing(Readers r) { return {r, 0, 0}; }
 inline ReaderGroups warning(Readers r) { return {0, r, 0}; }
 inline ReaderGroups lacking(Readers r) { return {0, 0, r}; }
 
 enum class Code : std::uint8_t {
-#define ZM_CODE(code, severity, readers, text) code,
+#define ZM_CODE(code, severity, kind, text) code,
 #include "report/codes.def"
 #undef ZM_CODE
 };
 
 struct CodeInfo {
   std::string_view name;
-  Severity severity;
-  Readers readers;
+  Severity severity;  // of an OWN code; a READERS code's follows from its reader groups
+  bool names_readers;  // READERS: every finding says which readers refuse, warn or lack (codes.def)
   std::string_view text;
 };
 const CodeInfo& info(Code c);

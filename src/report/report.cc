@@ -1,5 +1,7 @@
 #include "report/report.h"
 
+#include <cassert>
+
 #include <iconv.h>
 
 #include <cerrno>
@@ -40,7 +42,10 @@ const char* to_string(Verdict v) {
 Finding make_finding(Code code, std::optional<std::string> entry, std::optional<std::uint64_t> offset,
                      std::string message) {
   const auto& i = info(code);
-  return Finding{code, i.severity, std::move(entry), offset, std::move(message), refusing(i.readers)};
+  // A READERS code has no default list: its rule must say which readers it concerns. The
+  // sanitizer build, which keeps assertions, runs every test with this check.
+  assert(!i.names_readers && "a finding of this code must name its readers");
+  return Finding{code, i.severity, std::move(entry), offset, std::move(message), {}};
 }
 
 Severity severity_of(Code code, const ReaderGroups& g) {

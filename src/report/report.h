@@ -32,7 +32,8 @@ struct Finding {
   bool entry_legacy = false;
 };
 
-// Severity and readers come from the table, so that verify, scan and repair agree.
+// A finding of an OWN code (codes.def), which names no reader: its severity is the table's. A
+// READERS code must be given its readers (below); asserted.
 Finding make_finding(Code code, std::optional<std::string> entry, std::optional<std::uint64_t> offset,
                      std::string message);
 // With the readers a rule found: the severity follows from them (an error when a reader refuses,
