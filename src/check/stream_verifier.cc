@@ -29,7 +29,6 @@
 #include "scan/local_scanner.h"
 
 namespace zm::check {
-using report::make_finding;
 using scan::Entry;
 
 namespace {
