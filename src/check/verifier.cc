@@ -250,7 +250,6 @@ bool read_first_batch(io::ByteSource& src, scan::EndRecords& end, const VerifyOp
 // Without a readable directory: the local headers walked (scan_local) and judged (judge_walk).
 void verify_walk(Verification& v, io::ByteSource& src, const std::string& path, const std::optional<scan::EndRecords>& end,
                  const VerifyOptions& opt, unsigned threads, std::chrono::steady_clock::time_point t0) {
-  report::Report& rep = v.report;
   codec::Workspace ws;
   report::Progress progress(opt.progress, src.size());
   scan::ScanOptions so{&progress.counter(), 0, threads};
@@ -269,15 +268,7 @@ void verify_walk(Verification& v, io::ByteSource& src, const std::string& path, 
   judge_walk(scan, src.size(), tally ? std::move(tally->judged) : std::vector<report::Finding>{});
   if (!scan.found_any_header && !end)
     throw CannotProceed(path + ": not a ZIP archive (no end record and no local file header anywhere)");
-  const std::size_t before = tally ? tally->count() : 0;
-  if (!end) rep.add(scan::eocd_missing_finding(src.size(), scan.entries, before, tally ? tally->last_whole() : std::nullopt));
-  for (auto& f : scan.findings) rep.add(f);
-  if (end && scan.entries.empty() && !before)
-    rep.add(make_finding(report::Code::cd_unreadable, std::nullopt, end->cd_start, "the central directory could not be read"));
-  if (!tally)
-    finish_verification(v, std::move(scan.entries), "local_headers", threads, t0, opt.rows);
-  else
-    finish_walk_tally(v, scan, tally, "local_headers", threads, t0);
+  finish_walk(v, scan, end, src.size(), tally, "local_headers", opt.rows, threads, t0);
 }
 
 // With a readable directory: judge_directory over its batches, each entry's other witnesses read
@@ -432,6 +423,21 @@ void finish_walk_tally(Verification& v, scan::ScanResult& scan, const std::share
                {"source", source},
                {"threads", threads},
                {"seconds", secs}};
+}
+
+void finish_walk(Verification& v, scan::ScanResult& scan, const std::optional<scan::EndRecords>& end,
+                 std::uint64_t source_size, const std::shared_ptr<WalkTally>& tally, const char* source, bool rows,
+                 unsigned threads, std::chrono::steady_clock::time_point t0) {
+  report::Report& rep = v.report;
+  const std::size_t before = tally ? tally->count() : 0;
+  if (!end) rep.add(scan::eocd_missing_finding(source_size, scan.entries, before, tally ? tally->last_whole() : std::nullopt));
+  for (auto& f : scan.findings) rep.add(f);
+  if (end && scan.entries.empty() && !before)
+    rep.add(make_finding(report::Code::cd_unreadable, std::nullopt, end->cd_start, "the central directory could not be read"));
+  if (!tally)
+    finish_verification(v, std::move(scan.entries), source, threads, t0, rows);
+  else
+    finish_walk_tally(v, scan, tally, source, threads, t0);
 }
 
 void finish_verification(Verification& v, std::vector<Entry> entries, const char* source, unsigned threads,

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "check/judge.h"
@@ -50,5 +51,13 @@ void judge_directory(Verification& v, DirectoryPass& pass, std::vector<scan::Ent
 // names, features, rows, verdict, stats. The caller has added the walk's findings.
 void finish_walk_tally(Verification& v, scan::ScanResult& scan, const std::shared_ptr<WalkTally>& tally,
                        const char* source, unsigned threads, std::chrono::steady_clock::time_point t0);
+
+// Ends the report of a walk made for want of a readable directory, for a file and a pipe alike:
+// the missing end record (or the directory that could not be read when the walk found no entry
+// either), the walk's findings, then names, features, rows, verdict and stats. `tally` judged the
+// entries the walk settled, if it settled any; the caller has judged the walk (judge_walk).
+void finish_walk(Verification& v, scan::ScanResult& scan, const std::optional<scan::EndRecords>& end,
+                 std::uint64_t source_size, const std::shared_ptr<WalkTally>& tally, const char* source, bool rows,
+                 unsigned threads, std::chrono::steady_clock::time_point t0);
 
 }  // namespace zm::check

@@ -25,11 +25,11 @@ class WalkRows final : public report::RowSource {
   std::size_t ok_ = 0;
 };
 
-// The name in the local header at `offset` (4.3.7: its length at 26, the name at 30).
+// The name in the local header at `offset` (4.3.7), or what there is of it.
 std::string local_name(io::ByteSource& src, std::uint64_t offset) {
   std::uint8_t fixed[zip::kLocalHeaderLen] = {};
   src.read_at(offset, fixed);
-  auto name = src.read_vec(offset + zip::kLocalHeaderLen, std::size_t(fixed[26] | fixed[27] << 8));
+  auto name = src.read_vec(offset + zip::kLocalHeaderLen, zip::local_name_len(fixed));
   return {name.begin(), name.end()};
 }
 

@@ -141,9 +141,7 @@ class RepairedRows final : public report::RowSource {
     auto& dir = const_cast<io::Spill&>(*directory_);
     io::SequentialReader rd(dir, 0);
     for (std::size_t i = 0; i < count_; ++i) {
-      auto fixed = rd.peek(zip::kCentralHeaderLen);
-      auto u16 = [&](std::size_t at) { return std::size_t(fixed[at] | fixed[at + 1] << 8); };
-      const std::size_t len = zip::kCentralHeaderLen + u16(28) + u16(30) + u16(32);
+      const std::size_t len = zip::central_record_len(rd.peek(zip::kCentralHeaderLen)).value_or(0);
       auto rec = rd.peek(len);
       zip::Cursor c(rec);
       bool zip64_missing = false;

@@ -115,68 +115,85 @@ void place(io::ByteSource& src, Entry& e, std::uint64_t shift) {
 }
 }  // namespace
 
-DirectoryReader::DirectoryReader(io::ByteSource& src, const EndRecords& end)
-    : src_(src), rd_(src, end.cd_start), end_(end), cd_end_(end.cd_start + end.cd_size) {}
+DirectoryReader::DirectoryReader(io::ByteSource& records, io::ByteSource& archive, const EndRecords& end)
+    : archive_(archive), rd_(records, end.cd_start), end_(end), cd_end_(end.cd_start + end.cd_size) {}
 
 bool DirectoryReader::next(std::size_t max, std::vector<Entry>& out, std::vector<std::uint64_t>* at_out) {
   out.clear();
   if (at_out) at_out->clear();
   if (done_) return false;
-  auto stop = [&] {
-    done_ = true;
-    return !out.empty();
-  };
-  while (out.size() < max) {
-    if (rd_.pos() >= cd_end_) {
-      if (index_ != end_.entries) {
-        findings.push_back(make_finding(report::Code::eocd_inconsistent, std::nullopt, end_.eocd_offset,
-                                        fmt::format("the end record counts {} entries but the directory holds {}",
-                                                    end_.entries, index_)));
-      }
-      if (index_ == 0 && end_.cd_size == 0) readable_ = true;  // an empty archive
-      return stop();
-    }
-    std::uint64_t at = rd_.pos();
-    auto fixed = rd_.peek(zip::kCentralHeaderLen);
-    if (fixed.size() < zip::kCentralHeaderLen || zip::load_u32(fixed.data()) != zip::kCentralSig) {
-      findings.push_back(make_finding(report::Code::cd_unreadable, std::nullopt, at,
-          fmt::format("central directory record {} is not where the directory says (no PK\\1\\2 signature)", index_ + 1)));
-      return stop();
-    }
-    std::size_t len = zip::kCentralHeaderLen + (fixed[28] | fixed[29] << 8) + (fixed[30] | fixed[31] << 8) +
-                      (fixed[32] | fixed[33] << 8);
-    auto rec = rd_.peek(len);
-    if (rec.size() < len || at + len > cd_end_) {
-      findings.push_back(make_finding(report::Code::cd_unreadable, std::nullopt, at,
-                                      fmt::format("central directory record {} runs past the end of the directory",
-                                                  index_ + 1)));
-      return stop();
-    }
-    zip::Cursor c(rec);
-    auto h = zip::parse_central(c);
-    readable_ = true;
-    bool zip64_missing = false;
-    Entry e = entry_from_record(std::move(h), &zip64_missing);
-    if (zip64_missing)
-      findings.push_back(make_finding(report::Code::zip64_inconsistent, e.name, at,
-                                      "a size or offset is 0xFFFFFFFF but the ZIP64 extra field lacks the value"));
-    place(src_, e, end_.shift);
-    check_link_target(src_, e, link_ws_, findings);
-    out.push_back(std::move(e));
-    if (at_out) at_out->push_back(at);
-    rd_.skip(len);
-    ++index_;
+  while (out.size() < max && !done_) {
+    if (rd_.pos() >= cd_end_)
+      end_of_directory();
+    else
+      read_record(out, at_out);
   }
-  return true;
+  return !done_ || !out.empty();
+}
+
+void DirectoryReader::read_record(std::vector<Entry>& out, std::vector<std::uint64_t>* at_out) {
+  const std::uint64_t at = rd_.pos();
+  const auto len = zip::central_record_len(rd_.peek(zip::kCentralHeaderLen));
+  if (!len)
+    return stop_at(at, fmt::format("central directory record {} is not where the directory says (no PK\\1\\2 signature)",
+                                   index_ + 1));
+  auto rec = rd_.peek(*len);
+  if (rec.size() < *len || at + *len > cd_end_)
+    return stop_at(at, fmt::format("central directory record {} runs past the end of the directory", index_ + 1));
+  zip::Cursor c(rec);
+  auto h = zip::parse_central(c);
+  readable_ = true;
+  bool zip64_missing = false;
+  Entry e = entry_from_record(std::move(h), &zip64_missing);
+  if (zip64_missing)
+    findings.push_back(make_finding(report::Code::zip64_inconsistent, e.name, at,
+                                    "a size or offset is 0xFFFFFFFF but the ZIP64 extra field lacks the value"));
+  place(archive_, e, end_.shift);
+  check_link_target(archive_, e, link_ws_, findings);
+  out.push_back(std::move(e));
+  if (at_out) at_out->push_back(at);
+  rd_.skip(*len);
+  ++index_;
+}
+
+void DirectoryReader::stop_at(std::uint64_t at, std::string why) {
+  findings.push_back(make_finding(report::Code::cd_unreadable, std::nullopt, at, std::move(why)));
+  done_ = true;
+}
+
+void DirectoryReader::end_of_directory() {
+  if (index_ != end_.entries)
+    findings.push_back(make_finding(report::Code::eocd_inconsistent, std::nullopt, end_.eocd_offset,
+                                    fmt::format("the end record counts {} entries but the directory holds {}",
+                                                end_.entries, index_)));
+  if (index_ == 0 && end_.cd_size == 0) readable_ = true;  // an empty archive
+  done_ = true;
+}
+
+std::size_t copy_directory_records(io::ByteSource& src, std::uint64_t at, io::Spill& out, std::uint64_t* end_at) {
+  std::size_t count = 0;
+  io::SequentialReader rd(src, at);
+  for (;;) {
+    const auto len = zip::central_record_len(rd.peek(zip::kCentralHeaderLen));
+    if (!len) break;
+    // A stream's window may show a long record in pieces (where its ring wraps).
+    std::size_t left = *len;
+    for (std::span<const std::uint8_t> piece; left && !(piece = rd.peek(left)).empty(); left -= piece.size()) {
+      out.put(piece.data(), piece.size());
+      rd.skip(piece.size());
+    }
+    if (left) break;  // the stream ends inside it
+    ++count;
+  }
+  *end_at = rd.pos();
+  return count;
 }
 
 Entry reread_directory_record(io::ByteSource& src, std::uint64_t at, std::uint64_t shift) {
   std::uint8_t fixed[zip::kCentralHeaderLen];
-  if (src.read_at(at, fixed) < zip::kCentralHeaderLen) throw io::IoError(fmt::format("the directory record at offset {} cannot be read again", at));
-  std::size_t len = zip::kCentralHeaderLen + (fixed[28] | fixed[29] << 8) + (fixed[30] | fixed[31] << 8) +
-                    (fixed[32] | fixed[33] << 8);
-  auto rec = src.read_vec(at, len);
-  if (rec.size() < len) throw io::IoError(fmt::format("the directory record at offset {} cannot be read again", at));
+  const auto len = src.read_at(at, fixed) == sizeof fixed ? zip::central_record_len(fixed) : std::nullopt;
+  auto rec = len ? src.read_vec(at, *len) : std::vector<std::uint8_t>();
+  if (!len || rec.size() < *len) throw io::IoError(fmt::format("the directory record at offset {} cannot be read again", at));
   zip::Cursor c({rec.data(), rec.size()});
   Entry e = entry_from_record(zip::parse_central(c), nullptr);
   place(src, e, shift);

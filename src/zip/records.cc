@@ -1,5 +1,7 @@
 #include "zip/records.h"
 
+#include <algorithm>
+
 namespace zm::zip {
 
 std::string method_name(std::uint16_t m) {
@@ -137,6 +139,19 @@ void parse_local_tail(LocalFileHeader& h, Bytes tail) {
   h.extra = c.str(h.extra_len);
   auto ex = Bytes(reinterpret_cast<const std::uint8_t*>(h.extra.data()), h.extra.size());
   h.zip64 = parse_zip64_extra(ex, h.uncompressed_size == kMax32, h.compressed_size == kMax32, false, false);
+}
+
+std::uint16_t local_name_len(Bytes b) {
+  Cursor c(b.subspan(std::min<std::size_t>(b.size(), 26)));
+  return c.u16();
+}
+
+std::optional<std::size_t> central_record_len(Bytes b) {
+  if (b.size() < kCentralHeaderLen || load_u32(b.data()) != kCentralSig) return std::nullopt;
+  Cursor c(b.subspan(28, 6));  // name, extra field and comment lengths
+  std::size_t len = kCentralHeaderLen + c.u16();
+  len += c.u16();
+  return len + c.u16();
 }
 
 CentralDirectoryHeader parse_central(Cursor& c) {

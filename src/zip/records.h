@@ -128,6 +128,9 @@ struct LocalFileHeader {
 // Parses the fixed part (30 bytes) only; `name`/`extra` are filled by parse_local_tail.
 LocalFileHeader parse_local_fixed(Bytes b30);
 void parse_local_tail(LocalFileHeader& h, Bytes tail);
+// The name's length from a local header's fixed part (4.3.7), without asking for the signature:
+// what a header cut short still tells of its name.
+std::uint16_t local_name_len(Bytes b30);
 
 // 4.3.12
 struct CentralDirectoryHeader {
@@ -140,6 +143,10 @@ struct CentralDirectoryHeader {
 };
 // Throws FormatError if the record does not fit in `b` or lacks its signature.
 CentralDirectoryHeader parse_central(Cursor& c);
+// The whole record's length (4.3.12: 46 bytes, then name, extra field and comment) from its fixed
+// part, where a reader walking records one after another finds the next; nullopt when the fixed
+// part is short or lacks the PK\1\2 signature.
+std::optional<std::size_t> central_record_len(Bytes b46);
 
 // 4.3.16
 struct EndOfCentralDirectory {

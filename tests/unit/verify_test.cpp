@@ -1,5 +1,10 @@
 #include <doctest/doctest.h>
 
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <functional>
 #include <set>
 
 #include "check/verifier.h"
@@ -99,4 +104,99 @@ TEST_CASE("verify and scan: a read error on a worker thread is reported, not a c
   FailingSource src2(cut, built.offsets[5] + 100);
   codec::Workspace ws;
   CHECK_THROWS_AS(scan::scan_local(src2, ws, {nullptr, 0, 2}), io::IoError);
+}
+
+namespace {
+// A report as the pipe must give it for the same bytes: verdict, findings in order, rows.
+std::string digest_of(const report::Report& r) {
+  std::string d = report::to_string(r.verdict);
+  for (const auto& f : r.findings)
+    d += "\n" + std::string(report::to_string(f.code)) + "|" + f.entry.value_or("-") + "|" +
+         (f.offset ? std::to_string(*f.offset) : "-") + "|" + f.message;
+  r.for_each_row([&](const report::EntryRow& e) {
+    d += "\nrow " + e.name + "|" + std::to_string(e.offset) + "|" + report::to_string(e.status);
+  });
+  return d;
+}
+
+// `bytes` read once, forward only, through a window of `window` bytes: what verify - does.
+std::string stream_digest(const std::vector<std::uint8_t>& bytes, std::size_t window, const check::VerifyOptions& opt) {
+  std::FILE* f = std::tmpfile();
+  REQUIRE(f);
+  std::fwrite(bytes.data(), 1, bytes.size(), f);
+  std::fflush(f);
+  std::rewind(f);
+  std::string d;
+  {
+    io::StreamSource src(::dup(fileno(f)), "<stdin>", window);
+    d = digest_of(check::verify_stream(src, "<stdin>", opt).report);
+  }
+  std::fclose(f);
+  return d;
+}
+
+// Where each directory record starts.
+std::vector<std::size_t> record_offsets(const std::vector<std::uint8_t>& b, std::size_t at, std::size_t count) {
+  std::vector<std::size_t> out;
+  for (std::size_t i = 0; i < count; ++i) {
+    out.push_back(at);
+    at += *zip::central_record_len({b.data() + at, b.size() - at});
+  }
+  return out;
+}
+
+void set_u16(std::vector<std::uint8_t>& b, std::size_t at, std::uint16_t v) {
+  b[at] = std::uint8_t(v);
+  b[at + 1] = std::uint8_t(v >> 8);
+}
+}  // namespace
+
+TEST_CASE("verify -: a directory the stream's window has lost is judged as a file's, finding for finding") {
+  // 3,000 records of about 100 bytes: a 128 KiB window no longer holds the directory when the end
+  // records arrive, so it is read from the copy made as it passed; a 16 MiB one still holds it.
+  std::vector<test::Item> items;
+  for (int i = 0; i < 3000; ++i)
+    items.push_back({"reports/finding-" + std::to_string(10000 + i) + "-0123456789abcdef0123456789.json",
+                     "{\"id\": " + std::to_string(i) + "}\n", false});
+  const auto built = test::build_zip(items, true);
+  io::MemorySource probe(built.bytes);
+  const auto end = scan::locate_end_records(probe);
+  REQUIRE(end);
+  const auto rec = record_offsets(built.bytes, end->cd_start, items.size());
+  struct Edit {
+    const char* what;
+    const char* code;
+    std::function<void(std::vector<std::uint8_t>&)> apply;
+  };
+  const std::vector<Edit> edits = {
+      {"whole", nullptr, [](auto&) {}},
+      {"the end record counts one entry fewer", "eocd_inconsistent",
+       [&](auto& b) {
+         set_u16(b, end->eocd_offset + 8, 2999);
+         set_u16(b, end->eocd_offset + 10, 2999);
+       }},
+      {"record 2000 has no signature", "cd_unreadable", [&](auto& b) { b[rec[1999]] = 'X'; }},
+      {"record 1 has no signature", "cd_unreadable", [&](auto& b) { b[rec[0]] = 'X'; }},
+      {"record 10 defers its size to a ZIP64 field it lacks", "zip64_inconsistent",
+       [&](auto& b) { std::fill_n(b.begin() + std::ptrdiff_t(rec[9] + 20), 4, 0xFF); }},
+      {"the last record's comment runs past the directory", "cd_unreadable",
+       [&](auto& b) { set_u16(b, rec.back() + 32, 200); }},
+  };
+  for (const auto& edit : edits) {
+    const std::string what = edit.what;
+    CAPTURE(what);
+    auto bytes = built.bytes;
+    edit.apply(bytes);
+    check::VerifyOptions opt{2, false};
+    opt.keep_entries = false;
+    opt.batch = 500;
+    io::MemorySource src(bytes);
+    auto file = check::verify_archive(src, "<stdin>", opt);
+    if (edit.code) CHECK(codes_of(file.report).count(edit.code));
+    const std::string want = digest_of(file.report);
+    for (std::size_t window : {std::size_t(128) << 10, std::size_t(16) << 20}) {
+      CAPTURE(window);
+      CHECK(stream_digest(bytes, window, opt) == want);
+    }
+  }
 }
