@@ -126,7 +126,7 @@ class Feed {
 };
 
 // What a decoder's step did, and how much input it has taken: at `end`, the exact length of the
-// stream.
+// stream. `capped`: the decoder stopped itself when Feed::push said the output passed the cap.
 enum class Then { more, end, corrupt, cut, capped };
 struct Step {
   Then then;
