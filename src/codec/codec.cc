@@ -16,16 +16,500 @@ namespace zm::codec {
 namespace {
 constexpr std::size_t kInBuf = 256 << 10;
 constexpr std::size_t kOutBuf = 256 << 10;
-// Deflate streams up to this size are decoded in one call (Workspace::deflate).
+// Deflate streams up to this size are decoded in one call (inflate_whole).
 constexpr std::size_t kSmallDeflate = 16 << 10;
 using Status = DecodeResult::Status;
 
-void emit(const DecodeRequest& req, DecodeResult& r, const std::uint8_t* p, std::size_t n, bool crc_done = false) {
-  if (n == 0) return;
-  if (!crc_done) r.crc = crc32(r.crc, {p, n});
-  r.produced += n;
-  if (req.sink) req.sink({p, n});
+// How a method's messages name its stream ("the file ends inside the zstd frame").
+struct Words {
+  const char* stream;
+  // bzip2's and LZMA's messages give neither the compressed size nor the cap; restore prints
+  // these texts, so they stay as they were.
+  bool sizes = true;
+};
+
+// What every decoder shares: the entry's compressed bytes taken piece by piece within `limit`,
+// the output counted, CRC'd, handed to the sink and held to `max_output`, and the result: a
+// stream that does not end is truncated when the file ran out first and an overrun when the
+// entry's compressed size did.
+class Feed {
+ public:
+  Feed(io::ByteSource& src, const DecodeRequest& req, io::PageBuffer& buf) : src_(src), req_(req), buf_(buf) {}
+
+  const DecodeRequest& request() const { return req_; }
+  io::ByteSource& source() { return src_; }
+  std::uint64_t fed() const { return fed_; }
+  // The source or the entry's limit ran out: pull() gives nothing more.
+  bool ended() const { return ended_; }
+  std::uint64_t produced() const { return r_.produced; }
+  bool capped() const { return req_.max_output && r_.produced > req_.max_output; }
+
+  // The next piece of compressed input, up to a buffer's worth; empty once ended().
+  std::span<const std::uint8_t> pull() {
+    if (ended_) return {};
+    auto p = piece(fed_, std::size_t(std::min<std::uint64_t>(buf_.size(), req_.limit - fed_)), ended_);
+    took(p.size());
+    return p;
+  }
+  // `want` bytes from `from` on without taking them; `ended` is set when the source has fewer.
+  std::span<const std::uint8_t> piece(std::uint64_t from, std::size_t want, bool& ended) {
+    if (want == 0) {
+      ended = true;
+      return {};
+    }
+    // Only a whole piece is lent: a view may be shorter than asked (a read cache or a ring ends
+    // there), and a decoder fed pieces of varying length reports a failure at a different point
+    // (zstd: "after 4039 bytes" from a file, "after 6836" through a pipe). Same bytes, same words.
+    if (auto v = src_.view(req_.offset + from, want); v.size() == want) return v;
+    std::size_t n = src_.read_at(req_.offset + from, {buf_.data(), want});
+    if (n < want) ended = true;
+    return {buf_.data(), n};
+  }
+  // Input read other than through pull() (a header) counts as fed.
+  void took(std::size_t n) {
+    fed_ += n;
+    if (req_.progress) *req_.progress += n;
+  }
+
+  // Hands decoded bytes on; false once the output passes the cap.
+  bool push(std::span<const std::uint8_t> out) {
+    if (!out.empty()) r_.crc = crc32(r_.crc, out);
+    return emit(out);
+  }
+  // The same for a decoder that computes the CRC itself, while the output is in cache.
+  bool push(std::span<const std::uint8_t> out, std::uint32_t crc) {
+    r_.crc = crc;
+    return emit(out);
+  }
+
+  DecodeResult ok(std::uint64_t consumed) { return finish(consumed, Status::ok, {}); }
+  DecodeResult failed(Status st, std::string why, std::uint64_t consumed = 0) {
+    return finish(consumed, st, std::move(why));
+  }
+  DecodeResult corrupt(std::uint64_t consumed, std::string why) {
+    return finish(consumed, Status::corrupt, std::move(why));
+  }
+  DecodeResult over_cap(std::uint64_t consumed, const Words& w) {
+    return finish(consumed, Status::overrun,
+                  w.sizes ? "decoded output exceeds " + std::to_string(req_.max_output) + " bytes"
+                          : "decoded output exceeds the expected size");
+  }
+  // The stream has no end in what there is.
+  DecodeResult cut(std::uint64_t consumed, const Words& w) {
+    if (fed_ < req_.limit) return finish(consumed, Status::truncated, std::string("the file ends inside the ") + w.stream);
+    return finish(consumed, Status::overrun,
+                  std::string("the ") + w.stream + " does not end within its " +
+                      (w.sizes ? std::to_string(req_.limit) + " compressed bytes" : "compressed size"));
+  }
+
+ private:
+  bool emit(std::span<const std::uint8_t> out) {
+    if (!out.empty()) {
+      r_.produced += out.size();
+      if (req_.sink) req_.sink(out);
+    }
+    return !capped();
+  }
+  DecodeResult finish(std::uint64_t consumed, Status st, std::string why) {
+    r_.consumed = consumed;
+    r_.status = st;
+    r_.error = std::move(why);
+    return std::move(r_);
+  }
+
+  io::ByteSource& src_;
+  const DecodeRequest& req_;
+  io::PageBuffer& buf_;
+  std::uint64_t fed_ = 0;
+  bool ended_ = false;
+  DecodeResult r_;
+};
+
+// What a decoder's step did, and how much input it has taken: at `end`, the exact length of the
+// stream. `capped`: the decoder stopped itself when Feed::push said the output passed the cap.
+enum class Then { more, end, corrupt, cut, capped };
+struct Step {
+  Then then;
+  std::uint64_t consumed;
+};
+
+// The one feed loop. A decoder supplies
+//   static constexpr Words kWords;
+//   std::optional<DecodeResult> start(Feed&);   set up; Feed::failed() when it cannot
+//   Step step(Feed&);    decode some input, pulling a piece when it has none left, pushing the
+//                        output it made (end, corruption and cuts it knows are its to say)
+//   std::string rejected(std::uint64_t produced) const;   why, after Then::corrupt
+// and ends its library's state in its destructor.
+template <class Decoder>
+DecodeResult run(Feed& f, Decoder& d) {
+  if (auto refused = d.start(f)) return std::move(*refused);
+  for (;;) {
+    const std::uint64_t before = f.produced();
+    const Step s = d.step(f);
+    switch (s.then) {
+      case Then::end: return f.ok(s.consumed);
+      case Then::corrupt: return f.corrupt(s.consumed, d.rejected(f.produced()));
+      case Then::cut: return f.cut(s.consumed, Decoder::kWords);
+      case Then::capped: return f.over_cap(s.consumed, Decoder::kWords);
+      case Then::more: break;
+    }
+    if (f.capped()) return f.over_cap(s.consumed, Decoder::kWords);
+    // All input taken, none left to pull and no output made: the stream has no end here.
+    if (s.consumed == f.fed() && f.ended() && f.produced() == before) return f.cut(s.consumed, Decoder::kWords);
+  }
 }
+
+// Stored data is its own output: copied in buffer-sized pieces, with no decoder to stop it and
+// no cap (its size is the compressed size).
+DecodeResult copy_stored(Feed& f) {
+  while (f.fed() < f.request().limit) {
+    f.push(f.pull());
+    if (f.ended()) return f.failed(Status::truncated, "the file ends inside the stored data", f.fed());
+  }
+  return f.ok(f.fed());
+}
+
+// A small entry in one piece goes through zlib, the decoder most readers use: ISA-L copies a
+// table of some 20 KiB for every fixed-Huffman block, which is how small files are written, and a
+// million tiny entries spent a fifth of their time in that copy. zlib's rejection is not final:
+// the stream is decoded again by ISA-L, which says where and why it fails.
+std::optional<DecodeResult> inflate_whole(Feed& f, z_stream& z, bool& z_ready, io::PageBuffer& out) {
+  const std::uint64_t limit = f.request().limit;
+  if (limit > kSmallDeflate) return std::nullopt;
+  bool ended = false;
+  auto whole = f.piece(0, std::size_t(limit), ended);
+  if (whole.size() != limit) return std::nullopt;
+  if (!z_ready) {
+    if (inflateInit2(&z, -15) != Z_OK) throw std::bad_alloc();
+    z_ready = true;
+  } else {
+    inflateReset(&z);
+  }
+  z.next_in = const_cast<Bytef*>(whole.data());
+  z.avail_in = uInt(whole.size());
+  z.next_out = out.data();
+  z.avail_out = uInt(out.size());
+  if (inflate(&z, Z_FINISH) != Z_STREAM_END) return std::nullopt;
+  const std::size_t got = out.size() - z.avail_out;
+  if (f.request().max_output && got > f.request().max_output) return std::nullopt;
+  f.push({out.data(), got});
+  f.took(whole.size());
+  return f.ok(whole.size() - z.avail_in);
+}
+
+// Deflate on ISA-L, with the gzip CRC-32 (the same polynomial as ZIP's) computed inside the
+// decoder while the output is still in cache; no gzip header or trailer is read.
+struct IsalInflate {
+  static constexpr Words kWords{"deflate stream"};
+  inflate_state& st;
+  io::PageBuffer& out;
+  int ret = 0;
+
+  std::optional<DecodeResult> start(Feed&) {
+    isal_inflate_init(&st);
+    st.crc_flag = ISAL_GZIP_NO_HDR;
+    return std::nullopt;
+  }
+  Step step(Feed& f) {
+    if (st.avail_in == 0 && !f.ended()) {
+      auto in = f.pull();
+      st.next_in = const_cast<std::uint8_t*>(in.data());  // ISA-L only reads through next_in
+      st.avail_in = std::uint32_t(in.size());
+    }
+    st.next_out = out.data();
+    st.avail_out = std::uint32_t(out.size());
+    ret = isal_inflate(&st);
+    f.push({out.data(), out.size() - st.avail_out}, st.crc);
+    const std::uint64_t consumed = f.fed() - st.avail_in;
+    if (ret < 0) return {Then::corrupt, consumed};
+    // ISA-L keeps up to 8 bytes of look-ahead in its bit buffer; whole bytes left there were
+    // never part of the stream, so they are given back to find the exact end of the data.
+    if (st.block_state == ISAL_BLOCK_FINISH) return {Then::end, consumed - std::uint64_t(st.read_in_length / 8)};
+    return {Then::more, consumed};
+  }
+  std::string rejected(std::uint64_t produced) const {
+    return (ret == ISAL_INVALID_BLOCK     ? std::string("invalid deflate block")
+            : ret == ISAL_INVALID_SYMBOL  ? std::string("invalid deflate symbol")
+            : ret == ISAL_INVALID_LOOKBACK ? std::string("invalid deflate back-reference distance")
+                                           : "deflate stream rejected (code " + std::to_string(ret) + ")") +
+           " after " + std::to_string(produced) + " bytes of output";
+  }
+};
+
+struct Bunzip2 {
+  static constexpr Words kWords{"bzip2 stream", false};
+  io::PageBuffer& out;
+  bz_stream bz{};
+  bool open = false;
+  int ret = BZ_OK;
+
+  ~Bunzip2() {
+    if (open) BZ2_bzDecompressEnd(&bz);
+  }
+  std::optional<DecodeResult> start(Feed& f) {
+    open = BZ2_bzDecompressInit(&bz, 0, 0) == BZ_OK;
+    if (!open) return f.failed(Status::corrupt, "bzip2 decoder could not start");
+    return std::nullopt;
+  }
+  Step step(Feed& f) {
+    if (bz.avail_in == 0 && !f.ended()) {
+      auto in = f.pull();
+      bz.next_in = reinterpret_cast<char*>(const_cast<std::uint8_t*>(in.data()));  // bzlib only reads it
+      bz.avail_in = unsigned(in.size());
+    }
+    bz.next_out = reinterpret_cast<char*>(out.data());
+    bz.avail_out = unsigned(out.size());
+    ret = BZ2_bzDecompress(&bz);
+    f.push({out.data(), out.size() - bz.avail_out});
+    const std::uint64_t consumed = f.fed() - bz.avail_in;
+    if (ret == BZ_STREAM_END) return {Then::end, consumed};
+    if (ret != BZ_OK) return {Then::corrupt, consumed};
+    return {Then::more, consumed};
+  }
+  std::string rejected(std::uint64_t) const { return "bzip2 stream rejected (code " + std::to_string(ret) + ")"; }
+};
+
+// liblzma's step, shared by LZMA (method 14) and xz (method 95), which differ in how they start
+// and what they say.
+struct Liblzma {
+  io::PageBuffer& out;
+  lzma_stream ls = LZMA_STREAM_INIT;
+  bool open = false;
+  lzma_ret ret = LZMA_OK;
+
+  explicit Liblzma(io::PageBuffer& o) : out(o) {}
+  ~Liblzma() {
+    if (open) lzma_end(&ls);
+  }
+  Step step(Feed& f) {
+    if (ls.avail_in == 0 && !f.ended()) {
+      auto in = f.pull();
+      ls.next_in = in.data();
+      ls.avail_in = in.size();
+    }
+    ls.next_out = out.data();
+    ls.avail_out = out.size();
+    ret = lzma_code(&ls, f.ended() && ls.avail_in == 0 ? LZMA_FINISH : LZMA_RUN);
+    f.push({out.data(), out.size() - ls.avail_out});
+    const std::uint64_t consumed = f.fed() - ls.avail_in;
+    if (ret == LZMA_STREAM_END) return {Then::end, consumed};
+    // liblzma's "no progress possible": the input ran out before the stream's end.
+    if (ret == LZMA_BUF_ERROR) return {Then::cut, consumed};
+    if (ret != LZMA_OK) return {Then::corrupt, consumed};
+    return {Then::more, consumed};
+  }
+};
+
+struct LzmaAlone : Liblzma {
+  static constexpr Words kWords{"LZMA stream", false};
+  std::uint8_t alone[13];
+  using Liblzma::Liblzma;
+
+  // 4.4.5/5.8: ZIP's LZMA data starts with version (2 bytes), properties size (2 bytes) and the
+  // 5-byte properties. liblzma's .lzma ("alone") decoder takes properties + 8-byte size, so that
+  // header is rebuilt and the raw stream follows it.
+  std::optional<DecodeResult> start(Feed& f) {
+    const DecodeRequest& req = f.request();
+    std::uint8_t head[9];
+    if (req.limit < 9 || f.source().read_at(req.offset, head) < 9)
+      return f.failed(Status::truncated, "the file ends inside the LZMA header");
+    if ((head[2] | head[3] << 8) != 5) return f.failed(Status::corrupt, "LZMA properties size is not 5");
+    std::memcpy(alone, head + 4, 5);
+    std::uint64_t size = req.lzma_eos ? ~std::uint64_t(0) : req.expected_uncompressed;
+    for (int i = 0; i < 8; ++i) alone[5 + i] = std::uint8_t(size >> (8 * i));
+    open = lzma_alone_decoder(&ls, UINT64_MAX) == LZMA_OK;
+    if (!open) return f.failed(Status::corrupt, "LZMA decoder could not start");
+    ls.next_in = alone;
+    ls.avail_in = sizeof alone;
+    ls.next_out = out.data();
+    ls.avail_out = out.size();
+    lzma_code(&ls, LZMA_RUN);
+    f.took(9);
+    return std::nullopt;
+  }
+  std::string rejected(std::uint64_t) const { return "LZMA stream rejected (code " + std::to_string(int(ret)) + ")"; }
+};
+
+// One .xz stream per entry (APPNOTE 4.4.5 method 95), so no LZMA_CONCATENATED: the decoder stops
+// after the stream footer and total input up to there is the entry's exact size. The stream's
+// own check (CRC-32, CRC-64 or SHA-256) is verified by liblzma as well.
+struct XzStream : Liblzma {
+  static constexpr Words kWords{"xz stream"};
+  using Liblzma::Liblzma;
+
+  std::optional<DecodeResult> start(Feed& f) {
+    open = lzma_stream_decoder(&ls, UINT64_MAX, 0) == LZMA_OK;
+    if (!open) return f.failed(Status::corrupt, "xz decoder could not start");
+    return std::nullopt;
+  }
+  std::string rejected(std::uint64_t produced) const {
+    return (ret == LZMA_FORMAT_ERROR    ? std::string("the data is not an xz stream")
+            : ret == LZMA_DATA_ERROR    ? std::string("xz stream data is corrupt")
+            : ret == LZMA_OPTIONS_ERROR ? std::string("xz stream uses options liblzma does not know")
+                                        : "xz stream rejected (code " + std::to_string(int(ret)) + ")") +
+           " after " + std::to_string(produced) + " bytes of output";
+  }
+};
+
+// One frame per entry: 7-Zip-zstd, WinZip and libarchive write the whole entry as a single frame,
+// so the entry ends where the frame does (ZSTD_decompressStream returns 0 there and reads nothing
+// after it). A second frame or skippable frame after the first is left over data, reported as a
+// size mismatch, not decoded.
+struct ZstdFrame {
+  static constexpr Words kWords{"zstd frame"};
+  ZSTD_DCtx* dc;
+  io::PageBuffer& out;
+  ZSTD_inBuffer in{nullptr, 0, 0};
+  std::size_t ret = 0;
+
+  std::optional<DecodeResult> start(Feed&) {
+    ZSTD_DCtx_reset(dc, ZSTD_reset_session_and_parameters);
+    // Every window the format allows on a 64-bit system (zstd --long=31 writes 2 GiB ones), not
+    // zstd's default 128 MiB: a whole archive written with a larger window is not damaged. The
+    // buffer is min(window, content size), and its pages are only touched as output is written.
+    ZSTD_DCtx_setParameter(dc, ZSTD_d_windowLogMax, 31);
+    return std::nullopt;
+  }
+  Step step(Feed& f) {
+    if (in.pos == in.size && !f.ended()) {
+      auto piece = f.pull();
+      in = {piece.data(), piece.size(), 0};
+    }
+    ZSTD_outBuffer o{out.data(), out.size(), 0};
+    ret = ZSTD_decompressStream(dc, &o, &in);
+    f.push({out.data(), o.pos});
+    const std::uint64_t consumed = f.fed() - (in.size - in.pos);
+    if (ZSTD_isError(ret)) return {Then::corrupt, consumed};
+    if (ret == 0) return {Then::end, consumed};  // the frame ended and all its output was flushed
+    return {Then::more, consumed};
+  }
+  std::string rejected(std::uint64_t produced) const {
+    return std::string("zstd stream rejected: ") + ZSTD_getErrorName(ret) + " after " + std::to_string(produced) +
+           " bytes of output";
+  }
+};
+
+// Our own Deflate64 decoder pulls its input and pushes its output itself (deflate64.h), so one
+// step decodes the whole stream.
+struct Deflate64Stream {
+  static constexpr Words kWords{"deflate64 stream"};
+  Inflate64& d;
+
+  std::optional<DecodeResult> start(Feed&) { return std::nullopt; }
+  Step step(Feed& f) {
+    switch (d.run([&f] { return f.pull(); }, [&f](std::span<const std::uint8_t> out) { return f.push(out); })) {
+      case Inflate64::Status::ok: return {Then::end, d.consumed()};
+      case Inflate64::Status::stopped: return {Then::capped, d.consumed()};
+      case Inflate64::Status::corrupt: return {Then::corrupt, d.consumed()};
+      case Inflate64::Status::truncated: break;
+    }
+    return {Then::cut, f.fed()};
+  }
+  std::string rejected(std::uint64_t) const { return d.error(); }
+};
+
+// PPMd variant I rev. 1 (APPNOTE 4.4.5 method 98, 5.10) as 7-Zip writes it. Debian has no PPMd
+// library of its own; libarchive's ZIP reader decodes it, so the entry is handed to a streaming
+// libarchive reader behind a made-up local header with no sizes that matter. libarchive stops at
+// the model's end marker (7-Zip always writes one) and reads the range coder's bytes one at a
+// time, so its read position after the entry is the exact end of the stream; the header has bit
+// 3 clear, so nothing after the data (a descriptor) is read. libarchive pulls its input through
+// read(), so a step is one block of its output.
+class PpmdReader {
+ public:
+  static constexpr Words kWords{"PPMd stream"};
+
+  std::optional<DecodeResult> start(Feed& f) {
+    feed_ = &f;
+    make_header(f.request().expected_uncompressed);
+    archive_read_support_format_zip_streamable(a_.get());
+    // Sizes and CRC are zipmedic's to check; libarchive would only warn about the made-up ones.
+    archive_read_set_options(a_.get(), "zip:ignorecrc32");
+    struct archive_entry* entry = nullptr;
+    if (archive_read_open(a_.get(), this, nullptr, &PpmdReader::read, nullptr) != ARCHIVE_OK ||
+        archive_read_next_header(a_.get(), &entry) < ARCHIVE_WARN) {
+      const char* why = archive_error_string(a_.get());
+      return f.failed(Status::corrupt, std::string("PPMd decoder could not start: ") + (why ? why : ""));
+    }
+    start_ = archive_filter_bytes(a_.get(), 0);
+    return std::nullopt;
+  }
+
+  Step step(Feed& f) {
+    const void* buf = nullptr;
+    std::size_t n = 0;
+    la_int64_t at = 0;
+    int ret;
+    // An empty block comes before ARCHIVE_EOF when the end marker made no output; it is not a stall.
+    do ret = archive_read_data_block(a_.get(), &buf, &n, &at);
+    while (ret == ARCHIVE_OK && n == 0);
+    if (ret == ARCHIVE_OK || ret == ARCHIVE_WARN) f.push({static_cast<const std::uint8_t*>(buf), n});
+    const std::int64_t pos = archive_filter_bytes(a_.get(), 0);
+    const std::uint64_t consumed = pos > start_ ? std::uint64_t(pos - start_) : 0;
+    if (ret == ARCHIVE_EOF || (ret == ARCHIVE_WARN && n == 0)) {
+      // libarchive ends an entry on any failed PPMd decode, also one that ran into the padding.
+      return consumed > f.fed() ? Step{Then::cut, f.fed()} : Step{Then::end, consumed};
+    }
+    if (ret < ARCHIVE_WARN) {
+      const char* why = archive_error_string(a_.get());
+      why_ = why ? why : "libarchive gave no reason";
+      const bool cut = (why && std::strstr(why, "Truncated")) || consumed > f.fed();
+      return {cut ? Then::cut : Then::corrupt, std::min(consumed, f.fed())};
+    }
+    return {Then::more, consumed};
+  }
+
+  std::string rejected(std::uint64_t produced) const {
+    return "PPMd stream rejected: " + why_ + " after " + std::to_string(produced) + " bytes of output";
+  }
+
+ private:
+  void make_header(std::uint64_t expected) {
+    const std::uint8_t lfh[] = {'P', 'K', 3, 4, 63, 0, 0, 0, zip::kPpmd, 0};
+    std::memcpy(header_, lfh, sizeof lfh);
+    // libarchive decodes nothing for an entry whose sizes are zero, so large made-up sizes stand
+    // in; it stops at the end marker, not at them.
+    const std::uint32_t csize = 0xFFFFFFFE;
+    const std::uint32_t usize = std::uint32_t(std::min<std::uint64_t>(std::max<std::uint64_t>(expected, 1), 0xFFFFFFFE));
+    for (int i = 0; i < 4; ++i) {
+      header_[18 + i] = std::uint8_t(csize >> (8 * i));
+      header_[22 + i] = std::uint8_t(usize >> (8 * i));
+    }
+    header_[26] = 1;  // name length: the name is "x"
+    header_[30] = 'x';
+  }
+
+  // What libarchive reads: the made-up local header, then the entry's bytes, then zeros: a
+  // decoder that reads any of those ran out of data.
+  static la_ssize_t read(struct archive*, void* self, const void** buf) {
+    static constexpr std::uint8_t kPad[16] = {};
+    auto* r = static_cast<PpmdReader*>(self);
+    if (!r->header_sent_) {
+      r->header_sent_ = true;
+      *buf = r->header_;
+      return sizeof r->header_;
+    }
+    Feed& f = *r->feed_;
+    if (f.ended() || f.fed() == f.request().limit) {
+      if (r->padded_) return 0;
+      r->padded_ = true;
+      *buf = kPad;
+      return sizeof kPad;
+    }
+    auto in = f.pull();
+    *buf = in.data();
+    return la_ssize_t(in.size());
+  }
+
+  Feed* feed_ = nullptr;
+  std::uint8_t header_[31] = {};
+  bool header_sent_ = false;
+  bool padded_ = false;
+  std::int64_t start_ = 0;
+  std::string why_;
+  std::unique_ptr<struct archive, int (*)(struct archive*)> a_{archive_read_new(), archive_read_free};
+};
+
 }  // namespace
 
 std::uint32_t crc32(std::uint32_t crc, std::span<const std::uint8_t> data) {
@@ -57,526 +541,45 @@ struct Workspace::Zstd {
 Workspace::Workspace() : in_(kInBuf), out_(kOutBuf), inflate_(std::make_unique<Inflate>()) {}
 Workspace::~Workspace() = default;
 
+// Each method is a decoder for the feed loop (`run`); stored data is only copied.
 DecodeResult Workspace::decode(io::ByteSource& src, const DecodeRequest& req) {
+  Feed f(src, req, in_);
   switch (req.method) {
-    case zip::kStored: return stored(src, req);
-    case zip::kDeflate: return deflate(src, req);
-    case zip::kBzip2: return bzip2(src, req);
-    case zip::kLzma: return lzma(src, req);
-    case zip::kDeflate64: return deflate64(src, req);
-    case zip::kZstd: return zstd(src, req);
-    case zip::kXz: return xz(src, req);
-    case zip::kPpmd: return ppmd(src, req);
-    default: {
-      DecodeResult r;
-      r.status = Status::unsupported;
-      r.error = "compression method " + zip::method_name(req.method) + " is not supported";
-      return r;
+    case zip::kStored: return copy_stored(f);
+    case zip::kDeflate: {
+      if (auto whole = inflate_whole(f, inflate_->z, inflate_->z_ready, out_)) return std::move(*whole);
+      IsalInflate d{inflate_->st, out_};
+      return run(f, d);
     }
+    case zip::kBzip2: {
+      Bunzip2 d{out_};
+      return run(f, d);
+    }
+    case zip::kLzma: {
+      LzmaAlone d(out_);
+      return run(f, d);
+    }
+    case zip::kXz: {
+      XzStream d(out_);
+      return run(f, d);
+    }
+    case zip::kZstd: {
+      if (!zstd_) zstd_ = std::make_unique<Zstd>();
+      ZstdFrame d{zstd_->dctx, out_};
+      return run(f, d);
+    }
+    case zip::kDeflate64: {
+      if (!inflate64_) inflate64_ = std::make_unique<Inflate64>();
+      Deflate64Stream d{*inflate64_};
+      return run(f, d);
+    }
+    case zip::kPpmd: {
+      PpmdReader d;
+      return run(f, d);
+    }
+    default:
+      return f.failed(Status::unsupported, "compression method " + zip::method_name(req.method) + " is not supported");
   }
-}
-
-std::span<const std::uint8_t> Workspace::input(io::ByteSource& src, std::uint64_t offset, std::size_t want,
-                                               bool& ended) {
-  if (want == 0) {
-    ended = true;
-    return {};
-  }
-  // Only a whole piece is lent: a view may be shorter than asked (a read cache or a ring ends
-  // there), and a decoder fed pieces of varying length reports a failure at a different point
-  // (zstd: "after 4039 bytes" from a file, "after 6836" through a pipe). Same bytes, same words.
-  if (auto v = src.view(offset, want); v.size() == want) return v;
-  std::size_t n = src.read_at(offset, {in_.data(), want});
-  if (n < want) ended = true;
-  return {in_.data(), n};
-}
-
-DecodeResult Workspace::stored(io::ByteSource& src, const DecodeRequest& req) {
-  DecodeResult r;
-  bool ended = false;
-  while (r.consumed < req.limit) {
-    std::size_t want = std::min<std::uint64_t>(in_.size(), req.limit - r.consumed);
-    auto chunk = input(src, req.offset + r.consumed, want, ended);
-    std::size_t n = chunk.size();
-    emit(req, r, chunk.data(), n);
-    r.consumed += n;
-    if (req.progress) *req.progress += n;
-    if (ended) {
-      r.status = Status::truncated;
-      r.error = "the file ends inside the stored data";
-      return r;
-    }
-  }
-  return r;
-}
-
-DecodeResult Workspace::deflate(io::ByteSource& src, const DecodeRequest& req) {
-  DecodeResult r;
-  inflate_state& st = inflate_->st;
-  if (req.limit <= kSmallDeflate) {
-    // A small entry in one piece goes through zlib, the decoder most readers use: ISA-L copies a
-    // table of some 20 KiB for every fixed-Huffman block, which is how small files are written,
-    // and a million tiny entries spent a fifth of their time in that copy. zlib's rejection is
-    // not final: the stream is decoded again below, which says where and why it fails.
-    bool ended = false;
-    auto chunk = input(src, req.offset, std::size_t(req.limit), ended);
-    if (chunk.size() == req.limit) {
-      z_stream& z = inflate_->z;
-      if (!inflate_->z_ready) {
-        if (inflateInit2(&z, -15) != Z_OK) throw std::bad_alloc();
-        inflate_->z_ready = true;
-      } else {
-        inflateReset(&z);
-      }
-      z.next_in = const_cast<Bytef*>(chunk.data());
-      z.avail_in = uInt(chunk.size());
-      z.next_out = out_.data();
-      z.avail_out = uInt(out_.size());
-      if (inflate(&z, Z_FINISH) == Z_STREAM_END) {
-        const std::size_t got = out_.size() - z.avail_out;
-        if (!req.max_output || got <= req.max_output) {
-          emit(req, r, out_.data(), got);
-          r.consumed = chunk.size() - z.avail_in;
-          if (req.progress) *req.progress += chunk.size();
-          return r;
-        }
-      }
-    }
-  }
-  isal_inflate_init(&st);
-  // Raw deflate with the gzip CRC-32 (the same polynomial as ZIP's) computed inside the decoder
-  // while the output is still in cache; no gzip header or trailer is read.
-  st.crc_flag = ISAL_GZIP_NO_HDR;
-  std::uint64_t fed = 0;
-  bool source_ended = false;
-  for (;;) {
-    if (st.avail_in == 0 && !source_ended) {
-      std::size_t want = std::min<std::uint64_t>(in_.size(), req.limit - fed);
-      auto chunk = input(src, req.offset + fed, want, source_ended);
-      std::size_t n = chunk.size();
-      st.next_in = const_cast<std::uint8_t*>(chunk.data());  // ISA-L only reads through next_in
-      st.avail_in = std::uint32_t(n);
-      fed += n;
-      if (req.progress) *req.progress += n;
-    }
-    st.next_out = out_.data();
-    st.avail_out = std::uint32_t(out_.size());
-    int ret = isal_inflate(&st);
-    std::size_t got = out_.size() - st.avail_out;
-    emit(req, r, out_.data(), got, true);
-    r.crc = st.crc;
-    if (ret < 0) {
-      r.status = Status::corrupt;
-      r.consumed = fed - st.avail_in;
-      r.error = ret == ISAL_INVALID_BLOCK ? "invalid deflate block"
-                : ret == ISAL_INVALID_SYMBOL ? "invalid deflate symbol"
-                : ret == ISAL_INVALID_LOOKBACK ? "invalid deflate back-reference distance"
-                : "deflate stream rejected (code " + std::to_string(ret) + ")";
-      r.error += " after " + std::to_string(r.produced) + " bytes of output";
-      return r;
-    }
-    if (st.block_state == ISAL_BLOCK_FINISH) {
-      // ISA-L keeps up to 8 bytes of look-ahead in its bit buffer; whole bytes left there were
-      // never part of the stream, so they are given back to find the exact end of the data.
-      r.consumed = fed - st.avail_in - std::uint64_t(st.read_in_length / 8);
-      return r;
-    }
-    if (req.max_output && r.produced > req.max_output) {
-      r.status = Status::overrun;
-      r.consumed = fed - st.avail_in;
-      r.error = "decoded output exceeds " + std::to_string(req.max_output) + " bytes";
-      return r;
-    }
-    if (st.avail_in == 0 && source_ended && got == 0) {
-      // No input left and the decoder could not make progress: the stream has no end here.
-      r.consumed = fed;
-      if (fed < req.limit) {
-        r.status = Status::truncated;
-        r.error = "the file ends inside the deflate stream";
-      } else {
-        r.status = Status::overrun;
-        r.error = "the deflate stream does not end within its " + std::to_string(req.limit) + " compressed bytes";
-      }
-      return r;
-    }
-  }
-}
-
-DecodeResult Workspace::bzip2(io::ByteSource& src, const DecodeRequest& req) {
-  DecodeResult r;
-  bz_stream bz{};
-  if (BZ2_bzDecompressInit(&bz, 0, 0) != BZ_OK) {
-    r.status = Status::corrupt;
-    r.error = "bzip2 decoder could not start";
-    return r;
-  }
-  std::uint64_t fed = 0;
-  bool source_ended = false;
-  for (;;) {
-    if (bz.avail_in == 0 && !source_ended) {
-      std::size_t want = std::min<std::uint64_t>(in_.size(), req.limit - fed);
-      auto chunk = input(src, req.offset + fed, want, source_ended);
-      std::size_t n = chunk.size();
-      bz.next_in = reinterpret_cast<char*>(const_cast<std::uint8_t*>(chunk.data()));  // bzlib only reads it
-      bz.avail_in = unsigned(n);
-      fed += n;
-      if (req.progress) *req.progress += n;
-    }
-    bz.next_out = reinterpret_cast<char*>(out_.data());
-    bz.avail_out = unsigned(out_.size());
-    int ret = BZ2_bzDecompress(&bz);
-    std::size_t got = out_.size() - bz.avail_out;
-    emit(req, r, out_.data(), got);
-    r.consumed = fed - bz.avail_in;
-    if (ret == BZ_STREAM_END) break;
-    if (ret != BZ_OK) {
-      r.status = Status::corrupt;
-      r.error = "bzip2 stream rejected (code " + std::to_string(ret) + ")";
-      break;
-    }
-    if (req.max_output && r.produced > req.max_output) {
-      r.status = Status::overrun;
-      r.error = "decoded output exceeds the expected size";
-      break;
-    }
-    if (bz.avail_in == 0 && source_ended && got == 0) {
-      r.status = fed < req.limit ? Status::truncated : Status::overrun;
-      r.error = fed < req.limit ? "the file ends inside the bzip2 stream" : "the bzip2 stream does not end within its compressed size";
-      break;
-    }
-  }
-  BZ2_bzDecompressEnd(&bz);
-  return r;
-}
-
-DecodeResult Workspace::lzma(io::ByteSource& src, const DecodeRequest& req) {
-  // 4.4.5/5.8: ZIP's LZMA data starts with version (2 bytes), properties size (2 bytes) and the
-  // 5-byte properties. liblzma's .lzma ("alone") decoder takes properties + 8-byte size, so
-  // that header is rebuilt and the raw stream follows it.
-  DecodeResult r;
-  std::uint8_t head[9];
-  if (req.limit < 9 || src.read_at(req.offset, head) < 9) {
-    r.status = Status::truncated;
-    r.error = "the file ends inside the LZMA header";
-    return r;
-  }
-  if ((head[2] | head[3] << 8) != 5) {
-    r.status = Status::corrupt;
-    r.error = "LZMA properties size is not 5";
-    return r;
-  }
-  std::uint8_t alone[13];
-  std::memcpy(alone, head + 4, 5);
-  std::uint64_t size = req.lzma_eos ? ~std::uint64_t(0) : req.expected_uncompressed;
-  for (int i = 0; i < 8; ++i) alone[5 + i] = std::uint8_t(size >> (8 * i));
-  lzma_stream ls = LZMA_STREAM_INIT;
-  if (lzma_alone_decoder(&ls, UINT64_MAX) != LZMA_OK) {
-    r.status = Status::corrupt;
-    r.error = "LZMA decoder could not start";
-    return r;
-  }
-  ls.next_in = alone;
-  ls.avail_in = sizeof alone;
-  ls.next_out = out_.data();
-  ls.avail_out = out_.size();
-  lzma_code(&ls, LZMA_RUN);
-  std::uint64_t fed = 9;
-  bool source_ended = false;
-  if (req.progress) *req.progress += 9;
-  for (;;) {
-    if (ls.avail_in == 0 && !source_ended) {
-      std::size_t want = std::min<std::uint64_t>(in_.size(), req.limit - fed);
-      auto chunk = input(src, req.offset + fed, want, source_ended);
-      std::size_t n = chunk.size();
-      ls.next_in = chunk.data();
-      ls.avail_in = n;
-      fed += n;
-      if (req.progress) *req.progress += n;
-    }
-    ls.next_out = out_.data();
-    ls.avail_out = out_.size();
-    lzma_ret ret = lzma_code(&ls, source_ended && ls.avail_in == 0 ? LZMA_FINISH : LZMA_RUN);
-    std::size_t got = out_.size() - ls.avail_out;
-    emit(req, r, out_.data(), got);
-    r.consumed = fed - ls.avail_in;
-    if (ret == LZMA_STREAM_END) break;
-    if (ret == LZMA_BUF_ERROR || (ret == LZMA_OK && ls.avail_in == 0 && source_ended && got == 0)) {
-      r.status = fed < req.limit ? Status::truncated : Status::overrun;
-      r.error = fed < req.limit ? "the file ends inside the LZMA stream" : "the LZMA stream does not end within its compressed size";
-      break;
-    }
-    if (ret != LZMA_OK) {
-      r.status = Status::corrupt;
-      r.error = "LZMA stream rejected (code " + std::to_string(int(ret)) + ")";
-      break;
-    }
-    if (req.max_output && r.produced > req.max_output) {
-      r.status = Status::overrun;
-      r.error = "decoded output exceeds the expected size";
-      break;
-    }
-  }
-  lzma_end(&ls);
-  return r;
-}
-
-DecodeResult Workspace::deflate64(io::ByteSource& src, const DecodeRequest& req) {
-  DecodeResult r;
-  if (!inflate64_) inflate64_ = std::make_unique<Inflate64>();
-  std::uint64_t fed = 0;
-  bool source_ended = false;
-  auto pull = [&]() -> std::span<const std::uint8_t> {
-    if (source_ended) return {};
-    std::size_t want = std::min<std::uint64_t>(in_.size(), req.limit - fed);
-    auto chunk = input(src, req.offset + fed, want, source_ended);
-    fed += chunk.size();
-    if (req.progress) *req.progress += chunk.size();
-    return chunk;
-  };
-  auto push = [&](std::span<const std::uint8_t> out) {
-    emit(req, r, out.data(), out.size());
-    return !(req.max_output && r.produced > req.max_output);
-  };
-  auto st = inflate64_->run(pull, push);
-  r.consumed = inflate64_->consumed();
-  switch (st) {
-    case Inflate64::Status::ok: break;
-    case Inflate64::Status::stopped:
-      r.status = Status::overrun;
-      r.error = "decoded output exceeds " + std::to_string(req.max_output) + " bytes";
-      break;
-    case Inflate64::Status::corrupt:
-      r.status = Status::corrupt;
-      r.error = inflate64_->error();
-      break;
-    case Inflate64::Status::truncated:
-      r.consumed = fed;
-      r.status = fed < req.limit ? Status::truncated : Status::overrun;
-      r.error = fed < req.limit ? "the file ends inside the deflate64 stream"
-                                : "the deflate64 stream does not end within its " + std::to_string(req.limit) +
-                                      " compressed bytes";
-      break;
-  }
-  return r;
-}
-
-DecodeResult Workspace::zstd(io::ByteSource& src, const DecodeRequest& req) {
-  // One frame per entry: 7-Zip-zstd, WinZip and libarchive write the whole entry as a single
-  // frame, so the entry ends where the frame does (ZSTD_decompressStream returns 0 there and
-  // reads nothing after it). A second frame or skippable frame after the first is left over
-  // data, reported as a size mismatch, not decoded.
-  DecodeResult r;
-  if (!zstd_) zstd_ = std::make_unique<Zstd>();
-  ZSTD_DCtx* dc = zstd_->dctx;
-  ZSTD_DCtx_reset(dc, ZSTD_reset_session_and_parameters);
-  // Every window the format allows on a 64-bit system (zstd --long=31 writes 2 GiB ones), not
-  // zstd's default 128 MiB: a whole archive written with a larger window is not damaged. The
-  // buffer is min(window, content size), and its pages are only touched as output is written.
-  ZSTD_DCtx_setParameter(dc, ZSTD_d_windowLogMax, 31);
-  ZSTD_inBuffer in{nullptr, 0, 0};
-  std::uint64_t fed = 0;
-  bool source_ended = false;
-  for (;;) {
-    if (in.pos == in.size && !source_ended) {
-      std::size_t want = std::min<std::uint64_t>(in_.size(), req.limit - fed);
-      auto chunk = input(src, req.offset + fed, want, source_ended);
-      in = {chunk.data(), chunk.size(), 0};
-      fed += chunk.size();
-      if (req.progress) *req.progress += chunk.size();
-    }
-    ZSTD_outBuffer out{out_.data(), out_.size(), 0};
-    std::size_t ret = ZSTD_decompressStream(dc, &out, &in);
-    emit(req, r, out_.data(), out.pos);
-    r.consumed = fed - (in.size - in.pos);
-    if (ZSTD_isError(ret)) {
-      r.status = Status::corrupt;
-      r.error = std::string("zstd stream rejected: ") + ZSTD_getErrorName(ret) + " after " +
-                std::to_string(r.produced) + " bytes of output";
-      return r;
-    }
-    if (ret == 0) return r;  // the frame ended and all its output was flushed
-    if (req.max_output && r.produced > req.max_output) {
-      r.status = Status::overrun;
-      r.error = "decoded output exceeds " + std::to_string(req.max_output) + " bytes";
-      return r;
-    }
-    if (in.pos == in.size && source_ended && out.pos == 0) {
-      r.status = fed < req.limit ? Status::truncated : Status::overrun;
-      r.error = fed < req.limit ? "the file ends inside the zstd frame"
-                                : "the zstd frame does not end within its " + std::to_string(req.limit) +
-                                      " compressed bytes";
-      return r;
-    }
-  }
-}
-
-DecodeResult Workspace::xz(io::ByteSource& src, const DecodeRequest& req) {
-  // One .xz stream per entry (APPNOTE 4.4.5 method 95), so no LZMA_CONCATENATED: the decoder
-  // stops after the stream footer and total input up to there is the entry's exact size. The
-  // stream's own check (CRC-32, CRC-64 or SHA-256) is verified by liblzma as well.
-  DecodeResult r;
-  lzma_stream ls = LZMA_STREAM_INIT;
-  if (lzma_stream_decoder(&ls, UINT64_MAX, 0) != LZMA_OK) {
-    r.status = Status::corrupt;
-    r.error = "xz decoder could not start";
-    return r;
-  }
-  std::uint64_t fed = 0;
-  bool source_ended = false;
-  for (;;) {
-    if (ls.avail_in == 0 && !source_ended) {
-      std::size_t want = std::min<std::uint64_t>(in_.size(), req.limit - fed);
-      auto chunk = input(src, req.offset + fed, want, source_ended);
-      ls.next_in = chunk.data();
-      ls.avail_in = chunk.size();
-      fed += chunk.size();
-      if (req.progress) *req.progress += chunk.size();
-    }
-    ls.next_out = out_.data();
-    ls.avail_out = out_.size();
-    lzma_ret ret = lzma_code(&ls, source_ended && ls.avail_in == 0 ? LZMA_FINISH : LZMA_RUN);
-    std::size_t got = out_.size() - ls.avail_out;
-    emit(req, r, out_.data(), got);
-    r.consumed = fed - ls.avail_in;
-    if (ret == LZMA_STREAM_END) break;
-    if (ret == LZMA_BUF_ERROR || (ret == LZMA_OK && ls.avail_in == 0 && source_ended && got == 0)) {
-      r.status = fed < req.limit ? Status::truncated : Status::overrun;
-      r.error = fed < req.limit ? "the file ends inside the xz stream"
-                                : "the xz stream does not end within its " + std::to_string(req.limit) +
-                                      " compressed bytes";
-      break;
-    }
-    if (ret != LZMA_OK) {
-      r.status = Status::corrupt;
-      r.error = ret == LZMA_FORMAT_ERROR ? "the data is not an xz stream"
-                : ret == LZMA_DATA_ERROR ? "xz stream data is corrupt"
-                : ret == LZMA_OPTIONS_ERROR ? "xz stream uses options liblzma does not know"
-                : "xz stream rejected (code " + std::to_string(int(ret)) + ")";
-      r.error += " after " + std::to_string(r.produced) + " bytes of output";
-      break;
-    }
-    if (req.max_output && r.produced > req.max_output) {
-      r.status = Status::overrun;
-      r.error = "decoded output exceeds " + std::to_string(req.max_output) + " bytes";
-      break;
-    }
-  }
-  lzma_end(&ls);
-  return r;
-}
-
-namespace {
-// What libarchive reads for a PPMd entry: a local header we make up, then the entry's bytes.
-struct PpmdFeed {
-  const DecodeRequest* req;
-  std::function<std::span<const std::uint8_t>(std::uint64_t, std::size_t, bool&)> input;
-  std::uint8_t header[31];
-  bool header_sent = false;
-  std::uint64_t fed = 0;
-  bool source_ended = false;
-  bool padded = false;
-};
-constexpr std::uint8_t kPad[16] = {};
-
-la_ssize_t ppmd_feed(struct archive*, void* data, const void** buf) {
-  auto* f = static_cast<PpmdFeed*>(data);
-  if (!f->header_sent) {
-    f->header_sent = true;
-    *buf = f->header;
-    return sizeof f->header;
-  }
-  if (f->source_ended || f->fed == f->req->limit) {
-    // Zero bytes after the real ones: a decoder that reads any of them ran out of data.
-    if (f->padded) return 0;
-    f->padded = true;
-    f->source_ended = true;
-    *buf = kPad;
-    return sizeof kPad;
-  }
-  std::size_t want = std::min<std::uint64_t>(kInBuf, f->req->limit - f->fed);
-  auto chunk = f->input(f->req->offset + f->fed, want, f->source_ended);
-  f->fed += chunk.size();
-  if (f->req->progress) *f->req->progress += chunk.size();
-  *buf = chunk.data();
-  return la_ssize_t(chunk.size());
-}
-}  // namespace
-
-DecodeResult Workspace::ppmd(io::ByteSource& src, const DecodeRequest& req) {
-  // PPMd variant I rev. 1 (APPNOTE 4.4.5 method 98, 5.10) as 7-Zip writes it. Debian has no PPMd
-  // library of its own; libarchive's ZIP reader decodes it, so the entry is handed to a streaming
-  // libarchive reader behind a made-up local header with no sizes that matter. libarchive stops
-  // at the model's end marker (7-Zip always writes one) and reads the range coder's bytes one at
-  // a time, so its read position after the entry is the exact end of the stream; the header has
-  // bit 3 clear, so nothing after the data (a descriptor) is read.
-  DecodeResult r;
-  PpmdFeed f{&req, [&](std::uint64_t off, std::size_t want, bool& ended) { return input(src, off, want, ended); }};
-  std::memset(f.header, 0, sizeof f.header);
-  const std::uint8_t lfh[] = {'P', 'K', 3, 4, 63, 0, 0, 0, zip::kPpmd, 0};
-  std::memcpy(f.header, lfh, sizeof lfh);
-  // libarchive decodes nothing for an entry whose sizes are zero, so large made-up sizes stand
-  // in; it stops at the end marker, not at them.
-  const std::uint32_t csize = 0xFFFFFFFE;
-  const std::uint32_t usize = std::uint32_t(std::min<std::uint64_t>(std::max<std::uint64_t>(req.expected_uncompressed, 1), 0xFFFFFFFE));
-  for (int i = 0; i < 4; ++i) {
-    f.header[18 + i] = std::uint8_t(csize >> (8 * i));
-    f.header[22 + i] = std::uint8_t(usize >> (8 * i));
-  }
-  f.header[26] = 1;  // name length: the name is "x"
-  f.header[30] = 'x';
-  std::unique_ptr<struct archive, int (*)(struct archive*)> a(archive_read_new(), archive_read_free);
-  archive_read_support_format_zip_streamable(a.get());
-  // Sizes and CRC are zipmedic's to check; libarchive would only warn about the made-up ones.
-  archive_read_set_options(a.get(), "zip:ignorecrc32");
-  struct archive_entry* entry = nullptr;
-  if (archive_read_open(a.get(), &f, nullptr, ppmd_feed, nullptr) != ARCHIVE_OK ||
-      archive_read_next_header(a.get(), &entry) < ARCHIVE_WARN) {
-    r.status = Status::corrupt;
-    r.error = std::string("PPMd decoder could not start: ") + (archive_error_string(a.get()) ? archive_error_string(a.get()) : "");
-    return r;
-  }
-  const std::int64_t start = archive_filter_bytes(a.get(), 0);
-  for (;;) {
-    const void* buf = nullptr;
-    std::size_t n = 0;
-    la_int64_t at = 0;
-    int ret = archive_read_data_block(a.get(), &buf, &n, &at);
-    if (ret == ARCHIVE_OK || ret == ARCHIVE_WARN) emit(req, r, static_cast<const std::uint8_t*>(buf), n);
-    std::int64_t pos = archive_filter_bytes(a.get(), 0);
-    r.consumed = pos > start ? std::uint64_t(pos - start) : 0;
-    if (ret == ARCHIVE_EOF || (ret == ARCHIVE_WARN && n == 0)) break;
-    if (ret < ARCHIVE_WARN) {
-      const char* why = archive_error_string(a.get());
-      bool cut = (why && std::strstr(why, "Truncated")) || r.consumed > f.fed;
-      r.consumed = std::min(r.consumed, f.fed);
-      if (cut && f.fed < req.limit) {
-        r.status = Status::truncated;
-        r.error = "the file ends inside the PPMd stream";
-      } else if (cut) {
-        r.status = Status::overrun;
-        r.error = "the PPMd stream does not end within its " + std::to_string(req.limit) + " compressed bytes";
-      } else {
-        r.status = Status::corrupt;
-        r.error = std::string("PPMd stream rejected: ") + (why ? why : "libarchive gave no reason");
-        r.error += " after " + std::to_string(r.produced) + " bytes of output";
-      }
-      return r;
-    }
-    if (req.max_output && r.produced > req.max_output) {
-      r.status = Status::overrun;
-      r.error = "decoded output exceeds " + std::to_string(req.max_output) + " bytes";
-      return r;
-    }
-  }
-  if (r.consumed > f.fed) {
-    // libarchive ends an entry on any failed PPMd decode, also one that ran into the padding.
-    r.consumed = f.fed;
-    r.status = f.fed < req.limit ? Status::truncated : Status::overrun;
-    r.error = f.fed < req.limit ? "the file ends inside the PPMd stream"
-                                : "the PPMd stream does not end within its " + std::to_string(req.limit) +
-                                      " compressed bytes";
-  }
-  return r;
 }
 
 }  // namespace zm::codec

@@ -98,17 +98,6 @@ class Workspace {
   DecodeResult decode(io::ByteSource& src, const DecodeRequest& req);
 
  private:
-  // The next piece of compressed input: in place when the source holds it in memory (a
-  // stream's ring, a worker's piece of it), else read into in_. Sets `ended` at the source's end.
-  std::span<const std::uint8_t> input(io::ByteSource& src, std::uint64_t offset, std::size_t want, bool& ended);
-  DecodeResult stored(io::ByteSource& src, const DecodeRequest& req);
-  DecodeResult deflate(io::ByteSource& src, const DecodeRequest& req);
-  DecodeResult bzip2(io::ByteSource& src, const DecodeRequest& req);
-  DecodeResult lzma(io::ByteSource& src, const DecodeRequest& req);
-  DecodeResult deflate64(io::ByteSource& src, const DecodeRequest& req);
-  DecodeResult zstd(io::ByteSource& src, const DecodeRequest& req);
-  DecodeResult xz(io::ByteSource& src, const DecodeRequest& req);
-  DecodeResult ppmd(io::ByteSource& src, const DecodeRequest& req);
   io::PageBuffer in_, out_;
   struct Inflate;
   std::unique_ptr<Inflate> inflate_;

@@ -277,6 +277,9 @@ struct Inflate64::State {
   // output byte is a store through a uint8_t pointer, which may alias any member, so with
   // members the compiler reloads them all after each byte (measured: literal-heavy data decoded
   // at half the speed). Members are brought up to date around the slow paths and on return.
+  // It stays one function of some 110 lines: the same loop with the locals in a struct and its
+  // steps as inlined methods ran 7% more instructions here (callgrind, 1 MB of text and 2 MB of
+  // zeros, GCC 12 -O2), with fill() left out of line unless forced.
   Status codes(const Huffman& lt, const Huffman& dt) {
     const std::uint32_t* const ltab = lt.t.data();
     const std::uint32_t* const dtab = dt.t.data();
