@@ -619,7 +619,8 @@ bool judge_start(Gaps& gaps, bool no_entries, std::uint64_t first) {
       out.push_back(make_finding(Code::eocd_inconsistent, std::nullopt, end.eocd_offset,
                                  fmt::format("the end records describe an archive of no entries, but {} local "
                                              "header{} precede them: readers disagree on what the archive holds",
-                                             found.size(), found.size() == 1 ? "" : "s")));
+                                             found.size(), found.size() == 1 ? "" : "s"),
+                                 report::refusing(report::kSevenZip | (end.libarchive_walks ? report::kLibarchive : 0))));
       return false;
     }
   }
@@ -666,7 +667,8 @@ void judge_between(std::vector<Extent>& placed, const NameOf& name_of, Gaps& gap
                                  b.start == a.start
                                      ? fmt::format("another directory entry ('{}') points at the same local header", a_name)
                                      : fmt::format("its bytes overlap entry '{}' (offsets {} to {})", a_name, a.start,
-                                                   a.end)));
+                                                   a.end),
+                                 readers::kRefusingOverlaps));
       b.overlaps = true;
     } else {
       if (b.start > a.end)
@@ -677,7 +679,8 @@ void judge_between(std::vector<Extent>& placed, const NameOf& name_of, Gaps& gap
     const Extent& last = placed.back();
     if (last.end > end.cd_start)
       out.push_back(make_finding(Code::overlapping_entries, name_of(last.index).name, last.start,
-                                 fmt::format("its data runs into the central directory at offset {}", end.cd_start)));
+                                 fmt::format("its data runs into the central directory at offset {}", end.cd_start),
+                                 readers::kRefusingOverlaps));
     else
       gaps.judge(last.end, end.cd_start, "between the last entry and the central directory", last.extent_known);
   }

@@ -81,6 +81,11 @@ Readers refusing_name(bool utf8, bool control, bool flag_utf8, bool unicode_path
 // The readers that extract: they make folders and files of entries (Go and Java only read).
 inline constexpr Readers kExtractors = report::kUnzip | report::kSevenZip | report::kLibarchive | report::kPython;
 
+// unzip ("invalid zip file with overlapped components (possible zip bomb)") and Python (its
+// overlap check, back-ported to Debian's 3.11) refuse entries that share bytes or run into the
+// directory; the others read each entry where its record says.
+inline constexpr report::ReaderGroups kRefusingOverlaps{report::kUnzip | report::kPython, 0, 0};
+
 // ---- Sizes and CRC (rules 36, 69, 70)
 
 struct Claims {

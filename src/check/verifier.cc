@@ -433,7 +433,8 @@ void finish_walk(Verification& v, scan::ScanResult& scan, const std::optional<sc
   if (!end) rep.add(scan::eocd_missing_finding(source_size, scan.entries, before, tally ? tally->last_whole() : std::nullopt));
   for (auto& f : scan.findings) rep.add(f);
   if (end && scan.entries.empty() && !before)
-    rep.add(make_finding(report::Code::cd_unreadable, std::nullopt, end->cd_start, "the central directory could not be read"));
+    rep.add(make_finding(report::Code::cd_unreadable, std::nullopt, end->cd_start, "the central directory could not be read",
+                         report::refusing(report::kAllReaders)));
   if (!tally)
     finish_verification(v, std::move(scan.entries), source, threads, t0, rows);
   else

@@ -327,10 +327,15 @@ int Planner::likelihood(const std::string& n, std::uint64_t off) const {
 
 Planner::Decision Planner::decide(const Entry& e, const std::optional<Entry>& record) {
   Decision d;
-  auto lose = [&](report::Code code, std::string why) {
+  // The readers each loss is about: a local header and the old directory that disagree on the data
+  // are read otherwise by unzip, 7-Zip and libarchive (docs/readers.md, rule 36), on the name by
+  // Python and libarchive, with a warning from unzip (rule 31).
+  const report::ReaderGroups by_data = report::refusing(report::kUnzip | report::kSevenZip | report::kLibarchive);
+  const report::ReaderGroups by_name{report::kPython | report::kLibarchive, report::kUnzip, 0};
+  auto lose = [&](report::Code code, std::string why, report::ReaderGroups readers) {
     lost.push_back(e.name);
     lost_names_.insert(key_of(e.name));
-    findings.push_back(make_finding(code, e.name, e.lfh_offset, std::move(why)));
+    findings.push_back(make_finding(code, e.name, e.lfh_offset, std::move(why), readers));
     return d;
   };
   if (e.status == report::EntryStatus::ok && e.claims_from_directory && opt_.in_place)
@@ -338,7 +343,8 @@ Planner::Decision Planner::decide(const Entry& e, const std::optional<Entry>& re
     // the sizes from the local header would read other bytes.
     return lose(report::Code::cd_lfh_mismatch,
                 "the local header is damaged but the old directory's record verified; repair -o OUT rewrites the "
-                "header and keeps the entry, in place it is lost");
+                "header and keeps the entry, in place it is lost",
+                by_data);
   if (e.status != report::EntryStatus::ok) {
     lost.push_back(e.name);
     lost_names_.insert(key_of(e.name));
@@ -357,7 +363,8 @@ Planner::Decision Planner::decide(const Entry& e, const std::optional<Entry>& re
     // deleted "PK\7" leaves an unsigned-looking one behind a stream that took the '\x08').
     return lose(report::Code::entry_truncated,
                 "a PPMd stream whose end cannot be confirmed (no record where it ends, or a descriptor without "
-                "its signature): a byte at its end may be lost or added, which 7-Zip refuses");
+                "its signature): a byte at its end may be lost or added, which 7-Zip refuses",
+                report::refusing(report::kSevenZip));
   // The old directory's record of an entry is a witness when it names it, or when its CRC and
   // sizes agree with the verified data (then a differing name is the local header's damage).
   const Entry* cd = nullptr;
@@ -398,12 +405,14 @@ Planner::Decision Planner::decide(const Entry& e, const std::optional<Entry>& re
     return lose(report::Code::cd_lfh_mismatch,
                 fmt::format("read as an empty entry, but the old directory's record of it says {} bytes (crc {:08x}): "
                             "its data was not found, so it is left out",
-                            cd->uncompressed_size, cd->crc32));
+                            cd->uncompressed_size, cd->crc32),
+                by_data);
   if (cd && (cd->crc32 != e.decoded->crc || cd->compressed_size != e.compressed_size ||
              cd->uncompressed_size != e.uncompressed_size))
     findings.push_back(make_finding(report::Code::cd_lfh_mismatch, e.name, e.lfh_offset,
                                     "the old central directory disagrees with the entry's verified data; the data "
-                                    "wins"));
+                                    "wins",
+                                    by_data));
   if (!cd && record && e.decoded && record->name != e.name &&
       (record->crc32 != e.decoded->crc || record->compressed_size != e.compressed_size ||
        record->uncompressed_size != e.uncompressed_size) &&
@@ -415,7 +424,8 @@ Planner::Decision Planner::decide(const Entry& e, const std::optional<Entry>& re
     return lose(report::Code::cd_lfh_mismatch,
                 fmt::format("the old directory's record here names '{}' with other data (crc {:08x}, {} bytes): this "
                             "local header is likely damaged, so it is left out",
-                            report::printable_name(record->name), record->crc32, record->uncompressed_size));
+                            report::printable_name(record->name), record->crc32, record->uncompressed_size),
+                by_name);
   if (trusted && opt_.in_place && cd_wins)
     // In place the local header stays, so a local name the old directory shows to be damaged
     // cannot be mended: the entry is left out, and a copy keeps it under the directory's name.
@@ -423,18 +433,21 @@ Planner::Decision Planner::decide(const Entry& e, const std::optional<Entry>& re
                 fmt::format("named '{}' locally and '{}' in the old directory, which is the likelier: in place the "
                             "local name cannot be mended, so it is left out (repair -o OUT keeps it under the "
                             "directory's name)",
-                            report::printable_name(e.name), report::printable_name(cd->name)));
+                            report::printable_name(e.name), report::printable_name(cd->name)),
+                by_name);
   if (trusted && tie)
     // Both names equally likely: which one was damaged cannot be told, and a repair writes no
     // name that did not pass; the entry is left out (its bytes stay in the input) and said why.
     return lose(report::Code::cd_lfh_mismatch,
                 fmt::format("named '{}' locally and '{}' in the old directory, and both agree with its data: which "
                             "name is right cannot be told, so it is left out",
-                            report::printable_name(e.name), report::printable_name(cd->name)));
+                            report::printable_name(e.name), report::printable_name(cd->name)),
+                by_name);
   const bool cd_name = trusted && !opt_.in_place && cd_wins;
   // Duplicate names would make the output ambiguous for a restore: keep the first.
   if (!take_name(cd_name ? cd->name : e.name, data_key(e.decoded ? e.decoded->crc : e.crc32, e.uncompressed_size)))
-    return lose(report::Code::duplicate_name, "a second entry of this name is left out of the repaired directory");
+    return lose(report::Code::duplicate_name, "a second entry of this name is left out of the repaired directory",
+                report::kOwnRule);
   d.kind = Kind::keep;
   d.record = record_for(e, cd, opt_.in_place, cd_name);
   if (opt_.in_place) {
@@ -467,7 +480,8 @@ void Planner::finish() {
     lost.push_back(e.name);
     findings.push_back(make_finding(report::Code::entry_truncated, e.name, e.lfh_offset,
                                     "listed in the old central directory, but its local header was not found "
-                                    "there"));
+                                    "there",
+                                    report::refusing(report::kAllReaders)));
   });
   // Planning is over: the proof that follows has the memory.
   names_.clear();

@@ -39,8 +39,8 @@ void check_link_target(io::ByteSource& src, const Entry& e, std::unique_ptr<code
   auto f = make_finding(report::Code::entry_kind_differs, e.name, e.lfh_offset,
                         fmt::format("its attributes make it a symbolic link, but its data holds a NUL byte at {}: "
                                     "extractors cut the link's target there",
-                                    nul));
-  f.readers = report::refusing(report::kUnzip | report::kSevenZip | report::kLibarchive);
+                                    nul),
+                        report::refusing(report::kUnzip | report::kSevenZip | report::kLibarchive));
   out.push_back(std::move(f));
 }
 
@@ -147,7 +147,11 @@ void DirectoryReader::read_record(std::vector<Entry>& out, std::vector<std::uint
   Entry e = entry_from_record(std::move(h), &zip64_missing);
   if (zip64_missing)
     findings.push_back(make_finding(report::Code::zip64_inconsistent, e.name, at,
-                                    "a size or offset is 0xFFFFFFFF but the ZIP64 extra field lacks the value"));
+                                    "a size or offset is 0xFFFFFFFF but the ZIP64 extra field lacks the value",
+                                    // docs/readers.md, rule 28: unzip only warns, Java reads on.
+                                    report::ReaderGroups{report::kSevenZip | report::kLibarchive | report::kPython |
+                                                             report::kGo,
+                                                         report::kUnzip, 0}));
   place(archive_, e, end_.shift);
   check_link_target(archive_, e, link_ws_, findings);
   out.push_back(std::move(e));
@@ -157,7 +161,7 @@ void DirectoryReader::read_record(std::vector<Entry>& out, std::vector<std::uint
 }
 
 void DirectoryReader::stop_at(std::uint64_t at, std::string why) {
-  findings.push_back(make_finding(report::Code::cd_unreadable, std::nullopt, at, std::move(why)));
+  findings.push_back(make_finding(report::Code::cd_unreadable, std::nullopt, at, std::move(why), report::refusing(report::kAllReaders)));
   done_ = true;
 }
 
@@ -165,7 +169,11 @@ void DirectoryReader::end_of_directory() {
   if (index_ != end_.entries)
     findings.push_back(make_finding(report::Code::eocd_inconsistent, std::nullopt, end_.eocd_offset,
                                     fmt::format("the end record counts {} entries but the directory holds {}",
-                                                end_.entries, index_)));
+                                                end_.entries, index_),
+                                    // Rule 7: Go compares the counts modulo 65,536; libarchive,
+                                    // Python and Java read the records there are.
+                                    report::refusing(report::kUnzip | report::kSevenZip |
+                                                     ((end_.entries - index_) % 65536 ? report::kGo : 0))));
   if (index_ == 0 && end_.cd_size == 0) readable_ = true;  // an empty archive
   done_ = true;
 }

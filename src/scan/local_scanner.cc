@@ -396,7 +396,9 @@ report::Finding eocd_missing_finding(std::uint64_t size, const std::vector<Entry
                        last->number, last->end);
   else if (!walked.empty() || walked_before)
     msg += "; no entry is whole";
-  return make_finding(report::Code::eocd_missing, std::nullopt, size, msg);
+  // Without an end record every reader refuses the archive (7-Zip extracts what it walks, with an
+  // error).
+  return make_finding(report::Code::eocd_missing, std::nullopt, size, msg, report::refusing(report::kAllReaders));
 }
 
 std::uint64_t find_next_record(io::ByteSource& src, std::uint64_t from, std::uint64_t to, bool headers_only) {
@@ -561,7 +563,8 @@ struct Walk {
     r.damaged.push_back({from, next, why});
     r.findings.push_back(make_finding(report::Code::damaged_stretch, std::nullopt, from,
                                       fmt::format("{} bytes from offset {} to {} belong to no readable entry ({})",
-                                                  next - from, from, next, why)));
+                                                  next - from, from, next, why),
+                                      report::refusing(report::kAllReaders)));
     return next;
   }
 
@@ -583,7 +586,7 @@ struct Walk {
     const std::size_t number = *r.cut_entry + 1;
     r.entries.push_back(std::move(cut));
     r.findings.push_back(make_finding(report::Code::entry_truncated, std::nullopt, pos,
-                                      fmt::format("entry {}: {}", number, why)));
+                                      fmt::format("entry {}: {}", number, why), report::refusing(report::kAllReaders)));
     r.stop = fmt::format("the file ends inside the local header of entry {} at offset {}", number, pos);
     r.damaged.push_back({pos, size(), "cut local header"});
     return Step::stop;

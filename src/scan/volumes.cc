@@ -16,6 +16,11 @@
 namespace zm::scan {
 namespace {
 
+// 7-Zip is the one reader here that reads a split set (8.5); the others lack the feature and get
+// the set's note. A volume that is missing or cut is damage for 7-Zip.
+const report::ReaderGroups kSplitSetReaders{report::kSevenZip, 0,
+                                            report::Readers(report::kAllReaders & ~report::kSevenZip)};
+
 // More volumes than this are taken for names that only look like a set (and a damaged end record's
 // disk number for nothing): each missing one would be a finding.
 constexpr unsigned kMaxVolumes = 9999;
@@ -186,13 +191,15 @@ std::vector<report::Finding> volume_findings(const VolumeSet& set, const io::Vol
               ? fmt::format("{} (volume {} of {}) is missing: its {} bytes are read as zeros, and the entries in them "
                             "are lost",
                             v.path, i + 1, n, set.volume_size)
-              : fmt::format("{} (volume {} of {}) is missing", v.path, i + 1, n)));
+              : fmt::format("{} (volume {} of {}) is missing", v.path, i + 1, n),
+          kSplitSetReaders));
     } else if (!last && v.size < set.volume_size) {
       out.push_back(report::make_finding(
           report::Code::volume_truncated, std::nullopt, at + v.size - (i == 0 ? std::min(v.size, src.skipped()) : 0),
           fmt::format("{} (volume {} of {}) holds {} bytes where the set's other volumes hold {}: it was cut short, and "
                       "its last {} bytes are read as zeros",
-                      v.path, i + 1, n, v.size, set.volume_size, set.volume_size - v.size)));
+                      v.path, i + 1, n, v.size, set.volume_size, set.volume_size - v.size),
+          kSplitSetReaders));
     }
   }
   // The last volume ends with the end records; without them it was cut, or (7-Zip's pieces carry
@@ -205,7 +212,8 @@ std::vector<report::Finding> volume_findings(const VolumeSet& set, const io::Vol
             ? fmt::format("{}, the last volume, ends without an end record: it was cut short", v.path)
             : fmt::format("{}, the last volume present, ends without an end record: it was cut short, or the "
                           "volumes after it are missing",
-                          v.path)));
+                          v.path),
+        kSplitSetReaders));
   }
   return out;
 }

@@ -243,7 +243,7 @@ class FalseAlarms(TempDir):
             table = f.read()
         for code in diff.SAFETY_CODES:
             with self.subTest(code=code):
-                self.assertRegex(table, r"ZM_CODE\(%s, (error|warning), NONE," % code)
+                self.assertRegex(table, r"ZM_CODE\(%s, (error|warning), OWN," % code)
 
     def test_exit_1_is_no_false_alarm_when_a_reader_refuses(self):
         fake = self.fake("crc_mismatch")

@@ -22,7 +22,7 @@ TEST_CASE("report: JSON has the documented top-level fields and codes keep their
   Report r;
   r.command = "verify";
   r.archive_path = "x.zip";
-  r.add(make_finding(Code::crc_mismatch, std::string("a\xffz"), 10, "bad"));
+  r.add(make_finding(Code::crc_mismatch, std::string("a\xffz"), 10, "bad", zm::report::refusing(zm::report::kAllReaders)));
   r.add(make_finding(Code::gap_bytes, std::nullopt, 20, "gap"));
   r.decide_verdict();
   std::ostringstream out;
@@ -139,12 +139,12 @@ TEST_CASE("report: rows and findings show the display name; JSON keeps the bytes
   EntryRow plain;
   plain.name = "plain.txt";
   r.entries.push_back(plain);
-  r.add(make_finding(Code::crc_mismatch, row.name, 0, "bad"));
-  r.add(make_finding(Code::crc_mismatch, std::string("\xfe" "other"), 0, "no row of this name"));
+  r.add(make_finding(Code::crc_mismatch, row.name, 0, "bad", zm::report::refusing(zm::report::kAllReaders)));
+  r.add(make_finding(Code::crc_mismatch, std::string("\xfe" "other"), 0, "no row of this name", zm::report::refusing(zm::report::kAllReaders)));
   EntryRow flagged;  // bit 11 set on bytes that are not UTF-8: no display_name, the finding stays escaped
   flagged.name = "\xfe" "flagged";
   r.entries.push_back(flagged);
-  r.add(make_finding(Code::name_invalid, flagged.name, 0, "bad"));
+  r.add(make_finding(Code::name_invalid, flagged.name, 0, "bad", zm::report::refusing(zm::report::kJava)));
   r.settle_display_names();
   CHECK(shown_entry(r.findings[0]) == "\xc3\x9c" "bersicht.txt (bytes \\x9abersicht.txt)");
   CHECK(shown_entry(r.findings[1]) == "\\xfeother");
