@@ -33,7 +33,7 @@ std::string well_formed_extra(const std::string& extra, bool aes) {
     std::size_t len = b[p + 2] | (b[p + 3] << 8);
     // 0x9901 on a WinZip AES entry (method 99) too: it is kept encrypted, and readers find its
     // method and key strength only there. On any other entry libarchive refuses the field.
-    if ((id == 0x5455 && len >= 1) || id == 0x7875 || id == 0x000a || (id == 0x9901 && aes && len >= 7))
+    if ((id == 0x5455 && len >= 1) || id == 0x7875 || id == zip::kNtfsExtraId || (id == 0x9901 && aes && len >= 7))
       out.append(extra, p, 4 + len);
     p += 4 + len;
   }
@@ -67,7 +67,7 @@ zip::EntryRecord record_for(const Entry& e, const Entry* cd, bool in_place, bool
   r.uncompressed_size = e.uncompressed_size;
   r.version_needed = e.lfh_read() ? e.version_needed : 20;
   if (r.version_needed > 63) r.version_needed = 45;
-  r.extra = well_formed_extra(e.lfh_extra(), e.method == 99);
+  r.extra = well_formed_extra(e.lfh_extra(), e.method == zip::kAesMarker);
   r.mod_time = e.mod_time;
   r.mod_date = e.mod_date;
   if (cd) {
@@ -107,7 +107,7 @@ zip::EntryRecord record_for(const Entry& e, const Entry* cd, bool in_place, bool
       }
     }
     if (check::valid_utf8(cd->comment())) r.comment = cd->comment();
-    r.extra = well_formed_extra(cd->cd_extra(), e.method == 99);
+    r.extra = well_formed_extra(cd->cd_extra(), e.method == zip::kAesMarker);
   } else {
     // No directory: a Unix host with ordinary modes. An MS-DOS host would make unzip convert the
     // central name from CP437 but not the local one, and report UTF-8 names as mismatching.
@@ -446,7 +446,7 @@ Planner::Decision Planner::decide(const Entry& e, const std::optional<Entry>& re
     // options and UTF-8); Python refuses bits 5 and 6 (docs/readers.md, rule 62). An encrypted
     // entry stays as it is: bit 0, and bit 3 for ZipCrypto, whose password check byte is then
     // the time's (6.1.6), so the copy gets a descriptor again.
-    const bool zipcrypto_bit3 = e.encrypted() && e.method != 99 && (e.flags & zip::kFlagDescriptor);
+    const bool zipcrypto_bit3 = e.encrypted() && e.method != zip::kAesMarker && (e.flags & zip::kFlagDescriptor);
     d.record.flags &= 0x0006 | zip::kFlagUtf8 | (e.encrypted() ? zip::kFlagEncrypted : 0) |
                       (zipcrypto_bit3 ? zip::kFlagDescriptor : 0);
   }
