@@ -55,6 +55,75 @@ bool unzip_converts(const zip::EntryRecord& r) {
   return check::readers::unzip_converts(central) || check::readers::unzip_converts(local);
 }
 
+// Attributes that make a reader extract the entry as something other than the file or folder its
+// name says (docs/readers.md, rules 65, 67, 72, 73, 75), as the judge finds them: the MS-DOS
+// volume-label, directory and reparse-point bits go, and a misleading Unix file type becomes the
+// name's, with its permission bits; the entry keeps its bytes and its name. A writer never means
+// them on an entry it wants back; a link it meant passes the judge (when libarchive can write it:
+// stored or deflated) and stays one. Only a record that may mislead is shown to the judge: a
+// million records in a repair mostly cannot.
+void drop_misleading_attributes(zip::EntryRecord& r) {
+  const bool dir = !r.name.empty() && r.name.back() == '/';
+  if (!check::readers::attributes_may_mislead(r.external_attr, dir)) return;
+  Entry probe;
+  probe.name = r.name;
+  probe.version_made_by = r.version_made_by;
+  probe.external_attr = r.external_attr;
+  probe.method = r.method;
+  probe.flags = r.flags;
+  probe.compressed_size = r.compressed_size;
+  probe.uncompressed_size = r.uncompressed_size;
+  if (!check::attributes_mislead(std::move(probe))) return;
+  const std::uint32_t named_type = dir ? 0040000u : 0100000u;
+  const std::uint32_t type = (r.external_attr >> 16) & 0170000;
+  r.external_attr &= ~std::uint32_t(dir ? 0x08 : 0x08 | 0x10 | 0x400);
+  if (type == 0 || type == named_type) return;
+  // A link's permission bits (0777) and a device's do not describe a plain file, nor do setuid,
+  // setgid and sticky bits from a damaged record.
+  std::uint32_t perms = (r.external_attr >> 16) & 0777;
+  if (perms == 0 || (type != 0040000u && type != 0100000u)) perms = dir ? 0755 : 0644;
+  r.external_attr = ((named_type | perms) << 16) | (r.external_attr & 0xFFFF) | (dir ? 0x10u : 0u);
+}
+
+// What only the old directory's record knows: the host, the attributes and the comment, and its
+// extra fields, which replace the local header's.
+void take_from_directory(zip::EntryRecord& r, const Entry& e, const Entry& cd) {
+  r.version_made_by = cd.version_made_by;
+  r.internal_attr = cd.internal_attr;
+  r.external_attr = cd.external_attr;
+  drop_misleading_attributes(r);
+  if (check::valid_utf8(cd.comment())) r.comment = cd.comment();
+  r.extra = well_formed_extra(cd.cd_extra(), e.method == zip::kAesMarker);
+}
+
+// Bit 11 stays as the writer set it (adding it would change how Python decodes an Info-ZIP name),
+// except on a name that is not valid UTF-8: with it, Python and libarchive refuse that. One
+// witness may have lost it to damage: Python decodes a non-ASCII name without it as CP437, so a
+// valid UTF-8 name gets it when either the local header or the directory set it.
+void settle_utf8_flag(zip::EntryRecord& r, const Entry* cd) {
+  if (!check::valid_utf8(r.name)) r.flags &= ~zip::kFlagUtf8;
+  else if (!is_ascii(r.name) && cd && (cd->flags & zip::kFlagUtf8)) r.flags |= zip::kFlagUtf8;
+}
+
+// A damaged directory's "version made by" (host 0 or 6) would make unzip convert a UTF-8 name
+// from an OEM code page and extract it under another name (docs/readers.md, rule 71). Such a name
+// is written with a Unix host, which unzip never converts; an ASCII name cannot change, and a name
+// that is not UTF-8 is most likely the OEM name the host says it is, so both keep theirs.
+void keep_unzip_from_converting(zip::EntryRecord& r) {
+  if (!check::valid_utf8(r.name) || is_ascii(r.name) || !unzip_converts(r)) return;
+  const unsigned ver = r.version_made_by & 0xFF;
+  r.version_made_by = (3 << 8) | (ver >= 20 && ver <= 63 ? ver : 63);
+  // Unix modes in the high half are trusted only when they are a regular file or a directory as
+  // the entry is one: a symbolic link from a record that was not Unix's is none (unzip makes links
+  // only for Unix-like hosts, so the old record did not make one either).
+  const unsigned type = (r.external_attr >> 16) & 0170000;
+  const bool dir = !r.name.empty() && r.name.back() == '/';
+  if (type != (dir ? 0040000u : 0100000u))
+    r.external_attr = (r.external_attr & 0xFFFF) | ((dir ? 040755u : 0100644u) << 16);
+}
+
+// The new directory's record of a kept entry: the data's fields from the walk (they verified),
+// the rest from the old directory's record `cd` when there is one.
 zip::EntryRecord record_for(const Entry& e, const Entry* cd, bool in_place, bool cd_names) {
   zip::EntryRecord r;
   // A copy writes new local headers, so the directory's name (which verified with the data) can
@@ -71,71 +140,15 @@ zip::EntryRecord record_for(const Entry& e, const Entry* cd, bool in_place, bool
   r.mod_time = e.mod_time;
   r.mod_date = e.mod_date;
   if (cd) {
-    // The directory is the only place with the host, permissions and comment.
-    r.version_made_by = cd->version_made_by;
-    r.internal_attr = cd->internal_attr;
-    r.external_attr = cd->external_attr;
-    // Attributes that make a reader extract the entry as something other than the file or folder
-    // its name says (docs/readers.md, rules 65, 67, 72, 73, 75), as the judge finds them: the
-    // MS-DOS volume-label, directory and reparse-point bits go, and a misleading Unix file type
-    // becomes the name's, with its permission bits; the entry keeps its bytes and its name. A
-    // writer never means them on an entry it wants back; a link it meant passes the judge (when
-    // libarchive can write it: stored or deflated) and stays one. Only a record that may mislead
-    // is shown to the judge: a million records in a repair mostly cannot.
-    const bool dir = !r.name.empty() && r.name.back() == '/';
-    const std::uint32_t named_type = dir ? 0040000u : 0100000u;
-    const std::uint32_t type = (r.external_attr >> 16) & 0170000;
-    const bool other_type = type != 0 && type != named_type;
-    if (check::readers::attributes_may_mislead(r.external_attr, dir)) {
-      Entry probe;
-      probe.name = r.name;
-      probe.version_made_by = r.version_made_by;
-      probe.external_attr = r.external_attr;
-      probe.method = r.method;
-      probe.flags = r.flags;
-      probe.compressed_size = r.compressed_size;
-      probe.uncompressed_size = r.uncompressed_size;
-      if (check::attributes_mislead(std::move(probe))) {
-        r.external_attr &= ~std::uint32_t(dir ? 0x08 : 0x08 | 0x10 | 0x400);
-        if (other_type) {
-          // A link's permission bits (0777) and a device's do not describe a plain file, nor do
-          // setuid, setgid and sticky bits from a damaged record.
-          std::uint32_t perms = (r.external_attr >> 16) & 0777;
-          if (perms == 0 || (type != 0040000u && type != 0100000u)) perms = dir ? 0755 : 0644;
-          r.external_attr = ((named_type | perms) << 16) | (r.external_attr & 0xFFFF) | (dir ? 0x10u : 0u);
-        }
-      }
-    }
-    if (check::valid_utf8(cd->comment())) r.comment = cd->comment();
-    r.extra = well_formed_extra(cd->cd_extra(), e.method == zip::kAesMarker);
+    take_from_directory(r, e, *cd);
   } else {
     // No directory: a Unix host with ordinary modes. An MS-DOS host would make unzip convert the
     // central name from CP437 but not the local one, and report UTF-8 names as mismatching.
     r.version_made_by = (3 << 8) | 20;
     r.external_attr = e.is_directory() ? (040755u << 16) | 0x10 : (0100644u << 16);
   }
-  const bool utf8 = check::valid_utf8(r.name), ascii = is_ascii(r.name);
-  // Bit 11 stays as the writer set it (adding it would change how Python decodes an Info-ZIP
-  // name), except on a name that is not valid UTF-8: with it, Python and libarchive refuse that.
-  // One witness may have lost it to damage: Python decodes a non-ASCII name without it as CP437,
-  // so a valid UTF-8 name gets it when either the local header or the directory set it.
-  if (!utf8) r.flags &= ~zip::kFlagUtf8;
-  else if (!ascii && cd && (cd->flags & zip::kFlagUtf8)) r.flags |= zip::kFlagUtf8;
-  // A damaged directory's "version made by" (host 0 or 6) would make unzip convert a UTF-8 name
-  // from an OEM code page and extract it under another name (docs/readers.md, rule 71). Such a
-  // name is written with a Unix host, which unzip never converts; an ASCII name cannot change, and
-  // a name that is not UTF-8 is most likely the OEM name the host says it is, so both keep theirs.
-  if (cd && utf8 && !ascii && unzip_converts(r)) {
-    const unsigned ver = r.version_made_by & 0xFF;
-    r.version_made_by = (3 << 8) | (ver >= 20 && ver <= 63 ? ver : 63);
-    // Unix modes in the high half are trusted only when they are a regular file or a directory
-    // as the entry is one: a symbolic link from a record that was not Unix's is none (unzip makes
-    // links only for Unix-like hosts, so the old record did not make one either).
-    const unsigned type = (r.external_attr >> 16) & 0170000;
-    const bool dir = !r.name.empty() && r.name.back() == '/';
-    if (type != (dir ? 0040000u : 0100000u))
-      r.external_attr = (r.external_attr & 0xFFFF) | ((dir ? 040755u : 0100644u) << 16);
-  }
+  settle_utf8_flag(r, cd);
+  if (cd) keep_unzip_from_converting(r);
   return r;
 }
 
