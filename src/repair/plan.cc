@@ -171,6 +171,29 @@ bool ran_into_signature(const std::string& local, const std::string& record, io:
   return false;
 }
 
+// PPMd's last range-coder bytes decode to the same output whatever they are (libarchive does not
+// check them; 7-Zip does: docs/readers.md, rule 74), so a byte lost or added at the end of the
+// stream is seen only in what follows it: the next record must start right there, and a
+// descriptor must carry its signature (7-Zip, the one PPMd writer, always writes it; a deleted
+// "PK\7" leaves an unsigned-looking one behind a stream that took the '\x08').
+bool ppmd_end_unconfirmed(const Entry& e) {
+  return e.method == zip::kPpmd && !e.encrypted() && !e.claims_from_directory &&
+         (!e.next_record_follows || (e.descriptor && !e.descriptor->signature()));
+}
+
+// The old directory's record of an entry is a witness when it names it, or when its CRC and
+// sizes agree with the verified data (then a differing name is the local header's damage).
+const Entry* witness(const Entry& e, const std::optional<Entry>& record) {
+  if (!record) return nullptr;
+  // A Deflate64 record describes the same stream when learn_from_stream found it to decode alike
+  // as Deflate and the entry is written as such.
+  const bool same_method =
+      record->method == e.method || (record->method == zip::kDeflate64 && e.method == zip::kDeflate);
+  const bool agrees = e.decoded && record->crc32 == e.decoded->crc && record->compressed_size == e.compressed_size &&
+                      record->uncompressed_size == e.uncompressed_size && same_method;
+  return record->name == e.name || agrees ? &*record : nullptr;
+}
+
 }  // namespace
 
 std::optional<Entry> DirectoryInMemory::at(std::uint64_t lfh_offset) {
@@ -338,51 +361,27 @@ int Planner::likelihood(const std::string& n, std::uint64_t off) const {
   return s;
 }
 
-Planner::Decision Planner::decide(const Entry& e, const std::optional<Entry>& record) {
+Planner::Decision Planner::lose(const Entry& e, Loss loss) {
+  lost.push_back(e.name);
+  lost_names_.insert(key_of(e.name));
+  findings.push_back(make_finding(loss.code, e.name, e.lfh_offset, std::move(loss.why)));
+  return {};
+}
+
+// An entry that did not verify is lost; a copy may keep its intact start as NAME.partial.
+Planner::Decision Planner::unverified(const Entry& e) {
+  lost.push_back(e.name);
+  lost_names_.insert(key_of(e.name));
   Decision d;
-  auto lose = [&](report::Code code, std::string why) {
-    lost.push_back(e.name);
-    lost_names_.insert(key_of(e.name));
-    findings.push_back(make_finding(code, e.name, e.lfh_offset, std::move(why)));
-    return d;
-  };
-  if (e.status == report::EntryStatus::ok && e.claims_from_directory && opt_.in_place)
-    // Its local header lies about the data, and an append cannot change it: readers that take
-    // the sizes from the local header would read other bytes.
-    return lose(report::Code::cd_lfh_mismatch,
-                "the local header is damaged but the old directory's record verified; repair -o OUT rewrites the "
-                "header and keeps the entry, in place it is lost");
-  if (e.status != report::EntryStatus::ok) {
-    lost.push_back(e.name);
-    lost_names_.insert(key_of(e.name));
-    // Salvage needs a whole local header (the name and where the data starts) and a decoder.
-    bool salvageable = opt_.salvage_partial && !opt_.in_place && e.lfh_read() && !e.name.empty() && !e.encrypted() &&
-                       codec::method_supported(e.method) && e.data_offset < opt_.source_size;
-    if (salvageable && (e.method == zip::kStored || (e.decoded && e.decoded->produced > 0))) d.kind = Kind::partial;
-    return d;
-  }
-  if (e.method == zip::kPpmd && !e.encrypted() && !e.claims_from_directory &&
-      (!e.next_record_follows || (e.descriptor && !e.descriptor->signature())))
-    // PPMd's last range-coder bytes decode to the same output whatever they are (libarchive does
-    // not check them; 7-Zip does: docs/readers.md, rule 74), so a byte lost or added at the end
-    // of the stream is seen only in what follows it: the next record must start right there, and
-    // a descriptor must carry its signature (7-Zip, the one PPMd writer, always writes it; a
-    // deleted "PK\7" leaves an unsigned-looking one behind a stream that took the '\x08').
-    return lose(report::Code::entry_truncated,
-                "a PPMd stream whose end cannot be confirmed (no record where it ends, or a descriptor without "
-                "its signature): a byte at its end may be lost or added, which 7-Zip refuses");
-  // The old directory's record of an entry is a witness when it names it, or when its CRC and
-  // sizes agree with the verified data (then a differing name is the local header's damage).
-  const Entry* cd = nullptr;
-  if (record) {
-    // A Deflate64 record describes the same stream when learn_from_stream found it to decode
-    // alike as Deflate and the entry is written as such.
-    const bool same_method =
-        record->method == e.method || (record->method == zip::kDeflate64 && e.method == zip::kDeflate);
-    const bool agrees = e.decoded && record->crc32 == e.decoded->crc && record->compressed_size == e.compressed_size &&
-                        record->uncompressed_size == e.uncompressed_size && same_method;
-    if (record->name == e.name || agrees) cd = &*record;
-  }
+  // Salvage needs a whole local header (the name and where the data starts) and a decoder.
+  const bool salvageable = opt_.salvage_partial && !opt_.in_place && e.lfh_read() && !e.name.empty() &&
+                           !e.encrypted() && codec::method_supported(e.method) && e.data_offset < opt_.source_size;
+  if (salvageable && (e.method == zip::kStored || (e.decoded && e.decoded->produced > 0))) d.kind = Kind::partial;
+  return d;
+}
+
+Planner::NameContest Planner::contest(const Entry& e, const Entry* cd) const {
+  NameContest c;
   const bool differ = cd && cd->name != e.name;
   // A local name that ran into the next header: the record's name and then the first bytes of a
   // signature that goes on where the local reading ends, with no record there. A name length
@@ -393,25 +392,29 @@ Planner::Decision Planner::decide(const Entry& e, const std::optional<Entry>& re
   // after it). A record whose own name was cut leaves no such signature after the local name.
   const bool ran_on =
       differ && !e.next_record_follows && ran_into_signature(e.name, cd->name, opt_.source, e.end_offset);
-  const bool trusted = differ && (ran_on || directory_.sound(e.lfh_offset));
+  c.trusted = differ && (ran_on || directory_.sound(e.lfh_offset));
   const int local_score = differ ? likelihood(e.name, e.lfh_offset) : 0;
   const int cd_score = differ ? likelihood(cd->name, e.lfh_offset) : 0;
   // A local reading that no record follows (its name or sizes put its end where nothing starts)
   // is the doubtful one: the record's name wins a tie (seed 17, mutants 4261, 4549: a folder's
   // local name lost its '/', or took the next header's 'P' in its place).
-  const bool cd_wins =
-      ran_on || cd_score > local_score || (cd_score == local_score && !e.next_record_follows);
-  const bool tie = !ran_on && cd_score == local_score && e.next_record_follows;
+  c.cd_wins = ran_on || cd_score > local_score || (cd_score == local_score && !e.next_record_follows);
+  c.tie = !ran_on && cd_score == local_score && e.next_record_follows;
+  return c;
+}
+
+std::optional<Planner::Loss> Planner::doubt_from_record(const Entry& e, const std::optional<Entry>& record,
+                                                        const Entry* cd) {
   if (cd && cd->name == e.name && e.uncompressed_size == 0 && cd->uncompressed_size > 0)
     // An empty entry where the old record of that name holds data: a descriptor-like run at the
     // data's start (a stored bit-3 entry ends at the first descriptor its bytes match, and
     // "PK\7\8" with zeros matches no bytes at all) or a cleared bit 3 made the walk read nothing;
     // the data wins only when there is some (seed 21, mutant 16826: four bytes deleted before
     // such a run, and an empty 'signatures.bin' was written).
-    return lose(report::Code::cd_lfh_mismatch,
+    return Loss{report::Code::cd_lfh_mismatch,
                 fmt::format("read as an empty entry, but the old directory's record of it says {} bytes (crc {:08x}): "
                             "its data was not found, so it is left out",
-                            cd->uncompressed_size, cd->crc32));
+                            cd->uncompressed_size, cd->crc32)};
   if (cd && (cd->crc32 != e.decoded->crc || cd->compressed_size != e.compressed_size ||
              cd->uncompressed_size != e.uncompressed_size))
     findings.push_back(make_finding(report::Code::cd_lfh_mismatch, e.name, e.lfh_offset,
@@ -425,29 +428,34 @@ Planner::Decision Planner::decide(const Entry& e, const std::optional<Entry>& re
     // name is the likelier: the local header is more likely a misreading (a shifted header that
     // took data bytes into its name, then met a descriptor-like run in the data) than the
     // writer's entry.
-    return lose(report::Code::cd_lfh_mismatch,
+    return Loss{report::Code::cd_lfh_mismatch,
                 fmt::format("the old directory's record here names '{}' with other data (crc {:08x}, {} bytes): this "
                             "local header is likely damaged, so it is left out",
-                            report::printable_name(record->name), record->crc32, record->uncompressed_size));
-  if (trusted && opt_.in_place && cd_wins)
+                            report::printable_name(record->name), record->crc32, record->uncompressed_size)};
+  return std::nullopt;
+}
+
+std::optional<Planner::Loss> Planner::name_unsettled(const Entry& e, const Entry* cd, const NameContest& c) const {
+  if (c.trusted && opt_.in_place && c.cd_wins)
     // In place the local header stays, so a local name the old directory shows to be damaged
     // cannot be mended: the entry is left out, and a copy keeps it under the directory's name.
-    return lose(report::Code::cd_lfh_mismatch,
+    return Loss{report::Code::cd_lfh_mismatch,
                 fmt::format("named '{}' locally and '{}' in the old directory, which is the likelier: in place the "
                             "local name cannot be mended, so it is left out (repair -o OUT keeps it under the "
                             "directory's name)",
-                            report::printable_name(e.name), report::printable_name(cd->name)));
-  if (trusted && tie)
+                            report::printable_name(e.name), report::printable_name(cd->name))};
+  if (c.trusted && c.tie)
     // Both names equally likely: which one was damaged cannot be told, and a repair writes no
     // name that did not pass; the entry is left out (its bytes stay in the input) and said why.
-    return lose(report::Code::cd_lfh_mismatch,
+    return Loss{report::Code::cd_lfh_mismatch,
                 fmt::format("named '{}' locally and '{}' in the old directory, and both agree with its data: which "
                             "name is right cannot be told, so it is left out",
-                            report::printable_name(e.name), report::printable_name(cd->name)));
-  const bool cd_name = trusted && !opt_.in_place && cd_wins;
-  // Duplicate names would make the output ambiguous for a restore: keep the first.
-  if (!take_name(cd_name ? cd->name : e.name, data_key(e.decoded ? e.decoded->crc : e.crc32, e.uncompressed_size)))
-    return lose(report::Code::duplicate_name, "a second entry of this name is left out of the repaired directory");
+                            report::printable_name(e.name), report::printable_name(cd->name))};
+  return std::nullopt;
+}
+
+Planner::Decision Planner::keep(const Entry& e, const Entry* cd, bool cd_name) {
+  Decision d;
   d.kind = Kind::keep;
   d.record = record_for(e, cd, opt_.in_place, cd_name);
   if (opt_.in_place) {
@@ -465,6 +473,29 @@ Planner::Decision Planner::decide(const Entry& e, const std::optional<Entry>& re
   }
   ++kept;
   return d;
+}
+
+Planner::Decision Planner::decide(const Entry& e, const std::optional<Entry>& record) {
+  if (e.status == report::EntryStatus::ok && e.claims_from_directory && opt_.in_place)
+    // Its local header lies about the data, and an append cannot change it: readers that take
+    // the sizes from the local header would read other bytes.
+    return lose(e, {report::Code::cd_lfh_mismatch,
+                    "the local header is damaged but the old directory's record verified; repair -o OUT rewrites "
+                    "the header and keeps the entry, in place it is lost"});
+  if (e.status != report::EntryStatus::ok) return unverified(e);
+  if (ppmd_end_unconfirmed(e))
+    return lose(e, {report::Code::entry_truncated,
+                    "a PPMd stream whose end cannot be confirmed (no record where it ends, or a descriptor without "
+                    "its signature): a byte at its end may be lost or added, which 7-Zip refuses"});
+  const Entry* cd = witness(e, record);
+  const NameContest names = contest(e, cd);
+  if (auto loss = doubt_from_record(e, record, cd)) return lose(e, std::move(*loss));
+  if (auto loss = name_unsettled(e, cd, names)) return lose(e, std::move(*loss));
+  const bool cd_name = names.trusted && !opt_.in_place && names.cd_wins;
+  // Duplicate names would make the output ambiguous for a restore: keep the first.
+  if (!take_name(cd_name ? cd->name : e.name, data_key(e.decoded ? e.decoded->crc : e.crc32, e.uncompressed_size)))
+    return lose(e, {report::Code::duplicate_name, "a second entry of this name is left out of the repaired directory"});
+  return keep(e, cd, cd_name);
 }
 
 void Planner::finish() {

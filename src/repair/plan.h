@@ -92,6 +92,28 @@ class Planner {
   std::size_t kept = 0;
 
  private:
+  // Why an entry is left out: the finding's code and text.
+  struct Loss {
+    report::Code code;
+    std::string why;
+  };
+  // The local header's name against the old record's, when they differ and both describe the data.
+  struct NameContest {
+    bool trusted = false;  // the record's name may outvote the local one
+    bool cd_wins = false;  // the record's name is the likelier
+    bool tie = false;      // neither is likelier
+  };
+  Decision lose(const scan::Entry& e, Loss loss);
+  Decision unverified(const scan::Entry& e);
+  NameContest contest(const scan::Entry& e, const scan::Entry* cd) const;
+  // The old record against the entry as the walk read it: why it is left out, if it is. A
+  // witness whose CRC or sizes differ from the verified data is noted (the data wins).
+  std::optional<Loss> doubt_from_record(const scan::Entry& e, const std::optional<scan::Entry>& record,
+                                        const scan::Entry* cd);
+  // Two names the old directory makes a contest of, and which one cannot be written.
+  std::optional<Loss> name_unsettled(const scan::Entry& e, const scan::Entry* cd, const NameContest& c) const;
+  Decision keep(const scan::Entry& e, const scan::Entry* cd, bool cd_name);
+
   struct FolderUse {
     std::uint64_t first;
     bool many;
