@@ -201,10 +201,6 @@ std::optional<Entry> DirectoryInMemory::at(std::uint64_t lfh_offset) {
   return it == by_offset_.end() ? std::nullopt : std::optional<Entry>(it->second);
 }
 
-void DirectoryInMemory::each(const std::function<void(const Entry&)>& f) {
-  for (const auto& [off, e] : by_offset_) f(e);
-}
-
 bool rescue_entry(Entry& e, const Entry& cd, io::ByteSource& src, codec::Workspace& ws, bool in_place) {
   // How many of the six readers lack a method.
   auto lacking = [](std::uint16_t m) { return __builtin_popcount(check::readers::lacking_method(m)); };
@@ -280,10 +276,6 @@ void learn_from_stream(Entry& e, io::ByteSource& src, codec::Workspace& ws) {
     // Bit 2 means nothing for LZMA (4.4.4 defines only bit 1 there): not copied from damage.
     e.flags = (e.flags & ~6) | (marker ? 2 : 0);
   }
-}
-
-Planner::Planner(OldDirectory& directory, const PlanOptions& opt) : directory_(directory), opt_(opt) {
-  directory_.each([&](const Entry& e) { add_folder(e.name, e.lfh_offset); });
 }
 
 Planner::NameKey Planner::key_of(const std::string& name) {
@@ -498,25 +490,36 @@ Planner::Decision Planner::decide(const Entry& e, const std::optional<Entry>& re
   return keep(e, cd, cd_name);
 }
 
+void Planner::census_record(const Entry& record) {
+  add_folder(record.name, record.lfh_offset);
+  if (!found_sorted_) {
+    if (!std::is_sorted(found_.begin(), found_.end())) std::sort(found_.begin(), found_.end());
+    found_sorted_ = true;
+  }
+  if (!std::binary_search(found_.begin(), found_.end(), record.lfh_offset))
+    unmatched_.push_back({record.name, record.lfh_offset, data_key(record.crc32, record.uncompressed_size)});
+}
+
 void Planner::finish() {
-  if (!std::is_sorted(found_.begin(), found_.end())) std::sort(found_.begin(), found_.end());
-  directory_.each([&](const Entry& e) {
+  std::stable_sort(unmatched_.begin(), unmatched_.end(),
+                   [](const Unmatched& a, const Unmatched& b) { return a.lfh_offset < b.lfh_offset; });
+  for (const auto& r : unmatched_) {
     // A record whose offset is off (damage, or a shifted directory read as evidence) names an
     // entry the walk kept under that name elsewhere, with the same data: not lost. Nor is one
     // the walk met and left out already (counted once).
-    if (std::binary_search(found_.begin(), found_.end(), e.lfh_offset)) return;
-    const auto key = key_of(e.name);
+    const auto key = key_of(r.name);
     const std::uint64_t* kept_data = names_.find(key);
-    if ((kept_data && *kept_data == data_key(e.crc32, e.uncompressed_size)) || lost_names_.find(key)) return;
-    lost.push_back(e.name);
-    findings.push_back(make_finding(report::Code::entry_truncated, e.name, e.lfh_offset,
+    if ((kept_data && *kept_data == r.data) || lost_names_.find(key)) continue;
+    lost.push_back(r.name);
+    findings.push_back(make_finding(report::Code::entry_truncated, r.name, r.lfh_offset,
                                     "listed in the old central directory, but its local header was not found "
                                     "there"));
-  });
+  }
   // Planning is over: the proof that follows has the memory.
   names_.clear();
   lost_names_.clear();
   std::vector<std::uint64_t>().swap(found_);
+  std::vector<Unmatched>().swap(unmatched_);
 }
 
 RepairPlan plan(const std::vector<Entry>& found, const std::map<std::uint64_t, Entry>& directory,
@@ -524,6 +527,7 @@ RepairPlan plan(const std::vector<Entry>& found, const std::map<std::uint64_t, E
   DirectoryInMemory dir(directory, opt.directory_whole);
   Planner planner(dir, opt);
   for (const auto& e : found) planner.census(e);
+  for (const auto& [off, record] : directory) planner.census_record(record);
   RepairPlan p;
   for (const auto& e : found) {
     auto d = planner.decide(e, dir.at(e.lfh_offset));

@@ -4,7 +4,6 @@
 // entries feeds them through a batch at a time (docs/design.md, MEMORY in the man page); plan() is the same over a vector.
 #pragma once
 #include <cstdint>
-#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -30,13 +29,12 @@ struct PlanOptions {
 };
 
 // The old central directory as a witness: what its record says of the entry whose local header is
-// at an offset (the first record pointing there), and every record, in offset order. It is the
-// only witness of attributes and comments.
+// at an offset (the first record pointing there). It is the only witness of attributes and
+// comments. Its records reach the plan's census once, through Planner::census_record.
 class OldDirectory {
  public:
   virtual ~OldDirectory() = default;
   virtual std::optional<scan::Entry> at(std::uint64_t lfh_offset) = 0;
-  virtual void each(const std::function<void(const scan::Entry&)>& f) = 0;
   // Whether the name of the record at() gives can outvote a local header's: a record followed
   // by another that parsed, or by the directory's exact end. An edited name length shifts every
   // field after it, so the record read last before the directory broke off is not sound.
@@ -49,7 +47,6 @@ class DirectoryInMemory final : public OldDirectory {
   DirectoryInMemory(const std::map<std::uint64_t, scan::Entry>& by_offset, bool whole)
       : by_offset_(by_offset), whole_(whole) {}
   std::optional<scan::Entry> at(std::uint64_t lfh_offset) override;
-  void each(const std::function<void(const scan::Entry&)>& f) override;
   bool sound(std::uint64_t) const override { return whole_; }
 
  private:
@@ -71,10 +68,14 @@ void learn_from_stream(scan::Entry& e, io::ByteSource& src, codec::Workspace& ws
 
 class Planner {
  public:
-  Planner(OldDirectory& directory, const PlanOptions& opt);
+  Planner(OldDirectory& directory, const PlanOptions& opt) : directory_(directory), opt_(opt) {}
   // First every walked entry, in file order: a name's folder counts for it when another entry
   // uses that folder too.
   void census(const scan::Entry& e);
+  // Then each record of the old directory that is the first to name its offset (the one
+  // OldDirectory::at gives), once: its folder counts too, and a record whose offset no walked
+  // entry has is kept until finish() can tell whether its entry was lost.
+  void census_record(const scan::Entry& record);
   // Then each entry again, in file order, with the old directory's record at its offset.
   enum class Kind { keep, partial, lost };
   struct Decision {
@@ -84,7 +85,7 @@ class Planner {
   Decision decide(const scan::Entry& e, const std::optional<scan::Entry>& cd);
   // Room for the names of `n` entries, before the first decide().
   void reserve(std::size_t n) { names_.reserve(n); }
-  // Last: records of the old directory that no walked entry matched.
+  // Last: records of the old directory that no walked entry matched, in offset order.
   void finish();
 
   std::vector<std::string> lost;          // names of entries left out
@@ -155,6 +156,13 @@ class Planner {
   NameSet names_;
   NameSet lost_names_;  // of entries the walk met and left out (one lost entry is counted once)
   std::vector<std::uint64_t> found_;  // every walked entry's offset, in file order
+  bool found_sorted_ = false;
+  // Old records whose offset no walked entry has: lost unless an entry of that name and data was kept.
+  struct Unmatched {
+    std::string name;
+    std::uint64_t lfh_offset, data;
+  };
+  std::vector<Unmatched> unmatched_;
 };
 
 // The whole plan at once, over entries held in memory (rescue_entry already applied).
