@@ -497,7 +497,7 @@ void Planner::census_record(const Entry& record) {
     found_sorted_ = true;
   }
   if (!std::binary_search(found_.begin(), found_.end(), record.lfh_offset))
-    unmatched_.push_back({record.name, record.lfh_offset, data_key(record.crc32, record.uncompressed_size)});
+    unmatched_.push_back({key_of(record.name), record.lfh_offset, data_key(record.crc32, record.uncompressed_size)});
 }
 
 void Planner::finish() {
@@ -507,11 +507,11 @@ void Planner::finish() {
     // A record whose offset is off (damage, or a shifted directory read as evidence) names an
     // entry the walk kept under that name elsewhere, with the same data: not lost. Nor is one
     // the walk met and left out already (counted once).
-    const auto key = key_of(r.name);
-    const std::uint64_t* kept_data = names_.find(key);
-    if ((kept_data && *kept_data == r.data) || lost_names_.find(key)) continue;
-    lost.push_back(r.name);
-    findings.push_back(make_finding(report::Code::entry_truncated, r.name, r.lfh_offset,
+    const std::uint64_t* kept_data = names_.find(r.key);
+    if ((kept_data && *kept_data == r.data) || lost_names_.find(r.key)) continue;
+    const std::string name = directory_.at(r.lfh_offset).value().name;
+    lost.push_back(name);
+    findings.push_back(make_finding(report::Code::entry_truncated, name, r.lfh_offset,
                                     "listed in the old central directory, but its local header was not found "
                                     "there"));
   }

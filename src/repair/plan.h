@@ -74,7 +74,7 @@ class Planner {
   void census(const scan::Entry& e);
   // Then each record of the old directory that is the first to name its offset (the one
   // OldDirectory::at gives), once: its folder counts too, and a record whose offset no walked
-  // entry has is kept until finish() can tell whether its entry was lost.
+  // entry has is noted until finish() can tell whether its entry was lost.
   void census_record(const scan::Entry& record);
   // Then each entry again, in file order, with the old directory's record at its offset.
   enum class Kind { keep, partial, lost };
@@ -157,9 +157,11 @@ class Planner {
   NameSet lost_names_;  // of entries the walk met and left out (one lost entry is counted once)
   std::vector<std::uint64_t> found_;  // every walked entry's offset, in file order
   bool found_sorted_ = false;
-  // Old records whose offset no walked entry has: lost unless an entry of that name and data was kept.
+  // Old records whose offset no walked entry has: lost unless an entry of that name and data was
+  // kept. Their names are read again only for those that are lost (a shifted directory's records
+  // may all be unmatched, and most are kept elsewhere).
   struct Unmatched {
-    std::string name;
+    NameKey key;
     std::uint64_t lfh_offset, data;
   };
   std::vector<Unmatched> unmatched_;
