@@ -401,7 +401,6 @@ void Repair::report(std::chrono::steady_clock::time_point t0) {
 
 }  // namespace
 
-
 Proof prove(const std::string& path, const std::string& display, const std::optional<crypt::Key>& key,
             const codec::KnownResults* known, unsigned threads) {
   io::FileSource file(path);
@@ -421,7 +420,6 @@ Proof prove(const std::string& path, const std::string& display, const std::opti
   auto v = check::verify_archive(src, display, opt);
   return {v.report.verdict, std::move(v.report.findings), v.report.stats.value("entries", std::size_t(0))};
 }
-
 
 RepairResult repair_archive(const RepairRequest& req) {
   auto t0 = std::chrono::steady_clock::now();

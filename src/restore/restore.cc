@@ -442,14 +442,13 @@ Extraction::Extraction(const RestoreRequest& req, const std::string& shown, io::
   in_.reset(archive_read_new());
   open_reader(in_.get(), req.archive, from, shown);
   out_.reset(archive_write_disk_new());
-  // Without --force nothing there is replaced: NO_OVERWRITE backs up the check above against a
+  // Without --force nothing there is replaced: NO_OVERWRITE backs up judge_targets against a
   // file that appears meanwhile (libarchive then skips the entry quietly, so each target is
   // looked at again just before it is written, and only what was written is counted).
-  archive_write_disk_set_options(out_.get(), ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_PERM |
-                                                 ARCHIVE_EXTRACT_SECURE_NODOTDOT |
-                                                 ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS |
-                                                 ARCHIVE_EXTRACT_SECURE_SYMLINKS |
-                                                 (req.overwrite ? ARCHIVE_EXTRACT_UNLINK : ARCHIVE_EXTRACT_NO_OVERWRITE));
+  archive_write_disk_set_options(out_.get(),
+                                 ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_SECURE_NODOTDOT |
+                                     ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS | ARCHIVE_EXTRACT_SECURE_SYMLINKS |
+                                     (req.overwrite ? ARCHIVE_EXTRACT_UNLINK : ARCHIVE_EXTRACT_NO_OVERWRITE));
   archive_write_disk_set_standard_lookup(out_.get());
   cwd_.emplace();
   if (::chdir(req.directory.c_str()) != 0)
@@ -496,7 +495,8 @@ void Extraction::write_entry(archive_entry* entry, const char* name) {
   if (auto t = sel_.ntfs_times.find(name); t != sel_.ntfs_times.end())
     archive_entry_set_mtime(entry, time_t(t->second.seconds), long(t->second.nanoseconds));
   if (archive_write_header(out_.get(), entry) != ARCHIVE_OK)
-    throw io::IoError(fmt::format("{}: cannot restore '{}': {}", req_.directory, name, archive_error_string(out_.get())));
+    throw io::IoError(
+        fmt::format("{}: cannot restore '{}': {}", req_.directory, name, archive_error_string(out_.get())));
   if (auto own = sel_.ours.find(name); own != sel_.ours.end()) {
     extract_ourselves(src_, own->second, out_.get(), shown_, req_.directory);
     archive_read_data_skip(in_.get());
@@ -504,7 +504,8 @@ void Extraction::write_entry(archive_entry* entry, const char* name) {
     copy_data(name);
   }
   if (archive_write_finish_entry(out_.get()) != ARCHIVE_OK)
-    throw io::IoError(fmt::format("{}: finishing '{}' failed: {}", req_.directory, name, archive_error_string(out_.get())));
+    throw io::IoError(
+        fmt::format("{}: finishing '{}' failed: {}", req_.directory, name, archive_error_string(out_.get())));
   ++res_.restored;
   done_.insert(name);
 }
@@ -516,7 +517,8 @@ void Extraction::copy_data(const char* name) {
   int r;
   while ((r = archive_read_data_block(in_.get(), &buf, &size, &offset)) == ARCHIVE_OK) {
     if (archive_write_data_block(out_.get(), buf, size, offset) != ARCHIVE_OK)
-      throw io::IoError(fmt::format("{}: writing '{}' failed: {}", req_.directory, name, archive_error_string(out_.get())));
+      throw io::IoError(
+          fmt::format("{}: writing '{}' failed: {}", req_.directory, name, archive_error_string(out_.get())));
   }
   if (r != ARCHIVE_EOF) {
     rethrow_reader_error();
