@@ -33,7 +33,7 @@ std::string well_formed_extra(const std::string& extra, bool aes) {
     std::size_t len = b[p + 2] | (b[p + 3] << 8);
     // 0x9901 on a WinZip AES entry (method 99) too: it is kept encrypted, and readers find its
     // method and key strength only there. On any other entry libarchive refuses the field.
-    if ((id == 0x5455 && len >= 1) || id == 0x7875 || id == 0x000a || (id == 0x9901 && aes && len >= 7))
+    if ((id == 0x5455 && len >= 1) || id == 0x7875 || id == zip::kNtfsExtraId || (id == 0x9901 && aes && len >= 7))
       out.append(extra, p, 4 + len);
     p += 4 + len;
   }
@@ -55,6 +55,75 @@ bool unzip_converts(const zip::EntryRecord& r) {
   return check::readers::unzip_converts(central) || check::readers::unzip_converts(local);
 }
 
+// Attributes that make a reader extract the entry as something other than the file or folder its
+// name says (docs/readers.md, rules 65, 67, 72, 73, 75), as the judge finds them: the MS-DOS
+// volume-label, directory and reparse-point bits go, and a misleading Unix file type becomes the
+// name's, with its permission bits; the entry keeps its bytes and its name. A writer never means
+// them on an entry it wants back; a link it meant passes the judge (when libarchive can write it:
+// stored or deflated) and stays one. Only a record that may mislead is shown to the judge: a
+// million records in a repair mostly cannot.
+void drop_misleading_attributes(zip::EntryRecord& r) {
+  const bool dir = !r.name.empty() && r.name.back() == '/';
+  if (!check::readers::attributes_may_mislead(r.external_attr, dir)) return;
+  Entry probe;
+  probe.name = r.name;
+  probe.version_made_by = r.version_made_by;
+  probe.external_attr = r.external_attr;
+  probe.method = r.method;
+  probe.flags = r.flags;
+  probe.compressed_size = r.compressed_size;
+  probe.uncompressed_size = r.uncompressed_size;
+  if (!check::attributes_mislead(std::move(probe))) return;
+  const std::uint32_t named_type = dir ? 0040000u : 0100000u;
+  const std::uint32_t type = (r.external_attr >> 16) & 0170000;
+  r.external_attr &= ~std::uint32_t(dir ? 0x08 : 0x08 | 0x10 | 0x400);
+  if (type == 0 || type == named_type) return;
+  // A link's permission bits (0777) and a device's do not describe a plain file, nor do setuid,
+  // setgid and sticky bits from a damaged record.
+  std::uint32_t perms = (r.external_attr >> 16) & 0777;
+  if (perms == 0 || (type != 0040000u && type != 0100000u)) perms = dir ? 0755 : 0644;
+  r.external_attr = ((named_type | perms) << 16) | (r.external_attr & 0xFFFF) | (dir ? 0x10u : 0u);
+}
+
+// What only the old directory's record knows: the host, the attributes and the comment, and its
+// extra fields, which replace the local header's.
+void take_from_directory(zip::EntryRecord& r, const Entry& e, const Entry& cd) {
+  r.version_made_by = cd.version_made_by;
+  r.internal_attr = cd.internal_attr;
+  r.external_attr = cd.external_attr;
+  drop_misleading_attributes(r);
+  if (check::valid_utf8(cd.comment())) r.comment = cd.comment();
+  r.extra = well_formed_extra(cd.cd_extra(), e.method == zip::kAesMarker);
+}
+
+// Bit 11 stays as the writer set it (adding it would change how Python decodes an Info-ZIP name),
+// except on a name that is not valid UTF-8: with it, Python and libarchive refuse that. One
+// witness may have lost it to damage: Python decodes a non-ASCII name without it as CP437, so a
+// valid UTF-8 name gets it when either the local header or the directory set it.
+void settle_utf8_flag(zip::EntryRecord& r, const Entry* cd) {
+  if (!check::valid_utf8(r.name)) r.flags &= ~zip::kFlagUtf8;
+  else if (!is_ascii(r.name) && cd && (cd->flags & zip::kFlagUtf8)) r.flags |= zip::kFlagUtf8;
+}
+
+// A damaged directory's "version made by" (host 0 or 6) would make unzip convert a UTF-8 name
+// from an OEM code page and extract it under another name (docs/readers.md, rule 71). Such a name
+// is written with a Unix host, which unzip never converts; an ASCII name cannot change, and a name
+// that is not UTF-8 is most likely the OEM name the host says it is, so both keep theirs.
+void keep_unzip_from_converting(zip::EntryRecord& r) {
+  if (!check::valid_utf8(r.name) || is_ascii(r.name) || !unzip_converts(r)) return;
+  const unsigned ver = r.version_made_by & 0xFF;
+  r.version_made_by = (3 << 8) | (ver >= 20 && ver <= 63 ? ver : 63);
+  // Unix modes in the high half are trusted only when they are a regular file or a directory as
+  // the entry is one: a symbolic link from a record that was not Unix's is none (unzip makes links
+  // only for Unix-like hosts, so the old record did not make one either).
+  const unsigned type = (r.external_attr >> 16) & 0170000;
+  const bool dir = !r.name.empty() && r.name.back() == '/';
+  if (type != (dir ? 0040000u : 0100000u))
+    r.external_attr = (r.external_attr & 0xFFFF) | ((dir ? 040755u : 0100644u) << 16);
+}
+
+// The new directory's record of a kept entry: the data's fields from the walk (they verified),
+// the rest from the old directory's record `cd` when there is one.
 zip::EntryRecord record_for(const Entry& e, const Entry* cd, bool in_place, bool cd_names) {
   zip::EntryRecord r;
   // A copy writes new local headers, so the directory's name (which verified with the data) can
@@ -67,75 +136,19 @@ zip::EntryRecord record_for(const Entry& e, const Entry* cd, bool in_place, bool
   r.uncompressed_size = e.uncompressed_size;
   r.version_needed = e.lfh_read() ? e.version_needed : 20;
   if (r.version_needed > 63) r.version_needed = 45;
-  r.extra = well_formed_extra(e.lfh_extra(), e.method == 99);
+  r.extra = well_formed_extra(e.lfh_extra(), e.method == zip::kAesMarker);
   r.mod_time = e.mod_time;
   r.mod_date = e.mod_date;
   if (cd) {
-    // The directory is the only place with the host, permissions and comment.
-    r.version_made_by = cd->version_made_by;
-    r.internal_attr = cd->internal_attr;
-    r.external_attr = cd->external_attr;
-    // Attributes that make a reader extract the entry as something other than the file or folder
-    // its name says (docs/readers.md, rules 65, 67, 72, 73, 75), as the judge finds them: the
-    // MS-DOS volume-label, directory and reparse-point bits go, and a misleading Unix file type
-    // becomes the name's, with its permission bits; the entry keeps its bytes and its name. A
-    // writer never means them on an entry it wants back; a link it meant passes the judge (when
-    // libarchive can write it: stored or deflated) and stays one. Only a record that may mislead
-    // is shown to the judge: a million records in a repair mostly cannot.
-    const bool dir = !r.name.empty() && r.name.back() == '/';
-    const std::uint32_t named_type = dir ? 0040000u : 0100000u;
-    const std::uint32_t type = (r.external_attr >> 16) & 0170000;
-    const bool other_type = type != 0 && type != named_type;
-    if (check::readers::attributes_may_mislead(r.external_attr, dir)) {
-      Entry probe;
-      probe.name = r.name;
-      probe.version_made_by = r.version_made_by;
-      probe.external_attr = r.external_attr;
-      probe.method = r.method;
-      probe.flags = r.flags;
-      probe.compressed_size = r.compressed_size;
-      probe.uncompressed_size = r.uncompressed_size;
-      if (check::attributes_mislead(std::move(probe))) {
-        r.external_attr &= ~std::uint32_t(dir ? 0x08 : 0x08 | 0x10 | 0x400);
-        if (other_type) {
-          // A link's permission bits (0777) and a device's do not describe a plain file, nor do
-          // setuid, setgid and sticky bits from a damaged record.
-          std::uint32_t perms = (r.external_attr >> 16) & 0777;
-          if (perms == 0 || (type != 0040000u && type != 0100000u)) perms = dir ? 0755 : 0644;
-          r.external_attr = ((named_type | perms) << 16) | (r.external_attr & 0xFFFF) | (dir ? 0x10u : 0u);
-        }
-      }
-    }
-    if (check::valid_utf8(cd->comment())) r.comment = cd->comment();
-    r.extra = well_formed_extra(cd->cd_extra(), e.method == 99);
+    take_from_directory(r, e, *cd);
   } else {
     // No directory: a Unix host with ordinary modes. An MS-DOS host would make unzip convert the
     // central name from CP437 but not the local one, and report UTF-8 names as mismatching.
     r.version_made_by = (3 << 8) | 20;
     r.external_attr = e.is_directory() ? (040755u << 16) | 0x10 : (0100644u << 16);
   }
-  const bool utf8 = check::valid_utf8(r.name), ascii = is_ascii(r.name);
-  // Bit 11 stays as the writer set it (adding it would change how Python decodes an Info-ZIP
-  // name), except on a name that is not valid UTF-8: with it, Python and libarchive refuse that.
-  // One witness may have lost it to damage: Python decodes a non-ASCII name without it as CP437,
-  // so a valid UTF-8 name gets it when either the local header or the directory set it.
-  if (!utf8) r.flags &= ~zip::kFlagUtf8;
-  else if (!ascii && cd && (cd->flags & zip::kFlagUtf8)) r.flags |= zip::kFlagUtf8;
-  // A damaged directory's "version made by" (host 0 or 6) would make unzip convert a UTF-8 name
-  // from an OEM code page and extract it under another name (docs/readers.md, rule 71). Such a
-  // name is written with a Unix host, which unzip never converts; an ASCII name cannot change, and
-  // a name that is not UTF-8 is most likely the OEM name the host says it is, so both keep theirs.
-  if (cd && utf8 && !ascii && unzip_converts(r)) {
-    const unsigned ver = r.version_made_by & 0xFF;
-    r.version_made_by = (3 << 8) | (ver >= 20 && ver <= 63 ? ver : 63);
-    // Unix modes in the high half are trusted only when they are a regular file or a directory
-    // as the entry is one: a symbolic link from a record that was not Unix's is none (unzip makes
-    // links only for Unix-like hosts, so the old record did not make one either).
-    const unsigned type = (r.external_attr >> 16) & 0170000;
-    const bool dir = !r.name.empty() && r.name.back() == '/';
-    if (type != (dir ? 0040000u : 0100000u))
-      r.external_attr = (r.external_attr & 0xFFFF) | ((dir ? 040755u : 0100644u) << 16);
-  }
+  settle_utf8_flag(r, cd);
+  if (cd) keep_unzip_from_converting(r);
   return r;
 }
 
@@ -158,15 +171,34 @@ bool ran_into_signature(const std::string& local, const std::string& record, io:
   return false;
 }
 
+// PPMd's last range-coder bytes decode to the same output whatever they are (libarchive does not
+// check them; 7-Zip does: docs/readers.md, rule 74), so a byte lost or added at the end of the
+// stream is seen only in what follows it: the next record must start right there, and a
+// descriptor must carry its signature (7-Zip, the one PPMd writer, always writes it; a deleted
+// "PK\7" leaves an unsigned-looking one behind a stream that took the '\x08').
+bool ppmd_end_unconfirmed(const Entry& e) {
+  return e.method == zip::kPpmd && !e.encrypted() && !e.claims_from_directory &&
+         (!e.next_record_follows || (e.descriptor && !e.descriptor->signature()));
+}
+
+// The old directory's record of an entry is a witness when it names it, or when its CRC and
+// sizes agree with the verified data (then a differing name is the local header's damage).
+const Entry* witness(const Entry& e, const std::optional<Entry>& record) {
+  if (!record) return nullptr;
+  // A Deflate64 record describes the same stream when learn_from_stream found it to decode alike
+  // as Deflate and the entry is written as such.
+  const bool same_method =
+      record->method == e.method || (record->method == zip::kDeflate64 && e.method == zip::kDeflate);
+  const bool agrees = e.decoded && record->crc32 == e.decoded->crc && record->compressed_size == e.compressed_size &&
+                      record->uncompressed_size == e.uncompressed_size && same_method;
+  return record->name == e.name || agrees ? &*record : nullptr;
+}
+
 }  // namespace
 
 std::optional<Entry> DirectoryInMemory::at(std::uint64_t lfh_offset) {
   auto it = by_offset_.find(lfh_offset);
   return it == by_offset_.end() ? std::nullopt : std::optional<Entry>(it->second);
-}
-
-void DirectoryInMemory::each(const std::function<void(const Entry&)>& f) {
-  for (const auto& [off, e] : by_offset_) f(e);
 }
 
 bool rescue_entry(Entry& e, const Entry& cd, io::ByteSource& src, codec::Workspace& ws, bool in_place) {
@@ -246,10 +278,6 @@ void learn_from_stream(Entry& e, io::ByteSource& src, codec::Workspace& ws) {
   }
 }
 
-Planner::Planner(OldDirectory& directory, const PlanOptions& opt) : directory_(directory), opt_(opt) {
-  directory_.each([&](const Entry& e) { add_folder(e.name, e.lfh_offset); });
-}
-
 Planner::NameKey Planner::key_of(const std::string& name) {
   std::uint64_t fnv = 0xcbf29ce484222325ull;
   for (unsigned char c : name) fnv = (fnv ^ c) * 0x100000001b3ull;
@@ -325,58 +353,27 @@ int Planner::likelihood(const std::string& n, std::uint64_t off) const {
   return s;
 }
 
-Planner::Decision Planner::decide(const Entry& e, const std::optional<Entry>& record) {
+Planner::Decision Planner::lose(const Entry& e, Loss loss) {
+  lost.push_back(e.name);
+  lost_names_.insert(key_of(e.name));
+  findings.push_back(make_finding(loss.code, e.name, e.lfh_offset, std::move(loss.why), loss.readers));
+  return {};
+}
+
+// An entry that did not verify is lost; a copy may keep its intact start as NAME.partial.
+Planner::Decision Planner::unverified(const Entry& e) {
+  lost.push_back(e.name);
+  lost_names_.insert(key_of(e.name));
   Decision d;
-  // The readers each loss is about: a local header and the old directory that disagree on the data
-  // are read otherwise by unzip, 7-Zip and libarchive (docs/readers.md, rule 36), on the name by
-  // Python and libarchive, with a warning from unzip (rule 31).
-  const report::ReaderGroups by_data = report::refusing(report::kUnzip | report::kSevenZip | report::kLibarchive);
-  const report::ReaderGroups by_name{report::kPython | report::kLibarchive, report::kUnzip, 0};
-  auto lose = [&](report::Code code, std::string why, report::ReaderGroups readers) {
-    lost.push_back(e.name);
-    lost_names_.insert(key_of(e.name));
-    findings.push_back(make_finding(code, e.name, e.lfh_offset, std::move(why), readers));
-    return d;
-  };
-  if (e.status == report::EntryStatus::ok && e.claims_from_directory && opt_.in_place)
-    // Its local header lies about the data, and an append cannot change it: readers that take
-    // the sizes from the local header would read other bytes.
-    return lose(report::Code::cd_lfh_mismatch,
-                "the local header is damaged but the old directory's record verified; repair -o OUT rewrites the "
-                "header and keeps the entry, in place it is lost",
-                by_data);
-  if (e.status != report::EntryStatus::ok) {
-    lost.push_back(e.name);
-    lost_names_.insert(key_of(e.name));
-    // Salvage needs a whole local header (the name and where the data starts) and a decoder.
-    bool salvageable = opt_.salvage_partial && !opt_.in_place && e.lfh_read() && !e.name.empty() && !e.encrypted() &&
-                       codec::method_supported(e.method) && e.data_offset < opt_.source_size;
-    if (salvageable && (e.method == zip::kStored || (e.decoded && e.decoded->produced > 0))) d.kind = Kind::partial;
-    return d;
-  }
-  if (e.method == zip::kPpmd && !e.encrypted() && !e.claims_from_directory &&
-      (!e.next_record_follows || (e.descriptor && !e.descriptor->signature())))
-    // PPMd's last range-coder bytes decode to the same output whatever they are (libarchive does
-    // not check them; 7-Zip does: docs/readers.md, rule 74), so a byte lost or added at the end
-    // of the stream is seen only in what follows it: the next record must start right there, and
-    // a descriptor must carry its signature (7-Zip, the one PPMd writer, always writes it; a
-    // deleted "PK\7" leaves an unsigned-looking one behind a stream that took the '\x08').
-    return lose(report::Code::entry_truncated,
-                "a PPMd stream whose end cannot be confirmed (no record where it ends, or a descriptor without "
-                "its signature): a byte at its end may be lost or added, which 7-Zip refuses",
-                report::refusing(report::kSevenZip));
-  // The old directory's record of an entry is a witness when it names it, or when its CRC and
-  // sizes agree with the verified data (then a differing name is the local header's damage).
-  const Entry* cd = nullptr;
-  if (record) {
-    // A Deflate64 record describes the same stream when learn_from_stream found it to decode
-    // alike as Deflate and the entry is written as such.
-    const bool same_method =
-        record->method == e.method || (record->method == zip::kDeflate64 && e.method == zip::kDeflate);
-    const bool agrees = e.decoded && record->crc32 == e.decoded->crc && record->compressed_size == e.compressed_size &&
-                        record->uncompressed_size == e.uncompressed_size && same_method;
-    if (record->name == e.name || agrees) cd = &*record;
-  }
+  // Salvage needs a whole local header (the name and where the data starts) and a decoder.
+  const bool salvageable = opt_.salvage_partial && !opt_.in_place && e.lfh_read() && !e.name.empty() &&
+                           !e.encrypted() && codec::method_supported(e.method) && e.data_offset < opt_.source_size;
+  if (salvageable && (e.method == zip::kStored || (e.decoded && e.decoded->produced > 0))) d.kind = Kind::partial;
+  return d;
+}
+
+Planner::NameContest Planner::contest(const Entry& e, const Entry* cd) const {
+  NameContest c;
   const bool differ = cd && cd->name != e.name;
   // A local name that ran into the next header: the record's name and then the first bytes of a
   // signature that goes on where the local reading ends, with no record there. A name length
@@ -387,32 +384,36 @@ Planner::Decision Planner::decide(const Entry& e, const std::optional<Entry>& re
   // after it). A record whose own name was cut leaves no such signature after the local name.
   const bool ran_on =
       differ && !e.next_record_follows && ran_into_signature(e.name, cd->name, opt_.source, e.end_offset);
-  const bool trusted = differ && (ran_on || directory_.sound(e.lfh_offset));
+  c.trusted = differ && (ran_on || directory_.sound(e.lfh_offset));
   const int local_score = differ ? likelihood(e.name, e.lfh_offset) : 0;
   const int cd_score = differ ? likelihood(cd->name, e.lfh_offset) : 0;
   // A local reading that no record follows (its name or sizes put its end where nothing starts)
   // is the doubtful one: the record's name wins a tie (seed 17, mutants 4261, 4549: a folder's
   // local name lost its '/', or took the next header's 'P' in its place).
-  const bool cd_wins =
-      ran_on || cd_score > local_score || (cd_score == local_score && !e.next_record_follows);
-  const bool tie = !ran_on && cd_score == local_score && e.next_record_follows;
+  c.cd_wins = ran_on || cd_score > local_score || (cd_score == local_score && !e.next_record_follows);
+  c.tie = !ran_on && cd_score == local_score && e.next_record_follows;
+  return c;
+}
+
+std::optional<Planner::Loss> Planner::doubt_from_record(const Entry& e, const std::optional<Entry>& record,
+                                                        const Entry* cd) {
   if (cd && cd->name == e.name && e.uncompressed_size == 0 && cd->uncompressed_size > 0)
     // An empty entry where the old record of that name holds data: a descriptor-like run at the
     // data's start (a stored bit-3 entry ends at the first descriptor its bytes match, and
     // "PK\7\8" with zeros matches no bytes at all) or a cleared bit 3 made the walk read nothing;
     // the data wins only when there is some (seed 21, mutant 16826: four bytes deleted before
     // such a run, and an empty 'signatures.bin' was written).
-    return lose(report::Code::cd_lfh_mismatch,
+    return Loss{report::Code::cd_lfh_mismatch,
                 fmt::format("read as an empty entry, but the old directory's record of it says {} bytes (crc {:08x}): "
                             "its data was not found, so it is left out",
                             cd->uncompressed_size, cd->crc32),
-                by_data);
+                kByData};
   if (cd && (cd->crc32 != e.decoded->crc || cd->compressed_size != e.compressed_size ||
              cd->uncompressed_size != e.uncompressed_size))
     findings.push_back(make_finding(report::Code::cd_lfh_mismatch, e.name, e.lfh_offset,
                                     "the old central directory disagrees with the entry's verified data; the data "
                                     "wins",
-                                    by_data));
+                                    kByData));
   if (!cd && record && e.decoded && record->name != e.name &&
       (record->crc32 != e.decoded->crc || record->compressed_size != e.compressed_size ||
        record->uncompressed_size != e.uncompressed_size) &&
@@ -421,33 +422,37 @@ Planner::Decision Planner::decide(const Entry& e, const std::optional<Entry>& re
     // name is the likelier: the local header is more likely a misreading (a shifted header that
     // took data bytes into its name, then met a descriptor-like run in the data) than the
     // writer's entry.
-    return lose(report::Code::cd_lfh_mismatch,
+    return Loss{report::Code::cd_lfh_mismatch,
                 fmt::format("the old directory's record here names '{}' with other data (crc {:08x}, {} bytes): this "
                             "local header is likely damaged, so it is left out",
                             report::printable_name(record->name), record->crc32, record->uncompressed_size),
-                by_name);
-  if (trusted && opt_.in_place && cd_wins)
+                kByName};
+  return std::nullopt;
+}
+
+std::optional<Planner::Loss> Planner::name_unsettled(const Entry& e, const Entry* cd, const NameContest& c) const {
+  if (c.trusted && opt_.in_place && c.cd_wins)
     // In place the local header stays, so a local name the old directory shows to be damaged
     // cannot be mended: the entry is left out, and a copy keeps it under the directory's name.
-    return lose(report::Code::cd_lfh_mismatch,
+    return Loss{report::Code::cd_lfh_mismatch,
                 fmt::format("named '{}' locally and '{}' in the old directory, which is the likelier: in place the "
                             "local name cannot be mended, so it is left out (repair -o OUT keeps it under the "
                             "directory's name)",
                             report::printable_name(e.name), report::printable_name(cd->name)),
-                by_name);
-  if (trusted && tie)
+                kByName};
+  if (c.trusted && c.tie)
     // Both names equally likely: which one was damaged cannot be told, and a repair writes no
     // name that did not pass; the entry is left out (its bytes stay in the input) and said why.
-    return lose(report::Code::cd_lfh_mismatch,
+    return Loss{report::Code::cd_lfh_mismatch,
                 fmt::format("named '{}' locally and '{}' in the old directory, and both agree with its data: which "
                             "name is right cannot be told, so it is left out",
                             report::printable_name(e.name), report::printable_name(cd->name)),
-                by_name);
-  const bool cd_name = trusted && !opt_.in_place && cd_wins;
-  // Duplicate names would make the output ambiguous for a restore: keep the first.
-  if (!take_name(cd_name ? cd->name : e.name, data_key(e.decoded ? e.decoded->crc : e.crc32, e.uncompressed_size)))
-    return lose(report::Code::duplicate_name, "a second entry of this name is left out of the repaired directory",
-                report::kOwnRule);
+                kByName};
+  return std::nullopt;
+}
+
+Planner::Decision Planner::keep(const Entry& e, const Entry* cd, bool cd_name) {
+  Decision d;
   d.kind = Kind::keep;
   d.record = record_for(e, cd, opt_.in_place, cd_name);
   if (opt_.in_place) {
@@ -459,7 +464,7 @@ Planner::Decision Planner::decide(const Entry& e, const std::optional<Entry>& re
     // options and UTF-8); Python refuses bits 5 and 6 (docs/readers.md, rule 62). An encrypted
     // entry stays as it is: bit 0, and bit 3 for ZipCrypto, whose password check byte is then
     // the time's (6.1.6), so the copy gets a descriptor again.
-    const bool zipcrypto_bit3 = e.encrypted() && e.method != 99 && (e.flags & zip::kFlagDescriptor);
+    const bool zipcrypto_bit3 = e.encrypted() && e.method != zip::kAesMarker && (e.flags & zip::kFlagDescriptor);
     d.record.flags &= 0x0006 | zip::kFlagUtf8 | (e.encrypted() ? zip::kFlagEncrypted : 0) |
                       (zipcrypto_bit3 ? zip::kFlagDescriptor : 0);
   }
@@ -467,26 +472,63 @@ Planner::Decision Planner::decide(const Entry& e, const std::optional<Entry>& re
   return d;
 }
 
+Planner::Decision Planner::decide(const Entry& e, const std::optional<Entry>& record) {
+  if (e.status == report::EntryStatus::ok && e.claims_from_directory && opt_.in_place)
+    // Its local header lies about the data, and an append cannot change it: readers that take
+    // the sizes from the local header would read other bytes.
+    return lose(e, {report::Code::cd_lfh_mismatch,
+                    "the local header is damaged but the old directory's record verified; repair -o OUT rewrites "
+                    "the header and keeps the entry, in place it is lost",
+                    kByData});
+  if (e.status != report::EntryStatus::ok) return unverified(e);
+  if (ppmd_end_unconfirmed(e))
+    return lose(e, {report::Code::entry_truncated,
+                    "a PPMd stream whose end cannot be confirmed (no record where it ends, or a descriptor without "
+                    "its signature): a byte at its end may be lost or added, which 7-Zip refuses",
+                    report::refusing(report::kSevenZip)});
+  const Entry* cd = witness(e, record);
+  const NameContest names = contest(e, cd);
+  if (auto loss = doubt_from_record(e, record, cd)) return lose(e, std::move(*loss));
+  if (auto loss = name_unsettled(e, cd, names)) return lose(e, std::move(*loss));
+  const bool cd_name = names.trusted && !opt_.in_place && names.cd_wins;
+  // Duplicate names would make the output ambiguous for a restore: keep the first.
+  if (!take_name(cd_name ? cd->name : e.name, data_key(e.decoded ? e.decoded->crc : e.crc32, e.uncompressed_size)))
+    return lose(e, {report::Code::duplicate_name, "a second entry of this name is left out of the repaired directory",
+                    report::kOwnRule});
+  return keep(e, cd, cd_name);
+}
+
+void Planner::census_record(const Entry& record) {
+  add_folder(record.name, record.lfh_offset);
+  if (!found_sorted_) {
+    if (!std::is_sorted(found_.begin(), found_.end())) std::sort(found_.begin(), found_.end());
+    found_sorted_ = true;
+  }
+  if (!std::binary_search(found_.begin(), found_.end(), record.lfh_offset))
+    unmatched_.push_back({key_of(record.name), record.lfh_offset, data_key(record.crc32, record.uncompressed_size)});
+}
+
 void Planner::finish() {
-  if (!std::is_sorted(found_.begin(), found_.end())) std::sort(found_.begin(), found_.end());
-  directory_.each([&](const Entry& e) {
+  std::stable_sort(unmatched_.begin(), unmatched_.end(),
+                   [](const Unmatched& a, const Unmatched& b) { return a.lfh_offset < b.lfh_offset; });
+  for (const auto& r : unmatched_) {
     // A record whose offset is off (damage, or a shifted directory read as evidence) names an
     // entry the walk kept under that name elsewhere, with the same data: not lost. Nor is one
     // the walk met and left out already (counted once).
-    if (std::binary_search(found_.begin(), found_.end(), e.lfh_offset)) return;
-    const auto key = key_of(e.name);
-    const std::uint64_t* kept_data = names_.find(key);
-    if ((kept_data && *kept_data == data_key(e.crc32, e.uncompressed_size)) || lost_names_.find(key)) return;
-    lost.push_back(e.name);
-    findings.push_back(make_finding(report::Code::entry_truncated, e.name, e.lfh_offset,
+    const std::uint64_t* kept_data = names_.find(r.key);
+    if ((kept_data && *kept_data == r.data) || lost_names_.find(r.key)) continue;
+    const std::string name = directory_.at(r.lfh_offset).value().name;
+    lost.push_back(name);
+    findings.push_back(make_finding(report::Code::entry_truncated, name, r.lfh_offset,
                                     "listed in the old central directory, but its local header was not found "
                                     "there",
                                     report::refusing(report::kAllReaders)));
-  });
+  }
   // Planning is over: the proof that follows has the memory.
   names_.clear();
   lost_names_.clear();
   std::vector<std::uint64_t>().swap(found_);
+  std::vector<Unmatched>().swap(unmatched_);
 }
 
 RepairPlan plan(const std::vector<Entry>& found, const std::map<std::uint64_t, Entry>& directory,
@@ -494,6 +536,7 @@ RepairPlan plan(const std::vector<Entry>& found, const std::map<std::uint64_t, E
   DirectoryInMemory dir(directory, opt.directory_whole);
   Planner planner(dir, opt);
   for (const auto& e : found) planner.census(e);
+  for (const auto& [off, record] : directory) planner.census_record(record);
   RepairPlan p;
   for (const auto& e : found) {
     auto d = planner.decide(e, dir.at(e.lfh_offset));

@@ -4,7 +4,6 @@
 // entries feeds them through a batch at a time (docs/design.md, MEMORY in the man page); plan() is the same over a vector.
 #pragma once
 #include <cstdint>
-#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -30,13 +29,12 @@ struct PlanOptions {
 };
 
 // The old central directory as a witness: what its record says of the entry whose local header is
-// at an offset (the first record pointing there), and every record, in offset order. It is the
-// only witness of attributes and comments.
+// at an offset (the first record pointing there). It is the only witness of attributes and
+// comments. Its records reach the plan's census once, through Planner::census_record.
 class OldDirectory {
  public:
   virtual ~OldDirectory() = default;
   virtual std::optional<scan::Entry> at(std::uint64_t lfh_offset) = 0;
-  virtual void each(const std::function<void(const scan::Entry&)>& f) = 0;
   // Whether the name of the record at() gives can outvote a local header's: a record followed
   // by another that parsed, or by the directory's exact end. An edited name length shifts every
   // field after it, so the record read last before the directory broke off is not sound.
@@ -49,7 +47,6 @@ class DirectoryInMemory final : public OldDirectory {
   DirectoryInMemory(const std::map<std::uint64_t, scan::Entry>& by_offset, bool whole)
       : by_offset_(by_offset), whole_(whole) {}
   std::optional<scan::Entry> at(std::uint64_t lfh_offset) override;
-  void each(const std::function<void(const scan::Entry&)>& f) override;
   bool sound(std::uint64_t) const override { return whole_; }
 
  private:
@@ -71,10 +68,14 @@ void learn_from_stream(scan::Entry& e, io::ByteSource& src, codec::Workspace& ws
 
 class Planner {
  public:
-  Planner(OldDirectory& directory, const PlanOptions& opt);
+  Planner(OldDirectory& directory, const PlanOptions& opt) : directory_(directory), opt_(opt) {}
   // First every walked entry, in file order: a name's folder counts for it when another entry
   // uses that folder too.
   void census(const scan::Entry& e);
+  // Then each record of the old directory that is the first to name its offset (the one
+  // OldDirectory::at gives), once: its folder counts too, and a record whose offset no walked
+  // entry has is noted until finish() can tell whether its entry was lost.
+  void census_record(const scan::Entry& record);
   // Then each entry again, in file order, with the old directory's record at its offset.
   enum class Kind { keep, partial, lost };
   struct Decision {
@@ -84,7 +85,7 @@ class Planner {
   Decision decide(const scan::Entry& e, const std::optional<scan::Entry>& cd);
   // Room for the names of `n` entries, before the first decide().
   void reserve(std::size_t n) { names_.reserve(n); }
-  // Last: records of the old directory that no walked entry matched.
+  // Last: records of the old directory that no walked entry matched, in offset order.
   void finish();
 
   std::vector<std::string> lost;          // names of entries left out
@@ -92,6 +93,35 @@ class Planner {
   std::size_t kept = 0;
 
  private:
+  // Why an entry is left out: the finding's code and text.
+  // Why an entry is left out, and the readers that read the input otherwise for that reason: a
+  // local header and the old directory that disagree on the data are read otherwise by unzip,
+  // 7-Zip and libarchive (docs/readers.md, rule 36), on the name by Python and libarchive, with a
+  // warning from unzip (rule 31).
+  struct Loss {
+    report::Code code;
+    std::string why;
+    report::ReaderGroups readers;
+  };
+  static constexpr report::ReaderGroups kByData{report::kUnzip | report::kSevenZip | report::kLibarchive, 0, 0};
+  static constexpr report::ReaderGroups kByName{report::kPython | report::kLibarchive, report::kUnzip, 0};
+  // The local header's name against the old record's, when they differ and both describe the data.
+  struct NameContest {
+    bool trusted = false;  // the record's name may outvote the local one
+    bool cd_wins = false;  // the record's name is the likelier
+    bool tie = false;      // neither is likelier
+  };
+  Decision lose(const scan::Entry& e, Loss loss);
+  Decision unverified(const scan::Entry& e);
+  NameContest contest(const scan::Entry& e, const scan::Entry* cd) const;
+  // The old record against the entry as the walk read it: why it is left out, if it is. A
+  // witness whose CRC or sizes differ from the verified data is noted (the data wins).
+  std::optional<Loss> doubt_from_record(const scan::Entry& e, const std::optional<scan::Entry>& record,
+                                        const scan::Entry* cd);
+  // Two names the old directory makes a contest of, and which one cannot be written.
+  std::optional<Loss> name_unsettled(const scan::Entry& e, const scan::Entry* cd, const NameContest& c) const;
+  Decision keep(const scan::Entry& e, const scan::Entry* cd, bool cd_name);
+
   struct FolderUse {
     std::uint64_t first;
     bool many;
@@ -133,6 +163,15 @@ class Planner {
   NameSet names_;
   NameSet lost_names_;  // of entries the walk met and left out (one lost entry is counted once)
   std::vector<std::uint64_t> found_;  // every walked entry's offset, in file order
+  bool found_sorted_ = false;
+  // Old records whose offset no walked entry has: lost unless an entry of that name and data was
+  // kept. Their names are read again only for those that are lost (a shifted directory's records
+  // may all be unmatched, and most are kept elsewhere).
+  struct Unmatched {
+    NameKey key;
+    std::uint64_t lfh_offset, data;
+  };
+  std::vector<Unmatched> unmatched_;
 };
 
 // The whole plan at once, over entries held in memory (rescue_entry already applied).

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <unordered_set>
 
 #include "check/judge.h"
 #include "check/sysreptor_profile.h"
@@ -66,31 +67,29 @@ report::Report scan_report(const scan::ScanResult& s, const std::string& path, s
 
 namespace {
 
-// What the old directory says about the entries the walk finds: where each record is, by the
-// local header offset it names (16 bytes a record; a record is read again when asked for).
-// `whole()`: its end records and every record parsed without an error.
+// The old directory (4.3.12) as the plan's witness, read once, front to back: each record that is
+// the first to name its local header's offset goes to the plan's census as it passes, and what
+// stays is an index of where each record is, by the offset it names (16 bytes a record). The
+// plan reads the one record that witnesses an entry again when it comes to that entry: a million
+// records are not held.
 class DirectoryOnDisk final : public OldDirectory {
  public:
-  explicit DirectoryOnDisk(io::ByteSource& src) : src_(src), cache_(src) {
-    auto end = scan::locate_end_records(src);
-    if (!end) return;
-    whole_ = index(*end, end->shift);
-    for (const auto& f : check::judge_end_records(*end)) whole_ &= f.severity != report::Severity::error;
+  explicit DirectoryOnDisk(io::ByteSource& src) : src_(src), cache_(src) {}
+  // The one pass over the directory that `end` describes.
+  void read(const scan::EndRecords& end, const std::function<void(const Entry&)>& first_records) {
+    index(end, end.shift, first_records);
     // Bytes deleted before the directory leave it ending at the end record but starting before
     // the declared offset (eocd_inconsistent; unzip reads it there). Read there, it is a witness
-    // for the entries in front of the deletion, never a whole directory.
-    const std::uint64_t dir_end = end->zip64 ? end->zip64_offset : end->eocd_offset;
-    if (!readable_ && end->cd_size <= dir_end && dir_end - end->cd_size < end->cd_start) {
-      scan::EndRecords moved = *end;
-      moved.cd_start = dir_end - end->cd_size;
+    // for the entries in front of the deletion.
+    const std::uint64_t dir_end = end.zip64 ? end.zip64_offset : end.eocd_offset;
+    if (!readable_ && end.cd_size <= dir_end && dir_end - end.cd_size < end.cd_start) {
+      scan::EndRecords moved = end;
+      moved.cd_start = dir_end - end.cd_size;
       moved.shift = 0;
-      index(moved, 0);
-      whole_ = false;
+      index(moved, 0, first_records);
     }
     std::sort(records_.begin(), records_.end());
   }
-  bool whole() const { return whole_; }
-  std::size_t size() const { return records_.size(); }
   std::optional<Entry> at(std::uint64_t lfh_offset) override {
     auto it = std::lower_bound(records_.begin(), records_.end(), Record{lfh_offset, 0});
     if (it == records_.end() || it->lfh_offset != lfh_offset) return std::nullopt;
@@ -100,42 +99,46 @@ class DirectoryOnDisk final : public OldDirectory {
     auto it = std::lower_bound(records_.begin(), records_.end(), Record{lfh_offset, 0});
     return it != records_.end() && it->lfh_offset == lfh_offset && it->at != unsound_;
   }
-  void each(const std::function<void(const Entry&)>& f) override {
-    for (std::size_t i = 0; i < records_.size(); ++i)
-      // The first record naming an offset is its witness (as at() answers).
-      if (i == 0 || records_[i].lfh_offset != records_[i - 1].lfh_offset)
-        f(scan::reread_directory_record(cache_, records_[i].at, shift_));
-  }
 
  private:
   struct Record {
     std::uint64_t lfh_offset, at;
     auto operator<=>(const Record&) const = default;
   };
-  // True when the records parsed without an error.
-  bool index(const scan::EndRecords& end, std::uint64_t shift) {
+  void index(const scan::EndRecords& end, std::uint64_t shift, const std::function<void(const Entry&)>& first_records) {
     scan::DirectoryReader rd(src_, end);
     std::vector<Entry> batch;
     std::vector<std::uint64_t> at;
+    std::unordered_set<std::uint64_t> passed;
     while (rd.next(4096, batch, &at))
-      for (std::size_t i = 0; i < batch.size(); ++i) records_.push_back({batch[i].lfh_offset, at[i]});
+      for (std::size_t i = 0; i < batch.size(); ++i) {
+        records_.push_back({batch[i].lfh_offset, at[i]});
+        if (first_to_name(passed)) first_records(batch[i]);
+      }
     readable_ = rd.readable();
     shift_ = shift;
     if (!readable_) records_.clear();
-    bool clean = readable_;
-    for (const auto& f : rd.findings) {
-      clean &= f.severity != report::Severity::error;
+    for (const auto& f : rd.findings)
       // The reader broke off after the record it read last: that record's name length may be
       // what broke it.
       if (f.code == report::Code::cd_unreadable && !records_.empty()) unsound_ = records_.back().at;
+  }
+  // Whether the record indexed last is the first to name its offset (the one at() gives).
+  // Writers list the records in offset order; only a directory out of that order needs the set
+  // of the offsets it has named.
+  bool first_to_name(std::unordered_set<std::uint64_t>& passed) const {
+    const std::uint64_t off = records_.back().lfh_offset;
+    if (passed.empty()) {
+      if (records_.size() == 1 || off > records_[records_.size() - 2].lfh_offset) return true;
+      for (std::size_t i = 0; i + 1 < records_.size(); ++i) passed.insert(records_[i].lfh_offset);
     }
-    return clean;
+    return passed.insert(off).second;
   }
   io::ByteSource& src_;
   io::CachedSource cache_;
   std::vector<Record> records_;
   std::uint64_t shift_ = 0, unsound_ = ~std::uint64_t(0);
-  bool whole_ = false, readable_ = false;
+  bool readable_ = false;
 };
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
@@ -151,6 +154,261 @@ std::unique_ptr<io::OutputSink> open_sink(const RepairRequest& req, std::uint64_
   // Without --force an existing file is not replaced; the command line was checked for that, and
   // the rename refuses a file that appeared since.
   return std::make_unique<io::AtomicOutputFile>(target.path, req.replace_output);
+}
+
+void refuse_unrepairable(const RepairRequest& req, const std::string& name, io::ByteSource& src) {
+  if (req.source && req.in_place)
+    throw check::CannotProceed(name + ": an encrypted backup cannot be repaired in place; use -o OUT "
+                               "(with --encrypt to keep it encrypted)");
+  if (src.size() == 0) throw check::CannotProceed(name + ": the file is empty (0 bytes); nothing to repair");
+  if (req.in_place && req.salvage_partial)
+    throw check::CannotProceed("--salvage-partial writes new data and works in copy mode (-o) only");
+}
+
+// In place, an archive judged whole from its directory stays byte for byte as it is, also one
+// that an earlier in-place repair fixed, whose new directory follows the unreferenced bytes of the
+// cut entry (a walk from the front reads those bytes as the cut entry's data running on into the
+// directory, and would append yet another directory). True when it was judged whole.
+bool left_as_whole(const RepairRequest& req, const std::string& name, io::ByteSource& src,
+                   const std::shared_ptr<io::FileSource>& own, RepairResult& res,
+                   std::chrono::steady_clock::time_point t0) {
+  check::VerifyOptions vo{req.threads, false};
+  vo.keep_entries = false;
+  vo.password = req.password;
+  auto v = check::verify_archive(src, name, vo);
+  if (v.report.verdict != report::Verdict::ok) return false;
+  report::Report& rep = res.report;
+  const std::size_t n = v.report.row_count();
+  res.written = true;
+  res.recovered_entries = n;
+  // The rows are read back from the directory when the report is written, after this returns.
+  if (v.report.lazy_rows) rep.lazy_rows = report::holding(std::move(v.report.lazy_rows), own);
+  rep.entries = std::move(v.report.entries);
+  rep.findings = std::move(v.report.findings);
+  rep.extra["repair"] = {{"entries_recovered", n}, {"entries_lost", 0},
+                         {"lost", nlohmann::json::array()}, {"looks_finished", true},
+                         {"scan_stop", "not walked: the central directory verified"}};
+  rep.extra["output"] = {{"path", name}, {"mode", "in-place"}, {"written", false},
+                         {"verdict", "ok"}, {"findings", nlohmann::json::array()}};
+  rep.stats["entries_recovered"] = res.recovered_entries;
+  rep.stats["entries_lost"] = 0;
+  rep.stats["seconds"] = seconds_since(t0);
+  rep.verdict = report::Verdict::ok;
+  return true;
+}
+
+nlohmann::json findings_json(const std::vector<report::Finding>& findings) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& f : findings)
+    out.push_back({{"code", std::string(report::to_string(f.code))},
+                   {"severity", report::to_string(f.severity)},
+                   {"entry", f.entry ? nlohmann::json(report::printable_name(*f.entry)) : nlohmann::json()},
+                   {"offset", f.offset ? nlohmann::json(*f.offset) : nlohmann::json()},
+                   {"message", f.message}});
+  return out;
+}
+
+// One repair after its input was found worth walking: walk, read the old directory, plan and
+// write, prove, report, in that order. What one step hands the next is kept here.
+class Repair {
+ public:
+  Repair(const RepairRequest& req, const std::string& name, io::ByteSource& src,
+         const std::optional<scan::EndRecords>& end, RepairResult& res)
+      : req_(req), name_(name), src_(src), end_(end), res_(res), rep_(res.report), directory_(src),
+        planner_(directory_, {req.in_place, req.salvage_partial, src.size(), false, &src}), walked_(name),
+        writer_(src, ws_, [this]() -> io::OutputSink& { return open_output(); }, req.in_place, name) {}
+  void walk();
+  void read_old_directory();
+  void plan_and_write();
+  void prove_and_commit();
+  void report(std::chrono::steady_clock::time_point t0);
+
+ private:
+  void keep_walked(const std::vector<Entry>& done);
+  std::vector<std::optional<Entry>> rescue_by_old_records(std::vector<Entry>& entries);
+  void plan_batch(std::vector<Entry>& entries);
+  io::OutputSink& open_output();
+  io::OutputSink& output() { return enc_ ? static_cast<io::OutputSink&>(*enc_) : *sink_; }
+
+  const RepairRequest& req_;
+  const std::string& name_;
+  io::ByteSource& src_;
+  const std::optional<scan::EndRecords>& end_;
+  RepairResult& res_;
+  report::Report& rep_;
+  codec::Workspace ws_;
+  DirectoryOnDisk directory_;
+  Planner planner_;
+  scan::EntrySpill walked_;
+  // At most what the output can take (a spool must have room for it): the data of the entries,
+  // each a stretch of the input, what a salvage decodes of a damaged one, and every entry's two
+  // headers with the longest name and fields either witness can give.
+  std::uint64_t bound_ = zip::kZip64EndLen + zip::kZip64LocatorLen + zip::kEndLen;
+  // What the walk says for the report.
+  std::optional<report::Finding> eocd_missing_;
+  bool looks_finished_ = false;
+  std::string scan_stop_;
+  std::unique_ptr<io::OutputSink> sink_;
+  std::unique_ptr<EncryptingSink> enc_;
+  Writer writer_;
+  std::vector<report::EntryRow> not_kept_;
+  std::vector<Entry> partials_;
+  // An in-place repair's proof takes the decode results of the bytes it just scanned.
+  codec::KnownResults known_;
+};
+
+// The walk, judged as it settles (as scan judges it), every entry kept in a temporary file
+// rather than in memory: a million entries are planned and written a batch at a time.
+void Repair::walk() {
+  if (!req_.in_place) bound_ += src_.size();
+  auto tally = std::make_shared<check::WalkTally>(src_);
+  tally->keep_rows = false;  // its rows are not this report's: those are the new directory's
+  report::Progress progress(req_.progress, src_.size());
+  scan::ScanOptions so{&progress.counter(), 0, req_.threads ? req_.threads : check::default_threads()};
+  so.password = req_.password;
+  so.settle = [&](std::vector<Entry>& done) {
+    tally->add(done);
+    keep_walked(done);
+  };
+  so.settle_every = std::max<std::size_t>(req_.settle_every, 1);
+  auto scan = scan::scan_local(src_, ws_, so);
+  progress.finish();
+  check::judge_walk(scan, src_.size(), std::move(tally->judged));
+  if (!scan.found_any_header)
+    throw check::CannotProceed(name_ + ": not a ZIP archive (no local file header found); nothing to repair");
+  for (auto& f : scan.findings) rep_.add(f);
+  keep_walked(scan.entries);
+  if (!end_) eocd_missing_ = scan::eocd_missing_finding(src_.size(), scan.entries, tally->count(), tally->last_whole());
+  // The old directory's records can be longer than the walk's headers (names, comments).
+  if (end_) bound_ += 2 * end_->cd_size;
+  looks_finished_ = scan.directory_at.has_value() && end_;
+  scan_stop_ = report::printable_name(scan.stop);
+}
+
+void Repair::keep_walked(const std::vector<Entry>& done) {
+  for (const auto& e : done) {
+    planner_.census(e);
+    walked_.append(e);
+    bound_ += 2 * (zip::kCentralHeaderLen + e.name.size() + e.lfh_extra().size() + 36 + 28);
+    if (req_.salvage_partial && e.status != report::EntryStatus::ok) bound_ += e.uncompressed_size;
+  }
+}
+
+// After the walk, so that the census knows which records name an entry the walk found.
+void Repair::read_old_directory() {
+  if (end_) directory_.read(*end_, [&](const Entry& record) { planner_.census_record(record); });
+}
+
+void Repair::plan_and_write() {
+  report::Progress phase(req_.progress, report::Progress::kUnsized, "writing");
+  // The SysReptor profile looks at every entry together, after rescue and before the plan: it
+  // holds them all (man MEMORY).
+  const std::size_t batch = req_.profile_sysreptor ? walked_.count() + 1 : 4096;
+  planner_.reserve(walked_.count());
+  walked_.each_batch(batch, [&](std::vector<Entry>& entries) { plan_batch(entries); });
+  planner_.finish();
+  for (auto& f : planner_.findings) rep_.add(std::move(f));
+  res_.lost_entries = planner_.lost.size();
+  res_.recovered_entries = planner_.kept;
+  for (const auto& e : partials_) writer_.add_partial(e);
+}
+
+// Each entry's old record, once, and what it and the stream itself can mend in the entry.
+std::vector<std::optional<Entry>> Repair::rescue_by_old_records(std::vector<Entry>& entries) {
+  std::vector<std::optional<Entry>> records(entries.size());
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    Entry& e = entries[i];
+    records[i] = directory_.at(e.lfh_offset);
+    if (records[i]) rescue_entry(e, *records[i], src_, ws_, req_.in_place);
+    if (!req_.in_place) learn_from_stream(e, src_, ws_);
+  }
+  return records;
+}
+
+void Repair::plan_batch(std::vector<Entry>& entries) {
+  const auto records = rescue_by_old_records(entries);
+  if (req_.profile_sysreptor) check::check_sysreptor_profile(src_, entries, rep_, true);
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    Entry& e = entries[i];
+    auto d = planner_.decide(e, records[i]);
+    if (d.kind == Planner::Kind::keep) {
+      if (req_.in_place) known_.add(e.lfh_offset, *e.decoded);
+      writer_.add(e, std::move(d.record));
+    }
+    if (e.status != report::EntryStatus::ok) not_kept_.push_back(scan::to_row(e));
+    if (d.kind == Planner::Kind::partial) partials_.push_back(std::move(e));
+  }
+}
+
+io::OutputSink& Repair::open_output() {
+  sink_ = open_sink(req_, bound_);
+  if (req_.encrypt_key) enc_ = std::make_unique<EncryptingSink>(*sink_, *req_.encrypt_key, req_.encrypt_key_id);
+  return output();
+}
+
+// Prove the result before calling it a success: the same checks as `verify`. In place, the
+// entries' bytes are the ones just scanned: their decode results stand, and the check covers the
+// new directory, end records and layout. A copy is decoded again.
+void Repair::prove_and_commit() {
+  if (writer_.empty()) {
+    res_.why_not = "no entry survived whole";
+    return;
+  }
+  {
+    report::Progress phase(req_.progress, report::Progress::kUnsized, "writing");
+    writer_.finish();
+  }
+  for (auto& f : writer_.findings) rep_.add(std::move(f));
+  const std::string out_name = req_.in_place ? name_ : io::classify_output(req_.output).shown();
+  // The plan's tables are gone; the proof that reads the output back gets their pages.
+  ::malloc_trim(0);
+  Proof proof;
+  {
+    report::Progress phase(req_.progress, report::Progress::kUnsized, "proving");
+    proof = prove(output().readback_path(), out_name, req_.encrypt_key, req_.in_place ? &known_ : nullptr,
+                  req_.threads, req_.password);
+  }
+  if (proof.verdict != report::Verdict::ok || proof.entries != writer_.records()) {
+    res_.why_not = "the rebuilt archive did not pass verification; nothing was kept";
+    // Name what failed it: in place, a dropped first entry (docs/readers.md, rule 79) is the
+    // usual cause, and copy mode is the way out.
+    const auto failed = std::find_if(proof.findings.begin(), proof.findings.end(), [](const report::Finding& f) {
+      return f.severity == report::Severity::error;
+    });
+    if (failed != proof.findings.end())
+      res_.why_not = fmt::format("the rebuilt archive did not pass verification ({} at offset {}: {}){}; nothing "
+                                 "was kept",
+                                 failed->code, failed->offset.value_or(0), failed->message,
+                                 req_.in_place ? "; repair -o OUT writes a copy without the damaged bytes" : "");
+    output().rollback();
+  } else {
+    output().commit();
+    res_.written = true;
+  }
+  rep_.extra["output"] = {{"path", out_name},
+                          {"mode", output().mode()},
+                          {"written", res_.written},
+                          {"verdict", report::to_string(proof.verdict)},
+                          {"findings", findings_json(proof.findings)}};
+  rep_.stats["bytes_salvaged"] = writer_.bytes_salvaged();
+}
+
+void Repair::report(std::chrono::steady_clock::time_point t0) {
+  rep_.lazy_rows = repaired_rows(writer_.directory(), writer_.records(), std::move(not_kept_));
+  nlohmann::json lost_json = nlohmann::json::array();
+  for (auto& n : planner_.lost) lost_json.push_back(report::printable_name(n));
+  rep_.extra["repair"] = {{"entries_recovered", res_.recovered_entries},
+                          {"entries_lost", res_.lost_entries},
+                          {"lost", lost_json},
+                          {"looks_finished", looks_finished_},
+                          {"scan_stop", scan_stop_}};
+  if (eocd_missing_) rep_.add(std::move(*eocd_missing_));
+  rep_.stats["entries_recovered"] = res_.recovered_entries;
+  rep_.stats["entries_lost"] = res_.lost_entries;
+  rep_.stats["seconds"] = seconds_since(t0);
+  rep_.verdict = !res_.written ? report::Verdict::unreadable
+                 : res_.lost_entries ? report::Verdict::damaged
+                                     : report::Verdict::ok;
 }
 
 }  // namespace
@@ -179,204 +437,23 @@ Proof prove(const std::string& path, const std::string& display, const std::opti
 RepairResult repair_archive(const RepairRequest& req) {
   auto t0 = std::chrono::steady_clock::now();
   RepairResult res;
-  report::Report& rep = res.report;
   const std::string& name = req.display.empty() ? req.input : req.display;
-  rep.command = "repair";
-  rep.archive_path = name;
-
+  res.report.command = "repair";
+  res.report.archive_path = name;
   std::shared_ptr<io::FileSource> own;
   if (!req.source) own = std::make_shared<io::FileSource>(req.input);
   io::ByteSource& src = req.source ? *req.source : *own;
-  if (req.source && req.in_place)
-    throw check::CannotProceed(name + ": an encrypted backup cannot be repaired in place; use -o OUT "
-                               "(with --encrypt to keep it encrypted)");
-  rep.archive_size = src.size();
-  if (src.size() == 0) throw check::CannotProceed(name + ": the file is empty (0 bytes); nothing to repair");
-  if (req.in_place && req.salvage_partial)
-    throw check::CannotProceed("--salvage-partial writes new data and works in copy mode (-o) only");
-
-  if (req.in_place && scan::locate_end_records(src)) {
-    // Judged from its directory first: an archive verify calls whole stays byte for byte as it
-    // is, also one that an earlier in-place repair fixed, whose new directory follows the
-    // unreferenced bytes of the cut entry (a walk from the front reads those bytes as the cut
-    // entry's data running on into the directory, and would append yet another directory).
-    check::VerifyOptions vo{req.threads, false};
-    vo.keep_entries = false;
-    vo.password = req.password;
-    auto v = check::verify_archive(src, name, vo);
-    if (v.report.verdict == report::Verdict::ok) {
-      const std::size_t n = v.report.row_count();
-      res.written = true;
-      res.recovered_entries = n;
-      // The rows are read back from the directory when the report is written, after this returns.
-      if (v.report.lazy_rows) rep.lazy_rows = report::holding(std::move(v.report.lazy_rows), own);
-      rep.entries = std::move(v.report.entries);
-      rep.findings = std::move(v.report.findings);
-      rep.extra["repair"] = {{"entries_recovered", n}, {"entries_lost", 0},
-                             {"lost", nlohmann::json::array()}, {"looks_finished", true},
-                             {"scan_stop", "not walked: the central directory verified"}};
-      rep.extra["output"] = {{"path", name}, {"mode", "in-place"}, {"written", false},
-                             {"verdict", "ok"}, {"findings", nlohmann::json::array()}};
-      rep.stats["entries_recovered"] = res.recovered_entries;
-      rep.stats["entries_lost"] = 0;
-      rep.stats["seconds"] = seconds_since(t0);
-      rep.verdict = report::Verdict::ok;
-      return res;
-    }
-  }
-
-  // The walk, judged as it settles (as scan judges it), every entry kept in a temporary file
-  // rather than in memory: a million entries are planned and written a batch at a time.
-  DirectoryOnDisk directory(src);
-  Planner planner(directory, {req.in_place, req.salvage_partial, src.size(), directory.whole(), &src});
-  scan::EntrySpill walked(name);
-  // At most what the output can take (a spool must have room for it): the data of the entries,
-  // each a stretch of the input, what a salvage decodes of a damaged one, and every entry's two
-  // headers with the longest name and fields either witness can give.
-  std::uint64_t bound = zip::kZip64EndLen + zip::kZip64LocatorLen + zip::kEndLen + (req.in_place ? 0 : src.size());
-  auto keep_walked = [&](std::vector<Entry>& done) {
-    for (const auto& e : done) {
-      planner.census(e);
-      walked.append(e);
-      bound += 2 * (zip::kCentralHeaderLen + e.name.size() + e.lfh_extra().size() + 36 + 28);
-      if (req.salvage_partial && e.status != report::EntryStatus::ok) bound += e.uncompressed_size;
-    }
-  };
-  auto tally = std::make_shared<check::WalkTally>(src);
-  tally->keep_rows = false;
-  codec::Workspace ws;
-  report::Progress progress(req.progress, src.size());
-  scan::ScanOptions so{&progress.counter(), 0, req.threads ? req.threads : check::default_threads()};
-  so.settle = [&](std::vector<Entry>& done) {
-    tally->add(done);
-    keep_walked(done);
-  };
-  so.settle_every = std::max<std::size_t>(req.settle_every, 1);
-  so.password = req.password;
-  auto scan = scan::scan_local(src, ws, so);
-  progress.finish();
-  check::judge_walk(scan, src.size(), std::move(tally->judged));
-  if (!scan.found_any_header)
-    throw check::CannotProceed(name + ": not a ZIP archive (no local file header found); nothing to repair");
-  for (auto& f : scan.findings) rep.add(f);
-  keep_walked(scan.entries);
-  const bool end_found = scan::locate_end_records(src).has_value();
-  std::optional<report::Finding> eocd_missing;
-  if (!end_found) eocd_missing = scan::eocd_missing_finding(src.size(), scan.entries, tally->count(), tally->last_whole());
-  tally.reset();  // its rows are not this report's: those are the new directory's
-  // The old directory's records can be longer than the walk's headers (names, comments).
-  if (auto end = scan::locate_end_records(src)) bound += 2 * end->cd_size;
-
-  std::unique_ptr<io::OutputSink> sink;
-  std::unique_ptr<EncryptingSink> enc;
-  auto open = [&]() -> io::OutputSink& {
-    sink = open_sink(req, bound);
-    if (req.encrypt_key) enc = std::make_unique<EncryptingSink>(*sink, *req.encrypt_key, req.encrypt_key_id);
-    return enc ? static_cast<io::OutputSink&>(*enc) : *sink;
-  };
-  Writer writer(src, ws, open, req.in_place, name);
-  std::vector<report::EntryRow> not_kept;
-  std::vector<Entry> partials;
-  // An in-place repair's proof takes the decode results of the bytes it just scanned.
-  codec::KnownResults known;
-  std::optional<report::Progress> phase;
-  phase.emplace(req.progress, report::Progress::kUnsized, "writing");
-  // The SysReptor profile looks at every entry together, after rescue and before the plan: it
-  // holds them all (man MEMORY).
-  const std::size_t batch = req.profile_sysreptor ? walked.count() + 1 : 4096;
-  planner.reserve(walked.count());
-  walked.each_batch(batch, [&](std::vector<Entry>& entries) {
-    std::vector<std::optional<Entry>> records(entries.size());
-    for (std::size_t i = 0; i < entries.size(); ++i) {
-      Entry& e = entries[i];
-      records[i] = directory.at(e.lfh_offset);
-      if (records[i]) rescue_entry(e, *records[i], src, ws, req.in_place);
-      if (!req.in_place) learn_from_stream(e, src, ws);
-    }
-    if (req.profile_sysreptor) check::check_sysreptor_profile(src, entries, rep, true);
-    for (std::size_t i = 0; i < entries.size(); ++i) {
-      Entry& e = entries[i];
-      auto d = planner.decide(e, records[i]);
-      if (d.kind == Planner::Kind::keep) {
-        if (req.in_place) known.add(e.lfh_offset, *e.decoded);
-        writer.add(e, std::move(d.record));
-      }
-      if (e.status != report::EntryStatus::ok) not_kept.push_back(scan::to_row(e));
-      if (d.kind == Planner::Kind::partial) partials.push_back(std::move(e));
-    }
-  });
-  planner.finish();
-  for (auto& f : planner.findings) rep.add(std::move(f));
-  res.lost_entries = planner.lost.size();
-  res.recovered_entries = planner.kept;
-  for (const auto& e : partials) writer.add_partial(e);
-  phase.reset();
-
-  if (writer.empty()) {
-    res.why_not = "no entry survived whole";
-  } else {
-    io::OutputSink& out = enc ? static_cast<io::OutputSink&>(*enc) : *sink;
-    phase.emplace(req.progress, report::Progress::kUnsized, "writing");
-    writer.finish();
-    phase.reset();
-    for (auto& f : writer.findings) rep.add(std::move(f));
-
-    // Prove the result before calling it a success: the same checks as `verify`. In place, the
-    // entries' bytes are the ones just scanned: their decode results stand, and the check covers
-    // the new directory, end records and layout. A copy is decoded again.
-    std::string out_name = req.in_place ? name : io::classify_output(req.output).shown();
-    // The plan's tables are gone; the proof that reads the output back gets their pages.
-    ::malloc_trim(0);
-    phase.emplace(req.progress, report::Progress::kUnsized, "proving");
-    Proof proof = prove(out.readback_path(), out_name, req.encrypt_key, req.in_place ? &known : nullptr, req.threads,
-                        req.password);
-    phase.reset();
-    nlohmann::json out_findings = nlohmann::json::array();
-    for (const auto& f : proof.findings)
-      out_findings.push_back({{"code", std::string(report::to_string(f.code))},
-                              {"severity", report::to_string(f.severity)},
-                              {"entry", f.entry ? nlohmann::json(report::printable_name(*f.entry)) : nlohmann::json()},
-                              {"offset", f.offset ? nlohmann::json(*f.offset) : nlohmann::json()},
-                              {"message", f.message}});
-    if (proof.verdict != report::Verdict::ok || proof.entries != writer.records()) {
-      res.why_not = "the rebuilt archive did not pass verification; nothing was kept";
-      // Name what failed it: in place, a dropped first entry (docs/readers.md, rule 79) is the
-      // usual cause, and copy mode is the way out.
-      const auto failed = std::find_if(proof.findings.begin(), proof.findings.end(), [](const report::Finding& f) {
-        return f.severity == report::Severity::error;
-      });
-      if (failed != proof.findings.end())
-        res.why_not = fmt::format("the rebuilt archive did not pass verification ({} at offset {}: {}){}; nothing "
-                                  "was kept",
-                                  failed->code, failed->offset.value_or(0), failed->message,
-                                  req.in_place ? "; repair -o OUT writes a copy without the damaged bytes" : "");
-      out.rollback();
-    } else {
-      out.commit();
-      res.written = true;
-    }
-    rep.extra["output"] = {{"path", out_name},
-                           {"mode", out.mode()},
-                           {"written", res.written},
-                           {"verdict", report::to_string(proof.verdict)},
-                           {"findings", out_findings}};
-    rep.stats["bytes_salvaged"] = writer.bytes_salvaged();
-  }
-  rep.lazy_rows = repaired_rows(writer.directory(), writer.records(), std::move(not_kept));
-  nlohmann::json lost_json = nlohmann::json::array();
-  for (auto& n : planner.lost) lost_json.push_back(report::printable_name(n));
-  rep.extra["repair"] = {{"entries_recovered", res.recovered_entries},
-                         {"entries_lost", res.lost_entries},
-                         {"lost", lost_json},
-                         {"looks_finished", scan.directory_at.has_value() && end_found},
-                         {"scan_stop", report::printable_name(scan.stop)}};
-  if (eocd_missing) rep.add(std::move(*eocd_missing));
-  rep.stats["entries_recovered"] = res.recovered_entries;
-  rep.stats["entries_lost"] = res.lost_entries;
-  rep.stats["seconds"] = seconds_since(t0);
-  rep.verdict = !res.written ? report::Verdict::unreadable
-                : res.lost_entries ? report::Verdict::damaged
-                                   : report::Verdict::ok;
+  refuse_unrepairable(req, name, src);
+  res.report.archive_size = src.size();
+  // The end records are located once: the in-place check, the old directory, the report.
+  const auto end = scan::locate_end_records(src);
+  if (req.in_place && end && left_as_whole(req, name, src, own, res, t0)) return res;
+  Repair repair(req, name, src, end, res);
+  repair.walk();
+  repair.read_old_directory();
+  repair.plan_and_write();
+  repair.prove_and_commit();
+  repair.report(t0);
   return res;
 }
 

@@ -253,228 +253,325 @@ bool exclude_matches(const std::string& pattern, const std::string& name) {
   return false;
 }
 
-RestoreResult restore_archive(const RestoreRequest& req) {
-  RestoreResult res;
+namespace {
+
+// What restore will write: the entries that verified and that the patterns select.
+struct Selection {
   std::set<std::string> accepted;
   std::vector<Planned> plan;
-  std::uint64_t needed = 0;
-  const std::string& shown = req.display.empty() ? req.archive : req.display;
-  std::unique_ptr<io::FileSource> file;
-  if (!req.source) file = std::make_unique<io::FileSource>(req.archive);
-  io::ByteSource& src = req.source ? *req.source : *file;
+  std::uint64_t needed = 0;  // their bytes
   // Entries libarchive cannot decode, extracted through codec/ instead, by name.
   std::map<std::string, scan::Entry> ours;
   // Modification times from NTFS extra fields, by name (libarchive 3.6.2 reads 0x5455 and the DOS
   // time, not 0x000a, which 7-Zip and Windows write).
   std::map<std::string, zip::UnixTime> ntfs_times;
-  {
-    auto v = check::verify_archive(src, shown, {.threads = req.threads, .password = req.password});
-    res.report = std::move(v.report);
-    res.report.command = "restore";
-    if (!req.findings.empty()) {
-      res.report.findings.insert(res.report.findings.begin(), req.findings.begin(), req.findings.end());
-      res.report.decide_verdict();
+};
+
+void refuse(RestoreResult& res, std::string message) {
+  res.outcome = RestoreResult::Outcome::refused;
+  res.message = std::move(message);
+}
+
+// The whole archive verified, with the findings its bytes cannot show (a split set's volumes).
+check::Verification verify(io::ByteSource& src, const RestoreRequest& req, const std::string& shown,
+                           RestoreResult& res) {
+  auto v = check::verify_archive(src, shown, {.threads = req.threads, .password = req.password});
+  res.report = std::move(v.report);
+  res.report.command = "restore";
+  if (!req.findings.empty()) {
+    res.report.findings.insert(res.report.findings.begin(), req.findings.begin(), req.findings.end());
+    res.report.decide_verdict();
+  }
+  return v;
+}
+
+bool selected(const RestoreRequest& req, const std::string& name) {
+  bool take = req.patterns.empty();
+  for (const auto& p : req.patterns) take = take || pattern_matches(p, name);
+  for (const auto& p : req.excludes) take = take && !exclude_matches(p, name);
+  return take;
+}
+
+// A pattern that takes nothing is most likely mistyped: said before anything is written, as
+// bsdtar says "Not found in archive".
+std::optional<std::string> unmatched_pattern(const RestoreRequest& req, const std::vector<scan::Entry>& entries,
+                                             const std::string& shown) {
+  for (const auto& p : req.patterns) {
+    bool any = false;
+    for (const auto& e : entries) any = any || pattern_matches(p, e.name);
+    if (!any)
+      return fmt::format("refused: no entry matches '{}'; nothing was written (zipmedic list {} shows the names)",
+                         report::printable_name(p), shown);
+  }
+  return std::nullopt;
+}
+
+// An entry is accepted when it verified and no error names it (unsafe path, duplicate name).
+Selection select(const RestoreRequest& req, const std::vector<scan::Entry>& entries, RestoreResult& res) {
+  std::set<std::string> flagged;
+  for (const auto& f : res.report.findings)
+    if (f.severity == report::Severity::error && f.entry) flagged.insert(*f.entry);
+  Selection sel;
+  std::size_t considered = 0;
+  for (const auto& e : entries) {
+    if (!selected(req, e.name)) {
+      ++res.not_selected;
+      continue;
     }
-    // An entry is accepted when it verified and no error names it (unsafe path, duplicate name).
-    std::set<std::string> flagged;
-    for (const auto& f : res.report.findings)
-      if (f.severity == report::Severity::error && f.entry) flagged.insert(*f.entry);
-    auto selected = [&](const std::string& name) {
-      bool take = req.patterns.empty();
-      for (const auto& p : req.patterns) take = take || pattern_matches(p, name);
-      for (const auto& p : req.excludes) take = take && !exclude_matches(p, name);
-      return take;
-    };
-    // A pattern that takes nothing is most likely mistyped: said before anything is written, as
-    // bsdtar says "Not found in archive".
-    for (const auto& p : req.patterns) {
-      bool any = false;
-      for (const auto& e : v.entries) any = any || pattern_matches(p, e.name);
-      if (!any) {
-        res.outcome = RestoreResult::Outcome::refused;
-        res.message = fmt::format("refused: no entry matches '{}'; nothing was written (zipmedic list {} shows the "
-                                  "names)",
-                                  report::printable_name(p), shown);
-        return res;
-      }
-    }
-    std::size_t considered = 0;
-    for (const auto& e : v.entries) {
-      if (!selected(e.name)) {
-        ++res.not_selected;
-        continue;
-      }
-      ++considered;
-      if (e.status == report::EntryStatus::ok && !flagged.count(e.name)) {
-        accepted.insert(e.name);
-        // What libarchive cannot decode and zipmedic can (Deflate64: "Unsupported ZIP compression
-        // method (9)") is written by zipmedic. Plain and ZipCrypto entries keep their method in
-        // the field; a WinZip AES entry's inner method is in its extra field, which the
-        // verification has dropped by now, so it stays libarchive's.
-        if (!check::readers::has_method(report::kLibarchive, e.method) && codec::method_supported(e.method))
-          ours.emplace(e.name, e);
-        needed += e.uncompressed_size;
-        std::uint32_t type = e.unix_mode() & S_IFMT;
-        plan.push_back({e.name, e.is_directory() || type == S_IFDIR, type == S_IFLNK});
-      }
-    }
-    res.skipped = considered - accepted.size();
-    if (res.report.verdict != report::Verdict::ok && !req.partial) {
-      res.outcome = RestoreResult::Outcome::refused;
-      auto errors = res.report.count(report::Severity::error);
-      res.message = fmt::format("refused: verify found {} {}, nothing was written; --partial restores the {} that "
-                                "verified and reports the rest",
-                                errors, errors == 1 ? "error" : "errors",
-                                accepted.size() == 1 ? "1 entry" : fmt::format("{} entries", accepted.size()));
-      return res;
-    }
-    if (!v.from_directory) {
-      res.outcome = RestoreResult::Outcome::refused;
-      res.message = "refused: the archive has no readable central directory; run zipmedic repair first, then restore "
-                    "the repaired archive";
-      return res;
-    }
-    // The verification has let go of the extra fields; the directory is read again for its times.
-    if (auto end = scan::locate_end_records(src)) {
-      for (const auto& e : scan::read_central_directory(src, *end).entries) {
-        if (!accepted.count(e.name)) continue;
-        const auto& x = e.cd_extra();
-        if (auto t = zip::ntfs_modified({reinterpret_cast<const std::uint8_t*>(x.data()), x.size()}))
-          ntfs_times.emplace(e.name, *t);
-      }
+    ++considered;
+    if (e.status != report::EntryStatus::ok || flagged.count(e.name)) continue;
+    sel.accepted.insert(e.name);
+    // What libarchive cannot decode and zipmedic can (Deflate64: "Unsupported ZIP compression
+    // method (9)") is written by zipmedic. Plain and ZipCrypto entries keep their method in the
+    // field; a WinZip AES entry's inner method is in its extra field, which the verification has
+    // dropped by now, so it stays libarchive's.
+    if (!check::readers::has_method(report::kLibarchive, e.method) && codec::method_supported(e.method))
+      sel.ours.emplace(e.name, e);
+    sel.needed += e.uncompressed_size;
+    std::uint32_t type = e.unix_mode() & S_IFMT;
+    sel.plan.push_back({e.name, e.is_directory() || type == S_IFDIR, type == S_IFLNK});
+  }
+  res.skipped = considered - sel.accepted.size();
+  return sel;
+}
+
+std::optional<std::string> unverified_refusal(const RestoreRequest& req, const check::Verification& v,
+                                              const Selection& sel, const RestoreResult& res) {
+  if (res.report.verdict != report::Verdict::ok && !req.partial) {
+    auto errors = res.report.count(report::Severity::error);
+    return fmt::format("refused: verify found {} {}, nothing was written; --partial restores the {} that verified "
+                       "and reports the rest",
+                       errors, errors == 1 ? "error" : "errors",
+                       sel.accepted.size() == 1 ? "1 entry" : fmt::format("{} entries", sel.accepted.size()));
+  }
+  if (!v.from_directory)
+    return "refused: the archive has no readable central directory; run zipmedic repair first, then restore the "
+           "repaired archive";
+  return std::nullopt;
+}
+
+// The verification has let go of the extra fields; the directory is read again for its times.
+std::map<std::string, zip::UnixTime> ntfs_times(io::ByteSource& src, const std::set<std::string>& accepted) {
+  std::map<std::string, zip::UnixTime> times;
+  if (auto end = scan::locate_end_records(src)) {
+    for (const auto& e : scan::read_central_directory(src, *end).entries) {
+      if (!accepted.count(e.name)) continue;
+      const auto& x = e.cd_extra();
+      if (auto t = zip::ntfs_modified({reinterpret_cast<const std::uint8_t*>(x.data()), x.size()}))
+        times.emplace(e.name, *t);
     }
   }
-  {
-    bool through_own_link = false;
-    std::size_t conflicts = 0;
-    judge_targets(plan, req.directory, req.overwrite, res.report, through_own_link, conflicts);
-    if (through_own_link || conflicts) {
-      res.report.decide_verdict();
-      res.outcome = RestoreResult::Outcome::refused;
-      res.message = through_own_link
-                        ? "refused: an entry would be written through a symbolic link that the archive itself "
-                          "makes; nothing was written"
-                        : fmt::format("refused: {} path{} in {} already exist{}; nothing was written (--force "
-                                      "replaces them)",
-                                      conflicts, conflicts == 1 ? "" : "s", req.directory, conflicts == 1 ? "s" : "");
-      return res;
-    }
-  }
-  res.bytes_needed = needed;
+  return times;
+}
+
+std::optional<std::string> target_refusal(const RestoreRequest& req, const Selection& sel, RestoreResult& res) {
+  bool through_own_link = false;
+  std::size_t conflicts = 0;
+  judge_targets(sel.plan, req.directory, req.overwrite, res.report, through_own_link, conflicts);
+  if (!through_own_link && !conflicts) return std::nullopt;
+  res.report.decide_verdict();
+  if (through_own_link)
+    return "refused: an entry would be written through a symbolic link that the archive itself makes; nothing was "
+           "written";
+  return fmt::format("refused: {} path{} in {} already exist{}; nothing was written (--force replaces them)",
+                     conflicts, conflicts == 1 ? "" : "s", req.directory, conflicts == 1 ? "s" : "");
+}
+
+bool room_for(const RestoreRequest& req, const Selection& sel, RestoreResult& res) {
+  res.bytes_needed = sel.needed;
   res.bytes_available = available_bytes(req.directory);
   // Each file may round up to a block; a small margin per entry keeps the estimate honest.
-  std::uint64_t with_margin = needed + accepted.size() * 4096;
-  if (with_margin > res.bytes_available) {
-    res.outcome = RestoreResult::Outcome::no_space;
-    res.message = fmt::format("{}: not enough space: the restore needs {} bytes, {} are available", req.directory,
-                              with_margin, res.bytes_available);
-    return res;
+  std::uint64_t with_margin = sel.needed + sel.accepted.size() * 4096;
+  if (with_margin <= res.bytes_available) return true;
+  res.outcome = RestoreResult::Outcome::no_space;
+  res.message = fmt::format("{}: not enough space: the restore needs {} bytes, {} are available", req.directory,
+                            with_margin, res.bytes_available);
+  return false;
+}
+
+// libarchive knows no volumes, so it reads a split set's bytes as one ordinary ZIP; and it stops
+// at the first local header it cannot read, so with --partial it is shown a directory of only the
+// entries that verified (a view; nothing is copied to disk).
+std::optional<std::string> view_for_libarchive(const RestoreRequest& req, io::ByteSource& src, const Selection& sel,
+                                               const RestoreResult& res, const std::string& shown,
+                                               ReaderSource& from) {
+  if (!req.source && !res.skipped) return std::nullopt;
+  from.joined = scan::joined_view(src, res.skipped ? &sel.accepted : nullptr);
+  if (!from.joined.src)
+    return fmt::format("refused: the directory of {} cannot be rebuilt for libarchive ({}); nothing was written; "
+                       "zipmedic repair -o fixed.zip keeps what verified, then restore fixed.zip",
+                       shown, from.joined.why);
+  from.callbacks.src = from.joined.src;
+  return std::nullopt;
+}
+
+// The accepted entries, read by libarchive and written by its disk writer into DIR, which is the
+// working directory meanwhile.
+class Extraction {
+ public:
+  Extraction(const RestoreRequest& req, const std::string& shown, io::ByteSource& src, ReaderSource& from,
+             const Selection& sel, RestoreResult& res);
+  void run();
+
+ private:
+  bool appeared_meanwhile(archive_entry* entry, const char* name);
+  void write_entry(archive_entry* entry, const char* name);
+  void copy_data(const char* name);
+  void rethrow_reader_error() const {
+    if (from_.callbacks.error) std::rethrow_exception(from_.callbacks.error);
   }
 
-  // libarchive knows no volumes, so it reads a split set's bytes as one ordinary ZIP; and it stops
-  // at the first local header it cannot read, so with --partial it is shown a directory of only
-  // the entries that verified (a view; nothing is copied to disk).
-  ReaderSource from;
-  if (req.source || res.skipped) {
-    from.joined = scan::joined_view(src, res.skipped ? &accepted : nullptr);
-    if (!from.joined.src) {
-      res.outcome = RestoreResult::Outcome::refused;
-      res.message = fmt::format("refused: the directory of {} cannot be rebuilt for libarchive ({}); nothing was "
-                                "written; zipmedic repair -o fixed.zip keeps what verified, then restore fixed.zip",
-                                shown, from.joined.why);
-      return res;
-    }
-    from.callbacks.src = from.joined.src;
-  }
+  const RestoreRequest& req_;
+  const std::string& shown_;
+  io::ByteSource& src_;
+  ReaderSource& from_;
+  const Selection& sel_;
+  RestoreResult& res_;
+  std::set<std::string> done_;  // accepted entries written, or left because they appeared meanwhile
+  std::unique_ptr<archive, ArchiveCloser> in_;
+  std::unique_ptr<archive, WriterCloser> out_;
+  std::optional<CwdGuard> cwd_;  // back out of DIR before the writer is freed
+};
 
+Extraction::Extraction(const RestoreRequest& req, const std::string& shown, io::ByteSource& src, ReaderSource& from,
+                       const Selection& sel, RestoreResult& res)
+    : req_(req), shown_(shown), src_(src), from_(from), sel_(sel), res_(res) {
   // libarchive converts names to the locale's character set; in the C locale a UTF-8 name
   // (bit 11, 4.4.4) cannot be converted and would not match the verified name.
   if (!std::setlocale(LC_CTYPE, "C.UTF-8")) std::setlocale(LC_CTYPE, "");
   fs::create_directories(req.directory);
-  std::unique_ptr<archive, ArchiveCloser> in(archive_read_new());
-  open_reader(in.get(), req.archive, from, shown, req.password);
-  CallbackReader& reader = from.callbacks;
-  std::unique_ptr<archive, WriterCloser> out(archive_write_disk_new());
-  // Without --force nothing there is replaced: NO_OVERWRITE backs up the check above against a
+  in_.reset(archive_read_new());
+  open_reader(in_.get(), req.archive, from, shown, req.password);
+  out_.reset(archive_write_disk_new());
+  // Without --force nothing there is replaced: NO_OVERWRITE backs up judge_targets against a
   // file that appears meanwhile (libarchive then skips the entry quietly, so each target is
   // looked at again just before it is written, and only what was written is counted).
-  archive_write_disk_set_options(out.get(), ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_PERM |
-                                                ARCHIVE_EXTRACT_SECURE_NODOTDOT |
-                                                ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS |
-                                                ARCHIVE_EXTRACT_SECURE_SYMLINKS |
-                                                (req.overwrite ? ARCHIVE_EXTRACT_UNLINK : ARCHIVE_EXTRACT_NO_OVERWRITE));
-  archive_write_disk_set_standard_lookup(out.get());
-  CwdGuard cwd;
+  archive_write_disk_set_options(out_.get(),
+                                 ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_SECURE_NODOTDOT |
+                                     ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS | ARCHIVE_EXTRACT_SECURE_SYMLINKS |
+                                     (req.overwrite ? ARCHIVE_EXTRACT_UNLINK : ARCHIVE_EXTRACT_NO_OVERWRITE));
+  archive_write_disk_set_standard_lookup(out_.get());
+  cwd_.emplace();
   if (::chdir(req.directory.c_str()) != 0)
     throw io::IoError(req.directory + ": cannot enter: " + std::strerror(errno));
+}
+
+void Extraction::run() {
   archive_entry* entry = nullptr;
   int r;
-  std::set<std::string> done;  // accepted entries written, or left because they appeared meanwhile
-  while ((r = archive_read_next_header(in.get(), &entry)) == ARCHIVE_OK || r == ARCHIVE_WARN) {
+  while ((r = archive_read_next_header(in_.get(), &entry)) == ARCHIVE_OK || r == ARCHIVE_WARN) {
     const char* name = archive_entry_pathname(entry);
-    if (!name || !accepted.count(name)) {
-      archive_read_data_skip(in.get());
+    if (!name || !sel_.accepted.count(name) || appeared_meanwhile(entry, name)) {
+      archive_read_data_skip(in_.get());
       continue;
     }
-    if (!req.overwrite) {
-      struct stat st {};
-      bool is_dir = archive_entry_filetype(entry) == AE_IFDIR;
-      if (::lstat(name, &st) == 0 && !(is_dir && S_ISDIR(st.st_mode))) {
-        res.report.add(report::make_finding(report::Code::restore_target_exists, std::string(name), std::nullopt,
-                                            fmt::format("{}/{} appeared while the restore ran; it is left as it is",
-                                                        req.directory, report::printable_name(name))));
-        ++res.skipped;
-        done.insert(name);
-        archive_read_data_skip(in.get());
-        continue;
-      }
-    }
-    if (auto t = ntfs_times.find(name); t != ntfs_times.end())
-      archive_entry_set_mtime(entry, time_t(t->second.seconds), long(t->second.nanoseconds));
-    if (archive_write_header(out.get(), entry) != ARCHIVE_OK)
-      throw io::IoError(fmt::format("{}: cannot restore '{}': {}", req.directory, name, archive_error_string(out.get())));
-    if (auto own = ours.find(name); own != ours.end()) {
-      extract_ourselves(src, own->second, out.get(), shown, req.directory, req.password);
-      archive_read_data_skip(in.get());
-      if (archive_write_finish_entry(out.get()) != ARCHIVE_OK)
-        throw io::IoError(fmt::format("{}: finishing '{}' failed: {}", req.directory, name, archive_error_string(out.get())));
-      ++res.restored;
-      done.insert(name);
-      continue;
-    }
-    const void* buf;
-    size_t size;
-    la_int64_t offset;
-    while ((r = archive_read_data_block(in.get(), &buf, &size, &offset)) == ARCHIVE_OK) {
-      if (archive_write_data_block(out.get(), buf, size, offset) != ARCHIVE_OK)
-        throw io::IoError(fmt::format("{}: writing '{}' failed: {}", req.directory, name, archive_error_string(out.get())));
-    }
-    if (r != ARCHIVE_EOF) {
-      if (reader.error) std::rethrow_exception(reader.error);
-      throw io::IoError(fmt::format("{}: reading '{}' failed: {}", shown, name, archive_error_string(in.get())));
-    }
-    if (archive_write_finish_entry(out.get()) != ARCHIVE_OK)
-      throw io::IoError(fmt::format("{}: finishing '{}' failed: {}", req.directory, name, archive_error_string(out.get())));
-    ++res.restored;
-    done.insert(name);
+    write_entry(entry, name);
   }
   if (r != ARCHIVE_EOF) {
-    if (reader.error) std::rethrow_exception(reader.error);
-    throw io::IoError(shown + ": libarchive stopped: " + archive_error_string(in.get()));
+    rethrow_reader_error();
+    throw io::IoError(shown_ + ": libarchive stopped: " + archive_error_string(in_.get()));
   }
-  archive_write_close(out.get());
-  for (const auto& name : accepted)
-    if (!done.count(name))
+  archive_write_close(out_.get());
+  for (const auto& name : sel_.accepted)
+    if (!done_.count(name))
       throw io::IoError(fmt::format("{}: libarchive did not read '{}', which verified; {} entries were restored",
-                                    shown, report::printable_name(name), res.restored));
+                                    shown_, report::printable_name(name), res_.restored));
+}
+
+// Without --force, a target that was not there when the targets were judged is left as it is.
+bool Extraction::appeared_meanwhile(archive_entry* entry, const char* name) {
+  if (req_.overwrite) return false;
+  struct stat st {};
+  bool is_dir = archive_entry_filetype(entry) == AE_IFDIR;
+  if (::lstat(name, &st) != 0 || (is_dir && S_ISDIR(st.st_mode))) return false;
+  res_.report.add(report::make_finding(report::Code::restore_target_exists, std::string(name), std::nullopt,
+                                       fmt::format("{}/{} appeared while the restore ran; it is left as it is",
+                                                   req_.directory, report::printable_name(name))));
+  ++res_.skipped;
+  done_.insert(name);
+  return true;
+}
+
+void Extraction::write_entry(archive_entry* entry, const char* name) {
+  if (auto t = sel_.ntfs_times.find(name); t != sel_.ntfs_times.end())
+    archive_entry_set_mtime(entry, time_t(t->second.seconds), long(t->second.nanoseconds));
+  if (archive_write_header(out_.get(), entry) != ARCHIVE_OK)
+    throw io::IoError(
+        fmt::format("{}: cannot restore '{}': {}", req_.directory, name, archive_error_string(out_.get())));
+  if (auto own = sel_.ours.find(name); own != sel_.ours.end()) {
+    extract_ourselves(src_, own->second, out_.get(), shown_, req_.directory, req_.password);
+    archive_read_data_skip(in_.get());
+  } else {
+    copy_data(name);
+  }
+  if (archive_write_finish_entry(out_.get()) != ARCHIVE_OK)
+    throw io::IoError(
+        fmt::format("{}: finishing '{}' failed: {}", req_.directory, name, archive_error_string(out_.get())));
+  ++res_.restored;
+  done_.insert(name);
+}
+
+void Extraction::copy_data(const char* name) {
+  const void* buf;
+  size_t size;
+  la_int64_t offset;
+  int r;
+  while ((r = archive_read_data_block(in_.get(), &buf, &size, &offset)) == ARCHIVE_OK) {
+    if (archive_write_data_block(out_.get(), buf, size, offset) != ARCHIVE_OK)
+      throw io::IoError(
+          fmt::format("{}: writing '{}' failed: {}", req_.directory, name, archive_error_string(out_.get())));
+  }
+  if (r != ARCHIVE_EOF) {
+    rethrow_reader_error();
+    throw io::IoError(fmt::format("{}: reading '{}' failed: {}", shown_, name, archive_error_string(in_.get())));
+  }
+}
+
+std::string restored_message(const RestoreRequest& req, const RestoreResult& res) {
+  return fmt::format("restored {} entr{} into {}{}{}", res.restored, res.restored == 1 ? "y" : "ies", req.directory,
+                     res.skipped ? fmt::format("; {} that did not verify {} left out",
+                                               res.skipped == 1 ? "1 entry" : fmt::format("{} entries", res.skipped),
+                                               res.skipped == 1 ? "was" : "were")
+                                 : "",
+                     res.not_selected ? fmt::format("; {} not selected", res.not_selected) : "");
+}
+
+}  // namespace
+
+RestoreResult restore_archive(const RestoreRequest& req) {
+  RestoreResult res;
+  const std::string& shown = req.display.empty() ? req.archive : req.display;
+  std::unique_ptr<io::FileSource> file;
+  if (!req.source) file = std::make_unique<io::FileSource>(req.archive);
+  io::ByteSource& src = req.source ? *req.source : *file;
+  Selection sel;
+  {
+    // The verification's catalogue is let go once the selection is made.
+    const auto v = verify(src, req, shown, res);
+    if (auto why = unmatched_pattern(req, v.entries, shown)) {
+      refuse(res, std::move(*why));
+      return res;
+    }
+    sel = select(req, v.entries, res);
+    if (auto why = unverified_refusal(req, v, sel, res)) {
+      refuse(res, std::move(*why));
+      return res;
+    }
+    sel.ntfs_times = ntfs_times(src, sel.accepted);
+  }
+  if (auto why = target_refusal(req, sel, res)) {
+    refuse(res, std::move(*why));
+    return res;
+  }
+  if (!room_for(req, sel, res)) return res;
+  ReaderSource from;
+  if (auto why = view_for_libarchive(req, src, sel, res, shown, from)) {
+    refuse(res, std::move(*why));
+    return res;
+  }
+  Extraction(req, shown, src, from, sel, res).run();
   res.outcome = RestoreResult::Outcome::restored;
-  res.message = fmt::format("restored {} entr{} into {}{}{}", res.restored, res.restored == 1 ? "y" : "ies",
-                            req.directory,
-                            res.skipped ? fmt::format("; {} that did not verify {} left out",
-                                                      res.skipped == 1 ? "1 entry" : fmt::format("{} entries", res.skipped),
-                                                      res.skipped == 1 ? "was" : "were")
-                                        : "",
-                            res.not_selected ? fmt::format("; {} not selected", res.not_selected) : "");
+  res.message = restored_message(req, res);
   return res;
 }
 
