@@ -224,8 +224,9 @@ bool judge_local_against_directory(Judging& j) {
     if (l.compressed_size != e.compressed_size || l.uncompressed_size != e.uncompressed_size)
       diffs.push_back(fmt::format("sizes {}/{} locally, {}/{} in the directory", l.compressed_size,
                                   l.uncompressed_size, e.compressed_size, e.uncompressed_size));
-    g.refuse |= readers::taking_local_values({l.crc32, l.compressed_size, l.uncompressed_size},
-                                             {e.crc32, e.compressed_size, e.uncompressed_size});
+    if (l.crc32 != e.crc32 || l.compressed_size != e.compressed_size || l.uncompressed_size != e.uncompressed_size)
+      g.refuse |= readers::taking_local_values({l.crc32, l.compressed_size, l.uncompressed_size},
+                                               {e.crc32, e.compressed_size, e.uncompressed_size});
   }
   if (diffs.empty()) return true;
   std::string msg = "the local header disagrees with the directory: ";
@@ -851,7 +852,8 @@ NameJudge::Facts NameJudge::examine(const Entry& e, std::vector<report::Finding>
                            msg.empty() ? "" : "; ", report::reader_names(split), __builtin_popcount(split) == 1 ? "s" : "");
       out.push_back(make_finding(Code::name_invalid, e.name, e.lfh_offset, msg, {refuse, split & ~refuse, 0}));
     }
-    if (const report::Readers renaming = uname ? 0 : readers::renaming_dot_leaf(e.name))
+    // Most names do not end in '.': the rule is asked only for those.
+    if (const report::Readers renaming = uname || e.name.back() != '.' ? 0 : readers::renaming_dot_leaf(e.name))
       out.push_back(make_finding(Code::name_invalid, e.name, e.lfh_offset,
                                  fmt::format("the name's last component is '.': {} write the file under another name "
                                              "or not at all, the others under this one",

@@ -577,10 +577,9 @@ struct Walk {
     if (size() - pos > zip::kLocalHeaderLen) {
       std::uint8_t fixed[zip::kLocalHeaderLen];
       src.read_at(pos, fixed);
-      std::size_t name_len = fixed[26] | fixed[27] << 8;
-      auto nb = src.read_vec(pos + zip::kLocalHeaderLen, name_len);
+      auto nb = src.read_vec(pos + zip::kLocalHeaderLen, zip::local_name_len(fixed));
       cut.name.assign(nb.begin(), nb.end());
-      cut.method = fixed[8] | fixed[9] << 8;
+      cut.method = zip::local_method(fixed);
     }
     r.cut_entry = r.entries_before + r.entries.size();
     const std::size_t number = *r.cut_entry + 1;

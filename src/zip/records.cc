@@ -146,6 +146,11 @@ std::uint16_t local_name_len(Bytes b) {
   return c.u16();
 }
 
+std::uint16_t local_method(Bytes b) {
+  Cursor c(b.subspan(std::min<std::size_t>(b.size(), 8)));
+  return c.u16();
+}
+
 std::optional<std::size_t> central_record_len(Bytes b) {
   if (b.size() < kCentralHeaderLen || load_u32(b.data()) != kCentralSig) return std::nullopt;
   Cursor c(b.subspan(28, 6));  // name, extra field and comment lengths

@@ -131,6 +131,8 @@ void parse_local_tail(LocalFileHeader& h, Bytes tail);
 // The name's length from a local header's fixed part (4.3.7), without asking for the signature:
 // what a header cut short still tells of its name.
 std::uint16_t local_name_len(Bytes b30);
+// Its compression method, likewise.
+std::uint16_t local_method(Bytes b30);
 
 // 4.3.12
 struct CentralDirectoryHeader {
