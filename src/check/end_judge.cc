@@ -103,8 +103,9 @@ void judge_classic_disks(EndJudging& j) {
             report::kSevenZip | (v.disk != v.cd_disk ? report::kUnzip : 0));
   } else if (v.disk != 0) {
     // 7-Zip refuses a single-volume archive that calls itself another disk; unzip warns (rule 22).
-    j.add(Code::disk_number_nonzero, r.eocd_offset,
-          fmt::format("the end record says this is disk {} of a single-volume archive", v.disk), report::kSevenZip);
+    j.out.push_back(make_finding(Code::disk_number_nonzero, std::nullopt, r.eocd_offset,
+                                 fmt::format("the end record says this is disk {} of a single-volume archive", v.disk),
+                                 {report::kSevenZip, report::kUnzip, 0}));
   }
 }
 

@@ -376,9 +376,10 @@ void Repair::prove_and_commit() {
       return f.severity == report::Severity::error;
     });
     if (failed != proof.findings.end())
-      res_.why_not = fmt::format("the rebuilt archive did not pass verification ({} at offset {}: {}){}; nothing "
-                                 "was kept",
-                                 failed->code, failed->offset.value_or(0), failed->message,
+      res_.why_not = fmt::format("the rebuilt archive did not pass verification ({}{}: {}){}; nothing was kept",
+                                 failed->code,
+                                 failed->offset ? fmt::format(" at offset {}", *failed->offset) : std::string(),
+                                 failed->message,
                                  req_.in_place ? "; repair -o OUT writes a copy without the damaged bytes" : "");
     output().rollback();
   } else {
