@@ -224,7 +224,7 @@ bool judge_local_against_directory(Judging& j) {
     if (l.compressed_size != e.compressed_size || l.uncompressed_size != e.uncompressed_size)
       diffs.push_back(fmt::format("sizes {}/{} locally, {}/{} in the directory", l.compressed_size,
                                   l.uncompressed_size, e.compressed_size, e.uncompressed_size));
-    if (l.crc32 != e.crc32 || l.compressed_size != e.compressed_size || l.uncompressed_size != e.uncompressed_size)
+    if (!diffs.empty())  // the block starts with none: these are the CRC and size differences
       g.refuse |= readers::taking_local_values({l.crc32, l.compressed_size, l.uncompressed_size},
                                                {e.crc32, e.compressed_size, e.uncompressed_size});
   }
@@ -850,7 +850,7 @@ NameJudge::Facts NameJudge::examine(const Entry& e, std::vector<report::Finding>
         msg += fmt::format("{}the name holds a backslash, which {} take{} for a folder separator: the file comes "
                            "out under folders there, under the name as it is elsewhere",
                            msg.empty() ? "" : "; ", report::reader_names(split), __builtin_popcount(split) == 1 ? "s" : "");
-      out.push_back(make_finding(Code::name_invalid, e.name, e.lfh_offset, msg, {refuse, split & ~refuse, 0}));
+      out.push_back(make_finding(Code::name_invalid, e.name, e.lfh_offset, msg, {refuse, report::Readers(split & ~refuse), 0}));
     }
     // Most names do not end in '.': the rule is asked only for those.
     if (const report::Readers renaming = uname || e.name.back() != '.' ? 0 : readers::renaming_dot_leaf(e.name))
