@@ -378,11 +378,11 @@ Verification verify_stream(io::StreamSource& src, const std::string& path, const
   std::size_t copied = 0;
   auto scan = walk_stream(src, *sp, opt, threads, &copied);
   rep.archive_size = src.size();
-  if (src.size() == 0) throw CannotProceed(path + ": the stream is empty (0 bytes); it is not a ZIP archive");
+  if (src.size() == 0) throw io::Failure(io::Fail::empty, path + ": the stream is empty (0 bytes); it is not a ZIP archive");
   // The end records sit in the last 64 KiB, which the stream's window still holds.
   auto end = scan::locate_end_records(src);
   if (!scan.found_any_header && !end)
-    throw CannotProceed(path + ": not a ZIP archive (no end record and no local file header anywhere)");
+    throw io::Failure(io::Fail::not_a_zip, path + ": not a ZIP archive (no end record and no local file header anywhere)");
   StreamDirectory dir;
   if (end && open_directory(src, *sp, *end, copied, opt, rep, dir))
     judge_stream_directory(v, src, sp, scan, *end, dir, opt, threads, t0);

@@ -267,7 +267,7 @@ void verify_walk(Verification& v, io::ByteSource& src, const std::string& path, 
   progress.finish();
   judge_walk(scan, src.size(), tally ? std::move(tally->judged) : std::vector<report::Finding>{});
   if (!scan.found_any_header && !end)
-    throw CannotProceed(path + ": not a ZIP archive (no end record and no local file header anywhere)");
+    throw io::Failure(io::Fail::not_a_zip, path + ": not a ZIP archive (no end record and no local file header anywhere)");
   finish_walk(v, scan, end, src.size(), tally, "local_headers", opt.rows, threads, t0);
 }
 
@@ -318,7 +318,7 @@ Verification verify_archive(io::ByteSource& src, const std::string& path, const 
   rep.command = "verify";
   rep.archive_path = path;
   rep.archive_size = src.size();
-  if (src.size() == 0) throw CannotProceed(path + ": the file is empty (0 bytes); it is not a ZIP archive");
+  if (src.size() == 0) throw io::Failure(io::Fail::empty, path + ": the file is empty (0 bytes); it is not a ZIP archive");
 
   auto end = scan::locate_end_records(src);
   const unsigned threads = opt.threads ? opt.threads : default_threads();

@@ -14,11 +14,6 @@
 
 namespace zm::check {
 
-// The archive cannot be judged at all (empty, not a ZIP): exit status 3.
-struct CannotProceed : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-
 struct VerifyOptions {
   unsigned threads = 0;  // 0: one per core
   bool progress = false;

@@ -29,17 +29,8 @@
 namespace zm::cli {
 namespace {
 
-// The archive cannot be judged at all, for a reason the JSON report names with `code`: exit 3.
-struct Unreadable : std::runtime_error {
-  Unreadable(report::Code c, const std::string& what) : std::runtime_error(what), code(c) {}
-  report::Code code;
-};
-
-// A command line that asks for something zipmedic will not do (overwrite the input, replace a
-// file without --force): exit 2, before any work.
-struct Refused : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
+using io::Fail;
+using io::Failure;
 
 // One command's run: where its report goes, and whether one was printed (exactly one is, with
 // --json, whatever the exit path).
@@ -163,14 +154,16 @@ void summarize(const Run& run, const report::Report& r) {
   }
 }
 
-// The verifiers say "empty" or "not a ZIP archive" through CannotProceed; which of the two it was
-// is in its text.
-report::Code code_of(const check::CannotProceed& e) {
-  std::string_view m = e.what();
-  if (m.find("empty (0 bytes)") != std::string_view::npos) return report::Code::empty_file;
-  if (m.find("encrypted") != std::string_view::npos) return report::Code::key_needed;
-  if (m.find("not a ZIP") != std::string_view::npos) return report::Code::not_a_zip;
-  return report::Code::io_failed;
+// The one finding of an unreadable report, by the failure's kind.
+report::Code code_of(Fail kind) {
+  switch (kind) {
+    case Fail::cannot_open: return report::Code::cannot_open;
+    case Fail::empty: return report::Code::empty_file;
+    case Fail::not_a_zip: return report::Code::not_a_zip;
+    case Fail::key: return report::Code::key_needed;
+    case Fail::password: return report::Code::password_wrong;
+    default: return report::Code::io_failed;
+  }
 }
 
 // Exit status 3 with a message on stderr and, with --json, the one report: verdict unreadable
@@ -194,17 +187,12 @@ template <class F>
 Exit guarded(Run& run, F&& body) {
   try {
     return body();
-  } catch (const Refused& e) {
+  } catch (const Failure& e) {
+    // The exit status follows from the kind, here and nowhere else: a usage error is 2 (nothing
+    // was read or written), every other failure 3.
+    if (e.kind != Fail::usage) return unreadable(run, code_of(e.kind), e.what());
     fmt::print(stderr, "zipmedic: {}: {}\n", run.command, e.what());
     return Exit::usage;
-  } catch (const Unreadable& e) {
-    return unreadable(run, e.code, e.what());
-  } catch (const check::CannotProceed& e) {
-    return unreadable(run, code_of(e), e.what());
-  } catch (const io::IoError& e) {
-    return unreadable(run, report::Code::io_failed, e.what());
-  } catch (const crypt::CryptError& e) {
-    return unreadable(run, report::Code::key_needed, e.what());
   } catch (const std::bad_alloc&) {
     return unreadable(run, report::Code::io_failed, run.archive + ": out of memory");
   } catch (const std::exception& e) {
@@ -251,8 +239,7 @@ Archive open_archive(Run& run, const std::string& arg, Access how, const std::st
   if (arg == "-" && how == Access::stream) {
     a.stream = std::make_unique<io::StreamSource>(STDIN_FILENO, a.display);
     if (crypt::has_magic(*a.stream))
-      throw Unreadable(report::Code::key_needed,
-                       "<stdin>: this is an encrypted SysReptor backup (.zip.crypt); decrypting from a pipe is not "
+      throw Failure(Fail::key, "<stdin>: this is an encrypted SysReptor backup (.zip.crypt); decrypting from a pipe is not "
                        "supported, save it to a file and give --key");
     a.src = a.stream.get();
     key_note(run, a.display);
@@ -262,14 +249,14 @@ Archive open_archive(Run& run, const std::string& arg, Access how, const std::st
     if (auto set = scan::find_volume_set(arg)) {
       std::size_t present = 0;
       for (const auto& v : set->volumes) present += v.present;
-      if (present == 0) throw Unreadable(report::Code::cannot_open, arg + ": cannot open: no volume of the set is there");
+      if (present == 0) throw Failure(Fail::cannot_open, arg + ": cannot open: no volume of the set is there");
       a.volumes = scan::open_volume_set(*set);
       a.set = std::move(set);
       a.display = a.set->name;
       a.src = a.volumes.get();
       run.size = a.volumes->size();
       if (run.size == 0)
-        throw Unreadable(report::Code::empty_file, a.display + ": the volumes are empty (0 bytes); it is not a ZIP archive");
+        throw Failure(Fail::empty, a.display + ": the volumes are empty (0 bytes); it is not a ZIP archive");
       key_note(run, a.display);
       return a;
     }
@@ -283,14 +270,10 @@ Archive open_archive(Run& run, const std::string& arg, Access how, const std::st
   } else {
     a.path = arg;
   }
-  try {
-    a.file = std::make_unique<io::FileSource>(a.path);
-  } catch (const io::IoError& e) {
-    throw Unreadable(report::Code::cannot_open, e.what());
-  }
+  a.file = std::make_unique<io::FileSource>(a.path);
   run.size = a.file->size();
   if (a.file->size() == 0)
-    throw Unreadable(report::Code::empty_file, a.display + ": the file is empty (0 bytes); it is not a ZIP archive");
+    throw Failure(Fail::empty, a.display + ": the file is empty (0 bytes); it is not a ZIP archive");
   a.src = a.file.get();
   if (!crypt::has_magic(*a.file)) {
     key_note(run, a.display);
@@ -298,8 +281,7 @@ Archive open_archive(Run& run, const std::string& arg, Access how, const std::st
   }
   a.encrypted = true;
   if (!run.o.key)
-    throw Unreadable(report::Code::key_needed,
-                     a.display + ": this is an encrypted SysReptor backup (.zip.crypt), not a broken ZIP; give its key "
+    throw Failure(Fail::key, a.display + ": this is an encrypted SysReptor backup (.zip.crypt), not a broken ZIP; give its key "
                                  "with --key, --key-file or ZIPMEDIC_KEY");
   a.key = crypt::parse_key(*run.o.key);
   a.header = crypt::read_header(*a.file, a.display);
@@ -372,21 +354,17 @@ bool same_file(const struct stat& a, const struct stat& b) { return a.st_dev == 
 // without --force. Judged before anything is read.
 io::OutputTarget check_output(const std::string& input, const std::string& output, bool force) {
   io::OutputTarget t;
-  try {
-    t = io::classify_output(output);
-  } catch (const io::IoError& e) {
-    throw Refused(e.what());
-  }
+  t = io::classify_output(output);
   struct stat in {}, out {};
   bool have_in = input != "-" && ::stat(input.c_str(), &in) == 0;
   bool have_out = t.fd >= 0 ? ::fstat(t.fd, &out) == 0
                             : t.kind != io::OutputTarget::Kind::new_file && ::stat(t.path.c_str(), &out) == 0;
   if (have_in && have_out && same_file(in, out))
-    throw Refused(fmt::format("{} is the input {} (same device and inode): the input is never written; give "
+    throw Failure(Fail::usage, fmt::format("{} is the input {} (same device and inode): the input is never written; give "
                               "another -o, or --in-place to append a directory to it",
                               output == "-" ? "standard output" : output, input));
   if (t.kind == io::OutputTarget::Kind::existing_file && !force)
-    throw Refused(fmt::format("{} already exists; it is left as it is (--force replaces it)", output));
+    throw Failure(Fail::usage, fmt::format("{} already exists; it is left as it is (--force replaces it)", output));
   return t;
 }
 
@@ -417,8 +395,8 @@ Exit verify_in(Run& run) {
       vo.keep_entries = o.profile == "sysreptor" || in.encrypted;
       vo.password = o.password_lent();
       v = check::verify_archive(*in.src, in.set ? in.display : archive, vo);
-    } catch (const check::CannotProceed&) {
-      if (in.tag_ok) throw;
+    } catch (const Failure& e) {
+      if (in.tag_ok || (e.kind != Fail::empty && e.kind != Fail::not_a_zip)) throw;
       // A wrong key turns the whole file into noise: the tag says so, and that is the finding.
       v.report.command = "verify";
       v.report.archive_path = archive;
@@ -460,9 +438,9 @@ Exit scan_in(Run& run) {
     if (in.stream) in.stream->drain();
     run.size = src->size();
     check::judge_walk(s, src->size(), tally ? std::move(tally->judged) : std::vector<report::Finding>{});
-    if (src->size() == 0) throw Unreadable(report::Code::empty_file, name + ": the file is empty (0 bytes); it is not a ZIP archive");
+    if (src->size() == 0) throw Failure(Fail::empty, name + ": the file is empty (0 bytes); it is not a ZIP archive");
     if (!s.found_any_header)
-      throw Unreadable(report::Code::not_a_zip, name + ": not a ZIP archive (no local file header found)");
+      throw Failure(Fail::not_a_zip, name + ": not a ZIP archive (no local file header found)");
     report::Report r = repair::scan_report(s, name, src->size(), scan::locate_end_records(*src).has_value(), tally);
     if (in.encrypted && !in.tag_ok) r.add(tag_finding(archive, false));
     if (profile) check::check_sysreptor_profile(*src, s.entries, r, false);
@@ -571,7 +549,7 @@ std::vector<scan::Entry> entries_from_walk(Run& run, Archive& in, report::Report
   run.size = src->size();
   check::judge_walk(s, src->size());
   if (!s.found_any_header)
-    throw Unreadable(report::Code::not_a_zip, in.display + ": not a ZIP archive (no local file header found)");
+    throw Failure(Fail::not_a_zip, in.display + ": not a ZIP archive (no local file header found)");
   for (auto& f : s.findings) r.add(f);
   if (!s.directory_at) r.add(scan::eocd_missing_finding(src->size(), s.entries));
   return std::move(s.entries);
@@ -720,7 +698,7 @@ Exit run_repair(const std::string& archive, const RepairOptions& ro, const Commo
   Run run{"repair", archive, o};
   return guarded(run, [&] {
     if (ro.in_place && archive == "-")
-      throw Refused("--in-place appends to a file; a pipe has none (repair - -o OUT writes a new one)");
+      throw Failure(Fail::usage, "--in-place appends to a file; a pipe has none (repair - -o OUT writes a new one)");
     std::string spool_dir;
     if (!ro.in_place) {
       io::OutputTarget t = check_output(archive, ro.output, ro.force);
@@ -734,7 +712,7 @@ Exit run_repair(const std::string& archive, const RepairOptions& ro, const Commo
     }
     if (ro.in_place && archive != "-")
       if (auto set = scan::find_volume_set(archive))
-        throw Refused(fmt::format("{} is a split archive of {} volumes: appending a directory to its last volume "
+        throw Failure(Fail::usage, fmt::format("{} is a split archive of {} volumes: appending a directory to its last volume "
                                   "would not make one archive of them, and no reader would take the result; "
                                   "repair -o OUT joins the set into one ZIP",
                                   set->name, set->volumes.size()));
@@ -743,7 +721,7 @@ Exit run_repair(const std::string& archive, const RepairOptions& ro, const Commo
       for (const auto& v : in.set->volumes)
         if (v.present && v.path != archive) check_output(v.path, ro.output, true);
     if (ro.in_place && in.encrypted)
-      throw Refused(archive + ": an encrypted backup cannot be repaired in place; use -o OUT (with --encrypt to "
+      throw Failure(Fail::usage, archive + ": an encrypted backup cannot be repaired in place; use -o OUT (with --encrypt to "
                               "keep it encrypted)");
     repair::RepairRequest req;
     req.input = in.path;
@@ -758,7 +736,7 @@ Exit run_repair(const std::string& archive, const RepairOptions& ro, const Commo
     req.profile_sysreptor = o.profile == "sysreptor" || in.encrypted;
     req.password = o.password_lent();
     if (ro.encrypt) {
-      if (!o.key) throw Refused("--encrypt needs the key (--key, --key-file or ZIPMEDIC_KEY)");
+      if (!o.key) throw Failure(Fail::usage, "--encrypt needs the key (--key, --key-file or ZIPMEDIC_KEY)");
       req.encrypt_key = crypt::parse_key(*o.key);
       if (in.header) req.encrypt_key_id = in.header->key_id;
     }
@@ -784,10 +762,12 @@ Exit run_repair(const std::string& archive, const RepairOptions& ro, const Commo
 Exit run_restore(const std::string& archive, const RestoreOptions& ro, const CommonOptions& o) {
   Run run{"restore", archive, o};
   return guarded(run, [&] {
+    struct stat dir {};
+    if (::stat(ro.directory.c_str(), &dir) == 0 && !S_ISDIR(dir.st_mode))
+      throw Failure(Fail::usage, ro.directory + ": not a directory; -C takes the directory to restore into");
     Archive in = open_archive(run, archive, Access::file);
     if (in.encrypted)
-      throw Unreadable(report::Code::key_needed,
-                       in.display + ": this is an encrypted SysReptor backup; restore works on a plain ZIP (zipmedic "
+      throw Failure(Fail::key, in.display + ": this is an encrypted SysReptor backup; restore works on a plain ZIP (zipmedic "
                                     "repair --key ... -o plain.zip gives one)");
     // The spool's bytes are on the disk already: a restore to the same filesystem needs room for
     // what it writes beside them, which its own check of free space sees.

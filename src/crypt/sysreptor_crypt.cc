@@ -20,19 +20,19 @@ using Ctx = std::unique_ptr<EVP_CIPHER_CTX, CtxFree>;
 
 Ctx gcm_context(const Key& key, const std::vector<std::uint8_t>& nonce, bool encrypt) {
   Ctx c(EVP_CIPHER_CTX_new());
-  if (!c) throw CryptError("OpenSSL: cannot create a cipher context");
+  if (!c) throw io::Failure(io::Fail::resource, "OpenSSL: cannot create a cipher context");
   auto init = encrypt ? EVP_EncryptInit_ex : EVP_DecryptInit_ex;
   if (init(c.get(), EVP_aes_256_gcm(), nullptr, nullptr, nullptr) != 1 ||
       EVP_CIPHER_CTX_ctrl(c.get(), EVP_CTRL_GCM_SET_IVLEN, int(nonce.size()), nullptr) != 1 ||
       init(c.get(), nullptr, nullptr, key.data(), nonce.data()) != 1)
-    throw CryptError("OpenSSL: cannot start AES-256-GCM");
+    throw io::Failure(io::Fail::resource, "OpenSSL: cannot start AES-256-GCM");
   return c;
 }
 
 std::vector<std::uint8_t> base64_decode(const std::string& s) {
   std::vector<std::uint8_t> out(s.size() * 3 / 4 + 3);
   int n = EVP_DecodeBlock(out.data(), reinterpret_cast<const unsigned char*>(s.data()), int(s.size()));
-  if (n < 0) throw CryptError("the header's nonce is not base64");
+  if (n < 0) throw io::Failure(io::Fail::key, "the header's nonce is not base64");
   std::size_t pad = 0;
   for (std::size_t i = s.size(); i > 0 && s[i - 1] == '='; --i) ++pad;
   out.resize(std::size_t(n) - pad);
@@ -57,7 +57,7 @@ Header read_header(io::ByteSource& src, const std::string& name) {
   auto head = src.read_vec(0, kMaxHeader);
   auto nul = std::find(head.begin() + 4, head.end(), 0);
   if (head.size() < 4 || nul == head.end())
-    throw CryptError(name + ": the encrypted backup's header has no end (no NUL within 64 KiB)");
+    throw io::Failure(io::Fail::key, name + ": the encrypted backup's header has no end (no NUL within 64 KiB)");
   Header h;
   h.raw.assign(head.begin(), nul + 1);
   std::string json(head.begin() + 4, nul);
@@ -67,10 +67,10 @@ Header read_header(io::ByteSource& src, const std::string& name) {
     h.nonce = base64_decode(j.at("nonce").get<std::string>());
     if (j.contains("key_id") && j["key_id"].is_string()) h.key_id = j["key_id"].get<std::string>();
   } catch (const nlohmann::json::exception&) {
-    throw CryptError(name + ": the encrypted backup's header is not the JSON SysReptor writes");
+    throw io::Failure(io::Fail::key, name + ": the encrypted backup's header is not the JSON SysReptor writes");
   }
-  if (h.cipher != "AES-GCM") throw CryptError(name + ": unsupported cipher '" + h.cipher + "' in the header");
-  if (h.nonce.empty()) throw CryptError(name + ": the header's nonce is empty");
+  if (h.cipher != "AES-GCM") throw io::Failure(io::Fail::key, name + ": unsupported cipher '" + h.cipher + "' in the header");
+  if (h.nonce.empty()) throw io::Failure(io::Fail::key, name + ": the header's nonce is empty");
   return h;
 }
 
@@ -79,13 +79,13 @@ Key parse_key(const std::string& text) {
   for (char c : text)
     if (!std::isspace(static_cast<unsigned char>(c))) hex += c;
   Key k{};
-  if (hex.size() != 64) throw CryptError("the key must be 64 hexadecimal digits (32 bytes)");
+  if (hex.size() != 64) throw io::Failure(io::Fail::key, "the key must be 64 hexadecimal digits (32 bytes)");
   for (std::size_t i = 0; i < 32; ++i) {
     auto nib = [&](char c) -> int {
       if (c >= '0' && c <= '9') return c - '0';
       if (c >= 'a' && c <= 'f') return c - 'a' + 10;
       if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-      throw CryptError("the key must be 64 hexadecimal digits (32 bytes)");
+      throw io::Failure(io::Fail::key, "the key must be 64 hexadecimal digits (32 bytes)");
     };
     k[i] = std::uint8_t(nib(hex[2 * i]) << 4 | nib(hex[2 * i + 1]));
   }
@@ -127,16 +127,16 @@ DecryptingSource::DecryptingSource(io::ByteSource& file, const Header& h, const 
   Ctx g = gcm_context(key, h.nonce, true);
   std::uint8_t zero[16] = {}, ks[16 + 16];
   int n = 0;
-  if (EVP_EncryptUpdate(g.get(), ks, &n, zero, 16) != 1 || n != 16) throw CryptError("OpenSSL: GCM failed");
+  if (EVP_EncryptUpdate(g.get(), ks, &n, zero, 16) != 1 || n != 16) throw io::Failure(io::Fail::resource, "OpenSSL: GCM failed");
   Ctx d(EVP_CIPHER_CTX_new());
   std::uint8_t c0[32];
-  if (EVP_DecryptInit_ex(d.get(), EVP_aes_256_ecb(), nullptr, key.data(), nullptr) != 1) throw CryptError("OpenSSL: ECB");
+  if (EVP_DecryptInit_ex(d.get(), EVP_aes_256_ecb(), nullptr, key.data(), nullptr) != 1) throw io::Failure(io::Fail::resource, "OpenSSL: ECB");
   EVP_CIPHER_CTX_set_padding(d.get(), 0);
-  if (EVP_DecryptUpdate(d.get(), c0, &n, ks, 16) != 1 || n != 16) throw CryptError("OpenSSL: ECB failed");
+  if (EVP_DecryptUpdate(d.get(), c0, &n, ks, 16) != 1 || n != 16) throw io::Failure(io::Fail::resource, "OpenSSL: ECB failed");
   std::memcpy(counter0_.data(), c0, 16);
   ecb_->ctx.reset(EVP_CIPHER_CTX_new());
   if (EVP_EncryptInit_ex(ecb_->ctx.get(), EVP_aes_256_ecb(), nullptr, key.data(), nullptr) != 1)
-    throw CryptError("OpenSSL: ECB");
+    throw io::Failure(io::Fail::resource, "OpenSSL: ECB");
   EVP_CIPHER_CTX_set_padding(ecb_->ctx.get(), 0);
   cbuf_.resize(256 << 10);
   kbuf_.resize(cbuf_.size() + 16);
@@ -169,7 +169,7 @@ std::size_t DecryptingSource::read_some(std::uint64_t offset, std::span<std::uin
   }
   int out = 0;
   if (EVP_EncryptUpdate(ecb_->ctx.get(), kbuf_.data(), &out, kbuf_.data(), int(blocks * 16)) != 1)
-    throw CryptError("OpenSSL: AES-ECB failed");
+    throw io::Failure(io::Fail::resource, "OpenSSL: AES-ECB failed");
   for (std::size_t i = 0; i < n; ++i) buf[i] = cbuf_[skip + i] ^ kbuf_[skip + i];
   return n;
 }
@@ -181,7 +181,7 @@ struct EncryptingWriter::Gcm {
 EncryptingWriter::EncryptingWriter(io::OutputSink& out, const Key& key, const std::string& key_id)
     : out_(out), gcm_(std::make_unique<Gcm>()) {
   std::vector<std::uint8_t> nonce(16);
-  if (RAND_bytes(nonce.data(), int(nonce.size())) != 1) throw CryptError("OpenSSL: no random nonce available");
+  if (RAND_bytes(nonce.data(), int(nonce.size())) != 1) throw io::Failure(io::Fail::resource, "OpenSSL: no random nonce available");
   nlohmann::json j = {{"cipher", "AES-GCM"}, {"nonce", base64_encode(nonce)},
                       {"key_id", key_id.empty() ? nlohmann::json(nullptr) : nlohmann::json(key_id)}};
   std::string header(reinterpret_cast<const char*>(kMagic), 4);
@@ -191,7 +191,7 @@ EncryptingWriter::EncryptingWriter(io::OutputSink& out, const Key& key, const st
   int n = 0;
   if (EVP_EncryptUpdate(gcm_->ctx.get(), nullptr, &n, reinterpret_cast<const std::uint8_t*>(header.data()),
                         int(header.size())) != 1)
-    throw CryptError("OpenSSL: GCM failed");
+    throw io::Failure(io::Fail::resource, "OpenSSL: GCM failed");
   out_.write(header);
 }
 
@@ -204,7 +204,7 @@ void EncryptingWriter::write(std::string_view plain) {
     int out = 0;
     if (EVP_EncryptUpdate(gcm_->ctx.get(), reinterpret_cast<std::uint8_t*>(buf_.data()), &out,
                           reinterpret_cast<const std::uint8_t*>(plain.data()), int(n)) != 1)
-      throw CryptError("OpenSSL: GCM failed");
+      throw io::Failure(io::Fail::resource, "OpenSSL: GCM failed");
     out_.write({buf_.data(), std::size_t(out)});
     plain.remove_prefix(n);
   }
@@ -215,7 +215,7 @@ void EncryptingWriter::finish() {
   int n = 0;
   if (EVP_EncryptFinal_ex(gcm_->ctx.get(), tail, &n) != 1 ||
       EVP_CIPHER_CTX_ctrl(gcm_->ctx.get(), EVP_CTRL_GCM_GET_TAG, int(kTagLen), tag) != 1)
-    throw CryptError("OpenSSL: GCM failed");
+    throw io::Failure(io::Fail::resource, "OpenSSL: GCM failed");
   if (n > 0) out_.write({reinterpret_cast<char*>(tail), std::size_t(n)});
   out_.write({reinterpret_cast<char*>(tag), kTagLen});
 }

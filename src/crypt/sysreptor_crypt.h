@@ -18,11 +18,6 @@ namespace zm::crypt {
 using Key = std::array<std::uint8_t, 32>;
 inline constexpr std::size_t kTagLen = 16;
 
-// The input is not usable as given (bad header, bad key text): exit status 3 or 2 upstream.
-struct CryptError : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-
 bool has_magic(io::ByteSource& src);
 
 struct Header {

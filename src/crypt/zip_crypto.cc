@@ -30,9 +30,6 @@ struct CrcTable {
 const CrcTable kCrc;
 inline std::uint32_t crc_byte(std::uint32_t crc, std::uint8_t b) { return kCrc.t[(crc ^ b) & 0xFF] ^ (crc >> 8); }
 
-struct CryptoFailure : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
 }  // namespace
 
 TraditionalKeys::TraditionalKeys(std::string_view password) : k_{0x12345678u, 0x23456789u, 0x34567890u} {
@@ -68,12 +65,12 @@ AesKeys::AesKeys(std::string_view password, std::span<const std::uint8_t> salt, 
   std::vector<std::uint8_t> derived(2 * kl + 2);
   if (PKCS5_PBKDF2_HMAC_SHA1(password.data(), int(password.size()), salt.data(), int(salt.size()), 1000,
                              int(derived.size()), derived.data()) != 1)
-    throw CryptoFailure("PBKDF2 failed");
+    throw io::Failure(io::Fail::resource, "PBKDF2 failed");
   verifier_ = {derived[2 * kl], derived[2 * kl + 1]};
   const EVP_CIPHER* aes = kl == 16 ? EVP_aes_128_ecb() : kl == 24 ? EVP_aes_192_ecb() : EVP_aes_256_ecb();
   auto* c = EVP_CIPHER_CTX_new();
   cipher_ = c;
-  if (!c || EVP_EncryptInit_ex(c, aes, nullptr, derived.data(), nullptr) != 1) throw CryptoFailure("AES init failed");
+  if (!c || EVP_EncryptInit_ex(c, aes, nullptr, derived.data(), nullptr) != 1) throw io::Failure(io::Fail::resource, "AES init failed");
   EVP_CIPHER_CTX_set_padding(c, 0);
   EVP_MAC* mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
   auto* m = mac ? EVP_MAC_CTX_new(mac) : nullptr;
@@ -82,13 +79,13 @@ AesKeys::AesKeys(std::string_view password, std::span<const std::uint8_t> salt, 
   char sha1[] = "SHA1";
   OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, sha1, 0), OSSL_PARAM_construct_end()};
   mac_key_.assign(derived.begin() + kl, derived.begin() + 2 * kl);
-  if (!m || EVP_MAC_init(m, mac_key_.data(), kl, params) != 1) throw CryptoFailure("HMAC init failed");
+  if (!m || EVP_MAC_init(m, mac_key_.data(), kl, params) != 1) throw io::Failure(io::Fail::resource, "HMAC init failed");
   OPENSSL_cleanse(derived.data(), derived.size());
 }
 
 void AesKeys::mac_reset() {
   if (EVP_MAC_init(static_cast<EVP_MAC_CTX*>(mac_), mac_key_.data(), mac_key_.size(), nullptr) != 1)
-    throw CryptoFailure("HMAC init failed");
+    throw io::Failure(io::Fail::resource, "HMAC init failed");
 }
 
 AesKeys::~AesKeys() {
@@ -111,21 +108,21 @@ void AesKeys::crypt(std::uint64_t pos, std::span<std::uint8_t> buf) {
   int out = 0;
   if (EVP_EncryptUpdate(static_cast<EVP_CIPHER_CTX*>(cipher_), blocks_.data(), &out, blocks_.data(), int(n)) != 1 ||
       std::size_t(out) != n)
-    throw CryptoFailure("AES failed");
+    throw io::Failure(io::Fail::resource, "AES failed");
   const std::size_t skip = pos % 16;
   for (std::size_t i = 0; i < buf.size(); ++i) buf[i] ^= blocks_[skip + i];
 }
 
 void AesKeys::mac_update(std::span<const std::uint8_t> c) {
   if (!c.empty() && EVP_MAC_update(static_cast<EVP_MAC_CTX*>(mac_), c.data(), c.size()) != 1)
-    throw CryptoFailure("HMAC failed");
+    throw io::Failure(io::Fail::resource, "HMAC failed");
 }
 
 std::array<std::uint8_t, kAesMac> AesKeys::mac_final() {
   std::uint8_t full[64];
   std::size_t len = 0;
   if (EVP_MAC_final(static_cast<EVP_MAC_CTX*>(mac_), full, &len, sizeof full) != 1 || len < kAesMac)
-    throw CryptoFailure("HMAC failed");
+    throw io::Failure(io::Fail::resource, "HMAC failed");
   std::array<std::uint8_t, kAesMac> r;
   std::memcpy(r.data(), full, kAesMac);
   return r;

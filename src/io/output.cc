@@ -25,7 +25,7 @@ void write_all(int fd, std::string_view data, const std::string& what) {
     ssize_t n = ::write(fd, data.data(), data.size());
     if (n < 0) {
       if (errno == EINTR) continue;
-      throw IoError(what + ": write failed: " + std::strerror(errno));
+      throw Failure(Fail::cannot_write, what + ": write failed: " + std::strerror(errno));
     }
     data.remove_prefix(std::size_t(n));
   }
@@ -92,13 +92,13 @@ std::uint64_t free_bytes(const std::string& path) {
   std::error_code ec;
   while (p.has_parent_path() && p != p.parent_path() && !std::filesystem::exists(p, ec)) p = p.parent_path();
   struct statvfs st {};
-  if (::statvfs(p.c_str(), &st) != 0) throw IoError(path + ": cannot query free space: " + std::strerror(errno));
+  if (::statvfs(p.c_str(), &st) != 0) throw Failure(Fail::resource, path + ": cannot query free space: " + std::strerror(errno));
   return std::uint64_t(st.f_bavail) * st.f_frsize;
 }
 
 AtomicOutputFile::AtomicOutputFile(const std::string& target, bool replace) : target_(target), replace_(replace) {
   fd_ = create_unique(target + ".zipmedic-tmp-", temp_, 0644);
-  if (fd_ < 0) throw IoError(target + ": cannot create a temporary file beside it: " + std::strerror(errno));
+  if (fd_ < 0) throw Failure(Fail::cannot_write, target + ": cannot create a temporary file beside it: " + std::strerror(errno));
 }
 
 AtomicOutputFile::~AtomicOutputFile() {
@@ -111,7 +111,7 @@ void AtomicOutputFile::write(std::string_view data) {
 }
 
 void AtomicOutputFile::finish() {
-  if (::fsync(fd_) != 0) throw IoError(temp_ + ": fsync failed: " + std::strerror(errno));
+  if (::fsync(fd_) != 0) throw Failure(Fail::cannot_write, temp_ + ": fsync failed: " + std::strerror(errno));
   synced_ = true;
 }
 
@@ -119,7 +119,7 @@ void AtomicOutputFile::commit() {
   if (!synced_) finish();
   if (::close(fd_) != 0) {
     fd_ = -1;
-    throw IoError(temp_ + ": close failed: " + std::strerror(errno));
+    throw Failure(Fail::cannot_write, temp_ + ": close failed: " + std::strerror(errno));
   }
   fd_ = -1;
   // Without --force the target must still not exist: a file that appeared since the checks is
@@ -132,7 +132,7 @@ void AtomicOutputFile::commit() {
     if (rc == 0) ::unlink(temp_.c_str());
   }
   if (rc != 0)
-    throw IoError(target_ + (errno == EEXIST ? ": it appeared while the repair ran and is left as it is (--force replaces it)"
+    throw Failure(Fail::cannot_write, target_ + (errno == EEXIST ? ": it appeared while the repair ran and is left as it is (--force replaces it)"
                                              : ": cannot rename the temporary file into place: " +
                                                    std::string(std::strerror(errno))));
   committed_ = true;
@@ -148,7 +148,7 @@ void AtomicOutputFile::rollback() {
 
 InPlaceAppender::InPlaceAppender(const std::string& path) : path_(path) {
   fd_ = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
-  if (fd_ < 0) throw IoError(path + ": cannot open for appending: " + std::strerror(errno));
+  if (fd_ < 0) throw Failure(Fail::cannot_open, path + ": cannot open for appending: " + std::strerror(errno));
   struct stat st {};
   ::fstat(fd_, &st);
   original_ = std::uint64_t(st.st_size);
@@ -174,7 +174,7 @@ void InPlaceAppender::write(std::string_view data) {
     ssize_t n = ::pwrite(fd_, data.data(), data.size(), off_t(off));
     if (n < 0) {
       if (errno == EINTR) continue;
-      throw IoError(path_ + ": append failed at offset " + std::to_string(off) + ": " + std::strerror(errno));
+      throw Failure(Fail::cannot_write, path_ + ": append failed at offset " + std::to_string(off) + ": " + std::strerror(errno));
     }
     data.remove_prefix(std::size_t(n));
     off += std::uint64_t(n);
@@ -183,7 +183,7 @@ void InPlaceAppender::write(std::string_view data) {
 }
 
 void InPlaceAppender::finish() {
-  if (::fsync(fd_) != 0) throw IoError(path_ + ": fsync failed: " + std::strerror(errno));
+  if (::fsync(fd_) != 0) throw Failure(Fail::cannot_write, path_ + ": fsync failed: " + std::strerror(errno));
 }
 
 void InPlaceAppender::commit() {
@@ -220,24 +220,24 @@ OutputTarget classify_output(const std::string& path) {
         fd = std::atoi(path.c_str() + std::strlen(prefix));
   if (fd >= 0) {
     struct stat st {};
-    if (::fstat(fd, &st) != 0) throw IoError(path + ": not an open descriptor: " + std::strerror(errno));
+    if (::fstat(fd, &st) != 0) throw Failure(Fail::usage, path + ": not an open descriptor: " + std::strerror(errno));
     t.kind = OutputTarget::Kind::stream;
     t.fd = fd;
     return t;
   }
   struct stat lst {}, st {};
   if (::lstat(path.c_str(), &lst) != 0) {
-    if (errno != ENOENT) throw IoError(path + ": cannot examine: " + std::strerror(errno));
+    if (errno != ENOENT) throw Failure(Fail::usage, path + ": cannot examine: " + std::strerror(errno));
     std::string dir = dir_of(path);
     struct stat dst {};
     if (::stat(dir.c_str(), &dst) != 0 || !S_ISDIR(dst.st_mode))
-      throw IoError(path + ": its directory " + dir + " does not exist");
+      throw Failure(Fail::usage, path + ": its directory " + dir + " does not exist");
     return t;
   }
   if (::stat(path.c_str(), &st) != 0)
-    throw IoError(path + ": a symbolic link to something missing (" + std::strerror(errno) +
+    throw Failure(Fail::usage, path + ": a symbolic link to something missing (" + std::strerror(errno) +
                   "); give the path it should point to, or remove the link");
-  if (S_ISDIR(st.st_mode)) throw IoError(path + ": is a directory; give a file name for the repaired archive");
+  if (S_ISDIR(st.st_mode)) throw Failure(Fail::usage, path + ": is a directory; give a file name for the repaired archive");
   if (!S_ISREG(st.st_mode)) {
     t.kind = OutputTarget::Kind::stream;
     return t;
@@ -246,7 +246,7 @@ OutputTarget classify_output(const std::string& path) {
   if (S_ISLNK(lst.st_mode)) {
     // Replacing the link would leave the file it points to as it was: the file is the output.
     char* real = ::realpath(path.c_str(), nullptr);
-    if (!real) throw IoError(path + ": cannot follow the symbolic link: " + std::strerror(errno));
+    if (!real) throw Failure(Fail::usage, path + ": cannot follow the symbolic link: " + std::strerror(errno));
     t.path = real;
     std::free(real);
   }
@@ -256,9 +256,9 @@ OutputTarget classify_output(const std::string& path) {
 StreamOutput::StreamOutput(const OutputTarget& target, std::uint64_t expected) : target_(target) {
   std::string dir = temp_dir();
   std::uint64_t avail = free_bytes(dir);
-  if (expected > avail) throw IoError(fmt_size_msg(target.shown() + " (spooled first)", dir, expected, avail));
+  if (expected > avail) throw Failure(Fail::resource, fmt_size_msg(target.shown() + " (spooled first)", dir, expected, avail));
   fd_ = create_unique(dir + "/zipmedic-out-", spool_);
-  if (fd_ < 0) throw IoError(dir + ": cannot create a temporary file for the output: " + std::strerror(errno));
+  if (fd_ < 0) throw Failure(Fail::cannot_write, dir + ": cannot create a temporary file for the output: " + std::strerror(errno));
 }
 
 StreamOutput::~StreamOutput() { rollback(); }
@@ -275,7 +275,7 @@ void StreamOutput::commit() {
   // waits here for its reader.
   bool own = target_.fd < 0;
   int out = own ? ::open(target_.path.c_str(), O_WRONLY | O_NOCTTY | O_CLOEXEC) : target_.fd;
-  if (out < 0) throw IoError(target_.path + ": cannot open for writing: " + std::strerror(errno));
+  if (out < 0) throw Failure(Fail::cannot_write, target_.path + ": cannot open for writing: " + std::strerror(errno));
   // A reader that goes away must be an error we report, not a silent death by SIGPIPE.
   struct sigaction ign {}, old {};
   ign.sa_handler = SIG_IGN;
@@ -288,7 +288,7 @@ void StreamOutput::commit() {
     while (off < written_) {
       ssize_t n = ::pread(fd_, buf.data(), std::size_t(std::min<std::uint64_t>(buf.size(), written_ - off)), off_t(off));
       if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) throw IoError(spool_ + ": cannot read the spooled output back: " + std::strerror(errno));
+      if (n <= 0) throw Failure(Fail::cannot_read, spool_ + ": cannot read the spooled output back: " + std::strerror(errno));
       write_all(out, {buf.data(), std::size_t(n)}, name);
       off += std::uint64_t(n);
     }
@@ -298,7 +298,7 @@ void StreamOutput::commit() {
     throw;
   }
   ::sigaction(SIGPIPE, &old, nullptr);
-  if (own && ::close(out) != 0) throw IoError(name + ": close failed: " + std::strerror(errno));
+  if (own && ::close(out) != 0) throw Failure(Fail::cannot_write, name + ": close failed: " + std::strerror(errno));
   rollback();
 }
 
@@ -311,7 +311,7 @@ void StreamOutput::rollback() {
 
 TempFile::TempFile(const std::string& dir, const std::string& stem) {
   fd_ = create_unique((dir.empty() ? temp_dir() : dir) + "/" + stem + "-", path_);
-  if (fd_ < 0) throw IoError((dir.empty() ? temp_dir() : dir) + ": cannot create a temporary file: " + std::strerror(errno));
+  if (fd_ < 0) throw Failure(Fail::cannot_write, (dir.empty() ? temp_dir() : dir) + ": cannot create a temporary file: " + std::strerror(errno));
 }
 
 TempFile::~TempFile() {
@@ -325,7 +325,7 @@ std::uint64_t spool_stream(int in_fd, TempFile& out, const std::string& what, do
     std::uint64_t avail = free_bytes(out.path());
     std::uint64_t need = more + std::uint64_t(double(have + more) * reserve_factor);
     if (need > avail)
-      throw IoError(fmt_size_msg(what, out.path(), have + more + std::uint64_t(double(have + more) * reserve_factor),
+      throw Failure(Fail::resource, fmt_size_msg(what, out.path(), have + more + std::uint64_t(double(have + more) * reserve_factor),
                                  avail + have));
   };
   struct stat st {};
@@ -339,7 +339,7 @@ std::uint64_t spool_stream(int in_fd, TempFile& out, const std::string& what, do
     }
     ssize_t n = ::read(in_fd, buf.data(), buf.size());
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) throw IoError(what + ": read failed: " + std::strerror(errno));
+    if (n < 0) throw Failure(Fail::cannot_read, what + ": read failed: " + std::strerror(errno));
     if (n == 0) break;
     write_all(out.fd(), {reinterpret_cast<const char*>(buf.data()), std::size_t(n)}, out.path());
     total += std::uint64_t(n);

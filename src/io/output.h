@@ -18,7 +18,7 @@ struct OutputTarget {
   int fd = -1;       // "-", /dev/stdout, /dev/fd/N, /proc/self/fd/N: that open descriptor
   std::string shown() const { return fd == 1 && (path == "-" || path.empty()) ? "<stdout>" : path; }
 };
-// Throws IoError when the path cannot be judged (a dangling symbolic link, a directory, a
+// Throws io::Failure when the path cannot be judged (a dangling symbolic link, a directory, a
 // missing parent directory).
 OutputTarget classify_output(const std::string& path);
 
@@ -135,7 +135,7 @@ class TempFile {
 
 // Copies all of `in_fd` (a pipe) into `out`, checking before each 64 MiB that the filesystem
 // keeps `reserve_factor` times what has been copied so far free (room for what is made from it:
-// a repaired copy, an extracted tree). Returns the bytes copied; throws IoError naming `what`.
+// a repaired copy, an extracted tree). Returns the bytes copied; throws io::Failure naming `what`.
 std::uint64_t spool_stream(int in_fd, TempFile& out, const std::string& what, double reserve_factor);
 
 // Free bytes for an unprivileged user on the filesystem holding `path` (or its nearest existing

@@ -31,13 +31,13 @@ std::vector<std::uint8_t> ByteSource::read_vec(std::uint64_t offset, std::size_t
 
 FileSource::FileSource(const std::string& path) : path_(path) {
   fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd_ < 0) throw IoError(path + ": cannot open: " + std::strerror(errno));
+  if (fd_ < 0) throw Failure(Fail::cannot_open, path + ": cannot open: " + std::strerror(errno));
   struct stat st {};
-  if (::fstat(fd_, &st) != 0) throw IoError(path + ": cannot stat: " + std::strerror(errno));
+  if (::fstat(fd_, &st) != 0) throw Failure(Fail::cannot_open, path + ": cannot stat: " + std::strerror(errno));
   if (S_ISDIR(st.st_mode)) {
     ::close(fd_);
     fd_ = -1;
-    throw IoError(path + ": is a directory");
+    throw Failure(Fail::cannot_open, path + ": is a directory");
   }
   size_ = std::uint64_t(st.st_size);
   ::posix_fadvise(fd_, 0, 0, POSIX_FADV_SEQUENTIAL);
@@ -54,7 +54,7 @@ std::size_t FileSource::read_some(std::uint64_t offset, std::span<std::uint8_t> 
     ssize_t n = ::pread(fd_, buf.data(), want, off_t(offset));
     if (n >= 0) return std::size_t(n);
     if (errno == EINTR) continue;
-    throw IoError(path_ + ": read error at offset " + std::to_string(offset) + ": " + std::strerror(errno));
+    throw Failure(Fail::cannot_read, path_ + ": read error at offset " + std::to_string(offset) + ": " + std::strerror(errno));
   }
 }
 
@@ -98,7 +98,7 @@ std::span<const std::uint8_t> CachedSource::view(std::uint64_t offset, std::size
 
 std::vector<std::uint8_t> read_whole_file(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
-  if (!f) throw IoError(path + ": cannot open");
+  if (!f) throw Failure(Fail::cannot_open, path + ": cannot open");
   return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
 }
 
@@ -181,14 +181,14 @@ bool StreamSource::fill(std::uint64_t keep_from) {
       return false;
     }
     if (errno == EINTR) continue;
-    throw IoError(name_ + ": read error at offset " + std::to_string(end_) + ": " + std::strerror(errno));
+    throw Failure(Fail::cannot_read, name_ + ": read error at offset " + std::to_string(end_) + ": " + std::strerror(errno));
   }
 }
 
 std::size_t StreamSource::read_some(std::uint64_t offset, std::span<std::uint8_t> buf) {
   if (buf.empty()) return 0;
   if (offset < earliest_readable())
-    throw IoError(name_ + ": cannot go back to offset " + std::to_string(offset) +
+    throw Failure(Fail::cannot_read, name_ + ": cannot go back to offset " + std::to_string(offset) +
                   " in a stream (only the last " + std::to_string(ring_.size() >> 20) + " MiB are kept)");
   while (offset >= end_) {
     // Skipping forward: bytes before `offset` are read and kept only in the window.

@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "io/failure.h"
+
 namespace zm::io {
 
 // Bytes that start at a page boundary. The kernel copies into user memory (read, pread) at
@@ -33,11 +35,6 @@ class PageBuffer {
  private:
   std::uint8_t* p_;
   std::size_t n_;
-};
-
-// Raised for operating-system failures (open, read); the CLI maps it to exit status 3.
-struct IoError : std::runtime_error {
-  using std::runtime_error::runtime_error;
 };
 
 class ByteSource {

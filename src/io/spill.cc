@@ -46,7 +46,7 @@ std::size_t Spill::read_some(std::uint64_t offset, std::span<std::uint8_t> buf) 
     ssize_t n = ::pread(fd_, buf.data(), std::size_t(std::min<std::uint64_t>(buf.size(), written_ - offset)),
                         off_t(offset));
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) throw IoError(fmt::format("{}: cannot read the temporary file in {}: {}", owner_, dir_, std::strerror(errno)));
+    if (n < 0) throw Failure(Fail::cannot_read, fmt::format("{}: cannot read the temporary file in {}: {}", owner_, dir_, std::strerror(errno)));
     return std::size_t(n);
   }
 }
@@ -76,7 +76,7 @@ void Spill::write_all(const std::uint8_t* p, std::size_t len) {
     ssize_t n = ::pwrite(fd_, p + done, len - done, off_t(written_ + done));
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0)
-      throw IoError(fmt::format("{}: cannot write the temporary file in {} (set TMPDIR to a directory with room): {}",
+      throw Failure(Fail::cannot_write, fmt::format("{}: cannot write the temporary file in {} (set TMPDIR to a directory with room): {}",
                                 owner_, dir_, n < 0 ? std::strerror(errno) : "no progress"));
     done += std::size_t(n);
   }

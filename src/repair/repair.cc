@@ -158,11 +158,11 @@ std::unique_ptr<io::OutputSink> open_sink(const RepairRequest& req, std::uint64_
 
 void refuse_unrepairable(const RepairRequest& req, const std::string& name, io::ByteSource& src) {
   if (req.source && req.in_place)
-    throw check::CannotProceed(name + ": an encrypted backup cannot be repaired in place; use -o OUT "
+    throw io::Failure(io::Fail::usage, name + ": an encrypted backup cannot be repaired in place; use -o OUT "
                                "(with --encrypt to keep it encrypted)");
-  if (src.size() == 0) throw check::CannotProceed(name + ": the file is empty (0 bytes); nothing to repair");
+  if (src.size() == 0) throw io::Failure(io::Fail::empty, name + ": the file is empty (0 bytes); nothing to repair");
   if (req.in_place && req.salvage_partial)
-    throw check::CannotProceed("--salvage-partial writes new data and works in copy mode (-o) only");
+    throw io::Failure(io::Fail::usage, "--salvage-partial writes new data and works in copy mode (-o) only");
 }
 
 // In place, an archive judged whole from its directory stays byte for byte as it is, also one
@@ -275,7 +275,7 @@ void Repair::walk() {
   progress.finish();
   check::judge_walk(scan, src_.size(), std::move(tally->judged));
   if (!scan.found_any_header)
-    throw check::CannotProceed(name_ + ": not a ZIP archive (no local file header found); nothing to repair");
+    throw io::Failure(io::Fail::not_a_zip, name_ + ": not a ZIP archive (no local file header found); nothing to repair");
   for (auto& f : scan.findings) rep_.add(f);
   keep_walked(scan.entries);
   if (!end_) eocd_missing_ = scan::eocd_missing_finding(src_.size(), scan.entries, tally->count(), tally->last_whole());
@@ -422,7 +422,7 @@ Proof prove(const std::string& path, const std::string& display, const std::opti
     // The encrypted output is proven the way a reader will meet it: tag first, then the ZIP.
     auto h = crypt::read_header(file, path);
     if (!crypt::tag_matches(file, h, *key))
-      throw io::IoError(display + ": the encrypted output does not authenticate; nothing was kept");
+      throw io::Failure(io::Fail::cannot_write, display + ": the encrypted output does not authenticate; nothing was kept");
     plain = std::make_unique<crypt::DecryptingSource>(file, h, *key, true);
   }
   io::ByteSource& src = plain ? static_cast<io::ByteSource&>(*plain) : file;

@@ -44,7 +44,7 @@ void Writer::add(const scan::Entry& e, zip::EntryRecord r) {
     put(r);
     return;
   }
-  auto changed = [&] { return io::IoError(input_name_ + ": the file changed while it was being repaired"); };
+  auto changed = [&] { return io::Failure(io::Fail::cannot_read, input_name_ + ": the file changed while it was being repaired"); };
   r.local_offset = pos_;
   std::string h = zip::local_header_bytes(r);
   emit(h);
@@ -103,7 +103,7 @@ void Writer::add_partial(const scan::Entry& e) {
     written += n;
   };
   ws_.decode(src_, dr);
-  if (written != first.produced) throw io::IoError(input_name_ + ": the file changed while it was being repaired");
+  if (written != first.produced) throw io::Failure(io::Fail::cannot_read, input_name_ + ": the file changed while it was being repaired");
   pos_ += written;
   salvaged_ += written;
   findings.push_back(report::make_finding(

@@ -35,7 +35,7 @@ std::uint64_t available_bytes(const std::string& dir) {
   fs::path p = fs::absolute(dir);
   while (!p.empty() && !fs::exists(p)) p = p.parent_path();
   struct statvfs st {};
-  if (::statvfs(p.c_str(), &st) != 0) throw io::IoError(dir + ": cannot query free space: " + std::strerror(errno));
+  if (::statvfs(p.c_str(), &st) != 0) throw io::Failure(io::Fail::resource, dir + ": cannot query free space: " + std::strerror(errno));
   return std::uint64_t(st.f_bavail) * st.f_frsize;
 }
 
@@ -196,10 +196,10 @@ void extract_ourselves(io::ByteSource& src, scan::Entry e, archive* out, const s
   };
   auto d = scan::decode_data(ws, src, req, e, password);
   if (write_failed)
-    throw io::IoError(fmt::format("{}: writing '{}' failed: {}", dir, report::printable_name(e.name),
+    throw io::Failure(io::Fail::cannot_write, fmt::format("{}: writing '{}' failed: {}", dir, report::printable_name(e.name),
                                   archive_error_string(out)));
   if (d.status != codec::DecodeResult::Status::ok || d.crc != e.crc32 || d.produced != e.uncompressed_size)
-    throw io::IoError(fmt::format("{}: '{}' no longer decodes to the data verify checked{}", shown,
+    throw io::Failure(io::Fail::cannot_read, fmt::format("{}: '{}' no longer decodes to the data verify checked{}", shown,
                                   report::printable_name(e.name), d.error.empty() ? "" : ": " + d.error));
 }
 
@@ -215,10 +215,10 @@ void open_reader(archive* in, const std::string& file, ReaderSource& from, const
   archive_read_support_filter_none(in);
   // Encrypted entries (ZipCrypto, WinZip AES) that verify proved under this password.
   if (password && archive_read_add_passphrase(in, password->c_str()) != ARCHIVE_OK)
-    throw io::IoError(shown + ": libarchive did not take the password: " + archive_error_string(in));
+    throw io::Failure(io::Fail::password, shown + ": libarchive did not take the password: " + archive_error_string(in));
   if (!from.callbacks.src) {
     if (archive_read_open_filename(in, file.c_str(), 1 << 16) != ARCHIVE_OK)
-      throw io::IoError(shown + ": libarchive cannot open it: " + archive_error_string(in));
+      throw io::Failure(io::Fail::cannot_read, shown + ": libarchive cannot open it: " + archive_error_string(in));
     return;
   }
   archive_read_set_callback_data(in, &from.callbacks);
@@ -227,7 +227,7 @@ void open_reader(archive* in, const std::string& file, ReaderSource& from, const
   archive_read_set_skip_callback(in, skip_callback);
   if (archive_read_open1(in) != ARCHIVE_OK) {
     if (from.callbacks.error) std::rethrow_exception(from.callbacks.error);
-    throw io::IoError(shown + ": libarchive cannot open it: " + archive_error_string(in));
+    throw io::Failure(io::Fail::cannot_read, shown + ": libarchive cannot open it: " + archive_error_string(in));
   }
 }
 
@@ -439,7 +439,9 @@ Extraction::Extraction(const RestoreRequest& req, const std::string& shown, io::
   // libarchive converts names to the locale's character set; in the C locale a UTF-8 name
   // (bit 11, 4.4.4) cannot be converted and would not match the verified name.
   if (!std::setlocale(LC_CTYPE, "C.UTF-8")) std::setlocale(LC_CTYPE, "");
-  fs::create_directories(req.directory);
+  std::error_code ec;
+  fs::create_directories(req.directory, ec);
+  if (ec) throw io::Failure(io::Fail::cannot_write, req.directory + ": cannot create the directory: " + ec.message());
   in_.reset(archive_read_new());
   open_reader(in_.get(), req.archive, from, shown, req.password);
   out_.reset(archive_write_disk_new());
@@ -453,7 +455,7 @@ Extraction::Extraction(const RestoreRequest& req, const std::string& shown, io::
   archive_write_disk_set_standard_lookup(out_.get());
   cwd_.emplace();
   if (::chdir(req.directory.c_str()) != 0)
-    throw io::IoError(req.directory + ": cannot enter: " + std::strerror(errno));
+    throw io::Failure(io::Fail::cannot_open, req.directory + ": cannot enter: " + std::strerror(errno));
 }
 
 void Extraction::run() {
@@ -469,12 +471,12 @@ void Extraction::run() {
   }
   if (r != ARCHIVE_EOF) {
     rethrow_reader_error();
-    throw io::IoError(shown_ + ": libarchive stopped: " + archive_error_string(in_.get()));
+    throw io::Failure(io::Fail::cannot_read, shown_ + ": libarchive stopped: " + archive_error_string(in_.get()));
   }
   archive_write_close(out_.get());
   for (const auto& name : sel_.accepted)
     if (!done_.count(name))
-      throw io::IoError(fmt::format("{}: libarchive did not read '{}', which verified; {} entries were restored",
+      throw io::Failure(io::Fail::cannot_read, fmt::format("{}: libarchive did not read '{}', which verified; {} entries were restored",
                                     shown_, report::printable_name(name), res_.restored));
 }
 
@@ -496,7 +498,7 @@ void Extraction::write_entry(archive_entry* entry, const char* name) {
   if (auto t = sel_.ntfs_times.find(name); t != sel_.ntfs_times.end())
     archive_entry_set_mtime(entry, time_t(t->second.seconds), long(t->second.nanoseconds));
   if (archive_write_header(out_.get(), entry) != ARCHIVE_OK)
-    throw io::IoError(
+    throw io::Failure(io::Fail::cannot_write, 
         fmt::format("{}: cannot restore '{}': {}", req_.directory, name, archive_error_string(out_.get())));
   if (auto own = sel_.ours.find(name); own != sel_.ours.end()) {
     extract_ourselves(src_, own->second, out_.get(), shown_, req_.directory, req_.password);
@@ -505,7 +507,7 @@ void Extraction::write_entry(archive_entry* entry, const char* name) {
     copy_data(name);
   }
   if (archive_write_finish_entry(out_.get()) != ARCHIVE_OK)
-    throw io::IoError(
+    throw io::Failure(io::Fail::cannot_write, 
         fmt::format("{}: finishing '{}' failed: {}", req_.directory, name, archive_error_string(out_.get())));
   ++res_.restored;
   done_.insert(name);
@@ -518,12 +520,12 @@ void Extraction::copy_data(const char* name) {
   int r;
   while ((r = archive_read_data_block(in_.get(), &buf, &size, &offset)) == ARCHIVE_OK) {
     if (archive_write_data_block(out_.get(), buf, size, offset) != ARCHIVE_OK)
-      throw io::IoError(
+      throw io::Failure(io::Fail::cannot_write, 
           fmt::format("{}: writing '{}' failed: {}", req_.directory, name, archive_error_string(out_.get())));
   }
   if (r != ARCHIVE_EOF) {
     rethrow_reader_error();
-    throw io::IoError(fmt::format("{}: reading '{}' failed: {}", shown_, name, archive_error_string(in_.get())));
+    throw io::Failure(io::Fail::cannot_read, fmt::format("{}: reading '{}' failed: {}", shown_, name, archive_error_string(in_.get())));
   }
 }
 

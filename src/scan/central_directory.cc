@@ -201,7 +201,7 @@ Entry reread_directory_record(io::ByteSource& src, std::uint64_t at, std::uint64
   std::uint8_t fixed[zip::kCentralHeaderLen];
   const auto len = src.read_at(at, fixed) == sizeof fixed ? zip::central_record_len(fixed) : std::nullopt;
   auto rec = len ? src.read_vec(at, *len) : std::vector<std::uint8_t>();
-  if (!len || rec.size() < *len) throw io::IoError(fmt::format("the directory record at offset {} cannot be read again", at));
+  if (!len || rec.size() < *len) throw io::Failure(io::Fail::cannot_read, fmt::format("the directory record at offset {} cannot be read again", at));
   zip::Cursor c({rec.data(), rec.size()});
   Entry e = entry_from_record(zip::parse_central(c), nullptr);
   place(src, e, shift);

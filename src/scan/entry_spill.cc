@@ -88,14 +88,14 @@ void EntrySpill::append(const Entry& e) {
 std::string EntrySpill::text(Reader& rd, std::uint64_t at, std::uint32_t len) {
   std::string out(len, '\0');
   if (len && rd.text.read_at(at, {reinterpret_cast<std::uint8_t*>(out.data()), len}) < len)
-    throw io::IoError(fmt::format("the temporary file ends inside the text at {}", at));
+    throw io::Failure(io::Fail::cannot_read, fmt::format("the temporary file ends inside the text at {}", at));
   return out;
 }
 
 EntrySpill::Stored EntrySpill::stored(Reader& rd, std::size_t i, std::string& name, std::string* error) {
   Stored w;
   if (rd.records.read_at(i * sizeof w, {reinterpret_cast<std::uint8_t*>(&w), sizeof w}) < sizeof w)
-    throw io::IoError(fmt::format("the temporary file ends inside walked entry {}", i + 1));
+    throw io::Failure(io::Fail::cannot_read, fmt::format("the temporary file ends inside walked entry {}", i + 1));
   name = text(rd, w.text_at, w.name_len);
   if (error) *error = text(rd, w.text_at + w.name_len, w.error_len);
   return w;

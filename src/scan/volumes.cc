@@ -81,7 +81,7 @@ std::optional<unsigned> last_disk_number(const std::string& path) {
       if (e.disk == 0xFFFF) return std::nullopt;
       return e.disk;
     }
-  } catch (const io::IoError&) {
+  } catch (const io::Failure&) {
   }
   return std::nullopt;
 }

@@ -1,7 +1,7 @@
 // Mutation fuzzer: every fixture, edited at random (bit flips, zeroed runs, cuts, length fields
 // set to extremes, repeated records), goes through verify from memory, verify from a pipe fed in
 // odd-sized chunks (1 to 65,536 bytes), scan, and repair (copy mode) under the sanitizers. It asserts:
-// - verify and scan end in a report or CannotProceed: no crash, no hang, no other exception;
+// - verify and scan end in a report or an io::Failure: no crash, no hang, no other exception;
 // - what verify writes as JSON is one document;
 // - the pipe gives the verdict the file gives (or both cannot proceed): one judge, one answer;
 // - a repair that writes an output proves it: the output verifies ok, holding the entries the
@@ -53,7 +53,7 @@ std::string stream_verdict(const std::vector<std::uint8_t>& b, std::mt19937_64& 
     auto v = zm::check::verify_stream(s, "<stdin>", opt);
     verdict = zm::report::to_string(v.report.verdict);
     if (report) *report = digest(v.report);  // rows are read back while the stream still exists
-  } catch (const zm::check::CannotProceed&) {
+  } catch (const zm::io::Failure&) {
     verdict = "cannot proceed";
   } catch (const std::exception& ex) {
     verdict = std::string("exception: ") + ex.what();
@@ -152,7 +152,7 @@ int main(int argc, char** argv) {
         if (digest(w.report) != digest(v.report))
           fail("verify in batches of " + std::to_string(small.batch) + " reports otherwise:\n" + digest(w.report) +
                "\n-- than in one:\n" + digest(v.report));
-      } catch (const zm::check::CannotProceed&) {
+      } catch (const zm::io::Failure&) {
         ++cannot;
         file_verdict = "cannot proceed";
       } catch (const std::exception& ex) {
@@ -247,8 +247,7 @@ int main(int argc, char** argv) {
             fail("repair kept " + std::to_string(res.recovered_entries) + " entries but its output holds " +
                  std::to_string(v.entries.size()));
         }
-      } catch (const zm::check::CannotProceed&) {
-      } catch (const zm::io::IoError&) {
+      } catch (const zm::io::Failure&) {
       } catch (const std::exception& ex) {
         fail(std::string("repair threw ") + ex.what());
       }

@@ -162,7 +162,7 @@ TEST_CASE("output: without --force, a file that appears while the repair runs is
     io::AtomicOutputFile out(target, false);
     out.write("repaired bytes");
     write_file(target, {'m', 'i', 'n', 'e'});
-    CHECK_THROWS_AS(out.commit(), io::IoError);
+    CHECK_THROWS_AS(out.commit(), io::Failure);
   }
   CHECK(io::read_whole_file(target) == std::vector<std::uint8_t>{'m', 'i', 'n', 'e'});
   int files = 0;

@@ -36,7 +36,7 @@ TEST_CASE("verify: a whole archive in every descriptor layout is ok") {
 
 TEST_CASE("verify: empty input cannot proceed") {
   io::MemorySource src({});
-  CHECK_THROWS_AS(check::verify_archive(src, "e.zip", {}), check::CannotProceed);
+  CHECK_THROWS_AS(check::verify_archive(src, "e.zip", {}), io::Failure);
 }
 
 TEST_CASE("verify: an empty archive (end record only) is ok") {
@@ -83,7 +83,7 @@ class FailingSource final : public io::ByteSource {
   FailingSource(std::vector<std::uint8_t> b, std::uint64_t fail_at) : mem_(std::move(b)), fail_at_(fail_at) {}
   std::uint64_t size() const override { return mem_.size(); }
   std::size_t read_some(std::uint64_t off, std::span<std::uint8_t> buf) override {
-    if (off + buf.size() > fail_at_ && off < fail_at_ + 4096) throw io::IoError("test: read error");
+    if (off + buf.size() > fail_at_ && off < fail_at_ + 4096) throw io::Failure(io::Fail::cannot_read, "test: read error");
     return mem_.read_some(off, buf);
   }
 
@@ -98,12 +98,12 @@ TEST_CASE("verify and scan: a read error on a worker thread is reported, not a c
   for (int i = 0; i < 8; ++i) items.push_back({"f" + std::to_string(i), test::text_of(20000, i + 1)});
   auto built = test::build_zip(items, true);
   FailingSource src(built.bytes, built.offsets[5] + 100);
-  CHECK_THROWS_AS(check::verify_archive(src, "eio.zip", {2, false}), io::IoError);
+  CHECK_THROWS_AS(check::verify_archive(src, "eio.zip", {2, false}), io::Failure);
   auto cut = built.bytes;
   cut.resize(built.cd_offset);  // no directory: the walk and its workers read the data
   FailingSource src2(cut, built.offsets[5] + 100);
   codec::Workspace ws;
-  CHECK_THROWS_AS(scan::scan_local(src2, ws, {nullptr, 0, 2}), io::IoError);
+  CHECK_THROWS_AS(scan::scan_local(src2, ws, {nullptr, 0, 2}), io::Failure);
 }
 
 namespace {
