@@ -6,6 +6,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <iostream>
 #include <cstdlib>
 #include <fstream>
 #include <functional>
@@ -15,6 +19,8 @@
 #include <fmt/format.h>
 
 #include "cli/commands.h"
+#include "io/cleanup.h"
+#include "io/output.h"
 #include "report/progress.h"
 #include "report/report.h"
 
@@ -314,8 +320,35 @@ std::optional<Exit> arrange_arguments(int argc, char** argv, const std::vector<G
   return std::nullopt;
 }
 
+// The first argument that looks like an option the command does not have, with the nearest of its
+// options' names (two edits at most): CLI11 only says that the argument was not expected.
+std::optional<std::string> misspelt_option(CLI::App& app, const std::vector<std::string>& args,
+                                           const std::string& word) {
+  const Command* c = find_command(word);
+  CLI::App* sub = c ? app.get_subcommand(c->name) : nullptr;
+  if (!sub) return std::nullopt;
+  std::vector<std::string> names;
+  for (const CLI::Option* o : sub->get_options()) {
+    for (const auto& l : o->get_lnames()) names.push_back("--" + l);
+    for (const auto& n : o->get_snames()) names.push_back("-" + n);
+  }
+  for (const auto& a : args) {
+    if (a.size() < 3 || a.rfind("--", 0) != 0) continue;
+    std::string given = a.substr(0, a.find('='));
+    if (std::find(names.begin(), names.end(), given) != names.end()) continue;
+    std::string best;
+    std::size_t best_d = 3;
+    for (const auto& n : names)
+      if (std::size_t d = distance(given, n); d < best_d) best = n, best_d = d;
+    if (best.empty()) return fmt::format("unknown option '{}'", given);
+    return fmt::format("unknown option '{}'; did you mean '{}'?", given, best);
+  }
+  return std::nullopt;
+}
+
 // CLI11's parse; --help and --version end the run here, and so does a bad command line, with
-// CLI11's own words, the prefix every message of ours has and where help is.
+// CLI11's own words (or ours for a misspelt option), the prefix every message of ours has and
+// where help is.
 std::optional<Exit> parse(CLI::App& app, const std::vector<std::string>& args, const std::string& word) {
   std::vector<const char*> cargs;
   for (const auto& s : args) cargs.push_back(s.c_str());
@@ -326,8 +359,9 @@ std::optional<Exit> parse(CLI::App& app, const std::vector<std::string>& args, c
     return Exit::ok;
   } catch (const CLI::ParseError& e) {
     const Command* c = find_command(word);
+    auto misspelt = dynamic_cast<const CLI::ExtrasError*>(&e) ? misspelt_option(app, args, word) : std::nullopt;
     fmt::print(stderr, "zipmedic: {}{}\nzipmedic: {} --help lists the options\n", c ? std::string(c->name) + ": " : "",
-               e.what(), c ? "zipmedic " + std::string(c->name) : "zipmedic");
+               misspelt ? *misspelt : std::string(e.what()), c ? "zipmedic " + std::string(c->name) : "zipmedic");
     return Exit::usage;
   }
   return std::nullopt;
@@ -361,7 +395,9 @@ std::optional<Exit> settle_key(const Unsettled& raw, zm::cli::CommonOptions& com
 // line end), else ZIPMEDIC_PASSWORD.
 std::optional<Exit> settle_password(const Unsettled& raw, zm::cli::CommonOptions& common) {
   auto& password = common.password;
-  if (!password && !raw.password_file.empty()) {
+  if (password && !raw.password_file.empty())
+    return usage("--password and --password-file both give the password; give one of them");
+  if (!raw.password_file.empty()) {
     std::ifstream f(raw.password_file, std::ios::binary);
     std::string line;
     if (!f || !std::getline(f, line)) return usage(raw.password_file + ": cannot read the password file");
@@ -393,20 +429,31 @@ std::optional<Exit> settle(const Unsettled& raw, zm::cli::Invocation& inv) {
     return usage("--profile reads entries a second time, so it needs a file, not -");
   if (std::count(archives.begin(), archives.end(), "-") > 0 && archives.size() > 1)
     return usage("- (standard input) can only be read alone, not among several archives");
+  if (inv.command == "restore" && inv.restore.directory == "-")
+    return usage("restore: -C takes a directory to restore into; - is not one (restore writes files, never to "
+                 "standard output)");
   // Colour follows where the report goes: standard output, or standard error when the archive
   // itself is written to standard output.
   zm::report::set_colour(zm::report::colour_wanted(repairing && repair.output == "-" ? STDERR_FILENO : STDOUT_FILENO));
   return std::nullopt;
 }
 
-}  // namespace
+// Standard output written to the end: a failed write, flush or close is exit 3 with the system's
+// reason. A reader that went away (`zipmedic verify a.zip | head -1`) ends the run as it ends
+// other tools, by SIGPIPE and without a word, once temporary files are gone.
+int finish_stdout(zm::io::FdStreamBuf& out, Exit status) {
+  std::cout.flush();
+  int err = out.close();
+  if (!err) return int(status);
+  if (err == EPIPE) {
+    std::signal(SIGPIPE, SIG_DFL);
+    std::raise(SIGPIPE);
+  }
+  std::fprintf(stderr, "zipmedic: <stdout>: write failed: %s\n", std::strerror(err));
+  return int(Exit::cannot_proceed);
+}
 
-int main(int argc, char** argv) {
-  // Buffers of up to a few MiB come and go per walk and per worker (decoders, read caches):
-  // served from the heap and kept there for reuse, instead of fresh pages the kernel zeroes
-  // each time. What is kept is bounded by the same limits as the buffers themselves.
-  mallopt(M_MMAP_THRESHOLD, 64 << 20);
-  mallopt(M_TRIM_THRESHOLD, 256 << 20);
+Exit parse_and_run(int argc, char** argv) {
   CLI::App app{"zipmedic: check a ZIP backup before a restore, and rebuild the central directory of one that was "
                "cut short or never finished.",
                "zipmedic"};
@@ -420,9 +467,25 @@ int main(int argc, char** argv) {
 
   std::vector<std::string> args;
   std::string word;
-  if (auto stop = arrange_arguments(argc, argv, globals, args, word)) return int(*stop);
-  if (auto stop = parse(app, args, word)) return int(*stop);
+  if (auto stop = arrange_arguments(argc, argv, globals, args, word)) return *stop;
+  if (auto stop = parse(app, args, word)) return *stop;
   inv.command = app.get_subcommands().front()->get_name();
-  if (auto stop = settle(raw, inv)) return int(*stop);
-  return int(zm::cli::run(inv));
+  if (auto stop = settle(raw, inv)) return *stop;
+  return zm::cli::run(inv);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Buffers of up to a few MiB come and go per walk and per worker (decoders, read caches):
+  // served from the heap and kept there for reuse, instead of fresh pages the kernel zeroes
+  // each time. What is kept is bounded by the same limits as the buffers themselves.
+  mallopt(M_MMAP_THRESHOLD, 64 << 20);
+  mallopt(M_TRIM_THRESHOLD, 256 << 20);
+  // Every write to a closed pipe is then an EPIPE we see; signals clean up (io/cleanup.h).
+  std::signal(SIGPIPE, SIG_IGN);
+  zm::io::cleanup::install();
+  static zm::io::FdStreamBuf out(STDOUT_FILENO);
+  std::cout.rdbuf(&out);
+  return finish_stdout(out, parse_and_run(argc, argv));
 }

@@ -1,5 +1,6 @@
 #include "cli/commands.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -217,7 +218,29 @@ struct Archive {
   io::ByteSource* src = nullptr;
   bool encrypted = false;
   bool tag_ok = true;
+  // A FIFO, device or socket named on the command line, opened to be read as `-` is.
+  struct Fd {
+    int fd = -1;
+    ~Fd() {
+      if (fd >= 0) ::close(fd);
+    }
+  } named_stream;
 };
+
+// A path that names no file to seek in: a FIFO, a character device, a socket, or /dev/fd/N of a
+// pipe (process substitution, `verify <(curl ...)`). It is read once, as `-` is.
+bool names_stream(const std::string& arg) {
+  struct stat st {};
+  return arg == "-" || (::stat(arg.c_str(), &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode) ||
+                                                        S_ISSOCK(st.st_mode)));
+}
+
+int open_stream(Archive& a, const std::string& arg) {
+  if (arg == "-") return STDIN_FILENO;
+  a.named_stream.fd = ::open(arg.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  if (a.named_stream.fd < 0) throw Failure(Fail::cannot_open, arg + ": cannot open: " + std::strerror(errno));
+  return a.named_stream.fd;
+}
 
 // A key given for a plain ZIP is not used; whoever typed it may have meant a ZIP password.
 void key_note(const Run& run, const std::string& display) {
@@ -236,16 +259,17 @@ enum class Access {
 Archive open_archive(Run& run, const std::string& arg, Access how, const std::string& spool_dir = "") {
   Archive a;
   a.display = arg == "-" ? "<stdin>" : arg;
-  if (arg == "-" && how == Access::stream) {
-    a.stream = std::make_unique<io::StreamSource>(STDIN_FILENO, a.display);
+  const bool streamed = names_stream(arg);
+  if (streamed && how == Access::stream) {
+    a.stream = std::make_unique<io::StreamSource>(open_stream(a, arg), a.display);
     if (crypt::has_magic(*a.stream))
-      throw Failure(Fail::key, "<stdin>: this is an encrypted SysReptor backup (.zip.crypt); decrypting from a pipe is not "
-                       "supported, save it to a file and give --key");
+      throw Failure(Fail::key, a.display + ": this is an encrypted SysReptor backup (.zip.crypt); decrypting from a pipe "
+                                           "is not supported, save it to a file and give --key");
     a.src = a.stream.get();
     key_note(run, a.display);
     return a;
   }
-  if (arg != "-") {
+  if (!streamed) {
     if (auto set = scan::find_volume_set(arg)) {
       std::size_t present = 0;
       for (const auto& v : set->volumes) present += v.present;
@@ -261,11 +285,11 @@ Archive open_archive(Run& run, const std::string& arg, Access how, const std::st
       return a;
     }
   }
-  if (arg == "-") {
+  if (streamed) {
     // A pipe cannot be read twice: it is kept in a temporary file, which the filesystem must have
     // room for twice over (the spool and what is made from it).
     a.spool = std::make_unique<io::TempFile>(spool_dir);
-    io::spool_stream(STDIN_FILENO, *a.spool, "<stdin>", 1.0);
+    io::spool_stream(open_stream(a, arg), *a.spool, a.display, 1.0);
     a.path = a.spool->path();
   } else {
     a.path = arg;
@@ -402,6 +426,7 @@ Exit verify_in(Run& run) {
       v.report.archive_path = archive;
       v.report.archive_size = in.file->size();
     }
+    if (in.file) in.file->check_unchanged();
     if (in.encrypted) {
       v.report.archive_size = in.file->size();
       v.report.extra["encryption"] = {{"format", "sysreptor-aes-gcm"}, {"tag_ok", in.tag_ok}};
@@ -441,6 +466,7 @@ Exit scan_in(Run& run) {
     if (src->size() == 0) throw Failure(Fail::empty, name + ": the file is empty (0 bytes); it is not a ZIP archive");
     if (!s.found_any_header)
       throw Failure(Fail::not_a_zip, name + ": not a ZIP archive (no local file header found)");
+    if (in.file) in.file->check_unchanged();
     report::Report r = repair::scan_report(s, name, src->size(), scan::locate_end_records(*src).has_value(), tally);
     if (in.encrypted && !in.tag_ok) r.add(tag_finding(archive, false));
     if (profile) check::check_sysreptor_profile(*src, s.entries, r, false);
@@ -605,6 +631,7 @@ Exit list_in(Run& run) {
     const bool from_directory = listed.has_value();
     std::vector<scan::Entry> entries = from_directory ? std::move(*listed) : entries_from_walk(run, in, r);
     listed.reset();
+    if (in.file) in.file->check_unchanged();
     r.archive_size = in.file ? in.file->size() : in.src->size();
     if (in.encrypted && !in.tag_ok) r.add(tag_finding(archive, false));
     add_volume_facts(in, r);
@@ -697,7 +724,7 @@ Exit run(const Invocation& in) {
 Exit run_repair(const std::string& archive, const RepairOptions& ro, const CommonOptions& o) {
   Run run{"repair", archive, o};
   return guarded(run, [&] {
-    if (ro.in_place && archive == "-")
+    if (ro.in_place && names_stream(archive))
       throw Failure(Fail::usage, "--in-place appends to a file; a pipe has none (repair - -o OUT writes a new one)");
     std::string spool_dir;
     if (!ro.in_place) {

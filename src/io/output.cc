@@ -1,6 +1,7 @@
 #include "io/output.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -15,6 +16,7 @@
 #include <random>
 #include <vector>
 
+#include "io/cleanup.h"
 #include "io/source.h"
 
 namespace zm::io {
@@ -44,22 +46,6 @@ void fsync_dir(const std::string& path) {
     ::fsync(d);
     ::close(d);
   }
-}
-
-// State for the signal handler of the one in-place append that may run at a time.
-std::atomic<int> g_append_fd{-1};
-std::atomic<off_t> g_append_len{0};
-struct sigaction g_old[3];
-constexpr int kSignals[3] = {SIGINT, SIGTERM, SIGHUP};
-
-extern "C" void on_fatal_signal(int sig) {
-  int fd = g_append_fd.load();
-  if (fd >= 0) {
-    (void)!::ftruncate(fd, g_append_len.load());
-    ::fsync(fd);
-  }
-  ::signal(sig, SIG_DFL);
-  ::raise(sig);
 }
 
 std::string fmt_size_msg(const std::string& what, const std::string& where, std::uint64_t need,
@@ -97,8 +83,10 @@ std::uint64_t free_bytes(const std::string& path) {
 }
 
 AtomicOutputFile::AtomicOutputFile(const std::string& target, bool replace) : target_(target), replace_(replace) {
+  cleanup::Hold hold;
   fd_ = create_unique(target + ".zipmedic-tmp-", temp_, 0644);
   if (fd_ < 0) throw Failure(Fail::cannot_write, target + ": cannot create a temporary file beside it: " + std::strerror(errno));
+  slot_ = cleanup::add_file(temp_);
 }
 
 AtomicOutputFile::~AtomicOutputFile() {
@@ -136,6 +124,8 @@ void AtomicOutputFile::commit() {
                                              : ": cannot rename the temporary file into place: " +
                                                    std::string(std::strerror(errno))));
   committed_ = true;
+  cleanup::release(slot_);
+  slot_ = -1;
   fsync_dir(target_);
 }
 
@@ -143,6 +133,8 @@ void AtomicOutputFile::rollback() {
   if (fd_ >= 0) ::close(fd_);
   fd_ = -1;
   if (!committed_ && !temp_.empty()) ::unlink(temp_.c_str());
+  cleanup::release(slot_);
+  slot_ = -1;
   temp_.clear();
 }
 
@@ -152,14 +144,8 @@ InPlaceAppender::InPlaceAppender(const std::string& path) : path_(path) {
   struct stat st {};
   ::fstat(fd_, &st);
   original_ = std::uint64_t(st.st_size);
-  // A file-size limit must surface as EFBIG from write(), not kill us before we can truncate.
-  ::signal(SIGXFSZ, SIG_IGN);
-  g_append_len = off_t(original_);
-  g_append_fd = fd_;
-  struct sigaction sa {};
-  sa.sa_handler = on_fatal_signal;
-  sigemptyset(&sa.sa_mask);
-  for (int i = 0; i < 3; ++i) ::sigaction(kSignals[i], &sa, &g_old[i]);
+  // A signal truncates back too; a file-size limit arrives as EFBIG from write() (io/cleanup.h).
+  slot_ = cleanup::add_truncate(fd_, off_t(original_));
 }
 
 InPlaceAppender::~InPlaceAppender() {
@@ -189,18 +175,18 @@ void InPlaceAppender::finish() {
 void InPlaceAppender::commit() {
   finish();
   done_ = true;
-  g_append_fd = -1;
-  for (int i = 0; i < 3; ++i) ::sigaction(kSignals[i], &g_old[i], nullptr);
+  cleanup::release(slot_);
+  slot_ = -1;
 }
 
 void InPlaceAppender::rollback() {
-  g_append_fd = -1;
   if (fd_ >= 0) {
     (void)!::ftruncate(fd_, off_t(original_));
     ::fsync(fd_);
   }
   done_ = true;
-  for (int i = 0; i < 3; ++i) ::sigaction(kSignals[i], &g_old[i], nullptr);
+  cleanup::release(slot_);
+  slot_ = -1;
 }
 
 
@@ -257,8 +243,10 @@ StreamOutput::StreamOutput(const OutputTarget& target, std::uint64_t expected) :
   std::string dir = temp_dir();
   std::uint64_t avail = free_bytes(dir);
   if (expected > avail) throw Failure(Fail::resource, fmt_size_msg(target.shown() + " (spooled first)", dir, expected, avail));
+  cleanup::Hold hold;
   fd_ = create_unique(dir + "/zipmedic-out-", spool_);
   if (fd_ < 0) throw Failure(Fail::cannot_write, dir + ": cannot create a temporary file for the output: " + std::strerror(errno));
+  slot_ = cleanup::add_file(spool_);
 }
 
 StreamOutput::~StreamOutput() { rollback(); }
@@ -306,17 +294,58 @@ void StreamOutput::rollback() {
   if (fd_ >= 0) ::close(fd_);
   fd_ = -1;
   if (!spool_.empty()) ::unlink(spool_.c_str());
+  cleanup::release(slot_);
+  slot_ = -1;
   spool_.clear();
 }
 
 TempFile::TempFile(const std::string& dir, const std::string& stem) {
+  cleanup::Hold hold;
   fd_ = create_unique((dir.empty() ? temp_dir() : dir) + "/" + stem + "-", path_);
   if (fd_ < 0) throw Failure(Fail::cannot_write, (dir.empty() ? temp_dir() : dir) + ": cannot create a temporary file: " + std::strerror(errno));
+  slot_ = cleanup::add_file(path_);
 }
 
 TempFile::~TempFile() {
   if (fd_ >= 0) ::close(fd_);
   if (!path_.empty()) ::unlink(path_.c_str());
+  cleanup::release(slot_);
+}
+
+FdStreamBuf::FdStreamBuf(int fd) : fd_(fd), buf_(64 << 10) { setp(buf_.data(), buf_.data() + buf_.size()); }
+
+bool FdStreamBuf::drain() {
+  const char* p = pbase();
+  std::size_t left = std::size_t(pptr() - pbase());
+  while (left && !error_) {
+    ssize_t n = ::write(fd_, p, left);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) {  // a non-blocking descriptor we were given: wait for room
+      struct pollfd pf {fd_, POLLOUT, 0};
+      ::poll(&pf, 1, -1);
+      continue;
+    }
+    if (n <= 0) error_ = n < 0 ? errno : EIO;
+    else p += n, left -= std::size_t(n);
+  }
+  setp(buf_.data(), buf_.data() + buf_.size());
+  return !error_;
+}
+
+FdStreamBuf::int_type FdStreamBuf::overflow(int_type c) {
+  if (!drain()) return traits_type::eof();
+  if (!traits_type::eq_int_type(c, traits_type::eof())) sputc(traits_type::to_char_type(c));
+  return traits_type::not_eof(c);
+}
+
+int FdStreamBuf::sync() { return drain() ? 0 : -1; }
+
+int FdStreamBuf::close() {
+  drain();
+  // A network filesystem may report a failed write only when the file is closed.
+  if (fd_ >= 0 && ::close(fd_) != 0 && errno != EINTR && errno != EBADF && !error_) error_ = errno;
+  fd_ = -1;
+  return error_;
 }
 
 std::uint64_t spool_stream(int in_fd, TempFile& out, const std::string& what, double reserve_factor) {

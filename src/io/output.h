@@ -2,8 +2,10 @@
 // OutputSink, and no sink makes its bytes visible at the target before commit().
 #pragma once
 #include <cstdint>
+#include <streambuf>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace zm::io {
 
@@ -65,6 +67,7 @@ class AtomicOutputFile final : public OutputSink {
   int fd_ = -1;
   std::uint64_t written_ = 0;
   bool replace_ = true, synced_ = false, committed_ = false;
+  int slot_ = -1;  // io::cleanup: the temporary file goes if a signal ends the run
 };
 
 // Appends to an existing file and nothing else. Until commit(), any failure, a destructor run
@@ -89,6 +92,7 @@ class InPlaceAppender final : public OutputSink {
   int fd_ = -1;
   std::uint64_t original_ = 0, written_ = 0;
   bool done_ = false;
+  int slot_ = -1;  // io::cleanup: truncated back if a signal ends the run
 };
 
 // Standard output, a FIFO, a character device, a socket: targets that are written as they are,
@@ -114,6 +118,7 @@ class StreamOutput final : public OutputSink {
   std::string spool_;
   int fd_ = -1;
   std::uint64_t written_ = 0;
+  int slot_ = -1;  // io::cleanup
 };
 
 // A temporary file that is removed when this object goes: the spool of an archive read from a
@@ -131,6 +136,7 @@ class TempFile {
  private:
   std::string path_;
   int fd_ = -1;
+  int slot_ = -1;  // io::cleanup
 };
 
 // Copies all of `in_fd` (a pipe) into `out`, checking before each 64 MiB that the filesystem
@@ -143,5 +149,26 @@ std::uint64_t spool_stream(int in_fd, TempFile& out, const std::string& what, do
 std::uint64_t free_bytes(const std::string& path);
 
 std::string temp_dir();
+
+// Standard output for the reports: a buffer over write(2) that keeps the first error's errno
+// (std::cout over stdio keeps only a bad bit), and writes nothing more after it. main() checks
+// error() after the flush and the close, so that a full disk or a closed pipe is not an exit 0.
+class FdStreamBuf final : public std::streambuf {
+ public:
+  explicit FdStreamBuf(int fd);
+  int error() const { return error_; }
+  // Flushes and closes the descriptor; the errno of the first failure, or 0.
+  int close();
+
+ protected:
+  int_type overflow(int_type c) override;
+  int sync() override;
+
+ private:
+  bool drain();
+  int fd_;
+  int error_ = 0;
+  std::vector<char> buf_;
+};
 
 }  // namespace zm::io

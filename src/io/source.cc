@@ -52,10 +52,33 @@ std::size_t FileSource::read_some(std::uint64_t offset, std::span<std::uint8_t> 
   std::size_t want = std::min<std::uint64_t>(buf.size(), size_ - offset);
   for (;;) {
     ssize_t n = ::pread(fd_, buf.data(), want, off_t(offset));
-    if (n >= 0) return std::size_t(n);
+    if (n > 0) return std::size_t(n);
+    if (n == 0) {
+      // The end came before the size the file had when it was opened: it was cut while being
+      // read. Judged as it stands it would look damaged; it is not the archive that was opened.
+      struct stat st {};
+      std::uint64_t now = ::fstat(fd_, &st) == 0 ? std::uint64_t(st.st_size) : offset;
+      throw Failure(Fail::cannot_read, path_ + ": cannot read the archive at offset " + std::to_string(offset) +
+                                           ": the file shrank from " + std::to_string(size_) + " to " +
+                                           std::to_string(now) + " bytes while it was being read");
+    }
     if (errno == EINTR) continue;
-    throw Failure(Fail::cannot_read, path_ + ": read error at offset " + std::to_string(offset) + ": " + std::strerror(errno));
+    throw Failure(Fail::cannot_read, path_ + ": cannot read the archive at offset " + std::to_string(offset) + ": " +
+                                         std::strerror(errno));
   }
+}
+
+void FileSource::check_unchanged() const {
+  struct stat st {};
+  if (::fstat(fd_, &st) != 0) return;
+  if (std::uint64_t(st.st_size) > size_)
+    throw Failure(Fail::cannot_read, path_ + ": the file grew from " + std::to_string(size_) + " to " +
+                                         std::to_string(st.st_size) +
+                                         " bytes while it was being read (still being written?); judge it once it "
+                                         "is complete");
+  if (std::uint64_t(st.st_size) < size_)
+    throw Failure(Fail::cannot_read, path_ + ": the file shrank from " + std::to_string(size_) + " to " +
+                                         std::to_string(st.st_size) + " bytes while it was being read");
 }
 
 std::size_t MemorySource::read_some(std::uint64_t offset, std::span<std::uint8_t> buf) {
@@ -181,7 +204,8 @@ bool StreamSource::fill(std::uint64_t keep_from) {
       return false;
     }
     if (errno == EINTR) continue;
-    throw Failure(Fail::cannot_read, name_ + ": read error at offset " + std::to_string(end_) + ": " + std::strerror(errno));
+    throw Failure(Fail::cannot_read,
+                  name_ + ": cannot read the archive at offset " + std::to_string(end_) + ": " + std::strerror(errno));
   }
 }
 

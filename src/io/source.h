@@ -106,7 +106,12 @@ class FileSource final : public ByteSource {
   FileSource(const FileSource&) = delete;
   FileSource& operator=(const FileSource&) = delete;
   std::uint64_t size() const override { return size_; }
+  // A read that fails, or ends before the size the file had when opened, throws Failure
+  // (cannot_read, naming the offset): never taken for the end of an archive cut short.
   std::size_t read_some(std::uint64_t offset, std::span<std::uint8_t> buf) override;
+  // Throws Failure (cannot_read) when the file's size is no longer the one it was judged at: an
+  // archive still being downloaded, or cut, while it was read.
+  void check_unchanged() const;
 
  private:
   std::string path_;

@@ -1,5 +1,7 @@
 #include "io/worker_pool.h"
 
+#include "io/cleanup.h"
+
 #include <utility>
 
 namespace zm::io {
@@ -36,7 +38,10 @@ void WorkerPool::submit(const Task& task) {
   lock.unlock();
   if (start) {
     const auto worker = unsigned(workers_.size());
-    workers_.emplace_back([this, worker] { work(worker); });
+    workers_.emplace_back([this, worker] {
+      cleanup::block_in_this_thread();  // the signals that clean up are the owner's (io/cleanup.h)
+      work(worker);
+    });
   }
   ready_.notify_one();
 }

@@ -151,6 +151,12 @@ std::unique_ptr<io::OutputSink> open_sink(const RepairRequest& req, std::uint64_
   if (req.in_place) return std::make_unique<io::InPlaceAppender>(req.input);
   auto target = io::classify_output(req.output);
   if (target.kind == io::OutputTarget::Kind::stream) return std::make_unique<io::StreamOutput>(target, bound);
+  // Refused before a byte is written when the bound does not fit: a full disk found half-way is
+  // a wasted run (a replaced file's own blocks are not counted free: they are until the rename).
+  if (const std::uint64_t avail = io::free_bytes(target.path); bound > avail)
+    throw io::Failure(io::Fail::resource, fmt::format("{}: not enough space: the repaired archive needs up to {} bytes, "
+                                                      "{} are available",
+                                                      target.path, bound, avail));
   // Without --force an existing file is not replaced; the command line was checked for that, and
   // the rename refuses a file that appeared since.
   return std::make_unique<io::AtomicOutputFile>(target.path, req.replace_output);

@@ -1,5 +1,6 @@
 #include "report/progress.h"
 
+#include <signal.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -24,7 +25,15 @@ std::atomic<bool> g_colour{false};
 Progress::Progress(bool enabled, std::uint64_t total, std::string_view phase) : total_(total), phase_(phase) {
   active_ = enabled && ::isatty(STDERR_FILENO) && total > 0;
   dumb_ = term_is_dumb();
-  if (active_) thread_ = std::thread([this] { run(); });
+  if (active_)
+    thread_ = std::thread([this] {
+      // SIGINT, SIGTERM and SIGHUP go to the thread that registers temporary files (io/cleanup.h).
+      sigset_t s;
+      sigemptyset(&s);
+      for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&s, sig);
+      ::pthread_sigmask(SIG_BLOCK, &s, nullptr);
+      run();
+    });
 }
 
 Progress::~Progress() { finish(); }

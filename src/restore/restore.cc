@@ -30,6 +30,14 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// libarchive's words for its last failure. archive_error_string() is NULL when it set none (a
+// read that came back short, for one), and a NULL in a message is a crash.
+std::string libarchive_error(archive* a) {
+  if (const char* s = archive_error_string(a)) return s;
+  const int e = archive_errno(a);
+  return e ? std::strerror(e) : "no reason given";
+}
+
 // Free bytes on the filesystem that holds `dir`, or on its nearest existing parent.
 std::uint64_t available_bytes(const std::string& dir) {
   fs::path p = fs::absolute(dir);
@@ -197,7 +205,7 @@ void extract_ourselves(io::ByteSource& src, scan::Entry e, archive* out, const s
   auto d = scan::decode_data(ws, src, req, e, password);
   if (write_failed)
     throw io::Failure(io::Fail::cannot_write, fmt::format("{}: writing '{}' failed: {}", dir, report::printable_name(e.name),
-                                  archive_error_string(out)));
+                                  libarchive_error(out)));
   if (d.status != codec::DecodeResult::Status::ok || d.crc != e.crc32 || d.produced != e.uncompressed_size)
     throw io::Failure(io::Fail::cannot_read, fmt::format("{}: '{}' no longer decodes to the data verify checked{}", shown,
                                   report::printable_name(e.name), d.error.empty() ? "" : ": " + d.error));
@@ -215,10 +223,10 @@ void open_reader(archive* in, const std::string& file, ReaderSource& from, const
   archive_read_support_filter_none(in);
   // Encrypted entries (ZipCrypto, WinZip AES) that verify proved under this password.
   if (password && archive_read_add_passphrase(in, password->c_str()) != ARCHIVE_OK)
-    throw io::Failure(io::Fail::password, shown + ": libarchive did not take the password: " + archive_error_string(in));
+    throw io::Failure(io::Fail::password, shown + ": libarchive did not take the password: " + libarchive_error(in));
   if (!from.callbacks.src) {
     if (archive_read_open_filename(in, file.c_str(), 1 << 16) != ARCHIVE_OK)
-      throw io::Failure(io::Fail::cannot_read, shown + ": libarchive cannot open it: " + archive_error_string(in));
+      throw io::Failure(io::Fail::cannot_read, shown + ": libarchive cannot open it: " + libarchive_error(in));
     return;
   }
   archive_read_set_callback_data(in, &from.callbacks);
@@ -227,7 +235,7 @@ void open_reader(archive* in, const std::string& file, ReaderSource& from, const
   archive_read_set_skip_callback(in, skip_callback);
   if (archive_read_open1(in) != ARCHIVE_OK) {
     if (from.callbacks.error) std::rethrow_exception(from.callbacks.error);
-    throw io::Failure(io::Fail::cannot_read, shown + ": libarchive cannot open it: " + archive_error_string(in));
+    throw io::Failure(io::Fail::cannot_read, shown + ": libarchive cannot open it: " + libarchive_error(in));
   }
 }
 
@@ -471,7 +479,7 @@ void Extraction::run() {
   }
   if (r != ARCHIVE_EOF) {
     rethrow_reader_error();
-    throw io::Failure(io::Fail::cannot_read, shown_ + ": libarchive stopped: " + archive_error_string(in_.get()));
+    throw io::Failure(io::Fail::cannot_read, shown_ + ": libarchive stopped: " + libarchive_error(in_.get()));
   }
   archive_write_close(out_.get());
   for (const auto& name : sel_.accepted)
@@ -498,8 +506,8 @@ void Extraction::write_entry(archive_entry* entry, const char* name) {
   if (auto t = sel_.ntfs_times.find(name); t != sel_.ntfs_times.end())
     archive_entry_set_mtime(entry, time_t(t->second.seconds), long(t->second.nanoseconds));
   if (archive_write_header(out_.get(), entry) != ARCHIVE_OK)
-    throw io::Failure(io::Fail::cannot_write, 
-        fmt::format("{}: cannot restore '{}': {}", req_.directory, name, archive_error_string(out_.get())));
+    throw io::Failure(io::Fail::cannot_write,
+        fmt::format("{}: cannot restore '{}': {}", req_.directory, name, libarchive_error(out_.get())));
   if (auto own = sel_.ours.find(name); own != sel_.ours.end()) {
     extract_ourselves(src_, own->second, out_.get(), shown_, req_.directory, req_.password);
     archive_read_data_skip(in_.get());
@@ -507,8 +515,8 @@ void Extraction::write_entry(archive_entry* entry, const char* name) {
     copy_data(name);
   }
   if (archive_write_finish_entry(out_.get()) != ARCHIVE_OK)
-    throw io::Failure(io::Fail::cannot_write, 
-        fmt::format("{}: finishing '{}' failed: {}", req_.directory, name, archive_error_string(out_.get())));
+    throw io::Failure(io::Fail::cannot_write,
+        fmt::format("{}: finishing '{}' failed: {}", req_.directory, name, libarchive_error(out_.get())));
   ++res_.restored;
   done_.insert(name);
 }
@@ -520,12 +528,13 @@ void Extraction::copy_data(const char* name) {
   int r;
   while ((r = archive_read_data_block(in_.get(), &buf, &size, &offset)) == ARCHIVE_OK) {
     if (archive_write_data_block(out_.get(), buf, size, offset) != ARCHIVE_OK)
-      throw io::Failure(io::Fail::cannot_write, 
-          fmt::format("{}: writing '{}' failed: {}", req_.directory, name, archive_error_string(out_.get())));
+      throw io::Failure(io::Fail::cannot_write,
+          fmt::format("{}: writing '{}' failed: {}", req_.directory, name, libarchive_error(out_.get())));
   }
   if (r != ARCHIVE_EOF) {
     rethrow_reader_error();
-    throw io::Failure(io::Fail::cannot_read, fmt::format("{}: reading '{}' failed: {}", shown_, name, archive_error_string(in_.get())));
+    throw io::Failure(io::Fail::cannot_read,
+                      fmt::format("{}: reading '{}' failed: {}", shown_, name, libarchive_error(in_.get())));
   }
 }
 
