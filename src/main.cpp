@@ -444,6 +444,7 @@ std::optional<Exit> settle(const Unsettled& raw, zm::cli::Invocation& inv) {
 int finish_stdout(zm::io::FdStreamBuf& out, Exit status) {
   std::cout.flush();
   int err = out.close();
+  std::cout.rdbuf(nullptr);  // the buffer is static in main(): nothing may flush into it at exit
   if (!err) return int(status);
   if (err == EPIPE) {
     std::signal(SIGPIPE, SIG_DFL);

@@ -344,3 +344,23 @@ class SmallTmpfs(TempDirTest):
             p = subprocess.run([ZIPMEDIC, "verify", "--json", GOOD], stdout=out, stderr=subprocess.PIPE, timeout=120)
         self.assertEqual(p.returncode, 3, p.stderr)
         self.assertIn(b"No space left on device", p.stderr)
+
+
+class ReadFailures(TempDirTest):
+    """EIO or a short read in the middle of the archive is 'cannot read the archive at offset N',
+    exit 3, never a verdict of damage."""
+
+    def faulty(self, err, n, *args):
+        import fault_sweep
+        env = dict(os.environ, ZM_FAULT_OP="read", ZM_FAULT_N=str(n), ZM_FAULT_ERRNO=err, **fault_sweep.preload_env())
+        return subprocess.run([ZIPMEDIC, *args], capture_output=True, env=env, timeout=120)
+
+    def test_eio_and_a_short_read_are_cannot_read_not_damaged(self):
+        for err in ("EIO", "SHORT"):
+            for n in (2, 4):
+                p = self.faulty(err, n, "verify", "--json", "-t", "1", GOOD)
+                self.assertEqual(p.returncode, 3, (err, n, p.stderr))
+                doc = json.loads(p.stdout)
+                self.assertEqual(doc["verdict"], "unreadable")
+                self.assertEqual(doc["findings"][0]["code"], "io_failed")
+                self.assertRegex(p.stderr.decode(), r"cannot read the archive at offset \d+")

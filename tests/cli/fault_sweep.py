@@ -18,6 +18,12 @@ ERRNOS = ("ENOSPC", "EIO", "EINTR", "SHORT")
 OPS = ("read", "write", "fsync", "close")
 
 
+def preload_env():
+    """LD_PRELOAD of the shim; a sanitizer build must be told that its runtime need not come first."""
+    asan = os.environ.get("ASAN_OPTIONS", "")
+    return {"LD_PRELOAD": SHIM, "ASAN_OPTIONS": (asan + ":" if asan else "") + "verify_asan_link_order=0"}
+
+
 def digest(path):
     with open(path, "rb") as f:
         return hashlib.sha256(f.read()).hexdigest()
@@ -58,9 +64,10 @@ class Case:
             os.mkdir(tmpdir)
             argv = [a.format(**{"in": src, "out": os.path.join(work, "out.zip"), "dir": os.path.join(work, "dest")})
                     for a in self.args]
-            env = dict(os.environ, TMPDIR=tmpdir, ASAN_OPTIONS="verify_asan_link_order=0:detect_leaks=1")
+            env = dict(os.environ, TMPDIR=tmpdir)
             if op:
-                env.update(LD_PRELOAD=SHIM, ZM_FAULT_OP=op, ZM_FAULT_N=str(n), ZM_FAULT_ERRNO=err)
+                env.update(preload_env())
+                env.update(ZM_FAULT_OP=op, ZM_FAULT_N=str(n), ZM_FAULT_ERRNO=err)
                 if count_file:
                     env["ZM_FAULT_COUNT"] = count_file
             with open(src, "rb") as f:

@@ -200,3 +200,39 @@ TEST_CASE("verify -: a directory the stream's window has lost is judged as a fil
     }
   }
 }
+
+TEST_CASE("FileSource: a file that shrinks or grows while it is read is a read failure, not damage") {
+  char path[] = "/tmp/zm-filesource-XXXXXX";
+  int fd = ::mkstemp(path);
+  REQUIRE(fd >= 0);
+  std::vector<std::uint8_t> bytes(10000, 0x41);
+  REQUIRE(::write(fd, bytes.data(), bytes.size()) == ssize_t(bytes.size()));
+  {
+    io::FileSource src(path);
+    src.check_unchanged();
+    REQUIRE(::ftruncate(fd, 4000) == 0);
+    std::vector<std::uint8_t> buf(100);
+    CHECK(src.read_at(0, buf) == 100);
+    try {
+      src.read_at(5000, buf);
+      FAIL("a read past the new end did not throw");
+    } catch (const io::Failure& e) {
+      CHECK(e.kind == io::Fail::cannot_read);
+      CHECK(std::string(e.what()).find("cannot read the archive at offset 5000: the file shrank from 10000 to 4000") !=
+            std::string::npos);
+    }
+    CHECK_THROWS_AS(src.check_unchanged(), io::Failure);
+  }
+  {
+    io::FileSource src(path);
+    REQUIRE(::pwrite(fd, bytes.data(), 10, 4000) == 10);
+    try {
+      src.check_unchanged();
+      FAIL("a file that grew was not noticed");
+    } catch (const io::Failure& e) {
+      CHECK(std::string(e.what()).find("grew from 4000 to 4010 bytes") != std::string::npos);
+    }
+  }
+  ::close(fd);
+  ::unlink(path);
+}
