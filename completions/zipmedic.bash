@@ -53,7 +53,7 @@ _zipmedic() {
         scan) opts="$globals --profile" ;;
         list | l) opts="$globals" ;;
         repair) opts="$globals --profile -o --output --force --in-place --salvage-partial --encrypt" ;;
-        restore) opts="$globals -C --directory --exclude --partial --force" ;;
+        restore) opts="$globals -C --directory --exclude --partial --force --preserve-permissions" ;;
         help)
             COMPREPLY=($(compgen -W "verify scan list repair restore" -- "$cur"))
             return ;;

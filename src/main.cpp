@@ -270,7 +270,10 @@ void add_restore(CLI::App& app, const std::vector<Global>& globals, zm::cli::Inv
   restore->add_flag("--partial", opt.partial,
                     "Restore the entries that verified even when others did not; report the rest");
   restore->add_flag("--force", opt.force,
-                    "Replace files and symbolic links already in DIR (by default nothing there is overwritten)");
+                    "Replace files and symbolic links already in DIR (by default nothing there is overwritten); "
+                    "directories already there are never removed, nor their mode or owner changed");
+  restore->add_flag("--preserve-permissions", opt.preserve_permissions,
+                    "Keep set-user-ID, set-group-ID, sticky and world-writable bits (dropped by default)");
   add_globals(restore, globals);
 }
 

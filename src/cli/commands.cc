@@ -798,9 +798,9 @@ Exit run_restore(const std::string& archive, const RestoreOptions& ro, const Com
                                     "repair --key ... -o plain.zip gives one)");
     // The spool's bytes are on the disk already: a restore to the same filesystem needs room for
     // what it writes beside them, which its own check of free space sees.
-    auto res = restore::restore_archive(
-        {in.path, ro.directory, ro.force, ro.partial, o.threads, in.display, ro.patterns, ro.excludes,
-         in.set ? in.src : nullptr, volume_findings(in), o.password_lent()});
+    auto res = restore::restore_archive({in.path, ro.directory, ro.force, ro.partial, o.threads, in.display,
+                                         ro.patterns, ro.excludes, in.set ? in.src : nullptr, volume_findings(in),
+                                         o.password_lent(), ro.preserve_permissions});
     add_volume_facts(in, res.report, true);
     res.report.extra["restore"] = {{"directory", ro.directory},
                                    {"outcome", res.outcome == restore::RestoreResult::Outcome::restored ? "restored"
@@ -810,8 +810,11 @@ Exit run_restore(const std::string& archive, const RestoreOptions& ro, const Com
                                    {"entries_restored", res.restored},
                                    {"entries_skipped", res.skipped},
                                    {"entries_not_selected", res.not_selected},
+                                   {"entries_mode_stripped", res.stripped},
                                    {"bytes_needed", res.bytes_needed},
-                                   {"bytes_available", res.bytes_available}};
+                                   {"bytes_available", res.bytes_available},
+                                   {"inodes_needed", res.inodes_needed},
+                                   {"inodes_available", res.inodes_available}};
     emit(run, res.report);
     if (!o.quiet || res.outcome != restore::RestoreResult::Outcome::restored)
       fmt::print(stderr, "zipmedic: {}: {}\n", in.display, res.message);

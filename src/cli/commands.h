@@ -42,6 +42,7 @@ struct RestoreOptions {
   std::string directory;
   bool force = false;    // existing files (and symbolic links) in DIR may be replaced
   bool partial = false;  // restore the entries that verified even when others did not
+  bool preserve_permissions = false;  // keep setuid, setgid, sticky and world-writable bits
   std::vector<std::string> patterns;  // restore only the entries these globs select (all if none)
   std::vector<std::string> excludes;  // and leave out those these select
 };

@@ -1,5 +1,6 @@
-// restore: verify first, then extract only the entries verify accepted, through libarchive's
-// disk writer with its security flags. No extraction code of our own.
+// restore: plan from the central directory (refusing before anything is written), decode every
+// entry once into a staging folder inside DIR through descriptors that never follow a link, verify
+// with those results, and move into place only what verify accepted. docs/design.md, "restore".
 #pragma once
 #include <cstdint>
 #include <string>
@@ -7,6 +8,7 @@
 
 #include "io/source.h"
 #include "report/report.h"
+#include "restore/plan.h"
 
 namespace zm::restore {
 
@@ -25,16 +27,14 @@ struct RestoreRequest {
   // Findings about the archive that its bytes cannot show (a split set's missing or cut
   // volumes), weighed with the verification's before anything is restored.
   std::vector<report::Finding> findings;
-  // The password of encrypted entries (nullptr: none was given), for verify and for libarchive's
-  // reader; lent by the caller, never printed.
+  // The password of encrypted entries (nullptr: none was given), for verify and for decoding;
+  // lent by the caller, never printed.
   const std::string* password = nullptr;
+  // --preserve-permissions: keep set-user-ID, set-group-ID, sticky and world-writable bits.
+  bool preserve_permissions = false;
 };
 
-// bsdtar's matching of an entry name against a glob: `*` and `?` do not cross `/`, a leading
-// "./" and a trailing "/" are ignored, and a pattern that names a directory takes what is under it.
-bool pattern_matches(const std::string& pattern, const std::string& name);
-// --exclude's matching: the same, tried at the start of every component of the name.
-bool exclude_matches(const std::string& pattern, const std::string& name);
+// pattern_matches and exclude_matches (bsdtar's matching) are in restore/plan.h.
 
 struct RestoreResult {
   report::Report report;
@@ -42,7 +42,9 @@ struct RestoreResult {
   std::string message;
   std::size_t restored = 0, skipped = 0;  // restored: entries really written
   std::size_t not_selected = 0;           // verified, but no PATTERN took them or --exclude left them
+  std::size_t stripped = 0;               // restored with mode bits dropped
   std::uint64_t bytes_needed = 0, bytes_available = 0;
+  std::uint64_t inodes_needed = 0, inodes_available = 0;
 };
 
 RestoreResult restore_archive(const RestoreRequest& req);

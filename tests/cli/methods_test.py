@@ -159,8 +159,8 @@ class Restore(TempDirTest):
                             self.assertEqual(a.read(), b.read(), rel)
 
     def test_deflate64_restores_byte_identically(self):
-        # libarchive (3.6.2) has no Deflate64 ("Unsupported ZIP compression method"): restore
-        # decodes method 9 with codec/ and writes through libarchive's disk writer.
+        # libarchive (3.6.2) has no Deflate64 ("Unsupported ZIP compression method"); restore
+        # decodes every method with codec/, as verify does.
         for fx in ("7zip-deflate64.zip", "7zip-deflate64-stdout.zip", "7zip-deflate64-far.zip"):
             with self.subTest(fixture=fx):
                 out = os.path.join(self.tmp, fx)

@@ -1,0 +1,374 @@
+#include "restore/plan.h"
+
+#include <fnmatch.h>
+#include <sys/stat.h>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <ctime>
+#include <set>
+
+#include "scan/central_directory.h"
+#include "zip/records.h"
+
+namespace zm::restore {
+
+using report::Code;
+
+namespace {
+
+// The longest component and path Linux takes (NAME_MAX, PATH_MAX less its NUL).
+constexpr std::size_t kNameMax = 255, kPathMax = 4095;
+constexpr std::uint16_t kExtendedTimeId = 0x5455;  // Info-ZIP's extended timestamp
+
+std::string strip_dots(std::string s) {
+  while (s.size() >= 2 && s[0] == '.' && s[1] == '/') s.erase(0, 2);
+  while (s.size() > 1 && s.back() == '/') s.pop_back();
+  return s;
+}
+
+// The path restore writes for a name: empty and "." components dropped ("./a", "d//a", "d/./a"
+// and "a/" are "a", "d/a", "d/a", "a"). A name it must not write says why.
+std::string normalise(const std::string& name, std::string& path) {
+  if (name.find('\0') != std::string::npos) return "the name holds a NUL byte";
+  if (!name.empty() && name[0] == '/') return "the name is absolute";
+  path.clear();
+  std::size_t i = 0;
+  while (i <= name.size()) {
+    std::size_t j = name.find('/', i);
+    if (j == std::string::npos) j = name.size();
+    std::string_view c(name.data() + i, j - i);
+    if (c == "..") return "the name has a '..' component";
+    if (c.size() > kNameMax)
+      return fmt::format("a component of the name is {} bytes long; Linux filesystems take at most {}", c.size(),
+                         kNameMax);
+    if (!c.empty() && c != ".") {
+      if (!path.empty()) path += '/';
+      path.append(c);
+    }
+    i = j + 1;
+  }
+  if (path.size() > kPathMax)
+    return fmt::format("the path is {} bytes long; Linux takes at most {}", path.size(), kPathMax);
+  return {};
+}
+
+// The modification time: NTFS (0x000a, 7-Zip and Windows), else Info-ZIP's extended timestamp
+// (0x5455), else the DOS time, which is the writer's local time (4.4.6).
+void set_time(const scan::Entry& e, Item& it) {
+  const auto& x = e.cd_extra();
+  zip::Bytes extra{reinterpret_cast<const std::uint8_t*>(x.data()), x.size()};
+  if (auto t = zip::ntfs_modified(extra)) {
+    it.mtime_s = t->seconds, it.mtime_ns = t->nanoseconds, it.has_time = true;
+    return;
+  }
+  for (zip::Bytes f : zip::extra_fields(extra, kExtendedTimeId))
+    if (f.size() >= 5 && (f[0] & 1)) {
+      it.mtime_s = std::int32_t(zip::load_u32(&f[1])), it.has_time = true;
+      return;
+    }
+  if (!e.mod_date) return;
+  std::tm tm{};
+  tm.tm_year = (e.mod_date >> 9) + 80, tm.tm_mon = ((e.mod_date >> 5) & 15) - 1, tm.tm_mday = e.mod_date & 31;
+  tm.tm_hour = e.mod_time >> 11, tm.tm_min = (e.mod_time >> 5) & 63, tm.tm_sec = (e.mod_time & 31) * 2;
+  tm.tm_isdst = -1;
+  std::time_t t = std::mktime(&tm);
+  if (t != std::time_t(-1)) it.mtime_s = t, it.has_time = true;
+}
+
+// Kind and mode from the directory record's attributes (4.4.15): the Unix mode of a Unix host,
+// else the MS-DOS directory bit. The bits that make a file run as its owner or group, the sticky
+// bit and write for everyone are dropped unless --preserve-permissions (unzip drops the first
+// two). Devices, FIFOs and sockets are never made.
+std::string set_kind_and_mode(const scan::Entry& e, const PlanOptions& opt, Item& it) {
+  const bool unix_host = (e.version_made_by >> 8) == 3;
+  const std::uint32_t um = e.unix_mode(), type = um & S_IFMT;
+  it.named_directory = e.is_directory();
+  if (it.named_directory || (unix_host && type == S_IFDIR) || (!unix_host && (e.external_attr & 0x10)))
+    it.kind = Kind::directory;
+  else if (unix_host && type == S_IFLNK)
+    it.kind = Kind::symlink;
+  else if (unix_host && type && type != S_IFREG)
+    return fmt::format("its Unix mode {:06o} makes it a device node, FIFO or socket, which restore never creates",
+                       um);
+  if (it.kind == Kind::symlink && (e.uncompressed_size == 0 || e.uncompressed_size > kPathMax))
+    return fmt::format("it is a symbolic link whose target would be {} bytes long", e.uncompressed_size);
+  it.mode = unix_host && um ? mode_t(um & 07777) : it.kind == Kind::directory ? 0755 : 0644;
+  constexpr mode_t kHurts = S_ISUID | S_ISGID | S_ISVTX | S_IWOTH;
+  if (!opt.preserve_permissions && it.kind != Kind::symlink && (it.mode & kHurts)) {
+    it.mode &= ~kHurts;
+    it.stripped = true;
+  }
+  if (it.path.empty() && it.kind != Kind::directory) return "its name is the target directory itself";
+  return {};
+}
+
+}  // namespace
+
+scan::Entry Item::as_entry(std::uint64_t data_offset) const {
+  scan::Entry e;
+  e.name = name();
+  e.flags = flags, e.method = method, e.mod_time = mod_time, e.crc32 = crc32;
+  e.compressed_size = compressed_size, e.uncompressed_size = uncompressed_size;
+  e.lfh_offset = lfh_offset, e.data_offset = data_offset;
+  e.extras = extras;
+  return e;
+}
+
+bool path_less(const std::string& a, const std::string& b) {
+  const std::size_t n = std::min(a.size(), b.size());
+  for (std::size_t i = 0; i < n; ++i) {
+    if (a[i] == b[i]) continue;
+    auto rank = [](char c) { return c == '/' ? 0 : unsigned(static_cast<unsigned char>(c)) + 1; };
+    return rank(a[i]) < rank(b[i]);
+  }
+  return a.size() < b.size();
+}
+
+bool pattern_matches(const std::string& pattern, const std::string& name) {
+  // FNM_PATHNAME keeps `*` inside one component; FNM_LEADING_DIR lets "docs" take "docs/a.txt",
+  // as bsdtar -x docs does.
+  return ::fnmatch(strip_dots(pattern).c_str(), strip_dots(name).c_str(), FNM_PATHNAME | FNM_LEADING_DIR) == 0;
+}
+
+bool exclude_matches(const std::string& pattern, const std::string& name) {
+  // bsdtar anchors --exclude at no particular component: "b.bin" leaves out every b.bin.
+  if (pattern_matches(pattern, name)) return true;
+  for (std::size_t i = name.find('/'); i != std::string::npos && i + 1 < name.size(); i = name.find('/', i + 1))
+    if (pattern_matches(pattern, name.substr(i + 1))) return true;
+  return false;
+}
+
+namespace {
+
+bool is_ancestor(const std::string& a, const std::string& b) {
+  if (a.empty()) return !b.empty();
+  return b.size() > a.size() && b.compare(0, a.size(), a) == 0 && b[a.size()] == '/';
+}
+
+class Planner {
+ public:
+  Planner(io::ByteSource& src, const PlanOptions& opt) : src_(src), opt_(opt), matched_(opt.patterns.size()) {}
+  void take(scan::Entry& e, std::size_t index);
+  void arrange();
+  void check_overlaps();
+  void decode_links();
+  void note_unmatched();
+  Plan plan;
+
+ private:
+  bool selected(const std::string& name);
+  void problem(Item& it, Code code, std::string why);
+  void place(Item it, std::vector<Item>& out, std::vector<std::size_t>& chain);
+  std::string link_problem(const Item& it, const std::set<std::string>& links) const;
+
+  io::ByteSource& src_;
+  const PlanOptions& opt_;
+  std::vector<bool> matched_;
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> extents_;  // every record's header and data
+};
+
+void Planner::note_unmatched() {
+  for (std::size_t i = 0; i < opt_.patterns.size() && !plan.unmatched; ++i)
+    if (!matched_[i]) plan.unmatched = opt_.patterns[i];
+}
+
+bool Planner::selected(const std::string& name) {
+  bool take = opt_.patterns.empty();
+  for (std::size_t i = 0; i < opt_.patterns.size(); ++i)
+    if (pattern_matches(opt_.patterns[i], name)) take = matched_[i] = true;
+  for (const auto& p : opt_.excludes) take = take && !exclude_matches(p, name);
+  return take;
+}
+
+void Planner::problem(Item& it, Code code, std::string why) {
+  if (!it.left_out) ++plan.problems;
+  it.left_out = true;
+  plan.findings.push_back(report::make_finding(code, it.name(), it.lfh_offset, std::move(why)));
+}
+
+void Planner::take(scan::Entry& e, std::size_t index) {
+  // The local header and its data lie at least 30 bytes plus the compressed size on from its offset.
+  extents_.emplace_back(e.lfh_offset, e.lfh_offset + zip::kLocalHeaderLen + e.compressed_size);
+  if (!selected(e.name)) {
+    ++plan.not_selected;
+    return;
+  }
+  Item it;
+  it.entry = index;
+  it.lfh_offset = e.lfh_offset, it.compressed_size = e.compressed_size, it.uncompressed_size = e.uncompressed_size;
+  it.crc32 = e.crc32, it.method = e.method, it.flags = e.flags, it.mod_time = e.mod_time;
+  if (e.encrypted()) it.extras = e.extras;
+  std::string why = normalise(e.name, it.path);
+  if (why.empty()) why = set_kind_and_mode(e, opt_, it);
+  if (it.name() != e.name) it.other_name = e.name;
+  set_time(e, it);
+  if (!why.empty()) problem(it, Code::restore_unwritable, "restore cannot write it safely: " + why);
+  plan.items.push_back(std::move(it));
+}
+
+}  // namespace
+
+namespace {
+
+// Puts `it` after its folders (made implied when no entry names them), and says what collides:
+// two entries on one path (unless both are folders), a file or link that a later entry needs as
+// a folder. `chain` holds the positions in `out` of the current item's ancestors.
+void Planner::place(Item it, std::vector<Item>& out, std::vector<std::size_t>& chain) {
+  while (!chain.empty() && !is_ancestor(out[chain.back()].path, it.path)) chain.pop_back();
+  if (!out.empty() && out.back().path == it.path && !(it.kind == Kind::directory && out.back().kind == Kind::directory)) {
+    std::string why = fmt::format("'{}' and '{}' are one path in the target directory; a restore would write one over "
+                                  "the other",
+                                  report::printable_name(out.back().name()), report::printable_name(it.name()));
+    if (out.back().entry != kImplied) problem(out.back(), Code::duplicate_name, why);
+    problem(it, Code::duplicate_name, why);
+  }
+  for (std::size_t k : chain) {
+    Item& up = out[k];
+    if (up.kind == Kind::directory) continue;
+    if (up.kind == Kind::symlink) {
+      plan.findings.push_back(report::make_finding(
+          Code::restore_through_symlink, it.name(), it.lfh_offset,
+          fmt::format("'{}' would be written through '{}', a symbolic link the archive itself makes; the archive is "
+                      "refused whole",
+                      report::printable_name(it.name()), report::printable_name(up.name()))));
+      plan.blocked = "refused: an entry would be written through a symbolic link that the archive itself makes; "
+                     "nothing was written";
+    } else {
+      problem(it, Code::restore_unwritable,
+              fmt::format("restore cannot write it: '{}' is a file, which it needs as a folder",
+                          report::printable_name(up.name())));
+    }
+    break;
+  }
+  // Folders up to the nearest ancestor already placed are there; the rest are made here.
+  const std::size_t have = chain.empty() ? 0 : out[chain.back()].path.size();
+  for (std::size_t j = it.path.find('/'); j != std::string::npos; j = it.path.find('/', j + 1)) {
+    if (j <= have) continue;
+    Item dir;
+    dir.path = it.path.substr(0, j);
+    dir.kind = Kind::directory, dir.named_directory = true, dir.mode = 0755;
+    chain.push_back(out.size());
+    out.push_back(std::move(dir));
+  }
+  chain.push_back(out.size());
+  out.push_back(std::move(it));
+}
+
+void Planner::arrange() {
+  auto items = std::move(plan.items);
+  std::stable_sort(items.begin(), items.end(), [](const Item& a, const Item& b) { return path_less(a.path, b.path); });
+  std::vector<Item> out;
+  out.reserve(items.size() + items.size() / 8 + 1);
+  std::vector<std::size_t> chain;
+  for (auto& it : items) place(std::move(it), out, chain);
+  plan.items = std::move(out);
+  // What lies under an entry left out is left out with it.
+  const std::string* out_at = nullptr;
+  for (auto& it : plan.items) {
+    if (out_at && is_ancestor(*out_at, it.path))
+      it.left_out = true;
+    else if (it.left_out)
+      out_at = &it.path;
+  }
+  for (std::size_t i = 0; i < plan.items.size(); ++i) {
+    const Item& it = plan.items[i];
+    bool alias = i && plan.items[i - 1].path == it.path;  // a second name of a folder
+    if (it.left_out || alias || it.path.empty()) continue;
+    ++plan.inodes;
+    if (it.kind == Kind::file) plan.bytes += it.uncompressed_size;
+    plan.stripped += it.stripped;
+  }
+}
+
+// Records whose local headers and data share bytes (4.3.6 places each entry apart): one entry of
+// 1 GiB behind N records would otherwise be decoded and written N times.
+void Planner::check_overlaps() {
+  std::sort(extents_.begin(), extents_.end());
+  for (std::size_t i = 1; i < extents_.size(); ++i)
+    if (extents_[i].first < extents_[i - 1].second) {
+      plan.blocked = fmt::format("refused: the directory records of two entries point into the same bytes (local "
+                                 "headers at offsets {} and {}); nothing was written",
+                                 extents_[i - 1].first, extents_[i].first);
+      return;
+    }
+  extents_ = {};
+}
+
+// A link's target must stay inside DIR read as written, and pass through no link the archive
+// makes (a link to "." followed by ".." would climb out).
+std::string Planner::link_problem(const Item& it, const std::set<std::string>& links) const {
+  const std::string& t = it.link_target;
+  if (t.find('\0') != std::string::npos) return "its target holds a NUL byte";
+  if (t.empty() || t[0] == '/') return fmt::format("its target '{}' is absolute", report::printable_name(t));
+  std::vector<std::string> at;
+  for (std::size_t i = 0, j = it.path.find('/'); j != std::string::npos; i = j + 1, j = it.path.find('/', i))
+    at.push_back(it.path.substr(i, j - i));
+  std::string so_far;
+  for (std::size_t i = 0; i <= t.size();) {
+    std::size_t j = std::min(t.find('/', i), t.size());
+    std::string c = t.substr(i, j - i);
+    i = j + 1;
+    if (c.empty() || c == ".") continue;
+    if (c == "..") {
+      if (at.empty()) return fmt::format("its target '{}' leads out of the target directory", report::printable_name(t));
+      at.pop_back();
+    } else {
+      at.push_back(c);
+    }
+    so_far.clear();
+    for (const auto& a : at) so_far += (so_far.empty() ? "" : "/") + a;
+    if (i <= t.size() && links.count(so_far))
+      return fmt::format("its target '{}' goes through '{}', a link the archive makes", report::printable_name(t),
+                         report::printable_name(so_far));
+  }
+  return {};
+}
+
+// Links' targets are decoded now (they are small), so that they are judged before anything is
+// written; verify is handed the results and does not decode them again.
+void Planner::decode_links() {
+  std::set<std::string> links;
+  for (const auto& it : plan.items)
+    if (it.kind == Kind::symlink) links.insert(it.path);
+  if (links.empty()) return;
+  codec::Workspace ws;
+  for (auto& it : plan.items) {
+    if (it.kind != Kind::symlink || it.left_out) continue;
+    auto lfh = scan::read_local_header(src_, it.lfh_offset, nullptr);
+    if (!lfh) continue;  // verify says why; the link is never made
+    scan::Entry e = it.as_entry(it.lfh_offset + lfh->header_len());
+    auto req = scan::sized_request(e);
+    std::string target;
+    req.sink = [&](std::span<const std::uint8_t> b) { target.append(reinterpret_cast<const char*>(b.data()), b.size()); };
+    auto d = scan::decode_data(ws, src_, req, e, opt_.password);
+    if (d.status != codec::DecodeResult::Status::ok || d.crc != it.crc32 || d.produced != it.uncompressed_size)
+      continue;
+    it.link_target = std::move(target);
+    it.link_decoded = true;
+    plan.link_results.emplace_back(it.lfh_offset, d);
+    if (auto why = link_problem(it, links); !why.empty())
+      problem(it, Code::restore_unwritable, "restore will not make this link: " + why);
+  }
+}
+
+}  // namespace
+
+Plan make_plan(io::ByteSource& src, const scan::EndRecords& end, const PlanOptions& opt) {
+  Planner p(src, opt);
+  scan::DirectoryReader rd(src, end);
+  std::vector<scan::Entry> batch;
+  std::size_t index = 0;
+  while (rd.next(4096, batch))
+    for (auto& e : batch) p.take(e, index++);
+  p.plan.readable = rd.readable();
+  p.plan.entries = index;
+  p.note_unmatched();
+  p.check_overlaps();
+  p.arrange();
+  p.decode_links();
+  return std::move(p.plan);
+}
+
+}  // namespace zm::restore

@@ -1,0 +1,86 @@
+// What a restore will write, decided from the central directory before anything is written: each
+// selected entry's path after normalisation, its kind, its mode with the bits that could hurt
+// stripped, its time, and what would make the restore unsafe (refused whole, or with --partial
+// the entry left out). docs/design.md, "restore".
+#pragma once
+#include <sys/types.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "io/source.h"
+#include "report/report.h"
+#include "scan/catalog.h"
+#include "scan/end_records.h"
+
+namespace zm::restore {
+
+enum class Kind : std::uint8_t { file, directory, symlink };
+
+inline constexpr std::size_t kImplied = std::size_t(-1);
+
+struct Item {
+  std::string path;              // components joined by '/', none empty, "." or ".."; "" is DIR itself
+  std::string other_name;        // the entry's name when it is not `path` (+ "/" for a folder)
+  std::size_t entry = kImplied;  // index in directory order; kImplied: a folder no entry names
+  Kind kind = Kind::file;
+  bool named_directory = false;  // the name ends in '/'
+  bool stripped = false;         // mode bits were dropped (no --preserve-permissions)
+  bool has_time = false;
+  bool left_out = false;         // --partial: a problem of its own leaves it out
+  mode_t mode = 0;               // permission bits to set (07777 at most)
+  std::int64_t mtime_s = 0;
+  std::uint32_t mtime_ns = 0;
+  // What decoding needs again (the directory's claims; the data offset is read from the header).
+  std::uint64_t lfh_offset = 0, compressed_size = 0, uncompressed_size = 0;
+  std::uint32_t crc32 = 0;
+  std::uint16_t method = 0, flags = 0, mod_time = 0;
+  std::shared_ptr<const scan::Entry::Extras> extras;  // encrypted entries only (their AES field)
+  std::string link_target;                            // a symbolic link's, once decoded
+  bool link_decoded = false;
+  std::string name() const { return other_name.empty() ? path + (named_directory ? "/" : "") : other_name; }
+  // The entry as the decoders take it (zipcrypt and codec via scan::decode_data).
+  scan::Entry as_entry(std::uint64_t data_offset) const;
+};
+
+struct PlanOptions {
+  std::vector<std::string> patterns, excludes;
+  bool preserve_permissions = false;
+  bool partial = false;
+  const std::string* password = nullptr;
+};
+
+struct Plan {
+  bool readable = false;   // a central directory was read
+  std::size_t entries = 0;  // records in the directory
+  std::size_t not_selected = 0;
+  std::vector<Item> items;  // sorted component by component, implied folders in their place
+  std::vector<report::Finding> findings;
+  // Refused whole, --partial or not (an entry written through the archive's own link, entries that
+  // overlap): the message; empty when the plan may go on.
+  std::string blocked;
+  std::size_t problems = 0;   // entries with a problem of their own (left out with --partial)
+  std::optional<std::string> unmatched;  // a PATTERN that takes no entry
+  std::uint64_t bytes = 0;    // what the files will take
+  std::uint64_t inodes = 0;   // files, folders and links to make
+  std::size_t stripped = 0;
+  // The links' targets decoded here, by local header offset: verify is handed them.
+  std::vector<std::pair<std::uint64_t, codec::DecodeResult>> link_results;
+};
+
+// Reads the directory and plans the restore of the entries the patterns select.
+Plan make_plan(io::ByteSource& src, const scan::EndRecords& end, const PlanOptions& opt);
+
+// Component by component: "a" < "a/b" < "a-b", so a folder's contents follow it at once.
+bool path_less(const std::string& a, const std::string& b);
+
+// bsdtar's matching of an entry name against a glob: `*` and `?` do not cross `/`, a leading
+// "./" and a trailing "/" are ignored, and a pattern that names a directory takes what is under it.
+bool pattern_matches(const std::string& pattern, const std::string& name);
+// --exclude's matching: the same, tried at the start of every component of the name.
+bool exclude_matches(const std::string& pattern, const std::string& name);
+
+}  // namespace zm::restore
