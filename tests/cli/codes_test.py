@@ -547,6 +547,15 @@ def restore_through_symlink(t):
     return t.zm("restore", t.write("escape.zip", buf.getvalue()), "-C", os.path.join(t.tmp, "out"))
 
 
+@case("restore_unwritable", 1)
+def restore_unwritable(t):
+    # Python's zipfile: a name component of 300 bytes, which no Linux filesystem takes (NAME_MAX).
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("d/" + "n" * 300, b"x\n")
+    return t.zm("restore", t.write("long.zip", buf.getvalue()), "-C", os.path.join(t.tmp, "out"))
+
+
 # --- Why nothing could be judged (exit 3, verdict unreadable) ---
 
 @case("cannot_open", 3)
