@@ -279,7 +279,7 @@ void Staging::make_links() {
     if (!written(plan_, i) || it.kind != Kind::symlink || !it.link_decoded) continue;
     Fd parent = open_dir_beneath(stage_.get(), parent_of(it.path));
     const std::string name = leaf(it.path);
-    if (!parent || ::symlinkat(it.link_target.c_str(), parent.get(), name.c_str()) != 0)
+    if (!parent || ::symlinkat(it.link_target().c_str(), parent.get(), name.c_str()) != 0)
       fail(fmt::format("{}: cannot make the link '{}' in the staging folder", shown_dir_, report::printable_name(it.path)));
     state_[i] = staged;
     decoded_[i].ok = decoded_[i].matches = true;
@@ -289,16 +289,26 @@ void Staging::make_links() {
 }
 
 codec::KnownResults Staging::known() const {
-  std::vector<std::pair<std::uint64_t, codec::DecodeResult>> all(plan_.link_results);
+  // Added in offset order (KnownResults keeps them sorted): positions sorted, not copies.
+  std::vector<std::uint32_t> files;
   for (std::size_t i = 0; i < plan_.items.size(); ++i)
-    if (decoded_[i].ok && plan_.items[i].kind == Kind::file) {
-      codec::DecodeResult d;
-      d.consumed = decoded_[i].consumed, d.produced = decoded_[i].produced, d.crc = decoded_[i].crc;
-      all.emplace_back(plan_.items[i].lfh_offset, std::move(d));
-    }
-  std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    if (decoded_[i].ok && plan_.items[i].kind == Kind::file) files.push_back(std::uint32_t(i));
+  std::sort(files.begin(), files.end(),
+            [&](std::uint32_t a, std::uint32_t b) { return plan_.items[a].lfh_offset < plan_.items[b].lfh_offset; });
+  auto links = plan_.link_results;
+  std::sort(links.begin(), links.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
   codec::KnownResults k;
-  for (const auto& [at, d] : all) k.add(at, d);
+  std::size_t l = 0;
+  auto add_links_before = [&](std::uint64_t at) {
+    for (; l < links.size() && links[l].first < at; ++l) k.add(links[l].first, links[l].second);
+  };
+  for (std::uint32_t i : files) {
+    add_links_before(plan_.items[i].lfh_offset);
+    codec::DecodeResult d;
+    d.consumed = decoded_[i].consumed, d.produced = decoded_[i].produced, d.crc = decoded_[i].crc;
+    k.add(plan_.items[i].lfh_offset, d);
+  }
+  add_links_before(~std::uint64_t(0));
   return k;
 }
 

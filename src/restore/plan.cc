@@ -112,7 +112,7 @@ scan::Entry Item::as_entry(std::uint64_t data_offset) const {
   e.flags = flags, e.method = method, e.mod_time = mod_time, e.crc32 = crc32;
   e.compressed_size = compressed_size, e.uncompressed_size = uncompressed_size;
   e.lfh_offset = lfh_offset, e.data_offset = data_offset;
-  e.extras = extras;
+  if (rare) e.extras = rare->extras;
   return e;
 }
 
@@ -199,10 +199,10 @@ void Planner::take(scan::Entry& e, std::size_t index) {
   it.entry = index;
   it.lfh_offset = e.lfh_offset, it.compressed_size = e.compressed_size, it.uncompressed_size = e.uncompressed_size;
   it.crc32 = e.crc32, it.method = e.method, it.flags = e.flags, it.mod_time = e.mod_time;
-  if (e.encrypted()) it.extras = e.extras;
+  if (e.encrypted()) it.more().extras = e.extras;
   std::string why = normalise(e.name, it.path);
   if (why.empty()) why = set_kind_and_mode(e, opt_, it);
-  if (it.name() != e.name) it.other_name = e.name;
+  if (it.name() != e.name) it.more().other_name = e.name;
   set_time(e, it);
   if (!why.empty()) problem(it, Code::restore_unwritable, "restore cannot write it safely: " + why);
   plan.items.push_back(std::move(it));
@@ -299,7 +299,7 @@ void Planner::check_overlaps() {
 // A link's target must stay inside DIR read as written, and pass through no link the archive
 // makes (a link to "." followed by ".." would climb out).
 std::string Planner::link_problem(const Item& it, const std::set<std::string>& links) const {
-  const std::string& t = it.link_target;
+  const std::string& t = it.link_target();
   if (t.find('\0') != std::string::npos) return "its target holds a NUL byte";
   if (t.empty() || t[0] == '/') return fmt::format("its target '{}' is absolute", report::printable_name(t));
   std::vector<std::string> at;
@@ -345,7 +345,7 @@ void Planner::decode_links() {
     auto d = scan::decode_data(ws, src_, req, e, opt_.password);
     if (d.status != codec::DecodeResult::Status::ok || d.crc != it.crc32 || d.produced != it.uncompressed_size)
       continue;
-    it.link_target = std::move(target);
+    it.more().link_target = std::move(target);
     it.link_decoded = true;
     plan.link_results.emplace_back(it.lfh_offset, d);
     if (auto why = link_problem(it, links); !why.empty())

@@ -22,9 +22,16 @@ enum class Kind : std::uint8_t { file, directory, symlink };
 
 inline constexpr std::size_t kImplied = std::size_t(-1);
 
+// What few entries have, held apart so that a million items cost about 110 bytes each.
+struct Rare {
+  std::string other_name;  // the entry's name when it is not `path` (+ "/" for a folder)
+  std::string link_target;  // a symbolic link's, once decoded
+  std::shared_ptr<const scan::Entry::Extras> extras;  // encrypted entries only (their AES field)
+};
+
 struct Item {
   std::string path;              // components joined by '/', none empty, "." or ".."; "" is DIR itself
-  std::string other_name;        // the entry's name when it is not `path` (+ "/" for a folder)
+  std::unique_ptr<Rare> rare;
   std::size_t entry = kImplied;  // index in directory order; kImplied: a folder no entry names
   Kind kind = Kind::file;
   bool named_directory = false;  // the name ends in '/'
@@ -38,12 +45,20 @@ struct Item {
   std::uint64_t lfh_offset = 0, compressed_size = 0, uncompressed_size = 0;
   std::uint32_t crc32 = 0;
   std::uint16_t method = 0, flags = 0, mod_time = 0;
-  std::shared_ptr<const scan::Entry::Extras> extras;  // encrypted entries only (their AES field)
-  std::string link_target;                            // a symbolic link's, once decoded
   bool link_decoded = false;
-  std::string name() const { return other_name.empty() ? path + (named_directory ? "/" : "") : other_name; }
+  Rare& more() {
+    if (!rare) rare = std::make_unique<Rare>();
+    return *rare;
+  }
+  const std::string& link_target() const { return rare ? rare->link_target : kNone; }
+  std::string name() const {
+    return rare && !rare->other_name.empty() ? rare->other_name : path + (named_directory ? "/" : "");
+  }
   // The entry as the decoders take it (zipcrypt and codec via scan::decode_data).
   scan::Entry as_entry(std::uint64_t data_offset) const;
+
+ private:
+  static inline const std::string kNone;
 };
 
 struct PlanOptions {

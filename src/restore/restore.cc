@@ -30,7 +30,10 @@ void refuse(RestoreResult& res, std::string message) {
 // the plan's; `known` holds what the restore decoded already.
 check::Verification verify(io::ByteSource& src, const RestoreRequest& req, const std::string& shown, const Plan& plan,
                            RestoreResult& res, const codec::KnownResults* known) {
-  auto v = check::verify_archive(src, shown, {.threads = req.threads, .known = known, .password = req.password});
+  // Entries are kept only when there is no directory to read them back from (the plan's).
+  auto v = check::verify_archive(src, shown,
+                                 {.threads = req.threads, .known = known, .password = req.password,
+                                  .keep_entries = !plan.readable});
   res.report = std::move(v.report);
   res.report.command = "restore";
   res.report.findings.insert(res.report.findings.begin(), req.findings.begin(), req.findings.end());
@@ -43,22 +46,27 @@ check::Verification verify(io::ByteSource& src, const RestoreRequest& req, const
   return v;
 }
 
-// Which planned items verify accepted: the entry verified and no error finding names it (an
-// unsafe path, a duplicate name); implied folders go with what needs them.
-std::vector<bool> accepted_items(const Plan& plan, const check::Verification& v, const RestoreResult& res) {
+// Which directory entries verify accepted, in directory order: the entry verified and no error
+// finding names it (an unsafe path, a duplicate name). Read from the report's rows, which a
+// verification that keeps no entries reads back from the directory (a million entries).
+std::vector<bool> accepted_entries(const RestoreResult& res) {
   std::set<std::string> flagged;
   for (const auto& f : res.report.findings)
     if (f.severity == report::Severity::error && f.entry) flagged.insert(*f.entry);
+  std::vector<bool> ok;
+  ok.reserve(res.report.row_count());
+  res.report.for_each_row(
+      [&](const report::EntryRow& r) { ok.push_back(r.status == report::EntryStatus::ok && !flagged.count(r.name)); });
+  return ok;
+}
+
+// The planned items verify accepted; implied folders go with what needs them.
+std::vector<bool> accepted_items(const Plan& plan, const RestoreResult& res) {
+  const auto entries = accepted_entries(res);
   std::vector<bool> ok(plan.items.size());
   for (std::size_t i = 0; i < plan.items.size(); ++i) {
     const Item& it = plan.items[i];
-    if (it.left_out) continue;
-    if (it.entry == kImplied) {
-      ok[i] = true;
-      continue;
-    }
-    const scan::Entry& e = v.entries[it.entry];
-    ok[i] = e.status == report::EntryStatus::ok && !flagged.count(e.name) && e.lfh_offset == it.lfh_offset;
+    if (!it.left_out) ok[i] = it.entry == kImplied || (it.entry < entries.size() && entries[it.entry]);
   }
   return ok;
 }
@@ -208,8 +216,8 @@ void refuse_before_writing(const RestoreRequest& req, io::ByteSource& src, const
   for (auto& f : target_findings) res.report.findings.push_back(std::move(f));
   res.report.decide_verdict();
   std::size_t verified = 0;
-  if (plan.readable && v.entries.size() == plan.entries)
-    verified = count_accepted(plan, accepted_items(plan, v, res), res);
+  if (plan.readable && res.report.row_count() == plan.entries)
+    verified = count_accepted(plan, accepted_items(plan, res), res);
   if (!plan.readable && !req.patterns.empty()) {
     for (const auto& p : req.patterns) {
       bool any = false;
@@ -234,42 +242,45 @@ void refuse_before_writing(const RestoreRequest& req, io::ByteSource& src, const
 
 }  // namespace
 
-RestoreResult restore_archive(const RestoreRequest& req) {
-  RestoreResult res;
+namespace {
+
+void restore_from(const RestoreRequest& req, io::ByteSource& src, RestoreResult& res) {
   const std::string& shown = req.display.empty() ? req.archive : req.display;
-  std::unique_ptr<io::FileSource> file;
-  if (!req.source) file = std::make_unique<io::FileSource>(req.archive);
-  io::ByteSource& src = req.source ? *req.source : *file;
   Plan plan;
   if (auto end = scan::locate_end_records(src))
     plan = make_plan(src, *end, {req.patterns, req.excludes, req.preserve_permissions, req.partial, req.password});
   res.not_selected = plan.not_selected;
   Blocks blocks;
   if (plan.readable) blocks = find_blocks(req, plan, shown, res);
-  if (!plan.readable || blocks.any()) {
-    refuse_before_writing(req, src, shown, plan, std::move(blocks), res);
-    return res;
-  }
+  if (!plan.readable || blocks.any()) return refuse_before_writing(req, src, shown, plan, std::move(blocks), res);
   Target dir(req.directory);
   Staging staging(dir.fd.get(), req.directory, plan);
   staging.write(src, req.threads ? req.threads : check::default_threads(), req.password);
   const auto known = staging.known();
   const auto v = verify(src, req, shown, plan, res, &known);
-  if (v.entries.size() != plan.entries) {
-    refuse(res, "refused: the central directory read differently the second time; nothing was written");
-    return res;
-  }
-  const auto ok = accepted_items(plan, v, res);
+  if (res.report.row_count() != plan.entries)
+    return refuse(res, "refused: the central directory read differently the second time; nothing was written");
+  const auto ok = accepted_items(plan, res);
   res.restored = count_accepted(plan, ok, res);
   if (auto why = unverified_refusal(req, v, res.restored, res)) {
     res.restored = 0;
-    refuse(res, std::move(*why));
-    return res;
+    return refuse(res, std::move(*why));
   }
   staging.commit(ok, req.overwrite);
   dir.keep = true;
   res.outcome = RestoreResult::Outcome::restored;
   res.message = restored_message(req, res);
+}
+
+}  // namespace
+
+RestoreResult restore_archive(const RestoreRequest& req) {
+  RestoreResult res;
+  // Shared with the report's rows, which are read back from the directory when it is written.
+  std::shared_ptr<io::FileSource> file;
+  if (!req.source) file = std::make_shared<io::FileSource>(req.archive);
+  restore_from(req, req.source ? *req.source : *file, res);
+  if (file && res.report.lazy_rows) res.report.lazy_rows = report::holding(res.report.lazy_rows, file);
   return res;
 }
 
