@@ -7,6 +7,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <vector>
 
@@ -52,8 +53,8 @@ int open_beneath_by_component(int dir, std::string_view path, int flags, mode_t 
 
 int open_beneath(int dir, std::string_view path, int flags, mode_t mode) {
   // Once the kernel has said it has no openat2, it is not asked again.
-  static bool no_openat2 = false;
-  if (!no_openat2) {
+  static std::atomic<bool> no_openat2{false};
+  if (!no_openat2.load(std::memory_order_relaxed)) {
     std::string p = path.empty() ? std::string(".") : std::string(path);
     open_how how{};
     how.flags = std::uint64_t(flags | O_CLOEXEC);
@@ -63,7 +64,7 @@ int open_beneath(int dir, std::string_view path, int flags, mode_t mode) {
     do fd = ::syscall(SYS_openat2, dir, p.c_str(), &how, sizeof how);
     while (fd < 0 && errno == EAGAIN);  // a rename elsewhere raced the lookup; it is safe to retry
     if (fd >= 0 || errno != ENOSYS) return int(fd);
-    no_openat2 = true;
+    no_openat2.store(true, std::memory_order_relaxed);
   }
   return open_beneath_by_component(dir, path, flags, mode);
 }

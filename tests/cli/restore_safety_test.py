@@ -158,6 +158,25 @@ class RestoreSafety(TempDirTest):
         self.assertEqual(p.returncode, 1, p.stderr)
         self.assertEqual(tree(out), ["a.txt", "mine"])
 
+    def test_records_sharing_one_entry_are_refused_before_decoding(self):
+        # An overlap bomb: a second directory record (another name) pointing at the one local
+        # header. Decoding it once per record would cost N times its size.
+        src = self.make("one.zip", [member("aaaa", b"z" * 100000, 0o100644)])
+        with open(src, "rb") as f:
+            data = bytearray(f.read())
+        cd = data.rindex(b"PK\x01\x02")
+        eocd = data.rindex(b"PK\x05\x06")
+        record = bytes(data[cd:eocd])
+        twin = record[:46] + b"bbbb" + record[50:]
+        count, size = struct.unpack("<HI", data[eocd + 10:eocd + 16])[0], len(record) * 2
+        tail = bytearray(data[eocd:])
+        tail[8:12] = struct.pack("<HH", count + 1, count + 1)
+        tail[12:16] = struct.pack("<I", size)
+        with open(src, "wb") as f:
+            f.write(bytes(data[:cd]) + record + twin + bytes(tail))
+        doc = self.assert_refused_whole(src)
+        self.assertIn("overlapping_entries", codes(doc))
+
     def test_free_inodes_are_checked_as_well_as_bytes(self):
         tiny = os.path.join(self.tmp, "tiny")
         os.makedirs(tiny)
