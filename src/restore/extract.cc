@@ -13,6 +13,7 @@
 #include <cstring>
 #include <random>
 
+#include "io/failure.h"
 #include "io/worker_pool.h"
 #include "scan/catalog.h"
 
@@ -31,7 +32,10 @@ bool written(const Plan& plan, std::size_t i) {
   return !it.left_out && !it.path.empty() && !(i && plan.items[i - 1].path == it.path);
 }
 
-[[noreturn]] void fail(const std::string& what) { throw io::IoError(what + ": " + std::strerror(errno)); }
+// Every failure here is writing or looking into DIR (ENOSPC, EIO, a folder swapped meanwhile).
+[[noreturn]] void fail(const std::string& what) {
+  throw io::Failure(io::Fail::cannot_write, what + ": " + std::strerror(errno));
+}
 
 std::string leaf(const std::string& path) { return std::string(leaf_of(path)); }
 
@@ -127,7 +131,7 @@ Staging::Staging(int dir, std::string shown_dir, const Plan& plan)
     }
     if (errno != EEXIST) fail(fmt::format("{}: cannot make a staging folder", shown_dir_));
   }
-  throw io::IoError(shown_dir_ + ": cannot make a staging folder");
+  throw io::Failure(io::Fail::cannot_write, shown_dir_ + ": cannot make a staging folder");
 }
 
 Staging::~Staging() {

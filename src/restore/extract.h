@@ -39,7 +39,7 @@ class Staging {
   codec::KnownResults known() const;
   // Drops what is not accepted (by index in the plan), then moves the rest into DIR: renameat2
   // with RENAME_NOREPLACE, or RENAME_EXCHANGE for what --force replaces. A step that fails undoes
-  // the ones before it and throws io::IoError.
+  // the ones before it and throws io::Failure (cannot_write).
   void commit(const std::vector<bool>& accepted, bool overwrite);
 
  private:

@@ -12,6 +12,7 @@
 #include <set>
 
 #include "check/verifier.h"
+#include "io/failure.h"
 #include "restore/beneath.h"
 #include "restore/extract.h"
 #include "scan/end_records.h"
@@ -95,7 +96,7 @@ Room room_at(const std::string& dir) {
   fs::path p = fs::absolute(dir);
   while (!p.empty() && !fs::exists(p)) p = p.parent_path();
   struct statvfs st {};
-  if (::statvfs(p.c_str(), &st) != 0) throw io::IoError(dir + ": cannot query free space: " + std::strerror(errno));
+  if (::statvfs(p.c_str(), &st) != 0) throw io::Failure(io::Fail::resource, dir + ": cannot query free space: " + std::strerror(errno));
   return {std::uint64_t(st.f_bavail) * st.f_frsize, std::uint64_t(st.f_favail), st.f_files != 0};
 }
 
@@ -144,11 +145,11 @@ struct Target {
       missing.push_back(p);
     for (auto it = missing.rbegin(); it != missing.rend(); ++it) {
       if (::mkdir(it->c_str(), 0755) != 0 && errno != EEXIST)
-        throw io::IoError(dir + ": cannot make it: " + std::strerror(errno));
+        throw io::Failure(io::Fail::cannot_write, dir + ": cannot create the directory: " + std::strerror(errno));
       made.push_back(*it);
     }
     fd = Fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (!fd) throw io::IoError(dir + ": cannot open it: " + std::strerror(errno));
+    if (!fd) throw io::Failure(io::Fail::cannot_open, dir + ": cannot open it: " + std::strerror(errno));
   }
   ~Target() {
     fd = Fd();
@@ -179,7 +180,7 @@ Blocks find_blocks(const RestoreRequest& req, const Plan& plan, const std::strin
   struct stat st {};
   if (::stat(req.directory.c_str(), &st) == 0) {
     Fd dir(::open(req.directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (!dir) throw io::IoError(req.directory + ": cannot open it: " + std::strerror(errno));
+    if (!dir) throw io::Failure(io::Fail::cannot_open, req.directory + ": cannot open it: " + std::strerror(errno));
     Targets t = judge_targets(dir.get(), req.directory, plan, req.overwrite);
     for (auto& f : t.findings) res.report.findings.push_back(std::move(f));
     if (t.directories)
