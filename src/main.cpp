@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 
 #include <malloc.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -35,7 +36,7 @@ struct Command {
   std::vector<std::string> aliases;
 };
 const std::vector<Command> kCommands = {
-    {"verify", {"t", "test"}}, {"scan", {}}, {"list", {"l"}}, {"repair", {}}, {"restore", {}}};
+    {"verify", {"t", "test"}}, {"scan", {}}, {"list", {"l"}}, {"repair", {}}, {"restore", {}}, {"cat", {}}};
 
 // Options that every command takes, before or after the command word. Adding one is one line in
 // main()'s table: its CLI11 names, whether it takes a value, and how it is registered.
@@ -210,7 +211,17 @@ void add_profile(CLI::App* sub, zm::cli::CommonOptions& common) {
 
 void add_verify(CLI::App& app, const std::vector<Global>& globals, zm::cli::Invocation& inv) {
   auto* verify = add_command(app, "verify", "Decode every entry, check CRC-32, sizes, structure and names");
-  verify->add_option("ARCHIVE", inv.archives, "The ZIP files to check, or - to read one from standard input")->required()->type_name("FILE");
+  verify->add_option("ARCHIVE", inv.archives,
+                     "The ZIP files to check, or - to read one from standard input; or one archive and PATTERNs "
+                     "(names that are no file): only the data of the entries they match is decoded")
+      ->required()
+      ->type_name("FILE|PATTERN");
+  verify->add_option("--include", inv.common.patterns,
+                     "Decode only the entries this glob matches, as restore matches them (repeatable; the structure "
+                     "is still checked in full)")
+      ->type_name("PATTERN");
+  verify->add_option("--exclude", inv.common.excludes, "Do not decode the entries this glob matches (repeatable)")
+      ->type_name("PATTERN");
   add_globals(verify, globals);
   add_profile(verify, inv.common);
   verify->add_flag("--strict", inv.common.strict,
@@ -409,6 +420,37 @@ std::optional<Exit> settle_password(const Unsettled& raw, zm::cli::CommonOptions
   return std::nullopt;
 }
 
+void add_cat(CLI::App& app, const std::vector<Global>& globals, zm::cli::Invocation& inv) {
+  auto* cat = add_command(app, "cat", "Write the entries the patterns match to standard output, each checked as it goes");
+  cat->add_option("ARCHIVE", inv.archive, "The ZIP file, or - to read it from standard input")->required()->type_name("FILE");
+  cat->add_option("PATTERN", inv.common.patterns,
+                  "The entries to write, in the directory's order: globs as restore matches them")
+      ->required()
+      ->type_name("GLOB");
+  cat->add_option("--exclude", inv.common.excludes, "Leave out the entries this glob matches (repeatable)")
+      ->type_name("PATTERN");
+  cat->add_flag("--salvage", inv.cat.salvage,
+                "Write a damaged entry's bytes too, as they decode, and go on (the exit status is still 1)");
+  add_globals(cat, globals);
+}
+
+// verify ARCHIVE PATTERN...: when no word after the first names a file, they are entry patterns
+// (unzip -t ARCHIVE NAME... reads them so); when any does, they are all archives, as before (a
+// missing one is then reported as such). --include takes a pattern that is also a file's name.
+std::optional<Exit> split_patterns(zm::cli::Invocation& inv) {
+  auto& words = inv.archives;
+  if (inv.command != "verify" || words.size() < 2) return std::nullopt;
+  std::vector<std::string> files, patterns;
+  for (std::size_t i = 1; i < words.size(); ++i) {
+    struct stat st {};
+    (words[i] == "-" || ::stat(words[i].c_str(), &st) == 0 ? files : patterns).push_back(words[i]);
+  }
+  if (patterns.empty() || !files.empty()) return std::nullopt;
+  words.resize(1);
+  inv.common.patterns.insert(inv.common.patterns.begin(), patterns.begin(), patterns.end());
+  return std::nullopt;
+}
+
 // The checks that need the whole command line, the secrets read, and the process-wide settings
 // (the names' code page, colour), in the order a user meets the errors.
 std::optional<Exit> settle(const Unsettled& raw, zm::cli::Invocation& inv) {
@@ -419,6 +461,7 @@ std::optional<Exit> settle(const Unsettled& raw, zm::cli::Invocation& inv) {
     return usage("repair: --salvage-partial writes new data, so it works with -o only");
   if (!raw.name_charset.empty() && !zm::report::set_legacy_charset(raw.name_charset))
     return usage("--name-charset " + raw.name_charset + ": iconv knows no such code page (iconv -l lists them)");
+  if (auto stop = split_patterns(inv)) return stop;
   if (auto stop = settle_key(raw, inv.common)) return stop;
   if (auto stop = settle_password(raw, inv.common)) return stop;
   if (repairing && repair.in_place && repair.encrypt)
@@ -464,7 +507,7 @@ Exit parse_and_run(int argc, char** argv) {
   zm::cli::Invocation inv;
   Unsettled raw;
   const std::vector<Global> globals = global_options(inv.common, raw);
-  for (auto add : {add_verify, add_scan, add_list, add_repair, add_restore}) add(app, globals, inv);
+  for (auto add : {add_verify, add_scan, add_list, add_repair, add_restore, add_cat}) add(app, globals, inv);
 
   std::vector<std::string> args;
   std::string word;

@@ -236,3 +236,15 @@ TEST_CASE("FileSource: a file that shrinks or grows while it is read is a read f
   ::close(fd);
   ::unlink(path);
 }
+
+TEST_CASE("select: restore's glob rules, --exclude at any folder level") {
+  check::EntrySelection s{{"docs", "*.txt"}, {"secret*"}};
+  CHECK(s.selects("docs/a/b.bin"));      // a folder's name takes what is under it
+  CHECK(s.selects("./notes.txt"));       // "./" is ignored
+  CHECK_FALSE(s.selects("sub/notes.txt"));  // * does not cross /
+  CHECK_FALSE(s.selects("docs/secret.key"));  // excluded at the second level
+  CHECK_FALSE(s.selects("other.bin"));
+  CHECK(check::EntrySelection{{}, {"b.bin"}}.selects("a/a.bin"));
+  CHECK_FALSE(check::EntrySelection{{}, {"b.bin"}}.selects("a/b.bin"));
+  CHECK(check::EntrySelection{}.everything());
+}
