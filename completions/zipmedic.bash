@@ -9,7 +9,7 @@ _zipmedic() {
     local cmd="" i
     for ((i = 1; i < cword; i++)); do
         case ${words[i]} in
-            -t | --threads | --key | --key-file | --password | --password-file | --name-charset | -o | --output | -C | --directory | --exclude | --include | --profile)
+            -t | --threads | --key | --key-file | --password | --password-file | --name-charset | -o | --output | -C | --directory | --exclude | --include | --sample | --seed | --profile)
                 ((i++)) ;;
             -*) ;;
             *) cmd=${words[i]}; break ;;
@@ -34,7 +34,10 @@ _zipmedic() {
         --key-file | --password-file | -o | --output)
             _filedir
             return ;;
-        --exclude | --include)
+        --exclude | --include | --seed)
+            return ;;
+        --sample)
+            COMPREPLY=($(compgen -W "1% 10% 50% 1GiB" -- "$cur"))
             return ;;
     esac
 
@@ -49,7 +52,7 @@ _zipmedic() {
 
     local opts
     case $cmd in
-        verify | t | test) opts="$globals --profile --strict --include --exclude" ;;
+        verify | t | test) opts="$globals --profile --strict --include --exclude --sample --seed" ;;
         scan) opts="$globals --profile" ;;
         list | l) opts="$globals" ;;
         repair) opts="$globals --profile -o --output --force --in-place --salvage-partial --encrypt" ;;

@@ -15,6 +15,7 @@
 #include <fstream>
 #include <functional>
 #include <iterator>
+#include <random>
 #include <string_view>
 
 #include <fmt/format.h>
@@ -222,6 +223,13 @@ void add_verify(CLI::App& app, const std::vector<Global>& globals, zm::cli::Invo
       ->type_name("PATTERN");
   verify->add_option("--exclude", inv.common.excludes, "Do not decode the entries this glob matches (repeatable)")
       ->type_name("PATTERN");
+  verify->add_option("--sample", inv.sample,
+                     "Decode a random share of the entries (10%) or about that many bytes of them (2GiB, 500MB); "
+                     "the structure is still checked in full")
+      ->type_name("SHARE");
+  verify->add_option("--seed", inv.seed, "The seed of --sample's draw: the same seed draws the same entries (default: "
+                                         "a random one, reported)")
+      ->type_name("N");
   add_globals(verify, globals);
   add_profile(verify, inv.common);
   verify->add_flag("--strict", inv.common.strict,
@@ -451,6 +459,43 @@ std::optional<Exit> split_patterns(zm::cli::Invocation& inv) {
   return std::nullopt;
 }
 
+// verify --sample 10% | 2GiB | 500MB | 1000000: a share of the entries, or a byte budget.
+std::optional<Exit> settle_sample(zm::cli::Invocation& inv) {
+  if (inv.sample.empty()) {
+    if (!inv.seed.empty()) return usage("verify: --seed goes with --sample");
+    return std::nullopt;
+  }
+  std::uint64_t seed = std::random_device{}();
+  if (!inv.seed.empty()) {
+    std::size_t used = 0;
+    try {
+      seed = std::stoull(inv.seed, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != inv.seed.size() || inv.seed[0] == '-') return usage("verify: --seed " + inv.seed + ": give a whole number");
+  }
+  static const std::vector<std::pair<std::string, double>> units = {
+      {"%", 0}, {"KiB", 1024.0}, {"MiB", 1048576.0}, {"GiB", 1073741824.0}, {"TiB", 1099511627776.0},
+      {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12}, {"B", 1}, {"", 1}};
+  std::size_t used = 0;
+  double n = -1;
+  try {
+    n = std::stod(inv.sample, &used);
+  } catch (const std::exception&) {
+  }
+  const std::string unit = used ? inv.sample.substr(used) : "?";
+  auto it = std::find_if(units.begin(), units.end(), [&](const auto& u) { return u.first == unit; });
+  if (n < 0 || it == units.end() || (unit == "%" && n > 100))
+    return usage("verify: --sample " + inv.sample + ": give a share (10%) or a size (2GiB, 500MB)");
+  if (unit == "%")
+    inv.common.sample_share = n / 100;
+  else
+    inv.common.sample_bytes = std::max<std::uint64_t>(1, std::uint64_t(n * it->second));
+  inv.common.seed = seed;
+  return std::nullopt;
+}
+
 // The checks that need the whole command line, the secrets read, and the process-wide settings
 // (the names' code page, colour), in the order a user meets the errors.
 std::optional<Exit> settle(const Unsettled& raw, zm::cli::Invocation& inv) {
@@ -462,6 +507,7 @@ std::optional<Exit> settle(const Unsettled& raw, zm::cli::Invocation& inv) {
   if (!raw.name_charset.empty() && !zm::report::set_legacy_charset(raw.name_charset))
     return usage("--name-charset " + raw.name_charset + ": iconv knows no such code page (iconv -l lists them)");
   if (auto stop = split_patterns(inv)) return stop;
+  if (auto stop = settle_sample(inv)) return stop;
   if (auto stop = settle_key(raw, inv.common)) return stop;
   if (auto stop = settle_password(raw, inv.common)) return stop;
   if (repairing && repair.in_place && repair.encrypt)

@@ -11,7 +11,21 @@ std::string strip_dots(std::string s) {
   return s;
 }
 
+// A number in [0, 1) that the name and the seed alone decide (FNV-1a, then SplitMix64's finaliser
+// to spread it), so that a sample is the same in every run with the same seed and needs no state.
+double draw_of(const std::string& name, std::uint64_t seed) {
+  std::uint64_t h = 1469598103934665603ull ^ seed;
+  for (unsigned char c : name) h = (h ^ c) * 1099511628211ull;
+  h += 0x9e3779b97f4a7c15ull;
+  h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ull;
+  h = (h ^ (h >> 27)) * 0x94d049bb133111ebull;
+  h ^= h >> 31;
+  return double(h >> 11) / double(1ull << 53);
+}
+
 }  // namespace
+
+double EntrySelection::draw(const std::string& name) const { return draw_of(name, seed); }
 
 bool pattern_matches(const std::string& pattern, const std::string& name) {
   // FNM_PATHNAME keeps `*` inside one component; FNM_LEADING_DIR lets "docs" take "docs/a.txt",
@@ -32,7 +46,7 @@ bool EntrySelection::selects(const std::string& name) const {
   for (const auto& p : patterns) take = take || pattern_matches(p, name);
   for (const auto& x : excludes)
     if (take && exclude_matches(x, name)) take = false;
-  return take;
+  return take && (!sampled() || draw(name) < share);
 }
 
 }  // namespace zm::check

@@ -2,6 +2,7 @@
 // matched with the glob rules restore uses (bsdtar's), so that the same words select the same
 // entries in every command.
 #pragma once
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -15,9 +16,15 @@ bool exclude_matches(const std::string& pattern, const std::string& name);
 
 struct EntrySelection {
   std::vector<std::string> patterns, excludes;
-  // No pattern and no exclusion: every entry.
-  bool everything() const { return patterns.empty() && excludes.empty(); }
+  // verify --sample: of the entries the patterns take, those whose name, hashed with `seed`,
+  // falls below `share` (0 to 1): a random subset that the same seed draws again.
+  double share = 1;
+  std::uint64_t seed = 0;
+  // No pattern, no exclusion, no sample: every entry.
+  bool everything() const { return patterns.empty() && excludes.empty() && !sampled(); }
+  bool sampled() const { return share < 1; }
   bool selects(const std::string& name) const;
+  double draw(const std::string& name) const;  // the name's place in [0, 1) for this seed
 };
 
 }  // namespace zm::check

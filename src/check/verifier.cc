@@ -221,9 +221,11 @@ class Checked {
     nlohmann::json unmatched = nlohmann::json::array();
     for (std::size_t p = 0; p < matched_.size(); ++p)
       if (!matched_[p]) unmatched.push_back(report::printable_name(select_->patterns[p]));
-    return {{"entries", entries_},        {"of_entries", of_entries}, {"compressed_bytes", bytes_},
-            {"of_compressed_bytes", of_bytes}, {"patterns", select_->patterns}, {"excludes", select_->excludes},
-            {"unmatched", unmatched}};
+    nlohmann::json out = {{"entries", entries_},        {"of_entries", of_entries}, {"compressed_bytes", bytes_},
+                          {"of_compressed_bytes", of_bytes}, {"patterns", select_->patterns}, {"excludes", select_->excludes},
+                          {"unmatched", unmatched}};
+    if (select_->sampled()) out["sample"] = {{"share", select_->share}, {"seed", select_->seed}};
+    return out;
   }
 
  private:

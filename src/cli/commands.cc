@@ -411,7 +411,10 @@ Exit verify_in(Run& run) {
   const CommonOptions& o = run.o;
   return guarded(run, [&] {
     Archive in = open_archive(run, archive, Access::stream);
-    const check::EntrySelection select{o.patterns, o.excludes};
+    check::EntrySelection select{o.patterns, o.excludes, o.sample_share, o.seed};
+    // A byte budget is drawn as the share of the archive it is (data is most of an archive).
+    if (o.sample_bytes && in.src)
+      select.share = std::min(1.0, double(o.sample_bytes) / double(std::max<std::uint64_t>(in.src->size(), 1)));
     const check::EntrySelection* selected = select.everything() ? nullptr : &select;
     if (in.stream) {
       // Only the report is kept: the walk's witnesses and the directory wait in a temporary file.

@@ -31,6 +31,10 @@ struct CommonOptions {
   // verify ARCHIVE PATTERN..., --include, --exclude: only these entries' data is checked (all
   // when both are empty), with restore's glob rules.
   std::vector<std::string> patterns, excludes;
+  // verify --sample: a share of the entries (sample_share < 1), or about sample_bytes of the
+  // archive's bytes (0: not asked), drawn with `seed`.
+  double sample_share = 1;
+  std::uint64_t sample_bytes = 0, seed = 0;
 };
 
 struct RepairOptions {
@@ -74,6 +78,8 @@ struct Invocation {
   RepairOptions repair;
   RestoreOptions restore;
   CatOptions cat;
+  std::string sample;                  // verify --sample as given
+  std::string seed;                    // verify --seed as given
 };
 
 // Runs the command: one of the run_ functions above, run_many for several archives.

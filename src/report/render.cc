@@ -208,7 +208,9 @@ std::string repair_outcome(const Report& r) {
 }
 
 std::string verdict_line(const Report& r) {
-  return fmt::format("verdict: {} ({} of {} verified; {}, {})\n", paint(to_string(r.verdict), tone_of(r.verdict)),
+  const bool sampled = r.extra.contains("checked") && r.extra["checked"].contains("sample");
+  return fmt::format("verdict: {}{} ({} of {} verified; {}, {})\n", paint(to_string(r.verdict), tone_of(r.verdict)),
+                     sampled ? ", sampled" : "",
                      r.rows_ok(), count_of(r.row_count(), "entry", "entries"),
                      count_of(r.count(Severity::error), "error", "errors"),
                      count_of(r.count(Severity::warning), "warning", "warnings"));
@@ -221,7 +223,11 @@ std::string checked_line(const Report& r) {
   std::string words;
   for (const auto& p : c["patterns"]) words += " " + p.get<std::string>();
   for (const auto& x : c["excludes"]) words += " --exclude " + x.get<std::string>();
-  std::string out = fmt::format("data checked: {} of {} ({} of {} compressed bytes), selected by{}\n",
+  if (c.contains("sample"))
+    words += fmt::format(" a random sample of {:.4g}% (--seed {})", c["sample"]["share"].get<double>() * 100,
+                         c["sample"]["seed"].get<std::uint64_t>());
+  std::string out = fmt::format("{}data checked: {} of {} ({} of {} compressed bytes), selected by{}\n",
+                                c.contains("sample") ? "sampled: " : "",
                                 c["entries"].get<std::size_t>(),
                                 count_of(c["of_entries"].get<std::size_t>(), "entry", "entries"),
                                 c["compressed_bytes"].get<std::uint64_t>(), c["of_compressed_bytes"].get<std::uint64_t>(),

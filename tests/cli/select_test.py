@@ -3,6 +3,7 @@ selected entries only, and a report that says which."""
 import os
 import tempfile
 import unittest
+import zipfile
 
 from zmtest import Layout, codes, read, run, run_json
 
@@ -96,6 +97,54 @@ class Select(unittest.TestCase):
         self.assertEqual(p.returncode, 1)
         self.assertIn("crc_mismatch", codes(doc, "backup/data/a.bin"))
         self.assertEqual(doc["checked"]["entries"], doc["checked"]["of_entries"])
+
+
+class Sample(unittest.TestCase):
+    """verify --sample SHARE --seed N: the structure in full, a drawn subset of the data."""
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.path = os.path.join(self.tmp.name, "many.zip")
+        with zipfile.ZipFile(self.path, "w", zipfile.ZIP_DEFLATED) as z:
+            for i in range(200):
+                z.writestr("files/%03d.txt" % i, ("line %d\n" % i) * 50)
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def checked(self, doc):
+        return sorted(e["name"] for e in doc["entries"] if e["status"] == "ok")
+
+    def test_the_same_seed_draws_the_same_entries_and_the_report_says_sampled(self):
+        p1, a = run_json("verify", self.path, "--sample", "25%", "--seed", "7")
+        p2, b = run_json("verify", self.path, "--sample", "25%", "--seed", "7")
+        p3, c = run_json("verify", self.path, "--sample", "25%", "--seed", "8")
+        self.assertEqual((p1.returncode, p2.returncode, p3.returncode), (0, 0, 0))
+        self.assertEqual(self.checked(a), self.checked(b))
+        self.assertNotEqual(self.checked(a), self.checked(c))
+        self.assertTrue(20 <= len(self.checked(a)) <= 80, len(self.checked(a)))
+        self.assertEqual(a["checked"]["entries"], len(self.checked(a)))
+        self.assertEqual(a["checked"]["sample"], {"share": 0.25, "seed": 7})
+        text = run("verify", self.path, "--sample", "25%", "--seed", "7").stdout.decode()
+        self.assertIn("verdict: ok, sampled", text)
+        self.assertIn("a random sample of 25% (--seed 7)", text)
+
+    def test_a_byte_budget_and_a_damaged_entry_drawn_or_not(self):
+        p, doc = run_json("verify", self.path, "--sample", "1GiB")
+        self.assertNotIn("sample", doc.get("checked", {}))  # more than the archive: every entry
+        self.assertEqual(len(self.checked(doc)), 200)
+        p, doc = run_json("verify", self.path, "--sample", "2KB", "--seed", "3")
+        self.assertLess(doc["checked"]["entries"], 200)
+        self.assertIn(doc["checked"]["sample"]["seed"], (3,))
+        # A random seed is reported, and repeats the draw.
+        p, doc = run_json("verify", self.path, "--sample", "10%")
+        again = run_json("verify", self.path, "--sample", "10%", "--seed", str(doc["checked"]["sample"]["seed"]))[1]
+        self.assertEqual(self.checked(doc), self.checked(again))
+
+    def test_bad_values_are_usage_errors(self):
+        for args in (("--sample", "ten"), ("--sample", "150%"), ("--sample", "5%", "--seed", "x"), ("--seed", "4")):
+            with self.subTest(args=args):
+                self.assertEqual(run("verify", self.path, *args).returncode, 2)
 
 
 if __name__ == "__main__":
