@@ -119,7 +119,7 @@ std::uint64_t AtomicOutputFile::copy_from(int in_fd, std::uint64_t offset, std::
   // The caller's next write() goes on from the file's offset, which copy_file_range with explicit
   // offsets leaves where it was.
   if (done && ::lseek(fd_, off_t(written_), SEEK_SET) < 0)
-    throw IoError(temp_ + ": cannot seek after copying: " + std::strerror(errno));
+    throw Failure(Fail::cannot_write, temp_ + ": cannot seek after copying: " + std::strerror(errno));
   return done;
 }
 

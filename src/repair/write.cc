@@ -81,7 +81,7 @@ void Writer::copy_data(const scan::Entry& e) {
   while (done < e.compressed_size) {
     std::size_t n = std::size_t(std::min<std::uint64_t>(buf_.size(), e.compressed_size - done));
     if (src_.read_at(e.data_offset + done, {buf_.data(), n}) != n)
-      throw io::IoError(input_name_ + ": the file changed while it was being repaired");
+      throw io::Failure(io::Fail::cannot_read, input_name_ + ": the file changed while it was being repaired");
     emit({reinterpret_cast<const char*>(buf_.data()), n});
     done += n;
   }

@@ -31,7 +31,7 @@ class HeldBack {
     for (std::size_t done = 0; done < held_.size();) {
       const ssize_t n = ::write(fd_, held_.data() + done, held_.size() - done);
       if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) throw io::IoError(fmt::format("standard output: write failed: {}", std::strerror(errno)));
+      if (n <= 0) throw io::Failure(io::Fail::cannot_write, fmt::format("standard output: write failed: {}", std::strerror(errno)));
       done += std::size_t(n);
     }
     held_.clear();
@@ -54,7 +54,9 @@ std::string failure_of(const scan::Entry& e, const std::vector<report::Finding>&
 
 CatResult cat_entries(io::ByteSource& src, const std::string& display, const CatRequest& req, int out_fd) {
   auto end = scan::locate_end_records(src);
-  if (!end) throw check::CannotProceed(display + ": no end record, so no directory to find entries by (zipmedic repair makes one)");
+  if (!end)
+    throw io::Failure(io::Fail::cannot_read,
+                      display + ": no end record, so no directory to find entries by (zipmedic repair makes one)");
   scan::DirectoryReader rd(src, *end);
   std::vector<scan::Entry> batch;
   codec::Workspace ws;
@@ -83,7 +85,7 @@ CatResult cat_entries(io::ByteSource& src, const std::string& display, const Cat
     }
   }
   if (!rd.readable() && !any)
-    throw check::CannotProceed(display + ": the central directory cannot be read (zipmedic repair makes a new one)");
+    throw io::Failure(io::Fail::cannot_read, display + ": the central directory cannot be read (zipmedic repair makes a new one)");
   for (std::size_t p = 0; p < matched.size(); ++p)
     if (!matched[p]) res.unmatched.push_back(req.select.patterns[p]);
   return res;

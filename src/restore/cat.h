@@ -26,10 +26,10 @@ struct CatResult {
   std::vector<std::string> unmatched;  // patterns that selected no entry
 };
 
-// Reads the archive's central directory (one that has none is refused: check::CannotProceed),
+// Reads the archive's central directory (one that has none is refused: io::Failure, cannot_read),
 // and for each entry the selection takes, in directory order, decodes it to `out_fd`, holding
 // back the last piece decoded until the CRC and sizes are known to match: a damaged entry's last
-// bytes never go out, and without `salvage` nothing after it does either. Throws io::IoError when
+// bytes never go out, and without `salvage` nothing after it does either. Throws io::Failure (cannot_write) when
 // `out_fd` cannot be written (a closed pipe).
 CatResult cat_entries(io::ByteSource& src, const std::string& display, const CatRequest& req, int out_fd);
 
