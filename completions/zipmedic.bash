@@ -4,12 +4,12 @@ _zipmedic() {
     local cur prev words cword
     _init_completion || return
 
-    local commands="verify scan list repair restore help"
+    local commands="verify scan list repair restore cat help"
     local globals="--json -q --quiet -v --verbose -t --threads --key --key-file --password --password-file --name-charset --help"
     local cmd="" i
     for ((i = 1; i < cword; i++)); do
         case ${words[i]} in
-            -t | --threads | --key | --key-file | --password | --password-file | --name-charset | -o | --output | -C | --directory | --exclude | --profile)
+            -t | --threads | --key | --key-file | --password | --password-file | --name-charset | -o | --output | -C | --directory | --exclude | --include | --sample | --seed | --profile)
                 ((i++)) ;;
             -*) ;;
             *) cmd=${words[i]}; break ;;
@@ -34,7 +34,10 @@ _zipmedic() {
         --key-file | --password-file | -o | --output)
             _filedir
             return ;;
-        --exclude)
+        --exclude | --include | --seed)
+            return ;;
+        --sample)
+            COMPREPLY=($(compgen -W "1% 10% 50% 1GiB" -- "$cur"))
             return ;;
     esac
 
@@ -49,13 +52,14 @@ _zipmedic() {
 
     local opts
     case $cmd in
-        verify | t | test) opts="$globals --profile --strict" ;;
+        verify | t | test) opts="$globals --profile --strict --include --exclude --sample --seed" ;;
         scan) opts="$globals --profile" ;;
         list | l) opts="$globals" ;;
         repair) opts="$globals --profile -o --output --force --in-place --salvage-partial --encrypt" ;;
         restore) opts="$globals -C --directory --exclude --partial --force --preserve-permissions" ;;
+        cat) opts="$globals --exclude --salvage" ;;
         help)
-            COMPREPLY=($(compgen -W "verify scan list repair restore" -- "$cur"))
+            COMPREPLY=($(compgen -W "verify scan list repair restore cat" -- "$cur"))
             return ;;
         *) return ;;
     esac

@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 
 #include <malloc.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -14,6 +15,7 @@
 #include <fstream>
 #include <functional>
 #include <iterator>
+#include <random>
 #include <string_view>
 
 #include <fmt/format.h>
@@ -35,7 +37,7 @@ struct Command {
   std::vector<std::string> aliases;
 };
 const std::vector<Command> kCommands = {
-    {"verify", {"t", "test"}}, {"scan", {}}, {"list", {"l"}}, {"repair", {}}, {"restore", {}}};
+    {"verify", {"t", "test"}}, {"scan", {}}, {"list", {"l"}}, {"repair", {}}, {"restore", {}}, {"cat", {}}};
 
 // Options that every command takes, before or after the command word. Adding one is one line in
 // main()'s table: its CLI11 names, whether it takes a value, and how it is registered.
@@ -210,7 +212,24 @@ void add_profile(CLI::App* sub, zm::cli::CommonOptions& common) {
 
 void add_verify(CLI::App& app, const std::vector<Global>& globals, zm::cli::Invocation& inv) {
   auto* verify = add_command(app, "verify", "Decode every entry, check CRC-32, sizes, structure and names");
-  verify->add_option("ARCHIVE", inv.archives, "The ZIP files to check, or - to read one from standard input")->required()->type_name("FILE");
+  verify->add_option("ARCHIVE", inv.archives,
+                     "The ZIP files to check, or - to read one from standard input; or one archive and PATTERNs "
+                     "(names that are no file): only the data of the entries they match is decoded")
+      ->required()
+      ->type_name("FILE|PATTERN");
+  verify->add_option("--include", inv.common.patterns,
+                     "Decode only the entries this glob matches, as restore matches them (repeatable; the structure "
+                     "is still checked in full)")
+      ->type_name("PATTERN");
+  verify->add_option("--exclude", inv.common.excludes, "Do not decode the entries this glob matches (repeatable)")
+      ->type_name("PATTERN");
+  verify->add_option("--sample", inv.sample,
+                     "Decode a random share of the entries (10%) or about that many bytes of them (2GiB, 500MB); "
+                     "the structure is still checked in full")
+      ->type_name("SHARE");
+  verify->add_option("--seed", inv.seed, "The seed of --sample's draw: the same seed draws the same entries (default: "
+                                         "a random one, reported)")
+      ->type_name("N");
   add_globals(verify, globals);
   add_profile(verify, inv.common);
   verify->add_flag("--strict", inv.common.strict,
@@ -412,6 +431,74 @@ std::optional<Exit> settle_password(const Unsettled& raw, zm::cli::CommonOptions
   return std::nullopt;
 }
 
+void add_cat(CLI::App& app, const std::vector<Global>& globals, zm::cli::Invocation& inv) {
+  auto* cat = add_command(app, "cat", "Write the entries the patterns match to standard output, each checked as it goes");
+  cat->add_option("ARCHIVE", inv.archive, "The ZIP file, or - to read it from standard input")->required()->type_name("FILE");
+  cat->add_option("PATTERN", inv.common.patterns,
+                  "The entries to write, in the directory's order: globs as restore matches them")
+      ->required()
+      ->type_name("GLOB");
+  cat->add_option("--exclude", inv.common.excludes, "Leave out the entries this glob matches (repeatable)")
+      ->type_name("PATTERN");
+  cat->add_flag("--salvage", inv.cat.salvage,
+                "Write a damaged entry's bytes too, as they decode, and go on (the exit status is still 1)");
+  add_globals(cat, globals);
+}
+
+// verify ARCHIVE PATTERN...: when no word after the first names a file, they are entry patterns
+// (unzip -t ARCHIVE NAME... reads them so); when any does, they are all archives, as before (a
+// missing one is then reported as such). --include takes a pattern that is also a file's name.
+std::optional<Exit> split_patterns(zm::cli::Invocation& inv) {
+  auto& words = inv.archives;
+  if (inv.command != "verify" || words.size() < 2) return std::nullopt;
+  std::vector<std::string> files, patterns;
+  for (std::size_t i = 1; i < words.size(); ++i) {
+    struct stat st {};
+    (words[i] == "-" || ::stat(words[i].c_str(), &st) == 0 ? files : patterns).push_back(words[i]);
+  }
+  if (patterns.empty() || !files.empty()) return std::nullopt;
+  words.resize(1);
+  inv.common.patterns.insert(inv.common.patterns.begin(), patterns.begin(), patterns.end());
+  return std::nullopt;
+}
+
+// verify --sample 10% | 2GiB | 500MB | 1000000: a share of the entries, or a byte budget.
+std::optional<Exit> settle_sample(zm::cli::Invocation& inv) {
+  if (inv.sample.empty()) {
+    if (!inv.seed.empty()) return usage("verify: --seed goes with --sample");
+    return std::nullopt;
+  }
+  std::uint64_t seed = std::random_device{}();
+  if (!inv.seed.empty()) {
+    std::size_t used = 0;
+    try {
+      seed = std::stoull(inv.seed, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != inv.seed.size() || inv.seed[0] == '-') return usage("verify: --seed " + inv.seed + ": give a whole number");
+  }
+  static const std::vector<std::pair<std::string, double>> units = {
+      {"%", 0}, {"KiB", 1024.0}, {"MiB", 1048576.0}, {"GiB", 1073741824.0}, {"TiB", 1099511627776.0},
+      {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12}, {"B", 1}, {"", 1}};
+  std::size_t used = 0;
+  double n = -1;
+  try {
+    n = std::stod(inv.sample, &used);
+  } catch (const std::exception&) {
+  }
+  const std::string unit = used ? inv.sample.substr(used) : "?";
+  auto it = std::find_if(units.begin(), units.end(), [&](const auto& u) { return u.first == unit; });
+  if (n < 0 || it == units.end() || (unit == "%" && n > 100))
+    return usage("verify: --sample " + inv.sample + ": give a share (10%) or a size (2GiB, 500MB)");
+  if (unit == "%")
+    inv.common.sample_share = n / 100;
+  else
+    inv.common.sample_bytes = std::max<std::uint64_t>(1, std::uint64_t(n * it->second));
+  inv.common.seed = seed;
+  return std::nullopt;
+}
+
 // The checks that need the whole command line, the secrets read, and the process-wide settings
 // (the names' code page, colour), in the order a user meets the errors.
 std::optional<Exit> settle(const Unsettled& raw, zm::cli::Invocation& inv) {
@@ -422,6 +509,8 @@ std::optional<Exit> settle(const Unsettled& raw, zm::cli::Invocation& inv) {
     return usage("repair: --salvage-partial writes new data, so it works with -o only");
   if (!raw.name_charset.empty() && !zm::report::set_legacy_charset(raw.name_charset))
     return usage("--name-charset " + raw.name_charset + ": iconv knows no such code page (iconv -l lists them)");
+  if (auto stop = split_patterns(inv)) return stop;
+  if (auto stop = settle_sample(inv)) return stop;
   if (auto stop = settle_key(raw, inv.common)) return stop;
   if (auto stop = settle_password(raw, inv.common)) return stop;
   if (repairing && repair.in_place && repair.encrypt)
@@ -467,7 +556,7 @@ Exit parse_and_run(int argc, char** argv) {
   zm::cli::Invocation inv;
   Unsettled raw;
   const std::vector<Global> globals = global_options(inv.common, raw);
-  for (auto add : {add_verify, add_scan, add_list, add_repair, add_restore}) add(app, globals, inv);
+  for (auto add : {add_verify, add_scan, add_list, add_repair, add_restore, add_cat}) add(app, globals, inv);
 
   std::vector<std::string> args;
   std::string word;

@@ -460,7 +460,8 @@ bool judge_bit3_claims(Judging& j, std::uint64_t size, const Claim& c) {
 void judge_data(Judging& j, std::uint64_t size) {
   Entry& e = j.e;
   const Claim c = primary_claim(e);
-  if (judge_cut(j, size, c) || !judge_decoding(j, c)) return;
+  // Data left unread by choice (verify PATTERN) stays unchecked; only a cut is structure.
+  if (judge_cut(j, size, c) || e.data_skipped || !judge_decoding(j, c)) return;
   if (c.has_primary) judge_primary_claims(j, c);
   const bool bit3 = e.lfh ? (e.lfh->flags & zip::kFlagDescriptor) : e.has_descriptor_flag();
   if (bit3) judge_bit3_claims(j, size, c);
@@ -516,6 +517,7 @@ void judge_entry(Entry& e, std::uint64_t size, std::vector<report::Finding>& out
   // An encrypted entry that was decrypted is judged like any other; otherwise the password (or
   // the scheme) is why its data was not verified.
   if (e.encrypted() && e.crypt != scan::CryptOutcome::decrypted) {
+    if (e.data_skipped) return;  // not tried: no pattern selected it
     e.status = EntryStatus::encrypted;
     if (e.crypt == scan::CryptOutcome::no_password)
       j.add(Code::password_needed, e.lfh_offset, "the entry is encrypted; give its password to verify it", report::kOwnRule);
@@ -548,7 +550,7 @@ void judge_entry(Entry& e, std::uint64_t size, std::vector<report::Finding>& out
       !e.next_record_follows)
     j.add(Code::entry_unconfirmed, e.lfh_offset,
           "an empty entry with no record after it: nothing confirms its name or sizes", report::kOwnRule);
-  if (e.status == EntryStatus::unchecked) e.status = j.bad ? EntryStatus::damaged : EntryStatus::ok;
+  if (e.status == EntryStatus::unchecked && (j.bad || !e.data_skipped)) e.status = j.bad ? EntryStatus::damaged : EntryStatus::ok;
   // The data is sound (the entry stays ok and a repair keeps it), but one reader cannot decode it.
   if (e.status == EntryStatus::ok && readers::libarchive_fails_lzma(e.method, e.uncompressed_size, e.compressed_size))
     j.add(Code::decode_error, e.data_offset,

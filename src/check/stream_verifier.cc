@@ -388,6 +388,7 @@ Verification verify_stream(io::StreamSource& src, const std::string& path, const
     judge_stream_directory(v, src, sp, scan, *end, dir, opt, threads, t0);
   else
     judge_stream_walk(v, src, sp, scan, end, opt, threads, t0);
+  if (opt.select) note_checked_in_full(v, *opt.select);
   return v;
 }
 

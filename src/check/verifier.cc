@@ -45,9 +45,10 @@ void read_local_witness(io::ByteSource& src, Entry& e) {
 
 // Decodes the entry's data exactly as the directory describes it and checks what came out.
 void decode_entry(io::ByteSource& src, codec::Workspace& ws, Entry& e, std::atomic<std::uint64_t>* progress,
-                  const std::string* password) {
+                  const std::string* password, const DataSink& sink = {}) {
   auto req = scan::sized_request(e);
   req.progress = progress;
+  req.sink = sink;
   e.decoded = scan::decode_data(ws, src, req, e, password);
 }
 
@@ -68,6 +69,12 @@ void read_descriptor_witness(io::ByteSource& src, Entry& e) {
 void file_witnesses(io::ByteSource& src, codec::Workspace& ws, Entry& e, const VerifyOptions& opt,
                     std::atomic<std::uint64_t>* progress) {
   read_local_witness(src, e);
+  if (opt.select && !opt.select->selects(e.name)) {
+    e.data_skipped = true;
+    // The descriptor still bounds the entry's extent for the layout judge.
+    if (local_header_is_its_own(e) && e.lfh) read_descriptor_witness(src, e);
+    return;
+  }
   // Only data behind a header that is the entry's own is decoded as the entry's: an encrypted
   // or undecodable entry, or a header that is another entry's, is judged without it.
   if (local_header_is_its_own(e) && zipcrypt::decodable(scan::crypt_fields(e))) {
@@ -83,6 +90,19 @@ void file_witnesses(io::ByteSource& src, codec::Workspace& ws, Entry& e, const V
   // after it (no gap_bytes warning for a PK\7\8 record).
   if (e.decoded || (e.encrypted() && local_header_is_its_own(e))) read_descriptor_witness(src, e);
 }
+
+}  // namespace
+
+void examine_entry(io::ByteSource& src, codec::Workspace& ws, Entry& e, const std::string* password,
+                   const DataSink& sink, std::vector<report::Finding>& out, bool libarchive_walks) {
+  read_local_witness(src, e);
+  if (local_header_is_its_own(e) && zipcrypt::decodable(scan::crypt_fields(e)))
+    decode_entry(src, ws, e, nullptr, password, sink);
+  if (e.decoded || (e.encrypted() && local_header_is_its_own(e))) read_descriptor_witness(src, e);
+  judge_entry(e, src.size(), out, libarchive_walks);
+}
+
+namespace {
 
 // Findings of one run of entries, in entry order.
 struct Examined {
@@ -181,6 +201,39 @@ struct FileProbe final : LayoutProbe {
 }  // namespace
 
 namespace {
+
+// What a selection (verify PATTERN, --exclude) checked: the entries whose data was decoded, and
+// the patterns that selected none (the report names them; the command then fails, as unzip -t
+// does for a name not matched).
+class Checked {
+ public:
+  explicit Checked(const EntrySelection* select) : select_(select) {
+    if (select_) matched_.assign(select_->patterns.size(), false);
+  }
+  void add(const Entry& e) {
+    if (!select_ || e.data_skipped) return;
+    ++entries_;
+    bytes_ += e.compressed_size;
+    for (std::size_t p = 0; p < matched_.size(); ++p)
+      if (!matched_[p]) matched_[p] = pattern_matches(select_->patterns[p], e.name);
+  }
+  nlohmann::json json(std::size_t of_entries, std::uint64_t of_bytes) const {
+    nlohmann::json unmatched = nlohmann::json::array();
+    for (std::size_t p = 0; p < matched_.size(); ++p)
+      if (!matched_[p]) unmatched.push_back(report::printable_name(select_->patterns[p]));
+    nlohmann::json out = {{"entries", entries_},        {"of_entries", of_entries}, {"compressed_bytes", bytes_},
+                          {"of_compressed_bytes", of_bytes}, {"patterns", select_->patterns}, {"excludes", select_->excludes},
+                          {"unmatched", unmatched}};
+    if (select_->sampled()) out["sample"] = {{"share", select_->share}, {"seed", select_->seed}};
+    return out;
+  }
+
+ private:
+  const EntrySelection* select_;
+  std::vector<bool> matched_;
+  std::size_t entries_ = 0;
+  std::uint64_t bytes_ = 0;
+};
 
 // What verify keeps of each entry of a directory once it is judged, besides its Extent: where its
 // record is (its name and sizes are read back from there for the report) and its status.
@@ -324,10 +377,12 @@ Verification verify_archive(io::ByteSource& src, const std::string& path, const 
   const unsigned threads = opt.threads ? opt.threads : default_threads();
   DirectoryStart dir;
   v.from_directory = end && read_first_batch(src, *end, opt, rep, dir);
-  if (v.from_directory)
+  if (v.from_directory) {
     verify_directory(v, src, path, *end, dir, opt, threads, t0);
-  else
+  } else {
     verify_walk(v, src, path, end, opt, threads, t0);
+    if (opt.select) note_checked_in_full(v, *opt.select);
+  }
   return v;
 }
 
@@ -344,6 +399,7 @@ void judge_directory(Verification& v, DirectoryPass& pass, std::vector<Entry>& b
   std::vector<NameJudge::Facts> facts;
   FeatureJudge features;
   std::uint64_t comp = 0, uncomp = 0, ok = 0;
+  Checked checked(opt.select);
   // Reserved once, since a vector that doubles holds both its old and new arrays for a moment.
   kept.reserve(pass.expected);
   placed.reserve(pass.expected);
@@ -359,6 +415,7 @@ void judge_directory(Verification& v, DirectoryPass& pass, std::vector<Entry>& b
       features.add(e);
       comp += e.compressed_size;
       uncomp += e.uncompressed_size;
+      checked.add(e);
       kept.push_back({records[i], e.status, e.lfh_zip64()});
     }
     if (opt.keep_entries)
@@ -400,6 +457,27 @@ void judge_directory(Verification& v, DirectoryPass& pass, std::vector<Entry>& b
                {"source", pass.source},
                {"threads", threads},
                {"seconds", secs}};
+  if (opt.select) rep.extra["checked"] = checked.json(count, comp);
+}
+
+void note_checked_in_full(Verification& v, const EntrySelection& select) {
+  report::Report& rep = v.report;
+  Checked all(&select);
+  auto add = [&](const report::EntryRow& row) {
+    Entry e;
+    e.name = row.name;
+    e.compressed_size = row.compressed_size;
+    all.add(e);
+  };
+  if (rep.lazy_rows)
+    rep.lazy_rows->each(add);
+  else
+    for (const auto& row : rep.entries) add(row);
+  auto checked = all.json(rep.row_count(), rep.stats.value("compressed_bytes", std::uint64_t(0)));
+  // Every entry's data was decoded, selected or not.
+  checked["entries"] = checked["of_entries"];
+  checked["compressed_bytes"] = checked["of_compressed_bytes"];
+  rep.extra["checked"] = checked;
 }
 
 void finish_walk_tally(Verification& v, scan::ScanResult& scan, const std::shared_ptr<WalkTally>& tally, const char* source,

@@ -1,6 +1,8 @@
 // verify: every structural rule, every entry decoded, every name judged.
 #pragma once
 #include <chrono>
+#include <functional>
+#include <span>
 #include <map>
 #include <stdexcept>
 #include <string>
@@ -10,6 +12,7 @@
 #include "io/worker_pool.h"
 #include "report/report.h"
 #include "check/judge.h"
+#include "check/select.h"
 #include "scan/catalog.h"
 
 namespace zm::check {
@@ -43,6 +46,10 @@ struct VerifyOptions {
   // Bytes of entry data handed to the decode workers and not yet done with, at most: the runs of
   // a directory's batch, or the walk's entries (ScanOptions::max_in_flight).
   std::uint64_t max_in_flight = io::kEntryBytesInFlight;
+  // verify PATTERN, --exclude: only the data of the entries this selects is decoded (from a
+  // file's readable directory; a walk decodes every entry to find where it ends); everything
+  // else is judged in full. nullptr: every entry.
+  const EntrySelection* select = nullptr;
 };
 
 // The verified catalog (entries in directory order) is returned alongside the report so that
@@ -63,5 +70,14 @@ void finish_verification(Verification& v, std::vector<scan::Entry> entries, cons
                          std::chrono::steady_clock::time_point t0, bool rows = true);
 
 unsigned default_threads();
+
+// Where an entry's decoded bytes go as they come (zipmedic cat).
+using DataSink = std::function<void(std::span<const std::uint8_t>)>;
+
+// One entry of a directory (`e` as read from its record) examined as verify examines it: its
+// local header, its data decoded (through `sink`), its descriptor, and the judge's findings on
+// it, appended to `out`; e.status says whether its bytes are the ones the archive claims.
+void examine_entry(io::ByteSource& src, codec::Workspace& ws, scan::Entry& e, const std::string* password,
+                   const DataSink& sink, std::vector<report::Finding>& out, bool libarchive_walks);
 
 }  // namespace zm::check

@@ -60,4 +60,9 @@ void finish_walk(Verification& v, scan::ScanResult& scan, const std::optional<sc
                  std::uint64_t source_size, const std::shared_ptr<WalkTally>& tally, const char* source, bool rows,
                  unsigned threads, std::chrono::steady_clock::time_point t0);
 
+// A selection that could not spare any entry's data (a pipe is read whole, and a walk decodes
+// every entry to find where it ends): the report says every entry was checked, and which
+// patterns matched none.
+void note_checked_in_full(Verification& v, const EntrySelection& select);
+
 }  // namespace zm::check

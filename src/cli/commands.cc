@@ -21,6 +21,7 @@
 #include "io/source.h"
 #include "repair/repair.h"
 #include "report/progress.h"
+#include "restore/cat.h"
 #include "restore/restore.h"
 #include "scan/central_directory.h"
 #include "scan/end_records.h"
@@ -371,6 +372,15 @@ Exit verdict_exit(const report::Report& r) {
                                                 : Exit::damaged;
 }
 
+// A PATTERN that selected no entry fails the command, as a name unzip -t does not find does:
+// the report (checked.unmatched) and standard error name it.
+Exit selection_exit(const report::Report& r, Exit e) {
+  if (!r.extra.contains("checked") || r.extra["checked"]["unmatched"].empty()) return e;
+  for (const auto& p : r.extra["checked"]["unmatched"])
+    std::cerr << fmt::format("zipmedic: {}: no entry matches {}\n", r.archive_path, p.get<std::string>());
+  return e == Exit::ok ? Exit::damaged : e;
+}
+
 bool same_file(const struct stat& a, const struct stat& b) { return a.st_dev == b.st_dev && a.st_ino == b.st_ino; }
 
 // The input is sacred: an output that is the input under any name (the same path, a symbolic
@@ -401,16 +411,22 @@ Exit verify_in(Run& run) {
   const CommonOptions& o = run.o;
   return guarded(run, [&] {
     Archive in = open_archive(run, archive, Access::stream);
+    check::EntrySelection select{o.patterns, o.excludes, o.sample_share, o.seed};
+    // A byte budget is drawn as the share of the archive it is (data is most of an archive).
+    if (o.sample_bytes && in.src)
+      select.share = std::min(1.0, double(o.sample_bytes) / double(std::max<std::uint64_t>(in.src->size(), 1)));
+    const check::EntrySelection* selected = select.everything() ? nullptr : &select;
     if (in.stream) {
       // Only the report is kept: the walk's witnesses and the directory wait in a temporary file.
       check::VerifyOptions vo{o.threads, false};
       vo.keep_entries = false;
       vo.password = o.password_lent();
+      vo.select = selected;
       auto v = check::verify_stream(*in.stream, in.display, vo);
       v.report.decide_verdict(o.strict);
       emit(run, v.report);
       summarize(run, v.report);
-      return verdict_exit(v.report);
+      return selection_exit(v.report, verdict_exit(v.report));
     }
     check::Verification v;
     try {
@@ -418,6 +434,7 @@ Exit verify_in(Run& run) {
       // The SysReptor profile looks at the entries themselves; otherwise only the report is kept.
       vo.keep_entries = o.profile == "sysreptor" || in.encrypted;
       vo.password = o.password_lent();
+      vo.select = selected;
       v = check::verify_archive(*in.src, in.set ? in.display : archive, vo);
     } catch (const Failure& e) {
       if (in.tag_ok || (e.kind != Fail::empty && e.kind != Fail::not_a_zip)) throw;
@@ -438,7 +455,7 @@ Exit verify_in(Run& run) {
     v.report.decide_verdict(o.strict);
     emit(run, v.report);
     summarize(run, v.report);
-    return verdict_exit(v.report);
+    return selection_exit(v.report, verdict_exit(v.report));
   });
 }
 
@@ -711,7 +728,25 @@ Exit run_many(const std::string& command, const std::vector<std::string>& given,
   return worst;
 }
 
+// The selected entries' bytes to standard output; messages to standard error only.
+Exit run_cat(const std::string& archive, const CatOptions& co, const CommonOptions& o) {
+  Run run{"cat", archive, o};
+  run.out = &std::cerr;
+  return guarded(run, [&] {
+    Archive in = open_archive(run, archive, Access::file);
+    const restore::CatRequest req{{o.patterns, o.excludes}, co.salvage, o.password_lent()};
+    const auto res = restore::cat_entries(*in.src, in.display, req, STDOUT_FILENO);
+    for (const auto& p : res.unmatched)
+      fmt::print(stderr, "zipmedic: cat: {}: no entry matches {}\n", in.display, report::printable_name(p));
+    if (res.failure)
+      fmt::print(stderr, "zipmedic: cat: {}: {}{}\n", in.display, *res.failure,
+                 co.salvage ? " (written as it decoded: --salvage)" : "; nothing more was written");
+    return res.failure || !res.unmatched.empty() ? Exit::damaged : Exit::ok;
+  });
+}
+
 Exit run(const Invocation& in) {
+  if (in.command == "cat") return run_cat(in.archive, in.cat, in.common);
   if (in.command == "repair") return run_repair(in.archive, in.repair, in.common);
   if (in.command == "restore") return run_restore(in.archive, in.restore, in.common);
   if (in.archives.size() > 1) return run_many(in.command, in.archives, in.common);

@@ -28,6 +28,13 @@ struct CommonOptions {
   // the one copy of the run, lent to the walk, the verifiers, repair and restore. Never printed.
   std::optional<std::string> password;
   const std::string* password_lent() const { return password ? &*password : nullptr; }
+  // verify ARCHIVE PATTERN..., --include, --exclude: only these entries' data is checked (all
+  // when both are empty), with restore's glob rules.
+  std::vector<std::string> patterns, excludes;
+  // verify --sample: a share of the entries (sample_share < 1), or about sample_bytes of the
+  // archive's bytes (0: not asked), drawn with `seed`.
+  double sample_share = 1;
+  std::uint64_t sample_bytes = 0, seed = 0;
 };
 
 struct RepairOptions {
@@ -36,6 +43,10 @@ struct RepairOptions {
   bool in_place = false;
   bool salvage_partial = false;
   bool encrypt = false;
+};
+
+struct CatOptions {
+  bool salvage = false;  // write a damaged entry's bytes too, and go on
 };
 
 struct RestoreOptions {
@@ -57,6 +68,7 @@ Exit run_list(const std::string& archive, const CommonOptions& o);
 Exit run_many(const std::string& command, const std::vector<std::string>& archives, const CommonOptions& o);
 Exit run_repair(const std::string& archive, const RepairOptions& r, const CommonOptions& o);
 Exit run_restore(const std::string& archive, const RestoreOptions& r, const CommonOptions& o);
+Exit run_cat(const std::string& archive, const CatOptions& c, const CommonOptions& o);
 
 // A command line as main() parsed it.
 struct Invocation {
@@ -66,6 +78,9 @@ struct Invocation {
   CommonOptions common;
   RepairOptions repair;
   RestoreOptions restore;
+  CatOptions cat;
+  std::string sample;                  // verify --sample as given
+  std::string seed;                    // verify --seed as given
 };
 
 // Runs the command: one of the run_ functions above, run_many for several archives.

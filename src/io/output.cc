@@ -7,6 +7,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <csignal>
@@ -96,6 +97,30 @@ AtomicOutputFile::~AtomicOutputFile() {
 void AtomicOutputFile::write(std::string_view data) {
   write_all(fd_, data, temp_);
   written_ += data.size();
+}
+
+std::uint64_t AtomicOutputFile::copy_from(int in_fd, std::uint64_t offset, std::uint64_t len) {
+  std::uint64_t done = 0;
+  while (done < len) {
+    loff_t in = loff_t(offset + done), out = loff_t(written_);
+    const ssize_t n = ::copy_file_range(in_fd, &in, fd_, &out, std::size_t(std::min<std::uint64_t>(len - done, 1u << 30)), 0);
+    if (n > 0) {
+      done += std::uint64_t(n);
+      written_ += std::uint64_t(n);
+      continue;
+    }
+    if (n == 0) break;  // the input ended early: the caller's read says how
+    if (errno == EINTR) continue;
+    // No copy across filesystems (EXDEV before Linux 5.19), none on this filesystem or kernel
+    // (EINVAL, EOPNOTSUPP, ENOSYS): the caller copies the rest through memory. A real write
+    // error (ENOSPC, EIO) is left for that write to meet and report.
+    break;
+  }
+  // The caller's next write() goes on from the file's offset, which copy_file_range with explicit
+  // offsets leaves where it was.
+  if (done && ::lseek(fd_, off_t(written_), SEEK_SET) < 0)
+    throw Failure(Fail::cannot_write, temp_ + ": cannot seek after copying: " + std::strerror(errno));
+  return done;
 }
 
 void AtomicOutputFile::finish() {

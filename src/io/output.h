@@ -31,6 +31,11 @@ class OutputSink {
  public:
   virtual ~OutputSink() = default;
   virtual void write(std::string_view data) = 0;
+  // Appends `len` bytes of the file open as `in_fd` from `offset` without passing them through
+  // user memory, where the kernel can (copy_file_range); returns how many it copied, 0 when it
+  // cannot (another filesystem, a kernel without it, a sink that is not a plain file). The caller
+  // writes the rest itself.
+  virtual std::uint64_t copy_from(int /*in_fd*/, std::uint64_t /*offset*/, std::uint64_t /*len*/) { return 0; }
   // Everything is written: make it durable where it waits (fsync), ready to be read back.
   virtual void finish() {}
   // The archive offset of the first byte written: the old length when appending, else 0.
@@ -53,6 +58,7 @@ class AtomicOutputFile final : public OutputSink {
   AtomicOutputFile(const AtomicOutputFile&) = delete;
   AtomicOutputFile& operator=(const AtomicOutputFile&) = delete;
   void write(std::string_view data) override;
+  std::uint64_t copy_from(int in_fd, std::uint64_t offset, std::uint64_t len) override;
   void finish() override;
   const std::string& readback_path() const override { return temp_; }
   void commit() override;

@@ -55,6 +55,9 @@ class ByteSource {
   // Up to n bytes at offset without copying, when the source holds them in memory; empty
   // otherwise. Valid until the source reads on by more than its window.
   virtual std::span<const std::uint8_t> view(std::uint64_t, std::size_t) { return {}; }
+  // The open file descriptor whose bytes these are at the same offsets, when there is one (a
+  // plain file), for copies the kernel can make (OutputSink::copy_from); -1 otherwise.
+  virtual int descriptor() const { return -1; }
   // A split set whose directory numbers its volumes (APPNOTE 8.5): how many volumes, and where
   // an offset on a volume is in this source. 0 volumes for one ordinary file, whose offsets are
   // positions as they are (disk 0 only).
@@ -112,6 +115,7 @@ class FileSource final : public ByteSource {
   // Throws Failure (cannot_read) when the file's size is no longer the one it was judged at: an
   // archive still being downloaded, or cut, while it was read.
   void check_unchanged() const;
+  int descriptor() const override { return fd_; }
 
  private:
   std::string path_;

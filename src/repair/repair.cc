@@ -352,9 +352,11 @@ io::OutputSink& Repair::open_output() {
   return output();
 }
 
-// Prove the result before calling it a success: the same checks as `verify`. In place, the
-// entries' bytes are the ones just scanned: their decode results stand, and the check covers the
-// new directory, end records and layout. A copy is decoded again.
+// Prove the result before calling it a success: the same checks as `verify`, but the data is not
+// decoded a second time. In place, the entries' bytes are the ones just scanned; in copy mode
+// they are the walk's bytes copied, and the copies are compared with the input. Their decode
+// results stand, and the check covers the new directory, the local headers it points to, the
+// descriptors, end records and layout.
 void Repair::prove_and_commit() {
   if (writer_.empty()) {
     res_.why_not = "no entry survived whole";
@@ -368,14 +370,19 @@ void Repair::prove_and_commit() {
   const std::string out_name = req_.in_place ? name_ : io::classify_output(req_.output).shown();
   // The plan's tables are gone; the proof that reads the output back gets their pages.
   ::malloc_trim(0);
+  if (req_.before_proof) req_.before_proof(output().readback_path());
   Proof proof;
   {
     report::Progress phase(req_.progress, report::Progress::kUnsized, "proving");
-    proof = prove(output().readback_path(), out_name, req_.encrypt_key, req_.in_place ? &known_ : nullptr,
-                  req_.threads, req_.password);
+    const CopiesToCheck copied{src_, writer_.copies()};
+    proof = prove(output().readback_path(), out_name, req_.encrypt_key, req_.in_place ? &known_ : &writer_.known(),
+                  req_.threads, req_.password, req_.in_place ? nullptr : &copied);
   }
   if (proof.verdict != report::Verdict::ok || proof.entries != writer_.records()) {
     res_.why_not = "the rebuilt archive did not pass verification; nothing was kept";
+    if (!proof.copy_failure.empty())
+      res_.why_not = fmt::format("the rebuilt archive did not pass verification ({}); nothing was kept",
+                                 proof.copy_failure);
     // Name what failed it: in place, a dropped first entry (docs/readers.md, rule 79) is the
     // usual cause, and copy mode is the way out.
     const auto failed = std::find_if(proof.findings.begin(), proof.findings.end(), [](const report::Finding& f) {
@@ -421,7 +428,8 @@ void Repair::report(std::chrono::steady_clock::time_point t0) {
 }  // namespace
 
 Proof prove(const std::string& path, const std::string& display, const std::optional<crypt::Key>& key,
-            const codec::KnownResults* known, unsigned threads, const std::string* password) {
+            const codec::KnownResults* known, unsigned threads, const std::string* password,
+            const CopiesToCheck* copied) {
   io::FileSource file(path);
   std::unique_ptr<crypt::DecryptingSource> plain;
   if (key) {
@@ -438,7 +446,14 @@ Proof prove(const std::string& path, const std::string& display, const std::opti
   opt.keep_entries = false;
   opt.password = password;
   auto v = check::verify_archive(src, display, opt);
-  return {v.report.verdict, std::move(v.report.findings), v.report.stats.value("entries", std::size_t(0))};
+  Proof proof{v.report.verdict, std::move(v.report.findings), v.report.stats.value("entries", std::size_t(0)), {}};
+  if (copied && proof.verdict == report::Verdict::ok) {
+    if (auto differs = check_copies(copied->input, src, copied->copies)) {
+      proof.verdict = report::Verdict::damaged;
+      proof.copy_failure = std::move(*differs);
+    }
+  }
+  return proof;
 }
 
 RepairResult repair_archive(const RepairRequest& req) {

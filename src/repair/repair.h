@@ -9,6 +9,7 @@
 
 #include "check/walk_tally.h"
 #include "crypt/sysreptor_crypt.h"
+#include "io/spill.h"
 #include "repair/plan.h"
 #include "report/report.h"
 #include "scan/catalog.h"
@@ -39,6 +40,9 @@ struct RepairRequest {
   // The password of encrypted entries (nullptr: none was given): the walk decrypts them with it,
   // and the proof reads the output's copies with it. Lent by the caller, never printed.
   const std::string* password = nullptr;
+  // Tests only: called with the path of the written output before it is proven, to damage it
+  // and see the proof refuse it.
+  std::function<void(const std::string&)> before_proof;
 };
 
 struct RepairResult {
@@ -52,15 +56,26 @@ struct RepairResult {
 RepairResult repair_archive(const RepairRequest& req);
 
 // The rebuilt archive at `path` (a temporary or the appended file) judged like `verify` does,
-// decrypted first when a key is given. `known`: decode results that still stand (in place).
+// decrypted first when a key is given. `known`: decode results that still stand (in place, the
+// bytes just scanned; in copy mode, the bytes just copied), so that those entries' data is not
+// decoded again while every other check runs: each record against its local header, the
+// descriptors, the layout, the end records. `copied`: in copy mode, the input and where each
+// entry's data was copied from and to; the copies are then compared with the input byte for
+// byte (check_copies), so that a write that went wrong cannot hide behind a known result.
 // `password`: the one of the encrypted entries that were kept (nullptr: none).
 struct Proof {
   report::Verdict verdict = report::Verdict::unreadable;
   std::vector<report::Finding> findings;
   std::size_t entries = 0;
+  std::string copy_failure;  // how a copy differs from the input's bytes, when one does
+};
+struct CopiesToCheck {
+  io::ByteSource& input;
+  io::Spill& copies;
 };
 Proof prove(const std::string& path, const std::string& display, const std::optional<crypt::Key>& key,
-            const codec::KnownResults* known, unsigned threads, const std::string* password);
+            const codec::KnownResults* known, unsigned threads, const std::string* password,
+            const CopiesToCheck* copied = nullptr);
 
 // The scan command's report: entries, findings, and where and why the walk stopped.
 // `end_found`: end records were found where they belong (the last 64 KiB); a walk that met a

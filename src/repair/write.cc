@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <cstring>
+
 #include "scan/central_directory.h"
 
 namespace zm::repair {
@@ -9,7 +11,7 @@ namespace zm::repair {
 Writer::Writer(io::ByteSource& src, codec::Workspace& ws, std::function<io::OutputSink&()> open, bool in_place,
                std::string input_name)
     : src_(src), ws_(ws), open_(std::move(open)), in_place_(in_place), input_name_(std::move(input_name)),
-      directory_(std::make_shared<io::Spill>(input_name_)) {}
+      directory_(std::make_shared<io::Spill>(input_name_)), copies_(input_name_) {}
 
 io::OutputSink& Writer::out() {
   if (!out_) out_ = &open_();
@@ -49,21 +51,18 @@ void Writer::add(const scan::Entry& e, zip::EntryRecord r) {
   std::string h = zip::local_header_bytes(r);
   emit(h);
   pos_ += h.size();
-  if (e.compressed_size < kGather) {
+  if (e.compressed_size < kKernelCopy) {
     // A small entry's data is read straight into what is gathered, not through buf_ first.
     if (pending_.size() + e.compressed_size > kGather) flush();
     const std::size_t at = pending_.size(), n = std::size_t(e.compressed_size);
     pending_.resize(at + n);
     if (src_.read_at(e.data_offset, {reinterpret_cast<std::uint8_t*>(pending_.data() + at), n}) != n) throw changed();
   } else {
-    if (buf_.empty()) buf_.resize(1 << 20);
-    for (std::uint64_t done = 0; done < e.compressed_size;) {
-      std::size_t n = std::size_t(std::min<std::uint64_t>(buf_.size(), e.compressed_size - done));
-      if (src_.read_at(e.data_offset + done, {buf_.data(), n}) != n) throw changed();
-      emit({reinterpret_cast<const char*>(buf_.data()), n});
-      done += n;
-    }
+    copy_data(e);
   }
+  const Copied c{e.data_offset, pos_, e.compressed_size};
+  copies_.put(&c, sizeof c);
+  if (e.decoded && e.decoded->status == codec::DecodeResult::Status::ok) known_.add(r.local_offset, *e.decoded);
   pos_ += e.compressed_size;
   if (r.flags & zip::kFlagDescriptor) {
     std::string d = zip::descriptor_bytes(r);
@@ -71,6 +70,21 @@ void Writer::add(const scan::Entry& e, zip::EntryRecord r) {
     pos_ += d.size();
   }
   put(r);
+}
+
+// A large entry's data, by the kernel from file to file where it can, else through buf_.
+void Writer::copy_data(const scan::Entry& e) {
+  flush();
+  std::uint64_t done = 0;
+  if (const int fd = src_.descriptor(); fd >= 0) done = out().copy_from(fd, e.data_offset, e.compressed_size);
+  if (buf_.empty()) buf_.resize(1 << 20);
+  while (done < e.compressed_size) {
+    std::size_t n = std::size_t(std::min<std::uint64_t>(buf_.size(), e.compressed_size - done));
+    if (src_.read_at(e.data_offset + done, {buf_.data(), n}) != n)
+      throw io::Failure(io::Fail::cannot_read, input_name_ + ": the file changed while it was being repaired");
+    emit({reinterpret_cast<const char*>(buf_.data()), n});
+    done += n;
+  }
 }
 
 void Writer::add_partial(const scan::Entry& e) {
@@ -126,6 +140,28 @@ void Writer::finish() {
   }
   o.write(zip::end_records_bytes(records_, cd_offset, cd_size));
   o.finish();
+}
+
+std::optional<std::string> check_copies(io::ByteSource& input, io::ByteSource& output, io::Spill& copies) {
+  copies.flush();
+  // In file order on both sides: one read cache each serves runs of small entries.
+  io::CachedSource in(input), out(output);
+  io::SequentialReader ledger(copies, 0);
+  std::vector<std::uint8_t> a(1 << 20), b(1 << 20);
+  for (std::uint64_t at = 0; at < copies.size(); at += sizeof(Copied)) {
+    Copied c;
+    std::memcpy(&c, ledger.peek(sizeof c).data(), sizeof c);
+    ledger.skip(sizeof c);
+    for (std::uint64_t done = 0; done < c.length;) {
+      const std::size_t n = std::size_t(std::min<std::uint64_t>(a.size(), c.length - done));
+      const std::size_t got = out.read_at(c.to + done, {b.data(), n});
+      if (in.read_at(c.from + done, {a.data(), n}) != n || got != n || std::memcmp(a.data(), b.data(), n) != 0)
+        return fmt::format("the {} bytes of entry data written at offset {} are not the input's at offset {}", c.length,
+                           c.to, c.from);
+      done += n;
+    }
+  }
+  return std::nullopt;
 }
 
 namespace {

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -36,13 +37,22 @@ class Writer {
   std::vector<report::Finding> findings;  // entry_salvaged
   // The new directory's records as report rows, in order (read back from the temporary file).
   std::shared_ptr<const io::Spill> directory() const { return directory_; }
+  // Copy mode: the decode results of the entries copied, by their new local header's offset (the
+  // proof does not decode them again), and where each one's data came from and went.
+  const codec::KnownResults& known() const { return known_; }
+  io::Spill& copies() { return copies_; }
 
  private:
   io::OutputSink& out();
   void put(const zip::EntryRecord& r);
+  void copy_data(const scan::Entry& e);
   void emit(std::string_view bytes);
   void flush();
   static constexpr std::size_t kGather = 1u << 20;
+  // Data of this size or more is copied by the kernel (copy_file_range) where it can; a smaller
+  // entry's data is read into what is gathered, so that a million tiny entries cost megabyte
+  // writes, not a flush and a copy each.
+  static constexpr std::uint64_t kKernelCopy = 64u << 10;
   std::string pending_;
   io::ByteSource& src_;
   codec::Workspace& ws_;
@@ -54,7 +64,19 @@ class Writer {
   std::uint64_t pos_ = 0, salvaged_ = 0;
   std::size_t records_ = 0;
   std::vector<std::uint8_t> buf_;
+  codec::KnownResults known_;
+  io::Spill copies_;
 };
+
+// One entry's data as the writer copied it (24 bytes in Writer::copies()).
+struct Copied {
+  std::uint64_t from, to, length;
+};
+
+// Whether the output holds, at each place the writer copied an entry's data to, the very bytes
+// of the input it came from (the data was decoded and checked there, and is not decoded again):
+// nullopt when it does, else the first difference, for the proof's message.
+std::optional<std::string> check_copies(io::ByteSource& input, io::ByteSource& output, io::Spill& copies);
 
 // The report rows of a repaired archive: its directory's records (all verified), then `rest`
 // (the entries that were not kept, as the walk found them).

@@ -208,10 +208,32 @@ std::string repair_outcome(const Report& r) {
 }
 
 std::string verdict_line(const Report& r) {
-  return fmt::format("verdict: {} ({} of {} verified; {}, {})\n", paint(to_string(r.verdict), tone_of(r.verdict)),
+  const bool sampled = r.extra.contains("checked") && r.extra["checked"].contains("sample");
+  return fmt::format("verdict: {}{} ({} of {} verified; {}, {})\n", paint(to_string(r.verdict), tone_of(r.verdict)),
+                     sampled ? ", sampled" : "",
                      r.rows_ok(), count_of(r.row_count(), "entry", "entries"),
                      count_of(r.count(Severity::error), "error", "errors"),
                      count_of(r.count(Severity::warning), "warning", "warnings"));
+}
+
+// verify PATTERN: whose data was decoded, of how many (the structure was checked in full).
+std::string checked_line(const Report& r) {
+  if (!r.extra.contains("checked")) return {};
+  const auto& c = r.extra["checked"];
+  std::string words;
+  for (const auto& p : c["patterns"]) words += " " + p.get<std::string>();
+  for (const auto& x : c["excludes"]) words += " --exclude " + x.get<std::string>();
+  if (c.contains("sample"))
+    words += fmt::format(" a random sample of {:.4g}% (--seed {})", c["sample"]["share"].get<double>() * 100,
+                         c["sample"]["seed"].get<std::uint64_t>());
+  std::string out = fmt::format("{}data checked: {} of {} ({} of {} compressed bytes), selected by{}\n",
+                                c.contains("sample") ? "sampled: " : "",
+                                c["entries"].get<std::size_t>(),
+                                count_of(c["of_entries"].get<std::size_t>(), "entry", "entries"),
+                                c["compressed_bytes"].get<std::uint64_t>(), c["of_compressed_bytes"].get<std::uint64_t>(),
+                                words);
+  for (const auto& p : c["unmatched"]) out += fmt::format("no entry matches {}\n", p.get<std::string>());
+  return out;
 }
 
 }  // namespace
@@ -222,7 +244,7 @@ void write_text(std::ostream& os, const Report& r, bool verbose) {
   const bool repair = r.extra.contains("repair");
   if (repair && !r.findings.empty()) out += "found in the input:\n";
   write_findings(os, out, r, verbose, repair);
-  out += repair ? repair_outcome(r) : verdict_line(r);
+  out += repair ? repair_outcome(r) : checked_line(r) + verdict_line(r);
   os << out;
 }
 

@@ -94,6 +94,9 @@ struct Entry {
   std::uint64_t end_offset = 0;  // one past the data and descriptor
   bool next_record_follows = true;  // a walk found a record (or the end) where this entry ended
   bool extent_known = true;      // false when the header is not this entry's own
+  // verify PATTERN, --exclude: no pattern selects the entry, so its data was not read (its
+  // record, local header, descriptor and place in the layout still were).
+  bool data_skipped = false;
 
   report::EntryStatus status = report::EntryStatus::unchecked;
   // repair: the local header's claims failed where the old directory's verified (its bytes decode

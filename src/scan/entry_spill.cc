@@ -18,7 +18,8 @@ namespace {
                                 internal_attr, external_attr, cd_zip64, in_directory, cd_extra_malformed,
                                 refused_by, disk_start, extras, lfh, lfh_problem, data_offset, descriptor,
                                 descriptor_cut, decoded, crypt, cut_intact, end_offset, next_record_follows,
-                                extent_known, status, claims_from_directory] = e;
+                                extent_known, data_skipped, status, claims_from_directory] = e;
+  // data_skipped is not spilled: only verify's directory pass sets it, never a walk.
   [[maybe_unused]] const auto& [l1, l2, l3, l4, l5, l6, l7, l8, l9, l10, l11, l12] = l;
   [[maybe_unused]] const auto& [d1, d2, d3, d4, d5] = d;
   [[maybe_unused]] const auto& [r1, r2, r3, r4, r5] = r;

@@ -35,7 +35,7 @@ class ManPage(unittest.TestCase):
         top = run("--help").stdout.decode()
         # "  verify, t, test   Decode ...": the command and its aliases
         commands = re.findall(r"(?m)^  (\w+)(?:, \w+)*\s{2,}", top.split("Subcommands:")[1])
-        self.assertEqual(sorted(commands), ["list", "repair", "restore", "scan", "verify"])
+        self.assertEqual(sorted(commands), ["cat", "list", "repair", "restore", "scan", "verify"])
         for cmd in commands:
             self.assertIn("zipmedic " + cmd, text)
             help_text = run(cmd, "--help").stdout.decode()
@@ -107,7 +107,7 @@ class Readme(unittest.TestCase):
         used = re.findall(r"(?:^|[\s/])zipmedic (\w+)", code)
         self.assertGreater(len(used), 5)
         for cmd in used:
-            self.assertIn(cmd, ("verify", "scan", "list", "repair", "restore"), cmd)
+            self.assertIn(cmd, ("verify", "scan", "list", "repair", "restore", "cat"), cmd)
 
     def test_ci_examples_are_valid_yaml_that_verify_and_fail_on_non_zero(self):
         text = open(os.path.join(SRC, "README.md")).read()

@@ -373,8 +373,10 @@ class Terminal(TempDirTest):
                               dict(env, TERM="dumb"))
         self.assertEqual(status, 0, seen[-300:])
         self.assertIn(b"\rreading ", seen)
-        self.assertIn(b"\rproving ", seen)
-        self.assertLess(seen.index(b"\rreading "), seen.index(b"\rproving "))
+        # The proof no longer decodes the copy (it takes the walk's results), so it is too quick
+        # to draw; writing follows reading.
+        self.assertIn(b"\rwriting ", seen)
+        self.assertLess(seen.index(b"\rreading "), seen.index(b"\rwriting "))
         self.assertNotIn(b"\x1b", seen)
 
 
@@ -391,7 +393,7 @@ class Completion(TempDirTest):
         return set(p.stdout.split())
 
     def test_bash_offers_commands_options_and_archives(self):
-        self.assertEqual(self.complete("zipmedic "), {"verify", "scan", "list", "repair", "restore", "help"})
+        self.assertEqual(self.complete("zipmedic "), {"verify", "scan", "list", "repair", "restore", "cat", "help"})
         self.assertEqual(self.complete("zipmedic re"), {"repair", "restore"})
         self.assertIn("--in-place", self.complete("zipmedic repair --"))
         self.assertIn("--exclude", self.complete("zipmedic -q restore x.zip --"))

@@ -236,3 +236,33 @@ TEST_CASE("FileSource: a file that shrinks or grows while it is read is a read f
   ::close(fd);
   ::unlink(path);
 }
+
+TEST_CASE("select: restore's glob rules, --exclude at any folder level") {
+  check::EntrySelection s{{"docs", "*.txt"}, {"secret*"}};
+  CHECK(s.selects("docs/a/b.bin"));      // a folder's name takes what is under it
+  CHECK(s.selects("./notes.txt"));       // "./" is ignored
+  CHECK_FALSE(s.selects("sub/notes.txt"));  // * does not cross /
+  CHECK_FALSE(s.selects("docs/secret.key"));  // excluded at the second level
+  CHECK_FALSE(s.selects("other.bin"));
+  CHECK(check::EntrySelection{{}, {"b.bin"}}.selects("a/a.bin"));
+  CHECK_FALSE(check::EntrySelection{{}, {"b.bin"}}.selects("a/b.bin"));
+  CHECK(check::EntrySelection{}.everything());
+}
+
+TEST_CASE("select: a sample is drawn by name and seed, the same each time, near its share") {
+  check::EntrySelection half{{}, {}, 0.5, 42}, again{{}, {}, 0.5, 42}, other{{}, {}, 0.5, 43}, none{{}, {}, 0, 1};
+  int taken = 0, same = 0, differ = 0;
+  for (int i = 0; i < 2000; ++i) {
+    const std::string name = "dir/file-" + std::to_string(i);
+    taken += half.selects(name);
+    same += half.selects(name) == again.selects(name);
+    differ += half.selects(name) != other.selects(name);
+    CHECK_FALSE(none.selects(name));
+  }
+  CHECK(same == 2000);
+  CHECK(taken > 900);
+  CHECK(taken < 1100);
+  CHECK(differ > 800);  // another seed draws another half
+  CHECK(half.sampled());
+  CHECK_FALSE(half.everything());
+}

@@ -1,0 +1,52 @@
+#include "check/select.h"
+
+#include <fnmatch.h>
+
+namespace zm::check {
+namespace {
+
+std::string strip_dots(std::string s) {
+  while (s.size() >= 2 && s[0] == '.' && s[1] == '/') s.erase(0, 2);
+  while (s.size() > 1 && s.back() == '/') s.pop_back();
+  return s;
+}
+
+// A number in [0, 1) that the name and the seed alone decide (FNV-1a, then SplitMix64's finaliser
+// to spread it), so that a sample is the same in every run with the same seed and needs no state.
+double draw_of(const std::string& name, std::uint64_t seed) {
+  std::uint64_t h = 1469598103934665603ull ^ seed;
+  for (unsigned char c : name) h = (h ^ c) * 1099511628211ull;
+  h += 0x9e3779b97f4a7c15ull;
+  h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ull;
+  h = (h ^ (h >> 27)) * 0x94d049bb133111ebull;
+  h ^= h >> 31;
+  return double(h >> 11) / double(1ull << 53);
+}
+
+}  // namespace
+
+double EntrySelection::draw(const std::string& name) const { return draw_of(name, seed); }
+
+bool pattern_matches(const std::string& pattern, const std::string& name) {
+  // FNM_PATHNAME keeps `*` inside one component; FNM_LEADING_DIR lets "docs" take "docs/a.txt",
+  // as bsdtar -x docs does.
+  return ::fnmatch(strip_dots(pattern).c_str(), strip_dots(name).c_str(), FNM_PATHNAME | FNM_LEADING_DIR) == 0;
+}
+
+bool exclude_matches(const std::string& pattern, const std::string& name) {
+  // bsdtar anchors --exclude at no particular component: "b.bin" leaves out every b.bin.
+  if (pattern_matches(pattern, name)) return true;
+  for (std::size_t i = name.find('/'); i != std::string::npos && i + 1 < name.size(); i = name.find('/', i + 1))
+    if (pattern_matches(pattern, name.substr(i + 1))) return true;
+  return false;
+}
+
+bool EntrySelection::selects(const std::string& name) const {
+  bool take = patterns.empty();
+  for (const auto& p : patterns) take = take || pattern_matches(p, name);
+  for (const auto& x : excludes)
+    if (take && exclude_matches(x, name)) take = false;
+  return take && (!sampled() || draw(name) < share);
+}
+
+}  // namespace zm::check

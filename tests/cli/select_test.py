@@ -1,0 +1,151 @@
+"""verify ARCHIVE PATTERN..., --include and --exclude: the structure in full, the data of the
+selected entries only, and a report that says which."""
+import os
+import tempfile
+import unittest
+import zipfile
+
+from zmtest import Layout, codes, read, run, run_json
+
+
+class Select(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        # Info-ZIP's archive with one data byte of backup/data/a.bin flipped.
+        data = read("infozip-file.zip")
+        lay = Layout(data)
+        self.k = [i.filename for i in lay.infos].index("backup/data/a.bin")
+        b = bytearray(data)
+        b[lay.data_offset(self.k) + 500] ^= 0x20
+        self.lay = lay
+        self.damaged = self.write("damaged.zip", bytes(b))
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def write(self, name, data):
+        p = os.path.join(self.tmp.name, name)
+        with open(p, "wb") as f:
+            f.write(data)
+        return p
+
+    def status(self, doc, name):
+        return [e["status"] for e in doc["entries"] if e["name"] == name][0]
+
+    def test_an_unselected_damaged_entry_is_unchecked_and_the_rest_verifies(self):
+        p, doc = run_json("verify", self.damaged, "backup/records.jsonl")
+        self.assertEqual(p.returncode, 0, doc["findings"])
+        self.assertEqual(doc["verdict"], "ok")
+        self.assertEqual(self.status(doc, "backup/records.jsonl"), "ok")
+        self.assertEqual(self.status(doc, "backup/data/a.bin"), "unchecked")
+        c = doc["checked"]
+        self.assertEqual((c["entries"], c["of_entries"], c["patterns"], c["unmatched"]),
+                         (1, 10, ["backup/records.jsonl"], []))
+        self.assertEqual(c["compressed_bytes"], [i.compress_size for i in self.lay.infos if i.filename == "backup/records.jsonl"][0])
+        text = run("verify", self.damaged, "backup/records.jsonl").stdout.decode()
+        self.assertIn("data checked: 1 of 10 entries", text)
+
+    def test_a_folder_pattern_selects_what_is_under_it_and_finds_the_damage(self):
+        p, doc = run_json("verify", self.damaged, "backup/data")
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("crc_mismatch", codes(doc, "backup/data/a.bin"))
+        self.assertEqual(self.status(doc, "backup/data/b.bin"), "ok")
+        self.assertEqual(self.status(doc, "backup/records.jsonl"), "unchecked")
+        # * stays inside one folder, as restore's patterns do.
+        p, doc = run_json("verify", self.damaged, "backup/*.bin")
+        self.assertEqual(doc["checked"]["entries"], 0)
+        self.assertEqual(p.returncode, 1)
+
+    def test_exclude_matches_at_any_folder_level(self):
+        p, doc = run_json("verify", self.damaged, "--exclude", "a.bin")
+        self.assertEqual(p.returncode, 0, doc["findings"])
+        self.assertEqual(self.status(doc, "backup/data/a.bin"), "unchecked")
+        self.assertEqual(doc["checked"]["entries"], 9)
+        self.assertEqual(doc["checked"]["excludes"], ["a.bin"])
+
+    def test_the_structure_is_still_checked_in_full(self):
+        # The unselected entry's local header names another file than its directory record.
+        b = bytearray(read("infozip-file.zip"))
+        s = self.lay.starts[self.k]
+        b[s + 30 + len("backup/data/")] = ord("z")
+        p, doc = run_json("verify", self.write("renamed.zip", bytes(b)), "backup/records.jsonl")
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("cd_lfh_mismatch", codes(doc, "backup/data/a.bin"))
+
+    def test_a_pattern_that_matches_nothing_fails_and_is_named(self):
+        p, doc = run_json("verify", self.damaged, "backup/records.jsonl", "no/such/*")
+        self.assertEqual(p.returncode, 1)
+        self.assertEqual(doc["verdict"], "ok")
+        self.assertEqual(doc["checked"]["unmatched"], ["no/such/*"])
+        self.assertIn(b"no entry matches no/such/*", p.stderr)
+
+    def test_a_word_that_names_a_file_makes_them_all_archives_and_include_settles_it(self):
+        other = self.write("backup", b"")  # a file named like a folder of the archive
+        p = run("verify", self.damaged, other, "backup/data")
+        self.assertEqual(p.returncode, 3)  # "backup/data" is an archive that cannot be opened
+        self.assertIn(b"backup/data", p.stderr)
+        p, doc = run_json("verify", self.damaged, "--include", "backup/records.jsonl")
+        self.assertEqual(p.returncode, 0)
+        self.assertEqual(doc["checked"]["entries"], 1)
+        # Several archives, as before, when every word names a file.
+        p = run("verify", self.damaged, self.damaged)
+        self.assertEqual(p.returncode, 1)
+
+    def test_a_pipe_is_decoded_whole_and_says_so(self):
+        with open(self.damaged, "rb") as f:
+            p, doc = run_json("verify", "-", "backup/records.jsonl", input=f.read())
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("crc_mismatch", codes(doc, "backup/data/a.bin"))
+        self.assertEqual(doc["checked"]["entries"], doc["checked"]["of_entries"])
+
+
+class Sample(unittest.TestCase):
+    """verify --sample SHARE --seed N: the structure in full, a drawn subset of the data."""
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.path = os.path.join(self.tmp.name, "many.zip")
+        with zipfile.ZipFile(self.path, "w", zipfile.ZIP_DEFLATED) as z:
+            for i in range(200):
+                z.writestr("files/%03d.txt" % i, ("line %d\n" % i) * 50)
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def checked(self, doc):
+        return sorted(e["name"] for e in doc["entries"] if e["status"] == "ok")
+
+    def test_the_same_seed_draws_the_same_entries_and_the_report_says_sampled(self):
+        p1, a = run_json("verify", self.path, "--sample", "25%", "--seed", "7")
+        p2, b = run_json("verify", self.path, "--sample", "25%", "--seed", "7")
+        p3, c = run_json("verify", self.path, "--sample", "25%", "--seed", "8")
+        self.assertEqual((p1.returncode, p2.returncode, p3.returncode), (0, 0, 0))
+        self.assertEqual(self.checked(a), self.checked(b))
+        self.assertNotEqual(self.checked(a), self.checked(c))
+        self.assertTrue(20 <= len(self.checked(a)) <= 80, len(self.checked(a)))
+        self.assertEqual(a["checked"]["entries"], len(self.checked(a)))
+        self.assertEqual(a["checked"]["sample"], {"share": 0.25, "seed": 7})
+        text = run("verify", self.path, "--sample", "25%", "--seed", "7").stdout.decode()
+        self.assertIn("verdict: ok, sampled", text)
+        self.assertIn("a random sample of 25% (--seed 7)", text)
+
+    def test_a_byte_budget_and_a_damaged_entry_drawn_or_not(self):
+        p, doc = run_json("verify", self.path, "--sample", "1GiB")
+        self.assertNotIn("sample", doc.get("checked", {}))  # more than the archive: every entry
+        self.assertEqual(len(self.checked(doc)), 200)
+        p, doc = run_json("verify", self.path, "--sample", "2KB", "--seed", "3")
+        self.assertLess(doc["checked"]["entries"], 200)
+        self.assertIn(doc["checked"]["sample"]["seed"], (3,))
+        # A random seed is reported, and repeats the draw.
+        p, doc = run_json("verify", self.path, "--sample", "10%")
+        again = run_json("verify", self.path, "--sample", "10%", "--seed", str(doc["checked"]["sample"]["seed"]))[1]
+        self.assertEqual(self.checked(doc), self.checked(again))
+
+    def test_bad_values_are_usage_errors(self):
+        for args in (("--sample", "ten"), ("--sample", "150%"), ("--sample", "5%", "--seed", "x"), ("--seed", "4")):
+            with self.subTest(args=args):
+                self.assertEqual(run("verify", self.path, *args).returncode, 2)
+
+
+if __name__ == "__main__":
+    unittest.main()
