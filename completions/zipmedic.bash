@@ -5,11 +5,11 @@ _zipmedic() {
     _init_completion || return
 
     local commands="verify scan list repair restore cat help"
-    local globals="--json -q --quiet -v --verbose -t --threads --key --key-file --password --password-file --name-charset --help"
+    local globals="--json --report --junit --format --color -q --quiet -v --verbose -t --threads --key --key-file --password --password-file --name-charset --help"
     local cmd="" i
     for ((i = 1; i < cword; i++)); do
         case ${words[i]} in
-            -t | --threads | --key | --key-file | --password | --password-file | --name-charset | -o | --output | -C | --directory | --exclude | --include | --sample | --seed | --profile)
+            -t | --threads | --key | --key-file | --password | --password-file | --name-charset | -o | --output | -C | --directory | --exclude | --include | --sample | --seed | --profile | --report | --junit | --format | --color)
                 ((i++)) ;;
             -*) ;;
             *) cmd=${words[i]}; break ;;
@@ -25,13 +25,19 @@ _zipmedic() {
         --profile)
             COMPREPLY=($(compgen -W "sysreptor" -- "$cur"))
             return ;;
+        --format)
+            COMPREPLY=($(compgen -W "text github" -- "$cur"))
+            return ;;
+        --color)
+            COMPREPLY=($(compgen -W "auto always never" -- "$cur"))
+            return ;;
         --name-charset)
             COMPREPLY=($(compgen -W "CP437 CP850 CP852 CP866 CP932 CP936 CP949 CP950 KOI8-R" -- "$cur"))
             return ;;
         -C | --directory)
             _filedir -d
             return ;;
-        --key-file | --password-file | -o | --output)
+        --key-file | --password-file | -o | --output | --report | --junit)
             _filedir
             return ;;
         --exclude | --include | --seed)
@@ -52,9 +58,9 @@ _zipmedic() {
 
     local opts
     case $cmd in
-        verify | t | test) opts="$globals --profile --strict --include --exclude --sample --seed" ;;
-        scan) opts="$globals --profile" ;;
-        list | l) opts="$globals" ;;
+        verify | t | test) opts="$globals --profile --strict --sha256 --include --exclude --sample --seed" ;;
+        scan) opts="$globals --profile --sha256" ;;
+        list | l) opts="$globals --sha256" ;;
         repair) opts="$globals --profile -o --output --force --in-place --salvage-partial --encrypt" ;;
         restore) opts="$globals -C --directory --exclude --partial --force --preserve-permissions" ;;
         cat) opts="$globals --exclude --salvage" ;;

@@ -23,6 +23,7 @@
 #include "cli/commands.h"
 #include "io/cleanup.h"
 #include "io/output.h"
+#include "cli/version.h"
 #include "report/progress.h"
 #include "report/report.h"
 
@@ -146,13 +147,38 @@ struct Unsettled {
   // The code page of legacy names (bit 11 clear), for display only: the bytes cannot tell CP932
   // or KOI8-R from CP437, so it is never guessed (unzip -O asks the same of its user).
   std::string name_charset;
+  std::string format = "text";  // --format: text or github
+  std::string color = "auto";   // --color: auto, always or never
 };
 
 std::vector<Global> global_options(zm::cli::CommonOptions& common, Unsettled& raw) {
   return {
       {"--json", false, [&](CLI::App* s, const std::string& n) {
-         return s->add_flag(n, common.json, "Print one JSON report (schema zipmedic.report/2) on stdout; one a line "
-                                            "for several archives");
+         return s->add_flag(n, common.json, "Print the JSON report on stdout (schema zipmedic.report/3): one line per "
+                                            "archive, and a summary line after several");
+       }},
+      {"--report", true, [&](CLI::App* s, const std::string& n) {
+         return s->add_option(n, common.report_path, "Write the JSON report (as --json prints it) to FILE, replaced "
+                                                     "whole when the run ends, whatever the exit status; the text "
+                                                     "still goes to stdout")
+             ->type_name("FILE");
+       }},
+      {"--junit", true, [&](CLI::App* s, const std::string& n) {
+         return s->add_option(n, common.junit_path, "Write a JUnit XML report to FILE: one test case per archive, a "
+                                                    "failure per error finding")
+             ->type_name("FILE");
+       }},
+      {"--format", true, [&](CLI::App* s, const std::string& n) {
+         return s->add_option(n, raw.format, "How stdout shows the report: text, or github (::error and ::warning "
+                                             "lines GitHub Actions shows on the run page, and a verdict line)")
+             ->check(CLI::IsMember({"text", "github"}).description(""))
+             ->type_name("FORMAT");
+       }},
+      {"--color", true, [&](CLI::App* s, const std::string& n) {
+         return s->add_option(n, raw.color, "Colour the text: auto (a terminal, unless NO_COLOR; FORCE_COLOR forces "
+                                            "it), always or never")
+             ->check(CLI::IsMember({"auto", "always", "never"}).description(""))
+             ->type_name("WHEN");
        }},
       {"-q,--quiet", false, [&](CLI::App* s, const std::string& n) {
          return s->add_flag(n, common.quiet, "No progress line and no text report; only the exit status and errors");
@@ -204,6 +230,11 @@ void add_globals(CLI::App* sub, const std::vector<Global>& globals) {
   sub->footer(kFooter);
 }
 
+void add_sha256(CLI::App* sub, zm::cli::CommonOptions& common) {
+  sub->add_flag("--sha256", common.sha256,
+                "Put the archive's SHA-256 in the JSON report (archive.sha256), hashed as the bytes are read");
+}
+
 void add_profile(CLI::App* sub, zm::cli::CommonOptions& common) {
   sub->add_option("--profile", common.profile, "Extra checks for one kind of backup: sysreptor")
       ->check(CLI::IsMember({"sysreptor"}).description(""))
@@ -232,6 +263,7 @@ void add_verify(CLI::App& app, const std::vector<Global>& globals, zm::cli::Invo
       ->type_name("N");
   add_globals(verify, globals);
   add_profile(verify, inv.common);
+  add_sha256(verify, inv.common);
   verify->add_flag("--strict", inv.common.strict,
                    "Warnings fail too (exit 1): a reader that complains, or names an entry otherwise, fails the check");
 }
@@ -241,12 +273,14 @@ void add_scan(CLI::App& app, const std::vector<Global>& globals, zm::cli::Invoca
   scan->add_option("ARCHIVE", inv.archives, "The ZIP files to walk, or - to read one from standard input")->required()->type_name("FILE");
   add_globals(scan, globals);
   add_profile(scan, inv.common);
+  add_sha256(scan, inv.common);
 }
 
 void add_list(CLI::App& app, const std::vector<Global>& globals, zm::cli::Invocation& inv) {
   auto* list = add_command(app, "list", "List the entries from the central directory, decoding nothing");
   list->add_option("ARCHIVE", inv.archives, "The ZIP files to list, or - to read one from standard input")->required()->type_name("FILE");
   add_globals(list, globals);
+  add_sha256(list, inv.common);
 }
 
 void add_repair(CLI::App& app, const std::vector<Global>& globals, zm::cli::Invocation& inv) {
@@ -524,9 +558,16 @@ std::optional<Exit> settle(const Unsettled& raw, zm::cli::Invocation& inv) {
   if (inv.command == "restore" && inv.restore.directory == "-")
     return usage("restore: -C takes a directory to restore into; - is not one (restore writes files, never to "
                  "standard output)");
+  if (raw.format == "github") {
+    if (inv.common.json) return usage("--format github and --json both write standard output: give one");
+    inv.common.format = zm::cli::Format::github;
+  }
   // Colour follows where the report goes: standard output, or standard error when the archive
   // itself is written to standard output.
-  zm::report::set_colour(zm::report::colour_wanted(repairing && repair.output == "-" ? STDERR_FILENO : STDOUT_FILENO));
+  const int report_fd = repairing && repair.output == "-" ? STDERR_FILENO : STDOUT_FILENO;
+  zm::report::set_colour(raw.color == "always" ? true
+                         : raw.color == "never" ? false
+                                                : zm::report::colour_wanted(report_fd));
   return std::nullopt;
 }
 
@@ -550,7 +591,7 @@ Exit parse_and_run(int argc, char** argv) {
   CLI::App app{"zipmedic: check a ZIP backup before a restore, and rebuild the central directory of one that was "
                "cut short or never finished.",
                "zipmedic"};
-  app.set_version_flag("--version", std::string("zipmedic ") + ZIPMEDIC_VERSION);
+  app.set_version_flag("--version", zm::cli::version_text());
   app.require_subcommand(1);
   app.footer(kFooter);
   zm::cli::Invocation inv;

@@ -12,6 +12,7 @@
 #include "check/verify_pass.h"
 #include "check/walk_tally.h"
 #include "crypt/zip_crypto.h"
+#include "io/cpus.h"
 #include "io/worker_pool.h"
 #include "report/progress.h"
 #include "scan/central_directory.h"
@@ -23,7 +24,7 @@ using report::make_finding;
 using scan::Entry;
 using Status = codec::DecodeResult::Status;
 
-unsigned default_threads() { return std::max(1u, std::thread::hardware_concurrency()); }
+unsigned default_threads() { return io::usable_cpus(); }
 
 namespace {
 

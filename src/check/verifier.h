@@ -69,6 +69,8 @@ Verification verify_stream(io::StreamSource& src, const std::string& display_pat
 void finish_verification(Verification& v, std::vector<scan::Entry> entries, const char* source, unsigned threads,
                          std::chrono::steady_clock::time_point t0, bool rows = true);
 
+// The workers a command starts without -t: one per processor the process may use
+// (io::usable_cpus: its affinity and its cgroup's CPU quota).
 unsigned default_threads();
 
 // Where an entry's decoded bytes go as they come (zipmedic cat).

@@ -6,8 +6,11 @@
 
 #include <fmt/format.h>
 
+#include <array>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <iostream>
 #include <set>
 #include <sstream>
@@ -15,8 +18,10 @@
 #include "check/judge.h"
 #include "check/sysreptor_profile.h"
 #include "check/verifier.h"
+#include "cli/outputs.h"
 #include "crypt/sysreptor_crypt.h"
 #include "crypt/zip_crypto.h"
+#include "io/digest.h"
 #include "io/output.h"
 #include "io/source.h"
 #include "repair/repair.h"
@@ -34,68 +39,46 @@ namespace {
 using io::Fail;
 using io::Failure;
 
+// A time as RFC 3339 in UTC to the second: the reports' start and an archive's mtime.
+std::string rfc3339(std::time_t t) {
+  std::tm utc{};
+  ::gmtime_r(&t, &utc);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &utc);
+  return buf;
+}
+
+std::string rfc3339_now() { return rfc3339(std::time(nullptr)); }
+
 // One command's run: where its report goes, and whether one was printed (exactly one is, with
 // --json, whatever the exit path).
 struct Run {
   const char* command;
   std::string archive;
   const CommonOptions& o;
+  Outputs& files;                  // --report and --junit
   std::ostream* out = &std::cout;  // standard error when the archive itself goes to stdout
   bool many = false;               // one of several archives: a verdict line, or one JSON line
   bool emitted = false;
   report::Verdict verdict = report::Verdict::unreadable;
   std::uint64_t size = 0;
+  bool size_known = false;  // `size` is the archive's: it was opened (or the pipe read)
   // A JSON report on standard error (the archive went to stdout) is all that goes there, so
   // that it parses; its findings say what the message lines would.
   bool quiet_stderr() const { return o.json && out == &std::cerr; }
+  // Its JSON is written somewhere: standard output (--json) or a --report file.
+  bool json_wanted() const { return o.json || files.json(); }
+  std::chrono::steady_clock::time_point t0 = std::chrono::steady_clock::now();
+  std::string started = rfc3339_now();
 };
 
-// JSON Lines: the report as one line. Newlines in write_json's output are all layout (a newline
-// inside a string is written \n), so dropping them and the indent after them leaves the same
-// document. The filter passes the document on as it is written: a report of a million entries
-// is not held (the man page, MEMORY).
-class OneLine final : public std::streambuf {
- public:
-  explicit OneLine(std::ostream& out) : out_(out) {}
-
- protected:
-  int_type overflow(int_type c) override {
-    if (traits_type::eq_int_type(c, traits_type::eof())) return traits_type::not_eof(c);
-    char ch = traits_type::to_char_type(c);
-    xsputn(&ch, 1);
-    return c;
-  }
-  std::streamsize xsputn(const char* s, std::streamsize n) override {
-    std::streamsize i = 0;
-    while (i < n) {
-      if (indent_) {
-        while (i < n && s[i] == ' ') ++i;
-        if (i == n) break;
-        indent_ = false;
-      }
-      std::streamsize j = i;
-      while (j < n && s[j] != '\n') ++j;
-      out_.write(s + i, j - i);
-      if (j < n) {
-        indent_ = true;
-        ++j;
-      }
-      i = j;
-    }
-    return n;
-  }
-
- private:
-  std::ostream& out_;
-  bool indent_ = false;  // after a newline: the indent that follows it is dropped too
-};
-
-void write_json_line(std::ostream& os, const report::Report& r) {
-  OneLine filter(os);
-  std::ostream line(&filter);
-  report::write_json(line, r);
-  line.flush();
-  os << '\n';
+// What every report says of its run and of the archive file: when it began, and the file's
+// modification time (none for a pipe, or when there is no file).
+void stamp(const Run& run, report::Report& r) {
+  r.started = run.started;
+  struct stat st {};
+  if (run.archive != "-" && ::stat(run.archive.c_str(), &st) == 0 && S_ISREG(st.st_mode))
+    r.mtime = rfc3339(st.st_mtime);
 }
 
 // One of several archives, in one line: its verdict, its name, what it holds.
@@ -118,16 +101,28 @@ void write_verdict_line(std::ostream& os, const report::Report& r) {
      << r.archive_path << detail << '\n';
 }
 
-void emit(Run& run, report::Report& r) {
+// The report to where it goes: --report's file and --junit's cases, and standard output as
+// --json, --format github or the text; `shown` when the caller printed the text already (list).
+void emit(Run& run, report::Report& r, bool shown = false) {
+  stamp(run, r);
   r.settle_display_names();  // for the text and for summarize, which follows
-  if (run.o.json && run.many)
-    write_json_line(*run.out, r);
-  else if (run.o.json)
+  if (auto* file = run.files.json()) report::write_json(*file, r);
+  if (run.files.junit()) {
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - run.t0).count();
+    run.files.add_case(report::junit_case(r, run.o.strict, secs));
+  }
+  if (run.o.json) {
     report::write_json(*run.out, r);
-  else if (!run.o.quiet && run.many && !run.o.verbose && r.command != "list")
+  } else if (shown || run.o.quiet) {
+    // Nothing more on standard output.
+  } else if (run.o.format == Format::github) {
+    report::write_github(*run.out, r, run.o.strict);
     write_verdict_line(*run.out, r);
-  else if (!run.o.quiet)
+  } else if (run.many && !run.o.verbose && r.command != "list") {
+    write_verdict_line(*run.out, r);
+  } else {
     report::write_text(*run.out, r, run.o.verbose);
+  }
   run.out->flush();
   run.emitted = true;
   run.verdict = r.verdict;
@@ -173,12 +168,18 @@ report::Code code_of(Fail kind) {
 Exit unreadable(Run& run, report::Code code, const std::string& message) {
   if (!run.quiet_stderr()) fmt::print(stderr, "zipmedic: {}\n", message);
   run.verdict = report::Verdict::unreadable;
-  if ((run.o.json || (run.many && !run.o.quiet)) && !run.emitted) {
+  // A report is still made for whatever shows one: JSON, a --junit case, GitHub's annotation, a
+  // verdict line among several.
+  const bool shows = run.json_wanted() || run.files.junit() || (!run.o.quiet && (run.many || run.o.format == Format::github));
+  if (shows && !run.emitted) {
     report::Report r;
     r.command = run.command;
     r.archive_path = run.archive == "-" ? "<stdin>" : run.archive;
     r.archive_size = run.size;
+    r.size_known = run.size_known;
     r.verdict = report::Verdict::unreadable;
+    r.stats = {{"entries", 0},
+               {"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - run.t0).count()}};
     r.add(report::make_finding(code, std::nullopt, std::nullopt, message));
     emit(run, r);
   }
@@ -226,6 +227,17 @@ struct Archive {
       if (fd >= 0) ::close(fd);
     }
   } named_stream;
+  // --sha256: the file's bytes hashed as the command reads them, or the stream's as they arrive
+  // (a split set has none: each volume is a file of its own, for sha256sum).
+  std::unique_ptr<io::HashingSource> hashing;
+  std::unique_ptr<io::Sha256> stream_sha;
+  // The SHA-256 of every byte of the archive, once the command is done with it.
+  std::optional<std::string> digest() {
+    if (hashing) return hashing->finish();
+    if (!stream_sha) return std::nullopt;
+    stream->drain();
+    return stream_sha->hex();
+  }
 };
 
 // A path that names no file to seek in: a FIFO, a character device, a socket, or /dev/fd/N of a
@@ -263,6 +275,10 @@ Archive open_archive(Run& run, const std::string& arg, Access how, const std::st
   const bool streamed = names_stream(arg);
   if (streamed && how == Access::stream) {
     a.stream = std::make_unique<io::StreamSource>(open_stream(a, arg), a.display);
+    if (run.o.sha256) {
+      a.stream_sha = std::make_unique<io::Sha256>();
+      a.stream->hash_with(a.stream_sha.get());
+    }
     if (crypt::has_magic(*a.stream))
       throw Failure(Fail::key, a.display + ": this is an encrypted SysReptor backup (.zip.crypt); decrypting from a pipe "
                                            "is not supported, save it to a file and give --key");
@@ -280,6 +296,7 @@ Archive open_archive(Run& run, const std::string& arg, Access how, const std::st
       a.display = a.set->name;
       a.src = a.volumes.get();
       run.size = a.volumes->size();
+      run.size_known = true;
       if (run.size == 0)
         throw Failure(Fail::empty, a.display + ": the volumes are empty (0 bytes); it is not a ZIP archive");
       key_note(run, a.display);
@@ -297,10 +314,13 @@ Archive open_archive(Run& run, const std::string& arg, Access how, const std::st
   }
   a.file = std::make_unique<io::FileSource>(a.path);
   run.size = a.file->size();
+  run.size_known = true;
   if (a.file->size() == 0)
     throw Failure(Fail::empty, a.display + ": the file is empty (0 bytes); it is not a ZIP archive");
   a.src = a.file.get();
-  if (!crypt::has_magic(*a.file)) {
+  if (run.o.sha256) a.src = (a.hashing = std::make_unique<io::HashingSource>(*a.file)).get();
+  io::ByteSource& raw = *a.src;
+  if (!crypt::has_magic(raw)) {
     key_note(run, a.display);
     return a;
   }
@@ -309,14 +329,14 @@ Archive open_archive(Run& run, const std::string& arg, Access how, const std::st
     throw Failure(Fail::key, a.display + ": this is an encrypted SysReptor backup (.zip.crypt), not a broken ZIP; give its key "
                                  "with --key, --key-file or ZIPMEDIC_KEY");
   a.key = crypt::parse_key(*run.o.key);
-  a.header = crypt::read_header(*a.file, a.display);
-  a.tag_ok = crypt::tag_matches(*a.file, *a.header, *a.key);
-  a.plain = std::make_unique<crypt::DecryptingSource>(*a.file, *a.header, *a.key, true);
+  a.header = crypt::read_header(raw, a.display);
+  a.tag_ok = crypt::tag_matches(raw, *a.header, *a.key);
+  a.plain = std::make_unique<crypt::DecryptingSource>(raw, *a.header, *a.key, true);
   if (!a.tag_ok && !scan::locate_end_records(*a.plain)) {
     // No tag matched and no end record where a whole file would have one: the file was cut, so
     // there is no tag at all and every byte after the header is ciphertext (GCM is a counter
     // mode: what is there still decrypts).
-    a.plain = std::make_unique<crypt::DecryptingSource>(*a.file, *a.header, *a.key, false);
+    a.plain = std::make_unique<crypt::DecryptingSource>(raw, *a.header, *a.key, false);
   }
   a.src = a.plain.get();
   return a;
@@ -424,6 +444,7 @@ Exit verify_in(Run& run) {
       vo.select = selected;
       auto v = check::verify_stream(*in.stream, in.display, vo);
       v.report.decide_verdict(o.strict);
+      v.report.sha256 = in.digest();
       emit(run, v.report);
       summarize(run, v.report);
       return selection_exit(v.report, verdict_exit(v.report));
@@ -442,6 +463,10 @@ Exit verify_in(Run& run) {
       v.report.command = "verify";
       v.report.archive_path = archive;
       v.report.archive_size = in.file->size();
+      v.report.stats = {{"entries", 0},
+                        {"entries_ok", 0},
+                        {"threads", o.threads ? o.threads : check::default_threads()},
+                        {"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - run.t0).count()}};
     }
     if (in.file) in.file->check_unchanged();
     if (in.encrypted) {
@@ -453,6 +478,7 @@ Exit verify_in(Run& run) {
       check::check_sysreptor_profile(*in.src, v.entries, v.report, false);
     add_volume_facts(in, v.report);
     v.report.decide_verdict(o.strict);
+    v.report.sha256 = in.digest();
     emit(run, v.report);
     summarize(run, v.report);
     return selection_exit(v.report, verdict_exit(v.report));
@@ -479,16 +505,20 @@ Exit scan_in(Run& run) {
     progress.finish();
     if (in.stream) in.stream->drain();
     run.size = src->size();
+    run.size_known = true;
     check::judge_walk(s, src->size(), tally ? std::move(tally->judged) : std::vector<report::Finding>{});
     if (src->size() == 0) throw Failure(Fail::empty, name + ": the file is empty (0 bytes); it is not a ZIP archive");
     if (!s.found_any_header)
       throw Failure(Fail::not_a_zip, name + ": not a ZIP archive (no local file header found)");
     if (in.file) in.file->check_unchanged();
     report::Report r = repair::scan_report(s, name, src->size(), scan::locate_end_records(*src).has_value(), tally);
+    r.stats["threads"] = so.threads;
+    r.stats["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - run.t0).count();
     if (in.encrypted && !in.tag_ok) r.add(tag_finding(archive, false));
     if (profile) check::check_sysreptor_profile(*src, s.entries, r, false);
     add_volume_facts(in, r);
     r.decide_verdict();
+    r.sha256 = in.digest();
     emit(run, r);
     summarize(run, r);
     return verdict_exit(r);
@@ -590,6 +620,7 @@ std::vector<scan::Entry> entries_from_walk(Run& run, Archive& in, report::Report
   progress.finish();
   if (in.stream) in.stream->drain();
   run.size = src->size();
+  run.size_known = true;
   check::judge_walk(s, src->size());
   if (!s.found_any_header)
     throw Failure(Fail::not_a_zip, in.display + ": not a ZIP archive (no local file header found)");
@@ -654,40 +685,58 @@ Exit list_in(Run& run) {
     add_volume_facts(in, r);
     const ListColumns columns = tabulate(entries, from_directory, r);
     std::vector<scan::Entry>().swap(entries);  // the rows are all that is shown from here on
-    add_list_extra(r, columns, from_directory, o.json);
+    add_list_extra(r, columns, from_directory, run.json_wanted());
     r.decide_verdict();
-    if (!o.json && !o.quiet) {
+    r.sha256 = in.digest();
+    const bool listing = !o.json && !o.quiet && o.format == Format::text;
+    if (listing) {
       r.settle_display_names();
       write_listing(*run.out, r, columns.modified, columns.encryption, from_directory);
-      run.out->flush();
-      run.emitted = true;
-      run.verdict = r.verdict;
-    } else {
-      emit(run, r);
     }
+    emit(run, r, listing);
     summarize(run, r);
     return verdict_exit(r);
   });
 }
 
-}  // namespace
+// How many of several archives got each verdict (indexed by report::Verdict).
+struct Tally {
+  std::array<std::size_t, 4> of{};
+  std::size_t operator[](report::Verdict v) const { return of[std::size_t(v)]; }
+};
 
-Exit run_verify(const std::string& archive, const CommonOptions& o) {
-  Run run{"verify", archive, o};
-  return verify_in(run);
+// "3 archives: 1 ok, 1 damaged, 1 locked": the verdicts in the order of their lines' words.
+std::string tally_line(const Tally& t, std::size_t archives) {
+  using report::paint;
+  using report::Tone;
+  using report::Verdict;
+  const std::size_t ok = t[Verdict::ok];
+  std::string line = fmt::format("{}: {}", report::count_of(archives, "archive", "archives"),
+                                 paint(fmt::format("{} ok", ok), ok == archives ? Tone::good : Tone::bold));
+  for (Verdict v : {Verdict::damaged, Verdict::locked, Verdict::unreadable})
+    if (t[v]) line += ", " + paint(fmt::format("{} {}", t[v], report::to_string(v)), Tone::bad);
+  return line;
 }
 
-Exit run_scan(const std::string& archive, const CommonOptions& o) {
-  Run run{"scan", archive, o};
-  return scan_in(run);
+// The last JSON line after several archives' reports: the tally and the exit status.
+void write_summary(std::ostream& os, const std::string& command, const Tally& t, Exit status) {
+  using report::Verdict;
+  nlohmann::json verdicts = nlohmann::json::object();
+  std::size_t archives = 0;
+  for (Verdict v : {Verdict::ok, Verdict::damaged, Verdict::locked, Verdict::unreadable}) {
+    verdicts[report::to_string(v)] = t[v];
+    archives += t[v];
+  }
+  nlohmann::json doc = {{"schema", report::kSchema},
+                        {"command", command},
+                        {"summary", {{"archives", archives}, {"verdicts", verdicts}, {"exit_status", int(status)}}}};
+  os << doc.dump() << '\n';
+  os.flush();
 }
 
-Exit run_list(const std::string& archive, const CommonOptions& o) {
-  Run run{"list", archive, o};
-  return list_in(run);
-}
-
-Exit run_many(const std::string& command, const std::vector<std::string>& given, const CommonOptions& o) {
+// verify, scan or list over one archive or several.
+Exit run_archives(const std::string& command, const std::vector<std::string>& given, const CommonOptions& o,
+                  Outputs& files) {
   auto one = command == "verify" ? verify_in : command == "scan" ? scan_in : list_in;
   // `verify backup.z*` names every volume of one split set: the set is read once.
   std::vector<std::string> archives;
@@ -696,41 +745,35 @@ Exit run_many(const std::string& command, const std::vector<std::string>& given,
     auto set = a == "-" ? std::nullopt : scan::find_volume_set(a);
     if (!set || sets.insert(set->name).second) archives.push_back(a);
   }
-  if (archives.size() == 1)
-    return command == "verify" ? run_verify(archives[0], o) : command == "scan" ? run_scan(archives[0], o)
-                                                                              : run_list(archives[0], o);
+  if (archives.size() == 1) {
+    Run run{command.c_str(), archives[0], o, files};
+    return one(run);
+  }
   Exit worst = Exit::ok;
-  std::size_t ok = 0, damaged = 0, unreadable = 0;
+  Tally tally;
   for (const auto& a : archives) {
-    Run run{command.c_str(), a, o};
+    Run run{command.c_str(), a, o, files};
     run.many = true;
     Exit e = one(run);
     // 3 outranks 1: an archive that could not be read at all is the worse news.
     if (int(e) > int(worst)) worst = e;
-    if (e == Exit::ok)
-      ++ok;
-    else if (e == Exit::damaged)
-      ++damaged;
-    else
-      ++unreadable;
+    // Counted by the verdict its line shows, so that the tally and the lines agree.
+    ++tally.of[std::size_t(run.verdict)];
     if (command == "list" && !o.json && !o.quiet) std::cout << '\n';
   }
-  if (!o.json && !o.quiet) {
-    using report::paint;
-    using report::Tone;
-    std::string tally = fmt::format("{}: {}", report::count_of(archives.size(), "archive", "archives"),
-                                    paint(fmt::format("{} ok", ok), ok == archives.size() ? Tone::good : Tone::bold));
-    if (damaged) tally += ", " + paint(fmt::format("{} damaged", damaged), Tone::bad);
-    if (unreadable) tally += ", " + paint(fmt::format("{} unreadable", unreadable), Tone::bad);
-    std::cout << tally << '\n';
+  if (auto* file = files.json()) write_summary(*file, command, tally, worst);
+  if (o.json) {
+    write_summary(std::cout, command, tally, worst);
+  } else if (!o.quiet) {
+    std::cout << tally_line(tally, archives.size()) << '\n';
     std::cout.flush();
   }
   return worst;
 }
 
 // The selected entries' bytes to standard output; messages to standard error only.
-Exit run_cat(const std::string& archive, const CatOptions& co, const CommonOptions& o) {
-  Run run{"cat", archive, o};
+Exit run_cat(const std::string& archive, const CatOptions& co, const CommonOptions& o, Outputs& files) {
+  Run run{"cat", archive, o, files};
   run.out = &std::cerr;
   return guarded(run, [&] {
     Archive in = open_archive(run, archive, Access::file);
@@ -745,19 +788,8 @@ Exit run_cat(const std::string& archive, const CatOptions& co, const CommonOptio
   });
 }
 
-Exit run(const Invocation& in) {
-  if (in.command == "cat") return run_cat(in.archive, in.cat, in.common);
-  if (in.command == "repair") return run_repair(in.archive, in.repair, in.common);
-  if (in.command == "restore") return run_restore(in.archive, in.restore, in.common);
-  if (in.archives.size() > 1) return run_many(in.command, in.archives, in.common);
-  if (in.command == "verify") return run_verify(in.archives.front(), in.common);
-  if (in.command == "scan") return run_scan(in.archives.front(), in.common);
-  if (in.command == "list") return run_list(in.archives.front(), in.common);
-  return Exit::usage;
-}
-
-Exit run_repair(const std::string& archive, const RepairOptions& ro, const CommonOptions& o) {
-  Run run{"repair", archive, o};
+Exit run_repair(const std::string& archive, const RepairOptions& ro, const CommonOptions& o, Outputs& files) {
+  Run run{"repair", archive, o, files};
   return guarded(run, [&] {
     if (ro.in_place && names_stream(archive))
       throw Failure(Fail::usage, "--in-place appends to a file; a pipe has none (repair - -o OUT writes a new one)");
@@ -821,8 +853,8 @@ Exit run_repair(const std::string& archive, const RepairOptions& ro, const Commo
   });
 }
 
-Exit run_restore(const std::string& archive, const RestoreOptions& ro, const CommonOptions& o) {
-  Run run{"restore", archive, o};
+Exit run_restore(const std::string& archive, const RestoreOptions& ro, const CommonOptions& o, Outputs& files) {
+  Run run{"restore", archive, o, files};
   return guarded(run, [&] {
     struct stat dir {};
     if (::stat(ro.directory.c_str(), &dir) == 0 && !S_ISDIR(dir.st_mode))
@@ -865,6 +897,56 @@ Exit run_restore(const std::string& archive, const RestoreOptions& ro, const Com
     }
     return Exit::cannot_proceed;
   });
+}
+
+// A report file must not be one of the archives read (the input is sacred: a rename would
+// replace it) nor the other report file.
+std::optional<std::string> report_path_problem(const Invocation& in) {
+  std::vector<std::string> inputs = in.archives;
+  if (!in.archive.empty()) inputs.push_back(in.archive);
+  const std::string& rep = in.common.report_path;
+  const std::string& junit = in.common.junit_path;
+  if (!rep.empty() && rep == junit) return "--report and --junit name the same file, " + rep;
+  for (const std::string* p : {&rep, &junit}) {
+    struct stat target {};
+    if (p->empty() || ::stat(p->c_str(), &target) != 0) continue;
+    if (S_ISDIR(target.st_mode)) return *p + " is a directory; a report is written to a file";
+    for (const auto& a : inputs) {
+      struct stat archive {};
+      if (a != "-" && ::stat(a.c_str(), &archive) == 0 && same_file(target, archive))
+        return *p + " is the archive " + a + ": the input is never written; name another report file";
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+Exit run(const Invocation& in) {
+  if (auto problem = report_path_problem(in)) {
+    fmt::print(stderr, "zipmedic: {}\n", *problem);
+    return Exit::usage;
+  }
+  std::unique_ptr<Outputs> files;
+  try {
+    files = std::make_unique<Outputs>(in.common, rfc3339_now());
+  } catch (const io::Failure& e) {
+    fmt::print(stderr, "zipmedic: {}\n", e.what());
+    return Exit::usage;
+  }
+  Exit status = in.command == "cat"       ? run_cat(in.archive, in.cat, in.common, *files)
+                : in.command == "repair"  ? run_repair(in.archive, in.repair, in.common, *files)
+                : in.command == "restore" ? run_restore(in.archive, in.restore, in.common, *files)
+                                          : run_archives(in.command, in.archives, in.common, *files);
+  // A refusal (exit 2) read nothing and reports nothing: no file is left, an older one stays.
+  if (status == Exit::usage) return status;
+  try {
+    files->commit(in.command);
+  } catch (const io::Failure& e) {
+    fmt::print(stderr, "zipmedic: {}\n", e.what());
+    return Exit::cannot_proceed;
+  }
+  return status;
 }
 
 }  // namespace zm::cli

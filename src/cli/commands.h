@@ -13,8 +13,19 @@ enum class Exit : int {
   cannot_proceed = 3,  // cannot open, not a ZIP, empty, nothing recoverable, I/O failure, no key
 };
 
+// How the report is shown on standard output when it is not JSON.
+enum class Format {
+  text,    // the text report (one verdict line per archive for several)
+  github,  // GitHub Actions workflow commands (::error, ::warning) and a verdict line per archive
+};
+
 struct CommonOptions {
   bool json = false;
+  Format format = Format::text;
+  // --report FILE: the JSON report (as --json prints it) written to FILE instead; --junit FILE: a
+  // JUnit XML report. Each is written beside FILE and renamed into place when the run ends.
+  std::string report_path, junit_path;
+  bool sha256 = false;  // verify, scan, list --sha256: the archive's SHA-256 in the report
   bool quiet = false;
   bool verbose = false;
   bool strict = false;  // verify --strict: warnings make the verdict damaged
@@ -58,18 +69,6 @@ struct RestoreOptions {
   std::vector<std::string> excludes;  // and leave out those these select
 };
 
-Exit run_verify(const std::string& archive, const CommonOptions& o);
-Exit run_scan(const std::string& archive, const CommonOptions& o);
-// The entries as the central directory lists them (or as a walk finds them when there is none);
-// no entry is decoded when there is a directory.
-Exit run_list(const std::string& archive, const CommonOptions& o);
-// verify, scan or list over several archives: one verdict line each (or one JSON report per line)
-// and a tally; the worst status is returned.
-Exit run_many(const std::string& command, const std::vector<std::string>& archives, const CommonOptions& o);
-Exit run_repair(const std::string& archive, const RepairOptions& r, const CommonOptions& o);
-Exit run_restore(const std::string& archive, const RestoreOptions& r, const CommonOptions& o);
-Exit run_cat(const std::string& archive, const CatOptions& c, const CommonOptions& o);
-
 // A command line as main() parsed it.
 struct Invocation {
   std::string command;                // verify, scan, list, repair or restore (never an alias)
@@ -83,7 +82,9 @@ struct Invocation {
   std::string seed;                    // verify --seed as given
 };
 
-// Runs the command: one of the run_ functions above, run_many for several archives.
+// Runs the command: verify, scan or list over one archive or several (one verdict line each, or
+// one JSON line each and a summary, and a tally; the worst status is returned), repair or
+// restore; then commits the --report and --junit files, whatever the exit status.
 Exit run(const Invocation& in);
 
 }  // namespace zm::cli

@@ -11,6 +11,8 @@
 #include <algorithm>
 #include <iterator>
 
+#include "io/digest.h"
+
 namespace zm::io {
 
 std::size_t ByteSource::read_at(std::uint64_t offset, std::span<std::uint8_t> buf) {
@@ -196,6 +198,7 @@ bool StreamSource::fill(std::uint64_t keep_from) {
   for (;;) {
     ssize_t n = ::read(fd_, ring_.data() + at, room);
     if (n > 0) {
+      if (sha_) sha_->update({ring_.data() + at, std::size_t(n)});
       end_ += std::uint64_t(n);
       return true;
     }

@@ -18,6 +18,8 @@
 
 namespace zm::io {
 
+class Sha256;
+
 // Bytes that start at a page boundary. The kernel copies into user memory (read, pread) at
 // about half speed when the destination is not 64-byte aligned, and malloc's large blocks start
 // 16 bytes into a page: 246 MB through a pipe took 0.24 s into such a block, 0.13 s into this.
@@ -81,6 +83,9 @@ class StreamSource final : public ByteSource {
   std::span<const std::uint8_t> view(std::uint64_t offset, std::size_t n) override;
   // Reads and discards the rest of the stream (so that its length is known).
   void drain();
+  // Every byte read from the stream from here on goes to `sha` as well, as it arrives
+  // (--sha256: the stream is read once).
+  void hash_with(Sha256* sha) { sha_ = sha; }
 
   // Worker threads decode entries straight from the ring. hold(offset) keeps the bytes from
   // `offset` on from being overwritten (the reader waits instead) until release(offset);
@@ -100,6 +105,7 @@ class StreamSource final : public ByteSource {
   std::multiset<std::uint64_t> held_;
   std::uint64_t end_ = 0;  // bytes read from the stream so far
   bool eof_ = false;
+  Sha256* sha_ = nullptr;
 };
 
 class FileSource final : public ByteSource {

@@ -89,6 +89,11 @@ void Progress::run() {
 }
 
 bool colour_wanted(int fd) {
+  // force-color.org: FORCE_COLOR set and not empty, whatever its value, forces colour (a CI log
+  // renders it but is not a terminal); it wins over NO_COLOR as in Node.js, being the narrower
+  // request. no-color.org: NO_COLOR set and not empty turns it off.
+  const char* force = std::getenv("FORCE_COLOR");
+  if (force && *force) return true;
   const char* no = std::getenv("NO_COLOR");
   if (no && *no) return false;
   return ::isatty(fd) && !term_is_dumb();

@@ -38,8 +38,10 @@ class Progress {
   std::thread thread_;
 };
 
-// Colour in text reports: only when `fd` is a terminal, NO_COLOR is unset or empty
-// (no-color.org) and TERM is not dumb. Decided once per run by the command line.
+// Colour in text reports (--color auto): when FORCE_COLOR is set and not empty
+// (force-color.org); else only when `fd` is a terminal, NO_COLOR is unset or empty
+// (no-color.org) and TERM is not dumb. Decided once per run by the command line, where
+// --color always or never overrides it.
 bool colour_wanted(int fd);
 void set_colour(bool on);
 bool colour();

@@ -77,6 +77,11 @@ struct Report {
   std::string command;        // verify, scan, repair
   std::string archive_path;
   std::uint64_t archive_size = 0;
+  bool size_known = true;  // false when there is no file to measure (it could not be opened)
+  // When the command began on this archive (RFC 3339, UTC), the archive file's modification
+  // time (RFC 3339) and, with --sha256, its SHA-256 (64 hex digits): set by the CLI.
+  std::string started;
+  std::optional<std::string> mtime, sha256;
   Verdict verdict = Verdict::ok;
   std::vector<EntryRow> entries;
   std::shared_ptr<const RowSource> lazy_rows;  // instead of `entries`, when set
@@ -97,7 +102,11 @@ struct Report {
   void decide_verdict(bool strict = false);
 };
 
+// The JSON layout's version (docs/report.schema.json): every line --json writes names it.
+inline constexpr const char* kSchema = "zipmedic.report/3";
+
 // The two renderings, written to `os` as they are made (a report may list 200,000 entries).
+// write_json writes one compact line, ending in a newline.
 void write_json(std::ostream& os, const Report& r);
 void write_text(std::ostream& os, const Report& r, bool verbose);
 

@@ -19,7 +19,7 @@ import unittest
 import warnings
 import zipfile
 
-from zmtest import FIXTURES, SRC, ZIPMEDIC, Layout, TempDirTest, fixture_path, need, read, replace_name
+from zmtest import FIXTURES, SRC, ZIPMEDIC, Layout, TempDirTest, fixture_path, need, read, replace_name, report
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
 import sysreptor_backup as sb  # noqa: E402
@@ -588,7 +588,7 @@ class EveryCode(TempDirTest):
         env = {k: v for k, v in os.environ.items() if k not in ("ZIPMEDIC_PASSWORD", "ZIPMEDIC_KEY")}
         p = subprocess.run([ZIPMEDIC, *args, "--json"], capture_output=True, stdin=subprocess.DEVNULL, env=env,
                            timeout=120)
-        return p, json.loads(p.stdout) if p.stdout.strip() else None
+        return p, report(p.stdout) if p.stdout.strip() else None
 
     def write(self, name, data):
         os.makedirs(os.path.dirname(os.path.join(self.tmp, name)), exist_ok=True)

@@ -10,7 +10,7 @@ import unittest
 import jsonschema
 import yaml
 
-from zmtest import SRC, ZIPMEDIC, fixture_path, read, run
+from zmtest import SRC, ZIPMEDIC, fixture_path, read, report, run
 
 MAN = os.path.join(SRC, "man", "zipmedic.1")
 
@@ -39,7 +39,7 @@ class ManPage(unittest.TestCase):
         for cmd in commands:
             self.assertIn("zipmedic " + cmd, text)
             help_text = run(cmd, "--help").stdout.decode()
-            for flag in re.findall(r"(--[a-z][a-z-]+)", help_text):
+            for flag in re.findall(r"(--[a-z][a-z0-9-]+)", help_text):
                 self.assertTrue(flag in text, "%s %s is not in the man page" % (cmd, flag))
 
     def test_every_finding_code_is_documented_with_its_severity_and_text(self):
@@ -72,7 +72,7 @@ class ManPage(unittest.TestCase):
                 self.assertIn(code, codes, row[:60])
 
     def test_version_matches_the_man_page(self):
-        version = run("--version").stdout.decode().split()[-1]
+        version = run("--version").stdout.decode().splitlines()[0].split()[-1]
         self.assertIn('"zipmedic %s"' % version, open(MAN).read())
 
 
@@ -93,7 +93,7 @@ class JsonSchema(unittest.TestCase):
             for args in runs:
                 with self.subTest(args=args[0]):
                     p = run(*args, "--json")
-                    doc = json.loads(p.stdout)
+                    doc = report(p.stdout)
                     jsonschema.validate(doc, schema)
                     self.assertEqual(doc["command"], args[0])
 
@@ -109,15 +109,26 @@ class Readme(unittest.TestCase):
         for cmd in used:
             self.assertIn(cmd, ("verify", "scan", "list", "repair", "restore", "cat"), cmd)
 
-    def test_ci_examples_are_valid_yaml_that_verify_and_fail_on_non_zero(self):
+    def test_ci_examples_use_the_action_and_the_component_as_they_are(self):
         text = open(os.path.join(SRC, "README.md")).read()
-        blocks = re.findall(r"```yaml\n(.*?)```", text, re.S)
-        # GitHub Actions and GitLab CI, each compiling zipmedic and installing its Debian package
-        self.assertEqual(len(blocks), 4)
-        for b in blocks:
-            doc = yaml.safe_load(b)
-            self.assertIn("zipmedic verify", b)
-            self.assertIsInstance(doc, dict)
+        blocks = [yaml.safe_load(b) for b in re.findall(r"```yaml\n(.*?)```", text, re.S)]
+        # GitHub Actions with action.yml, GitLab CI with templates/zipmedic.yml: no recipe of its own
+        # (the old ones compiled with the test toolchain, or ran git in an image without it).
+        self.assertEqual(len(blocks), 2)
+        action = yaml.safe_load(open(os.path.join(SRC, "action.yml")))
+        steps = [s for job in blocks[0]["jobs"].values() for s in job["steps"]]
+        uses = [s for s in steps if s.get("uses", "").split("@")[0].endswith("/zipmedic")]
+        self.assertEqual(len(uses), 1)
+        self.assertEqual(set(uses[0]["with"]) - set(action["inputs"]), set())
+        self.assertTrue({k for k, v in action["inputs"].items() if v.get("required")} <= set(uses[0]["with"]))
+        header = open(os.path.join(SRC, "templates", "zipmedic.yml")).read().split("\n---\n")[0]
+        spec = yaml.safe_load(header)["spec"]["inputs"]
+        [component] = blocks[1]["include"]
+        self.assertTrue(component["component"].endswith("/zipmedic@0.1.0"))
+        self.assertEqual(set(component["inputs"]) - set(spec), set())
+        self.assertTrue({k for k, v in spec.items() if "default" not in v} <= set(component["inputs"]))
+        for b in re.findall(r"```(?:sh|yaml)\n(.*?)```", text, re.S):
+            self.assertNotIn("git clone", b)
 
 
 class Install(unittest.TestCase):

@@ -14,7 +14,7 @@ import zipfile
 
 import jsonschema
 
-from zmtest import SRC, TempDirTest, ZIPMEDIC, Layout, codes, fixture_path, name_of, read, run, run_json
+from zmtest import SRC, TempDirTest, ZIPMEDIC, Layout, codes, fixture_path, name_of, read, report, run, run_json
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
 from zipstream_like import ZipstreamLike  # noqa: E402
@@ -114,7 +114,7 @@ class StreamOutputs(TempDirTest):
         with zipfile.ZipFile(out) as z:
             self.assertIsNone(z.testzip())
             self.assertNotIn("backup.jsonl", z.namelist())
-        doc = json.loads(p.stderr)  # the report is all that goes to stderr
+        doc = report(p.stderr)  # the report is all that goes to stderr
         self.assertEqual(doc["output"]["mode"], "stream")
         jsonschema.validate(doc, schema())
         self.assertEqual(doc["output"]["verdict"], "ok")

@@ -11,7 +11,7 @@ import subprocess
 import unittest
 import zipfile
 
-from zmtest import FIXTURES, ZIPMEDIC, TempDirTest, name_of
+from zmtest import FIXTURES, ZIPMEDIC, TempDirTest, name_of, report
 
 PASSWORD = "zipmedic-pw"  # scripts/make-fixtures, PASSWORD
 ENC = os.path.join(FIXTURES, "encrypted")
@@ -33,7 +33,7 @@ def zm(*args, stdin=None, env_password=None, input=None):
         env["ZIPMEDIC_PASSWORD"] = env_password
     kw = {"input": input} if input is not None else {"stdin": stdin if stdin is not None else subprocess.DEVNULL}
     p = subprocess.run([ZIPMEDIC, *args], capture_output=True, timeout=300, env=env, **kw)
-    doc = json.loads(p.stdout) if "--json" in args and p.stdout.strip() else None
+    doc = report(p.stdout) if "--json" in args and p.stdout.strip() else None
     return p, doc
 
 
@@ -240,11 +240,11 @@ class ListEncryption(TempDirTest):
                 # Writers leave folders unencrypted.
                 self.assertTrue(all((" %s " % ("-" if r.endswith("/") else want)) in r for r in rows), rows)
                 p = subprocess.run([ZIPMEDIC, "list", "--json", path], capture_output=True)
-                doc = json.loads(p.stdout)
+                doc = report(p.stdout)
                 self.assertEqual([c for c, e in zip(doc["list"]["encryption"], doc["entries"])
                                   if not e["name"].endswith("/")], [want] * sum(
                                       1 for e in doc["entries"] if not e["name"].endswith("/")))
                 self.assertEqual(len(doc["list"]["encryption"]), len(doc["entries"]))
         p = subprocess.run([ZIPMEDIC, "list", "--json", os.path.join(FIXTURES, "7zip-deflate.zip")], capture_output=True)
-        self.assertEqual(set(json.loads(p.stdout)["list"]["encryption"]), {"-"})
+        self.assertEqual(set(report(p.stdout)["list"]["encryption"]), {"-"})
 

@@ -14,7 +14,7 @@ import zipfile
 
 import jsonschema
 
-from zmtest import FIXTURES, SRC, ZIPMEDIC, TempDirTest, Layout, fixture_path, name_of, need, read
+from zmtest import FIXTURES, SRC, ZIPMEDIC, TempDirTest, Layout, fixture_path, name_of, need, read, report, reports
 
 GOLDEN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "golden")
 UPDATE = os.environ.get("ZIPMEDIC_UPDATE_GOLDEN") == "1"
@@ -123,9 +123,9 @@ class CommandLine(unittest.TestCase):
         for alias in ("t", "test"):
             p = zm(alias, "--json", FIXTURE)
             self.assertEqual(p.returncode, 0)
-            self.assertEqual(json.loads(p.stdout)["entries"], json.loads(want.stdout)["entries"])
+            self.assertEqual(report(p.stdout)["entries"], report(want.stdout)["entries"])
         p = zm("l", "--json", FIXTURE)
-        self.assertEqual(json.loads(p.stdout)["command"], "list")
+        self.assertEqual(report(p.stdout)["command"], "list")
 
     def test_help_as_a_command(self):
         self.assertEqual(zm("help").stdout, zm("--help").stdout)
@@ -138,7 +138,7 @@ class CommandLine(unittest.TestCase):
             p = zm(*args)
             self.assertEqual((p.returncode, p.stdout, p.stderr), (0, b"", b""), args)
         p = zm("--json", "-v", "list", FIXTURE)
-        self.assertEqual(json.loads(p.stdout)["command"], "list")
+        self.assertEqual(report(p.stdout)["command"], "list")
         p = zm("--key-file", "/nonexistent/key", "verify", FIXTURE)
         self.assertEqual(p.returncode, 2)
         self.assertIn("/nonexistent/key", p.stderr.decode())
@@ -192,7 +192,7 @@ class List(TempDirTest):
         self.assertEqual(zm("verify", "-q", path).returncode, 1)
         p = zm("list", "--json", path)
         self.assertEqual(p.returncode, 0, p.stderr)
-        doc = json.loads(p.stdout)
+        doc = report(p.stdout)
         jsonschema.validate(doc, SCHEMA)
         self.assertEqual(doc["list"]["source"], "directory")
         self.assertEqual({e["status"] for e in doc["entries"]}, {"unchecked"})
@@ -207,7 +207,7 @@ class List(TempDirTest):
         path = self.write("cut.zip", read(FIXTURE)[:5000])
         p = zm("list", "--json", path)
         self.assertEqual(p.returncode, 1)
-        doc = json.loads(p.stdout)
+        doc = report(p.stdout)
         jsonschema.validate(doc, SCHEMA)
         self.assertEqual(doc["list"]["source"], "walk")
         self.assertIn("eocd_missing", {f["code"] for f in doc["findings"]})
@@ -216,14 +216,14 @@ class List(TempDirTest):
     def test_from_standard_input(self):
         p = zm("list", "--json", "-", input=read(FIXTURE))
         self.assertEqual(p.returncode, 0, p.stderr)
-        self.assertEqual(len(json.loads(p.stdout)["entries"]), 10)
+        self.assertEqual(len(report(p.stdout)["entries"]), 10)
 
     def test_an_empty_archive_lists_nothing_and_is_whole(self):
         path = os.path.join(self.tmp, "empty.zip")
         zipfile.ZipFile(path, "w").close()
         p = zm("list", "--json", path)
         self.assertEqual(p.returncode, 0, p.stderr)
-        doc = json.loads(p.stdout)
+        doc = report(p.stdout)
         self.assertEqual((doc["entries"], doc["list"]["source"]), ([], "directory"))
 
     def test_not_a_zip(self):
@@ -252,16 +252,30 @@ class SeveralArchives(TempDirTest):
         for cmd in ("verify", "scan", "list"):
             p = zm(cmd, "--json", FIXTURE, cut, "nonexistent.zip")
             self.assertEqual(p.returncode, 3)
-            lines = p.stdout.decode().splitlines()
-            self.assertEqual(len(lines), 3, cmd)
-            docs = [json.loads(line) for line in lines]
+            docs = reports(p.stdout)  # each line validated against the schema
+            self.assertEqual(len(docs), 4, cmd)
             for d in docs:
-                jsonschema.validate(d, SCHEMA)
                 self.assertEqual(d["command"], cmd)
-            self.assertEqual([d["verdict"] for d in docs], ["ok", "damaged", "unreadable"])
+            self.assertEqual([d["verdict"] for d in docs[:3]], ["ok", "damaged", "unreadable"])
             self.assertEqual(docs[0]["archive"]["path"], FIXTURE)
-            # the same report as a single run prints, only on one line
-            self.assertEqual(docs[0]["entries"], json.loads(zm(cmd, "--json", FIXTURE).stdout)["entries"])
+            # The last line is the tally, counted from the lines' verdicts, and the exit status.
+            self.assertEqual(docs[3]["summary"], {"archives": 3, "exit_status": 3, "verdicts": {
+                "ok": 1, "damaged": 1, "locked": 0, "unreadable": 1}})
+            # One archive gives the same one-line shape, without a summary.
+            one = zm(cmd, "--json", FIXTURE)
+            self.assertEqual(one.stdout.count(b"\n"), 1)
+            self.assertEqual(docs[0]["entries"], report(one.stdout)["entries"])
+
+    def test_locked_is_counted_as_locked(self):
+        locked = os.path.join(FIXTURES, "encrypted", "7zip-aes128.zip")
+        p = zm("verify", FIXTURE, locked)
+        self.assertEqual(p.returncode, 3)
+        lines = p.stdout.decode().splitlines()
+        self.assertTrue(lines[1].startswith("locked ") and locked in lines[1], lines[1])
+        self.assertEqual(lines[-1], "2 archives: 1 ok, 1 locked")
+        docs = reports(zm("verify", "--json", FIXTURE, locked).stdout)
+        self.assertEqual(docs[1]["verdict"], "locked")
+        self.assertEqual(docs[2]["summary"]["verdicts"], {"ok": 1, "damaged": 0, "locked": 1, "unreadable": 0})
 
     def test_stdin_only_alone(self):
         p = zm("verify", "-", FIXTURE)
@@ -297,7 +311,7 @@ class RestoreByPattern(TempDirTest):
                     continue
                 self.assertEqual(p.returncode, 0, p.stderr)
                 self.assertEqual(self.files(d), want)
-                doc = json.loads(p.stdout)
+                doc = report(p.stdout)
                 jsonschema.validate(doc, SCHEMA)
                 self.assertEqual(doc["restore"]["entries_not_selected"] + doc["restore"]["entries_restored"], 10)
                 with zipfile.ZipFile(fixture_path(FIXTURE)) as z:
@@ -407,7 +421,7 @@ class Completion(TempDirTest):
         for cmd in ("verify", "scan", "list", "repair", "restore"):
             self.assertIn(cmd, bash)
             self.assertIn("'%s:" % cmd, zsh)
-            for flag in set(re.findall(r"(?<![\w-])(--?[a-zA-Z][a-z-]*)", zm(cmd, "--help").stdout.decode())):
+            for flag in set(re.findall(r"(?<![\w-])(--?[a-zA-Z][a-z0-9-]*)", zm(cmd, "--help").stdout.decode())):
                 if flag in ("-h", "--help"):
                     continue
                 self.assertRegex(bash, r"(?<![\w-])%s(?![\w-])" % re.escape(flag), "%s %s (bash)" % (cmd, flag))

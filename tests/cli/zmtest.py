@@ -41,9 +41,42 @@ def run(*args, stdin=subprocess.DEVNULL, input=None, timeout=300):
     return subprocess.run([ZIPMEDIC, *args], capture_output=True, timeout=timeout, **kw)
 
 
+_SCHEMA = None
+
+
+def schema():
+    """docs/report.schema.json, which every JSON document the tests see must satisfy."""
+    global _SCHEMA
+    if _SCHEMA is None:
+        with open(os.path.join(SRC, "docs", "report.schema.json")) as f:
+            _SCHEMA = json.load(f)
+    return _SCHEMA
+
+
+def validate(doc):
+    import jsonschema
+    jsonschema.validate(doc, schema())
+    return doc
+
+
+def reports(out):
+    """Every line of --json output (JSON Lines: a report per archive, then a summary for several),
+    each validated against the schema."""
+    text = out.decode() if isinstance(out, bytes) else out
+    assert text == "" or text.endswith("\n"), text[-200:]
+    return [validate(json.loads(line)) for line in text.splitlines()]
+
+
+def report(out):
+    """The one report of a single archive's --json output: one line, validated."""
+    docs = reports(out)
+    assert len(docs) == 1, "%d JSON lines where one was expected" % len(docs)
+    return docs[0]
+
+
 def run_json(*args, **kw):
     p = run(*args, "--json", **kw)
-    doc = json.loads(p.stdout) if p.stdout.strip() else None
+    doc = report(p.stdout) if p.stdout.strip() else None
     return p, doc
 
 

@@ -74,6 +74,16 @@ SUPPORTS = {
 }
 METHOD_NAMES = {0: "stored", 8: "deflate", 9: "deflate64", 12: "bzip2", 14: "lzma", 93: "zstd", 95: "xz",
                 98: "ppmd"}
+_SCHEMA = []
+
+
+def _schema():
+    if not _SCHEMA:
+        with open(os.path.join(SRC, "docs", "report.schema.json")) as f:
+            _SCHEMA.append(json.load(f))
+    return _SCHEMA[0]
+
+
 TIMEOUT = float(os.environ.get("ZIPMEDIC_DIFF_TIMEOUT", "60"))
 TOOL_ENV = dict(os.environ, LC_ALL="C.UTF-8", LANG="C.UTF-8")
 
@@ -788,6 +798,10 @@ def zipmedic(*args, input=None):
             doc = json.loads(p.stdout) if p.stdout.strip() else None
         except ValueError:
             doc = None
+        if doc is not None:
+            # A report outside docs/report.schema.json is a defect like any other: it fails here.
+            import jsonschema
+            jsonschema.validate(doc, _schema())
     return p, doc
 
 

@@ -4,6 +4,7 @@
 
 #include <sstream>
 
+#include "report/ci.h"
 #include "report/report.h"
 
 using namespace zm::report;
@@ -28,7 +29,9 @@ TEST_CASE("report: JSON has the documented top-level fields and codes keep their
   std::ostringstream out;
   write_json(out, r);
   auto j = nlohmann::json::parse(out.str());  // throws if what was written is not one JSON document
-  CHECK(j["schema"] == "zipmedic.report/2");
+  CHECK(j["schema"] == "zipmedic.report/3");
+  // One compact line: JSON Lines whatever the number of archives.
+  CHECK(out.str().find('\n') == out.str().size() - 1);
   CHECK(j["verdict"] == "damaged");
   CHECK(j["findings"][0]["severity"] == "error");
   CHECK(j["findings"][0]["entry"] == "a\\xffz");
@@ -57,6 +60,7 @@ TEST_CASE("report: the JSON written entry by entry parses back to every entry an
     std::ostringstream out;
     write_json(out, r);
     auto j = nlohmann::json::parse(out.str());
+    CHECK(out.str().find('\n') == out.str().size() - 1);
     CHECK(j["archive"]["path"] == "dir/\"quoted\".zip");
     REQUIRE(j["entries"].size() == n);
     for (std::size_t i = 0; i < n; ++i) {
@@ -162,4 +166,25 @@ TEST_CASE("report: rows and findings show the display name; JSON keeps the bytes
   CHECK_FALSE(j["entries"][1].contains("display_name"));
   CHECK_FALSE(j["entries"][2].contains("display_name"));
   CHECK(j["findings"][0]["entry"] == "\\x9abersicht.txt");
+}
+
+TEST_CASE("report: GitHub workflow commands escape as the runner decodes them") {
+  using zm::report::github_escape_data;
+  using zm::report::github_escape_property;
+  CHECK(github_escape_data("100% a\r\nb: c, d") == "100%25 a%0D%0Ab: c, d");
+  CHECK(github_escape_property("100% a\r\nb: c, d") == "100%25 a%0D%0Ab%3A c%2C d");
+  CHECK(github_escape_property("%3A") == "%253A");  // the escape itself is escaped first
+  Report r;
+  r.command = "verify";
+  r.archive_path = "dir/a,b:c.zip";
+  r.add(make_finding(Code::crc_mismatch, std::string("x%y"), 10, "bad\nCRC", zm::report::refusing(zm::report::kAllReaders)));
+  r.add(make_finding(Code::gap_bytes, std::nullopt, 20, "gap"));
+  std::ostringstream out;
+  write_github(out, r, false);
+  CHECK(out.str() ==
+        "::error file=dir/a%2Cb%3Ac.zip,title=zipmedic verify crc_mismatch::entry 'x%25y' at offset 10: bad%0ACRC\n"
+        "::warning file=dir/a%2Cb%3Ac.zip,title=zipmedic verify gap_bytes::at offset 20: gap\n");
+  std::ostringstream strict;
+  write_github(strict, r, true);
+  CHECK(strict.str().find("::error file=dir/a%2Cb%3Ac.zip,title=zipmedic verify gap_bytes::") != std::string::npos);
 }
