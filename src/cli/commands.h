@@ -3,6 +3,8 @@
 #include <string>
 #include <vector>
 
+#include "io/remote.h"
+
 namespace zm::cli {
 
 // Exit statuses, documented in the man page (EXIT STATUS).
@@ -28,6 +30,13 @@ struct CommonOptions {
   // the one copy of the run, lent to the walk, the verifiers, repair and restore. Never printed.
   std::optional<std::string> password;
   const std::string* password_lent() const { return password ? &*password : nullptr; }
+  // How archives at a URL or in S3 are read: connections, CA, S3 endpoint, timeout, retries.
+  io::RemoteOptions remote;
+};
+
+struct FetchOptions {
+  std::string output;
+  bool force = false;  // an existing OUT may be replaced
 };
 
 struct RepairOptions {
@@ -56,15 +65,19 @@ Exit run_list(const std::string& archive, const CommonOptions& o);
 Exit run_many(const std::string& command, const std::vector<std::string>& archives, const CommonOptions& o);
 Exit run_repair(const std::string& archive, const RepairOptions& r, const CommonOptions& o);
 Exit run_restore(const std::string& archive, const RestoreOptions& r, const CommonOptions& o);
+// Downloads URL to OUT, resuming OUT.part, verifying the entries as their bytes arrive
+// (cli/fetch.cc).
+Exit run_fetch(const std::string& url, const FetchOptions& f, const CommonOptions& o);
 
 // A command line as main() parsed it.
 struct Invocation {
   std::string command;                // verify, scan, list, repair or restore (never an alias)
   std::vector<std::string> archives;  // verify, scan, list: one or more
-  std::string archive;                // repair, restore
+  std::string archive;                // repair, restore, fetch (its URL)
   CommonOptions common;
   RepairOptions repair;
   RestoreOptions restore;
+  FetchOptions fetch;
 };
 
 // Runs the command: one of the run_ functions above, run_many for several archives.
