@@ -35,7 +35,7 @@ class ManPage(unittest.TestCase):
         top = run("--help").stdout.decode()
         # "  verify, t, test   Decode ...": the command and its aliases
         commands = re.findall(r"(?m)^  (\w+)(?:, \w+)*\s{2,}", top.split("Subcommands:")[1])
-        self.assertEqual(sorted(commands), ["list", "repair", "restore", "scan", "verify"])
+        self.assertEqual(sorted(commands), ["fetch", "list", "repair", "restore", "scan", "verify"])
         for cmd in commands:
             self.assertIn("zipmedic " + cmd, text)
             help_text = run(cmd, "--help").stdout.decode()

@@ -402,7 +402,7 @@ class Completion(TempDirTest):
     def test_every_option_of_help_is_completed_in_bash_and_zsh(self):
         bash = open(os.path.join(SRC, "completions", "zipmedic.bash")).read()
         zsh = open(os.path.join(SRC, "completions", "_zipmedic")).read()
-        for cmd in ("verify", "scan", "list", "repair", "restore"):
+        for cmd in ("verify", "scan", "list", "repair", "restore", "fetch"):
             self.assertIn(cmd, bash)
             self.assertIn("'%s:" % cmd, zsh)
             for flag in set(re.findall(r"(?<![\w-])(--?[a-zA-Z][a-z-]*)", zm(cmd, "--help").stdout.decode())):
