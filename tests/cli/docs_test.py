@@ -107,7 +107,7 @@ class Readme(unittest.TestCase):
         used = re.findall(r"(?:^|[\s/])zipmedic (\w+)", code)
         self.assertGreater(len(used), 5)
         for cmd in used:
-            self.assertIn(cmd, ("verify", "scan", "list", "repair", "restore"), cmd)
+            self.assertIn(cmd, ("verify", "scan", "list", "repair", "restore", "fetch"), cmd)
 
     def test_ci_examples_are_valid_yaml_that_verify_and_fail_on_non_zero(self):
         text = open(os.path.join(SRC, "README.md")).read()

@@ -391,7 +391,7 @@ class Completion(TempDirTest):
         return set(p.stdout.split())
 
     def test_bash_offers_commands_options_and_archives(self):
-        self.assertEqual(self.complete("zipmedic "), {"verify", "scan", "list", "repair", "restore", "help"})
+        self.assertEqual(self.complete("zipmedic "), {"verify", "scan", "list", "repair", "restore", "fetch", "help"})
         self.assertEqual(self.complete("zipmedic re"), {"repair", "restore"})
         self.assertIn("--in-place", self.complete("zipmedic repair --"))
         self.assertIn("--exclude", self.complete("zipmedic -q restore x.zip --"))
@@ -405,7 +405,7 @@ class Completion(TempDirTest):
         for cmd in ("verify", "scan", "list", "repair", "restore", "fetch"):
             self.assertIn(cmd, bash)
             self.assertIn("'%s:" % cmd, zsh)
-            for flag in set(re.findall(r"(?<![\w-])(--?[a-zA-Z][a-z-]*)", zm(cmd, "--help").stdout.decode())):
+            for flag in set(re.findall(r"(?<![\w-])(--?[a-zA-Z][a-z0-9-]*)", zm(cmd, "--help").stdout.decode())):
                 if flag in ("-h", "--help"):
                     continue
                 self.assertRegex(bash, r"(?<![\w-])%s(?![\w-])" % re.escape(flag), "%s %s (bash)" % (cmd, flag))
