@@ -249,6 +249,8 @@ def remote_bench(a, d, archive):
         groups = [("infozip-400M.zip", [("zipmedic verify (disk)", "@ %s verify -q %s" % (ZM, q(archive))),
                                         ("zipmedic verify http:// (nginx)", "@ %s verify -q %s" % (ZM, url))]),
                   ("infozip-400M.zip", [("curl -o (nginx, uncut)", "rm -f %s; @ curl -sSf -o %s %s" % (q(out), q(out), url)),
+                                        ("curl -o (the fault server, uncut)", "rm -f %s; @ curl -sSf -o %s %s" % (
+                                            q(out), q(out), cut_url.replace("/cut/100000000/", "/plain/"))),
                                         ("zipmedic fetch (cut every 100 MB)",
                                          "rm -f %s %s.part; @ %s fetch -q %s -o %s" % (q(out), q(out), ZM, cut_url, q(out)))])]
         print("| archive | command | median | vs the first row | peak RSS | CPU (user+sys) |\n|---|---|---:|---:|---:|---:|")

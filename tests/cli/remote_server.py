@@ -35,8 +35,41 @@ class State:
         self.died = set()
 
 
+class Object:
+    """A file served in pieces, so that a 400 MB benchmark archive is not held in memory per
+    request; its ETag is made from its size and modification time, as nginx makes it."""
+
+    def __init__(self, path):
+        self.path = path
+        st = os.stat(path)
+        self.size, self.etag = st.st_size, '"%x-%x"' % (int(st.st_mtime), st.st_size)
+
+    def __len__(self):
+        return self.size
+
+    def pieces(self, start, end):
+        with open(self.path, "rb") as f:
+            f.seek(start)
+            left = end - start
+            while left > 0:
+                b = f.read(min(left, 1 << 20))
+                if not b:
+                    return
+                left -= len(b)
+                yield b
+
+
 def etag_of(data):
+    if isinstance(data, Object):
+        return data.etag
     return '"%s"' % hashlib.sha1(data).hexdigest()[:16]
+
+
+def pieces(data, start, end):
+    if isinstance(data, Object):
+        return data.pieces(start, end)
+    view = memoryview(data)
+    return (view[i:min(i + (1 << 20), end)] for i in range(start, end, 1 << 20))
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -60,10 +93,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
             arg, parts = float(parts[1]), parts[2:]
         else:
             parts = parts[1:]
-        name = "/".join(parts)
-        with open(os.path.join(self.state.root, name), "rb") as f:
+        path = os.path.join(self.state.root, "/".join(parts))
+        if mode != "change":
+            return mode, arg, Object(path)
+        with open(path, "rb") as f:
             data = f.read()
-        if mode == "change" and self.path in self.state.changed:
+        if self.path in self.state.changed:
             data = data[:len(data) // 2] + bytes([data[len(data) // 2] ^ 0xFF]) + data[len(data) // 2 + 1:]
         return mode, arg, data
 
@@ -107,16 +142,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
             start = int(m.group(1))
             end = min(int(m.group(2)), len(data) - 1) if m.group(2) else len(data) - 1
             status = 206
-        body = data[start:end + 1]
+        body_len = end + 1 - start
         extra = [("Content-Range", "bytes %d-%d/%d" % (start, end, len(data)))] if status == 206 else []
-        self.headers_for(status, data, len(body), extra)
-        limit = len(body)
+        self.headers_for(status, data, body_len, extra)
+        limit = body_len
         if mode == "cut":
             limit = min(limit, int(arg))
         if mode == "change":
             with self.state.lock:
                 sent = self.state.sent.get(self.path, 0)
-                if self.path not in self.state.changed and sent + len(body) > arg:
+                if self.path not in self.state.changed and sent + body_len > arg:
                     limit = int(arg) - sent
                     self.state.changed.add(self.path)
                 self.state.sent[self.path] = sent + limit
@@ -127,13 +162,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if first:
                 time.sleep(arg)
         try:
-            view = memoryview(body)[:limit]
-            for i in range(0, len(view), 1 << 20):
-                self.wfile.write(view[i:i + (1 << 20)])
+            for piece in pieces(data, start, start + limit):
+                self.wfile.write(piece)
             self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError):
             pass
-        if limit < len(body):
+        if limit < body_len:
             self.close_connection = True
             try:
                 self.connection.shutdown(2)
