@@ -4,12 +4,12 @@ _zipmedic() {
     local cur prev words cword
     _init_completion || return
 
-    local commands="verify scan list repair restore cat help"
-    local globals="--json --report --junit --format --color -q --quiet -v --verbose -t --threads --key --key-file --password --password-file --name-charset --help"
+    local commands="verify scan list repair restore cat fetch help"
+    local globals="--json --report --junit --format --color -q --quiet -v --verbose -t --threads --key --key-file --password --password-file --name-charset --connections --cacert --s3-endpoint --s3-path-style --timeout --retries --help"
     local cmd="" i
     for ((i = 1; i < cword; i++)); do
         case ${words[i]} in
-            -t | --threads | --key | --key-file | --password | --password-file | --name-charset | -o | --output | -C | --directory | --exclude | --include | --sample | --seed | --profile | --report | --junit | --format | --color)
+            -t | --threads | --key | --key-file | --password | --password-file | --name-charset | -o | --output | -C | --directory | --exclude | --include | --sample | --seed | --profile | --report | --junit | --format | --color | --connections | --cacert | --s3-endpoint | --timeout | --retries)
                 ((i++)) ;;
             -*) ;;
             *) cmd=${words[i]}; break ;;
@@ -20,7 +20,10 @@ _zipmedic() {
         -t | --threads)
             COMPREPLY=($(compgen -W "1 2 4 8 16" -- "$cur"))
             return ;;
-        --key | --password)
+        --key | --password | --s3-endpoint | --timeout | --retries)
+            return ;;
+        --connections)
+            COMPREPLY=($(compgen -W "1 2 4 8 16" -- "$cur"))
             return ;;
         --profile)
             COMPREPLY=($(compgen -W "sysreptor" -- "$cur"))
@@ -37,7 +40,7 @@ _zipmedic() {
         -C | --directory)
             _filedir -d
             return ;;
-        --key-file | --password-file | -o | --output | --report | --junit)
+        --key-file | --password-file | -o | --output | --report | --junit | --cacert)
             _filedir
             return ;;
         --exclude | --include | --seed)
@@ -64,8 +67,9 @@ _zipmedic() {
         repair) opts="$globals --profile -o --output --force --in-place --salvage-partial --encrypt" ;;
         restore) opts="$globals -C --directory --exclude --partial --force --preserve-permissions" ;;
         cat) opts="$globals --exclude --salvage" ;;
+        fetch) opts="$globals -o --output --force --strict" ;;
         help)
-            COMPREPLY=($(compgen -W "verify scan list repair restore cat" -- "$cur"))
+            COMPREPLY=($(compgen -W "verify scan list repair restore cat fetch" -- "$cur"))
             return ;;
         *) return ;;
     esac

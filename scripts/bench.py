@@ -129,18 +129,25 @@ def main():
     ap.add_argument("--only-zipmedic", action="store_true", help="time zipmedic alone (profiling)")
     ap.add_argument("--readme", action="store_true", help="write the table into README.md")
     ap.add_argument("--only", default="", help="time only the archives whose name holds this (e.g. million)")
+    ap.add_argument("--remote", action="store_true",
+                    help="only the remote rows: verify from nginx against the file, fetch through a server that "
+                         "cuts every 100 MB against one curl -o")
     a = ap.parse_args()
     d = a.dir
     os.makedirs(d, exist_ok=True)
     q = shlex.quote
 
     tree = os.path.join(d, "tree")
+    if a.remote and os.path.exists(os.path.join(d, "infozip-400M.zip")):
+        return remote_bench(a, d, os.path.join(d, "infozip-400M.zip"))
     print("bench: preparing inputs in %s (first time only)" % d, file=sys.stderr)
     bench_data.tree(tree)
     arch = {"infozip-400M.zip": None, "zipstream-400M.zip": None}
     if not os.path.exists(os.path.join(d, "infozip-400M.zip")):
         subprocess.run("cd %s && zip -q -r %s ." % (q(tree), q(os.path.join(d, "infozip-400M.zip"))), shell=True,
                        check=True)
+    if a.remote:
+        return remote_bench(a, d, os.path.join(d, "infozip-400M.zip"))
     if not os.path.exists(os.path.join(d, "zipstream-400M.zip")):
         bench_data.zipstream_archive(tree, os.path.join(d, "zipstream-400M.zip"))
     if not a.skip_big:
@@ -289,6 +296,38 @@ def main():
         text = re.sub(r"(<!-- bench:start -->\n).*?(<!-- bench:end -->)", lambda m: m.group(1) + table + m.group(2),
                       text, flags=re.S)
         open(readme, "w").write(text)
+
+
+def remote_bench(a, d, archive):
+    """verify https-less http://127.0.0.1 (nginx, the test's configuration) of the 400 MB tree
+    against the same file on disk, and fetch through tests/cli/remote_server.py cutting every
+    connection after 100 MB against one uncut curl -o from nginx. Targets: 0.8x the disk's speed
+    at most 64 MiB; 1.2x curl's time."""
+    sys.path.insert(0, os.path.join(TOP, "tests", "cli"))
+    import remote_test  # noqa: E402  (its nginx and fault server)
+    remote_test.setUpModule()
+    try:
+        root = remote_test.SERVERS["root"]
+        os.symlink(archive, os.path.join(root, "bench.zip"))
+        url = remote_test.SERVERS["http"] + "/bench.zip"
+        cut_url = remote_test.SERVERS["faults"] + "/cut/100000000/bench.zip"
+        out = os.path.join(d, "fetched.zip")
+        q = shlex.quote
+        groups = [("infozip-400M.zip", [("zipmedic verify (disk)", "@ %s verify -q %s" % (ZM, q(archive))),
+                                        ("zipmedic verify http:// (nginx)", "@ %s verify -q %s" % (ZM, url))]),
+                  ("infozip-400M.zip", [("curl -o (nginx, uncut)", "rm -f %s; @ curl -sSf -o %s %s" % (q(out), q(out), url)),
+                                        ("curl -o (the fault server, uncut)", "rm -f %s; @ curl -sSf -o %s %s" % (
+                                            q(out), q(out), cut_url.replace("/cut/100000000/", "/plain/"))),
+                                        ("zipmedic fetch (cut every 100 MB)",
+                                         "rm -f %s %s.part; @ %s fetch -q %s -o %s" % (q(out), q(out), ZM, cut_url, q(out)))])]
+        print("| archive | command | median | vs the first row | peak RSS | CPU (user+sys) |\n|---|---|---:|---:|---:|---:|")
+        for name, cmds in groups:
+            results = timed_group([c for _, c in cmds], a.runs)
+            base = results[0][0]
+            for (tool, _), (t, r, c) in zip(cmds, results):
+                print("| %s | %s | %.3f s | %.2fx its time | %.0f MiB | %.2f s |" % (name, tool, t, t / base, r, c))
+    finally:
+        remote_test.tearDownModule()
 
 
 if __name__ == "__main__":

@@ -38,7 +38,7 @@ struct Command {
   std::vector<std::string> aliases;
 };
 const std::vector<Command> kCommands = {
-    {"verify", {"t", "test"}}, {"scan", {}}, {"list", {"l"}}, {"repair", {}}, {"restore", {}}, {"cat", {}}};
+    {"verify", {"t", "test"}}, {"scan", {}}, {"list", {"l"}}, {"repair", {}}, {"restore", {}}, {"cat", {}}, {"fetch", {}}};
 
 // Options that every command takes, before or after the command word. Adding one is one line in
 // main()'s table: its CLI11 names, whether it takes a value, and how it is registered.
@@ -123,7 +123,7 @@ Exit unknown_command(std::string_view word) {
 }
 
 const char* kFooter =
-    "ARCHIVE may be - to read standard input.\n"
+    "ARCHIVE may be - to read standard input, an http:// or https:// URL, or s3://BUCKET/KEY.\n"
     "\n"
     "Exit status:\n"
     "  0: every archive verified, was repaired with nothing lost, or was restored\n"
@@ -133,6 +133,8 @@ const char* kFooter =
     "\n"
     "Examples:\n"
     "  zipmedic verify backup.zip nightly-*.zip\n"
+    "  zipmedic verify https://backups.example.org/nightly.zip s3://backups/nightly.zip\n"
+    "  zipmedic fetch https://backups.example.org/nightly.zip -o nightly.zip\n"
     "  zipmedic repair cut.zip -o fixed.zip && zipmedic restore fixed.zip -C /srv/restore 'reports/*'\n";
 
 
@@ -213,6 +215,38 @@ std::vector<Global> global_options(zm::cli::CommonOptions& common, Unsettled& ra
                                                    "code page, as iconv names it: CP932, CP866, KOI8-R ... (default "
                                                    "CP437)")
              ->type_name("CHARSET");
+       }},
+      {"--connections", true, [&](CLI::App* s, const std::string& n) {
+         return s->add_option(n, common.remote.connections, "Ranged reads in flight at once for an archive at a "
+                                                            "URL or in S3, 1 to 64 (default 4)")
+             ->check(CLI::Range(1, 64).description(""))
+             ->type_name("N");
+       }},
+      {"--cacert", true, [&](CLI::App* s, const std::string& n) {
+         return s->add_option(n, common.remote.cacert, "Trust this CA certificate (PEM) besides the system's for "
+                                                       "https")
+             ->type_name("FILE");
+       }},
+      {"--s3-endpoint", true, [&](CLI::App* s, const std::string& n) {
+         return s->add_option(n, common.remote.s3_endpoint, "URL of an S3-compatible service for s3:// archives "
+                                                            "(or AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL)")
+             ->type_name("URL");
+       }},
+      {"--s3-path-style", false, [&](CLI::App* s, const std::string& n) {
+         return s->add_flag(n, common.remote.s3_path_style, "Address s3:// objects as ENDPOINT/BUCKET/KEY, not "
+                                                            "BUCKET.ENDPOINT/KEY");
+       }},
+      {"--timeout", true, [&](CLI::App* s, const std::string& n) {
+         return s->add_option(n, common.remote.timeout, "Seconds a connection may go without a byte before it is "
+                                                        "dropped and resumed (default 30)")
+             ->check(CLI::Range(1, 3600).description(""))
+             ->type_name("SECONDS");
+       }},
+      {"--retries", true, [&](CLI::App* s, const std::string& n) {
+         return s->add_option(n, common.remote.retries, "Attempts in a row that bring no byte before a download "
+                                                        "gives up (default 6)")
+             ->check(CLI::Range(0, 100).description(""))
+             ->type_name("N");
        }},
   };
 }
@@ -328,6 +362,18 @@ void add_restore(CLI::App& app, const std::vector<Global>& globals, zm::cli::Inv
   restore->add_flag("--preserve-permissions", opt.preserve_permissions,
                     "Keep set-user-ID, set-group-ID, sticky and world-writable bits (dropped by default)");
   add_globals(restore, globals);
+}
+
+void add_fetch(CLI::App& app, const std::vector<Global>& globals, zm::cli::Invocation& inv) {
+  auto& opt = inv.fetch;
+  auto* fetch = add_command(app, "fetch", "Download an archive, resuming OUT.part, verifying entries as they arrive");
+  fetch->add_option("URL", inv.archive, "http://, https:// or s3://BUCKET/KEY")->required()->type_name("URL");
+  fetch->add_option("-o,--output", opt.output, "The file to write (OUT.part holds it until it is whole)")
+      ->required()
+      ->type_name("OUT");
+  fetch->add_flag("--force", opt.force, "Replace OUT if it exists");
+  add_globals(fetch, globals);
+  fetch->add_flag("--strict", inv.common.strict, "Warnings fail too (exit 1), as verify --strict");
 }
 
 // The command word is found first, so that global options may stand before it and a mistyped
@@ -597,7 +643,7 @@ Exit parse_and_run(int argc, char** argv) {
   zm::cli::Invocation inv;
   Unsettled raw;
   const std::vector<Global> globals = global_options(inv.common, raw);
-  for (auto add : {add_verify, add_scan, add_list, add_repair, add_restore, add_cat}) add(app, globals, inv);
+  for (auto add : {add_verify, add_scan, add_list, add_repair, add_restore, add_cat, add_fetch}) add(app, globals, inv);
 
   std::vector<std::string> args;
   std::string word;

@@ -23,6 +23,7 @@
 #include "crypt/zip_crypto.h"
 #include "io/digest.h"
 #include "io/output.h"
+#include "io/remote.h"
 #include "io/source.h"
 #include "repair/repair.h"
 #include "report/progress.h"
@@ -174,7 +175,7 @@ Exit unreadable(Run& run, report::Code code, const std::string& message) {
   if (shows && !run.emitted) {
     report::Report r;
     r.command = run.command;
-    r.archive_path = run.archive == "-" ? "<stdin>" : run.archive;
+    r.archive_path = run.archive == "-" ? "<stdin>" : io::redact_url(run.archive);
     r.archive_size = run.size;
     r.size_known = run.size_known;
     r.verdict = report::Verdict::unreadable;
@@ -197,9 +198,9 @@ Exit guarded(Run& run, F&& body) {
     fmt::print(stderr, "zipmedic: {}: {}\n", run.command, e.what());
     return Exit::usage;
   } catch (const std::bad_alloc&) {
-    return unreadable(run, report::Code::io_failed, run.archive + ": out of memory");
+    return unreadable(run, report::Code::io_failed, io::redact_url(run.archive) + ": out of memory");
   } catch (const std::exception& e) {
-    return unreadable(run, report::Code::io_failed, run.archive + ": " + e.what());
+    return unreadable(run, report::Code::io_failed, io::redact_url(run.archive) + ": " + e.what());
   }
 }
 
@@ -238,6 +239,8 @@ struct Archive {
     stream->drain();
     return stream_sha->hex();
   }
+  // An archive at a URL or in S3 (last: it goes first, before the sources that read from it).
+  std::unique_ptr<io::RemoteArchive> remote;
 };
 
 // A path that names no file to seek in: a FIFO, a character device, a socket, or /dev/fd/N of a
@@ -269,10 +272,38 @@ enum class Access {
   file,    // `-` is spooled to a temporary file first (repair, restore), in `spool_dir`
 };
 
+// An archive at a URL or in S3: ranged reads where the server answers them, else a stream with
+// a pipe's verdict. repair and restore read a copy in a temporary file, as they do a pipe's.
+bool open_remote_archive(Run& run, Archive& a, const std::string& arg, Access how, const std::string& spool_dir) {
+  a.remote = std::make_unique<io::RemoteArchive>(io::open_remote(arg, run.o.remote));
+  auto& r = *a.remote;
+  if (how == Access::file) {
+    a.spool = std::make_unique<io::TempFile>(spool_dir);
+    io::download(r, a.spool->fd());
+    a.path = a.spool->path();
+    a.remote.reset();
+    return false;
+  }
+  a.src = &r.source();
+  if (r.stream) {
+    a.stream = std::move(r.stream);
+    a.src = a.stream.get();
+  } else if (r.ranged->size() == 0) {
+    throw Failure(Fail::empty, a.display + ": the object is empty (0 bytes); it is not a ZIP archive");
+  } else if (crypt::has_magic(*a.src)) {
+    throw Failure(Fail::key, a.display + ": this is an encrypted SysReptor backup (.zip.crypt); decrypting at a "
+                                         "URL is not supported: zipmedic fetch it to a file and give --key");
+  }
+  if (!a.stream) run.size = a.src->size();
+  key_note(run, a.display);
+  return true;
+}
+
 Archive open_archive(Run& run, const std::string& arg, Access how, const std::string& spool_dir = "") {
   Archive a;
-  a.display = arg == "-" ? "<stdin>" : arg;
-  const bool streamed = names_stream(arg);
+  a.display = arg == "-" ? "<stdin>" : io::redact_url(arg);
+  if (io::is_remote(arg) && open_remote_archive(run, a, arg, how, spool_dir)) return a;
+  const bool streamed = !a.spool && names_stream(arg);
   if (streamed && how == Access::stream) {
     a.stream = std::make_unique<io::StreamSource>(open_stream(a, arg), a.display);
     if (run.o.sha256) {
@@ -286,7 +317,7 @@ Archive open_archive(Run& run, const std::string& arg, Access how, const std::st
     key_note(run, a.display);
     return a;
   }
-  if (!streamed) {
+  if (!streamed && !a.spool) {
     if (auto set = scan::find_volume_set(arg)) {
       std::size_t present = 0;
       for (const auto& v : set->volumes) present += v.present;
@@ -303,7 +334,9 @@ Archive open_archive(Run& run, const std::string& arg, Access how, const std::st
       return a;
     }
   }
-  if (streamed) {
+  if (a.spool) {
+    // A remote archive, downloaded above.
+  } else if (streamed) {
     // A pipe cannot be read twice: it is kept in a temporary file, which the filesystem must have
     // room for twice over (the spool and what is made from it).
     a.spool = std::make_unique<io::TempFile>(spool_dir);
@@ -456,7 +489,7 @@ Exit verify_in(Run& run) {
       vo.keep_entries = o.profile == "sysreptor" || in.encrypted;
       vo.password = o.password_lent();
       vo.select = selected;
-      v = check::verify_archive(*in.src, in.set ? in.display : archive, vo);
+      v = check::verify_archive(*in.src, in.set || in.remote ? in.display : archive, vo);
     } catch (const Failure& e) {
       if (in.tag_ok || (e.kind != Fail::empty && e.kind != Fail::not_a_zip)) throw;
       // A wrong key turns the whole file into noise: the tag says so, and that is the finding.
@@ -934,6 +967,7 @@ Exit run(const Invocation& in) {
     fmt::print(stderr, "zipmedic: {}\n", e.what());
     return Exit::usage;
   }
+  if (in.command == "fetch") return run_fetch(in.archive, in.fetch, in.common);
   Exit status = in.command == "cat"       ? run_cat(in.archive, in.cat, in.common, *files)
                 : in.command == "repair"  ? run_repair(in.archive, in.repair, in.common, *files)
                 : in.command == "restore" ? run_restore(in.archive, in.restore, in.common, *files)

@@ -3,6 +3,8 @@
 #include <string>
 #include <vector>
 
+#include "io/remote.h"
+
 namespace zm::cli {
 
 // Exit statuses, documented in the man page (EXIT STATUS).
@@ -46,6 +48,13 @@ struct CommonOptions {
   // archive's bytes (0: not asked), drawn with `seed`.
   double sample_share = 1;
   std::uint64_t sample_bytes = 0, seed = 0;
+  // How archives at a URL or in S3 are read: connections, CA, S3 endpoint, timeout, retries.
+  io::RemoteOptions remote;
+};
+
+struct FetchOptions {
+  std::string output;
+  bool force = false;  // an existing OUT may be replaced
 };
 
 struct RepairOptions {
@@ -69,17 +78,22 @@ struct RestoreOptions {
   std::vector<std::string> excludes;  // and leave out those these select
 };
 
+// Downloads URL to OUT, resuming OUT.part, verifying the entries as their bytes arrive
+// (cli/fetch.cc).
+Exit run_fetch(const std::string& url, const FetchOptions& f, const CommonOptions& o);
+
 // A command line as main() parsed it.
 struct Invocation {
   std::string command;                // verify, scan, list, repair or restore (never an alias)
   std::vector<std::string> archives;  // verify, scan, list: one or more
-  std::string archive;                // repair, restore
+  std::string archive;                // repair, restore, fetch (its URL)
   CommonOptions common;
   RepairOptions repair;
   RestoreOptions restore;
   CatOptions cat;
   std::string sample;                  // verify --sample as given
   std::string seed;                    // verify --seed as given
+  FetchOptions fetch;
 };
 
 // Runs the command: verify, scan or list over one archive or several (one verdict line each, or

@@ -174,6 +174,9 @@ StreamSource::StreamSource(int fd, std::string name, std::size_t window)
   (void)::fcntl(fd_, F_SETPIPE_SZ, 1 << 20);
 }
 
+StreamSource::StreamSource(Pull pull, std::string name, std::size_t window)
+    : fd_(-1), pull_(std::move(pull)), name_(std::move(name)), ring_(window) {}
+
 bool StreamSource::fill(std::uint64_t keep_from) {
   if (eof_) return false;
   // Read at most up to the physical end of the ring, so one read never wraps, and never so far
@@ -196,7 +199,7 @@ bool StreamSource::fill(std::uint64_t keep_from) {
     }
   }
   for (;;) {
-    ssize_t n = ::read(fd_, ring_.data() + at, room);
+    ssize_t n = pull_ ? ssize_t(pull_(ring_.data() + at, room)) : ::read(fd_, ring_.data() + at, room);
     if (n > 0) {
       if (sha_) sha_->update({ring_.data() + at, std::size_t(n)});
       end_ += std::uint64_t(n);

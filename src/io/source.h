@@ -5,6 +5,7 @@
 #include <array>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <new>
 #include <optional>
@@ -75,6 +76,10 @@ class ByteSource {
 class StreamSource final : public ByteSource {
  public:
   StreamSource(int fd, std::string name, std::size_t window = 16u << 20);
+  // Bytes that come from a function rather than a descriptor (a download as it arrives): it
+  // fills up to n bytes, returns 0 at the end, and throws io::Failure when the rest cannot come.
+  using Pull = std::function<std::size_t(std::uint8_t*, std::size_t)>;
+  StreamSource(Pull pull, std::string name, std::size_t window = 16u << 20);
   std::uint64_t size() const override { return eof_ ? end_ : ~std::uint64_t(0); }
   std::size_t read_some(std::uint64_t offset, std::span<std::uint8_t> buf) override;
   std::uint64_t earliest_readable() const override { return end_ > ring_.size() ? end_ - ring_.size() : 0; }
@@ -98,6 +103,7 @@ class StreamSource final : public ByteSource {
  private:
   bool fill(std::uint64_t keep_from = ~std::uint64_t(0) >> 1);
   int fd_;
+  Pull pull_;
   std::string name_;
   PageBuffer ring_;
   std::mutex hold_mu_;

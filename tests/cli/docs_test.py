@@ -35,7 +35,7 @@ class ManPage(unittest.TestCase):
         top = run("--help").stdout.decode()
         # "  verify, t, test   Decode ...": the command and its aliases
         commands = re.findall(r"(?m)^  (\w+)(?:, \w+)*\s{2,}", top.split("Subcommands:")[1])
-        self.assertEqual(sorted(commands), ["cat", "list", "repair", "restore", "scan", "verify"])
+        self.assertEqual(sorted(commands), ["cat", "fetch", "list", "repair", "restore", "scan", "verify"])
         for cmd in commands:
             self.assertIn("zipmedic " + cmd, text)
             help_text = run(cmd, "--help").stdout.decode()
@@ -107,7 +107,7 @@ class Readme(unittest.TestCase):
         used = re.findall(r"(?:^|[\s/])zipmedic (\w+)", code)
         self.assertGreater(len(used), 5)
         for cmd in used:
-            self.assertIn(cmd, ("verify", "scan", "list", "repair", "restore", "cat"), cmd)
+            self.assertIn(cmd, ("verify", "scan", "list", "repair", "restore", "cat", "fetch"), cmd)
 
     def test_ci_examples_use_the_action_and_the_component_as_they_are(self):
         text = open(os.path.join(SRC, "README.md")).read()

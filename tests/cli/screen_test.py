@@ -407,7 +407,7 @@ class Completion(TempDirTest):
         return set(p.stdout.split())
 
     def test_bash_offers_commands_options_and_archives(self):
-        self.assertEqual(self.complete("zipmedic "), {"verify", "scan", "list", "repair", "restore", "cat", "help"})
+        self.assertEqual(self.complete("zipmedic "), {"verify", "scan", "list", "repair", "restore", "cat", "fetch", "help"})
         self.assertEqual(self.complete("zipmedic re"), {"repair", "restore"})
         self.assertIn("--in-place", self.complete("zipmedic repair --"))
         self.assertIn("--exclude", self.complete("zipmedic -q restore x.zip --"))
@@ -418,7 +418,7 @@ class Completion(TempDirTest):
     def test_every_option_of_help_is_completed_in_bash_and_zsh(self):
         bash = open(os.path.join(SRC, "completions", "zipmedic.bash")).read()
         zsh = open(os.path.join(SRC, "completions", "_zipmedic")).read()
-        for cmd in ("verify", "scan", "list", "repair", "restore"):
+        for cmd in ("verify", "scan", "list", "repair", "restore", "fetch"):
             self.assertIn(cmd, bash)
             self.assertIn("'%s:" % cmd, zsh)
             for flag in set(re.findall(r"(?<![\w-])(--?[a-zA-Z][a-z0-9-]*)", zm(cmd, "--help").stdout.decode())):
