@@ -34,9 +34,9 @@ struct LocalClaim {
   bool ff_without_zip64 = false;  // 0xFFFFFFFF sizes with no ZIP64 field to resolve them
   bool extra_malformed = false;   // a field of its extra block runs past the block
   bool name_differs = false;      // from the directory record's name
-  // libarchive's "xl" field (0x6c78) carries the external attributes (its bitmap's bit 2): a
-  // walking libarchive takes the entry's kind from it.
-  bool xl_attributes = false;
+  // libarchive's "xl" field (0x6c78): "version made by" and external attributes, from which
+  // libarchive takes the entry's type and mode, walking or not (docs/readers.md, rule 80).
+  zip::XlField xl;
   // It holds a Unicode Path field (0x7075), which libarchive takes and the judge compares with
   // the directory's (keep_local_extra_if_judged keeps the block then).
   bool unicode_path = false;
@@ -94,6 +94,9 @@ struct Entry {
   std::uint64_t end_offset = 0;  // one past the data and descriptor
   bool next_record_follows = true;  // a walk found a record (or the end) where this entry ended
   bool extent_known = true;      // false when the header is not this entry's own
+  // Another directory record points at the same local header with other claims, and its data
+  // was decoded for that one (an overlap bomb's records are decoded once, not once each).
+  bool shares_decoded_header = false;
 
   report::EntryStatus status = report::EntryStatus::unchecked;
   // repair: the local header's claims failed where the old directory's verified (its bytes decode
