@@ -210,7 +210,9 @@ void judge_mode_dropped(Judging& j, const zip::XlField& cd_xl) {
     if (type == 0020000 || type == 0060000 || type == 0140000) found |= kSpecial;
     if (m & 06000) found |= kSetid;
     if ((m & 01000) && !link) found |= kSticky;
-    if ((m & 0002) && !link) found |= kWorld;
+    // Python's zipfile writes its folders 040777 (ZipFile.mkdir's default): a folder's
+    // world-writable bit alone is a writer's default, and stripping it loses nothing.
+    if ((m & 0002) && !link && type != 0040000) found |= kWorld;
     if (found != before && !first) first = m;
   };
   if ((e.version_made_by >> 8) == 3) weigh(e.unix_mode());

@@ -1044,6 +1044,14 @@ class RestoreRules(TempDirTest):
         p, doc = run_json("verify", made)
         self.assertEqual(p.returncode, 0, p.stdout.decode())
         self.assertEqual(sorted(f["entry"] for f in findings(doc, "mode_dropped")), ["d/", "run"])
+        # Python's zipfile writes folders 040777: a folder's world-writable bit alone is no finding.
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w") as z:
+            z.mkdir("folder")
+            z.writestr("folder/a", b"a\n")
+        self.assertEqual(zipfile.ZipFile(buf).getinfo("folder/").external_attr >> 16, 0o40777)
+        p2, doc2 = run_json("verify", "--strict", self.write("py.zip", buf.getvalue()))
+        self.assertEqual(p2.returncode, 0, p2.stdout.decode())
         self.assertTrue(all(f["severity"] == "warning" for f in findings(doc, "mode_dropped")))
         self.assertEqual(run("verify", "--strict", made).returncode, 1)
         # Info-ZIP's `zip -` writes stdin with a FIFO's mode; every extractor writes a plain file.

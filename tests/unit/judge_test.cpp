@@ -886,6 +886,23 @@ TEST_CASE("judge: names across entries") {
        {[](scan::Entry& e) { rename(e, "./"); }, [](scan::Entry& e) { rename(e, "./a"); }}, {}},
       {"judge: a file 'xy' beside 'x/y' is no conflict",
        {[](scan::Entry& e) { rename(e, "xy"); }, [](scan::Entry& e) { rename(e, "x/y"); }}, {}},
+      // Rule 72: unzip skips a folder's entry with the volume-label bit (Java's jar writes
+      // 0xFFFFFFFF), and makes the folder anyway for an entry under it: only an empty one is lost.
+      {"judge: a volume-label folder with an entry under it is no finding",
+       {[](scan::Entry& e) {
+          rename(e, "META-INF/");
+          e.version_made_by = kFat20;
+          e.external_attr = 0xFFFFFFFF;
+        },
+        [](scan::Entry& e) { rename(e, "META-INF/MANIFEST.MF"); }},
+       {}},
+      {"judge: an empty volume-label folder is entry_kind_differs for unzip",
+       {[](scan::Entry& e) {
+          rename(e, "empty/");
+          e.version_made_by = kFat20;
+          e.external_attr = 0xFFFFFFFF;
+        }},
+       {{Code::entry_kind_differs, Severity::error, refuse(U)}}},
       // NAME_MAX: no extractor writes a 300-byte component on Linux; the archive is whole.
       {"judge: a 300-byte name component is a name_too_long warning",
        {[](scan::Entry& e) { rename(e, "d/" + std::string(300, 'n')); }}, {{Code::name_too_long, Severity::warning}}},
