@@ -119,6 +119,30 @@ def million_archive(path, n=1000000):
             z.writestr(name, '{"id": %d, "ok": true, "note": "x"}\n' % i)
 
 
+def overlap_bomb(path, n=65535, size=1 << 30):
+    """One local header holding `size` zeros, deflated (about 1 MiB), and `n` directory records
+    that all point at it under names of their own: the zip-bomb layout that costs a verify that
+    decodes each record's data n x size."""
+    import struct
+    import zlib
+    c = zlib.compressobj(9, zlib.DEFLATED, -15)
+    block, body, crc = bytes(1 << 20), [], 0
+    for _ in range(size >> 20):
+        body.append(c.compress(block))
+        crc = zlib.crc32(block, crc)
+    body.append(c.flush())
+    body = b"".join(body)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, 8, 0, 0x21, crc, len(body), size, 1, 0) + b"0" + body)
+        cd_off = f.tell()
+        for i in range(n):
+            name = b"%05d" % i
+            f.write(struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 0x031E, 20, 0, 8, 0, 0x21, crc, len(body), size,
+                                len(name), 0, 0, 0, 0, 0o100644 << 16, 0) + name)
+        cd_size = f.tell() - cd_off
+        f.write(struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, n, n, cd_size, cd_off, 0))
+
+
 def cut_directory_off(src, dst):
     """The archive without its central directory and end records: a backup never finished."""
     with zipfile.ZipFile(src) as z:

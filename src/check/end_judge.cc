@@ -101,8 +101,10 @@ void judge_classic_disks(EndJudging& j) {
       // volumes (rules 4-6).
       j.add(Code::eocd_inconsistent, r.eocd_offset, "the end record describes a multi-disk archive or disagrees with itself",
             report::kSevenZip | (v.disk != v.cd_disk ? report::kUnzip : 0));
-  } else if (v.disk != 0) {
+  } else if (v.disk != 0 && !(r.zip64 && r.eocd.disk == zip::kMax16)) {
     // 7-Zip refuses a single-volume archive that calls itself another disk; unzip warns (rule 22).
+    // A classic 0xFFFF defers to the ZIP64 end record (4.4.1.4), whose disk judge_zip64 weighs:
+    // one finding, not two.
     j.out.push_back(make_finding(Code::disk_number_nonzero, std::nullopt, r.eocd_offset,
                                  fmt::format("the end record says this is disk {} of a single-volume archive", v.disk),
                                  {report::kSevenZip, report::kUnzip, 0}));

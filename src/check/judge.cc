@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <climits>
 #include <cstring>
 #include <string>
 #include <string_view>
@@ -82,7 +83,9 @@ void judge_attributes(Judging& j) {
   Entry& e = j.e;
   const bool data = e.uncompressed_size > 0 || e.compressed_size > 2;
   const readers::AttributeKinds k = attribute_kinds(e);
-  if (k.skipped)
+  // A folder's entry unzip skips is made all the same when an entry under it is extracted
+  // (Java's jar writes 0xFFFFFFFF on folders): NameJudge weighs that, knowing the other names.
+  if (k.skipped && !e.is_directory())
     j.add(Code::entry_kind_differs, e.lfh_offset,
           "its MS-DOS attributes mark it as a volume label, which unzip skips", k.skipped);
   // A name ending in '/' with data: every extractor makes a directory and drops the bytes
@@ -118,7 +121,7 @@ void judge_attributes(Judging& j) {
   // the local headers (rule 47) makes every entry a file or, by its name, a folder, so a link
   // comes out as a file of its target.
   if (j.libarchive_walks && (k.symlink & report::kLibarchive) && meant_symlink(e, k) &&
-      !(e.lfh && e.lfh->xl_attributes))
+      !(e.lfh && e.lfh->xl.has_external))
     j.add(Code::entry_kind_differs, e.lfh_offset,
           "its attributes make it a symbolic link, but libarchive reads the local headers of this archive, which "
           "carry no attributes, and writes a file of the link's target",
@@ -141,6 +144,92 @@ void judge_attributes(Judging& j) {
           k.special);
 }
 
+readers::LibarchiveModeFacts mode_facts(const Entry& e, const zip::XlField& cd_xl, bool walks) {
+  readers::LibarchiveModeFacts f;
+  f.version_made_by = e.version_made_by;
+  f.external_attr = e.external_attr;
+  f.cd_xl = cd_xl;
+  if (e.lfh) {
+    f.local_version_needed = e.lfh->version_needed;
+    f.local_xl = e.lfh->xl;
+  }
+  f.walks = walks;
+  f.named_directory = e.is_directory();
+  return f;
+}
+
+std::string kind_name(std::uint32_t mode) {
+  switch (mode & 0170000) {
+    case 0120000: return "a symbolic link";
+    case 0040000: return "a directory";
+    case 0020000: return "a character device";
+    case 0060000: return "a block device";
+    case 0140000: return "a socket";
+    default: break;
+  }
+  std::string bits;
+  if (mode & 04000) bits += "setuid ";
+  if (mode & 02000) bits += "setgid ";
+  if (mode & 01000) bits += "sticky ";
+  if (mode & 0002) bits += "world-writable ";
+  return bits.empty() ? "a plain file" : "a " + bits + "file";
+}
+
+// libarchive takes the type and mode from its "xl" field (0x6c78) in the directory record and in
+// the local header, its seekable reader as much as its walk (process_extra), where unzip and
+// 7-Zip read the directory's attributes (docs/readers.md, rule 80): a field that says another
+// type, or other setuid, setgid, sticky or world-writable bits, makes libarchive write something
+// else than the others, and than what the directory shows.
+void judge_xl(Judging& j, const zip::XlField& cd_xl) {
+  Entry& e = j.e;
+  if (!cd_xl.any() && !(e.lfh && e.lfh->xl.any())) return;
+  const auto f = mode_facts(e, cd_xl, j.libarchive_walks);
+  const std::uint32_t taken = readers::libarchive_mode(f), shown = readers::directory_mode(f);
+  if (!((taken ^ shown) & readers::kModeThatMatters)) return;
+  j.add(Code::entry_kind_differs, e.lfh_offset,
+        fmt::format("libarchive's xl field (0x6c78) in the {} gives it mode {:06o}, {}, where the directory's "
+                    "attributes say {:06o}, {}: libarchive writes {}",
+                    e.lfh && e.lfh->xl.any() ? "local header" : "directory record", taken, kind_name(taken), shown,
+                    kind_name(shown), kind_name(taken)),
+        report::kLibarchive);
+}
+
+// What a restore will not write as the archive says (a warning, zipmedic's own rule): it strips
+// setuid, setgid, sticky and world-writable bits unless --preserve-permissions, and creates no
+// device or socket. A FIFO's mode is left out: Info-ZIP's `zip -` writes stdin as one (010600),
+// and unzip, 7-Zip and libarchive all write a plain file of its data, as restore does.
+void judge_mode_dropped(Judging& j, const zip::XlField& cd_xl) {
+  Entry& e = j.e;
+  enum : unsigned { kSpecial = 1, kSetid = 2, kSticky = 4, kWorld = 8 };
+  unsigned found = 0;
+  std::uint32_t first = 0;
+  const auto weigh = [&](std::uint32_t m) {
+    const std::uint32_t type = m & 0170000;
+    const bool link = type == 0120000;
+    const unsigned before = found;
+    if (type == 0020000 || type == 0060000 || type == 0140000) found |= kSpecial;
+    if (m & 06000) found |= kSetid;
+    if ((m & 01000) && !link) found |= kSticky;
+    // Python's zipfile writes its folders 040777 (ZipFile.mkdir's default): a folder's
+    // world-writable bit alone is a writer's default, and stripping it loses nothing.
+    if ((m & 0002) && !link && type != 0040000) found |= kWorld;
+    if (found != before && !first) first = m;
+  };
+  if ((e.version_made_by >> 8) == 3) weigh(e.unix_mode());
+  if (cd_xl.any() || (e.lfh && e.lfh->xl.any())) weigh(readers::libarchive_mode(mode_facts(e, cd_xl, j.libarchive_walks)));
+  if (!found) return;
+  std::vector<const char*> why;
+  if (found & kSpecial) why.push_back("is a device or socket, which restore does not create");
+  if (found & kSetid) why.push_back("has setuid or setgid bits");
+  if (found & kSticky) why.push_back("has the sticky bit");
+  if (found & kWorld) why.push_back("is world-writable");
+  std::string msg = fmt::format("its mode {:06o} ", first);
+  for (std::size_t i = 0; i < why.size(); ++i) msg += fmt::format("{}{}", i ? (i + 1 == why.size() ? " and " : ", ") : "", why[i]);
+  j.add(Code::mode_dropped, e.lfh_offset,
+        msg + (found == kSpecial ? "" : ": restore strips those bits unless --preserve-permissions"),
+        report::kOwnRule);
+}
+
 // The directory's own fields that readers refuse whatever the data holds.
 void judge_directory_record(Judging& j) {
   Entry& e = j.e;
@@ -153,6 +242,10 @@ void judge_directory_record(Judging& j) {
                       version % 10, report::reader_names(refuse), __builtin_popcount(refuse) == 1 ? "s" : ""),
           refuse);
   judge_attributes(j);
+  const std::string& x = e.cd_extra();
+  const zip::XlField cd_xl = zip::xl_field({reinterpret_cast<const std::uint8_t*>(x.data()), x.size()});
+  judge_xl(j, cd_xl);
+  judge_mode_dropped(j, cd_xl);
   if (e.disk_start != 0)
     j.add(Code::disk_number_nonzero, e.lfh_offset,
           fmt::format("the directory record says the entry starts on disk {} of a single-volume archive", e.disk_start),
@@ -271,6 +364,11 @@ Claim primary_claim(const Entry& e) {
           e.in_directory ? "the directory" : "the local header"};
 }
 
+bool sevenzip_checks_size(const Entry& e) {
+  return readers::sevenzip_checks_size(e.method, e.flags & zip::kFlagDescriptor, e.uncompressed_size,
+                                       e.cd_zip64 || e.lfh_zip64());
+}
+
 // The file ends inside the entry: truncated, and nothing else is judged.
 bool judge_cut(Judging& j, std::uint64_t size, const Claim& c) {
   Entry& e = j.e;
@@ -292,6 +390,15 @@ bool judge_cut(Judging& j, std::uint64_t size, const Claim& c) {
 // data it rejects. False when the data is not sound enough to weigh against the claims.
 bool judge_decoding(Judging& j, const Claim& c) {
   Entry& e = j.e;
+  if (!e.decoded && e.shares_decoded_header) {
+    // unzip and Python refuse entries that share bytes (rule 48); the data was decoded once, for
+    // the first record that points here with other claims.
+    j.add(Code::overlapping_entries, e.data_offset,
+          "another directory record points at this local header with other sizes or another method; the data "
+          "was decoded for that record only",
+          readers::kRefusingOverlaps);
+    return false;
+  }
   if (!e.decoded) {
     j.add(Code::decode_error, e.data_offset, "the entry's data could not be located, so it was not decoded", report::refusing(report::kAllReaders));
     return false;
@@ -303,7 +410,8 @@ bool judge_decoding(Judging& j, const Claim& c) {
       j.add(Code::size_mismatch, e.data_offset,
             fmt::format("the data decodes to more than the {} bytes {} promises", claimed,
                         c.has_primary ? c.primary : "its data descriptor"),
-            e.in_directory ? readers::checking_uncompressed_size(e.method, true) : report::refusing(report::kAllReaders));
+            e.in_directory ? readers::checking_uncompressed_size(e.method, true, sevenzip_checks_size(e))
+                           : report::refusing(report::kAllReaders));
     else
       j.add(Code::decode_error, e.data_offset,
             fmt::format("the compressed stream does not end within its {} bytes",
@@ -329,7 +437,8 @@ void judge_primary_claims(Judging& j, const Claim& c) {
   if (d.produced != e.uncompressed_size)
     j.add(Code::size_mismatch, e.data_offset,
           fmt::format("the data decodes to {} bytes; {} says {}", d.produced, c.primary, e.uncompressed_size),
-          e.in_directory ? readers::checking_uncompressed_size(e.method, d.produced > e.uncompressed_size)
+          e.in_directory ? readers::checking_uncompressed_size(e.method, d.produced > e.uncompressed_size,
+                                                               sevenzip_checks_size(e))
                          : report::refusing(report::kAllReaders));
   if (d.crc != e.crc32)
     j.add(Code::crc_mismatch, e.data_offset,
@@ -807,12 +916,16 @@ void judge_unicode_path(const Entry& e, std::vector<report::Finding>& out) {
   report::Readers refuse = 0;
   if (by_directory != e.name) refuse |= readers::kUnicodePathFromDirectory;
   if (by_local != e.name) refuse |= readers::kUnicodePathFromLocal;
+  // unzip compares the local name, as a version-1 local field gives it, with the directory's and
+  // warns ("mismatching "local" filename ... continuing with "central" filename version", exit 1).
+  const auto local_v1 = unicode_extra(e.lfh_extra(), kUnicodePathId, e.name);
+  const report::Readers unzip_warns = by_directory != (local_v1 ? *local_v1 : e.name) ? report::kUnzip : 0;
   out.push_back(make_finding(
       Code::name_invalid, e.name, e.lfh_offset,
       fmt::format("the Unicode Path fields (0x7075) of the directory and the local header disagree: unzip and "
                   "7-Zip restore the entry as '{}', libarchive as '{}', Python, Go and Java as the header's name",
                   shown(by_directory), shown(by_local)),
-      report::refusing(refuse)));
+      {refuse, report::Readers(unzip_warns & ~refuse), 0}));
 }
 
 // The standard library's string hash reads words, not bytes; it only sorts candidates, and every
@@ -882,6 +995,21 @@ NameJudge::Facts NameJudge::examine(const Entry& e, std::vector<report::Finding>
                                          "archive only when told its charset",
                                flagged ? report::refusing(report::kJava) : report::lacking(readers::kNeedCodePageCharset)));
   }
+  // Linux file systems hold names of at most NAME_MAX (255) bytes a component: unzip ("File name
+  // too long", exit 50), 7-Zip (exit 2) and bsdtar (exit 1) write no such file, and neither can a
+  // restore. The archive is whole (Python, Go and Java read the entry; NTFS holds 255 UTF-16 units,
+  // so 100 CJK characters are a valid Windows name of 300 bytes): a warning, not damage.
+  if (e.name.size() > NAME_MAX)
+    for (std::size_t start = 0, end; start < e.name.size(); start = end + 1) {
+      end = std::min(e.name.find('/', start), e.name.size());
+      if (end - start <= NAME_MAX) continue;
+      out.push_back(make_finding(Code::name_too_long, e.name, e.lfh_offset,
+                                 fmt::format("a component of the name is {} bytes long; Linux file systems hold {} "
+                                             "at most, so no extractor (unzip, 7-Zip, bsdtar) and no restore can "
+                                             "write it there",
+                                             end - start, NAME_MAX)));
+      break;
+    }
   // Readers without the Unicode Path field (Python, Go, Java) extract under the raw name.
   auto why = unsafe_name_reason(e.name);
   if (!why && uname) why = unsafe_name_reason(*uname);
@@ -889,7 +1017,15 @@ NameJudge::Facts NameJudge::examine(const Entry& e, std::vector<report::Finding>
   if (e.in_directory && meant_symlink(e, attribute_kinds(e)))
     out.push_back(make_finding(Code::symlink_entry, e.name, e.lfh_offset,
                                "the entry is a symbolic link; a restore must not write through it"));
-  facts.hash = name_hash(e.name);
+  std::string path = restore_path(e.name);
+  facts.hash = name_hash(path);
+  const bool named_folder = !e.name.empty() && e.name.back() == '/';
+  if (path != std::string_view(e.name).substr(0, e.name.size() - named_folder)) facts.path = std::move(path);
+  // A link with entries under it is symlink_entry's and restore's (restore_through_symlink): the
+  // link is written last, if at all, and nothing is written through it.
+  const readers::AttributeKinds k = e.in_directory ? attribute_kinds(e) : readers::AttributeKinds{};
+  facts.file = !e.is_directory() && !k.directory && !(e.in_directory && meant_symlink(e, k));
+  facts.skipped_folder = e.is_directory() && k.skipped;
   return facts;
 }
 
@@ -898,12 +1034,92 @@ void NameJudge::add(const Entry& e, std::uint32_t index, const Facts& facts) {
   if (facts.code_page && !code_page_++) first_code_page_.emplace(e.name, e.lfh_offset);
   if (facts.decomposed && !decomposed_++) first_decomposed_.emplace(e.name, e.lfh_offset);
   if (facts.from_dos && !oem_++) first_oem_.emplace(e.name, e.lfh_offset);
-  seen_.push_back({facts.hash, index});
+  seen_.push_back({facts.hash, index, facts.file});
+  if (facts.skipped_folder) skipped_folders_.push_back({facts.hash, index, false});
+  // Every proper prefix of the path is a folder the entry needs; once one is known, so are the
+  // prefixes before it.
+  std::string_view path = facts.path.empty() ? std::string_view(e.name) : std::string_view(facts.path);
+  if (facts.path.empty() && !path.empty() && path.back() == '/') path.remove_suffix(1);
+  for (std::size_t cut = path.rfind('/'); cut != std::string_view::npos && cut > 0; cut = path.rfind('/', cut - 1))
+    if (!folders_.emplace(name_hash(path.substr(0, cut)), index).second) break;
 }
 
 void NameJudge::absorb(std::vector<report::Finding>& found) {
   std::move(found.begin(), found.end(), std::back_inserter(found_));
   found.clear();
+}
+
+// Within a run of equal hashes, each path is compared with the earlier ones (a run is almost
+// always one name stored twice, or two spellings of one path); the finding names the first entry
+// that holds it.
+void NameJudge::duplicates(const NameOf& name_of, std::vector<std::pair<std::uint32_t, report::Finding>>& dups) {
+  for (std::size_t i = 0; i < seen_.size();) {
+    std::size_t j = i + 1;
+    while (j < seen_.size() && seen_[j].hash == seen_[i].hash) ++j;
+    if (j - i > 1) {
+      struct First {
+        std::string path, name;
+        std::uint32_t index;
+      };
+      std::vector<First> firsts;
+      for (std::size_t k = i; k < j; ++k) {
+        Named n = name_of(seen_[k].index);
+        std::string path = restore_path(n.name);
+        if (path.empty()) continue;  // "./": the target folder itself
+        auto it = std::find_if(firsts.begin(), firsts.end(), [&](const First& x) { return x.path == path; });
+        if (it == firsts.end()) {
+          firsts.push_back({std::move(path), n.name, seen_[k].index});
+          continue;
+        }
+        dups.emplace_back(
+            seen_[k].index,
+            make_finding(Code::duplicate_name, n.name, n.offset,
+                         it->name == n.name
+                             ? fmt::format("the name is stored twice (entries {} and {})", it->index + 1,
+                                           seen_[k].index + 1)
+                             : fmt::format("entries {} ('{}') and {} name the same path once a restore writes it "
+                                           "('{}': empty and '.' components, a trailing '/' and NFC do not count)",
+                                           it->index + 1, report::printable_name(it->name), seen_[k].index + 1,
+                                           report::printable_name(path))));
+      }
+    }
+    i = j;
+  }
+}
+
+// A file whose path another entry needs as a folder ("x" and "x/y"): no restore can write both,
+// and extractors write one and fail on the other (or, with a link, write through it).
+void NameJudge::folder_conflicts(const NameOf& name_of, std::vector<std::pair<std::uint32_t, report::Finding>>& dups) {
+  if (folders_.empty()) return;
+  for (const auto& x : seen_) {
+    if (!x.file) continue;
+    auto it = folders_.find(x.hash);
+    if (it == folders_.end()) continue;
+    Named file = name_of(x.index), under = name_of(it->second);
+    const std::string path = restore_path(file.name), needs = restore_path(under.name);
+    if (path.empty() || needs.size() <= path.size() || needs.compare(0, path.size(), path) != 0 || needs[path.size()] != '/')
+      continue;
+    dups.emplace_back(x.index, make_finding(Code::duplicate_name, file.name, file.offset,
+                                            fmt::format("entry {} is a file, but entry {} ('{}') needs its path as a "
+                                                        "folder: a restore cannot write both",
+                                                        x.index + 1, it->second + 1, report::printable_name(under.name))));
+  }
+  std::unordered_map<std::uint64_t, std::uint32_t>().swap(folders_);
+}
+
+// unzip skips an entry whose MS-DOS attributes say volume label ("skipping: d/  volume label"),
+// but makes the folder anyway for an entry under it (rule 72, measured): only an empty folder is
+// lost.
+void NameJudge::skipped_folders(const NameOf& name_of, std::vector<std::pair<std::uint32_t, report::Finding>>& out) {
+  for (const auto& x : skipped_folders_) {
+    if (folders_.count(x.hash)) continue;
+    Named n = name_of(x.index);
+    out.emplace_back(x.index, make_finding(Code::entry_kind_differs, n.name, n.offset,
+                                           "its MS-DOS attributes mark it as a volume label, which unzip skips: "
+                                           "no entry under it makes unzip create the folder",
+                                           report::refusing(report::kUnzip)));
+  }
+  std::vector<Seen>().swap(skipped_folders_);
 }
 
 void NameJudge::finish(const NameOf& name_of, std::vector<report::Finding>& out) {
@@ -924,29 +1140,10 @@ void NameJudge::finish(const NameOf& name_of, std::vector<report::Finding>& out)
                          [](const Seen& a, const Seen& c) { return a.hash < c.hash; });
     seen_.swap(sorted);
   }
-  // Within a run of equal hashes, each name is compared with the earlier ones (a run is almost
-  // always one name stored twice); the finding names the first entry that holds it.
   std::vector<std::pair<std::uint32_t, report::Finding>> dups;
-  for (std::size_t i = 0; i < seen_.size();) {
-    std::size_t j = i + 1;
-    while (j < seen_.size() && seen_[j].hash == seen_[i].hash) ++j;
-    if (j - i > 1) {
-      std::vector<std::pair<std::string, std::uint32_t>> firsts;
-      for (std::size_t k = i; k < j; ++k) {
-        Named n = name_of(seen_[k].index);
-        auto it = std::find_if(firsts.begin(), firsts.end(), [&](const auto& x) { return x.first == n.name; });
-        if (it == firsts.end()) {
-          firsts.emplace_back(std::move(n.name), seen_[k].index);
-          continue;
-        }
-        dups.emplace_back(seen_[k].index,
-                          make_finding(Code::duplicate_name, n.name, n.offset,
-                                       fmt::format("the name is stored twice (entries {} and {})", it->second + 1,
-                                                   seen_[k].index + 1)));
-      }
-    }
-    i = j;
-  }
+  duplicates(name_of, dups);
+  skipped_folders(name_of, dups);
+  folder_conflicts(name_of, dups);
   std::vector<Seen>().swap(seen_);
   std::sort(dups.begin(), dups.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
   for (auto& d : dups) out.push_back(std::move(d.second));

@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <span>
+#include <unordered_map>
 #include <vector>
 
 #include "report/report.h"
@@ -128,7 +129,10 @@ class NameJudge {
   // What the judge needs of one name besides its findings: examine() finds both on any thread,
   // add() takes them in entry order.
   struct Facts {
-    std::uint64_t hash = 0;
+    std::uint64_t hash = 0;   // of the path a restore writes (restore_path): aliases meet
+    std::string path;         // that path, when it is not the name itself
+    bool file = false;        // neither named nor marked a folder nor a link: no entry can be under it
+    bool skipped_folder = false;  // a folder's entry unzip skips as a volume label
     bool utf8_without_flag = false, from_dos = false;  // non-ASCII UTF-8 names
     bool code_page = false;                            // not UTF-8, bit 11 clear
     bool decomposed = false;                           // NFD, bit 11 set
@@ -146,8 +150,16 @@ class NameJudge {
   struct Seen {
     std::uint64_t hash;
     std::uint32_t index;
+    bool file;
   };
   std::vector<Seen> seen_;
+  // The folders that entries' paths need (every proper prefix), by hash, with the first entry
+  // that needs each: a file of that path cannot be written beside it.
+  std::unordered_map<std::uint64_t, std::uint32_t> folders_;
+  void duplicates(const NameOf& name_of, std::vector<std::pair<std::uint32_t, report::Finding>>& dups);
+  std::vector<Seen> skipped_folders_;
+  void skipped_folders(const NameOf& name_of, std::vector<std::pair<std::uint32_t, report::Finding>>& out);
+  void folder_conflicts(const NameOf& name_of, std::vector<std::pair<std::uint32_t, report::Finding>>& dups);
   std::size_t cp437_ = 0, oem_ = 0, code_page_ = 0, decomposed_ = 0;
   std::optional<std::pair<std::string, std::uint64_t>> first_cp437_, first_oem_, first_code_page_, first_decomposed_;
 };

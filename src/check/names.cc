@@ -2,6 +2,9 @@
 
 #include "check/names.h"
 
+#include <unicode/normalizer2.h>
+#include <unicode/bytestream.h>
+
 #include "codec/codec.h"
 #include "report/report.h"
 
@@ -49,6 +52,32 @@ bool valid_utf8(std::string_view s) {
   for (std::size_t i = 0, len; i < s.size(); i += len)
     if (!(len = report::utf8_length_at(s, i))) return false;
   return true;
+}
+
+std::string restore_path(std::string_view name) {
+  std::string out;
+  out.reserve(name.size());
+  bool ascii = true;
+  for (std::size_t start = 0; start <= name.size();) {
+    std::size_t end = name.find('/', start);
+    if (end == std::string_view::npos) end = name.size();
+    const std::string_view part = name.substr(start, end - start);
+    if (!part.empty() && part != ".") {
+      if (!out.empty()) out += '/';
+      out += part;
+    }
+    start = end + 1;
+  }
+  for (unsigned char c : out) ascii &= c < 0x80;
+  if (ascii || !valid_utf8(out)) return out;
+  UErrorCode status = U_ZERO_ERROR;
+  const icu::Normalizer2* nfc = icu::Normalizer2::getNFCInstance(status);
+  if (U_FAILURE(status) || nfc->isNormalizedUTF8(out, status)) return out;
+  std::string composed;
+  icu::StringByteSink<std::string> sink(&composed);
+  status = U_ZERO_ERROR;
+  nfc->normalizeUTF8(0, out, sink, nullptr, status);
+  return U_SUCCESS(status) ? composed : out;
 }
 
 bool is_symlink_mode(std::uint32_t mode) { return (mode & 0170000) == 0120000; }

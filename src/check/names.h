@@ -24,6 +24,12 @@ inline constexpr std::uint16_t kUnicodePathId = 0x7075, kUnicodeCommentId = 0x63
 // decodes names and comments this way and refuses the archive when one fails.
 bool valid_utf8(std::string_view s);
 
+// The path a restore writes an entry to, as the file system will hold it: empty and "."
+// components dropped (so "./a", "d//a", "d/./a", "x/." and a trailing '/' are "a", "d/a" and "x"),
+// and a valid UTF-8 name composed to NFC, as libarchive composes an NFD name and as macOS file
+// systems and restore keep one. Names that differ only here are one file on disk.
+std::string restore_path(std::string_view name);
+
 // S_IFLNK in the Unix mode bits (4.4.15, host 3).
 bool is_symlink_mode(std::uint32_t unix_mode);
 

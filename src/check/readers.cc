@@ -83,9 +83,13 @@ Readers taking_local_values(const Claims& local, const Claims& directory) {
   return r;
 }
 
-report::ReaderGroups checking_uncompressed_size(std::uint16_t method, bool data_longer) {
-  return {Readers(kSevenZip | kLibarchive | kGo | (data_longer ? kPython : 0)), method == zip::kStored ? kUnzip : Readers(0),
-          0};
+report::ReaderGroups checking_uncompressed_size(std::uint16_t method, bool data_longer, bool sevenzip_checks) {
+  return {Readers((sevenzip_checks ? kSevenZip : 0) | kLibarchive | kGo | (data_longer ? kPython : 0)),
+          Readers(method == zip::kStored ? kUnzip : 0), 0};
+}
+
+bool sevenzip_checks_size(std::uint16_t method, bool descriptor, std::uint64_t size, bool zip64_extra) {
+  return method == zip::kStored || !descriptor || size >= (std::uint64_t(1) << 32) || zip64_extra;
 }
 
 Readers renaming_dot_leaf(std::string_view name) {
@@ -220,6 +224,42 @@ bool libarchive_takes_end_records(const EndRecordFacts& f) {
                       z->record_size + 12 <= 16384 && z->disk == 0 && z->cd_disk == 0 &&
                       z->entries_on_disk == z->entries_total;
   return in_window && (classic_ok || z64_ok);
+}
+
+namespace {
+// libarchive's reading of external attributes for a host (process_extra's "xl" case and
+// zip_read_cd: the same code).
+std::uint32_t mode_from_attributes(unsigned system, std::uint32_t external) {
+  if (system == 3) return external >> 16;
+  if (system != 0) return 0;
+  std::uint32_t mode = external & 0x10 ? 040775 : 0100664;
+  if (external & 1) mode &= 0555;  // the read-only bit: the type goes too
+  return mode;
+}
+void apply_xl(const zip::XlField& xl, unsigned& system, std::uint32_t& mode) {
+  if (xl.has_made_by) system = xl.made_by >> 8;
+  if (xl.has_external) mode = mode_from_attributes(system, xl.external);
+}
+}  // namespace
+
+std::uint32_t libarchive_mode(const LibarchiveModeFacts& f) {
+  unsigned system = f.version_made_by >> 8;
+  std::uint32_t mode = 0;
+  if (!f.walks) {
+    mode = mode_from_attributes(system, f.external_attr);
+    apply_xl(f.cd_xl, system, mode);
+  }
+  system = f.local_version_needed >> 8;
+  apply_xl(f.local_xl, system, mode);
+  if ((mode & 0170000) == 0010000) mode = (mode & ~0170000u) | 0100000;  // Info-ZIP's pipe
+  if (mode == 0) mode = 0664;
+  if ((mode & 0170000) != 0040000) {
+    if (f.named_directory)
+      mode = (mode & ~0170000u) | 0040000 | 0111;
+    else if ((mode & 0170000) == 0)
+      mode |= 0100000;
+  }
+  return mode;
 }
 
 }  // namespace zm::check::readers

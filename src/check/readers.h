@@ -102,7 +102,13 @@ Readers taking_local_values(const Claims& local, const Claims& directory);
 // uncompressed size (rules 69-70): 7-Zip, libarchive and Go; Python only when the data is longer
 // (it stops at the size, then the CRC fails). unzip warns for a stored entry ("ucsize <> csize")
 // and checks nothing for the others; Java never checks.
-report::ReaderGroups checking_uncompressed_size(std::uint16_t method, bool data_longer);
+// `sevenzip_checks`: sevenzip_checks_size below.
+report::ReaderGroups checking_uncompressed_size(std::uint16_t method, bool data_longer, bool sevenzip_checks = true);
+// 7-Zip limits the output to the directory's size, and refuses another length, only for a stored
+// entry, one without a descriptor (bit 3), one of 4 GiB or more, or one with a ZIP64 extra field
+// in either header (ZipHandler.cpp, useUnpackLimit): a compressed bit-3 entry whose directory says
+// 0xFFFFFFFF without a ZIP64 field (7-Zip's own Deflate64 to stdout, a mutant) it reads whole.
+bool sevenzip_checks_size(std::uint16_t method, bool descriptor, std::uint64_t size, bool zip64_extra);
 
 // 7-Zip opens a file that starts with a local header by reading that header, and when no
 // directory record points at it (with the same flags, sizes and name: AreItemsEqual), reads the
@@ -173,6 +179,34 @@ bool meant_symlink(const AttributeKinds& k, std::uint64_t uncompressed_size);
 // MS-DOS volume-label, directory or reparse-point bit, or a Unix type other than the name's. A
 // cheap filter for a million records, most of which have none.
 bool attributes_may_mislead(std::uint32_t external_attr, bool named_directory);
+
+// The type and mode libarchive gives an entry (archive_read_support_format_zip.c; rule 80): the
+// directory's external attributes by its host (Unix: the high half; MS-DOS: 040775 or 0100664,
+// & 0555 when read-only; others nothing), then an "xl" field (0x6c78) of the directory record,
+// then (its seekable reader and its walk alike) one of the local header, whose host is the xl
+// field's "version made by" or else the high byte of the local header's "version needed"
+// (zip_read_local_file_header: system = p[5]); a FIFO then becomes a file, no mode 0664, a
+// trailing '/' a folder, no type a file. Its walk (rule 47) starts from no mode at all.
+struct LibarchiveModeFacts {
+  std::uint16_t version_made_by = 0;
+  std::uint32_t external_attr = 0;
+  zip::XlField cd_xl;
+  std::uint16_t local_version_needed = 0;
+  zip::XlField local_xl;
+  bool walks = false, named_directory = false;
+};
+std::uint32_t libarchive_mode(const LibarchiveModeFacts& f);
+// What unzip and 7-Zip make of the same directory attributes, in libarchive's terms: the mode it
+// gives when no xl field is there.
+inline std::uint32_t directory_mode(LibarchiveModeFacts f) {
+  f.cd_xl = f.local_xl = {};
+  f.walks = false;
+  return libarchive_mode(f);
+}
+// The mode bits that decide what a restore writes: the type, setuid, setgid, sticky and the
+// world-writable bit (rwx bits otherwise differ from reader to reader anyway: Python, Go and Java
+// set none, unzip applies the umask).
+inline constexpr std::uint32_t kModeThatMatters = 0170000 | 07000 | 0002;
 
 // ---- Where the archive starts and ends (rules 41-47)
 

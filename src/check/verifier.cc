@@ -6,6 +6,8 @@
 #include <cstring>
 #include <chrono>
 #include <iterator>
+#include <mutex>
+#include <unordered_map>
 #include <thread>
 
 #include "check/judge.h"
@@ -66,9 +68,58 @@ void read_descriptor_witness(io::ByteSource& src, Entry& e) {
   e.descriptor_cut = !e.descriptor;
 }
 
+// The decode of a local header that several directory records point at (an overlap bomb: one
+// stream of 1 GiB, 65,535 records): done once, by the first record that asks, and reused by every
+// record that asks for the same bytes; a record that claims other sizes or another method over
+// the same header is not decoded again (its overlap is damage the layout judge reports). Without
+// this, verify's time grows as records x stream. Only headers whose entry could cost more than
+// kFrom bytes of work are held, so that a million small entries add nothing.
+class SharedDecodes {
+ public:
+  static constexpr std::uint64_t kFrom = 16u << 10;
+  struct Key {
+    std::uint64_t data_offset, compressed, uncompressed;
+    std::uint16_t method, flags;
+    bool operator==(const Key&) const = default;
+  };
+  // Fills e.decoded, once per header; false when the header was decoded for another claim.
+  template <class Decode>
+  bool decode(Entry& e, Decode&& run) {
+    if (e.encrypted() || std::max(e.compressed_size, e.uncompressed_size) < kFrom) {
+      run();
+      return true;
+    }
+    const Key key{e.data_offset, e.compressed_size, e.uncompressed_size, e.method, e.flags};
+    std::shared_ptr<Slot> slot;
+    {
+      std::lock_guard lock(mutex_);
+      auto& s = slots_[e.lfh_offset];
+      if (!s) s = std::make_shared<Slot>(key);
+      slot = s;
+    }
+    if (!(slot->key == key)) return false;
+    std::call_once(slot->once, [&] {
+      run();
+      slot->result = e.decoded;
+    });
+    if (!e.decoded) e.decoded = slot->result;
+    return true;
+  }
+
+ private:
+  struct Slot {
+    explicit Slot(const Key& k) : key(k) {}
+    Key key;
+    std::once_flag once;
+    std::optional<codec::DecodeResult> result;
+  };
+  std::mutex mutex_;
+  std::unordered_map<std::uint64_t, std::shared_ptr<Slot>> slots_;
+};
+
 // A file's witnesses of one entry of the directory: its local header, its data, its descriptor.
 void file_witnesses(io::ByteSource& src, codec::Workspace& ws, Entry& e, const VerifyOptions& opt,
-                    std::atomic<std::uint64_t>* progress) {
+                    std::atomic<std::uint64_t>* progress, SharedDecodes& shared) {
   read_local_witness(src, e);
   if (opt.select && !opt.select->selects(e.name)) {
     e.data_skipped = true;
@@ -83,8 +134,8 @@ void file_witnesses(io::ByteSource& src, codec::Workspace& ws, Entry& e, const V
       e.decoded = std::move(known);
       // Only entries that verified are known: an encrypted one was decrypted to get there.
       if (e.encrypted()) e.crypt = scan::CryptOutcome::decrypted;
-    } else {
-      decode_entry(src, ws, e, progress, opt.password);
+    } else if (!shared.decode(e, [&] { decode_entry(src, ws, e, progress, opt.password); })) {
+      e.shares_decoded_header = true;
     }
   }
   // An encrypted entry's descriptor is read even when it was not decoded: its extent then ends
@@ -334,6 +385,7 @@ void verify_directory(Verification& v, io::ByteSource& src, const std::string& p
   report::Progress progress(opt.progress, end.cd_start, "decoding");
   FileProbe probe(src);
   probe.path = path;
+  SharedDecodes shared;
   DirectoryPass pass{src, end.shift, end,
                      // Reserved from the end record's count, bounded by what the directory's size
                      // can hold.
@@ -347,7 +399,7 @@ void verify_directory(Verification& v, io::ByteSource& src, const std::string& p
                        auto cache = std::make_shared<io::CachedSource>(src);
                        return [&, cache](Entry& e) {
                          thread_local codec::Workspace ws;
-                         file_witnesses(*cache, ws, e, opt, &progress.counter());
+                         file_witnesses(*cache, ws, e, opt, &progress.counter(), shared);
                        };
                      },
                      [&] {

@@ -55,6 +55,9 @@ Severity severity_of(Code code, const ReaderGroups& g) {
 
 Finding make_finding(Code code, std::optional<std::string> entry, std::optional<std::uint64_t> offset,
                      std::string message, ReaderGroups readers) {
+  // Empty groups would give a READERS code the table's severity, the default list codes.def no
+  // longer has: its rule must name the readers here too.
+  assert((!info(code).names_readers || !readers.empty()) && "a finding of this code must name its readers");
   readers.warn &= ~readers.refuse;  // a reader that refuses is not also one that only warns
   return Finding{code, severity_of(code, readers), std::move(entry), offset, std::move(message), readers};
 }

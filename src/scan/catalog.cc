@@ -28,8 +28,7 @@ LocalClaim local_claim(const zip::LocalFileHeader& h) {
   c.ff_without_zip64 = (h.compressed_size == zip::kMax32 || h.uncompressed_size == zip::kMax32) && !h.zip64;
   const zip::Bytes extra{reinterpret_cast<const std::uint8_t*>(h.extra.data()), h.extra.size()};
   c.extra_malformed = !zip::extra_well_formed(extra) || zip::extra_too_small(extra);
-  for (zip::Bytes field : zip::extra_fields(extra, 0x6c78))
-    if (!field.empty() && (field[0] & 4)) c.xl_attributes = true;
+  c.xl = zip::xl_field(extra);
   c.unicode_path = !zip::extra_fields(extra, 0x7075).empty();
   return c;
 }

@@ -34,9 +34,9 @@ struct LocalClaim {
   bool ff_without_zip64 = false;  // 0xFFFFFFFF sizes with no ZIP64 field to resolve them
   bool extra_malformed = false;   // a field of its extra block runs past the block
   bool name_differs = false;      // from the directory record's name
-  // libarchive's "xl" field (0x6c78) carries the external attributes (its bitmap's bit 2): a
-  // walking libarchive takes the entry's kind from it.
-  bool xl_attributes = false;
+  // libarchive's "xl" field (0x6c78): "version made by" and external attributes, from which
+  // libarchive takes the entry's type and mode, walking or not (docs/readers.md, rule 80).
+  zip::XlField xl;
   // It holds a Unicode Path field (0x7075), which libarchive takes and the judge compares with
   // the directory's (keep_local_extra_if_judged keeps the block then).
   bool unicode_path = false;
@@ -97,6 +97,9 @@ struct Entry {
   // verify PATTERN, --exclude: no pattern selects the entry, so its data was not read (its
   // record, local header, descriptor and place in the layout still were).
   bool data_skipped = false;
+  // Another directory record points at the same local header with other claims, and its data
+  // was decoded for that one (an overlap bomb's records are decoded once, not once each).
+  bool shares_decoded_header = false;
 
   report::EntryStatus status = report::EntryStatus::unchecked;
   // repair: the local header's claims failed where the old directory's verified (its bytes decode

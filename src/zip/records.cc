@@ -47,6 +47,31 @@ std::vector<Bytes> extra_fields(Bytes extra, std::uint16_t id) {
   return out;
 }
 
+XlField xl_field(Bytes extra) {
+  XlField out;
+  for (Bytes f : extra_fields(extra, kXlExtraId)) {
+    if (f.empty()) continue;
+    const unsigned bitmap = f[0];
+    std::size_t p = 1;
+    for (unsigned last = bitmap; (last & 0x80) && p < f.size();) last = f[p++];
+    if (bitmap & 1) {
+      if (p + 2 > f.size()) continue;
+      out.has_made_by = true;
+      out.made_by = std::uint16_t(f[p] | f[p + 1] << 8);
+      p += 2;
+    }
+    if (bitmap & 2) {
+      if (p + 2 > f.size()) continue;
+      p += 2;
+    }
+    if ((bitmap & 4) && p + 4 <= f.size()) {
+      out.has_external = true;
+      out.external = load_u32(f.data() + p);
+    }
+  }
+  return out;
+}
+
 std::optional<UnixTime> ntfs_modified(Bytes extra) {
   for (std::size_t p = 0; p + 4 <= extra.size();) {
     std::size_t len = extra[p + 2] | (extra[p + 3] << 8);

@@ -104,6 +104,18 @@ bool extra_too_small(Bytes extra);
 // The data of every field of `id` in an extra block, in order (a field running past the block
 // ends the walk).
 std::vector<Bytes> extra_fields(Bytes extra, std::uint16_t id);
+// libarchive's "xl" field (0x6c78; archive_read_support_format_zip.c, process_extra): a bitmap
+// byte (more follow while its high bit is set), then "version made by" (bit 0), internal
+// attributes (bit 1) and external attributes (bit 2), each read only when the bytes are there.
+// What libarchive takes from every such field of a block, in order, the last value winning.
+inline constexpr std::uint16_t kXlExtraId = 0x6c78;
+struct XlField {
+  bool has_made_by = false, has_external = false;
+  std::uint16_t made_by = 0;
+  std::uint32_t external = 0;
+  bool any() const { return has_made_by || has_external; }
+};
+XlField xl_field(Bytes extra);
 // 4.5.5: the NTFS extra field (0x000a): 4 reserved bytes, then attributes as tag, size, data;
 // tag 1 (24 bytes) holds the modification, access and creation times as Windows FILETIMEs (100 ns
 // since 1601-01-01 UTC). The modification time as Unix seconds and nanoseconds, when present.

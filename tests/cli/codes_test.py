@@ -402,6 +402,28 @@ def entry_kind_differs(t):
     return t.zm("verify", t.write("dirattr.zip", patched(data, (lay.cd_record(k) + 38, "<I", 0o40755 << 16))))
 
 
+@case("mode_dropped", 0)
+def mode_dropped(t):
+    # Info-ZIP's zip keeps a setuid bit, which restore strips.
+    src = os.path.join(t.tmp, "tree")
+    os.makedirs(src)
+    with open(os.path.join(src, "run"), "w") as f:
+        f.write("#!/bin/sh\n")
+    os.chmod(os.path.join(src, "run"), 0o4755)
+    out = os.path.join(t.tmp, "setuid.zip")
+    subprocess.run([need("zip"), "-q", out, "run"], cwd=src, check=True)
+    return t.zm("verify", out)
+
+
+@case("name_too_long", 0)
+def name_too_long(t):
+    # A 300-byte component: no Linux file system holds it.
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("d/" + "n" * 300, b"data\n")
+    return t.zm("verify", t.write("long.zip", buf.getvalue()))
+
+
 @case("symlink_entry", 0)
 def symlink_entry(t):
     # Info-ZIP's zip -y stores the link itself.

@@ -4,6 +4,7 @@ that read it otherwise, and the reader is run to show that it does (scripts/setu
 one: a missing reader fails the test, as a skipped check would hide a rule nobody confirmed)."""
 import os
 import shutil
+import stat
 import struct
 import subprocess
 import unittest
@@ -172,6 +173,19 @@ class ReaderRules(TempDirTest):
                 else:
                     self.assert_damaged(bytes(b), "disk_number_nonzero", ["7zip"])
                     self.assertNotEqual(seven.returncode, 0)
+
+    # Rule 23 alone: a classic 0xFFFF disk number defers to the ZIP64 end record's, which names
+    # disk 1: one disk_number_nonzero (the ZIP64 record's), not a second for the classic record.
+    def test_a_zip64_disk_behind_a_classic_65535_is_one_finding(self):
+        b = bytearray(with_zip64_end(read("infozip-pipe.zip")))
+        end = b.rfind(b"PK\x05\x06")
+        struct.pack_into("<H", b, end + 4, 0xFFFF)
+        z64 = b.rfind(b"PK\x06\x06")
+        struct.pack_into("<II", b, z64 + 16, 1, 1)
+        path, doc = self.assert_damaged(bytes(b), "disk_number_nonzero", ["unzip", "libarchive", "7zip"])
+        self.assertEqual(len(findings(doc, "disk_number_nonzero")), 1, findings(doc, "disk_number_nonzero"))
+        need("unzip")
+        self.assertNotEqual(subprocess.run(["unzip", "-tqq", path], capture_output=True).returncode, 0)
 
     # Rule 72: DOS attribute 0x08 on a file of an MS-DOS host (Java's jar writes host 0).
     def test_a_volume_label_attribute_makes_unzip_skip_the_entry(self):
@@ -365,7 +379,7 @@ class ReaderRules(TempDirTest):
             ("directory only", field("y.conf"), b"", 1, "name_invalid",
              {"refuse": ["unzip", "7zip"], "warn": [], "lack": []}, ("y.conf", "y.conf", "x.conf", "x.conf")),
             ("local only", b"", field("y.conf"), 1, "name_invalid",
-             {"refuse": ["libarchive"], "warn": [], "lack": []}, ("x.conf", "x.conf", "y.conf", "x.conf")),
+             {"refuse": ["libarchive"], "warn": ["unzip"], "lack": []}, ("x.conf", "x.conf", "y.conf", "x.conf")),
             ("version 2", field("y.conf", version=2), field("y.conf", version=2), 1, "name_invalid",
              {"refuse": ["libarchive"], "warn": [], "lack": []}, ("x.conf", "x.conf", "y.conf", "x.conf")),
             ("stale CRC", field("y.conf", crc=0x12345678), field("y.conf", crc=0x12345678), 0, None, None,
@@ -951,6 +965,183 @@ class ReaderRules(TempDirTest):
         self.assertIn(p.returncode, (0, 1), p.stderr.decode())
         fixed = Layout(read_path(out))
         self.assertEqual(fixed.infos[index_of(fixed, "VERSION")].external_attr >> 16, 0o120777)
+
+class RestoreRules(TempDirTest):
+    """What verify must judge as a restore writes it: libarchive's xl field (rule 80), modes a
+    restore strips (mode_dropped), spellings of one path (duplicate_name), a local Unicode Path
+    field (rule 57) and a name component longer than NAME_MAX (rule 82)."""
+
+    def verify(self, data, name="x.zip", *extra):
+        path = self.write(name, data)
+        p, doc = run_json("verify", path, *extra)
+        return path, p, doc
+
+    def bsdtar_x(self, path):
+        out = os.path.join(self.tmp, "bsdtar-" + os.path.basename(path))
+        shutil.rmtree(out, ignore_errors=True)
+        os.makedirs(out)
+        p = subprocess.run([need("bsdtar"), "-xf", path, "-C", out], capture_output=True, stdin=subprocess.DEVNULL)
+        return p, out
+
+    def test_a_local_xl_field_that_disagrees_with_the_directory_is_damage_for_libarchive(self):
+        # bsdtar writes the field (zip:experimental) with the directory's attributes; one edit of
+        # its external attributes makes libarchive write a link, a setuid file or a device node
+        # where unzip and 7-Zip write the plain file the directory shows.
+        src = os.path.join(self.tmp, "src")
+        os.makedirs(src)
+        with open(os.path.join(src, "f"), "w") as f:
+            f.write("/etc/passwd")
+        os.chmod(os.path.join(src, "f"), 0o644)
+        made = os.path.join(self.tmp, "made.zip")
+        subprocess.run([need("bsdtar"), "-cf", made, "--format", "zip", "--options", "zip:experimental", "-C", src,
+                        "f"], check=True)
+        data = read_path(made)
+        p, doc = run_json("verify", made)
+        self.assertEqual(p.returncode, 0, p.stdout.decode())
+        self.assertNotIn("entry_kind_differs", codes(doc))
+        n, m = struct.unpack_from("<HH", data, 26)
+        extra, at = data[30 + n:30 + n + m], None
+        q = 0
+        while q + 4 <= len(extra):
+            fid, flen = struct.unpack_from("<HH", extra, q)
+            if fid == 0x6c78:
+                self.assertTrue(extra[q + 4] & 4)
+                at = 30 + n + q + 4 + 1 + (2 if extra[q + 4] & 1 else 0) + (2 if extra[q + 4] & 2 else 0)
+            q += 4 + flen
+        self.assertIsNotNone(at, "bsdtar wrote no xl field")
+        self.assertEqual(struct.unpack_from("<I", data, at)[0] >> 16, 0o100644)
+        for mode, check in ((0o120777, stat_check("S_ISLNK")), (0o104755, lambda st: st.st_mode & 0o4000),
+                            (0o020644, stat_check("S_ISCHR"))):
+            with self.subTest(mode=oct(mode)):
+                b = bytearray(data)
+                struct.pack_into("<I", b, at, mode << 16)
+                path, p, doc = self.verify(bytes(b), "xl.zip")
+                self.assertEqual(p.returncode, 1, p.stdout.decode())
+                hits = findings(doc, "entry_kind_differs")
+                self.assertEqual([h["readers"]["refuse"] for h in hits], [["libarchive"]], hits)
+                # A link is no mode a restore strips; a setuid file and a device are.
+                self.assertEqual("mode_dropped" in codes(doc), mode != 0o120777)
+                with open(path, "rb") as f:
+                    self.assertEqual(run("verify", "-", input=f.read()).returncode, 1)
+                x, out = self.bsdtar_x(path)
+                self.assertEqual(x.returncode, 0, x.stderr)
+                self.assertTrue(check(os.lstat(os.path.join(out, "f"))))
+                unzip_out = os.path.join(self.tmp, "unzip-%o" % mode)
+                subprocess.run([need("unzip"), "-qq", "-o", path, "-d", unzip_out], check=True)
+                st = os.lstat(os.path.join(unzip_out, "f"))
+                self.assertTrue(stat.S_ISREG(st.st_mode) and not st.st_mode & 0o4000, oct(st.st_mode))
+
+    def test_a_setuid_or_world_writable_entry_is_a_mode_dropped_warning(self):
+        src = os.path.join(self.tmp, "src")
+        os.makedirs(os.path.join(src, "d"))
+        with open(os.path.join(src, "run"), "w") as f:
+            f.write("#!/bin/sh\n")
+        os.chmod(os.path.join(src, "run"), 0o4755)
+        os.chmod(os.path.join(src, "d"), 0o1777)
+        os.symlink("run", os.path.join(src, "l"))
+        made = os.path.join(self.tmp, "modes.zip")
+        subprocess.run([need("zip"), "-qry", made, "run", "d", "l"], cwd=src, check=True)
+        p, doc = run_json("verify", made)
+        self.assertEqual(p.returncode, 0, p.stdout.decode())
+        self.assertEqual(sorted(f["entry"] for f in findings(doc, "mode_dropped")), ["d/", "run"])
+        # Python's zipfile writes folders 040777: a folder's world-writable bit alone is no finding.
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w") as z:
+            z.mkdir("folder")
+            z.writestr("folder/a", b"a\n")
+        self.assertEqual(zipfile.ZipFile(buf).getinfo("folder/").external_attr >> 16, 0o40777)
+        p2, doc2 = run_json("verify", "--strict", self.write("py.zip", buf.getvalue()))
+        self.assertEqual(p2.returncode, 0, p2.stdout.decode())
+        self.assertTrue(all(f["severity"] == "warning" for f in findings(doc, "mode_dropped")))
+        self.assertEqual(run("verify", "--strict", made).returncode, 1)
+        # Info-ZIP's `zip -` writes stdin with a FIFO's mode; every extractor writes a plain file.
+        piped = os.path.join(self.tmp, "piped.zip")
+        subprocess.run([need("zip"), "-q", piped, "-"], input=b"data\n", check=True)
+        self.assertEqual(zipfile.ZipFile(piped).infolist()[0].external_attr >> 28, 0o1)
+        p, doc = run_json("verify", "--strict", piped)
+        self.assertEqual(p.returncode, 0, p.stdout.decode())
+        x, out = self.bsdtar_x(piped)
+        self.assertTrue(stat.S_ISREG(os.lstat(os.path.join(out, "-")).st_mode))
+
+    def test_spellings_of_one_path_are_duplicate_name(self):
+        import unicodedata
+        nfc = "caf\u00e9.txt"
+        cases = [("a", "./a", 1), ("d/a", "d//a", 1), ("d/a", "d/./a", 1), ("x", "x/", 1),
+                 (nfc, unicodedata.normalize("NFD", nfc), 1), ("x", "x/y", None), ("x/y", "x", None)]
+        for first, second, on_disk in cases:
+            with self.subTest(first=first, second=second):
+                buf = io.BytesIO()
+                with zipfile.ZipFile(buf, "w") as z:
+                    for name, body in ((first, b"one\n"), (second, b"two\n")):
+                        zi = zipfile.ZipInfo(name)
+                        zi.external_attr = (0o40755 if name.endswith("/") else 0o100644) << 16
+                        zi.create_system = 3
+                        z.writestr(zi, b"" if name.endswith("/") else body)
+                path, p, doc = self.verify(buf.getvalue(), "alias.zip")
+                self.assertEqual(p.returncode, 1, p.stdout.decode())
+                self.assertEqual(len(findings(doc, "duplicate_name")), 1, doc["findings"])
+                x, out = self.bsdtar_x(path)
+                if on_disk is not None:
+                    # One file on disk for two entries: bsdtar writes one over the other.
+                    files = [os.path.join(r, f) for r, ds, fs in os.walk(out) for f in fs]
+                    self.assertLessEqual(len(files), on_disk, files)
+                else:
+                    self.assertNotEqual(x.returncode, 0, "bsdtar wrote both")
+
+    def test_swapped_local_unicode_path_fields_are_damage_for_libarchive(self):
+        def field(name, text):
+            return struct.pack("<HHBI", 0x7075, 5 + len(text), 1, zlib.crc32(name)) + text
+
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w") as z:
+            for name, other, body in ((b"x.conf", b"y.conf", b"X\n"), (b"y.conf", b"x.conf", b"Y\n")):
+                zi = zipfile.ZipInfo(name.decode())
+                zi.extra = field(name, other)
+                z.writestr(zi, body)
+        data = bytearray(buf.getvalue())
+        # zipfile writes the extra block in both headers; the directory's copies go (a local-only
+        # field, as the issue's layout has it).
+        end = data.rfind(b"PK\x05\x06")
+        size, off = struct.unpack_from("<II", data, end + 12)
+        cd, p = b"", off
+        while p < off + size:
+            n, m, k = struct.unpack_from("<HHH", data, p + 28)
+            rec = bytearray(data[p:p + 46 + n])
+            struct.pack_into("<H", rec, 30, 0)
+            cd += bytes(rec) + bytes(data[p + 46 + n + m:p + 46 + n + m + k])
+            p += 46 + n + m + k
+        eocd = bytearray(data[end:])
+        struct.pack_into("<I", eocd, 12, len(cd))
+        archive = bytes(data[:off]) + cd + bytes(eocd)
+        path, p, doc = self.verify(archive, "swap.zip")
+        self.assertEqual(p.returncode, 1, p.stdout.decode())
+        hits = findings(doc, "name_invalid")
+        self.assertEqual([(h["readers"]["refuse"], h["readers"]["warn"]) for h in hits],
+                         [(["libarchive"], ["unzip"])] * 2)
+        x, out = self.bsdtar_x(path)
+        with open(os.path.join(out, "x.conf"), "rb") as f:
+            self.assertEqual(f.read(), b"Y\n")  # libarchive gives each file the other's bytes
+        u = subprocess.run([need("unzip"), "-tq", path], capture_output=True)
+        self.assertEqual(u.returncode, 1)
+        self.assertIn(b"mismatching", u.stdout + u.stderr)
+
+    def test_a_name_component_longer_than_name_max_is_a_warning(self):
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w") as z:
+            z.writestr("d/" + "n" * 300, b"data\n")
+            z.writestr("b.txt", b"b\n")
+        path, p, doc = self.verify(buf.getvalue(), "long.zip")
+        self.assertEqual(p.returncode, 0, p.stdout.decode())
+        self.assertEqual([f["entry"] for f in findings(doc, "name_too_long")], ["d/" + "n" * 300])
+        self.assertEqual(run("verify", "--strict", path).returncode, 1)
+        x, out = self.bsdtar_x(path)
+        self.assertNotEqual(x.returncode, 0)
+        self.assertIn(b"File name too long", x.stderr)
+        self.assertEqual(zipfile.ZipFile(path).read("d/" + "n" * 300), b"data\n")
+
+
+def stat_check(name):
+    return lambda st: getattr(stat, name)(st.st_mode)
 
 
 if __name__ == "__main__":

@@ -129,6 +129,17 @@ void stored(scan::Entry& e, std::uint64_t n) {
 
 void set_flags(scan::Entry& e, std::uint16_t flags) { e.flags = e.lfh->flags = flags; }
 
+// libarchive's xl field (0x6c78) with "version made by" (Unix) and external attributes.
+std::string xl_field(std::uint32_t external) {
+  std::string f("\x78\x6c\x07\x00\x05\x1e\x03", 7);
+  for (int i = 0; i < 4; ++i) f += char(external >> (8 * i));
+  return f;
+}
+void with_cd_extra(scan::Entry& e, const std::string& extra) {
+  e.extras = std::make_shared<const scan::Entry::Extras>(scan::Entry::Extras{extra, {}, {}});
+}
+constexpr ReaderGroups kOwn{};
+
 // Bit 3 as writers set it (4.4.4): CRC and sizes zero in the local header, a descriptor after
 // the data with the real ones (16 bytes: signature, CRC, 4-byte sizes).
 void with_descriptor(scan::Entry& e, unsigned length = 16) {
@@ -457,7 +468,7 @@ TEST_CASE("judge: what the attributes make of an entry") {
        [](scan::Entry& e) {
          stored(e, 10);
          e.external_attr = 0120777u << 16;
-         e.lfh->xl_attributes = true;
+         e.lfh->xl = {true, true, 0x031e, 0120777u << 16};
        },
        true, {}, EntryStatus::ok},
       // Rule 65: 7-Zip and libarchive read the FAT directory bit and drop the data.
@@ -496,7 +507,68 @@ TEST_CASE("judge: what the attributes make of an entry") {
       // Rule 73: libarchive writes a device node.
       {"judge: a Unix character device mode is entry_kind_differs for libarchive",
        [](scan::Entry& e) { e.external_attr = 0020644u << 16; }, false,
-       {{Code::entry_kind_differs, Severity::error, refuse(A)}}, EntryStatus::damaged},
+       {{Code::entry_kind_differs, Severity::error, refuse(A)}, {Code::mode_dropped, Severity::warning, kOwn}},
+       EntryStatus::damaged},
+      // Rule 80: libarchive takes the type and mode from its xl field (0x6c78), local or central,
+      // reading the directory as much as walking; unzip and 7-Zip read the directory's attributes.
+      {"judge: a local xl field that says symbolic link over a plain file is entry_kind_differs for libarchive",
+       [](scan::Entry& e) {
+         stored(e, 11);
+         e.lfh->xl = {true, true, kUnix30, 0120777u << 16};
+       },
+       false, {{Code::entry_kind_differs, Severity::error, refuse(A)}}, EntryStatus::damaged},
+      {"judge: a local xl field that says setuid is entry_kind_differs for libarchive and mode_dropped",
+       [](scan::Entry& e) { e.lfh->xl = {true, true, kUnix30, 0104755u << 16}; }, false,
+       {{Code::entry_kind_differs, Severity::error, refuse(A)}, {Code::mode_dropped, Severity::warning, kOwn}},
+       EntryStatus::damaged},
+      {"judge: a local xl field that says character device is entry_kind_differs and mode_dropped",
+       [](scan::Entry& e) { e.lfh->xl = {true, true, kUnix30, 0020644u << 16}; }, false,
+       {{Code::entry_kind_differs, Severity::error, refuse(A)}, {Code::mode_dropped, Severity::warning, kOwn}},
+       EntryStatus::damaged},
+      {"judge: a directory record's xl field that says setuid is entry_kind_differs for libarchive",
+       [](scan::Entry& e) { with_cd_extra(e, xl_field(0104755u << 16)); }, false,
+       {{Code::entry_kind_differs, Severity::error, refuse(A)}, {Code::mode_dropped, Severity::warning, kOwn}},
+       EntryStatus::damaged},
+      // bsdtar writes the field with the directory's own values: nothing differs.
+      {"judge: an xl field that repeats the directory's attributes is no finding",
+       [](scan::Entry& e) {
+         e.lfh->xl = {true, true, kUnix30, kUnixFile};
+         with_cd_extra(e, xl_field(kUnixFile));
+       },
+       false, {}, EntryStatus::ok},
+      // Without "version made by" the host is the high byte of the local "version needed" (here
+      // MS-DOS): libarchive gives a plain file 0664; only rwx bits differ from 0644.
+      {"judge: an xl field read with an MS-DOS host gives a plain file, no finding",
+       [](scan::Entry& e) { e.lfh->xl = {false, true, 0, 0104755u << 16}; }, false, {}, EntryStatus::ok},
+      {"judge: a walking libarchive takes the local xl field too",
+       [](scan::Entry& e) { e.lfh->xl = {true, true, kUnix30, 0104755u << 16}; }, true,
+       {{Code::entry_kind_differs, Severity::error, refuse(A)}, {Code::mode_dropped, Severity::warning, kOwn}},
+       EntryStatus::damaged},
+      // What a restore does not write as the archive says: a warning of zipmedic's own.
+      {"judge: a setuid file is mode_dropped", [](scan::Entry& e) { e.external_attr = 0104755u << 16; }, false,
+       {{Code::mode_dropped, Severity::warning, kOwn}}, EntryStatus::ok},
+      {"judge: a world-writable sticky folder is mode_dropped",
+       [](scan::Entry& e) {
+         rename(e, "tmp/");
+         stored(e, 0);
+         e.external_attr = 0041777u << 16;
+       },
+       false, {{Code::mode_dropped, Severity::warning, kOwn}}, EntryStatus::ok},
+      // Info-ZIP's `zip -` writes stdin with a FIFO's mode (010600); every extractor writes a file.
+      {"judge: a FIFO mode from zip - is no finding", [](scan::Entry& e) { e.external_attr = 0010600u << 16; },
+       false, {}, EntryStatus::ok},
+      {"judge: a link's rwxrwxrwx is no mode_dropped",
+       [](scan::Entry& e) {
+         stored(e, 10);
+         e.external_attr = 0120777u << 16;
+       },
+       false, {}, EntryStatus::ok},
+      {"judge: setuid bits on an MS-DOS host's attributes are no finding",
+       [](scan::Entry& e) {
+         e.version_made_by = kFat20;
+         e.external_attr = (0104755u << 16) | 0x20;
+       },
+       false, {}, EntryStatus::ok},
       // Rule 72: unzip's IS_VOLID skips a volume label.
       {"judge: an MS-DOS volume label bit is entry_kind_differs for unzip",
        [](scan::Entry& e) {
@@ -778,6 +850,64 @@ TEST_CASE("judge: names across entries") {
        {{Code::duplicate_name, Severity::error}}},
       {"judge: two different names are no duplicate", {[](scan::Entry&) {}, [](scan::Entry& e) { rename(e, "b.txt"); }},
        {}},
+      // Spellings of one path that a restore (and every extractor) writes to one file.
+      {"judge: 'a.txt' and './a.txt' are duplicate_name",
+       {[](scan::Entry&) {}, [](scan::Entry& e) { rename(e, "./a.txt"); }}, {{Code::duplicate_name, Severity::error}}},
+      {"judge: 'd/a' and 'd//a' are duplicate_name",
+       {[](scan::Entry& e) { rename(e, "d/a"); }, [](scan::Entry& e) { rename(e, "d//a"); }},
+       {{Code::duplicate_name, Severity::error}}},
+      {"judge: 'd/./a' and 'd/a' are duplicate_name",
+       {[](scan::Entry& e) { rename(e, "d/./a"); }, [](scan::Entry& e) { rename(e, "d/a"); }},
+       {{Code::duplicate_name, Severity::error}}},
+      {"judge: a file 'x' and a folder 'x/' are duplicate_name",
+       {[](scan::Entry& e) { rename(e, "x"); }, [](scan::Entry& e) { rename(e, "x/"); }},
+       {{Code::duplicate_name, Severity::error}}},
+      {"judge: NFC and NFD spellings of one name are duplicate_name",
+       {[](scan::Entry& e) {
+          rename(e, "caf\xc3\xa9");
+          set_flags(e, zip::kFlagUtf8);
+        },
+        [](scan::Entry& e) {
+          rename(e, "cafe\xcc\x81");
+          set_flags(e, zip::kFlagUtf8);
+        }},
+       {{Code::duplicate_name, Severity::error}, {Code::name_charset_differs, Severity::warning, warn(A)}}},
+      {"judge: a file 'x' that 'x/y' needs as a folder is duplicate_name",
+       {[](scan::Entry& e) { rename(e, "x"); }, [](scan::Entry& e) { rename(e, "x/y"); }},
+       {{Code::duplicate_name, Severity::error}}},
+      {"judge: a file 'x' that a later 'x/d/y' needs as a folder is duplicate_name",
+       {[](scan::Entry& e) { rename(e, "x/d/y"); }, [](scan::Entry& e) { rename(e, "x"); }},
+       {{Code::duplicate_name, Severity::error}}},
+      {"judge: a folder and the entries under it are no duplicate",
+       {[](scan::Entry& e) { rename(e, "x/"); }, [](scan::Entry& e) { rename(e, "x/y"); },
+        [](scan::Entry& e) { rename(e, "x/z/"); }, [](scan::Entry& e) { rename(e, "x/z/w"); }},
+       {}},
+      {"judge: './' and a file under it are no duplicate",
+       {[](scan::Entry& e) { rename(e, "./"); }, [](scan::Entry& e) { rename(e, "./a"); }}, {}},
+      {"judge: a file 'xy' beside 'x/y' is no conflict",
+       {[](scan::Entry& e) { rename(e, "xy"); }, [](scan::Entry& e) { rename(e, "x/y"); }}, {}},
+      // Rule 72: unzip skips a folder's entry with the volume-label bit (Java's jar writes
+      // 0xFFFFFFFF), and makes the folder anyway for an entry under it: only an empty one is lost.
+      {"judge: a volume-label folder with an entry under it is no finding",
+       {[](scan::Entry& e) {
+          rename(e, "META-INF/");
+          e.version_made_by = kFat20;
+          e.external_attr = 0xFFFFFFFF;
+        },
+        [](scan::Entry& e) { rename(e, "META-INF/MANIFEST.MF"); }},
+       {}},
+      {"judge: an empty volume-label folder is entry_kind_differs for unzip",
+       {[](scan::Entry& e) {
+          rename(e, "empty/");
+          e.version_made_by = kFat20;
+          e.external_attr = 0xFFFFFFFF;
+        }},
+       {{Code::entry_kind_differs, Severity::error, refuse(U)}}},
+      // NAME_MAX: no extractor writes a 300-byte component on Linux; the archive is whole.
+      {"judge: a 300-byte name component is a name_too_long warning",
+       {[](scan::Entry& e) { rename(e, "d/" + std::string(300, 'n')); }}, {{Code::name_too_long, Severity::warning}}},
+      {"judge: a 255-byte component is no finding",
+       {[](scan::Entry& e) { rename(e, "d/" + std::string(255, 'n') + "/" + std::string(255, 'm')); }}, {}},
       // Rule 58.
       {"judge: a name with a '..' component is unsafe_path", {[](scan::Entry& e) { rename(e, "../x"); }},
        {{Code::unsafe_path, Severity::error}}},
