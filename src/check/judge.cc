@@ -274,8 +274,12 @@ Claim primary_claim(const Entry& e) {
 // The file ends inside the entry: truncated, and nothing else is judged.
 bool judge_cut(Judging& j, std::uint64_t size, const Claim& c) {
   Entry& e = j.e;
+  // A walk that found the entry's bytes stop short of the end (the next entry or a directory
+  // inside what its sizes claim) ended it there: damaged, not cut by the end of the file.
+  const bool stopped_inside = !e.in_directory && e.decoded && e.decoded->status == Status::corrupt &&
+                              e.end_offset > e.data_offset && e.end_offset < size;
   const bool cut = e.cut_intact || (e.decoded && e.decoded->status == Status::truncated) ||
-                   (c.has_primary && e.data_offset + e.compressed_size > size);
+                   (c.has_primary && e.data_offset + e.compressed_size > size && !stopped_inside);
   if (!cut) return false;
   e.status = EntryStatus::truncated;
   std::uint64_t present = size > e.data_offset ? size - e.data_offset : 0;
