@@ -595,13 +595,21 @@ struct Gaps {
     const report::Readers walkers =
         (walked ? report::kLibarchive : 0) | (readers::sevenzip_walks_from(h.offset) ? report::kSevenZip : 0);
     const bool one = __builtin_popcount(walkers) == 1;
+    // Streaming readers walk the local headers in file order, whatever the directory says: the
+    // damaged bytes of an entry cut short, which an in-place repair leaves where they are, stop them.
     out.push_back(make_finding(Code::unreferenced_local_header, h.name, h.offset,
-                               fmt::format("a local header {} that no directory entry points to{}", where,
+                               fmt::format("a local header {} that no directory entry points to{}; streaming "
+                                           "readers (bsdtar from a pipe, Java's ZipInputStream, unzip from stdin) "
+                                           "read the local headers in file order and stop at offset {} if its "
+                                           "entry is damaged (as one an in-place repair left behind is): repair -o "
+                                           "OUT writes an archive without it",
+                                           where,
                                            walkers ? fmt::format(": {}, which read{} the local headers of this "
                                                                  "archive, extract{} it as another file",
                                                                  report::reader_names(walkers), one ? "s" : "",
                                                                  one ? "s" : "")
-                                                   : ""),
+                                                   : "",
+                                           h.offset),
                                walkers ? report::refusing(walkers) : report::ReaderGroups{}));
   }
   if (found.empty() && plain)

@@ -20,10 +20,13 @@ namespace {
 // Only fields that every reader accepts go into the new directory, each taken from the witness
 // that verified (docs/design.md): an extra block whose fields run past it, or a comment that is not UTF-8 (Java's
 // ZipFile refuses the archive), is left out rather than copied.
-// Of the extra fields, only the timestamps and Unix owners (0x5455, 0x7875, 0x000a) are kept:
-// the rest describe what a repair does not keep (ZIP64 values, which it writes itself; AES
-// parameters; Unicode names, whose CRC must match the name it writes), and a reader refuses some
-// of them when they do not fit the entry.
+// Every extra field is kept (what each entry was: times, owners, a writer's own fields) except
+// those that describe what a repair does not keep, and that a reader refuses or misreads when they
+// no longer fit the entry: ZIP64 values (0x0001), which it writes itself; strong encryption
+// (0x0017); Unicode names and comments (0x7075, 0x6375), whose CRC must match the name it
+// writes; libarchive's external attributes (0x6c78), which a walking libarchive would take over
+// the new directory's; an extended timestamp without its flags byte (libarchive refuses it,
+// docs/readers.md rule 26).
 std::string well_formed_extra(const std::string& extra, bool aes) {
   zip::Bytes b{reinterpret_cast<const std::uint8_t*>(extra.data()), extra.size()};
   if (!zip::extra_well_formed(b)) return {};
@@ -31,10 +34,11 @@ std::string well_formed_extra(const std::string& extra, bool aes) {
   for (std::size_t p = 0; p + 4 <= b.size();) {
     std::uint16_t id = b[p] | (b[p + 1] << 8);
     std::size_t len = b[p + 2] | (b[p + 3] << 8);
-    // 0x9901 on a WinZip AES entry (method 99) too: it is kept encrypted, and readers find its
+    // 0x9901 only on a WinZip AES entry (method 99): it is kept encrypted, and readers find its
     // method and key strength only there. On any other entry libarchive refuses the field.
-    if ((id == 0x5455 && len >= 1) || id == 0x7875 || id == zip::kNtfsExtraId || (id == 0x9901 && aes && len >= 7))
-      out.append(extra, p, 4 + len);
+    const bool dropped = id == zip::kZip64ExtraId || id == 0x0017 || id == 0x7075 || id == 0x6375 ||
+                         id == 0x6c78 || (id == 0x5455 && len < 1) || (id == 0x9901 && !(aes && len >= 7));
+    if (!dropped) out.append(extra, p, 4 + len);
     p += 4 + len;
   }
   return out;

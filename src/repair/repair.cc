@@ -113,7 +113,7 @@ class DirectoryOnDisk final : public OldDirectory {
   }
   bool sound(std::uint64_t lfh_offset) const override {
     auto it = std::lower_bound(records_.begin(), records_.end(), Record{lfh_offset, 0});
-    return it != records_.end() && it->lfh_offset == lfh_offset && it->at != unsound_;
+    return !counts_differ_ && it != records_.end() && it->lfh_offset == lfh_offset && it->at != unsound_;
   }
 
  private:
@@ -123,6 +123,7 @@ class DirectoryOnDisk final : public OldDirectory {
   };
   void index(const scan::EndRecords& end, std::uint64_t shift, const std::function<void(const Entry&)>& first_records) {
     scan::DirectoryReader rd(src_, end);
+    counts_differ_ = false;
     std::vector<Entry> batch;
     std::vector<std::uint64_t> at;
     std::unordered_set<std::uint64_t> passed;
@@ -135,10 +136,15 @@ class DirectoryOnDisk final : public OldDirectory {
     readable_ = rd.readable();
     shift_ = shift;
     if (!readable_) records_.clear(), names_.clear();
-    for (const auto& f : rd.findings)
+    for (const auto& f : rd.findings) {
       // The reader broke off after the record it read last: that record's name length may be
       // what broke it.
       if (f.code == report::Code::cd_unreadable && !records_.empty()) unsound_ = records_.back().at;
+      // Fewer or more records than the end record counts: bytes deleted or inserted inside the
+      // directory may have joined two records into one that parses, with one's name and the
+      // other's data, so no record's name can outvote a local header's.
+      if (f.code == report::Code::eocd_inconsistent) counts_differ_ = true;
+    }
   }
   // Whether the record indexed last is the first to name its offset (the one at() gives).
   // Writers list the records in offset order; only a directory out of that order needs the set
@@ -156,7 +162,7 @@ class DirectoryOnDisk final : public OldDirectory {
   std::vector<Record> records_;
   std::vector<std::pair<std::uint64_t, std::uint64_t>> names_;  // (hash of the name, where the record is)
   std::uint64_t shift_ = 0, unsound_ = ~std::uint64_t(0);
-  bool readable_ = false;
+  bool readable_ = false, counts_differ_ = false;
 };
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {

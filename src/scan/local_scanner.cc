@@ -605,7 +605,8 @@ struct Walk {
     if (workers) workers->drain(r.entries, r.entries_before);
     const auto& d = prev.decoded;
     if (!d || (d->status == Status::ok && d->crc == prev.crc32 && d->produced == prev.uncompressed_size)) return false;
-    auto next = next_entry_within(std::max(prev.data_offset, src.earliest_readable()), pos, false);
+    // From just after its signature: its own name and extra lengths may be what was damaged.
+    auto next = next_entry_within(std::max(prev.lfh_offset + 4, src.earliest_readable()), pos, false);
     if (!next) return false;
     prev.end_offset = *next;
     prev.next_record_follows = true;
@@ -631,7 +632,7 @@ struct Walk {
   // entry (not decoded to its CRC) ends at the first of them, and the walk goes on there.
   bool damaged_not_cut(Entry& e) {
     if (!input.seekable()) return false;
-    auto next = next_entry_within(e.data_offset, size(), true);
+    auto next = next_entry_within(e.lfh_offset + 4, size(), true);
     std::string why = "the data does not end before the next entry";
     if (!next) {
       // An archive repaired in place: the entry was cut short, and the directory and end records
@@ -775,8 +776,9 @@ struct Walk {
       return keep(e);
     auto d = decode_data(ws, src, req, e, opt.password);
     e.decoded = d;
+    if ((d.status == Status::truncated || (d.status != Status::ok && e.end_offset > size())) && damaged_not_cut(e))
+      return Step::next;
     if (d.status == Status::truncated) {
-      if (damaged_not_cut(e)) return Step::next;
       std::uint64_t present = size() - e.data_offset;
       return cut_inside(e, index, e.method == zip::kStored ? present : d.produced,
                         fmt::format("{} of {} compressed bytes present", present, e.compressed_size));
@@ -819,10 +821,14 @@ struct Walk {
     if (d.status != Status::ok && input.seekable() && !e.encrypted() && damaged_up_to_candidate(e)) return Step::next;
     if (d.status != Status::ok) {
       const std::uint64_t data_offset = e.data_offset;
+      // The header itself may be what was damaged (its name and extra lengths), with the next
+      // entry inside what they claim.
+      auto inside = next_entry_within(std::max(e.lfh_offset + 4, src.earliest_readable()), data_offset + 1, false);
       r.entries.push_back(std::move(e));
       // The next header may hide anywhere after the damaged entry's start; a stream can only
       // look back over what it still holds.
-      pos = resync(std::max(data_offset + 1, src.earliest_readable()), fmt::format("damaged data of entry {}", index + 1));
+      pos = inside ? *inside
+                   : resync(std::max(data_offset + 1, src.earliest_readable()), fmt::format("damaged data of entry {}", index + 1));
       return Step::next;
     }
     return descriptor_after(e, index, d);

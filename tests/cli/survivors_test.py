@@ -109,11 +109,11 @@ class DeletedInsideData(TempDirTest):
 
 
 class InPlaceResult(TempDirTest):
-    """An archive repaired in place keeps the cut entry's bytes before its new directory: a scan
-    of it says where that entry's data runs into the directory instead of calling it cut by the
-    end of the file."""
+    """An archive repaired in place keeps a damaged entry's bytes where they were."""
 
-    def test_scan_of_an_archive_repaired_in_place(self):
+    def test_scan_of_an_archive_cut_and_repaired_in_place(self):
+        # Cut inside its largest entry: the scan says where that entry's data runs into the
+        # appended directory instead of calling it cut by the end of the file.
         data = read("infozip-file.zip")
         lay = Layout(data)
         k = max(range(len(lay.infos)), key=lambda i: lay.infos[i].compress_size)
@@ -126,6 +126,40 @@ class InPlaceResult(TempDirTest):
         cut = [f for f in doc["findings"] if f["entry"] == lay.infos[k].filename]
         self.assertTrue(cut and "runs into the central directory at offset" in cut[0]["message"], cut)
         self.assertIsNone(doc["scan"].get("cut_entry"))
+
+    def bsdtar_from_a_pipe(self, path):
+        out = os.path.join(self.tmp, "x%d" % len(os.listdir(self.tmp)))
+        os.makedirs(out)
+        with open(path, "rb") as f:
+            cat = subprocess.Popen(["cat"], stdin=f, stdout=subprocess.PIPE)
+            p = subprocess.run([need("bsdtar"), "-xf", "-", "-C", out], stdin=cat.stdout, capture_output=True)
+            cat.stdout.close()
+            cat.wait()
+        return p.returncode
+
+    def test_verify_warns_that_streaming_readers_stop_at_damaged_bytes_in_the_middle(self):
+        # bsdtar's streamed archive, bytes of a.bin overwritten: in place, its bytes stay between
+        # entries that came back, where bsdtar reading a pipe meets them.
+        data = bytearray(read("bsdtar-pipe.zip"))
+        lay = Layout(bytes(data))
+        k = [i.filename for i in lay.infos].index("backup/data/a.bin")
+        at = lay.data_offset(k) + 100
+        data[at:at + 50] = bytes(50)
+        path = self.write("damaged.zip", bytes(data))
+        p, doc = run_json("repair", "--in-place", path)
+        self.assertEqual(p.returncode, 1)
+        p, doc = run_json("verify", path)
+        self.assertEqual(p.returncode, 0)
+        warn = [f for f in doc["findings"] if f["code"] == "unreferenced_local_header"]
+        self.assertEqual(len(warn), 1)
+        self.assertIn("streaming readers (bsdtar from a pipe, Java's ZipInputStream, unzip from stdin)",
+                      warn[0]["message"])
+        self.assertIn("stop at offset %d" % lay.starts[k], warn[0]["message"])
+        self.assertIn("repair -o OUT writes an archive without it", warn[0]["message"])
+        self.assertNotEqual(self.bsdtar_from_a_pipe(path), 0)
+        out = os.path.join(self.tmp, "copy.zip")
+        run_json("repair", path, "-o", out)
+        self.assertEqual(self.bsdtar_from_a_pipe(out), 0)
 
 
 class KeptMetadata(TempDirTest):
