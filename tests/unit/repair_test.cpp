@@ -133,7 +133,7 @@ TEST_CASE("repair plan: whole entries kept once in file order, the rest named as
   CHECK(codes == std::set<report::Code>{report::Code::duplicate_name, report::Code::entry_truncated,
                                         report::Code::metadata_lost});
   CHECK(p.keep[1].record.external_attr == 0100600u << 16);
-  CHECK(p.keep[1].record.version_made_by >> 8 == 3);
+  CHECK((p.keep[1].record.version_made_by >> 8) == 3);
   CHECK(p.partials.empty());
 }
 
