@@ -696,6 +696,20 @@ struct Walk {
   // The file ends inside a local header. Still an entry that was lost: keep what its header
   // shows of the name.
   Step header_cut(const std::string& why) {
+    // A name or extra length damaged (a byte inserted inside the header) can make a header run
+    // past the end of the file while whole entries follow: then it is damage, not a cut.
+    if (input.seekable())
+      if (auto next = next_entry_within(pos + 4, size(), true)) {
+        r.damaged.push_back({pos, *next, "a local header whose name or extra field runs past the end of the file"});
+        r.findings.push_back(make_finding(report::Code::damaged_stretch, std::nullopt, pos,
+                                          fmt::format("{} bytes from offset {} to {} belong to no readable entry (a "
+                                                      "local header whose name or extra field runs past the end of "
+                                                      "the file, and whole entries after it)",
+                                                      *next - pos, pos, *next),
+                                          report::refusing(report::kAllReaders)));
+        pos = *next;
+        return Step::next;
+      }
     Entry cut;
     cut.lfh_offset = pos;
     cut.status = report::EntryStatus::truncated;
