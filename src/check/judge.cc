@@ -372,8 +372,12 @@ bool sevenzip_checks_size(const Entry& e) {
 // The file ends inside the entry: truncated, and nothing else is judged.
 bool judge_cut(Judging& j, std::uint64_t size, const Claim& c) {
   Entry& e = j.e;
+  // A walk that found the entry's bytes stop short of the end (the next entry or a directory
+  // inside what its sizes claim) ended it there: damaged, not cut by the end of the file.
+  const bool stopped_inside = !e.in_directory && e.decoded && e.decoded->status == Status::corrupt &&
+                              e.end_offset > e.data_offset && e.end_offset < size;
   const bool cut = e.cut_intact || (e.decoded && e.decoded->status == Status::truncated) ||
-                   (c.has_primary && e.data_offset + e.compressed_size > size);
+                   (c.has_primary && e.data_offset + e.compressed_size > size && !stopped_inside);
   if (!cut) return false;
   e.status = EntryStatus::truncated;
   std::uint64_t present = size > e.data_offset ? size - e.data_offset : 0;
@@ -702,13 +706,21 @@ struct Gaps {
     const report::Readers walkers =
         (walked ? report::kLibarchive : 0) | (readers::sevenzip_walks_from(h.offset) ? report::kSevenZip : 0);
     const bool one = __builtin_popcount(walkers) == 1;
+    // Streaming readers walk the local headers in file order, whatever the directory says: the
+    // damaged bytes of an entry cut short, which an in-place repair leaves where they are, stop them.
     out.push_back(make_finding(Code::unreferenced_local_header, h.name, h.offset,
-                               fmt::format("a local header {} that no directory entry points to{}", where,
+                               fmt::format("a local header {} that no directory entry points to{}; streaming "
+                                           "readers (bsdtar from a pipe, Java's ZipInputStream, unzip from stdin) "
+                                           "read the local headers in file order and stop at offset {} if its "
+                                           "entry is damaged (as one an in-place repair left behind is): repair -o "
+                                           "OUT writes an archive without it",
+                                           where,
                                            walkers ? fmt::format(": {}, which read{} the local headers of this "
                                                                  "archive, extract{} it as another file",
                                                                  report::reader_names(walkers), one ? "s" : "",
                                                                  one ? "s" : "")
-                                                   : ""),
+                                                   : "",
+                                           h.offset),
                                walkers ? report::refusing(walkers) : report::ReaderGroups{}));
   }
   if (found.empty() && plain)

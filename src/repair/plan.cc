@@ -20,10 +20,13 @@ namespace {
 // Only fields that every reader accepts go into the new directory, each taken from the witness
 // that verified (docs/design.md): an extra block whose fields run past it, or a comment that is not UTF-8 (Java's
 // ZipFile refuses the archive), is left out rather than copied.
-// Of the extra fields, only the timestamps and Unix owners (0x5455, 0x7875, 0x000a) are kept:
-// the rest describe what a repair does not keep (ZIP64 values, which it writes itself; AES
-// parameters; Unicode names, whose CRC must match the name it writes), and a reader refuses some
-// of them when they do not fit the entry.
+// Every extra field is kept (what each entry was: times, owners, a writer's own fields) except
+// those that describe what a repair does not keep, and that a reader refuses or misreads when they
+// no longer fit the entry: ZIP64 values (0x0001), which it writes itself; strong encryption
+// (0x0017); Unicode names and comments (0x7075, 0x6375), whose CRC must match the name it
+// writes; libarchive's external attributes (0x6c78), which a walking libarchive would take over
+// the new directory's; an extended timestamp without its flags byte (libarchive refuses it,
+// docs/readers.md rule 26).
 std::string well_formed_extra(const std::string& extra, bool aes) {
   zip::Bytes b{reinterpret_cast<const std::uint8_t*>(extra.data()), extra.size()};
   if (!zip::extra_well_formed(b)) return {};
@@ -31,10 +34,11 @@ std::string well_formed_extra(const std::string& extra, bool aes) {
   for (std::size_t p = 0; p + 4 <= b.size();) {
     std::uint16_t id = b[p] | (b[p + 1] << 8);
     std::size_t len = b[p + 2] | (b[p + 3] << 8);
-    // 0x9901 on a WinZip AES entry (method 99) too: it is kept encrypted, and readers find its
+    // 0x9901 only on a WinZip AES entry (method 99): it is kept encrypted, and readers find its
     // method and key strength only there. On any other entry libarchive refuses the field.
-    if ((id == 0x5455 && len >= 1) || id == 0x7875 || id == zip::kNtfsExtraId || (id == 0x9901 && aes && len >= 7))
-      out.append(extra, p, 4 + len);
+    const bool dropped = id == zip::kZip64ExtraId || id == 0x0017 || id == 0x7075 || id == 0x6375 ||
+                         id == 0x6c78 || (id == 0x5455 && len < 1) || (id == 0x9901 && !(aes && len >= 7));
+    if (!dropped) out.append(extra, p, 4 + len);
     p += 4 + len;
   }
   return out;
@@ -122,6 +126,8 @@ void keep_unzip_from_converting(zip::EntryRecord& r) {
     r.external_attr = (r.external_attr & 0xFFFF) | ((dir ? 040755u : 0100644u) << 16);
 }
 
+constexpr std::uint32_t kSafeFileMode = 0100600, kSafeFolderMode = 040700;
+
 // The new directory's record of a kept entry: the data's fields from the walk (they verified),
 // the rest from the old directory's record `cd` when there is one.
 zip::EntryRecord record_for(const Entry& e, const Entry* cd, bool in_place, bool cd_names) {
@@ -142,10 +148,12 @@ zip::EntryRecord record_for(const Entry& e, const Entry* cd, bool in_place, bool
   if (cd) {
     take_from_directory(r, e, *cd);
   } else {
-    // No directory: a Unix host with ordinary modes. An MS-DOS host would make unzip convert the
-    // central name from CP437 but not the local one, and report UTF-8 names as mismatching.
+    // No record of the entry survives: a Unix host (an MS-DOS host would make unzip convert the
+    // central name from CP437 but not the local one, and report UTF-8 names as mismatching), and
+    // modes that are safe whatever the entry was (the writer's may have been 0640 or 0700, and
+    // readers create 0644 and 0755 when told nothing): 0600 for a file, 0700 for a folder.
     r.version_made_by = (3 << 8) | 20;
-    r.external_attr = e.is_directory() ? (040755u << 16) | 0x10 : (0100644u << 16);
+    r.external_attr = e.is_directory() ? (kSafeFolderMode << 16) | 0x10 : (kSafeFileMode << 16);
   }
   settle_utf8_flag(r, cd);
   if (cd) keep_unzip_from_converting(r);
@@ -205,6 +213,10 @@ bool rescue_entry(Entry& e, const Entry& cd, io::ByteSource& src, codec::Workspa
   // How many of the six readers lack a method.
   auto lacking = [](std::uint16_t m) { return __builtin_popcount(check::readers::lacking_method(m)); };
   if (!e.lfh_read() || e.encrypted()) return false;
+  // An entry whose own claims verified is not another entry's record's to mend: bytes deleted or
+  // inserted before it can put it at the offset an old record names for another entry (whose
+  // empty data any entry's first zero bytes would "verify").
+  if (e.status == report::EntryStatus::ok && cd.name != e.name) return false;
   const bool agrees = e.status == report::EntryStatus::ok && e.decoded && cd.crc32 == e.decoded->crc &&
                       cd.compressed_size == e.compressed_size && cd.uncompressed_size == e.uncompressed_size;
   const bool better_method = !in_place && cd.method != e.method && lacking(cd.method) < lacking(e.method);
@@ -362,6 +374,7 @@ Planner::Decision Planner::lose(const Entry& e, Loss loss) {
 
 // An entry that did not verify is lost; a copy may keep its intact start as NAME.partial.
 Planner::Decision Planner::unverified(const Entry& e) {
+  damaged_copies_.push_back(lost.size());
   lost.push_back(e.name);
   lost_names_.insert(key_of(e.name));
   Decision d;
@@ -492,19 +505,45 @@ Planner::Decision Planner::decide(const Entry& e, const std::optional<Entry>& re
   if (auto loss = name_unsettled(e, cd, names)) return lose(e, std::move(*loss));
   const bool cd_name = names.trusted && !opt_.in_place && names.cd_wins;
   // Duplicate names would make the output ambiguous for a restore: keep the first.
-  if (!take_name(cd_name ? cd->name : e.name, data_key(e.decoded ? e.decoded->crc : e.crc32, e.uncompressed_size)))
+  const std::string& name = cd_name ? cd->name : e.name;
+  const std::uint64_t data = data_key(e.decoded ? e.decoded->crc : e.crc32, e.uncompressed_size);
+  if (!take_name(name, data)) {
+    // The same entry twice (a range repeated, as a download resumed too early writes it): it
+    // came back once, and nothing of it is lost.
+    if (*names_.find(key_of(name)) == data) return {};
     return lose(e, {report::Code::duplicate_name, "a second entry of this name is left out of the repaired directory",
                     report::kOwnRule});
+  }
+  if (!cd) note_metadata_lost(e);
   return keep(e, cd, cd_name);
 }
 
-void Planner::census_record(const Entry& record) {
-  add_folder(record.name, record.lfh_offset);
+// A kept entry that no directory record describes: its type and permissions were only there.
+// A symbolic link's data is its target, a short path: a small stored entry of printable bytes
+// with no line break was probably one.
+void Planner::note_metadata_lost(const Entry& e) {
+  ++metadata_lost_;
+  if (e.method != zip::kStored || e.encrypted() || e.uncompressed_size == 0 || e.uncompressed_size > 1024 ||
+      !opt_.source || e.is_directory())
+    return;
+  const auto bytes = opt_.source->read_vec(e.data_offset, std::size_t(e.uncompressed_size));
+  if (bytes.size() != e.uncompressed_size) return;
+  for (std::uint8_t c : bytes)
+    if (c < 0x20 || c == 0x7f) return;
+  ++probable_links_;
+}
+
+bool Planner::walked(std::uint64_t lfh_offset) {
   if (!found_sorted_) {
     if (!std::is_sorted(found_.begin(), found_.end())) std::sort(found_.begin(), found_.end());
     found_sorted_ = true;
   }
-  if (!std::binary_search(found_.begin(), found_.end(), record.lfh_offset))
+  return std::binary_search(found_.begin(), found_.end(), lfh_offset);
+}
+
+void Planner::census_record(const Entry& record) {
+  add_folder(record.name, record.lfh_offset);
+  if (!walked(record.lfh_offset))
     unmatched_.push_back({key_of(record.name), record.lfh_offset, data_key(record.crc32, record.uncompressed_size)});
 }
 
@@ -524,6 +563,27 @@ void Planner::finish() {
                                     "there",
                                     report::refusing(report::kAllReaders)));
   }
+  // A damaged copy of an entry whose whole copy came back (a range repeated, as a download
+  // resumed too early writes it, cuts the first copy short) is no loss: `lost` names only the
+  // entries that did not come back.
+  std::vector<bool> back(lost.size(), false);
+  for (std::size_t i : damaged_copies_) back[i] = names_.find(key_of(lost[i])) != nullptr;
+  std::size_t w = 0;
+  for (std::size_t i = 0; i < lost.size(); ++i)
+    if (!back[i] && w++ != i) lost[w - 1] = std::move(lost[i]);
+  lost.resize(w);
+  if (metadata_lost_)
+    findings.push_back(make_finding(
+        report::Code::metadata_lost, std::nullopt, std::nullopt,
+        fmt::format("{} had {} type and permissions only in the lost directory: {}{}",
+                    metadata_lost_ == 1 ? std::string("1 entry") : fmt::format("{} entries", metadata_lost_),
+                    metadata_lost_ == 1 ? "its" : "their",
+                    metadata_lost_ == 1 ? "it comes back as a regular file (mode 0600) or folder (mode 0700)"
+                                        : "they come back as regular files, mode 0600, and folders, mode 0700",
+                    probable_links_ ? fmt::format("; {} {} probably symbolic links (small stored entries whose data "
+                                                  "is a path)",
+                                                  probable_links_, probable_links_ == 1 ? "was" : "were")
+                                    : std::string())));
   // Planning is over: the proof that follows has the memory.
   names_.clear();
   lost_names_.clear();

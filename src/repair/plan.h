@@ -76,6 +76,8 @@ class Planner {
   // OldDirectory::at gives), once: its folder counts too, and a record whose offset no walked
   // entry has is noted until finish() can tell whether its entry was lost.
   void census_record(const scan::Entry& record);
+  // Whether the walk found a local header at `lfh_offset` (after the census).
+  bool walked(std::uint64_t lfh_offset);
   // Then each entry again, in file order, with the old directory's record at its offset.
   enum class Kind { keep, partial, lost };
   struct Decision {
@@ -152,6 +154,9 @@ class Planner {
   static std::uint64_t data_key(std::uint32_t crc, std::uint64_t size) { return std::uint64_t(crc) << 32 ^ size; }
   static NameKey key_of(const std::string& name);
   void add_folder(const std::string& name, std::uint64_t off);
+  void note_metadata_lost(const scan::Entry& e);
+  std::size_t metadata_lost_ = 0, probable_links_ = 0;  // kept entries with no record (metadata_lost)
+  std::vector<std::size_t> damaged_copies_;  // indexes in `lost` of entries that did not verify
   int likelihood(const std::string& name, std::uint64_t off) const;
   bool take_name(const std::string& name, std::uint64_t data) { return names_.insert(key_of(name), data); }
 

@@ -89,15 +89,31 @@ class DirectoryOnDisk final : public OldDirectory {
       index(moved, 0, first_records);
     }
     std::sort(records_.begin(), records_.end());
+    std::sort(names_.begin(), names_.end());
   }
   std::optional<Entry> at(std::uint64_t lfh_offset) override {
     auto it = std::lower_bound(records_.begin(), records_.end(), Record{lfh_offset, 0});
     if (it == records_.end() || it->lfh_offset != lfh_offset) return std::nullopt;
     return scan::reread_directory_record(cache_, it->at, shift_);
   }
+  // The record of the same name and data as the walked entry `e` when none names its offset:
+  // bytes deleted or inserted before it moved the entry, and its record still holds its host,
+  // attributes and comment.
+  std::optional<Entry> same_entry(const Entry& e) {
+    if (!e.decoded) return std::nullopt;
+    const std::uint64_t h = std::hash<std::string_view>{}(e.name);
+    for (auto it = std::lower_bound(names_.begin(), names_.end(), std::pair{h, std::uint64_t(0)});
+         it != names_.end() && it->first == h; ++it) {
+      Entry r = scan::reread_directory_record(cache_, it->second, shift_);
+      if (r.name == e.name && r.crc32 == e.decoded->crc && r.uncompressed_size == e.uncompressed_size &&
+          r.compressed_size == e.compressed_size)
+        return r;
+    }
+    return std::nullopt;
+  }
   bool sound(std::uint64_t lfh_offset) const override {
     auto it = std::lower_bound(records_.begin(), records_.end(), Record{lfh_offset, 0});
-    return it != records_.end() && it->lfh_offset == lfh_offset && it->at != unsound_;
+    return !counts_differ_ && it != records_.end() && it->lfh_offset == lfh_offset && it->at != unsound_;
   }
 
  private:
@@ -107,21 +123,28 @@ class DirectoryOnDisk final : public OldDirectory {
   };
   void index(const scan::EndRecords& end, std::uint64_t shift, const std::function<void(const Entry&)>& first_records) {
     scan::DirectoryReader rd(src_, end);
+    counts_differ_ = false;
     std::vector<Entry> batch;
     std::vector<std::uint64_t> at;
     std::unordered_set<std::uint64_t> passed;
     while (rd.next(4096, batch, &at))
       for (std::size_t i = 0; i < batch.size(); ++i) {
         records_.push_back({batch[i].lfh_offset, at[i]});
+        names_.push_back({std::hash<std::string_view>{}(batch[i].name), at[i]});
         if (first_to_name(passed)) first_records(batch[i]);
       }
     readable_ = rd.readable();
     shift_ = shift;
-    if (!readable_) records_.clear();
-    for (const auto& f : rd.findings)
+    if (!readable_) records_.clear(), names_.clear();
+    for (const auto& f : rd.findings) {
       // The reader broke off after the record it read last: that record's name length may be
       // what broke it.
       if (f.code == report::Code::cd_unreadable && !records_.empty()) unsound_ = records_.back().at;
+      // Fewer or more records than the end record counts: bytes deleted or inserted inside the
+      // directory may have joined two records into one that parses, with one's name and the
+      // other's data, so no record's name can outvote a local header's.
+      if (f.code == report::Code::eocd_inconsistent) counts_differ_ = true;
+    }
   }
   // Whether the record indexed last is the first to name its offset (the one at() gives).
   // Writers list the records in offset order; only a directory out of that order needs the set
@@ -137,8 +160,9 @@ class DirectoryOnDisk final : public OldDirectory {
   io::ByteSource& src_;
   io::CachedSource cache_;
   std::vector<Record> records_;
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> names_;  // (hash of the name, where the record is)
   std::uint64_t shift_ = 0, unsound_ = ~std::uint64_t(0);
-  bool readable_ = false;
+  bool readable_ = false, counts_differ_ = false;
 };
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
@@ -232,6 +256,7 @@ class Repair {
  private:
   void keep_walked(const std::vector<Entry>& done);
   std::vector<std::optional<Entry>> rescue_by_old_records(std::vector<Entry>& entries);
+  std::optional<Entry> record_by_name(const Entry& e);
   void plan_batch(std::vector<Entry>& entries);
   io::OutputSink& open_output();
   io::OutputSink& output() { return enc_ ? static_cast<io::OutputSink&>(*enc_) : *sink_; }
@@ -253,6 +278,7 @@ class Repair {
   // What the walk says for the report.
   std::optional<report::Finding> eocd_missing_;
   bool looks_finished_ = false;
+  std::optional<std::uint64_t> directory_at_;  // where the walk met a directory record
   std::string scan_stop_;
   std::unique_ptr<io::OutputSink> sink_;
   std::unique_ptr<EncryptingSink> enc_;
@@ -272,6 +298,7 @@ void Repair::walk() {
   report::Progress progress(req_.progress, src_.size());
   scan::ScanOptions so{&progress.counter(), 0, req_.threads ? req_.threads : check::default_threads()};
   so.password = req_.password;
+  so.beyond_directory = true;
   so.settle = [&](std::vector<Entry>& done) {
     tally->add(done);
     keep_walked(done);
@@ -288,6 +315,7 @@ void Repair::walk() {
   // The old directory's records can be longer than the walk's headers (names, comments).
   if (end_) bound_ += 2 * end_->cd_size;
   looks_finished_ = scan.directory_at.has_value() && end_;
+  directory_at_ = scan.directory_at;
   scan_stop_ = report::printable_name(scan.stop);
 }
 
@@ -302,7 +330,16 @@ void Repair::keep_walked(const std::vector<Entry>& done) {
 
 // After the walk, so that the census knows which records name an entry the walk found.
 void Repair::read_old_directory() {
-  if (end_) directory_.read(*end_, [&](const Entry& record) { planner_.census_record(record); });
+  auto census = [&](const Entry& record) { planner_.census_record(record); };
+  if (end_) return directory_.read(*end_, census);
+  // No end record (the archive was cut inside its directory): the records before the cut still
+  // describe the first entries, read from where the walk met the first one to the end of the file.
+  if (!directory_at_) return;
+  scan::EndRecords cut;
+  cut.file_size = cut.eocd_offset = cut.dir_end = cut.end_of_records = src_.size();
+  cut.cd_start = cut.cd_offset = cut.declared_cd_start = *directory_at_;
+  cut.cd_size = src_.size() - *directory_at_;
+  directory_.read(cut, census);
 }
 
 void Repair::plan_and_write() {
@@ -325,10 +362,23 @@ std::vector<std::optional<Entry>> Repair::rescue_by_old_records(std::vector<Entr
   for (std::size_t i = 0; i < entries.size(); ++i) {
     Entry& e = entries[i];
     records[i] = directory_.at(e.lfh_offset);
+    if (!records[i] || (records[i]->name != e.name && e.status == report::EntryStatus::ok))
+      if (auto named = record_by_name(e)) records[i] = std::move(named);
     if (records[i]) rescue_entry(e, *records[i], src_, ws_, req_.in_place);
     if (!req_.in_place) learn_from_stream(e, src_, ws_);
   }
   return records;
+}
+
+// The old record of the same name and data as `e` when none (or another entry's) names its offset:
+// bytes deleted or inserted before it moved it. Not one whose own offset holds a local header of
+// that name: two archives joined each list their own entries of one name.
+std::optional<Entry> Repair::record_by_name(const Entry& e) {
+  auto r = directory_.same_entry(e);
+  if (!r || r->lfh_offset == e.lfh_offset || !planner_.walked(r->lfh_offset)) return r;
+  auto h = scan::read_local_header(src_, r->lfh_offset, nullptr);
+  if (h && h->name == r->name) return std::nullopt;
+  return r;
 }
 
 void Repair::plan_batch(std::vector<Entry>& entries) {

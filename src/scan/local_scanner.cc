@@ -4,6 +4,7 @@
 
 #include <emmintrin.h>
 
+#include <algorithm>
 #include <cstring>
 #include <array>
 #include <deque>
@@ -14,6 +15,7 @@
 
 #include "crypt/zip_crypto.h"
 #include "io/worker_pool.h"
+#include "scan/end_records.h"
 
 namespace zm::scan {
 using codec::DecodeResult;
@@ -401,6 +403,23 @@ report::Finding eocd_missing_finding(std::uint64_t size, const std::vector<Entry
   return make_finding(report::Code::eocd_missing, std::nullopt, size, msg, report::refusing(report::kAllReaders));
 }
 
+namespace {
+// A local header that the end of the file cuts (4.3.7): its known method, and the part of its name
+// that is there free of control bytes. "PK\3\4" inside data with a long name length would
+// otherwise pass for one, and the walk would end there.
+bool cut_header_plausible(io::ByteSource& src, std::uint64_t q) {
+  std::uint8_t fixed[zip::kLocalHeaderLen];
+  const std::size_t n = src.read_at(q, fixed);
+  if (n < 10) return n > 4;
+  static constexpr std::uint16_t kKnown[] = {0, 1, 6, 8, 9, 12, 14, 18, 19, 20, 93, 95, 96, 97, 98, 99};
+  const std::uint16_t method = zip::local_method(fixed);
+  if (std::find(std::begin(kKnown), std::end(kKnown), method) == std::end(kKnown)) return false;
+  if (n < zip::kLocalHeaderLen) return true;
+  const auto name = src.read_vec(q + zip::kLocalHeaderLen, zip::local_name_len(fixed));
+  return std::none_of(name.begin(), name.end(), [](std::uint8_t c) { return c < 0x20; });
+}
+}  // namespace
+
 std::uint64_t find_next_record(io::ByteSource& src, std::uint64_t from, std::uint64_t to, bool headers_only) {
   io::SequentialReader rd(src, from);
   std::uint64_t p = from;
@@ -416,7 +435,7 @@ std::uint64_t find_next_record(io::ByteSource& src, std::uint64_t from, std::uin
         bool cut = false;
         auto h = read_local_header(src, q, nullptr, &cut);
         if (h && plausible_local_header(*h, q, src.size())) return q;
-        if (cut) return q;  // a header cut by the end of the file: the walk reports it
+        if (cut && cut_header_plausible(src, q)) return q;  // cut by the end of the file: the walk reports it
       } else if (!headers_only && (s == zip::kCentralSig || s == zip::kEndSig || s == zip::kZip64EndSig)) {
         return q;
       }
@@ -520,9 +539,15 @@ struct Walk {
     if (n == 0) return Step::stop;  // the end of the file, right after an entry
     std::uint32_t sig = n == 4 ? zip::load_u32(sigb) : 0;
     if (sig == zip::kCentralSig || sig == zip::kEndSig || sig == zip::kZip64EndSig) {
-      r.directory_at = pos;
+      if (!r.directory_at) r.directory_at = pos;
       r.stop = fmt::format("central directory or end record at offset {}", pos);
-      return Step::stop;
+      // Two archives joined (cat a.zip b.zip): the second one's entries follow the first one's
+      // directory. A repair looks for them; a scan reports where the first directory is.
+      if (!opt.beyond_directory) return Step::stop;
+      const std::uint64_t next = find_next_record(src, pos + 4, size(), true);
+      if (next >= size()) return Step::stop;
+      pos = next;
+      return Step::next;
     }
     if (sig != zip::kLocalSig) {
       if (n < 4 && n > 0 && std::memcmp(sigb, "PK", std::min<std::size_t>(n, 2)) == 0) {
@@ -531,7 +556,10 @@ struct Walk {
         return Step::stop;
       }
       // The entry before claimed to end here: nothing after it confirms that.
-      if (!r.entries.empty() && r.entries.back().end_offset == pos) r.entries.back().next_record_follows = false;
+      if (!r.entries.empty() && r.entries.back().end_offset == pos) {
+        r.entries.back().next_record_follows = false;
+        if (look_back(r.entries.back())) return Step::next;
+      }
       pos = resync(pos, "no record signature where one should start");
       return Step::next;
     }
@@ -568,9 +596,120 @@ struct Walk {
     return next;
   }
 
+  // An entry whose data did not decode to its CRC and after whose claimed end no record starts:
+  // bytes were deleted or inserted inside its data, so its sizes (or the end its stream found)
+  // are not where the next entry starts. The next entry is searched for from the damaged entry's
+  // own data on, before any size is trusted: the first local header there whose data decodes to
+  // its CRC, else the first that is plausible. The damaged entry then ends where it starts.
+  bool look_back(Entry& prev) {
+    if (workers) workers->drain(r.entries, r.entries_before);
+    const auto& d = prev.decoded;
+    if (!d || (d->status == Status::ok && d->crc == prev.crc32 && d->produced == prev.uncompressed_size)) return false;
+    // From just after its signature: its own name and extra lengths may be what was damaged.
+    auto next = next_entry_within(std::max(prev.lfh_offset + 4, src.earliest_readable()), pos, false);
+    if (!next) return false;
+    prev.end_offset = *next;
+    prev.next_record_follows = true;
+    r.end_of_entries = *next;
+    pos = *next;
+    return true;
+  }
+
+  // The first local header in [from, to) whose entry checks out (confirmed_header). Only those:
+  // a stored entry may hold "PK\3\4" and a plausible header (an archive inside the archive, or
+  // a file of ZIP signatures), and a walk that took one would report entries that never were.
+  std::optional<std::uint64_t> next_entry_within(std::uint64_t from, std::uint64_t to, bool strict) {
+    // A header that starts just before `to` has its signature's last bytes at or after it.
+    const std::uint64_t end = std::min(size(), to + 3);
+    for (std::uint64_t q = from; (q = find_next_record(src, q, end, true)) < to; ++q)
+      // From a pipe, decoding a candidate to its end could move the window past it.
+      if (!input.seekable() || confirmed_header(q, strict)) return q;
+    return std::nullopt;
+  }
+
+  // An entry whose data runs to the end of the file by its sizes or its stream (a size field or
+  // the data damaged), while whole entries follow inside it: the file is not cut there. The
+  // entry (not decoded to its CRC) ends at the first of them, and the walk goes on there.
+  bool damaged_not_cut(Entry& e) {
+    if (!input.seekable()) return false;
+    auto next = next_entry_within(e.lfh_offset + 4, size(), true);
+    std::string why = "the data does not end before the next entry";
+    if (!next) {
+      // An archive repaired in place: the entry was cut short, and the directory and end records
+      // appended after its bytes do not list it. Its data stops where that directory starts.
+      next = directory_inside(e);
+      if (!next) return false;
+      why = fmt::format("the data runs into the central directory at offset {} (an entry cut short before a "
+                        "directory was appended after it, as an in-place repair leaves it, or a damaged size)",
+                        *next);
+    }
+    DecodeResult d = e.decoded.value_or(DecodeResult{});
+    d.status = Status::corrupt;
+    d.error = why;
+    e.decoded = d;
+    e.end_offset = *next;
+    r.end_of_entries = *next;
+    pos = *next;
+    r.entries.push_back(std::move(e));
+    return true;
+  }
+
+  // Where the directory that the end records describe starts, when that is inside entry `e`.
+  std::optional<std::uint64_t> directory_inside(const Entry& e) {
+    if (!end_records) end_records = locate_end_records(src);
+    const auto& end = *end_records;
+    if (!end || end->disks || end->cd_start <= e.data_offset || end->cd_start >= size()) return std::nullopt;
+    std::uint8_t sig[4] = {};
+    if (src.read_at(end->cd_start, sig) != 4) return std::nullopt;
+    const std::uint32_t s = zip::load_u32(sig);
+    if (s != zip::kCentralSig && s != zip::kZip64EndSig && s != zip::kEndSig) return std::nullopt;
+    return end->cd_start;
+  }
+
+  // A local header at `q` whose entry checks out: its data decodes to its CRC and sizes (and a
+  // bit-3 entry's descriptor agrees), or, unless `strict`, it cannot be decoded here (a method or
+  // encryption the walk does not decode, or data cut by the end of the file: the walk reports it).
+  bool confirmed_header(std::uint64_t q, bool strict) {
+    bool cut = false;
+    auto h = read_local_header(src, q, nullptr, &cut);
+    if (cut) return !strict;
+    if (!h || !plausible_local_header(*h, q, size())) return false;
+    Entry c = entry_of_header(*h, q);
+    if (c.encrypted() || !codec::method_supported(c.method)) return !strict;
+    if (!c.has_descriptor_flag()) {
+      if (c.data_offset + c.compressed_size > size()) return !strict;
+      auto d = ws.decode(src, sized_request(c));
+      return d.status == Status::ok && d.crc == c.crc32 && d.produced == c.uncompressed_size;
+    }
+    if (!codec::method_self_terminating(c.method)) {
+      auto end = find_stored_end(src, c.data_offset, c.lfh->zip64, nullptr);
+      return end && end->crc_ok;
+    }
+    codec::DecodeRequest req{c.data_offset, size() - c.data_offset, c.method};
+    req.lzma_eos = c.flags & 2;
+    auto d = ws.decode(src, req);
+    if (d.status == Status::truncated) return !strict;
+    return d.status == Status::ok &&
+           match_descriptor(src, c.data_offset + d.consumed, d.crc, d.consumed, d.produced, c.lfh->zip64).has_value();
+  }
+
   // The file ends inside a local header. Still an entry that was lost: keep what its header
   // shows of the name.
   Step header_cut(const std::string& why) {
+    // A name or extra length damaged (a byte inserted inside the header) can make a header run
+    // past the end of the file while whole entries follow: then it is damage, not a cut.
+    if (input.seekable())
+      if (auto next = next_entry_within(pos + 4, size(), true)) {
+        r.damaged.push_back({pos, *next, "a local header whose name or extra field runs past the end of the file"});
+        r.findings.push_back(make_finding(report::Code::damaged_stretch, std::nullopt, pos,
+                                          fmt::format("{} bytes from offset {} to {} belong to no readable entry (a "
+                                                      "local header whose name or extra field runs past the end of "
+                                                      "the file, and whole entries after it)",
+                                                      *next - pos, pos, *next),
+                                          report::refusing(report::kAllReaders)));
+        pos = *next;
+        return Step::next;
+      }
     Entry cut;
     cut.lfh_offset = pos;
     cut.status = report::EntryStatus::truncated;
@@ -651,6 +790,8 @@ struct Walk {
       return keep(e);
     auto d = decode_data(ws, src, req, e, opt.password);
     e.decoded = d;
+    if ((d.status == Status::truncated || (d.status != Status::ok && e.end_offset > size())) && damaged_not_cut(e))
+      return Step::next;
     if (d.status == Status::truncated) {
       std::uint64_t present = size() - e.data_offset;
       return cut_inside(e, index, e.method == zip::kStored ? present : d.produced,
@@ -662,7 +803,10 @@ struct Walk {
   // Bit 3 with stored data: find_stored_end.
   Step stored_to_descriptor(Entry& e, std::size_t index) {
     auto end = find_stored_end(src, e.data_offset, e.lfh->zip64, opt.progress);
-    if (!end) return cut_inside(e, index, size() - e.data_offset, "no data descriptor follows the stored data");
+    if (!end) {
+      if (damaged_not_cut(e)) return Step::next;
+      return cut_inside(e, index, size() - e.data_offset, "no data descriptor follows the stored data");
+    }
     e.descriptor = end->descriptor;
     e.crc32 = end->descriptor.crc32;
     e.compressed_size = e.uncompressed_size = end->data_end - e.data_offset;
@@ -685,15 +829,20 @@ struct Walk {
     req.progress = opt.progress;
     auto d = decode_data(ws, src, req, e, opt.password);
     e.decoded = d;
+    if ((d.status == Status::truncated || d.status == Status::overrun) && damaged_not_cut(e)) return Step::next;
     if (d.status == Status::truncated || d.status == Status::overrun)
       return cut_inside(e, index, d.produced, fmt::format("the compressed stream is cut after {} bytes", d.consumed));
     if (d.status != Status::ok && input.seekable() && !e.encrypted() && damaged_up_to_candidate(e)) return Step::next;
     if (d.status != Status::ok) {
       const std::uint64_t data_offset = e.data_offset;
+      // The header itself may be what was damaged (its name and extra lengths), with the next
+      // entry inside what they claim.
+      auto inside = next_entry_within(std::max(e.lfh_offset + 4, src.earliest_readable()), data_offset + 1, false);
       r.entries.push_back(std::move(e));
       // The next header may hide anywhere after the damaged entry's start; a stream can only
       // look back over what it still holds.
-      pos = resync(std::max(data_offset + 1, src.earliest_readable()), fmt::format("damaged data of entry {}", index + 1));
+      pos = inside ? *inside
+                   : resync(std::max(data_offset + 1, src.earliest_readable()), fmt::format("damaged data of entry {}", index + 1));
       return Step::next;
     }
     return descriptor_after(e, index, d);
@@ -779,6 +928,7 @@ struct Walk {
   ScanResult r;
   std::uint64_t pos = 0;  // where the next record should start
   std::optional<WalkWorkers> workers;  // with ScanOptions::threads above 1
+  std::optional<std::optional<EndRecords>> end_records;  // located when a cut entry needs them
 };
 
 }  // namespace

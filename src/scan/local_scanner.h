@@ -54,6 +54,9 @@ struct ScanOptions {
   // Bytes of entry data handed to the workers and not yet decoded, at most (the walk waits
   // beyond it); from a stream, each entry handed over is also at most a quarter of its window.
   std::uint64_t max_in_flight = io::kEntryBytesInFlight;
+  // Go on after a central directory when local headers follow it (a repair of two archives
+  // joined end to end); the first directory met is still `directory_at`.
+  bool beyond_directory = false;
 };
 
 ScanResult scan_local(io::ByteSource& src, codec::Workspace& ws, const ScanOptions& opt = {});

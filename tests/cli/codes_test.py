@@ -546,6 +546,15 @@ def entry_salvaged(t):
                 "--salvage-partial")
 
 
+@case("metadata_lost", 1)
+def metadata_lost(t):
+    # bsdtar's archive cut before its directory: the modes were only in the directory records.
+    data = read("bsdtar-file.zip")
+    lay = Layout(data)
+    s, e = lay.extent(index_of(lay, "records.jsonl"))
+    return t.zm("repair", t.write("cut.zip", data[:(s + e) // 2]), "-o", os.path.join(t.tmp, "out.zip"))
+
+
 @case("restore_target_exists", 1)
 def restore_target_exists(t):
     # A file of the user's where an entry of the archive would go, and no --force.

@@ -116,7 +116,7 @@ scan::Entry found(const std::string& name, std::uint64_t offset, report::EntrySt
 
 TEST_CASE("repair plan: whole entries kept once in file order, the rest named as lost") {
   std::vector<scan::Entry> walk = {found("a", 0, report::EntryStatus::ok), found("b", 200, report::EntryStatus::damaged),
-                                   found("a", 400, report::EntryStatus::ok), found("c", 600, report::EntryStatus::ok)};
+                                   found("a", 400, report::EntryStatus::ok, 9), found("c", 600, report::EntryStatus::ok)};
   std::map<std::uint64_t, scan::Entry> directory;
   directory.emplace(0, found("a", 0, report::EntryStatus::ok));
   directory.emplace(900, found("gone", 900, report::EntryStatus::ok));
@@ -129,8 +129,27 @@ TEST_CASE("repair plan: whole entries kept once in file order, the rest named as
   CHECK(p.lost == std::vector<std::string>{"b", "a", "gone"});
   std::set<report::Code> codes;
   for (auto& f : p.findings) codes.insert(f.code);
-  CHECK(codes == std::set<report::Code>{report::Code::duplicate_name, report::Code::entry_truncated});
+  // "c" has no old record: its type and mode were only in the directory.
+  CHECK(codes == std::set<report::Code>{report::Code::duplicate_name, report::Code::entry_truncated,
+                                        report::Code::metadata_lost});
+  CHECK(p.keep[1].record.external_attr == 0100600u << 16);
+  CHECK((p.keep[1].record.version_made_by >> 8) == 3);
   CHECK(p.partials.empty());
+}
+
+TEST_CASE("repair plan: the same entry twice comes back once, a damaged copy of it is not lost") {
+  // A range repeated (a download resumed too early): a cut first copy of "a", then "a" whole,
+  // then "a" again whole; no record survives, so folders come back 0700.
+  std::vector<scan::Entry> walk = {found("a", 0, report::EntryStatus::damaged), found("a", 200, report::EntryStatus::ok),
+                                   found("a", 400, report::EntryStatus::ok), found("d/", 600, report::EntryStatus::ok, 0)};
+  auto p = repair::plan(walk, {}, {false, false, 1000});
+  REQUIRE(p.keep.size() == 2);
+  CHECK(p.keep[0].entry->lfh_offset == 200);
+  CHECK(p.keep[1].record.external_attr == ((040700u << 16) | 0x10));
+  CHECK(p.lost.empty());
+  REQUIRE(p.findings.size() == 1);
+  CHECK(p.findings[0].code == report::Code::metadata_lost);
+  CHECK(p.findings[0].message.starts_with("2 entries had their type and permissions only in the lost directory"));
 }
 
 TEST_CASE("repair plan: in place the directory points at the entries' own headers, flags as they are") {

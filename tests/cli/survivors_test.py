@@ -1,0 +1,246 @@
+"""Repair's survivor promise: every entry whose local header and data are whole somewhere in the
+damaged file comes back, the lost list names exactly the entries that did not, and an entry keeps
+the type and mode its directory record gave it, or comes back with a safe one and a metadata_lost
+warning saying so."""
+import io
+import os
+import random
+import stat
+import subprocess
+import sys
+import unittest
+import zipfile
+
+from zmtest import SRC, ZIPMEDIC, Layout, TempDirTest, codes, need, read, run_json
+
+
+def tree_of_texts(root, count=30):
+    """An Info-ZIP-like tree of `count` text files of different lengths."""
+    rng = random.Random(count)
+    words = [b"backup", b"restore", b"archive", b"entry", b"deflate", b"header", b"offset", b"zipmedic"]
+    os.makedirs(os.path.join(root, "t", "d"))
+    for i in range(count):
+        body = b" ".join(rng.choice(words) for _ in range(150 + 40 * i))
+        with open(os.path.join(root, "t", "d", "f%02d.txt" % i), "wb") as f:
+            f.write(body)
+
+
+def entries_of(path):
+    """name -> (crc, compressed bytes, unix mode) of an archive, read with Python's zipfile."""
+    out = {}
+    with open(path, "rb") as fh:
+        data = fh.read()
+    with zipfile.ZipFile(path) as z:
+        for i in z.infolist():
+            n, m = int.from_bytes(data[i.header_offset + 26:i.header_offset + 28], "little"), \
+                int.from_bytes(data[i.header_offset + 28:i.header_offset + 30], "little")
+            at = i.header_offset + 30 + n + m
+            out[i.filename] = (i.CRC, data[at:at + i.compress_size], i.external_attr >> 16)
+    return out
+
+
+class DeletedInsideData(TempDirTest):
+    """Bytes deleted inside one entry's data: the walk must not trust that entry's sizes and jump
+    past the next local header."""
+
+    def setUp(self):
+        super().setUp()
+        tree_of_texts(self.tmp)
+        self.zip = os.path.join(self.tmp, "a.zip")
+        subprocess.run([need("zip"), "-qr", self.zip, "t"], cwd=self.tmp, check=True)
+        self.orig = entries_of(self.zip)
+        with zipfile.ZipFile(self.zip) as z:
+            self.infos = sorted(z.infolist(), key=lambda i: i.header_offset)
+
+    def repair(self, damaged):
+        src = self.write("damaged.zip", damaged)
+        out = os.path.join(self.tmp, "out.zip")
+        if os.path.exists(out):
+            os.unlink(out)
+        p, doc = run_json("repair", src, "-o", out)
+        return p, doc, entries_of(out)
+
+    def test_fifty_bytes_deleted_lose_only_that_entry(self):
+        with open(self.zip, "rb") as f:
+            data = f.read()
+        rng = random.Random(50)
+        for trial in range(10):
+            k = rng.randrange(2, len(self.infos) - 1)
+            info = self.infos[k]
+            start = info.header_offset + 30 + len(info.orig_filename.encode()) + len(info.extra)
+            at = rng.randrange(start, start + info.compress_size - 50)
+            p, doc, got = self.repair(data[:at] + data[at + 50:])
+            with self.subTest(trial=trial, entry=info.filename, at=at):
+                self.assertEqual(p.returncode, 1)
+                self.assertEqual(doc["repair"]["lost"], [info.filename])
+                self.assertEqual(set(got), set(self.orig) - {info.filename})
+                for name, g in got.items():
+                    self.assertEqual(g[:2], self.orig[name][:2], name)
+                    # The old directory's records moved with the deletion; found by name and
+                    # data, they still give each entry its mode.
+                    self.assertEqual(g[2], self.orig[name][2], name)
+                self.assertNotIn("cd_lfh_mismatch", codes(doc))
+                self.assertNotIn("metadata_lost", codes(doc))
+
+    def test_bytes_inserted_or_repeated_lose_only_that_entry(self):
+        with open(self.zip, "rb") as f:
+            data = f.read()
+        info = max(self.infos, key=lambda i: i.compress_size)
+        start = info.header_offset + 30 + len(info.orig_filename.encode()) + len(info.extra)
+        at = start + info.compress_size // 2
+        # 97 bytes inserted; 150 bytes of its data repeated (a download resumed too early).
+        for damaged in (data[:at] + bytes(range(97)) + data[at:], data[:at] + data[at - 150:]):
+            p, doc, got = self.repair(damaged)
+            self.assertEqual(p.returncode, 1)
+            self.assertEqual(doc["repair"]["lost"], [info.filename])
+            self.assertEqual(set(got), set(self.orig) - {info.filename})
+
+    def test_two_archives_joined(self):
+        with open(self.zip, "rb") as f:
+            data = f.read()
+        other = io.BytesIO()
+        with zipfile.ZipFile(other, "w", zipfile.ZIP_DEFLATED) as z:
+            z.writestr("second/one.txt", b"one " * 100)
+            z.writestr("second/two.txt", b"two " * 100)
+        p, doc, got = self.repair(data + other.getvalue())
+        self.assertEqual(p.returncode, 0, doc["findings"])
+        self.assertEqual(set(got), set(self.orig) | {"second/one.txt", "second/two.txt"})
+        self.assertEqual(doc["repair"]["lost"], [])
+
+
+class InPlaceResult(TempDirTest):
+    """An archive repaired in place keeps a damaged entry's bytes where they were."""
+
+    def test_scan_of_an_archive_cut_and_repaired_in_place(self):
+        # Cut inside its largest entry: the scan says where that entry's data runs into the
+        # appended directory instead of calling it cut by the end of the file.
+        data = read("infozip-file.zip")
+        lay = Layout(data)
+        k = max(range(len(lay.infos)), key=lambda i: lay.infos[i].compress_size)
+        s, e = lay.extent(k)
+        path = self.write("cut.zip", data[:s + (e - s) // 2])
+        p, doc = run_json("repair", "--in-place", path)
+        self.assertEqual(p.returncode, 1)
+        p, doc = run_json("scan", path)
+        self.assertNotIn("entry_truncated", codes(doc))
+        cut = [f for f in doc["findings"] if f["entry"] == lay.infos[k].filename]
+        self.assertTrue(cut and "runs into the central directory at offset" in cut[0]["message"], cut)
+        self.assertIsNone(doc["scan"].get("cut_entry"))
+
+    def bsdtar_from_a_pipe(self, path):
+        out = os.path.join(self.tmp, "x%d" % len(os.listdir(self.tmp)))
+        os.makedirs(out)
+        with open(path, "rb") as f:
+            cat = subprocess.Popen(["cat"], stdin=f, stdout=subprocess.PIPE)
+            p = subprocess.run([need("bsdtar"), "-xf", "-", "-C", out], stdin=cat.stdout, capture_output=True)
+            cat.stdout.close()
+            cat.wait()
+        return p.returncode
+
+    def test_verify_warns_that_streaming_readers_stop_at_damaged_bytes_in_the_middle(self):
+        # bsdtar's streamed archive, bytes of a.bin overwritten: in place, its bytes stay between
+        # entries that came back, where bsdtar reading a pipe meets them.
+        data = bytearray(read("bsdtar-pipe.zip"))
+        lay = Layout(bytes(data))
+        k = [i.filename for i in lay.infos].index("backup/data/a.bin")
+        at = lay.data_offset(k) + 100
+        data[at:at + 50] = bytes(50)
+        path = self.write("damaged.zip", bytes(data))
+        p, doc = run_json("repair", "--in-place", path)
+        self.assertEqual(p.returncode, 1)
+        p, doc = run_json("verify", path)
+        self.assertEqual(p.returncode, 0)
+        warn = [f for f in doc["findings"] if f["code"] == "unreferenced_local_header"]
+        self.assertEqual(len(warn), 1)
+        self.assertIn("streaming readers (bsdtar from a pipe, Java's ZipInputStream, unzip from stdin)",
+                      warn[0]["message"])
+        self.assertIn("stop at offset %d" % lay.starts[k], warn[0]["message"])
+        self.assertIn("repair -o OUT writes an archive without it", warn[0]["message"])
+        self.assertNotEqual(self.bsdtar_from_a_pipe(path), 0)
+        out = os.path.join(self.tmp, "copy.zip")
+        run_json("repair", path, "-o", out)
+        self.assertEqual(self.bsdtar_from_a_pipe(out), 0)
+
+
+class KeptMetadata(TempDirTest):
+    """A never-finished bsdtar backup of a tree with symbolic links, a 0640 file and 0700 folders:
+    bsdtar writes the Unix modes only in the central directory."""
+
+    def setUp(self):
+        super().setUp()
+        root = os.path.join(self.tmp, "etc")
+        os.makedirs(os.path.join(root, "private"))
+        os.makedirs(os.path.join(root, "public"))
+        for i in range(12):
+            with open(os.path.join(root, "public", "conf%02d" % i), "wb") as f:
+                f.write(b"setting = %d\n" % i * (20 + i))
+        with open(os.path.join(root, "shadow"), "wb") as f:
+            f.write(b"root:*:19000:0:99999:7:::\n")
+        os.chmod(os.path.join(root, "shadow"), 0o640)
+        os.chmod(os.path.join(root, "private"), 0o700)
+        for i in range(3):
+            os.symlink("../public/conf%02d" % i, os.path.join(root, "private", "link%d" % i))
+        self.zip = os.path.join(self.tmp, "etc.zip")
+        subprocess.run([need("bsdtar"), "--format", "zip", "-cf", self.zip, "etc"], cwd=self.tmp, check=True)
+        with open(self.zip, "rb") as f:
+            self.data = f.read()
+        self.orig = entries_of(self.zip)
+        self.cd = self.data.find(b"PK\x01\x02")
+
+    def repair(self, damaged):
+        out = os.path.join(self.tmp, "out.zip")
+        p, doc = run_json("repair", self.write("cut.zip", damaged), "-o", out)
+        return p, doc, entries_of(out)
+
+    def test_cut_before_the_directory(self):
+        p, doc, got = self.repair(self.data[:self.cd])
+        self.assertEqual(p.returncode, 0)
+        self.assertEqual(set(got), set(self.orig))
+        for name, (_, _, mode) in got.items():
+            self.assertEqual(mode, 0o40700 if name.endswith("/") else 0o100600, name)
+        lost = [f for f in doc["findings"] if f["code"] == "metadata_lost"]
+        self.assertEqual(len(lost), 1)
+        self.assertEqual(lost[0]["severity"], "warning")
+        self.assertIn("%d entries had their type and permissions only in the lost directory" % len(got),
+                      lost[0]["message"])
+        self.assertIn("3 were probably symbolic links", lost[0]["message"])
+        # The text report says it too.
+        p = subprocess.run([ZIPMEDIC, "repair", self.write("cut2.zip", self.data[:self.cd]), "-o",
+                            os.path.join(self.tmp, "out2.zip")], capture_output=True)
+        self.assertIn(b"metadata_lost", p.stdout + p.stderr)
+
+    def test_cut_in_the_middle_of_the_directory(self):
+        # Cut after the directory's first half of records: those keep their entries' modes.
+        records = []
+        p = self.cd
+        while self.data[p:p + 4] == b"PK\x01\x02":
+            n, m, c = (int.from_bytes(self.data[p + o:p + o + 2], "little") for o in (28, 30, 32))
+            records.append((p, self.data[p + 46:p + 46 + n].decode()))
+            p += 46 + n + m + c
+        half = len(records) // 2
+        cut_at = records[half][0] + 20
+        p, doc, got = self.repair(self.data[:cut_at])
+        self.assertEqual(set(got), set(self.orig))
+        described = {name for _, name in records[:half]}
+        for name, (_, _, mode) in got.items():
+            want = self.orig[name][2] if name in described else (0o40700 if name.endswith("/") else 0o100600)
+            self.assertEqual(mode, want, name)
+        kinds = {stat.S_IFMT(self.orig[n][2]) for n in described}
+        self.assertIn(stat.S_IFLNK, kinds | {stat.S_IFMT(got[n][2]) for n in described})
+        lost = [f for f in doc["findings"] if f["code"] == "metadata_lost"]
+        self.assertEqual(len(lost), 1)
+        self.assertTrue(lost[0]["message"].startswith("%d entr" % (len(got) - half)), lost[0]["message"])
+
+
+class RepairFuzzSeed(unittest.TestCase):
+    """A seeded short run of scripts/fuzz-repair (the long one is run by hand)."""
+
+    def test_seeded_run(self):
+        p = subprocess.run([sys.executable, os.path.join(SRC, "scripts", "fuzz-repair"), "--seed", "24", "--count",
+                            "40", "--zipmedic", ZIPMEDIC], capture_output=True, timeout=300)
+        self.assertEqual(p.returncode, 0, (p.stdout + p.stderr).decode(errors="replace")[-3000:])
+        self.assertIn(b"40 damaged archives, 0 failed", p.stdout)
+
+
+if __name__ == "__main__":
+    unittest.main()
