@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <climits>
 #include <cstring>
+#include <iterator>
 #include <string>
 #include <string_view>
 #include <map>
@@ -1195,6 +1196,66 @@ void judge_names(const std::vector<Entry>& entries, std::vector<report::Finding>
   NameJudge j;
   for (std::size_t i = 0; i < entries.size(); ++i) j.add(entries[i], std::uint32_t(i));
   j.finish([&](std::uint32_t i) { return Named{entries[i].name, entries[i].lfh_offset}; }, out);
+}
+
+
+void PasswordJudge::add(const Entry& e, std::size_t index) {
+  if (!e.encrypted()) return;
+  if (e.crypt == scan::CryptOutcome::wrong_password) {
+    ++failed_;
+  } else if (e.crypt == scan::CryptOutcome::decrypted || e.crypt == scan::CryptOutcome::auth_failed) {
+    if (e.status == EntryStatus::ok)
+      ++opened_;
+    else if (e.status == EntryStatus::damaged)
+      passed_.push_back({index, e.lfh_offset, std::max({e.end_offset, e.data_offset + e.compressed_size, e.lfh_offset})});
+  }
+}
+
+bool PasswordJudge::wrong() const {
+  const std::size_t tried = failed_ + opened_ + passed_.size();
+  return failed_ > 0 && (opened_ == 0 || 2 * failed_ > tried);
+}
+
+std::vector<std::size_t> PasswordJudge::chance() const {
+  std::vector<std::size_t> out;
+  out.reserve(passed_.size());
+  for (const auto& p : passed_) out.push_back(p.index);
+  return out;
+}
+
+bool PasswordJudge::settle(std::vector<report::Finding>& findings) {
+  if (!wrong()) return false;
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> spans;
+  for (const auto& p : passed_) spans.emplace_back(p.from, p.to);
+  std::sort(spans.begin(), spans.end());
+  // An error of an entry that passed the check by chance lies within that entry's bytes.
+  auto by_chance = [&](const report::Finding& f) {
+    if (f.severity != report::Severity::error || !f.entry || !f.offset) return false;
+    auto it = std::upper_bound(spans.begin(), spans.end(), std::pair{*f.offset, ~std::uint64_t(0)});
+    return it != spans.begin() && *f.offset <= std::prev(it)->second;
+  };
+  std::size_t first = findings.size();
+  std::vector<report::Finding> kept;
+  kept.reserve(findings.size());
+  for (auto& f : findings) {
+    if (f.code == Code::password_wrong || by_chance(f))
+      first = std::min(first, kept.size());
+    else
+      kept.push_back(std::move(f));
+  }
+  const std::size_t tried = failed_ + opened_ + passed_.size();
+  auto f = make_finding(
+      Code::password_wrong, std::nullopt, std::nullopt,
+      fmt::format("the password is wrong: it fails the check of {} of {} encrypted {}{}", failed_, tried,
+                  tried == 1 ? "entry" : "entries",
+                  passed_.empty() ? ""
+                                  : fmt::format(", and the {} that passed it by chance (ZipCrypto checks one byte, "
+                                                "WinZip AES two) did not decode",
+                                                passed_.size())),
+      report::kOwnRule);
+  kept.insert(kept.begin() + std::ptrdiff_t(first), std::move(f));
+  findings = std::move(kept);
+  return true;
 }
 
 }  // namespace zm::check

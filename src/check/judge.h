@@ -51,6 +51,35 @@ void settle_extent(scan::Entry& e);
 // `earlier`: the findings of entries judged before (those the walk settled as it went).
 void judge_walk(scan::ScanResult& walk, std::uint64_t source_size, std::vector<report::Finding> earlier = {});
 
+// Whether the password is wrong for the archive rather than the data damaged. ZipCrypto checks
+// one byte per entry (APPNOTE 6.1.6), so about 1 entry in 256 passes the check under a wrong
+// password and then fails to decode or its CRC fails; WinZip AES checks two (1 in 65,536) and
+// then its authentication code fails. Entries are added as they are judged (in any batches, with
+// their index in the report's rows); settle() decides once, for verify, verify -, scan, restore
+// and repair's proof alike.
+class PasswordJudge {
+ public:
+  void add(const scan::Entry& e, std::size_t index);
+  // The password is wrong when it fails the check of most encrypted entries it was tried on, or
+  // fails some and no entry that passed the check decoded: then every password_wrong finding and
+  // the errors of the entries that passed by chance become one password_wrong finding, and true
+  // is returned (the caller marks those entries encrypted: chance()). One entry that passed the
+  // check and failed, with none that failed the check, stays damage: the right password opens
+  // a damaged entry the same way.
+  bool settle(std::vector<report::Finding>& findings);
+  // The rows' indices of the entries that passed the check by chance (after settle() said true).
+  std::vector<std::size_t> chance() const;
+
+ private:
+  bool wrong() const;
+  struct Passed {  // an entry that passed the check and did not decode
+    std::size_t index;
+    std::uint64_t from, to;  // its bytes, where its findings lie
+  };
+  std::size_t failed_ = 0, opened_ = 0;
+  std::vector<Passed> passed_;
+};
+
 // What the layout judge asks of the bytes between entries. A file searches them; a pipe, long
 // past them, answers from what its walk met there.
 struct FoundHeader {

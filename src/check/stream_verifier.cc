@@ -199,7 +199,7 @@ void judge_stream_walk(Verification& v, io::StreamSource& src, const std::shared
       tally->add(settled);
     }
   }
-  judge_walk(scan, src.size(), tally ? std::move(tally->judged) : std::vector<report::Finding>{});
+  judge_walk(scan, src.size(), tally.get());
   finish_walk(v, scan, end, src.size(), tally, "stream", opt.rows, threads, t0);
   v.from_directory = false;
 }

@@ -370,7 +370,7 @@ void verify_walk(Verification& v, io::ByteSource& src, const std::string& path, 
   }
   auto scan = scan::scan_local(src, ws, so);
   progress.finish();
-  judge_walk(scan, src.size(), tally ? std::move(tally->judged) : std::vector<report::Finding>{});
+  judge_walk(scan, src.size(), tally.get());
   if (!scan.found_any_header && !end)
     throw io::Failure(io::Fail::not_a_zip, path + ": not a ZIP archive (no end record and no local file header anywhere)");
   finish_walk(v, scan, end, src.size(), tally, "local_headers", opt.rows, threads, t0);
@@ -451,6 +451,7 @@ void judge_directory(Verification& v, DirectoryPass& pass, std::vector<Entry>& b
   NameJudge names;
   std::vector<NameJudge::Facts> facts;
   FeatureJudge features;
+  PasswordJudge password;
   std::uint64_t comp = 0, uncomp = 0, ok = 0;
   Checked checked(opt.select);
   // Reserved once, since a vector that doubles holds both its old and new arrays for a moment.
@@ -466,6 +467,7 @@ void judge_directory(Verification& v, DirectoryPass& pass, std::vector<Entry>& b
       if (e.lfh_read()) placed.push_back(extent_of(e, index));
       names.add(e, index, facts[i]);
       features.add(e);
+      password.add(e, index);
       comp += e.compressed_size;
       uncomp += e.uncompressed_size;
       checked.add(e);
@@ -490,6 +492,11 @@ void judge_directory(Verification& v, DirectoryPass& pass, std::vector<Entry>& b
   std::vector<Extent>().swap(placed);
   names.finish(name_of, rep.findings);
   features.finish(rep.findings);
+  if (password.settle(rep.findings))
+    for (auto i : password.chance()) {
+      kept[i].set_status(report::EntryStatus::encrypted);
+      if (opt.keep_entries) v.entries[i].status = report::EntryStatus::encrypted;
+    }
   for (const auto& k : kept) ok += k.status() == report::EntryStatus::ok;
   const std::size_t count = kept.size();
   if (opt.rows && opt.keep_entries) {

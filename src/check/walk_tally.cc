@@ -42,6 +42,7 @@ std::shared_ptr<const report::RowSource> walk_rows(std::shared_ptr<WalkTally> ta
 void WalkTally::add(std::vector<scan::Entry>& done) {
   for (auto& e : done) {
     judge_entry(e, src_.size(), judged);
+    password.add(e, count_);
     if (names_on_) {
       name_judge_.add(e, std::uint32_t(count_));
       features_.add(e);
@@ -57,6 +58,19 @@ void WalkTally::add(std::vector<scan::Entry>& done) {
       last_whole_ = scan::LastWhole{e.name, count_, e.end_offset};
     }
     if (!src_.seekable() && !names_from) names_.push_back(std::move(e.name));
+  }
+}
+
+void judge_walk(scan::ScanResult& walk, std::uint64_t source_size, WalkTally* tally) {
+  judge_walk(walk, source_size, tally ? std::move(tally->judged) : std::vector<report::Finding>{});
+  PasswordJudge own;
+  PasswordJudge& password = tally ? tally->password : own;
+  const std::size_t first = tally ? tally->count() : 0;
+  for (std::size_t i = 0; i < walk.entries.size(); ++i) password.add(walk.entries[i], first + i);
+  if (!password.settle(walk.findings)) return;
+  for (auto i : password.chance()) {
+    if (i >= first) walk.entries[i - first].status = report::EntryStatus::encrypted;
+    else tally->set_status(i, report::EntryStatus::encrypted);
   }
 }
 

@@ -43,6 +43,11 @@ class WalkTally {
   // The name and feature judges over the settled entries and then `rest` (the walk's last
   // entries, which it still holds); their findings go to `out`.
   void finish_names(const std::vector<scan::Entry>& rest, std::vector<report::Finding>& out);
+  // The password over the settled entries (judge_walk below settles it).
+  PasswordJudge password;
+  void set_status(std::size_t i, report::EntryStatus s) {
+    if (i < rows_.size()) rows_[i].status = s;
+  }
 
  private:
   struct Row {  // 32 bytes
@@ -62,6 +67,10 @@ class WalkTally {
   NameJudge name_judge_;
   FeatureJudge features_;
 };
+
+// judge_walk over the walk's last entries after those `tally` settled (nullptr: none), then the
+// password judged over all of them (PasswordJudge): the walk's findings are then settled.
+void judge_walk(scan::ScanResult& walk, std::uint64_t source_size, WalkTally* tally);
 
 // The rows of a walk's report: those of the settled entries, then those of `rest`.
 std::shared_ptr<const report::RowSource> walk_rows(std::shared_ptr<WalkTally> tally, std::vector<report::EntryRow> rest);

@@ -539,7 +539,7 @@ Exit scan_in(Run& run) {
     if (in.stream) in.stream->drain();
     run.size = src->size();
     run.size_known = true;
-    check::judge_walk(s, src->size(), tally ? std::move(tally->judged) : std::vector<report::Finding>{});
+    check::judge_walk(s, src->size(), tally.get());
     if (src->size() == 0) throw Failure(Fail::empty, name + ": the file is empty (0 bytes); it is not a ZIP archive");
     if (!s.found_any_header)
       throw Failure(Fail::not_a_zip, name + ": not a ZIP archive (no local file header found)");
@@ -654,7 +654,7 @@ std::vector<scan::Entry> entries_from_walk(Run& run, Archive& in, report::Report
   if (in.stream) in.stream->drain();
   run.size = src->size();
   run.size_known = true;
-  check::judge_walk(s, src->size());
+  check::judge_walk(s, src->size(), nullptr);
   if (!s.found_any_header)
     throw Failure(Fail::not_a_zip, in.display + ": not a ZIP archive (no local file header found)");
   for (auto& f : s.findings) r.add(f);

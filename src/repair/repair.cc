@@ -306,7 +306,7 @@ void Repair::walk() {
   so.settle_every = std::max<std::size_t>(req_.settle_every, 1);
   auto scan = scan::scan_local(src_, ws_, so);
   progress.finish();
-  check::judge_walk(scan, src_.size(), std::move(tally->judged));
+  check::judge_walk(scan, src_.size(), tally.get());
   if (!scan.found_any_header)
     throw io::Failure(io::Fail::not_a_zip, name_ + ": not a ZIP archive (no local file header found); nothing to repair");
   for (auto& f : scan.findings) rep_.add(f);

@@ -248,3 +248,103 @@ class ListEncryption(TempDirTest):
         p = subprocess.run([ZIPMEDIC, "list", "--json", os.path.join(FIXTURES, "7zip-deflate.zip")], capture_output=True)
         self.assertEqual(set(report(p.stdout)["list"]["encryption"]), {"-"})
 
+
+
+def zipcrypto_check_passes(data, password):
+    """The names of the entries whose ZipCrypto check byte (APPNOTE 6.1.6) the password passes:
+    the 12-byte header decrypted under its keys ends with the CRC's high byte, or the DOS time's
+    with bit 3, as Python's zipfile checks it."""
+    crc_table = [0] * 256
+    for i in range(256):
+        c = i
+        for _ in range(8):
+            c = (c >> 1) ^ 0xEDB88320 if c & 1 else c >> 1
+        crc_table[i] = c
+
+    def crc(c, b):
+        return (c >> 8) ^ crc_table[(c ^ b) & 0xFF]
+
+    passed = []
+    for info, start, _ in entries(data):
+        k0, k1, k2 = 0x12345678, 0x23456789, 0x34567890
+        def update(b):
+            nonlocal k0, k1, k2
+            k0 = crc(k0, b)
+            k1 = ((k1 + (k0 & 0xFF)) * 134775813 + 1) & 0xFFFFFFFF
+            k2 = crc(k2, k1 >> 24)
+        for ch in password.encode():
+            update(ch)
+        last = 0
+        for b in data[start:start + 12]:
+            t = (k2 | 2) & 0xFFFF
+            last = b ^ (((t * (t ^ 1)) >> 8) & 0xFF)
+            update(last)
+        check = (info._raw_time >> 8) & 0xFF if info.flag_bits & 8 else info.CRC >> 24
+        if last == check:
+            passed.append(info.filename)
+    return passed
+
+
+class ManyEntriesWrongPassword(TempDirTest):
+    """With one check byte per ZipCrypto entry, about 1 entry in 256 passes the check under a wrong
+    password and then fails to decode: that is still a wrong password, one finding, exit 3."""
+
+    COUNT = 400
+
+    def make_archive(self):
+        src = os.path.join(self.tmp, "src")
+        os.makedirs(src)
+        for i in range(self.COUNT):
+            with open(os.path.join(src, f"f{i:03}.txt"), "w") as f:
+                f.write(f"entry {i} of a backup that a wrong password must not call damaged\n" * (1 + i % 5))
+        out = os.path.join(self.tmp, "many.zip")
+        subprocess.run(["zip", "-q", "-r", "-P", PASSWORD, out, "."], cwd=src, check=True)
+        return out
+
+    def test_entries_that_pass_the_check_by_chance_are_a_wrong_password_not_damage(self):
+        path = self.make_archive()
+        data = open(path, "rb").read()
+        # Info-ZIP's encryption headers are random: look for a wrong password that some entry's
+        # check byte passes in this archive (each of them has a chance of about 79% at 400 entries).
+        wrong, passed = next(((pw, p) for pw in (f"wrong-{k}" for k in range(64))
+                              if (p := zipcrypto_check_passes(data, pw))), (None, []))
+        self.assertIsNotNone(wrong, "no wrong password passes any entry's check: the case was not hit")
+        self.assertEqual(len(zipcrypto_check_passes(data, PASSWORD)), self.COUNT)  # the right one passes all
+        # scan is left out: its walk cannot delimit a bit-3 entry it cannot decrypt and reports
+        # the data as damaged_stretch, with or without an entry passing the check by chance.
+        for how, args, stdin in (("file", ["verify", path], None), ("pipe", ["verify", "-"], open(path, "rb"))):
+            with self.subTest(how=how, passed=len(passed)):
+                p, doc = zm(*args, "--password", wrong, "--json", stdin=stdin)
+                self.assertEqual(p.returncode, 3, p.stderr)
+                self.assertEqual(doc["verdict"], "locked")
+                self.assertEqual([f["code"] for f in doc["findings"] if f["severity"] == "error"], ["password_wrong"])
+                self.assertIn(f"fails the check of {self.COUNT - len(passed)} of {self.COUNT}",
+                              next(f["message"] for f in doc["findings"] if f["code"] == "password_wrong"))
+                self.assertNotIn("damaged", {e["status"] for e in doc["entries"]})
+        p, _ = zm("verify", path, "--password", wrong)
+        self.assertEqual(p.returncode, 3, p.stderr)
+        self.assertEqual(sum(b"password_wrong" in l for l in p.stdout.splitlines()), 1, p.stdout)
+        self.assertNotIn(b"damaged", p.stdout)
+        out = os.path.join(self.tmp, "restored")
+        p, _ = zm("restore", path, "-C", out, "-q", "--password", wrong)
+        self.assertEqual(p.returncode, 3, p.stderr)
+        self.assertIn(b"password_wrong", p.stderr)
+        self.assertFalse(os.path.exists(os.path.join(out, "f000.txt")))
+
+    def test_damage_under_the_right_password_is_still_damage(self):
+        path = self.make_archive()
+        data = bytearray(open(path, "rb").read())
+        p, _ = zm("verify", "-q", path, "--password", PASSWORD)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        info, start, end = next(e for e in entries(bytes(data)) if e[0].filename == "f004.txt")
+        data[start + 14] ^= 0x40  # past the 12-byte encryption header
+        bad = self.write("bad.zip", bytes(data))
+        for how, args, stdin in (("file", ["verify", bad], None), ("pipe", ["verify", "-"], open(bad, "rb")),
+                                 ("scan", ["scan", bad], None)):
+            with self.subTest(how=how):
+                p, doc = zm(*args, "--password", PASSWORD, "--json", stdin=stdin)
+                self.assertEqual(p.returncode, 1, p.stderr)
+                self.assertEqual(doc["verdict"], "damaged")
+                self.assertTrue(errors(doc, "f004.txt") & {"crc_mismatch", "decode_error", "size_mismatch"},
+                                doc["findings"])
+                self.assertNotIn("password_wrong", errors(doc))

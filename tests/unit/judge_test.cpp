@@ -1080,3 +1080,80 @@ TEST_CASE("judge: an entry that overlaps another is damaged") {
   CHECK(entries[0].status == EntryStatus::ok);
   CHECK(entries[1].status == EntryStatus::damaged);
 }
+
+namespace {
+
+// An encrypted entry as the judge left it: what became of the password, and its status.
+scan::Entry judged_encrypted(std::uint64_t at, scan::CryptOutcome crypt, EntryStatus status) {
+  scan::Entry e;
+  e.name = "f" + std::to_string(at);
+  e.flags = zip::kFlagEncrypted;
+  e.lfh_offset = at;
+  e.data_offset = at + 40;
+  e.compressed_size = 60;
+  e.end_offset = at + 100;
+  e.crypt = crypt;
+  e.status = status;
+  return e;
+}
+
+}  // namespace
+
+TEST_CASE("judge: a wrong password is one finding, damage under the right one stays damage") {
+  using C = scan::CryptOutcome;
+  auto finding = [](Code c, std::uint64_t at) {
+    return report::make_finding(c, "f" + std::to_string(at), at + 40, "x", report::refusing(report::kAllReaders));
+  };
+  SUBCASE("ZipCrypto: one entry of many passed the check by chance and failed its CRC") {
+    check::PasswordJudge pw;
+    std::vector<report::Finding> out;
+    for (std::size_t i = 0; i < 300; ++i) {
+      const std::uint64_t at = i * 100;
+      const bool chance = i == 137;
+      pw.add(judged_encrypted(at, chance ? C::decrypted : C::wrong_password,
+                              chance ? EntryStatus::damaged : EntryStatus::encrypted), i);
+      out.push_back(chance ? finding(Code::crc_mismatch, at)
+                           : report::make_finding(Code::password_wrong, "f" + std::to_string(at), at, "x", report::kOwnRule));
+    }
+    out.push_back(report::make_finding(Code::gap_bytes, std::nullopt, 30000, "x", report::kOwnRule));
+    REQUIRE(pw.settle(out));
+    REQUIRE(out.size() == 2);
+    CHECK(out[0].code == Code::password_wrong);
+    CHECK(out[0].message.find("fails the check of 299 of 300 encrypted entries, and the 1 that passed") != std::string::npos);
+    CHECK(out[1].code == Code::gap_bytes);
+    CHECK(pw.chance() == std::vector<std::size_t>{137});
+  }
+  SUBCASE("WinZip AES: the two-byte verifier passed by chance and the authentication code failed") {
+    check::PasswordJudge pw;
+    std::vector<report::Finding> out{finding(Code::auth_mismatch, 0)};
+    pw.add(judged_encrypted(0, C::auth_failed, EntryStatus::damaged), 0);
+    pw.add(judged_encrypted(100, C::wrong_password, EntryStatus::encrypted), 1);
+    REQUIRE(pw.settle(out));
+    REQUIRE(out.size() == 1);
+    CHECK(out[0].code == Code::password_wrong);
+    CHECK(pw.chance() == std::vector<std::size_t>{0});
+  }
+  SUBCASE("the right password: damaged entries beside ones that decoded are damage") {
+    check::PasswordJudge pw;
+    std::vector<report::Finding> out{finding(Code::crc_mismatch, 100), finding(Code::auth_mismatch, 200)};
+    pw.add(judged_encrypted(0, C::decrypted, EntryStatus::ok), 0);
+    pw.add(judged_encrypted(100, C::decrypted, EntryStatus::damaged), 1);
+    pw.add(judged_encrypted(200, C::auth_failed, EntryStatus::damaged), 2);
+    CHECK_FALSE(pw.settle(out));
+    CHECK(out.size() == 2);
+  }
+  SUBCASE("every entry damaged and none failing the check: damage, as the right password opens it") {
+    check::PasswordJudge pw;
+    std::vector<report::Finding> out{finding(Code::crc_mismatch, 0)};
+    pw.add(judged_encrypted(0, C::decrypted, EntryStatus::damaged), 0);
+    CHECK_FALSE(pw.settle(out));
+  }
+  SUBCASE("one entry's check failing among many that decoded stays that entry's finding") {
+    check::PasswordJudge pw;
+    std::vector<report::Finding> out{report::make_finding(Code::password_wrong, "f0", 0, "x", report::kOwnRule)};
+    pw.add(judged_encrypted(0, C::wrong_password, EntryStatus::encrypted), 0);
+    for (std::size_t i = 1; i < 5; ++i) pw.add(judged_encrypted(i * 100, C::decrypted, EntryStatus::ok), i);
+    CHECK_FALSE(pw.settle(out));
+    CHECK(out[0].entry == std::optional<std::string>("f0"));
+  }
+}
