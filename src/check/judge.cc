@@ -1073,6 +1073,7 @@ void NameJudge::duplicates(const NameOf& name_of, std::vector<std::pair<std::uin
       struct First {
         std::string path, name;
         std::uint32_t index;
+        bool file;
       };
       std::vector<First> firsts;
       for (std::size_t k = i; k < j; ++k) {
@@ -1081,9 +1082,12 @@ void NameJudge::duplicates(const NameOf& name_of, std::vector<std::pair<std::uin
         if (path.empty()) continue;  // "./": the target folder itself
         auto it = std::find_if(firsts.begin(), firsts.end(), [&](const First& x) { return x.path == path; });
         if (it == firsts.end()) {
-          firsts.push_back({std::move(path), n.name, seen_[k].index});
+          firsts.push_back({std::move(path), n.name, seen_[k].index, seen_[k].file});
           continue;
         }
+        // Two spellings of one folder ("x/" and "./x/"): every extractor makes the folder once,
+        // and no bytes depend on which record it takes.
+        if (!it->file && !seen_[k].file && it->name != n.name) continue;
         dups.emplace_back(
             seen_[k].index,
             make_finding(Code::duplicate_name, n.name, n.offset,

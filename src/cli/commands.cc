@@ -35,10 +35,6 @@
 #include "scan/volumes.h"
 
 namespace zm::cli {
-namespace {
-
-using io::Fail;
-using io::Failure;
 
 // A time as RFC 3339 in UTC to the second: the reports' start and an archive's mtime.
 std::string rfc3339(std::time_t t) {
@@ -50,6 +46,12 @@ std::string rfc3339(std::time_t t) {
 }
 
 std::string rfc3339_now() { return rfc3339(std::time(nullptr)); }
+
+namespace {
+
+using io::Fail;
+using io::Failure;
+
 
 // One command's run: where its report goes, and whether one was printed (exactly one is, with
 // --json, whatever the exit path).

@@ -1,4 +1,5 @@
 #pragma once
+#include <ctime>
 #include <optional>
 #include <string>
 #include <vector>
@@ -77,6 +78,10 @@ struct RestoreOptions {
   std::vector<std::string> patterns;  // restore only the entries these globs select (all if none)
   std::vector<std::string> excludes;  // and leave out those these select
 };
+
+// A time as RFC 3339 in UTC to the second (the reports' `started` and an archive's mtime).
+std::string rfc3339(std::time_t t);
+std::string rfc3339_now();
 
 // Downloads URL to OUT, resuming OUT.part, verifying the entries as their bytes arrive
 // (cli/fetch.cc).

@@ -202,8 +202,12 @@ Exit fetch_into(const std::string& url, const FetchOptions& f, const CommonOptio
   }
   commit(part, f.output, f.force);
   if (verify_error) std::rethrow_exception(verify_error);
+  const std::string started = r.started;
   r = std::move(v->report);
   r.command = "fetch";
+  r.started = started;
+  struct stat st {};
+  if (::stat(f.output.c_str(), &st) == 0) r.mtime = rfc3339(st.st_mtime);
   r.extra["fetch"] = {{"url", shown}, {"resumed_from", part.start}, {"bytes", d.written}, {"etag", obj.etag}};
   r.decide_verdict(o.strict);
   r.settle_display_names();
@@ -240,6 +244,7 @@ Exit run_fetch(const std::string& url, const FetchOptions& f, const CommonOption
   report::Report r;
   r.command = "fetch";
   r.archive_path = f.output;
+  r.started = rfc3339_now();
   try {
     return fetch_into(url, f, o, r);
   } catch (const std::exception& e) {
@@ -249,6 +254,7 @@ Exit run_fetch(const std::string& url, const FetchOptions& f, const CommonOption
       report::Report u;
       u.command = "fetch";
       u.archive_path = f.output;
+      u.started = r.started;
       u.verdict = report::Verdict::unreadable;
       u.add(report::make_finding(open ? report::Code::cannot_open : report::Code::io_failed, std::nullopt,
                                  std::nullopt, e.what()));

@@ -85,8 +85,9 @@ class ReaderRules(TempDirTest):
         # header, and 7-Zip still cannot open the archive.
         data = bytearray(read("sfx-shifted.zip"))
         data[231:231] = b"PK\x03\x04"
+        # (The four bytes alone, followed by the stub's text, are no longer taken for a local
+        # header: the walk asks a header for a known method and a clean name.)
         path, doc = self.assert_damaged(bytes(data), "prefix_unrecognised", ["7zip"])
-        self.assertIn("unreferenced_local_header", codes(doc))
         need("7z")
         seven = subprocess.run(["7z", "t", path], capture_output=True)
         self.assertNotEqual(seven.returncode, 0)

@@ -102,10 +102,10 @@ class RestoreSafety(TempDirTest):
                 self.assert_refused_whole(src)
 
     def test_aliases_of_one_path_are_refused_before_anything_is_written(self):
-        # Two spellings of one path lose both; a file that a later entry needs as a folder loses the
-        # later entry.
+        # Two spellings of one path lose both; so does a file that a later entry needs as a folder
+        # (verify's duplicate_name names the file, restore's own plan the later entry).
         for names, partial in ((("a", "./a"), []), (("d/a", "d//a"), []), (("d/a", "d/./a"), []), (("x", "x/"), []),
-                               (("x", "x/y"), ["x"])):
+                               (("x", "x/y"), [])):
             with self.subTest(names=names):
                 src = self.make("alias.zip", [member("keep.txt", b"k", 0o100644)] +
                                 [member(n, b"" if n.endswith("/") else n.encode(), 0o100644 if not n.endswith("/")
