@@ -2,6 +2,7 @@
 
 #include <archive.h>
 #include <bzlib.h>
+#include <curl/curl.h>
 #include <dlfcn.h>
 #include <isa-l.h>
 #include <lzma.h>
@@ -43,7 +44,8 @@ std::string version_text() {
   out += fmt::format("{}\n", OpenSSL_version(OPENSSL_VERSION));
   out += fmt::format("bzip2 {}\n", BZ2_bzlibVersion());
   out += fmt::format("xz {}\n", lzma_version_string());
-  out += fmt::format("zstd {}", ZSTD_versionString());  // CLI11 ends the last line
+  out += fmt::format("zstd {}\n", ZSTD_versionString());
+  out += fmt::format("libcurl {}", curl_version_info(CURLVERSION_NOW)->version);  // CLI11 ends the last line
   return out;
 }
 

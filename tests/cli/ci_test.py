@@ -217,6 +217,12 @@ class Version(CiTest):
         self.assertRegex(text, r"(?m)^libarchive %s( |$)" % re.escape(libarchive))
         for name in ("bzip2", "xz", "zstd"):
             self.assertRegex(text, r"(?m)^%s [0-9]" % name)
+        # Debian's package version starts with libcurl's own ("7.88.1-10+deb12u8").
+        curl = subprocess.run(["dpkg-query", "-W", "-f=${Version}", "libcurl4"], capture_output=True,
+                              text=True, check=True).stdout
+        loaded = re.search(r"(?m)^libcurl ([0-9.]+)$", text)
+        self.assertTrue(loaded, text)
+        self.assertTrue(curl.startswith(loaded.group(1) + "-"), (curl, loaded.group(1)))
 
 
 class GithubFormat(CiTest):
