@@ -31,7 +31,7 @@ def digest(path):
 
 def stable(out, work):
     """A report without what differs from run to run: the run's folder, timings, the start time,
-    the copied input's mtime."""
+    the copied input's mtime, the free bytes and inodes of a filesystem others write to."""
     out = out.replace(work, "WORK")
     try:
         doc = json.loads(out)
@@ -41,7 +41,7 @@ def stable(out, work):
     def strip(v):
         if isinstance(v, dict):
             return {k: strip(x) for k, x in v.items()
-                    if "seconds" not in k and "per_second" not in k and k not in ("bytes_available", "started", "mtime")}
+                    if "seconds" not in k and "per_second" not in k and k not in ("bytes_available", "inodes_available", "started", "mtime")}
         if isinstance(v, list):
             return [strip(x) for x in v]
         return v
