@@ -58,6 +58,7 @@ import zlib
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.environ.get("ZIPMEDIC_SRC", os.path.dirname(os.path.dirname(HERE)))
 ZIPMEDIC = os.environ.get("ZIPMEDIC", os.path.join(SRC, "build", "zipmedic"))
+_BUILT = ZIPMEDIC  # the harness's own tests put stand-ins in ZIPMEDIC whose reports are invented
 FIXTURES = os.path.join(SRC, "fixtures")
 READERS = ["unzip", "7z", "bsdtar", "python", "go", "java"]
 # zipmedic's method names (report "method") that each reader can decode. Debian 12: unzip 6.0 is
@@ -798,7 +799,7 @@ def zipmedic(*args, input=None):
             doc = json.loads(p.stdout) if p.stdout.strip() else None
         except ValueError:
             doc = None
-        if doc is not None:
+        if doc is not None and ZIPMEDIC == _BUILT:
             # A report outside docs/report.schema.json is a defect like any other: it fails here.
             import jsonschema
             jsonschema.validate(doc, _schema())
