@@ -80,7 +80,8 @@ class EntryCount(unittest.TestCase):
     def test_a_million_entries_repaired_in_bounded_memory(self):
         # The directory of a million entries cut off (a backup never finished): repair rebuilds
         # it within 192 MiB, and what needs every entry still sees every entry: the second of
-        # two entries of one name, 700,000 apart, is left out.
+        # two entries of one name and the same bytes, 700,000 apart, is the same entry met twice
+        # (a repeated range): it comes back once and nothing is lost.
         n = 1000000
         names = ["sysreptor/uploadedfiles/project-0000000000000000000000/screenshot-%07d.json" % i for i in range(n)]
         names[700001] = names[3]
@@ -88,9 +89,9 @@ class EntryCount(unittest.TestCase):
         write_archive(path, n, names.__getitem__, directory=False)
         out = os.path.join(self.tmp, "repaired.zip")
         rc, doc, peak = self.measured("repair", "-o", out, path)
-        self.assertEqual(rc, 1, doc["findings"][:3])
+        self.assertEqual(rc, 0, doc["findings"][:3])
         self.assertLessEqual(peak, 192 * 1024, "peak RSS %d KiB" % peak)
-        self.assertEqual(doc["repair"]["lost"], [names[3]])
+        self.assertEqual(doc["repair"]["lost"], [])
         self.assertEqual(doc["repair"]["entries_recovered"], n - 1)
         self.assertEqual(len(doc["entries"]), n - 1)
         self.assertEqual(doc["entries"][-1]["name"], names[-1])
