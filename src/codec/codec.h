@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <span>
@@ -40,7 +41,8 @@ struct DecodeResult {
 
 // Results of streams that decoded whole, by where their entry's local header is, kept small (a
 // million entries that an in-place repair just decoded are not decoded again by its proof):
-// 32 bytes each, added in increasing offset order.
+// 32 bytes each, added in increasing offset order. A deque, so that ten million of them never
+// stand in memory twice while a vector doubles (repair -o keeps one for its proof).
 class KnownResults {
  public:
   void add(std::uint64_t lfh_offset, const DecodeResult& d) {
@@ -69,7 +71,7 @@ class KnownResults {
     std::uint64_t offset, consumed, produced;
     std::uint32_t crc;
   };
-  std::vector<Known> known_;
+  std::deque<Known> known_;
 };
 
 struct DecodeRequest {
