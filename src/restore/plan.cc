@@ -1,6 +1,5 @@
 #include "restore/plan.h"
 
-#include <fnmatch.h>
 #include <sys/stat.h>
 
 #include <fmt/format.h>
@@ -21,12 +20,6 @@ namespace {
 // The longest component and path Linux takes (NAME_MAX, PATH_MAX less its NUL).
 constexpr std::size_t kNameMax = 255, kPathMax = 4095;
 constexpr std::uint16_t kExtendedTimeId = 0x5455;  // Info-ZIP's extended timestamp
-
-std::string strip_dots(std::string s) {
-  while (s.size() >= 2 && s[0] == '.' && s[1] == '/') s.erase(0, 2);
-  while (s.size() > 1 && s.back() == '/') s.pop_back();
-  return s;
-}
 
 // The path restore writes for a name: empty and "." components dropped ("./a", "d//a", "d/./a"
 // and "a/" are "a", "d/a", "d/a", "a"). A name it must not write says why.
@@ -124,20 +117,6 @@ bool path_less(const std::string& a, const std::string& b) {
     return rank(a[i]) < rank(b[i]);
   }
   return a.size() < b.size();
-}
-
-bool pattern_matches(const std::string& pattern, const std::string& name) {
-  // FNM_PATHNAME keeps `*` inside one component; FNM_LEADING_DIR lets "docs" take "docs/a.txt",
-  // as bsdtar -x docs does.
-  return ::fnmatch(strip_dots(pattern).c_str(), strip_dots(name).c_str(), FNM_PATHNAME | FNM_LEADING_DIR) == 0;
-}
-
-bool exclude_matches(const std::string& pattern, const std::string& name) {
-  // bsdtar anchors --exclude at no particular component: "b.bin" leaves out every b.bin.
-  if (pattern_matches(pattern, name)) return true;
-  for (std::size_t i = name.find('/'); i != std::string::npos && i + 1 < name.size(); i = name.find('/', i + 1))
-    if (pattern_matches(pattern, name.substr(i + 1))) return true;
-  return false;
 }
 
 namespace {

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "check/select.h"
 #include "io/source.h"
 #include "report/report.h"
 #include "scan/catalog.h"
@@ -92,10 +93,8 @@ Plan make_plan(io::ByteSource& src, const scan::EndRecords& end, const PlanOptio
 // Component by component: "a" < "a/b" < "a-b", so a folder's contents follow it at once.
 bool path_less(const std::string& a, const std::string& b);
 
-// bsdtar's matching of an entry name against a glob: `*` and `?` do not cross `/`, a leading
-// "./" and a trailing "/" are ignored, and a pattern that names a directory takes what is under it.
-bool pattern_matches(const std::string& pattern, const std::string& name);
-// --exclude's matching: the same, tried at the start of every component of the name.
-bool exclude_matches(const std::string& pattern, const std::string& name);
+// bsdtar's glob rules, as verify PATTERN and cat select (check/select.h).
+using check::exclude_matches;
+using check::pattern_matches;
 
 }  // namespace zm::restore
