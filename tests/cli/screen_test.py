@@ -387,10 +387,12 @@ class Terminal(TempDirTest):
                               dict(env, TERM="dumb"))
         self.assertEqual(status, 0, seen[-300:])
         self.assertIn(b"\rreading ", seen)
-        # The proof no longer decodes the copy (it takes the walk's results), so it is too quick
-        # to draw; writing follows reading.
+        # A zero threshold draws every phase at its start, however quick: reading, then writing,
+        # then proving.
         self.assertIn(b"\rwriting ", seen)
+        self.assertIn(b"\rproving ", seen)
         self.assertLess(seen.index(b"\rreading "), seen.index(b"\rwriting "))
+        self.assertLess(seen.index(b"\rwriting "), seen.index(b"\rproving "))
         self.assertNotIn(b"\x1b", seen)
 
 
