@@ -166,15 +166,18 @@ report::Code code_of(Fail kind) {
   }
 }
 
+// A run that cannot proceed still makes a report for whatever shows one: JSON, a --junit case,
+// GitHub's annotation, a verdict line among several. A lone text run has only the message.
+bool unreadable_report_shown(const Run& run) {
+  return run.json_wanted() || run.files.junit() || (!run.o.quiet && (run.many || run.o.format == Format::github));
+}
+
 // Exit status 3 with a message on stderr and, with --json, the one report: verdict unreadable
 // and a finding that says why.
 Exit unreadable(Run& run, report::Code code, const std::string& message) {
   if (!run.quiet_stderr()) fmt::print(stderr, "zipmedic: {}\n", message);
   run.verdict = report::Verdict::unreadable;
-  // A report is still made for whatever shows one: JSON, a --junit case, GitHub's annotation, a
-  // verdict line among several.
-  const bool shows = run.json_wanted() || run.files.junit() || (!run.o.quiet && (run.many || run.o.format == Format::github));
-  if (shows && !run.emitted) {
+  if (unreadable_report_shown(run) && !run.emitted) {
     report::Report r;
     r.command = run.command;
     r.archive_path = run.archive == "-" ? "<stdin>" : io::redact_url(run.archive);
@@ -888,6 +891,16 @@ Exit run_repair(const std::string& archive, const RepairOptions& ro, const Commo
   });
 }
 
+const char* outcome_name(restore::RestoreResult::Outcome o) {
+  switch (o) {
+    case restore::RestoreResult::Outcome::restored: return "restored";
+    case restore::RestoreResult::Outcome::refused: return "refused";
+    case restore::RestoreResult::Outcome::no_space: return "no_space";
+    case restore::RestoreResult::Outcome::failed: return "failed";
+  }
+  return "refused";
+}
+
 Exit run_restore(const std::string& archive, const RestoreOptions& ro, const CommonOptions& o, Outputs& files) {
   Run run{"restore", archive, o, files};
   return guarded(run, [&] {
@@ -905,10 +918,7 @@ Exit run_restore(const std::string& archive, const RestoreOptions& ro, const Com
                                          o.password_lent(), ro.preserve_permissions});
     add_volume_facts(in, res.report, true);
     res.report.extra["restore"] = {{"directory", ro.directory},
-                                   {"outcome", res.outcome == restore::RestoreResult::Outcome::restored ? "restored"
-                                               : res.outcome == restore::RestoreResult::Outcome::refused
-                                                   ? "refused"
-                                                   : "no_space"},
+                                   {"outcome", outcome_name(res.outcome)},
                                    {"entries_restored", res.restored},
                                    {"entries_skipped", res.skipped},
                                    {"entries_not_selected", res.not_selected},
@@ -917,6 +927,15 @@ Exit run_restore(const std::string& archive, const RestoreOptions& ro, const Com
                                    {"bytes_available", res.bytes_available},
                                    {"inodes_needed", res.inodes_needed},
                                    {"inodes_available", res.inodes_available}};
+    if (res.outcome == restore::RestoreResult::Outcome::failed) {
+      // One message, as for any failure (FAILURES); the report only where one is shown.
+      res.report.extra["restore"]["entries_not_written"] = res.planned;
+      res.report.stats["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - run.t0).count();
+      run.verdict = report::Verdict::unreadable;
+      if (unreadable_report_shown(run)) emit(run, res.report);
+      if (!run.quiet_stderr()) fmt::print(stderr, "zipmedic: {}: {}\n", in.display, res.message);
+      return Exit::cannot_proceed;
+    }
     emit(run, res.report);
     if (!o.quiet || res.outcome != restore::RestoreResult::Outcome::restored)
       fmt::print(stderr, "zipmedic: {}: {}\n", in.display, res.message);
@@ -928,6 +947,7 @@ Exit run_restore(const std::string& archive, const RestoreOptions& ro, const Com
         // Refused for want of the right password only: exit 3, as verify says.
         return res.report.verdict == report::Verdict::locked ? Exit::cannot_proceed : Exit::damaged;
       case restore::RestoreResult::Outcome::no_space:
+      case restore::RestoreResult::Outcome::failed:
         return Exit::cannot_proceed;
     }
     return Exit::cannot_proceed;

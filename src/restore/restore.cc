@@ -241,6 +241,29 @@ void refuse_before_writing(const RestoreRequest& req, io::ByteSource& src, const
   refuse(res, "refused: nothing was written");
 }
 
+// A write or read failed after staging began. Staging and the folders the restore made are removed
+// on the way out (their destructors), and a commit that failed undid its renames: the report says
+// nothing was restored, and why, rather than leaving a half-written DIR to be found later.
+void failed_part_way(const RestoreRequest& req, io::ByteSource& src, const std::string& shown, const Plan& plan,
+                     const io::Failure& e, RestoreResult& res) {
+  std::size_t planned = 0;
+  for (const auto& it : plan.items) planned += !it.left_out && it.entry != kImplied;
+  res.outcome = RestoreResult::Outcome::failed;
+  res.planned = planned;
+  res.restored = 0;
+  res.message = fmt::format("{}; nothing was restored: the {} written so far {} removed and {} is as it was before",
+                            e.what(), planned == 1 ? "entry" : "entries", planned == 1 ? "was" : "were",
+                            req.directory);
+  report::Report r;
+  r.command = "restore";
+  r.archive_path = shown;
+  r.archive_size = src.size();
+  r.verdict = report::Verdict::unreadable;
+  r.stats = {{"entries", plan.entries}};
+  r.add(report::make_finding(report::Code::io_failed, std::nullopt, std::nullopt, res.message));
+  res.report = std::move(r);
+}
+
 }  // namespace
 
 namespace {
@@ -256,7 +279,11 @@ void restore_from(const RestoreRequest& req, io::ByteSource& src, RestoreResult&
   if (!plan.readable || blocks.any()) return refuse_before_writing(req, src, shown, plan, std::move(blocks), res);
   Target dir(req.directory);
   Staging staging(dir.fd.get(), req.directory, plan);
-  staging.write(src, req.threads ? req.threads : check::default_threads(), req.password);
+  try {
+    staging.write(src, req.threads ? req.threads : check::default_threads(), req.password);
+  } catch (const io::Failure& e) {
+    return failed_part_way(req, src, shown, plan, e, res);
+  }
   const auto known = staging.known();
   const auto v = verify(src, req, shown, plan, res, &known);
   if (res.report.row_count() != plan.entries)
@@ -267,7 +294,11 @@ void restore_from(const RestoreRequest& req, io::ByteSource& src, RestoreResult&
     res.restored = 0;
     return refuse(res, std::move(*why));
   }
-  staging.commit(ok, req.overwrite);
+  try {
+    staging.commit(ok, req.overwrite);
+  } catch (const io::Failure& e) {
+    return failed_part_way(req, src, shown, plan, e, res);
+  }
   dir.keep = true;
   res.outcome = RestoreResult::Outcome::restored;
   res.message = restored_message(req, res);

@@ -38,8 +38,11 @@ struct RestoreRequest {
 
 struct RestoreResult {
   report::Report report;
-  enum class Outcome { restored, refused, no_space } outcome = Outcome::refused;
+  // failed: a write (or a read of the archive) failed part-way; what was staged is removed and DIR
+  // is as it was before, so nothing is half restored.
+  enum class Outcome { restored, refused, no_space, failed } outcome = Outcome::refused;
   std::string message;
+  std::size_t planned = 0;  // entries the restore set out to write (failed: none of them were)
   std::size_t restored = 0, skipped = 0;  // restored: entries really written
   std::size_t not_selected = 0;           // verified, but no PATTERN took them or --exclude left them
   std::size_t stripped = 0;               // restored with mode bits dropped

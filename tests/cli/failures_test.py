@@ -12,6 +12,7 @@ import time
 import unittest
 
 from zmtest import ZIPMEDIC, fixture_path, run, run_json
+from zmtest import report as zmtest_report
 
 GOOD = fixture_path("infozip-file.zip")
 
@@ -203,6 +204,43 @@ class FileSizeLimit(TempDirTest):
                            preexec_fn=limited(len(before) + 10), timeout=120)
         self.assertEqual(p.returncode, 3, p.stderr)
         self.assertEqual(open(cut, "rb").read(), before)
+
+    def restore_over_the_limit(self, directory, *flags):
+        """A restore whose second file crosses the limit: the first one was written already."""
+        import zipfile
+        archive = os.path.join(self.tmp, "three.zip")
+        with zipfile.ZipFile(archive, "w", zipfile.ZIP_STORED) as z:
+            z.writestr("small.txt", b"first\n")
+            z.writestr("a.bin", os.urandom(6000))
+            z.writestr("b.bin", os.urandom(6000))
+        return subprocess.run([ZIPMEDIC, "restore", *flags, archive, "-C", directory], capture_output=True,
+                              preexec_fn=limited(4096), timeout=120)
+
+    def test_a_restore_that_fails_part_way_restores_nothing_and_says_so(self):
+        made = os.path.join(self.tmp, "made")
+        p = self.restore_over_the_limit(made)
+        self.assertEqual(p.returncode, 3, p.stderr)
+        # One message: the file, the reason, and what is left (nothing).
+        self.assertEqual(p.stdout, b"")
+        self.assertEqual(len(p.stderr.splitlines()), 1, p.stderr)
+        self.assertIn(b"writing 'a.bin' failed: File too large", p.stderr)
+        self.assertIn(b"nothing was restored", p.stderr)
+        self.assertFalse(os.path.exists(made))
+        # Into a folder that was there: what it held stays, nothing is added, no staging folder.
+        kept = os.path.join(self.tmp, "kept")
+        os.mkdir(kept)
+        with open(os.path.join(kept, "old"), "w") as f:
+            f.write("old")
+        p = self.restore_over_the_limit(kept, "--json")
+        self.assertEqual(p.returncode, 3, p.stderr)
+        self.assertEqual(sorted(os.listdir(kept)), ["old"])
+        report = zmtest_report(p.stdout)
+        self.assertEqual(report["verdict"], "unreadable")
+        self.assertEqual(report["restore"]["outcome"], "failed")
+        self.assertEqual(report["restore"]["entries_restored"], 0)
+        self.assertEqual(report["restore"]["entries_not_written"], 3)
+        self.assertEqual([f["code"] for f in report["findings"]], ["io_failed"])
+        self.assertIn("nothing was restored", report["findings"][0]["message"])
 
 
 class Signals(TempDirTest):
