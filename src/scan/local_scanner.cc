@@ -833,6 +833,10 @@ struct Walk {
     if (d.status == Status::truncated || d.status == Status::overrun)
       return cut_inside(e, index, d.produced, fmt::format("the compressed stream is cut after {} bytes", d.consumed));
     if (d.status != Status::ok && input.seekable() && !e.encrypted() && damaged_up_to_candidate(e)) return Step::next;
+    // Encrypted with bit 3 and the password failed (its check byte, or the 1 in 256 that passes
+    // the check and then decodes to nothing): the end is the signed descriptor, as without a
+    // password, so a wrong password is one finding and not a damaged stretch per entry.
+    if (d.status != Status::ok && e.encrypted() && password_failed(e)) return Step::next;
     if (d.status != Status::ok) {
       const std::uint64_t data_offset = e.data_offset;
       // The header itself may be what was damaged (its name and extra lengths), with the next
@@ -846,6 +850,14 @@ struct Walk {
       return Step::next;
     }
     return descriptor_after(e, index, d);
+  }
+
+  bool password_failed(Entry& e) {
+    const std::uint64_t reach = src.seekable() ? size() - e.data_offset : src.window() / 2;
+    auto cand = find_descriptor_candidate(src, e.data_offset, e.lfh->zip64, reach);
+    if (!cand) return false;
+    end_at(e, *cand);
+    return true;
   }
 
   bool to_worker_up_to_candidate(Entry& e, std::size_t index) {
