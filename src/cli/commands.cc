@@ -274,15 +274,20 @@ void key_note(const Run& run, const std::string& display) {
 
 enum class Access {
   stream,  // `-` is read once as it comes (verify, scan)
-  file,    // `-` is spooled to a temporary file first (repair, restore), in `spool_dir`
+  file,    // `-` is spooled to a temporary file first (repair), in `spool_dir`
+  ranged,  // as file, but a URL whose server answers ranges is read where it lies (restore)
 };
 
 // An archive at a URL or in S3: ranged reads where the server answers them, else a stream with
-// a pipe's verdict. repair and restore read a copy in a temporary file, as they do a pipe's.
+// a pipe's verdict. repair reads a copy in a temporary file, as it does a pipe's; so does restore
+// when the server ignores Range (it reads the entries it writes, and then only their headers).
 bool open_remote_archive(Run& run, Archive& a, const std::string& arg, Access how, const std::string& spool_dir) {
   a.remote = std::make_unique<io::RemoteArchive>(io::open_remote(arg, run.o.remote));
   auto& r = *a.remote;
-  if (how == Access::file) {
+  // A SysReptor .zip.crypt is decrypted with a whole read for its GCM tag before the archive in
+  // it is read: over ranges that would fetch it twice, so it is read once into a copy, as a file.
+  const bool sealed = r.ranged && r.ranged->size() > 0 && crypt::has_magic(*r.ranged);
+  if (how == Access::file || (how == Access::ranged && !r.ranged) || sealed) {
     a.spool = std::make_unique<io::TempFile>(spool_dir);
     io::download(r, a.spool->fd());
     a.path = a.spool->path();
@@ -293,11 +298,12 @@ bool open_remote_archive(Run& run, Archive& a, const std::string& arg, Access ho
   if (r.stream) {
     a.stream = std::move(r.stream);
     a.src = a.stream.get();
+    if (crypt::has_magic(*a.stream))
+      throw Failure(Fail::key, a.display + ": this is an encrypted SysReptor backup (.zip.crypt) on a server that "
+                                           "ignores Range; decrypting a stream is not supported: zipmedic fetch it "
+                                           "to a file and give --key");
   } else if (r.ranged->size() == 0) {
     throw Failure(Fail::empty, a.display + ": the object is empty (0 bytes); it is not a ZIP archive");
-  } else if (crypt::has_magic(*a.src)) {
-    throw Failure(Fail::key, a.display + ": this is an encrypted SysReptor backup (.zip.crypt); decrypting at a "
-                                         "URL is not supported: zipmedic fetch it to a file and give --key");
   }
   if (!a.stream) run.size = a.src->size();
   key_note(run, a.display);
@@ -814,7 +820,7 @@ Exit run_cat(const std::string& archive, const CatOptions& co, const CommonOptio
   Run run{"cat", archive, o, files};
   run.out = &std::cerr;
   return guarded(run, [&] {
-    Archive in = open_archive(run, archive, Access::file);
+    Archive in = open_archive(run, archive, Access::ranged);
     const restore::CatRequest req{{o.patterns, o.excludes}, co.salvage, o.password_lent()};
     const auto res = restore::cat_entries(*in.src, in.display, req, STDOUT_FILENO);
     for (const auto& p : res.unmatched)
@@ -907,14 +913,15 @@ Exit run_restore(const std::string& archive, const RestoreOptions& ro, const Com
     struct stat dir {};
     if (::stat(ro.directory.c_str(), &dir) == 0 && !S_ISDIR(dir.st_mode))
       throw Failure(Fail::usage, ro.directory + ": not a directory; -C takes the directory to restore into");
-    Archive in = open_archive(run, archive, Access::file);
+    Archive in = open_archive(run, archive, Access::ranged);
     if (in.encrypted)
       throw Failure(Fail::key, in.display + ": this is an encrypted SysReptor backup; restore works on a plain ZIP (zipmedic "
                                     "repair --key ... -o plain.zip gives one)");
     // The spool's bytes are on the disk already: a restore to the same filesystem needs room for
     // what it writes beside them, which its own check of free space sees.
     auto res = restore::restore_archive({in.path, ro.directory, ro.force, ro.partial, o.threads, in.display,
-                                         ro.patterns, ro.excludes, in.set ? in.src : nullptr, volume_findings(in),
+                                         ro.patterns, ro.excludes, in.set || in.remote ? in.src : nullptr,
+                                         volume_findings(in),
                                          o.password_lent(), ro.preserve_permissions});
     add_volume_facts(in, res.report, true);
     res.report.extra["restore"] = {{"directory", ro.directory},

@@ -446,6 +446,7 @@ struct HttpSource::State {
     Is is = Is::free;
     std::unique_ptr<std::uint8_t[]> data;
     std::size_t len = 0;
+    std::size_t want = 0;  // bytes to fetch from the block's start: all of it, or its head
     unsigned pins = 0;
     std::uint64_t stamp = 0;  // when last used (or fetched): the oldest goes first
     bool used = false;        // read at least once: a block read ahead and not yet used stays
@@ -477,11 +478,12 @@ struct HttpSource::State {
     if (best != npos) where.erase(slots[best].block), slots[best].is = Is::free;
     return best;
   }
-  bool request(std::uint64_t block, bool for_reader) {
+  bool request(std::uint64_t block, bool for_reader, std::size_t want = kBlock) {
     if (where.count(block)) return true;
     std::size_t s = take(for_reader);
     if (s == npos) return false;
     slots[s].block = block;
+    slots[s].want = want;
     slots[s].is = Is::queued;
     slots[s].used = false;
     slots[s].error = nullptr;
@@ -532,7 +534,7 @@ void HttpSource::fetcher() {
     State::Is outcome = State::Is::ready;
     std::exception_ptr error;
     try {
-      const std::uint64_t last = std::min<std::uint64_t>(at + kBlock, obj_.size) - 1;
+      const std::uint64_t last = std::min<std::uint64_t>(at + s.want, obj_.size) - 1;
       remote_->read(c, obj_, at, last, [&](std::span<const std::uint8_t> b) {
         const std::size_t n = std::min(b.size(), kBlock - s.len);
         std::memcpy(s.data.get() + s.len, b.data(), n);
@@ -563,6 +565,7 @@ bool HttpSource::probe() {
   s.data = std::make_unique<std::uint8_t[]>(kBlock);
   std::memcpy(s.data.get(), bytes.data(), std::min(bytes.size(), kBlock));
   s.len = std::min(bytes.size(), kBlock);
+  s.want = kBlock;
   s.block = block;
   s.is = State::Is::ready;
   s.stamp = ++st_->clock;
@@ -573,17 +576,35 @@ bool HttpSource::probe() {
 std::size_t HttpSource::read_some(std::uint64_t offset, std::span<std::uint8_t> buf) {
   if (offset >= obj_.size || buf.empty()) return 0;
   const std::uint64_t block = offset / kBlock;
+  const std::size_t at = std::size_t(offset - block * kBlock);
+  const std::size_t whole = std::size_t(std::min<std::uint64_t>(kBlock, obj_.size - block * kBlock));
   auto& st = *st_;
   std::unique_lock lock(st.mu);
+  // A small read that does not follow on from the block before (a local header checked against
+  // the directory, between entries that are not read) fetches only the block's head: restore
+  // PATTERN and verify PATTERN then download the headers of the entries they skip, not 1 MiB
+  // around each of them.
+  const bool isolated = buf.size() <= kSmallRead && !(block > 0 && st.where.count(block - 1));
   std::size_t i;
   for (;;) {
     auto it = st.where.find(block);
     if (it == st.where.end()) {
-      if (!st.request(block, true)) st.done.wait(lock);
+      if (!st.request(block, true, isolated && at + buf.size() <= kHead ? kHead : kBlock)) st.done.wait(lock);
       continue;
     }
     auto& s = st.slots[it->second];
     if (s.is == State::Is::failed) std::rethrow_exception(s.error);
+    if (s.is == State::Is::ready && at >= s.len && s.len < whole) {
+      // Only the head is here and the read goes past it: the whole block, once no reader holds it.
+      if (!s.pins) {
+        s.is = State::Is::queued;
+        s.want = kBlock;
+        st.queue.push_front(it->second);
+        st.work.notify_one();
+      }
+      st.done.wait(lock);
+      continue;
+    }
     if (s.is == State::Is::ready) {
       i = it->second;
       break;
@@ -599,7 +620,6 @@ std::size_t HttpSource::read_some(std::uint64_t offset, std::span<std::uint8_t> 
     for (unsigned k = 1; k <= st.ahead && (block + k) * kBlock < obj_.size; ++k)
       if (!st.request(block + k, false)) break;
   lock.unlock();
-  const std::size_t at = std::size_t(offset - block * kBlock);
   const std::size_t n = at < s.len ? std::min(buf.size(), s.len - at) : 0;
   std::memcpy(buf.data(), s.data.get() + at, n);
   lock.lock();

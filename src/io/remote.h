@@ -109,6 +109,9 @@ class Connection {
 class HttpSource final : public ByteSource {
  public:
   static constexpr std::size_t kBlock = 1u << 20;
+  // A small read away from what was read before fetches this much of its block first.
+  static constexpr std::size_t kHead = 64u << 10;
+  static constexpr std::size_t kSmallRead = 4u << 10;
   HttpSource(std::shared_ptr<const Remote> remote, RemoteObject obj);
   ~HttpSource() override;
   // Fetches the last block (where the end records are): false when the server ignores Range.

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <set>
 
+#include "check/select.h"
 #include "check/verifier.h"
 #include "io/failure.h"
 #include "restore/beneath.h"
@@ -31,10 +32,14 @@ void refuse(RestoreResult& res, std::string message) {
 // the plan's; `known` holds what the restore decoded already.
 check::Verification verify(io::ByteSource& src, const RestoreRequest& req, const std::string& shown, const Plan& plan,
                            RestoreResult& res, const codec::KnownResults* known) {
-  // Entries are kept only when there is no directory to read them back from (the plan's).
+  // Entries are kept only when there is no directory to read them back from (the plan's). With
+  // PATTERN or --exclude only the selected entries' data is decoded (it is all the restore
+  // writes, and over HTTP all it downloads); the structure is still checked in full.
+  const check::EntrySelection select{req.patterns, req.excludes};
   auto v = check::verify_archive(src, shown,
                                  {.threads = req.threads, .known = known, .password = req.password,
-                                  .keep_entries = !plan.readable});
+                                  .keep_entries = !plan.readable,
+                                  .select = select.everything() ? nullptr : &select});
   res.report = std::move(v.report);
   res.report.command = "restore";
   res.report.findings.insert(res.report.findings.begin(), req.findings.begin(), req.findings.end());

@@ -20,7 +20,7 @@ struct RestoreRequest {
   unsigned threads = 0;
   std::string display;     // the archive's name in messages, when not `archive` (<stdin>)
   // Globs that pick the entries to restore (all when empty) and globs that leave entries out.
-  // The whole archive is verified either way.
+  // The structure is verified in full either way; the data only of the entries selected.
   std::vector<std::string> patterns, excludes;
   // The archive's bytes when they are not simply the file `archive` (a split set's volumes).
   io::ByteSource* source = nullptr;

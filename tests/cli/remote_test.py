@@ -216,6 +216,51 @@ class RemoteMatchesLocal(unittest.TestCase):
                     with open(os.path.join(out, info.filename), "rb") as f:
                         self.assertEqual(f.read(), z.read(info))
 
+    def test_an_encrypted_sysreptor_backup_at_a_url_verifies_with_its_key(self):
+        sys.path.insert(0, os.path.join(zmtest.SRC, "scripts"))
+        import sysreptor_backup as sb
+        key = bytes(range(32))
+        with open(os.path.join(SERVERS["root"], "backup.zip.crypt"), "wb") as f:
+            f.write(sb.encrypt(sb.backup_bytes(), key))
+        p, doc = self.same("verify", "backup.zip.crypt", SERVERS["http"] + "/backup.zip.crypt", "--key", key.hex())
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertTrue(doc["encryption"]["tag_ok"])
+        self.assertNotIn(key.hex().encode(), p.stdout + p.stderr)
+        with tempfile.TemporaryDirectory() as out:
+            p = run("restore", SERVERS["http"] + "/backup.zip.crypt", "--key", key.hex(), "-C", out, "-q")
+            self.assertEqual(p.returncode, 3, p.stderr)  # restore takes a plain ZIP (repair --key gives one)
+            self.assertIn(b"encrypted SysReptor backup", p.stderr)
+        # A server that ignores Range gives a stream, which is not decrypted: exit 3, and how.
+        p, doc = zmtest.run_json("verify", SERVERS["faults"] + "/norange/backup.zip.crypt", "--key", key.hex())
+        self.assertEqual(p.returncode, 3, p.stderr)
+        self.assertEqual([f["code"] for f in doc["findings"]], ["key_needed"])
+        self.assertIn(b"zipmedic fetch", p.stderr)
+
+    def test_restore_of_a_pattern_reads_only_the_directory_and_what_it_restores(self):
+        name = "patterned.zip"
+        with zipfile.ZipFile(os.path.join(SERVERS["root"], name), "w") as z:
+            for i in range(4):
+                z.writestr("big-%d.bin" % i, os.urandom(3 << 20), zipfile.ZIP_STORED)
+            z.writestr("notes/wanted.txt", b"the one file the admin needs\n" * 100, zipfile.ZIP_DEFLATED)
+            for i in range(4, 6):
+                z.writestr("big-%d.bin" % i, os.urandom(3 << 20), zipfile.ZIP_STORED)
+        size = os.path.getsize(os.path.join(SERVERS["root"], name))
+        open(SERVERS["log"], "w").close()
+        with tempfile.TemporaryDirectory() as out:
+            p = run("restore", "%s/plain/%s" % (SERVERS["faults"], name), "-C", out, "-q", "notes/wanted.txt")
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertEqual(os.listdir(out), ["notes"])
+            with open(os.path.join(out, "notes", "wanted.txt"), "rb") as f:
+                self.assertEqual(f.read(), b"the one file the admin needs\n" * 100)
+        asked = 0
+        for r in requests():
+            if r["method"] == "GET":
+                first, last = r["range"][len("bytes="):].split("-")
+                asked += int(last) + 1 - int(first)
+        # The end records' block, the directory, each local header and the wanted entry: a few
+        # MiB of blocks, not the 18 MiB archive.
+        self.assertLess(asked, size // 3, requests())
+
     def test_missing_object_is_cannot_open(self):
         p, doc = zmtest.run_json("verify", SERVERS["http"] + "/no-such.zip")
         self.assertEqual(p.returncode, 3)

@@ -5,7 +5,7 @@ import tempfile
 import unittest
 import zipfile
 
-from zmtest import Layout, codes, read, run, run_json
+from zmtest import Layout, codes, fixture_path, read, run, run_json
 
 
 class Select(unittest.TestCase):
@@ -71,6 +71,31 @@ class Select(unittest.TestCase):
         p, doc = run_json("verify", self.write("renamed.zip", bytes(b)), "backup/records.jsonl")
         self.assertEqual(p.returncode, 1)
         self.assertIn("cd_lfh_mismatch", codes(doc, "backup/data/a.bin"))
+
+    def test_restore_of_a_pattern_decodes_only_what_it_restores(self):
+        # Damage in an entry not asked for does not stop the restore of the one that was; damage
+        # in the structure still does, and so does damage in an entry asked for.
+        out = os.path.join(self.tmp.name, "out")
+        p, doc = run_json("restore", self.damaged, "-C", out, "backup/records.jsonl")
+        self.assertEqual(p.returncode, 0, doc["findings"])
+        self.assertEqual(self.status(doc, "backup/data/a.bin"), "unchecked")
+        self.assertEqual(doc["checked"]["entries"], 1)
+        self.assertEqual(doc["restore"]["entries_restored"], 1)
+        with zipfile.ZipFile(fixture_path("infozip-file.zip")) as z:
+            with open(os.path.join(out, "backup", "records.jsonl"), "rb") as f:
+                self.assertEqual(f.read(), z.read("backup/records.jsonl"))
+        self.assertFalse(os.path.exists(os.path.join(out, "backup", "data")))
+        p, doc = run_json("restore", self.damaged, "-C", os.path.join(self.tmp.name, "out2"), "backup/data")
+        self.assertEqual(p.returncode, 1)
+        self.assertEqual(doc["restore"]["outcome"], "refused")
+        self.assertFalse(os.path.exists(os.path.join(self.tmp.name, "out2")))
+        b = bytearray(read("infozip-file.zip"))
+        b[self.lay.starts[self.k] + 30 + len("backup/data/")] = ord("z")
+        p, doc = run_json("restore", self.write("renamed.zip", bytes(b)), "-C", os.path.join(self.tmp.name, "out3"),
+                          "backup/records.jsonl")
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("cd_lfh_mismatch", codes(doc, "backup/data/a.bin"))
+        self.assertFalse(os.path.exists(os.path.join(self.tmp.name, "out3")))
 
     def test_a_pattern_that_matches_nothing_fails_and_is_named(self):
         p, doc = run_json("verify", self.damaged, "backup/records.jsonl", "no/such/*")
