@@ -326,21 +326,43 @@ class RestoreByPattern(TempDirTest):
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertEqual(self.files(d), {"backup/empty.txt", "backup/Bericht-übersicht.md", "backup/VERSION"})
 
-    def test_verification_still_covers_the_whole_archive(self):
+    def test_data_outside_the_patterns_is_not_read_but_the_structure_is_checked_in_full(self):
+        # The issue on remote archives asks restore PATTERN to read only the directory and what it
+        # restores; what it restores is decoded and checked, the structure of every entry too.
         data = bytearray(read(FIXTURE))
         lay = Layout(bytes(data))
         k = [i for i, info in enumerate(lay.infos) if info.filename.endswith("records.jsonl")][0]
-        data[lay.data_offset(k) + 100] ^= 0xFF
-        path = self.write("flipped.zip", bytes(data))
+        flipped = bytearray(data)
+        flipped[lay.data_offset(k) + 100] ^= 0xFF
+        path = self.write("flipped.zip", bytes(flipped))
         d = os.path.join(self.tmp, "r")
-        p = zm("restore", path, "-C", d, "backup/VERSION")
+        p = zm("restore", path, "-C", d, "backup/VERSION", "--json")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(self.files(d), {"backup/VERSION"})
+        doc = report(p.stdout)
+        rows = {e["name"]: e["status"] for e in doc["entries"]}
+        self.assertEqual(rows["backup/records.jsonl"], "unchecked")
+        self.assertEqual(rows["backup/VERSION"], "ok")
+        # the damaged entry itself is refused, and --partial restores what else was asked
+        d2 = os.path.join(self.tmp, "r2")
+        p = zm("restore", path, "-C", d2, "backup/records.jsonl")
         self.assertEqual(p.returncode, 1)
         self.assertIn("refused: verify found 1 error,", p.stderr.decode())
-        self.assertFalse(os.path.exists(d))
-        p = zm("restore", path, "-C", d, "backup/VERSION", "--partial")
+        self.assertFalse(os.path.exists(d2))
+        p = zm("restore", path, "-C", d2, "backup/records.jsonl", "backup/VERSION", "--partial")
         self.assertEqual(p.returncode, 1)
-        self.assertEqual(self.files(d), {"backup/VERSION"})
+        self.assertEqual(self.files(d2), {"backup/VERSION"})
         self.assertIn("restored 1 entry into", p.stderr.decode())
+        # a local header that disagrees with the directory is found even outside the patterns
+        renamed = bytearray(data)
+        name_at = lay.infos[k].header_offset + 30
+        renamed[name_at] = ord("X")
+        path = self.write("renamed.zip", bytes(renamed))
+        d3 = os.path.join(self.tmp, "r3")
+        p = zm("restore", path, "-C", d3, "backup/VERSION")
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn("refused: verify found", p.stderr.decode())
+        self.assertFalse(os.path.exists(d3))
 
 
 def big_zip(path, size=320 << 20):
