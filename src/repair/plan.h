@@ -114,7 +114,7 @@ class Planner {
     bool tie = false;      // neither is likelier
   };
   Decision lose(const scan::Entry& e, Loss loss);
-  Decision unverified(const scan::Entry& e);
+  Decision unverified(const scan::Entry& e, const std::optional<scan::Entry>& record);
   NameContest contest(const scan::Entry& e, const scan::Entry* cd) const;
   // The old record against the entry as the walk read it: why it is left out, if it is. A
   // witness whose CRC or sizes differ from the verified data is noted (the data wins).

@@ -78,10 +78,16 @@ class DirectoryOnDisk final : public OldDirectory {
   // The one pass over the directory that `end` describes.
   void read(const scan::EndRecords& end, const std::function<void(const Entry&)>& first_records) {
     index(end, end.shift, first_records);
+    // A directory that does not end where the end records start (eocd_inconsistent) had bytes
+    // deleted inside it (bytes inserted read as a prefix's shift) or its size damaged: a deletion can join two records into one that parses, with
+    // the first one's fixed fields and data and a name made of both (seed 1000, case 178:
+    // 'backup/data/b.bin' and 'backup/data/signatures.bin' read as 'backupnatures.bin'), so no
+    // record's name can outvote a local header's.
+    const std::uint64_t dir_end = end.zip64 ? end.zip64_offset : end.eocd_offset;
+    if (end.cd_start + end.cd_size != dir_end) counts_differ_ = true;
     // Bytes deleted before the directory leave it ending at the end record but starting before
     // the declared offset (eocd_inconsistent; unzip reads it there). Read there, it is a witness
     // for the entries in front of the deletion.
-    const std::uint64_t dir_end = end.zip64 ? end.zip64_offset : end.eocd_offset;
     if (!readable_ && end.cd_size <= dir_end && dir_end - end.cd_size < end.cd_start) {
       scan::EndRecords moved = end;
       moved.cd_start = dir_end - end.cd_size;
@@ -95,6 +101,13 @@ class DirectoryOnDisk final : public OldDirectory {
     auto it = std::lower_bound(records_.begin(), records_.end(), Record{lfh_offset, 0});
     if (it == records_.end() || it->lfh_offset != lfh_offset) return std::nullopt;
     return scan::reread_directory_record(cache_, it->at, shift_);
+  }
+  // The record whose own offset field, before the shift, names `lfh_offset`: bytes inserted
+  // between an entry and the directory shift the records of the entries after them, not of those
+  // before (seed 1000, case 4378: a byte inserted inside the second local header).
+  std::optional<Entry> unshifted(std::uint64_t lfh_offset) {
+    if (!shift_) return std::nullopt;
+    return at(lfh_offset + shift_);
   }
   // The record of the same name and data as the walked entry `e` when none names its offset:
   // bytes deleted or inserted before it moved the entry, and its record still holds its host,
@@ -366,6 +379,10 @@ std::vector<std::optional<Entry>> Repair::rescue_by_old_records(std::vector<Entr
       if (auto named = record_by_name(e)) records[i] = std::move(named);
     if (records[i]) rescue_entry(e, *records[i], src_, ws_, req_.in_place);
     if (!req_.in_place) learn_from_stream(e, src_, ws_);
+    // A damaged entry is named in the lost list by its record when its local name is the less
+    // likely: that record is only a witness of its name (an empty record's data would "verify"
+    // any header's first zero bytes, so it mends nothing).
+    if (!records[i] && e.status != report::EntryStatus::ok) records[i] = directory_.unshifted(e.lfh_offset);
   }
   return records;
 }

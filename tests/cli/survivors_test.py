@@ -108,6 +108,65 @@ class DeletedInsideData(TempDirTest):
         self.assertEqual(doc["repair"]["lost"], [])
 
 
+    def test_damaged_name_length_is_lost_under_its_records_name(self):
+        # A byte inserted inside a local header's CRC (a resumed download): its name length reads
+        # the name length's low byte as its high one, and the "name" runs on over the data and
+        # the next headers. Records after the insertion shift by one, the damaged entry's record
+        # does not: it still names the entry, and the lost list says that name once, not 4 KiB
+        # of bytes (fuzz-repair seed 1000, case 4378).
+        with open(self.zip, "rb") as f:
+            data = f.read()
+        info = self.infos[len(self.infos) // 2]
+        at = info.header_offset + 15
+        p, doc, got = self.repair(data[:at] + b"\x5a" + data[at:])
+        self.assertEqual(p.returncode, 1)
+        self.assertEqual(doc["repair"]["lost"], [info.filename])
+        self.assertEqual(set(got), set(self.orig) - {info.filename})
+
+
+class JoinedDirectoryRecords(TempDirTest):
+    """Bytes deleted inside the central directory, from one record's name to as far into the
+    next: the two read as one record that parses, with the first one's fields and data and a name
+    made of both. It cannot outvote the entry's intact local name (fuzz-repair seed 1000, case 178:
+    7-Zip's 'backup/data/b.bin' and 'backup/data/signatures.bin' read as 'backupnatures.bin')."""
+
+    def test_entry_kept_under_its_local_name(self):
+        buf = io.BytesIO()
+        names = ["dir/a.txt", "dir/b.bin", "dir/signatures.bin", "dir/z.txt"]
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+            for i, name in enumerate(names):
+                zi = zipfile.ZipInfo(name, (2026, 1, 2, 3, 4, 6))
+                zi.external_attr = 0o100640 << 16
+                zi.compress_type = zipfile.ZIP_DEFLATED
+                z.writestr(zi, (name.encode() + b" ") * (40 + 30 * i))
+        data = buf.getvalue()
+        zip_path = self.write("whole.zip", data)
+        orig = entries_of(zip_path)
+        recs = {}
+        q = data.find(b"PK\x01\x02")
+        while data[q:q + 4] == b"PK\x01\x02":
+            n, m, c = (int.from_bytes(data[q + o:q + o + 2], "little") for o in (28, 30, 32))
+            recs[data[q + 46:q + 46 + n].decode()] = (q, 46 + n + m + c)
+            q += 46 + n + m + c
+        # From after "dir" in b.bin's record, as many bytes as signatures.bin's record holds: the
+        # joined record ends where z.txt's starts, and names "dires.bin".
+        at = recs["dir/b.bin"][0] + 46 + 3
+        damaged = data[:at] + data[at + recs["dir/signatures.bin"][1]:]
+        self.assertIn(b"dires.bin", damaged)
+        out = os.path.join(self.tmp, "out.zip")
+        p, doc = run_json("repair", self.write("joined.zip", damaged), "-o", out)
+        self.assertEqual(p.returncode, 0, doc["findings"])
+        self.assertEqual(doc["repair"]["lost"], [])
+        got = entries_of(out)
+        self.assertEqual(set(got), set(names))
+        for name in names:
+            self.assertEqual(got[name][:2], orig[name][:2], name)
+        # b.bin's mode is the joined record's own fixed field; signatures.bin has no record left.
+        self.assertEqual(got["dir/b.bin"][2], 0o100640)
+        self.assertEqual(got["dir/signatures.bin"][2], 0o100600)
+        self.assertIn("metadata_lost", codes(doc))
+
+
 class InPlaceResult(TempDirTest):
     """An archive repaired in place keeps a damaged entry's bytes where they were."""
 
