@@ -62,7 +62,7 @@ _zipmedic() {
     local opts
     case $cmd in
         verify | t | test) opts="$globals --profile --strict --sha256 --include --exclude --sample --seed" ;;
-        scan) opts="$globals --profile --sha256" ;;
+        scan) opts="$globals --profile --sha256 --include --exclude" ;;
         list | l) opts="$globals --sha256" ;;
         repair) opts="$globals --profile -o --output --force --in-place --salvage-partial --encrypt" ;;
         restore) opts="$globals -C --directory --exclude --partial --force --preserve-permissions" ;;

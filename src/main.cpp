@@ -304,7 +304,18 @@ void add_verify(CLI::App& app, const std::vector<Global>& globals, zm::cli::Invo
 
 void add_scan(CLI::App& app, const std::vector<Global>& globals, zm::cli::Invocation& inv) {
   auto* scan = add_command(app, "scan", "Walk the local headers front to back, trusting no directory");
-  scan->add_option("ARCHIVE", inv.archives, "The ZIP files to walk, or - to read one from standard input")->required()->type_name("FILE");
+  scan->add_option("ARCHIVE", inv.archives,
+                   "The ZIP files to walk, or - to read one from standard input; or one archive and PATTERNs (names "
+                   "that are no file): only the data of the entries they match is decoded, the others are walked past "
+                   "by their sizes")
+      ->required()
+      ->type_name("FILE|PATTERN");
+  scan->add_option("--include", inv.common.patterns,
+                   "Decode only the entries this glob matches, as restore matches them (repeatable; every local "
+                   "header is still walked)")
+      ->type_name("PATTERN");
+  scan->add_option("--exclude", inv.common.excludes, "Do not decode the entries this glob matches (repeatable)")
+      ->type_name("PATTERN");
   add_globals(scan, globals);
   add_profile(scan, inv.common);
   add_sha256(scan, inv.common);
@@ -525,12 +536,12 @@ void add_cat(CLI::App& app, const std::vector<Global>& globals, zm::cli::Invocat
   add_globals(cat, globals);
 }
 
-// verify ARCHIVE PATTERN...: when no word after the first names a file, they are entry patterns
+// verify (or scan) ARCHIVE PATTERN...: when no word after the first names a file, they are entry patterns
 // (unzip -t ARCHIVE NAME... reads them so); when any does, they are all archives, as before (a
 // missing one is then reported as such). --include takes a pattern that is also a file's name.
 std::optional<Exit> split_patterns(zm::cli::Invocation& inv) {
   auto& words = inv.archives;
-  if (inv.command != "verify" || words.size() < 2) return std::nullopt;
+  if ((inv.command != "verify" && inv.command != "scan") || words.size() < 2) return std::nullopt;
   std::vector<std::string> files, patterns;
   for (std::size_t i = 1; i < words.size(); ++i) {
     struct stat st {};

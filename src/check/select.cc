@@ -49,4 +49,38 @@ bool EntrySelection::selects(const std::string& name) const {
   return take && (!sampled() || draw(name) < share);
 }
 
+void Checked::add(const std::string& name, std::uint64_t compressed_size) {
+  if (!select_) return;
+  ++entries_;
+  bytes_ += compressed_size;
+  for (std::size_t p = 0; p < matched_.size(); ++p)
+    if (!matched_[p]) matched_[p] = pattern_matches(select_->patterns[p], name);
+}
+
+nlohmann::json Checked::json(std::size_t of_entries, std::uint64_t of_bytes) const {
+  nlohmann::json unmatched = nlohmann::json::array();
+  for (std::size_t p = 0; p < matched_.size(); ++p)
+    if (!matched_[p]) unmatched.push_back(report::printable_name(select_->patterns[p]));
+  nlohmann::json out = {{"entries", entries_},        {"of_entries", of_entries}, {"compressed_bytes", bytes_},
+                        {"of_compressed_bytes", of_bytes}, {"patterns", select_->patterns}, {"excludes", select_->excludes},
+                        {"unmatched", unmatched}};
+  if (select_->sampled()) out["sample"] = {{"share", select_->share}, {"seed", select_->seed}};
+  return out;
+}
+
+void note_checked(report::Report& rep, const EntrySelection& select,
+                  const std::function<bool(const report::EntryRow&)>& decoded) {
+  Checked done(&select);
+  std::uint64_t bytes = 0;
+  auto add = [&](const report::EntryRow& row) {
+    bytes += row.compressed_size;
+    if (decoded(row)) done.add(row.name, row.compressed_size);
+  };
+  if (rep.lazy_rows)
+    rep.lazy_rows->each(add);
+  else
+    for (const auto& row : rep.entries) add(row);
+  rep.extra["checked"] = done.json(rep.row_count(), bytes);
+}
+
 }  // namespace zm::check

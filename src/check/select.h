@@ -3,8 +3,13 @@
 // entries in every command.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "report/report.h"
 
 namespace zm::check {
 
@@ -26,5 +31,28 @@ struct EntrySelection {
   bool selects(const std::string& name) const;
   double draw(const std::string& name) const;  // the name's place in [0, 1) for this seed
 };
+
+// What a selection (PATTERN, --exclude, --sample) checked: the entries whose data was decoded,
+// and the patterns that selected none (the report names them; the command then fails, as unzip -t
+// does for a name not matched).
+class Checked {
+ public:
+  explicit Checked(const EntrySelection* select) : select_(select) {
+    if (select_) matched_.assign(select_->patterns.size(), false);
+  }
+  void add(const std::string& name, std::uint64_t compressed_size);  // an entry whose data was decoded
+  nlohmann::json json(std::size_t of_entries, std::uint64_t of_bytes) const;
+
+ private:
+  const EntrySelection* select_;
+  std::vector<bool> matched_;
+  std::size_t entries_ = 0;
+  std::uint64_t bytes_ = 0;
+};
+
+// The report's "checked" block from its rows, once they are judged: `decoded` says which rows'
+// data was read (the compressed bytes counted are the rows' own).
+void note_checked(report::Report& rep, const EntrySelection& select,
+                  const std::function<bool(const report::EntryRow&)>& decoded);
 
 }  // namespace zm::check

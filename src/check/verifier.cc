@@ -254,39 +254,6 @@ struct FileProbe final : LayoutProbe {
 
 namespace {
 
-// What a selection (verify PATTERN, --exclude) checked: the entries whose data was decoded, and
-// the patterns that selected none (the report names them; the command then fails, as unzip -t
-// does for a name not matched).
-class Checked {
- public:
-  explicit Checked(const EntrySelection* select) : select_(select) {
-    if (select_) matched_.assign(select_->patterns.size(), false);
-  }
-  void add(const Entry& e) {
-    if (!select_ || e.data_skipped) return;
-    ++entries_;
-    bytes_ += e.compressed_size;
-    for (std::size_t p = 0; p < matched_.size(); ++p)
-      if (!matched_[p]) matched_[p] = pattern_matches(select_->patterns[p], e.name);
-  }
-  nlohmann::json json(std::size_t of_entries, std::uint64_t of_bytes) const {
-    nlohmann::json unmatched = nlohmann::json::array();
-    for (std::size_t p = 0; p < matched_.size(); ++p)
-      if (!matched_[p]) unmatched.push_back(report::printable_name(select_->patterns[p]));
-    nlohmann::json out = {{"entries", entries_},        {"of_entries", of_entries}, {"compressed_bytes", bytes_},
-                          {"of_compressed_bytes", of_bytes}, {"patterns", select_->patterns}, {"excludes", select_->excludes},
-                          {"unmatched", unmatched}};
-    if (select_->sampled()) out["sample"] = {{"share", select_->share}, {"seed", select_->seed}};
-    return out;
-  }
-
- private:
-  const EntrySelection* select_;
-  std::vector<bool> matched_;
-  std::size_t entries_ = 0;
-  std::uint64_t bytes_ = 0;
-};
-
 // What verify keeps of each entry of a directory once it is judged, besides its Extent: where its
 // record is (its name and sizes are read back from there for the report) and its status.
 // 8 bytes: an offset needs far fewer than 59 bits (512 PiB).
@@ -470,7 +437,7 @@ void judge_directory(Verification& v, DirectoryPass& pass, std::vector<Entry>& b
       password.add(e, index);
       comp += e.compressed_size;
       uncomp += e.uncompressed_size;
-      checked.add(e);
+      if (!e.data_skipped) checked.add(e.name, e.compressed_size);
       kept.push_back({records[i], e.status, e.lfh_zip64()});
     }
     if (opt.keep_entries)
@@ -521,23 +488,7 @@ void judge_directory(Verification& v, DirectoryPass& pass, std::vector<Entry>& b
 }
 
 void note_checked_in_full(Verification& v, const EntrySelection& select) {
-  report::Report& rep = v.report;
-  Checked all(&select);
-  auto add = [&](const report::EntryRow& row) {
-    Entry e;
-    e.name = row.name;
-    e.compressed_size = row.compressed_size;
-    all.add(e);
-  };
-  if (rep.lazy_rows)
-    rep.lazy_rows->each(add);
-  else
-    for (const auto& row : rep.entries) add(row);
-  auto checked = all.json(rep.row_count(), rep.stats.value("compressed_bytes", std::uint64_t(0)));
-  // Every entry's data was decoded, selected or not.
-  checked["entries"] = checked["of_entries"];
-  checked["compressed_bytes"] = checked["of_compressed_bytes"];
-  rep.extra["checked"] = checked;
+  note_checked(v.report, select, [](const report::EntryRow&) { return true; });
 }
 
 void finish_walk_tally(Verification& v, scan::ScanResult& scan, const std::shared_ptr<WalkTally>& tally, const char* source,

@@ -540,6 +540,8 @@ Exit scan_in(Run& run) {
     report::Progress progress(!o.quiet && !o.json && src->seekable(), src->seekable() ? src->size() : 0, "decoding");
     scan::ScanOptions so{&progress.counter(), 0, o.threads ? o.threads : check::default_threads()};
     so.password = o.password_lent();
+    const check::EntrySelection select{o.patterns, o.excludes};
+    if (!select.everything()) so.wanted = [&select](const std::string& entry) { return select.selects(entry); };
     // The SysReptor profile looks at every entry; otherwise entries are judged as the walk settles
     // them and only their rows are kept.
     const bool profile = o.profile == "sysreptor" || in.encrypted;
@@ -561,11 +563,15 @@ Exit scan_in(Run& run) {
     if (in.encrypted && !in.tag_ok) r.add(tag_finding(archive, false));
     if (profile) check::check_sysreptor_profile(*src, s.entries, r, false);
     add_volume_facts(in, r);
+    // A row left unchecked was walked past by its sizes; a bit-3 entry the walk had to decode
+    // to find its end counts as checked, selected or not.
+    if (!select.everything())
+      check::note_checked(r, select, [](const report::EntryRow& row) { return row.status != report::EntryStatus::unchecked; });
     r.decide_verdict();
     r.sha256 = in.digest();
     emit(run, r);
     summarize(run, r);
-    return verdict_exit(r);
+    return selection_exit(r, verdict_exit(r));
   });
 }
 

@@ -94,7 +94,7 @@ struct Entry {
   std::uint64_t end_offset = 0;  // one past the data and descriptor
   bool next_record_follows = true;  // a walk found a record (or the end) where this entry ended
   bool extent_known = true;      // false when the header is not this entry's own
-  // verify PATTERN, --exclude: no pattern selects the entry, so its data was not read (its
+  // verify or scan PATTERN, --exclude: no pattern selects the entry, so its data was not read (its
   // record, local header, descriptor and place in the layout still were).
   bool data_skipped = false;
   // Another directory record points at the same local header with other claims, and its data

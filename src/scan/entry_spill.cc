@@ -19,7 +19,6 @@ namespace {
                                 refused_by, disk_start, extras, lfh, lfh_problem, data_offset, descriptor,
                                 descriptor_cut, decoded, crypt, cut_intact, end_offset, next_record_follows,
                                 extent_known, data_skipped, shares_decoded_header, status, claims_from_directory] = e;
-  // data_skipped is not spilled: only verify's directory pass sets it, never a walk.
   [[maybe_unused]] const auto& [l1, l2, l3, l4, l5, l6, l7, l8, l9, l10, l11, l12] = l;
   [[maybe_unused]] const auto& [d1, d2, d3, d4, d5] = d;
   [[maybe_unused]] const auto& [r1, r2, r3, r4, r5] = r;
@@ -69,6 +68,7 @@ void EntrySpill::append(const Entry& e) {
   w.cd_extra_malformed = e.cd_extra_malformed;
   w.descriptor_cut = e.descriptor_cut;
   w.next_record_follows = e.next_record_follows;
+  w.data_skipped = e.data_skipped;
   w.extent_known = e.extent_known;
   w.shares_decoded_header = e.shares_decoded_header;
   w.claims_from_directory = e.claims_from_directory;
@@ -148,6 +148,7 @@ Entry EntrySpill::entry(Reader& rd, std::size_t i) {
   e.cd_extra_malformed = w.cd_extra_malformed;
   e.descriptor_cut = w.descriptor_cut;
   e.next_record_follows = w.next_record_follows;
+  e.data_skipped = w.data_skipped;
   e.extent_known = w.extent_known;
   e.shares_decoded_header = w.shares_decoded_header;
   e.claims_from_directory = w.claims_from_directory;

@@ -733,6 +733,7 @@ struct Walk {
   // Entry `index` (counted from the walk's start): where its data ends, by the way its flags,
   // method and encryption allow.
   Step walk_entry(Entry& e, std::size_t index) {
+    if (skip_unwanted(e)) return Step::next;
     // An encrypted entry is decoded when a password was given, except stored data with bit 3,
     // whose end a walk finds by the CRC of the bytes (here ciphertext).
     // The method under the encryption (WinZip AES names it in its extra field).
@@ -751,6 +752,25 @@ struct Walk {
     if (!e.has_descriptor_flag()) return by_sizes(e, index);
     if (!codec::method_self_terminating(method)) return stored_to_descriptor(e, index);
     return self_terminating(e, index);
+  }
+
+  // An entry no pattern selected is not decoded when its header gives its sizes (bit 3 clear) and
+  // a record signature, or the end of the file, is where they say it ends. Otherwise the walk
+  // needs its data to find the end (a descriptor, or sizes that damage made wrong) and decodes it
+  // as any other. A pipe cannot come back to decode what it skipped, so there only entries well
+  // inside its window are skipped.
+  bool skip_unwanted(Entry& e) {
+    if (!opt.wanted || opt.wanted(e.name) || e.has_descriptor_flag()) return false;
+    if (!src.seekable() && e.compressed_size > src.window() / 4) return false;
+    const std::uint64_t end = e.data_offset + e.compressed_size;
+    std::uint8_t sig[4] = {};
+    const std::size_t n = src.read_at(end, sig);
+    if (n == 4 ? !is_record_sig(zip::load_u32(sig)) : n != 0 || end != size()) return false;
+    e.end_offset = end;
+    e.data_skipped = true;
+    if (opt.progress) *opt.progress += e.compressed_size;
+    keep(e);
+    return true;
   }
 
   // Encrypted data with bit 3 that is not decoded (no password) or is stored (Info-ZIP -P,

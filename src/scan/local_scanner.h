@@ -57,6 +57,9 @@ struct ScanOptions {
   // Go on after a central directory when local headers follow it (a repair of two archives
   // joined end to end); the first directory met is still `directory_at`.
   bool beyond_directory = false;
+  // scan PATTERN: whether an entry's data is to be decoded, by its name (unset: every entry's).
+  // One left out is still walked past by its header's sizes when a record confirms where they end.
+  std::function<bool(const std::string& name)> wanted;
 };
 
 ScanResult scan_local(io::ByteSource& src, codec::Workspace& ws, const ScanOptions& opt = {});

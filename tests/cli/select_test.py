@@ -124,6 +124,85 @@ class Select(unittest.TestCase):
         self.assertEqual(doc["checked"]["entries"], doc["checked"]["of_entries"])
 
 
+
+class ScanSelect(unittest.TestCase):
+    """scan ARCHIVE PATTERN...: every local header is walked; an entry left out is walked past by
+    its sizes when a record confirms where they end, and decoded anyway when they do not."""
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.data = read("infozip-file.zip")
+        self.lay = Layout(self.data)
+        self.k = [i.filename for i in self.lay.infos].index("backup/data/a.bin")
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def write(self, name, data):
+        p = os.path.join(self.tmp.name, name)
+        with open(p, "wb") as f:
+            f.write(data)
+        return p
+
+    def status(self, doc, name):
+        return [e["status"] for e in doc["entries"] if e["name"] == name][0]
+
+    def flipped(self):
+        b = bytearray(self.data)
+        b[self.lay.data_offset(self.k) + 500] ^= 0x20
+        return bytes(b)
+
+    def test_an_entry_left_out_is_walked_past_unread(self):
+        path = self.write("flipped.zip", self.flipped())
+        p, doc = run_json("scan", path, "backup/records.jsonl")
+        self.assertEqual(p.returncode, 0, doc["findings"])
+        self.assertEqual(self.status(doc, "backup/data/a.bin"), "unchecked")
+        self.assertEqual(self.status(doc, "backup/records.jsonl"), "ok")
+        self.assertEqual((doc["checked"]["entries"], doc["checked"]["of_entries"]), (1, 10))
+        self.assertEqual(len(doc["entries"]), 10)
+        # the same from a pipe, and the damage is found when its entry is picked
+        p, doc = run_json("scan", "-", "--include", "backup/records.jsonl", input=self.flipped())
+        self.assertEqual(p.returncode, 0, doc["findings"])
+        self.assertEqual(self.status(doc, "backup/data/a.bin"), "unchecked")
+        p, doc = run_json("scan", path, "backup/data", "--exclude", "b.bin")
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("crc_mismatch", codes(doc, "backup/data/a.bin"))
+        self.assertEqual(self.status(doc, "backup/data/b.bin"), "unchecked")
+        text = run("scan", path, "backup/records.jsonl").stdout.decode()
+        self.assertIn("data checked: 1 of 10 entries", text)
+
+    def test_sizes_that_land_on_no_record_are_not_trusted(self):
+        # 50 bytes gone from the middle of the unselected entry: its sizes now end inside the
+        # next entry, so the walk decodes it, finds the damage, and still finds what follows.
+        at = self.lay.data_offset(self.k) + 500
+        path = self.write("deleted.zip", self.data[:at] + self.data[at + 50:])
+        p, doc = run_json("scan", path, "backup/records.jsonl")
+        self.assertEqual(p.returncode, 1)
+        self.assertNotEqual(self.status(doc, "backup/data/a.bin"), "unchecked")
+        self.assertEqual(self.status(doc, "backup/records.jsonl"), "ok")
+
+    def test_entries_with_a_descriptor_are_decoded_to_find_their_end(self):
+        # Python's streamed archive: every entry has bit 3, so no header gives the sizes.
+        path = fixture_path("python-stream-stored.zip")
+        with zipfile.ZipFile(path) as z:
+            self.assertTrue(all(i.flag_bits & 8 for i in z.infolist()))
+        p, doc = run_json("scan", path, "backup/VERSION")
+        self.assertEqual(p.returncode, 0, doc["findings"])
+        self.assertEqual(doc["checked"]["entries"], doc["checked"]["of_entries"])
+        self.assertEqual(doc["checked"]["unmatched"], [])
+        self.assertEqual({e["status"] for e in doc["entries"]}, {"ok"})
+        # Info-ZIP from a pipe: its folders have sizes and are walked past, its files are decoded
+        p, doc = run_json("scan", fixture_path("infozip-pipe.zip"), "backup/VERSION")
+        self.assertEqual(p.returncode, 0, doc["findings"])
+        self.assertEqual(self.status(doc, "backup/emptydir/"), "unchecked")
+        self.assertEqual(self.status(doc, "backup/records.jsonl"), "ok")
+
+    def test_a_pattern_that_matches_nothing_fails(self):
+        p, doc = run_json("scan", fixture_path("infozip-file.zip"), "no/such/*")
+        self.assertEqual(p.returncode, 1)
+        self.assertEqual(doc["checked"]["unmatched"], ["no/such/*"])
+        self.assertIn(b"no entry matches no/such/*", p.stderr)
+
 class Sample(unittest.TestCase):
     """verify --sample SHARE --seed N: the structure in full, a drawn subset of the data."""
 
