@@ -27,6 +27,7 @@ std::string normalise(const std::string& name, std::string& path) {
   if (name.find('\0') != std::string::npos) return "the name holds a NUL byte";
   if (!name.empty() && name[0] == '/') return "the name is absolute";
   path.clear();
+  path.reserve(name.size());  // grown a component at a time it would hold half again as much
   std::size_t i = 0;
   while (i <= name.size()) {
     std::size_t j = name.find('/', i);
@@ -130,6 +131,9 @@ class Planner {
  public:
   Planner(io::ByteSource& src, const PlanOptions& opt) : src_(src), opt_(opt), matched_(opt.patterns.size()) {}
   void take(scan::Entry& e, std::size_t index);
+  // As many extents as the end records promise, up to what the directory's size can hold (a record
+  // is at least 46 bytes, 4.3.12): a vector that doubles holds them twice at its last step.
+  void expect(const scan::EndRecords& end) { extents_.reserve(std::min<std::uint64_t>(end.entries, end.cd_size / 46)); }
   void arrange();
   void check_overlaps();
   void decode_links();
@@ -139,7 +143,7 @@ class Planner {
  private:
   bool selected(const std::string& name);
   void problem(Item& it, Code code, std::string why);
-  void place(Item it, std::vector<Item>& out, std::vector<std::size_t>& chain);
+  void place(Item it, std::deque<Item>& out, std::vector<std::size_t>& chain);
   std::string link_problem(const Item& it, const std::set<std::string>& links) const;
 
   io::ByteSource& src_;
@@ -194,7 +198,7 @@ namespace {
 // Puts `it` after its folders (made implied when no entry names them), and says what collides:
 // two entries on one path (unless both are folders), a file or link that a later entry needs as
 // a folder. `chain` holds the positions in `out` of the current item's ancestors.
-void Planner::place(Item it, std::vector<Item>& out, std::vector<std::size_t>& chain) {
+void Planner::place(Item it, std::deque<Item>& out, std::vector<std::size_t>& chain) {
   while (!chain.empty() && !is_ancestor(out[chain.back()].path, it.path)) chain.pop_back();
   if (!out.empty() && out.back().path == it.path && !(it.kind == Kind::directory && out.back().kind == Kind::directory)) {
     std::string why = fmt::format("'{}' and '{}' are one path in the target directory; a restore would write one over "
@@ -237,11 +241,15 @@ void Planner::place(Item it, std::vector<Item>& out, std::vector<std::size_t>& c
 
 void Planner::arrange() {
   auto items = std::move(plan.items);
-  std::stable_sort(items.begin(), items.end(), [](const Item& a, const Item& b) { return path_less(a.path, b.path); });
-  std::vector<Item> out;
-  out.reserve(items.size() + items.size() / 8 + 1);
+  // Items came in directory order, one per entry: the entry number settles a tie as a stable sort
+  // would, without its buffer of a million items.
+  std::sort(items.begin(), items.end(), [](const Item& a, const Item& b) {
+    if (a.path != b.path) return path_less(a.path, b.path);
+    return a.entry < b.entry;
+  });
+  std::deque<Item> out;
   std::vector<std::size_t> chain;
-  for (auto& it : items) place(std::move(it), out, chain);
+  for (; !items.empty(); items.pop_front()) place(std::move(items.front()), out, chain);
   plan.items = std::move(out);
   // What lies under an entry left out is left out with it.
   const std::string* out_at = nullptr;
@@ -336,6 +344,7 @@ void Planner::decode_links() {
 
 Plan make_plan(io::ByteSource& src, const scan::EndRecords& end, const PlanOptions& opt) {
   Planner p(src, opt);
+  p.expect(end);
   scan::DirectoryReader rd(src, end);
   std::vector<scan::Entry> batch;
   std::size_t index = 0;
