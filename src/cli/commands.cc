@@ -642,21 +642,6 @@ void write_listing(std::ostream& os, const report::Report& r, const std::vector<
   os << out;
 }
 
-// The entries from the directory alone when it can be read whole: no entry's data is touched,
-// which is what makes list cheap on a large archive. Nothing when there is none to read (a pipe
-// has no end to seek to); the end records' and directory's findings go to `r`.
-std::optional<std::vector<scan::Entry>> entries_from_directory(io::ByteSource& src, report::Report& r) {
-  if (!src.seekable()) return std::nullopt;
-  auto end = scan::locate_end_records(src);
-  if (!end) return std::nullopt;
-  auto cd = scan::read_central_directory(src, *end);
-  // An archive of no entries is one too: its end record says 0 and there is nothing to read.
-  if (!cd.readable && !(end->entries == 0 && cd.findings.empty())) return std::nullopt;
-  for (auto& f : check::judge_end_records(*end)) r.add(f);
-  for (auto& f : cd.findings) r.add(f);
-  return std::move(cd.entries);
-}
-
 // The entries as a walk of the local headers finds them (decoding, as scan does), with the
 // walk's findings in `r`.
 std::vector<scan::Entry> entries_from_walk(Run& run, Archive& in, report::Report& r) {
@@ -683,25 +668,43 @@ std::vector<scan::Entry> entries_from_walk(Run& run, Archive& in, report::Report
 struct ListColumns {
   std::vector<std::uint32_t> modified;
   std::vector<std::string> encryption;
-};
-
-// The report's rows and totals from the entries, and the columns only the list has.
-ListColumns tabulate(const std::vector<scan::Entry>& entries, bool from_directory, report::Report& r) {
-  ListColumns c;
-  std::uint64_t size = 0, comp = 0;
-  r.entries.reserve(entries.size());
-  c.modified.reserve(entries.size());
-  c.encryption.reserve(entries.size());
-  for (const auto& e : entries) {
+  // One entry's row into the report and its columns here; its extra fields are not kept.
+  void add(const scan::Entry& e, bool from_directory, report::Report& r) {
     auto row = scan::to_row(e);
     if (from_directory) row.status = report::EntryStatus::unchecked;
-    size += row.uncompressed_size;
-    comp += row.compressed_size;
     r.entries.push_back(std::move(row));
-    c.modified.push_back(std::uint32_t(e.mod_date) << 16 | e.mod_time);
-    c.encryption.push_back(encryption_of(e));
+    modified.push_back(std::uint32_t(e.mod_date) << 16 | e.mod_time);
+    encryption.push_back(encryption_of(e));
   }
-  r.stats = {{"entries", entries.size()}, {"uncompressed_bytes", size}, {"compressed_bytes", comp}};
+};
+
+// The report's totals from its rows.
+void list_totals(report::Report& r) {
+  std::uint64_t size = 0, comp = 0;
+  for (const auto& row : r.entries) size += row.uncompressed_size, comp += row.compressed_size;
+  r.stats = {{"entries", r.entries.size()}, {"uncompressed_bytes", size}, {"compressed_bytes", comp}};
+}
+
+// The rows from the directory alone when it can be read whole: no entry's data is touched, which
+// is what makes list cheap on a large archive. Each batch of records is tabulated as it is read,
+// so that neither the entries nor their extra fields are held (64 KiB each, they may be). Nothing
+// when there is no directory to read (a pipe has no end to seek to); the end records' and the
+// directory's findings go to `r`.
+std::optional<ListColumns> list_directory(io::ByteSource& src, report::Report& r) {
+  if (!src.seekable()) return std::nullopt;
+  auto end = scan::locate_end_records(src);
+  if (!end) return std::nullopt;
+  scan::DirectoryReader rd(src, *end);
+  ListColumns c;
+  report::Report rows;
+  std::vector<scan::Entry> batch;
+  while (rd.next(4096, batch))
+    for (const auto& e : batch) c.add(e, true, rows);
+  // An archive of no entries is one too: its end record says 0 and there is nothing to read.
+  if (!rd.readable() && !(end->entries == 0 && rd.findings.empty())) return std::nullopt;
+  for (auto& f : check::judge_end_records(*end)) r.add(f);
+  for (auto& f : rd.findings) r.add(f);
+  r.entries = std::move(rows.entries);
   return c;
 }
 
@@ -725,16 +728,18 @@ Exit list_in(Run& run) {
     report::Report r;
     r.command = "list";
     r.archive_path = in.display;
-    auto listed = entries_from_directory(*in.src, r);
+    auto listed = list_directory(*in.src, r);
     const bool from_directory = listed.has_value();
-    std::vector<scan::Entry> entries = from_directory ? std::move(*listed) : entries_from_walk(run, in, r);
-    listed.reset();
+    if (!from_directory) {
+      listed.emplace();
+      for (const auto& e : entries_from_walk(run, in, r)) listed->add(e, false, r);
+    }
+    const ListColumns& columns = *listed;
+    list_totals(r);
     if (in.file) in.file->check_unchanged();
     r.archive_size = in.file ? in.file->size() : in.src->size();
     if (in.encrypted && !in.tag_ok) r.add(tag_finding(archive, false));
     add_volume_facts(in, r);
-    const ListColumns columns = tabulate(entries, from_directory, r);
-    std::vector<scan::Entry>().swap(entries);  // the rows are all that is shown from here on
     add_list_extra(r, columns, from_directory, run.json_wanted());
     r.decide_verdict();
     r.sha256 = in.digest();

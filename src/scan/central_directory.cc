@@ -122,7 +122,8 @@ bool DirectoryReader::next(std::size_t max, std::vector<Entry>& out, std::vector
   out.clear();
   if (at_out) at_out->clear();
   if (done_) return false;
-  while (out.size() < max && !done_) {
+  const std::uint64_t from = rd_.pos();
+  while (out.size() < max && !done_ && rd_.pos() - from < kBatchBytes) {
     if (rd_.pos() >= cd_end_)
       end_of_directory();
     else

@@ -34,7 +34,10 @@ class DirectoryReader {
   // copy_directory_records), the entries' data from `archive`.
   DirectoryReader(io::ByteSource& records, io::ByteSource& archive, const EndRecords& end);
   // Up to `max` more entries into `out` (cleared first), and where each record starts into `at`
-  // when given; false once the directory is read (the count check is then in `findings`).
+  // when given; false once the directory is read (the count check is then in `findings`). A batch
+  // also ends once its records hold kBatchBytes: 4,096 records with 64 KiB extra fields each would
+  // be 256 MiB in memory at once, and their local headers as much again.
+  static constexpr std::uint64_t kBatchBytes = 4u << 20;
   bool next(std::size_t max, std::vector<Entry>& out, std::vector<std::uint64_t>* at = nullptr);
   std::vector<report::Finding> findings;
   bool readable() const { return readable_; }  // the first record was where the end record said

@@ -576,7 +576,11 @@ struct Walk {
 
   // Hands the entries the walk is done with to opt.settle, so that what it holds stays bounded.
   void settle_if_due() {
-    if (!opt.settle || r.entries.size() <= std::max<std::size_t>(opt.settle_every, 1)) return;
+    if (!opt.settle || r.entries.size() < 2) return;
+    // By count, or by the extra fields held: 16,384 local headers with 64 KiB of them each would
+    // be a gigabyte.
+    if (r.entries.size() <= std::max<std::size_t>(opt.settle_every, 1) && extra_bytes_ < kSettleExtraBytes) return;
+    extra_bytes_ = 0;
     if (workers) workers->drain(r.entries, r.entries_before);
     // The last entry stays: the walk may yet learn that no record follows it.
     std::vector<Entry> done(std::make_move_iterator(r.entries.begin()), std::make_move_iterator(r.entries.end() - 1));
@@ -930,6 +934,7 @@ struct Walk {
 
   // The entry's extent is known: the walk goes on after it.
   Step keep(Entry& e) {
+    extra_bytes_ += e.lfh_extra().size();
     r.end_of_entries = e.end_offset;
     pos = e.end_offset;
     r.entries.push_back(std::move(e));
@@ -960,6 +965,8 @@ struct Walk {
   ScanResult r;
   std::uint64_t pos = 0;  // where the next record should start
   std::optional<WalkWorkers> workers;  // with ScanOptions::threads above 1
+  static constexpr std::uint64_t kSettleExtraBytes = 4u << 20;
+  std::uint64_t extra_bytes_ = 0;  // local extra fields held since the last settling
   std::optional<std::optional<EndRecords>> end_records;  // located when a cut entry needs them
 };
 
