@@ -416,12 +416,16 @@ Planner::NameContest Planner::contest(const Entry& e, const Entry* cd) const {
 
 std::optional<Planner::Loss> Planner::doubt_from_record(const Entry& e, const std::optional<Entry>& record,
                                                         const Entry* cd) {
-  if (cd && cd->name == e.name && e.uncompressed_size == 0 && cd->uncompressed_size > 0)
+  if (cd && cd->name == e.name && e.uncompressed_size == 0 && cd->uncompressed_size > 0 &&
+      cd->compressed_size > e.compressed_size)
     // An empty entry where the old record of that name holds data: a descriptor-like run at the
     // data's start (a stored bit-3 entry ends at the first descriptor its bytes match, and
     // "PK\7\8" with zeros matches no bytes at all) or a cleared bit 3 made the walk read nothing;
     // the data wins only when there is some (seed 21, mutant 16826: four bytes deleted before
-    // such a run, and an empty 'signatures.bin' was written).
+    // such a run, and an empty 'signatures.bin' was written). A record that claims no more
+    // compressed bytes than were read claims no data the walk missed: no method makes output
+    // from no input, so its uncompressed size is the damaged field (seed 2026, case 3921: an
+    // empty folder's record said 153,550,848 bytes from 0).
     return Loss{report::Code::cd_lfh_mismatch,
                 fmt::format("read as an empty entry, but the old directory's record of it says {} bytes (crc {:08x}): "
                             "its data was not found, so it is left out",

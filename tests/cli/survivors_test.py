@@ -350,6 +350,21 @@ class DamageBesideSurvivors(TempDirTest):
         self.assertEqual(doc["repair"]["lost"], hit)
         self.assert_back(fx, out, [n for n in names if n not in hit])
 
+    def test_an_empty_folders_record_that_claims_bytes_from_no_bytes_keeps_it(self):
+        # 7-Zip's LZMA archive (case 3921): two bytes of the directory record of the empty
+        # 'backup/emptydir/' overwritten inside its uncompressed size (153,550,848 bytes, from 0
+        # compressed). Its local header and the next one are whole: it comes back, nothing is lost.
+        fx = "7zip-lzma.zip"
+        data = bytearray(read(fx))
+        names, _ = self.layout(bytes(data))
+        rec = self.record_of(bytes(data), "backup/emptydir/")
+        self.assertEqual(bytes(data[rec + 20:rec + 28]), bytes(8))
+        data[rec + 26:rec + 28] = b"\x27\x09"
+        p, doc, out = self.repair(fx, bytes(data))
+        self.assertEqual(p.returncode, 0, doc["findings"])
+        self.assertEqual(doc["repair"]["lost"], [])
+        self.assert_back(fx, out, names)
+
 
 class RepairFuzzSeed(unittest.TestCase):
     """A seeded short run of scripts/fuzz-repair (the long one is run by hand)."""
