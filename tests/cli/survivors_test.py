@@ -365,6 +365,22 @@ class DamageBesideSurvivors(TempDirTest):
         self.assertEqual(doc["repair"]["lost"], [])
         self.assert_back(fx, out, names)
 
+    def test_a_ppmd_entry_whose_signed_descriptor_ends_it_survives_the_next_header_cut(self):
+        # 7-Zip's PPMd archive to a pipe (case 4007): 7 bytes deleted from just after the
+        # signature of 'backup/VERSION'. The entry before it ends with a signed descriptor whose
+        # size is its stream's: it is whole, and 7-Zip reads the copy (every CRC checked).
+        fx = "7zip-ppmd-stdout.zip"
+        data = read(fx)
+        names, starts = self.layout(data)
+        at = starts[names.index("backup/VERSION")] + 1
+        self.assertEqual(data[at - 17:at - 13], b"PK\x07\x08")
+        p, doc, out = self.repair(fx, data[:at] + data[at + 7:])
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertEqual(doc["repair"]["lost"], ["backup/VERSION"])
+        self.assert_back(fx, out, [n for n in names if n != "backup/VERSION"])
+        seven = subprocess.run([need("7z"), "t", out], capture_output=True)
+        self.assertEqual(seven.returncode, 0, seven.stdout[-400:])
+
 
 class RepairFuzzSeed(unittest.TestCase):
     """A seeded short run of scripts/fuzz-repair (the long one is run by hand)."""
