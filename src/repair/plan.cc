@@ -181,12 +181,20 @@ bool ran_into_signature(const std::string& local, const std::string& record, io:
 
 // PPMd's last range-coder bytes decode to the same output whatever they are (libarchive does not
 // check them; 7-Zip does: docs/readers.md, rule 74), so a byte lost or added at the end of the
-// stream is seen only in what follows it: the next record must start right there, and a
-// descriptor must carry its signature (7-Zip, the one PPMd writer, always writes it; a deleted
-// "PK\7" leaves an unsigned-looking one behind a stream that took the '\x08').
+// stream is seen only in what follows it. Without a descriptor the next record must start right
+// there. A descriptor confirms the end when it carries its signature where the stream stopped and
+// its compressed size is that distance (4.3.9): a byte lost makes the stream take its 'P', a byte
+// added is left before its "PK\7\8". What comes after that descriptor is the next entry's, and its
+// damage is no doubt of this one (seed 2026, case 4007: the next header cut cost an intact
+// entry). An unsigned one confirms nothing: 7-Zip, the one PPMd writer, always signs it, and a
+// deleted "PK\7" leaves an unsigned-looking one behind a stream that took the '\x08'.
 bool ppmd_end_unconfirmed(const Entry& e) {
-  return e.method == zip::kPpmd && !e.encrypted() && !e.claims_from_directory &&
-         (!e.next_record_follows || (e.descriptor && !e.descriptor->signature()));
+  if (e.method != zip::kPpmd || e.encrypted() || e.claims_from_directory) return false;
+  if (!e.descriptor) return !e.next_record_follows;
+  const scan::DataDescriptor& dd = *e.descriptor;
+  const bool at_stream_end = e.decoded && e.decoded->consumed == e.compressed_size &&
+                             dd.offset == e.data_offset + e.compressed_size && dd.compressed_size == e.compressed_size;
+  return !(dd.signature() && at_stream_end);
 }
 
 // The old directory's record of an entry is a witness when it names it, or when its CRC and
@@ -416,12 +424,16 @@ Planner::NameContest Planner::contest(const Entry& e, const Entry* cd) const {
 
 std::optional<Planner::Loss> Planner::doubt_from_record(const Entry& e, const std::optional<Entry>& record,
                                                         const Entry* cd) {
-  if (cd && cd->name == e.name && e.uncompressed_size == 0 && cd->uncompressed_size > 0)
+  if (cd && cd->name == e.name && e.uncompressed_size == 0 && cd->uncompressed_size > 0 &&
+      cd->compressed_size > e.compressed_size)
     // An empty entry where the old record of that name holds data: a descriptor-like run at the
     // data's start (a stored bit-3 entry ends at the first descriptor its bytes match, and
     // "PK\7\8" with zeros matches no bytes at all) or a cleared bit 3 made the walk read nothing;
     // the data wins only when there is some (seed 21, mutant 16826: four bytes deleted before
-    // such a run, and an empty 'signatures.bin' was written).
+    // such a run, and an empty 'signatures.bin' was written). A record that claims no more
+    // compressed bytes than were read claims no data the walk missed: no method makes output
+    // from no input, so its uncompressed size is the damaged field (seed 2026, case 3921: an
+    // empty folder's record said 153,550,848 bytes from 0).
     return Loss{report::Code::cd_lfh_mismatch,
                 fmt::format("read as an empty entry, but the old directory's record of it says {} bytes (crc {:08x}): "
                             "its data was not found, so it is left out",

@@ -600,15 +600,14 @@ struct Walk {
     return next;
   }
 
-  // An entry whose data did not decode to its CRC and after whose claimed end no record starts:
-  // bytes were deleted or inserted inside its data, so its sizes (or the end its stream found)
+  // An entry whose extent is in doubt and after whose claimed end no record starts: bytes were
+  // deleted or inserted inside its data or header, so its sizes (or the end its stream found)
   // are not where the next entry starts. The next entry is searched for from the damaged entry's
   // own data on, before any size is trusted: the first local header there whose data decodes to
   // its CRC, else the first that is plausible. The damaged entry then ends where it starts.
   bool look_back(Entry& prev) {
     if (workers) workers->drain(r.entries, r.entries_before);
-    const auto& d = prev.decoded;
-    if (!d || (d->status == Status::ok && d->crc == prev.crc32 && d->produced == prev.uncompressed_size)) return false;
+    if (!extent_doubtful(prev)) return false;
     // From just after its signature: its own name and extra lengths may be what was damaged.
     auto next = next_entry_within(std::max(prev.lfh_offset + 4, src.earliest_readable()), pos, false);
     if (!next) return false;
@@ -617,6 +616,18 @@ struct Walk {
     r.end_of_entries = *next;
     pos = *next;
     return true;
+  }
+
+  // Where an entry claimed to end no record starts. Its extent is in doubt when its data did not
+  // decode to its CRC, or when its header is malformed: an extra block whose fields do not fill
+  // its length (4.5.1) is a length field edited or read from shifted bytes, which moves the data's
+  // start, and an empty entry's zero bytes then verify wherever they start (seed 2026, case 387:
+  // 200 bytes deleted across an empty entry's extra length, which then took 28 KB of the next
+  // entries as its extra block).
+  static bool extent_doubtful(const Entry& e) {
+    if (e.lfh && e.lfh->extra_malformed) return true;
+    const auto& d = e.decoded;
+    return d && !(d->status == Status::ok && d->crc == e.crc32 && d->produced == e.uncompressed_size);
   }
 
   // The first local header in [from, to) whose entry checks out (confirmed_header). Only those:
