@@ -167,6 +167,35 @@ class JoinedDirectoryRecords(TempDirTest):
         self.assertIn("metadata_lost", codes(doc))
 
 
+
+class RepeatedRange(TempDirTest):
+    """A download resumed at the wrong offset repeats a range: the file holds a first copy of some
+    entries cut where the resume began, then every entry whole. A bit-3 Deflate entry cut there
+    decodes on through the repeated local headers as if they were its data; the whole copies
+    inside what it took are survivors (fuzz-repair seed 31, case 1003)."""
+
+    def test_the_whole_copies_inside_a_stream_that_ran_on_come_back(self):
+        data = read("infozip-pipe.zip")
+        orig = entries_of(fixture_path("infozip-pipe.zip"))
+        with zipfile.ZipFile(fixture_path("infozip-pipe.zip")) as z:
+            rec = [i for i in z.infolist() if i.filename == "backup/records.jsonl"][0]
+        self.assertTrue(rec.flag_bits & 8)
+        cut = rec.header_offset + 30 + len(rec.filename) + 3000  # inside its Deflate data
+        damaged = data[:cut] + data
+        out = os.path.join(self.tmp, "out.zip")
+        p, doc = run_json("repair", self.write("repeated.zip", damaged), "-o", out)
+        self.assertEqual(p.returncode, 0, doc["findings"])
+        self.assertEqual(doc["repair"]["lost"], [])
+        got = entries_of(out)
+        self.assertEqual(set(got), set(orig))
+        for name in orig:
+            self.assertEqual(got[name][:2], orig[name][:2], name)
+        # the cut first copy is the damage scan reports, and no whole entry is inside a stretch
+        p, doc = run_json("scan", self.write("repeated.zip", damaged))
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("decode_error", codes(doc, "backup/records.jsonl"))
+        self.assertGreaterEqual([e["status"] for e in doc["entries"]].count("ok"), len(orig))
+
 class InPlaceResult(TempDirTest):
     """An archive repaired in place keeps a damaged entry's bytes where they were."""
 
