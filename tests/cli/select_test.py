@@ -8,14 +8,15 @@ import zipfile
 from zmtest import Layout, codes, fixture_path, read, run, run_json
 
 
-class Select(unittest.TestCase):
+class FlippedByte(unittest.TestCase):
+    """Info-ZIP's archive with one data byte of backup/data/a.bin flipped."""
+
     def setUp(self):
         self.tmp = tempfile.TemporaryDirectory()
-        # Info-ZIP's archive with one data byte of backup/data/a.bin flipped.
-        data = read("infozip-file.zip")
-        lay = Layout(data)
+        self.data = read("infozip-file.zip")
+        lay = Layout(self.data)
         self.k = [i.filename for i in lay.infos].index("backup/data/a.bin")
-        b = bytearray(data)
+        b = bytearray(self.data)
         b[lay.data_offset(self.k) + 500] ^= 0x20
         self.lay = lay
         self.damaged = self.write("damaged.zip", bytes(b))
@@ -32,6 +33,8 @@ class Select(unittest.TestCase):
     def status(self, doc, name):
         return [e["status"] for e in doc["entries"] if e["name"] == name][0]
 
+
+class Select(FlippedByte):
     def test_an_unselected_damaged_entry_is_unchecked_and_the_rest_verifies(self):
         p, doc = run_json("verify", self.damaged, "backup/records.jsonl")
         self.assertEqual(p.returncode, 0, doc["findings"])
@@ -124,36 +127,12 @@ class Select(unittest.TestCase):
         self.assertEqual(doc["checked"]["entries"], doc["checked"]["of_entries"])
 
 
-
-class ScanSelect(unittest.TestCase):
+class ScanSelect(FlippedByte):
     """scan ARCHIVE PATTERN...: every local header is walked; an entry left out is walked past by
     its sizes when a record confirms where they end, and decoded anyway when they do not."""
 
-    def setUp(self):
-        self.tmp = tempfile.TemporaryDirectory()
-        self.data = read("infozip-file.zip")
-        self.lay = Layout(self.data)
-        self.k = [i.filename for i in self.lay.infos].index("backup/data/a.bin")
-
-    def tearDown(self):
-        self.tmp.cleanup()
-
-    def write(self, name, data):
-        p = os.path.join(self.tmp.name, name)
-        with open(p, "wb") as f:
-            f.write(data)
-        return p
-
-    def status(self, doc, name):
-        return [e["status"] for e in doc["entries"] if e["name"] == name][0]
-
-    def flipped(self):
-        b = bytearray(self.data)
-        b[self.lay.data_offset(self.k) + 500] ^= 0x20
-        return bytes(b)
-
     def test_an_entry_left_out_is_walked_past_unread(self):
-        path = self.write("flipped.zip", self.flipped())
+        path = self.damaged
         p, doc = run_json("scan", path, "backup/records.jsonl")
         self.assertEqual(p.returncode, 0, doc["findings"])
         self.assertEqual(self.status(doc, "backup/data/a.bin"), "unchecked")
@@ -161,7 +140,8 @@ class ScanSelect(unittest.TestCase):
         self.assertEqual((doc["checked"]["entries"], doc["checked"]["of_entries"]), (1, 10))
         self.assertEqual(len(doc["entries"]), 10)
         # the same from a pipe, and the damage is found when its entry is picked
-        p, doc = run_json("scan", "-", "--include", "backup/records.jsonl", input=self.flipped())
+        with open(path, "rb") as f:
+            p, doc = run_json("scan", "-", "--include", "backup/records.jsonl", input=f.read())
         self.assertEqual(p.returncode, 0, doc["findings"])
         self.assertEqual(self.status(doc, "backup/data/a.bin"), "unchecked")
         p, doc = run_json("scan", path, "backup/data", "--exclude", "b.bin")
