@@ -306,15 +306,16 @@ void add_scan(CLI::App& app, const std::vector<Global>& globals, zm::cli::Invoca
   auto* scan = add_command(app, "scan", "Walk the local headers front to back, trusting no directory");
   scan->add_option("ARCHIVE", inv.archives,
                    "The ZIP files to walk, or - to read one from standard input; or one archive and PATTERNs (names "
-                   "that are no file): only the data of the entries they match is decoded, the others are walked past "
-                   "by their sizes")
+                   "that are no file): the others are walked past by their sizes, undecoded, where a record confirms "
+                   "them (an entry with a data descriptor is decoded anyway)")
       ->required()
       ->type_name("FILE|PATTERN");
   scan->add_option("--include", inv.common.patterns,
                    "Decode only the entries this glob matches, as restore matches them (repeatable; every local "
-                   "header is still walked)")
+                   "header is still walked, and an entry with a data descriptor decoded to find its end)")
       ->type_name("PATTERN");
-  scan->add_option("--exclude", inv.common.excludes, "Do not decode the entries this glob matches (repeatable)")
+  scan->add_option("--exclude", inv.common.excludes,
+                   "Do not decode the entries this glob matches, unless the walk must to find their end (repeatable)")
       ->type_name("PATTERN");
   add_globals(scan, globals);
   add_profile(scan, inv.common);

@@ -41,18 +41,22 @@ bool exclude_matches(const std::string& pattern, const std::string& name) {
   return false;
 }
 
-bool EntrySelection::selects(const std::string& name) const {
+bool EntrySelection::picks(const std::string& name) const {
   bool take = patterns.empty();
   for (const auto& p : patterns) take = take || pattern_matches(p, name);
   for (const auto& x : excludes)
     if (take && exclude_matches(x, name)) take = false;
-  return take && (!sampled() || draw(name) < share);
+  return take;
 }
+
+bool EntrySelection::selects(const std::string& name) const { return picks(name) && (!sampled() || draw(name) < share); }
 
 void Checked::add(const std::string& name, std::uint64_t compressed_size) {
   if (!select_) return;
   ++entries_;
   bytes_ += compressed_size;
+  // A pattern is matched by what it selected: a walk decodes an excluded bit-3 entry too.
+  if (!select_->picks(name)) return;
   for (std::size_t p = 0; p < matched_.size(); ++p)
     if (!matched_[p]) matched_[p] = pattern_matches(select_->patterns[p], name);
 }

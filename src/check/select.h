@@ -29,6 +29,7 @@ struct EntrySelection {
   bool everything() const { return patterns.empty() && excludes.empty() && !sampled(); }
   bool sampled() const { return share < 1; }
   bool selects(const std::string& name) const;
+  bool picks(const std::string& name) const;  // by the patterns and exclusions alone, before a sample
   double draw(const std::string& name) const;  // the name's place in [0, 1) for this seed
 };
 

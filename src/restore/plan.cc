@@ -133,7 +133,9 @@ class Planner {
   void take(scan::Entry& e, std::size_t index);
   // As many extents as the end records promise, up to what the directory's size can hold (a record
   // is at least 46 bytes, 4.3.12): a vector that doubles holds them twice at its last step.
-  void expect(const scan::EndRecords& end) { extents_.reserve(std::min<std::uint64_t>(end.entries, end.cd_size / 46)); }
+  void expect(const scan::EndRecords& end) {
+    extents_.reserve(std::min<std::uint64_t>({end.entries, end.cd_size / 46, src_.size() / 46}));
+  }
   void arrange();
   void check_overlaps();
   void decode_links();

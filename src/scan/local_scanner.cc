@@ -625,9 +625,11 @@ struct Walk {
   // 200 bytes deleted across an empty entry's extra length, which then took 28 KB of the next
   // entries as its extra block).
   static bool extent_doubtful(const Entry& e) {
-    if (e.lfh && e.lfh->extra_malformed) return true;
     const auto& d = e.decoded;
-    return d && !(d->status == Status::ok && d->crc == e.crc32 && d->produced == e.uncompressed_size);
+    const bool verified = d && d->status == Status::ok && d->crc == e.crc32 && d->produced == e.uncompressed_size;
+    // Non-empty data that decoded to its CRC pins where it starts, a malformed extra block or not.
+    if (e.lfh && e.lfh->extra_malformed && (e.uncompressed_size == 0 || !verified)) return true;
+    return d && !verified;
   }
 
   // The first local header in [from, to) whose entry checks out (confirmed_header). Only those:
@@ -769,6 +771,9 @@ struct Walk {
     return self_terminating(e, index);
   }
 
+  // The data's claimed extent lies inside the file. A ZIP64 size may be anything up to 2^64 - 1.
+  bool fits(const Entry& e) const { return e.data_offset <= size() && e.compressed_size <= size() - e.data_offset; }
+
   // An entry no pattern selected is not decoded when its header gives its sizes (bit 3 clear) and
   // a record signature, or the end of the file, is where they say it ends. Otherwise the walk
   // needs its data to find the end (a descriptor, or sizes that damage made wrong) and decodes it
@@ -777,6 +782,7 @@ struct Walk {
   bool skip_unwanted(Entry& e) {
     if (!opt.wanted || opt.wanted(e.name) || e.has_descriptor_flag()) return false;
     if (!src.seekable() && e.compressed_size > src.window() / 4) return false;
+    if (!fits(e)) return false;
     const std::uint64_t end = e.data_offset + e.compressed_size;
     std::uint8_t sig[4] = {};
     const std::size_t n = src.read_at(end, sig);
@@ -808,7 +814,7 @@ struct Walk {
   // The data cannot be decoded; its end is known only from the sizes in the header, or with bit 3
   // from the next record signature.
   void undecoded(Entry& e) {
-    if (!e.has_descriptor_flag() && e.data_offset + e.compressed_size <= size())
+    if (!e.has_descriptor_flag() && fits(e))
       e.end_offset = e.data_offset + e.compressed_size;
     else
       e.end_offset = find_next_record(src, e.data_offset, size());
@@ -819,7 +825,10 @@ struct Walk {
   Step by_sizes(Entry& e, std::size_t index) {
     auto req = sized_request(e);
     req.progress = opt.progress;
-    e.end_offset = e.data_offset + e.compressed_size;
+    // Past the end of the file, it ends there (a ZIP64 size near 2^64 would wrap to an earlier
+    // offset: the walk went back and round, and a worker was handed a job it counted as ~2^64
+    // bytes in flight).
+    e.end_offset = fits(e) ? e.data_offset + e.compressed_size : std::max(size(), e.data_offset) + 1;
     if (workers && !e.encrypted() && e.compressed_size >= kMinJob && e.compressed_size <= workers->max_job() &&
         e.end_offset <= size() && workers->submit(index, req))
       return keep(e);
@@ -925,8 +934,13 @@ struct Walk {
     auto desc = match_descriptor(src, data_end, d.crc, d.consumed, d.produced, zip64);
     e.compressed_size = d.consumed;
     e.uncompressed_size = d.produced;
-    if (!desc && ends_at_whole_entry_inside(e, data_end)) return Step::next;
-    if (!desc) desc = read_descriptor_guess(src, data_end, zip64);
+    if (!desc) {
+      // A descriptor there whose compressed size is what the stream took is this entry's, its
+      // data damaged; one that says otherwise is another stream's.
+      auto guess = read_descriptor_guess(src, data_end, zip64);
+      if (guess && guess->compressed_size != d.consumed && ends_at_whole_entry_inside(e, data_end)) return Step::next;
+      desc = guess;
+    }
     if (!desc) return cut_inside(e, index, std::nullopt, "the file ends inside its data descriptor");
     e.descriptor = desc;
     e.crc32 = desc->crc32;
@@ -934,8 +948,8 @@ struct Walk {
     return keep(e);
   }
 
-  // A stream that decoded but that no descriptor after it agrees with may have run on through
-  // bytes that are not its own: a download resumed at the wrong offset repeats a range, and the
+  // A stream that decoded but whose descriptor's compressed size is not what it took may have run
+  // on through bytes that are not its own: a download resumed at the wrong offset repeats a range, and the
   // repeated local headers decode as Deflate data (fuzz-repair seed 31, case 1003: Info-ZIP's
   // records.jsonl took the next three entries' copies). A whole entry inside what it took ends it
   // there, unread; only one whose data decodes to its CRC counts (an archive stored inside an

@@ -1,6 +1,8 @@
 """verify ARCHIVE PATTERN..., --include and --exclude: the structure in full, the data of the
 selected entries only, and a report that says which."""
+import io
 import os
+import struct
 import tempfile
 import unittest
 import zipfile
@@ -176,6 +178,33 @@ class ScanSelect(FlippedByte):
         self.assertEqual(p.returncode, 0, doc["findings"])
         self.assertEqual(self.status(doc, "backup/emptydir/"), "unchecked")
         self.assertEqual(self.status(doc, "backup/records.jsonl"), "ok")
+
+    def test_a_pattern_whose_entries_are_all_excluded_matches_nothing(self):
+        # Python's streamed archive is all bit 3: the walk decodes the excluded entries too, but a
+        # pattern is matched only by what it selected.
+        p, doc = run_json("scan", fixture_path("python-stream-stored.zip"), "backup/data", "--exclude", "*.bin")
+        self.assertEqual(p.returncode, 1)
+        self.assertEqual(doc["checked"]["unmatched"], ["backup/data"])
+
+    def test_a_zip64_size_that_wraps_past_2_64_does_not_loop(self):
+        # A local ZIP64 compressed size of 2^64 minus the header's length lands on the header
+        # itself; walked past by its sizes it would be read again and again.
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as z:
+            z.writestr("a.txt", b"a" * 100)
+            z.writestr("b.txt", b"b" * 100)
+        b = bytearray(buf.getvalue())
+        n, m = int.from_bytes(b[26:28], "little"), int.from_bytes(b[28:30], "little")
+        b[18:26] = b"\xff" * 8  # both sizes deferred to the ZIP64 field added below
+        z64 = struct.pack("<HHQQ", 1, 16, 100, (1 << 64) - (30 + n + 20))
+        head = bytes(b[:28]) + struct.pack("<H", 20) + bytes(b[30:30 + n]) + z64
+        path = self.write("wrap.zip", head + bytes(b[30 + n + m:]))
+        # ... and a worker handed it counted ~2^64 bytes in flight and the walk waited for ever.
+        for args in (["b.txt"], ["--threads", "2"], ["--threads", "1"]):
+            with self.subTest(args=args):
+                p = run("scan", path, *args, timeout=60)
+                self.assertEqual(p.returncode, 1, p.stderr)
+                self.assertIn(b"a.txt", p.stderr)
 
     def test_a_pattern_that_matches_nothing_fails(self):
         p, doc = run_json("scan", fixture_path("infozip-file.zip"), "no/such/*")

@@ -183,18 +183,62 @@ class RepeatedRange(TempDirTest):
         cut = rec.header_offset + 30 + len(rec.filename) + 3000  # inside its Deflate data
         damaged = data[:cut] + data
         out = os.path.join(self.tmp, "out.zip")
-        p, doc = run_json("repair", self.write("repeated.zip", damaged), "-o", out)
-        self.assertEqual(p.returncode, 0, doc["findings"])
-        self.assertEqual(doc["repair"]["lost"], [])
-        got = entries_of(out)
-        self.assertEqual(set(got), set(orig))
-        for name in orig:
-            self.assertEqual(got[name][:2], orig[name][:2], name)
+        # One thread and two: a worker takes a bit-3 entry up to a descriptor candidate instead.
+        for threads in ("1", "2"):
+            with self.subTest(threads=threads):
+                if os.path.exists(out):
+                    os.unlink(out)
+                p, doc = run_json("repair", self.write("repeated.zip", damaged), "-o", out, "--threads", threads)
+                self.assertEqual(p.returncode, 0, doc["findings"])
+                self.assertEqual(doc["repair"]["lost"], [])
+                got = entries_of(out)
+                self.assertEqual(set(got), set(orig))
+                for name in orig:
+                    self.assertEqual(got[name][:2], orig[name][:2], name)
         # the cut first copy is the damage scan reports, and no whole entry is inside a stretch
         p, doc = run_json("scan", self.write("repeated.zip", damaged))
         self.assertEqual(p.returncode, 1)
         self.assertIn("decode_error", codes(doc, "backup/records.jsonl"))
         self.assertGreaterEqual([e["status"] for e in doc["entries"]].count("ok"), len(orig))
+
+    def test_an_archive_inside_an_entry_whose_descriptor_is_damaged_stays_inside(self):
+        # The other side of the rule above: a streamed entry (bit 3) holding a stored archive, its
+        # descriptor's CRC damaged. Deflate keeps the inner local headers verbatim (stored
+        # blocks), yet the descriptor's sizes are the stream's own: the entry is damaged
+        # and the inner entries are not taken for the outer archive's.
+        inner = io.BytesIO()
+        with zipfile.ZipFile(inner, "w", zipfile.ZIP_STORED) as z:
+            for i in range(3):
+                z.writestr("inner-%d.bin" % i, random.Random(i).randbytes(3000))
+
+        class Unseekable(io.RawIOBase):
+            def __init__(self):
+                self.buf = bytearray()
+
+            def writable(self):
+                return True
+
+            def write(self, b):
+                self.buf += b
+                return len(b)
+
+        sink = Unseekable()
+        # Deflate at level 0: stored blocks, as zlib writes for data it cannot shrink.
+        with zipfile.ZipFile(sink, "w", zipfile.ZIP_DEFLATED, compresslevel=0) as z:
+            z.writestr("outer/nested.zip", inner.getvalue())
+            z.writestr("outer/after.txt", b"after " * 100)
+        data = bytes(sink.buf)
+        desc = data.find(b"PK\x07\x08")
+        self.assertGreater(desc, 0)
+        damaged = bytearray(data)
+        damaged[desc + 4] ^= 0x55  # the descriptor's CRC
+        path = self.write("nested.zip", bytes(damaged))
+        for threads in ("1", "2"):
+            with self.subTest(threads=threads):
+                p, doc = run_json("scan", path, "--threads", threads)
+                self.assertEqual(p.returncode, 1)
+                names = [e["name"] for e in doc["entries"]]
+                self.assertEqual(names, ["outer/nested.zip", "outer/after.txt"])
 
 class InPlaceResult(TempDirTest):
     """An archive repaired in place keeps a damaged entry's bytes where they were."""
