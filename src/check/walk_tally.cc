@@ -53,10 +53,8 @@ void WalkTally::add(std::vector<scan::Entry>& done) {
       rows_.push_back({e.lfh_offset, e.compressed_size, e.uncompressed_size, e.crc32, e.method, e.status,
                        e.has_descriptor_flag(), e.cd_zip64 || e.lfh_zip64(), (e.flags & zip::kFlagUtf8) != 0});
     ++count_;
-    if (e.status == report::EntryStatus::ok) {
-      ++ok_;
-      last_whole_ = scan::LastWhole{e.name, count_, e.end_offset};
-    }
+    ok_ += e.status == report::EntryStatus::ok;
+    if (scan::walked_whole(e)) last_whole_ = scan::LastWhole{e.name, count_, e.end_offset};
     if (!src_.seekable() && !names_from) names_.push_back(std::move(e.name));
   }
 }

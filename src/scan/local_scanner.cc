@@ -391,7 +391,7 @@ report::Finding eocd_missing_finding(std::uint64_t size, const std::vector<Entry
                                      const std::optional<LastWhole>& earlier) {
   std::optional<LastWhole> last = earlier;
   for (std::size_t i = 0; i < walked.size(); ++i)
-    if (walked[i].status == report::EntryStatus::ok) last = LastWhole{walked[i].name, walked_before + i + 1, walked[i].end_offset};
+    if (walked_whole(walked[i])) last = LastWhole{walked[i].name, walked_before + i + 1, walked[i].end_offset};
   std::string msg = "no central directory or end record after the entries: the archive was cut short or never finished";
   if (last)
     msg += fmt::format("; the last whole entry is '{}' (entry {}, ending at offset {})", report::printable_name(last->name),

@@ -221,6 +221,14 @@ class ScanSelect(FlippedByte):
                 self.assertEqual(self.status(doc, "VERSION"), "unchecked")
                 self.assertEqual(doc["checked"]["entries"], 1)
 
+    def test_a_cut_archive_names_its_last_whole_entry_read_or_not(self):
+        cut = self.write("cut.zip", self.data[:self.lay.data_offset(self.k) + 1000])
+        p, doc = run_json("scan", cut, "backup/records.jsonl")
+        self.assertEqual(p.returncode, 1)
+        message = [f["message"] for f in doc["findings"] if f["code"] == "eocd_missing"][0]
+        before = [i.filename for i in self.lay.infos][self.k - 1]
+        self.assertIn("the last whole entry is '%s'" % before, message)
+
     def test_a_pattern_that_matches_nothing_fails(self):
         p, doc = run_json("scan", fixture_path("infozip-file.zip"), "no/such/*")
         self.assertEqual(p.returncode, 1)
