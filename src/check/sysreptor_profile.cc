@@ -192,8 +192,7 @@ void check_sysreptor_profile(io::ByteSource& src, const std::vector<Entry>& entr
   ByName by_name;
   // An entry no PATTERN selected is there, unread: the profile reads what it needs of it itself.
   for (const auto& e : entries)
-    if (e.status == report::EntryStatus::ok || (e.data_skipped && e.status == report::EntryStatus::unchecked))
-      by_name.emplace(e.name, &e);
+    if (scan::walked_whole(e)) by_name.emplace(e.name, &e);
   nlohmann::json summary = nlohmann::json::object();
   check_required(by_name, rep);
   check_version(src, by_name, rep, summary, ws);

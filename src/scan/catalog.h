@@ -148,4 +148,10 @@ std::optional<DataDescriptor> read_descriptor_guess(io::ByteSource& src, std::ui
 std::optional<zip::LocalFileHeader> read_local_header(io::ByteSource& src, std::uint64_t offset, std::string* why,
                                                       bool* cut = nullptr);
 
+// An entry whose extent is confirmed and whose data is not known to be bad: it verified, or a
+// PATTERN left it unread where a record confirmed its end (scan and verify ARCHIVE PATTERN).
+inline bool walked_whole(const Entry& e) {
+  return e.status == report::EntryStatus::ok || (e.data_skipped && e.status == report::EntryStatus::unchecked);
+}
+
 }  // namespace zm::scan

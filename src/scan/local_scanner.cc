@@ -949,9 +949,9 @@ struct Walk {
   }
 
   // A stream that decoded but whose descriptor's compressed size is not what it took may have run
-  // on through bytes that are not its own: a download resumed at the wrong offset repeats a range, and the
-  // repeated local headers decode as Deflate data (fuzz-repair seed 31, case 1003: Info-ZIP's
-  // records.jsonl took the next three entries' copies). A whole entry inside what it took ends it
+  // on through bytes that are not its own: a download resumed at the wrong offset repeats a range,
+  // and the repeated local headers decode as Deflate data (fuzz-repair seed 31, case 1003:
+  // Info-ZIP's records.jsonl took the next three entries' copies). A whole entry inside what it took ends it
   // there, unread; only one whose data decodes to its CRC counts (an archive stored inside an
   // entry holds headers too).
   bool ends_at_whole_entry_inside(Entry& e, std::uint64_t data_end) {

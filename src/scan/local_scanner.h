@@ -68,12 +68,6 @@ ScanResult scan_local(io::ByteSource& src, codec::Workspace& ws, const ScanOptio
 // an admin needs to know of a backup that was cut short or never finished.
 // `walked` may follow entries the walk settled (ScanResult::entries_before); `earlier` is the
 // last whole one among those.
-// An entry the walk passed whole: it verified, or a PATTERN left it unread and a record confirmed
-// where it ends (scan ARCHIVE PATTERN).
-inline bool walked_whole(const Entry& e) {
-  return e.status == report::EntryStatus::ok || (e.data_skipped && e.status == report::EntryStatus::unchecked);
-}
-
 struct LastWhole {
   std::string name;
   std::size_t number = 0;  // counted from 1
