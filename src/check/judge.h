@@ -41,6 +41,8 @@ bool attributes_mislead(scan::Entry e);
 // The local header a directory record points to could be this entry's (same method and bit 3;
 // the name is judged apart): only then are the bytes behind it decoded as the entry's data.
 bool local_header_is_its_own(const scan::Entry& e);
+// 7-Zip holds the entry's data to the directory's uncompressed size (readers::sevenzip_checks_size).
+bool sevenzip_checks_size(const scan::Entry& e);
 
 // Where a directory entry's bytes end (data and descriptor), by its directory's sizes: the same
 // for a file and a pipe, so that the layout judge sees the same extents.

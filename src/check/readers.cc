@@ -92,6 +92,25 @@ bool sevenzip_checks_size(std::uint16_t method, bool descriptor, std::uint64_t s
   return method == zip::kStored || !descriptor || size >= (std::uint64_t(1) << 32) || zip64_extra;
 }
 
+void moot_where_lacking(report::Finding& f, std::uint16_t flags, std::uint16_t method) {
+  const Readers moot = (f.readers.refuse | f.readers.warn) & (lacking_method(method) | lacking_encryption(flags, method));
+  if (!moot) return;
+  f.readers.refuse &= ~moot;
+  f.readers.warn &= ~moot;
+  f.readers.lack |= moot;
+  f.severity = report::severity_of(f.code, f.readers);
+}
+
+bool size_binds_no_reader(std::uint16_t method, bool sevenzip_checks) {
+  return method != zip::kStored && !(checking_uncompressed_size(method, true, sevenzip_checks).refuse & ~lacking_method(method));
+}
+
+report::ReaderGroups refusing_missing_zip64(bool only_uncompressed, bool sevenzip_checks) {
+  const Readers both = kLibarchive | kPython;
+  if (!only_uncompressed) return {Readers(both | kSevenZip | kGo), kUnzip, 0};
+  return {Readers(both | (sevenzip_checks ? kSevenZip : 0)), kUnzip, 0};
+}
+
 Readers renaming_dot_leaf(std::string_view name) {
   if (name == ".") return kUnzip | kSevenZip | kLibarchive;
   return name.size() >= 2 && name.ends_with("/.") ? kUnzip | kSevenZip : 0;

@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "report/codes.h"
+#include "report/report.h"
 #include "zip/records.h"
 
 namespace zm::check::readers {
@@ -43,6 +44,11 @@ bool libarchive_bounds_by_local_size(std::uint16_t method);
 // 10"): Python's zipfile writes an empty file with ZIP_LZMA as 19 bytes of stream with its end
 // marker, which 7-Zip and Python read. 7-Zip itself stores empty files.
 bool libarchive_fails_lzma(std::uint16_t method, std::uint64_t uncompressed_size, std::uint64_t compressed_size);
+
+// A reader that lacks an entry's method or encryption cannot read the entry anyway: its refusal
+// of (or warning about) what a finding on that entry describes is moot (the verdict contract), so
+// it moves to the readers that lack the feature and the finding's severity follows.
+void moot_where_lacking(report::Finding& f, std::uint16_t flags, std::uint16_t method);
 
 // ---- Version needed to extract (4.4.3; rule 19)
 
@@ -109,6 +115,20 @@ report::ReaderGroups checking_uncompressed_size(std::uint16_t method, bool data_
 // in either header (ZipHandler.cpp, useUnpackLimit): a compressed bit-3 entry whose directory says
 // 0xFFFFFFFF without a ZIP64 field (7-Zip's own Deflate64 to stdout, a mutant) it reads whole.
 bool sevenzip_checks_size(std::uint16_t method, bool descriptor, std::uint64_t size, bool zip64_extra);
+// No reader that has `method` holds a compressed entry to the directory's uncompressed size when
+// its data runs longer: 7-Zip does not check it (sevenzip_checks_size), unzip and Java never do,
+// and the readers that do (Python, libarchive, Go) lack the method (Deflate64, PPMd). Such an
+// entry is read as far as its stream goes, so verify decodes it that far too, not one byte past
+// the claim (the fuzzer's Deflate64-to-stdout mutants: 7-Zip and unzip read all 9000 bytes of an
+// entry whose directory says 8947, and check their CRC).
+bool size_binds_no_reader(std::uint16_t method, bool sevenzip_checks);
+
+// A directory field that is 0xFFFFFFFF whose value the ZIP64 extra field lacks (rule 28): Python
+// and libarchive refuse the archive, unzip warns, Java reads on. 7-Zip and Go take a lone
+// uncompressed size of 0xFFFFFFFF as the size itself, so they refuse only what the size check
+// refuses (Go always, a size_mismatch finding; 7-Zip when `sevenzip_checks`, sevenzip_checks_size);
+// a missing compressed size, offset or disk they refuse.
+report::ReaderGroups refusing_missing_zip64(bool only_uncompressed, bool sevenzip_checks);
 
 // 7-Zip opens a file that starts with a local header by reading that header, and when no
 // directory record points at it (with the same flags, sizes and name: AreItemsEqual), reads the

@@ -280,6 +280,7 @@ void WalkWitnesses::take(Entry& e, const Stored& w, const std::string& walk_name
   e.crypt = w.crypt;
   if (w.has_descriptor) e.descriptor = w.descriptor;
   e.descriptor_cut = w.descriptor_cut;
+  e.stored_descriptor_sig_inside = w.stored_descriptor_sig_inside;
   if (w.has_cut_intact) e.cut_intact = w.cut_intact;
   // The walk saw no scheme it knows in the local header (its AES field damaged, say) where the
   // directory's record names one: without a password a file's verify asks for one without

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "check/judge.h"
+#include "check/readers.h"
 #include "check/verify_pass.h"
 #include "check/walk_tally.h"
 #include "crypt/zip_crypto.h"
@@ -50,6 +51,7 @@ void read_local_witness(io::ByteSource& src, Entry& e) {
 void decode_entry(io::ByteSource& src, codec::Workspace& ws, Entry& e, std::atomic<std::uint64_t>* progress,
                   const std::string* password, const DataSink& sink = {}) {
   auto req = scan::sized_request(e);
+  if (readers::size_binds_no_reader(e.method, sevenzip_checks_size(e))) req.max_output = 0;
   req.progress = progress;
   req.sink = sink;
   e.decoded = scan::decode_data(ws, src, req, e, password);
@@ -66,6 +68,13 @@ void read_descriptor_witness(io::ByteSource& src, Entry& e) {
   if (!e.descriptor) e.descriptor = scan::match_descriptor(src, at, e.crc32, e.compressed_size, e.uncompressed_size, zip64);
   if (!e.descriptor) e.descriptor = scan::read_descriptor_guess(src, at, zip64);
   e.descriptor_cut = !e.descriptor;
+}
+
+// Stored data with bit 3 read by its sizes: whether it holds "PK\7\8", where libarchive's walk
+// would end it (Entry::stored_descriptor_sig_inside). Read again only when libarchive walks.
+void look_for_signature_inside(io::ByteSource& src, Entry& e) {
+  if (e.method == zip::kStored && e.has_descriptor_flag() && e.decoded && e.decoded->status == Status::ok)
+    e.stored_descriptor_sig_inside = scan::holds_signature(src, e.data_offset, e.decoded->consumed, zip::kDescriptorSig);
 }
 
 // The decode of a local header that several directory records point at (an overlap bomb: one
@@ -119,7 +128,7 @@ class SharedDecodes {
 
 // A file's witnesses of one entry of the directory: its local header, its data, its descriptor.
 void file_witnesses(io::ByteSource& src, codec::Workspace& ws, Entry& e, const VerifyOptions& opt,
-                    std::atomic<std::uint64_t>* progress, SharedDecodes& shared) {
+                    std::atomic<std::uint64_t>* progress, SharedDecodes& shared, bool libarchive_walks) {
   read_local_witness(src, e);
   if (opt.select && !opt.select->selects(e.name)) {
     e.data_skipped = true;
@@ -141,6 +150,7 @@ void file_witnesses(io::ByteSource& src, codec::Workspace& ws, Entry& e, const V
   // An encrypted entry's descriptor is read even when it was not decoded: its extent then ends
   // after it (no gap_bytes warning for a PK\7\8 record).
   if (e.decoded || (e.encrypted() && local_header_is_its_own(e))) read_descriptor_witness(src, e);
+  if (libarchive_walks) look_for_signature_inside(src, e);
 }
 
 }  // namespace
@@ -151,6 +161,7 @@ void examine_entry(io::ByteSource& src, codec::Workspace& ws, Entry& e, const st
   if (local_header_is_its_own(e) && zipcrypt::decodable(scan::crypt_fields(e)))
     decode_entry(src, ws, e, nullptr, password, sink);
   if (e.decoded || (e.encrypted() && local_header_is_its_own(e))) read_descriptor_witness(src, e);
+  if (libarchive_walks) look_for_signature_inside(src, e);
   judge_entry(e, src.size(), out, libarchive_walks);
 }
 
@@ -269,18 +280,24 @@ static_assert(sizeof(Kept) == 8);
 
 class DirectoryRows final : public report::RowSource {
  public:
+  // `decoded_other`: (index, size) of the few entries whose data decoded to another size than
+  // their record says, in index order (EntryRow::decoded_size).
   DirectoryRows(io::ByteSource& src, std::uint64_t shift, std::vector<Kept> kept, std::size_t ok,
-                std::shared_ptr<const void> owner)
-      : src_(src), shift_(shift), kept_(std::move(kept)), ok_(ok), owner_(std::move(owner)) {}
+                std::vector<std::pair<std::uint32_t, std::uint64_t>> decoded_other, std::shared_ptr<const void> owner)
+      : src_(src), shift_(shift), kept_(std::move(kept)), ok_(ok), decoded_other_(std::move(decoded_other)),
+        owner_(std::move(owner)) {}
   std::size_t size() const override { return kept_.size(); }
   std::size_t ok() const override { return ok_; }
   void each(const std::function<void(const report::EntryRow&)>& f) const override {
     io::CachedSource dir(src_);
-    for (const auto& k : kept_) {
+    auto other = decoded_other_.begin();
+    for (std::size_t i = 0; i < kept_.size(); ++i) {
+      const Kept& k = kept_[i];
       Entry e = scan::reread_directory_record(dir, k.record, shift_);
       e.status = k.status();
       auto row = scan::to_row(e);
       row.zip64 = row.zip64 || k.lfh_zip64;
+      if (other != decoded_other_.end() && other->first == i) row.decoded_size = (other++)->second;
       f(row);
     }
   }
@@ -290,6 +307,7 @@ class DirectoryRows final : public report::RowSource {
   std::uint64_t shift_;
   std::vector<Kept> kept_;
   std::size_t ok_;
+  std::vector<std::pair<std::uint32_t, std::uint64_t>> decoded_other_;
   std::shared_ptr<const void> owner_;  // what src_ lives in, if the caller does not hold it
 };
 
@@ -366,7 +384,7 @@ void verify_directory(Verification& v, io::ByteSource& src, const std::string& p
                        auto cache = std::make_shared<io::CachedSource>(src);
                        return [&, cache](Entry& e) {
                          thread_local codec::Workspace ws;
-                         file_witnesses(*cache, ws, e, opt, &progress.counter(), shared);
+                         file_witnesses(*cache, ws, e, opt, &progress.counter(), shared, end.libarchive_walks);
                        };
                      },
                      [&] {
@@ -414,6 +432,7 @@ void judge_directory(Verification& v, DirectoryPass& pass, std::vector<Entry>& b
   // extent, its status and where its record is are kept, so that memory does not grow with the
   // names (a million entries: the man page, MEMORY).
   std::vector<Kept> kept;
+  std::vector<std::pair<std::uint32_t, std::uint64_t>> decoded_other;
   std::vector<Extent> placed;
   NameJudge names;
   std::vector<NameJudge::Facts> facts;
@@ -439,6 +458,7 @@ void judge_directory(Verification& v, DirectoryPass& pass, std::vector<Entry>& b
       uncomp += e.uncompressed_size;
       if (!e.data_skipped) checked.add(e.name, e.compressed_size);
       kept.push_back({records[i], e.status, e.lfh_zip64()});
+      if (auto d = scan::decoded_size_if_other(e)) decoded_other.emplace_back(index, *d);
     }
     if (opt.keep_entries)
       for (auto& e : batch) v.entries.push_back(std::move(e));
@@ -473,7 +493,8 @@ void judge_directory(Verification& v, DirectoryPass& pass, std::vector<Entry>& b
       e.extras.reset();  // callers need names, offsets, sizes and statuses from here on
     }
   } else if (opt.rows) {
-    rep.lazy_rows = std::make_shared<DirectoryRows>(pass.records, pass.shift, std::move(kept), ok, pass.owner);
+    rep.lazy_rows = std::make_shared<DirectoryRows>(pass.records, pass.shift, std::move(kept), ok,
+                                                    std::move(decoded_other), pass.owner);
   }
   rep.decide_verdict();
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

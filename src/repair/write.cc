@@ -180,8 +180,7 @@ class RepairedRows final : public report::RowSource {
       const std::size_t len = zip::central_record_len(rd.peek(zip::kCentralHeaderLen)).value_or(0);
       auto rec = rd.peek(len);
       zip::Cursor c(rec);
-      bool zip64_missing = false;
-      scan::Entry e = scan::entry_from_record(zip::parse_central(c), &zip64_missing);
+      scan::Entry e = scan::entry_from_record(zip::parse_central(c), nullptr);
       rd.skip(len);
       e.status = report::EntryStatus::ok;  // proven with the archive
       auto row = scan::to_row(e);

@@ -40,12 +40,13 @@ void write_json(std::ostream& os, const Report& r) {
     // "name" stays the bytes (scripts compare it); "display_name" is there only when people read
     // the name otherwise (a legacy code page).
     fmt::format_to(std::back_inserter(line),
-                   "{}{{\"name\":{},{}\"method\":{},\"compressed_size\":{},\"uncompressed_size\":{},"
+                   "{}{{\"name\":{},{}\"method\":{},\"compressed_size\":{},\"uncompressed_size\":{},{}"
                    "\"crc32\":\"{:08x}\",\"offset\":{},\"data_descriptor\":{},\"zip64\":{},\"status\":{}}}",
                    i ? "," : "", dump(printable_name(e.name)),
                    e.display_name.empty() ? std::string() : "\"display_name\":" + dump(e.display_name) + ",",
-                   dump(e.method), e.compressed_size, e.uncompressed_size, e.crc32, e.offset, e.data_descriptor,
-                   e.zip64, dump(to_string(e.status)));
+                   dump(e.method), e.compressed_size, e.uncompressed_size,
+                   e.decoded_size ? fmt::format("\"decoded_size\":{},", *e.decoded_size) : std::string(), e.crc32,
+                   e.offset, e.data_descriptor, e.zip64, dump(to_string(e.status)));
     os << line;
     ++i;
   });

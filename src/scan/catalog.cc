@@ -40,6 +40,12 @@ void keep_local_extra_if_judged(Entry& e, const std::string& local_extra) {
   e.extras = std::make_shared<const Entry::Extras>(std::move(x));
 }
 
+std::optional<std::uint64_t> decoded_size_if_other(const Entry& e) {
+  if (e.decoded && e.decoded->status == codec::DecodeResult::Status::ok && e.decoded->produced != e.uncompressed_size)
+    return e.decoded->produced;
+  return std::nullopt;
+}
+
 report::EntryRow to_row(const Entry& e) {
   report::EntryRow r;
   r.name = e.name;
@@ -52,6 +58,7 @@ report::EntryRow to_row(const Entry& e) {
   r.status = e.status;
   r.data_descriptor = e.has_descriptor_flag();
   r.zip64 = e.cd_zip64 || e.lfh_zip64();
+  r.decoded_size = decoded_size_if_other(e);
   return r;
 }
 

@@ -97,6 +97,10 @@ struct Entry {
   // verify or scan PATTERN, --exclude: no pattern selects the entry, so its data was not read (its
   // record, local header, descriptor and place in the layout still were).
   bool data_skipped = false;
+  // Stored data with bit 3 holds the bytes "PK\7\8" before the descriptor that ends it: listing
+  // or skipping entries while it walks the local headers, libarchive ends the data there
+  // (docs/readers.md, rule 47). Looked for only when libarchive walks, or by a walk.
+  bool stored_descriptor_sig_inside = false;
   // Another directory record points at the same local header with other claims, and its data
   // was decoded for that one (an overlap bomb's records are decoded once, not once each).
   bool shares_decoded_header = false;
@@ -123,6 +127,8 @@ LocalClaim local_claim(const zip::LocalFileHeader& h);
 void keep_local_extra_if_judged(Entry& e, const std::string& local_extra);
 
 report::EntryRow to_row(const Entry& e);
+// The size the entry's data decoded to, when that is not its claimed uncompressed size.
+std::optional<std::uint64_t> decoded_size_if_other(const Entry& e);
 
 // The entry's fields that the encryption layer reads (zipcrypt::scheme_of, decodable, decode).
 zipcrypt::EntryFields crypt_fields(const Entry& e);

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "check/readers.h"
 #include "codec/codec.h"
 
 namespace zm::scan {
@@ -46,7 +47,7 @@ void check_link_target(io::ByteSource& src, const Entry& e, std::unique_ptr<code
 
 }  // namespace
 
-Entry entry_from_record(zip::CentralDirectoryHeader h, bool* zip64_missing) {
+Entry entry_from_record(zip::CentralDirectoryHeader h, Zip64Missing* zip64_missing) {
   Entry e;
   e.name = std::move(h.name);
   e.version_made_by = h.version_made_by;
@@ -89,7 +90,8 @@ Entry entry_from_record(zip::CentralDirectoryHeader h, bool* zip64_missing) {
     auto z = zip::parse_zip64_extra({reinterpret_cast<const std::uint8_t*>(h.extra.data()), h.extra.size()}, want_u,
                                     want_c, want_o, want_d, &malformed);
     e.cd_zip64 = z.has_value();
-    if (zip64_missing) *zip64_missing = !z || malformed;
+    if (zip64_missing && (!z || malformed))
+      *zip64_missing = want_u && !want_c && !want_o && !want_d ? Zip64Missing::uncompressed_only : Zip64Missing::values;
     if (z) {
       if (z->uncompressed) e.uncompressed_size = *z->uncompressed;
       if (z->compressed) e.compressed_size = *z->compressed;
@@ -144,15 +146,18 @@ void DirectoryReader::read_record(std::vector<Entry>& out, std::vector<std::uint
   zip::Cursor c(rec);
   auto h = zip::parse_central(c);
   readable_ = true;
-  bool zip64_missing = false;
+  auto zip64_missing = Zip64Missing::none;
   Entry e = entry_from_record(std::move(h), &zip64_missing);
-  if (zip64_missing)
-    findings.push_back(make_finding(report::Code::zip64_inconsistent, e.name, at,
-                                    "a size or offset is 0xFFFFFFFF but the ZIP64 extra field lacks the value",
-                                    // docs/readers.md, rule 28: unzip only warns, Java reads on.
-                                    report::ReaderGroups{report::kSevenZip | report::kLibarchive | report::kPython |
-                                                             report::kGo,
-                                                         report::kUnzip, 0}));
+  if (zip64_missing != Zip64Missing::none) {
+    findings.push_back(make_finding(
+        report::Code::zip64_inconsistent, e.name, at,
+        "a size or offset is 0xFFFFFFFF but the ZIP64 extra field lacks the value",
+        check::readers::refusing_missing_zip64(zip64_missing == Zip64Missing::uncompressed_only,
+                                               check::readers::sevenzip_checks_size(
+                                                   e.method, e.flags & zip::kFlagDescriptor, e.uncompressed_size,
+                                                   e.cd_zip64))));
+    check::readers::moot_where_lacking(findings.back(), e.flags, e.method);
+  }
   place(archive_, e, end_.shift);
   check_link_target(archive_, e, link_ws_, findings);
   out.push_back(std::move(e));

@@ -17,9 +17,11 @@ struct CentralDirectory {
 };
 
 // One directory record (4.3.12) as an Entry with its ZIP64 values resolved; lfh_offset is as
-// recorded (the caller adds any prefix shift). `zip64_missing` is set when an all-ones field
-// finds no value in the ZIP64 extra field.
-Entry entry_from_record(zip::CentralDirectoryHeader h, bool* zip64_missing);
+// recorded (the caller adds any prefix shift). `zip64_missing` says whether an all-ones field
+// finds no value in the ZIP64 extra field, and whether that field is the uncompressed size alone
+// (which 7-Zip and Go take as the size itself: docs/readers.md, rule 28).
+enum class Zip64Missing : std::uint8_t { none, uncompressed_only, values };
+Entry entry_from_record(zip::CentralDirectoryHeader h, Zip64Missing* zip64_missing);
 
 // Reads the directory's records (4.3.12) a batch at a time, resolving ZIP64 extras and the prefix
 // shift, so that a directory of a million entries is judged without holding it. Every finding

@@ -18,7 +18,8 @@ namespace {
                                 internal_attr, external_attr, cd_zip64, in_directory, cd_extra_malformed,
                                 refused_by, disk_start, extras, lfh, lfh_problem, data_offset, descriptor,
                                 descriptor_cut, decoded, crypt, cut_intact, end_offset, next_record_follows,
-                                extent_known, data_skipped, shares_decoded_header, status, claims_from_directory] = e;
+                                extent_known, data_skipped, stored_sig_inside, shares_decoded_header, status,
+                                claims_from_directory] = e;
   [[maybe_unused]] const auto& [l1, l2, l3, l4, l5, l6, l7, l8, l9, l10, l11, l12] = l;
   [[maybe_unused]] const auto& [d1, d2, d3, d4, d5] = d;
   [[maybe_unused]] const auto& [r1, r2, r3, r4, r5] = r;
@@ -69,6 +70,7 @@ void EntrySpill::append(const Entry& e) {
   w.descriptor_cut = e.descriptor_cut;
   w.next_record_follows = e.next_record_follows;
   w.data_skipped = e.data_skipped;
+  w.stored_descriptor_sig_inside = e.stored_descriptor_sig_inside;
   w.extent_known = e.extent_known;
   w.shares_decoded_header = e.shares_decoded_header;
   w.claims_from_directory = e.claims_from_directory;
@@ -149,6 +151,7 @@ Entry EntrySpill::entry(Reader& rd, std::size_t i) {
   e.descriptor_cut = w.descriptor_cut;
   e.next_record_follows = w.next_record_follows;
   e.data_skipped = w.data_skipped;
+  e.stored_descriptor_sig_inside = w.stored_descriptor_sig_inside;
   e.extent_known = w.extent_known;
   e.shares_decoded_header = w.shares_decoded_header;
   e.claims_from_directory = w.claims_from_directory;

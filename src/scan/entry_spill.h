@@ -46,7 +46,7 @@ class EntrySpill {
     bool cd_zip64 = false, in_directory = false, cd_extra_malformed = false, has_extras = false;
     bool has_lfh = false, has_descriptor = false, descriptor_cut = false, has_decoded = false, has_cut_intact = false;
     bool next_record_follows = true, extent_known = true, claims_from_directory = false, shares_decoded_header = false;
-    bool data_skipped = false;
+    bool data_skipped = false, stored_descriptor_sig_inside = false;
   };
   // A thread's own read caches of the spill.
   struct Reader {

@@ -49,6 +49,8 @@ struct StoredEnd {
   DataDescriptor descriptor;
   std::uint32_t crc = 0;
   bool crc_ok = true;
+  // A "PK\7\8" lies inside the data, before the descriptor that ends it (Entry::stored_descriptor_sig_inside).
+  bool signature_inside = false;
 };
 
 // Bit 3 with stored data (Python's streamed ZIP_STORED): the data has no end of its own, so the
@@ -65,6 +67,13 @@ class StoredEndSearch {
       : src_(src), data_offset_(data_offset), zip64_(zip64), progress_(progress), crc_pos_(data_offset) {}
 
   std::optional<StoredEnd> run() {
+    auto r = search();
+    if (r) r->signature_inside = first_descriptor_sig_ < r->data_end;
+    return r;
+  }
+
+ private:
+  std::optional<StoredEnd> search() {
     io::SequentialReader rd(src_, data_offset_);
     std::uint64_t p = data_offset_;
     // A stream learns its size only at its end, so the size is asked for each time.
@@ -88,7 +97,6 @@ class StoredEndSearch {
     return sized_only_;
   }
 
- private:
   // The record and descriptor signatures in the window `w` read at `p`.
   std::optional<StoredEnd> signatures_in(std::span<const std::uint8_t> w, std::uint64_t p) {
     const std::uint8_t* base = w.data();
@@ -107,7 +115,10 @@ class StoredEndSearch {
   std::optional<StoredEnd> at_signature(std::uint32_t s, std::uint64_t q) {
     if (s != zip::kDescriptorSig && !is_record_sig(s)) return std::nullopt;
     if (auto r = judge_before(q >= 20 ? q - 20 : 0)) return r;
-    if (s == zip::kDescriptorSig) pending_.insert({q, true});
+    if (s == zip::kDescriptorSig) {
+      pending_.insert({q, true});
+      first_descriptor_sig_ = std::min(first_descriptor_sig_, q);
+    }
     else
       for (std::uint64_t len : {20u, 12u})
         if (q >= data_offset_ + len) pending_.insert({q - len, false});
@@ -178,6 +189,7 @@ class StoredEndSearch {
   std::atomic<std::uint64_t>* progress_;
   io::PageBuffer buf_{1 << 20};
   std::uint64_t crc_pos_;  // the running CRC covers [data_offset_, crc_pos_)
+  std::uint64_t first_descriptor_sig_ = ~std::uint64_t(0);
   std::uint32_t crc_ = 0;
   std::optional<StoredEnd> sized_only_;  // sizes agree but the CRC does not: damaged data
   std::set<std::pair<std::uint64_t, bool>> pending_;  // candidate ends not yet judged: (end, signed)
@@ -419,6 +431,18 @@ bool cut_header_plausible(io::ByteSource& src, std::uint64_t q) {
   return std::none_of(name.begin(), name.end(), [](std::uint8_t c) { return c < 0x20; });
 }
 }  // namespace
+
+bool holds_signature(io::ByteSource& src, std::uint64_t from, std::uint64_t len, std::uint32_t sig) {
+  io::SequentialReader rd(src, from);
+  for (std::uint64_t p = from, end = from + len; p + 4 <= end;) {
+    auto w = rd.peek(std::size_t(std::min<std::uint64_t>(1 << 20, end - p)));
+    if (w.size() < 4) return false;
+    if (find_signature(w.data(), w.size(), sig) < w.size()) return true;
+    p += w.size() - 3;
+    rd.seek(p);
+  }
+  return false;
+}
 
 std::uint64_t find_next_record(io::ByteSource& src, std::uint64_t from, std::uint64_t to, bool headers_only) {
   io::SequentialReader rd(src, from);
@@ -855,6 +879,7 @@ struct Walk {
     e.crc32 = end->descriptor.crc32;
     e.compressed_size = e.uncompressed_size = end->data_end - e.data_offset;
     e.end_offset = end->data_end + end->descriptor.length;
+    e.stored_descriptor_sig_inside = end->signature_inside;
     DecodeResult d;
     d.consumed = d.produced = e.compressed_size;
     d.crc = end->crc;

@@ -76,6 +76,9 @@ struct LastWhole {
 report::Finding eocd_missing_finding(std::uint64_t size, const std::vector<Entry>& walked, std::size_t walked_before = 0,
                                      const std::optional<LastWhole>& earlier = std::nullopt);
 
+// Whether the 4-byte signature `sig` starts anywhere in the `len` bytes from `from`.
+bool holds_signature(io::ByteSource& src, std::uint64_t from, std::uint64_t len, std::uint32_t sig);
+
 // Searches [from, to) for the next position that starts a plausible local header, central
 // directory record or end record; returns `to` if none.
 std::uint64_t find_next_record(io::ByteSource& src, std::uint64_t from, std::uint64_t to, bool headers_only = false);

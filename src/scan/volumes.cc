@@ -293,10 +293,10 @@ JoinedView joined_view(io::ByteSource& source, const std::set<std::string>* only
       v.why = fmt::format("directory record {} is malformed", count + 1);
       return v;
     }
-    bool zip64_missing = false;
+    auto zip64_missing = Zip64Missing::none;
     Entry e = entry_from_record(h, &zip64_missing);
     auto pos = source.disk_position(e.disk_start, e.lfh_offset);
-    if (zip64_missing || !pos) {
+    if (zip64_missing != Zip64Missing::none || !pos) {
       v.why = fmt::format("directory record {} points outside the set", count + 1);
       return v;
     }

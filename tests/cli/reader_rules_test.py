@@ -1147,3 +1147,143 @@ def stat_check(name):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+def cd_records(data):
+    """(offset, name) of each directory record, walked from the end record (Python's zipfile cannot
+    open a Deflate64 archive's entries, so Layout is no help there)."""
+    end = data.rfind(b"PK\x05\x06")
+    count, = struct.unpack_from("<H", data, end + 10)
+    p, = struct.unpack_from("<I", data, end + 16)
+    out = []
+    for _ in range(count):
+        n, m, c = struct.unpack_from("<HHH", data, p + 28)
+        out.append((p, data[p + 46:p + 46 + n]))
+        p += 46 + n + m + c
+    return out
+
+
+def edit_record(data, suffix, offset, fmt, value):
+    """The directory record of the entry whose name ends with `suffix`, field at `offset` set."""
+    b = bytearray(data)
+    p = next(p for p, name in cd_records(data) if name.endswith(suffix))
+    struct.pack_into(fmt, b, p + offset, value)
+    return bytes(b)
+
+
+class FuzzerSeventySeven(TempDirTest):
+    """The reader-agreement run of seed 77 (20,000 mutants): each case is one of its mutants made
+    again by hand, with the reader that showed the rule run on it."""
+
+    def verify(self, data):
+        path = self.write("x.zip", data)
+        p, doc = run_json("verify", path)
+        self.assertEqual(run("verify", "-", input=data).returncode, p.returncode, "a pipe gives the file's verdict")
+        return path, p, doc
+
+    def tool(self, *cmd):
+        need(cmd[0])
+        return subprocess.run(list(cmd), capture_output=True, stdin=subprocess.DEVNULL).returncode
+
+    def entry(self, doc, suffix):
+        return next(e for e in doc["entries"] if e["name"].endswith(suffix))
+
+    # Rule 69: 7-Zip does not hold a compressed bit-3 entry to the directory's size, unzip never
+    # does, and the readers that do lack Deflate64: the data is read to its stream's end.
+    def test_a_deflate64_entry_written_to_a_pipe_is_read_whole_whatever_its_size_says(self):
+        data = read("7zip-deflate64-stdout.zip")
+        for claimed in (8947, 18000):
+            path, p, doc = self.verify(edit_record(data, b"b.bin", 24, "<I", claimed))
+            self.assertEqual(p.returncode, 0, (claimed, p.stdout.decode()[-600:]))
+            e = self.entry(doc, "b.bin")
+            self.assertEqual((e["uncompressed_size"], e.get("decoded_size"), e["status"]), (claimed, 9000, "ok"))
+            self.assertEqual([f["severity"] for f in findings(doc, "size_mismatch")], ["info"])
+            self.assertEqual(self.tool("7z", "t", path), 0)
+            self.assertEqual(self.tool("unzip", "-tqq", path), 0)
+        # Without bit 3, 7-Zip limits the output to the size and refuses the rest.
+        path, p, doc = self.verify(edit_record(read("7zip-deflate64.zip"), b"b.bin", 24, "<I", 8947))
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("7zip", findings(doc, "size_mismatch")[0]["readers"]["refuse"])
+        self.assertNotEqual(self.tool("7z", "t", path), 0)
+
+    # Rule 28: a lone uncompressed size of 0xFFFFFFFF with no ZIP64 field is the size itself for
+    # 7-Zip; Python and libarchive refuse it but lack Deflate64 anyway.
+    def test_a_lone_all_ones_size_without_zip64_is_damage_only_where_7zip_checks_sizes(self):
+        path, p, doc = self.verify(edit_record(read("7zip-deflate64-stdout.zip"), b"signatures.bin", 24, "<I",
+                                               0xFFFFFFFF))
+        self.assertEqual(p.returncode, 0, p.stdout.decode()[-600:])
+        hit, = findings(doc, "zip64_inconsistent")
+        # unzip says "extra field (type: 0x0001) corrupt" and reads on.
+        self.assertEqual((hit["severity"], hit["readers"]["refuse"], hit["readers"]["warn"]), ("warning", [], ["unzip"]))
+        self.assertEqual(sorted(hit["readers"]["lack"]), ["libarchive", "python"])
+        self.assertEqual(self.tool("7z", "t", path), 0)
+        path, p, doc = self.verify(edit_record(read("7zip-deflate64.zip"), b"signatures.bin", 24, "<I", 0xFFFFFFFF))
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("7zip", findings(doc, "zip64_inconsistent")[0]["readers"]["refuse"])
+        self.assertNotEqual(self.tool("7z", "t", path), 0)
+
+    # Rule 32: 7-Zip refuses a non-ASCII name whose local header alone has bit 11.
+    def test_bit_11_only_in_the_local_header_of_a_non_ascii_name_is_refused_by_7zip(self):
+        data = read("7zip-deflate64.zip")
+        p_rec = next(p for p, name in cd_records(data) if name.endswith(b".md"))
+        flags, = struct.unpack_from("<H", data, p_rec + 8)
+        self.assertTrue(flags & 0x800)
+        path, p, doc = self.verify(edit_record(data, b".md", 8, "<H", flags & ~0x800))
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("7zip", findings(doc, "cd_lfh_mismatch")[0]["readers"]["refuse"])
+        self.assertNotEqual(self.tool("7z", "t", path), 0)
+        # The other way round (only the directory has it) 7-Zip reads on.
+        b = bytearray(data)
+        lfh, = struct.unpack_from("<I", data, p_rec + 42)
+        struct.pack_into("<H", b, lfh + 6, flags & ~0x800)
+        path, p, doc = self.verify(bytes(b))
+        self.assertEqual(p.returncode, 0, p.stdout.decode()[-600:])
+        self.assertEqual(self.tool("7z", "t", path), 0)
+
+    # Rule 16: unzip drops the ZIP64 end records when a classic count on this disk or disk number
+    # disagrees with them; 7-Zip compares only the classic record's own two counts.
+    def test_the_count_on_this_disk_is_compared_by_unzip_and_7zip_in_their_own_ways(self):
+        data = read("infozip-pipe.zip")
+        entries, = struct.unpack_from("<H", data, data.rfind(b"PK\x05\x06") + 10)
+        # 0xFFFF in both classic counts, one more in the ZIP64 record's count on this disk: every
+        # reader reads it (mutant 16952).
+        odd = with_zip64_end(data, entries_on_disk=entries + 1)
+        path, p, doc = self.verify(odd)
+        self.assertNotIn("eocd_inconsistent", codes(doc))
+        self.assertEqual(self.tool("7z", "t", path), 0)
+        self.assertEqual(self.tool("unzip", "-tqq", path), 0)
+        # The classic record's real count against the ZIP64 one: unzip refuses, 7-Zip reads it.
+        b = bytearray(odd)
+        struct.pack_into("<HH", b, b.rfind(b"PK\x05\x06") + 8, entries, entries)
+        path, p, doc = self.verify(bytes(b))
+        self.assertEqual(p.returncode, 1)
+        self.assertEqual([f["readers"]["refuse"] for f in findings(doc, "zip64_inconsistent")], [["unzip"]])
+        self.assertNotEqual(self.tool("unzip", "-tqq", path), 0)
+        self.assertEqual(self.tool("7z", "t", path), 0)
+        # The directory's disk number, 1 in the classic record and 0 in the ZIP64 one (mutant 5637).
+        b = bytearray(with_zip64_end(data))
+        struct.pack_into("<H", b, b.rfind(b"PK\x05\x06") + 6, 1)
+        path, p, doc = self.verify(bytes(b))
+        self.assertEqual(p.returncode, 1)
+        self.assertNotEqual(self.tool("unzip", "-tqq", path), 0)
+
+    # Rule 47: listing, libarchive ends stored bit-3 data at the first "PK\7\8" (zip_read_data_skip),
+    # and the fixture's signatures.bin holds one; extracting, it checks the CRC there and reads on.
+    def test_a_descriptor_signature_inside_stored_data_stops_a_walking_libarchive(self):
+        data = read("python-stream-stored.zip")
+        path, p, doc = self.verify(data)
+        self.assertEqual(p.returncode, 0)
+        self.assertEqual(self.tool("bsdtar", "-tf", path), 0)  # libarchive reads the directory
+        b = bytearray(data)
+        struct.pack_into("<H", b, b.rfind(b"PK\x05\x06") + 6, 0xFFFF)  # mutant 113: now it walks
+        path, p, doc = self.verify(bytes(b))
+        self.assertEqual(p.returncode, 0)
+        hit, = [f for f in findings(doc, "descriptor_mismatch") if f["entry"].endswith("signatures.bin")]
+        self.assertEqual((hit["severity"], hit["readers"]["warn"]), ("warning", ["libarchive"]))
+        self.assertEqual(run("verify", "--strict", path).returncode, 1)
+        self.assertNotEqual(self.tool("bsdtar", "-tf", path), 0)
+        out = os.path.join(self.tmp, "x")
+        os.makedirs(out)
+        self.assertEqual(self.tool("bsdtar", "-xf", path, "-C", out), 0)
+        with open(os.path.join(out, "backup", "data", "signatures.bin"), "rb") as f:
+            self.assertEqual(zlib.crc32(f.read()), 0xa44ab00f)

@@ -325,14 +325,14 @@ TEST_CASE("judge: the local header against the directory record") {
        [](scan::Entry& e) { e.lfh->flags |= zip::kFlagUtf8; }, false,
        {{Code::cd_lfh_mismatch, Severity::warning, warn(U)}}, EntryStatus::ok},
       // Rule 32: Python and libarchive decode each copy of a non-ASCII name with its own bit 11
-      // and the two differ; unzip warns. (Rule 34 says 7-Zip compares bit 11 unless both names are
-      // ASCII or the directory has it; flags_sevenzip_ignores always masks bit 11.)
-      {"judge: bit 11 set only locally on a non-ASCII UTF-8 name is an error for Python, a warning for unzip",
+      // and the two differ; unzip warns; 7-Zip refuses a non-ASCII name whose local header alone
+      // has the bit (seed 77, mutant 2392), and reads on when only the directory has it.
+      {"judge: bit 11 set only locally on a non-ASCII UTF-8 name is an error for Python and 7-Zip, a warning for unzip",
        [](scan::Entry& e) {
          rename(e, kUtf8Name);
          e.lfh->flags |= zip::kFlagUtf8;
        },
-       false, {{Code::cd_lfh_mismatch, Severity::error, ReaderGroups{A | P, U, 0}}}, EntryStatus::damaged},
+       false, {{Code::cd_lfh_mismatch, Severity::error, ReaderGroups{A | P | Z, U, 0}}}, EntryStatus::damaged},
       {"judge: bit 11 set only in the directory on a non-ASCII UTF-8 name is an error for Python",
        [](scan::Entry& e) {
          rename(e, kUtf8Name);
