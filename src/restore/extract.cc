@@ -13,6 +13,7 @@
 #include <cstring>
 #include <random>
 
+#include "check/readers.h"
 #include "io/failure.h"
 #include "io/worker_pool.h"
 #include "scan/catalog.h"
@@ -230,6 +231,12 @@ void Staging::write_file(Worker& w, std::size_t i, const std::string* password) 
   state_[i] = staged;
   FileSink sink{fd.get(), w.buf};
   auto req = scan::sized_request(e);
+  // Where no reader that has the method holds the entry to its claimed size, the readers (and
+  // verify) take the data to its stream's end; so does the file written here.
+  const bool whole = check::readers::size_binds_no_reader(
+      e.method, check::readers::sevenzip_checks_size(e.method, e.has_descriptor_flag(), e.uncompressed_size,
+                                                     e.cd_zip64 || lfh->zip64.has_value()));
+  if (whole) req.max_output = 0;
   req.sink = [&](std::span<const std::uint8_t> b) { sink.take(b); };
   auto d = scan::decode_data(w.ws, w.cache, req, e, password);
   sink.flush();
@@ -238,7 +245,7 @@ void Staging::write_file(Worker& w, std::size_t i, const std::string* password) 
     fail(fmt::format("{}: writing '{}' failed", shown_dir_, report::printable_name(it.name())));
   }
   const bool ok = d.status == codec::DecodeResult::Status::ok;
-  const bool matches = ok && d.crc == it.crc32 && d.produced == it.uncompressed_size;
+  const bool matches = ok && d.crc == it.crc32 && (d.produced == it.uncompressed_size || whole);
   // An encrypted entry's result is handed to verify only when it matches: verify then takes the
   // password as right.
   decoded_[i] = {d.consumed, d.produced, d.crc, ok && (matches || !e.encrypted()), matches};

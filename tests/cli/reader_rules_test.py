@@ -1200,6 +1200,13 @@ class FuzzerSeventySeven(TempDirTest):
             self.assertEqual([f["severity"] for f in findings(doc, "size_mismatch")], ["info"])
             self.assertEqual(self.tool("7z", "t", path), 0)
             self.assertEqual(self.tool("unzip", "-tqq", path), 0)
+            # restore writes what the readers read, as verify checked it.
+            out = os.path.join(self.tmp, "r%d" % claimed)
+            r = run("restore", path, "--directory", out)
+            self.assertEqual(r.returncode, 0, r.stderr.decode())
+            with open(os.path.join(out, "backup", "data", "b.bin"), "rb") as f:
+                got = f.read()
+            self.assertEqual((len(got), zlib.crc32(got)), (9000, 0x912fd3a8))
         # Without bit 3, 7-Zip limits the output to the size and refuses the rest.
         path, p, doc = self.verify(edit_record(read("7zip-deflate64.zip"), b"b.bin", 24, "<I", 8947))
         self.assertEqual(p.returncode, 1)
