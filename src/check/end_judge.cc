@@ -86,18 +86,21 @@ void judge_classic_disks(EndJudging& j) {
     if ((r.eocd.cd_disk != 0xFFFF && r.eocd.cd_disk > r.eocd.disk) || r.eocd.entries_on_disk > r.eocd.entries_total)
       j.add(Code::eocd_inconsistent, r.eocd_offset,
             "the end record's volume numbers or entry counts disagree with each other", report::kSevenZip);
-  } else if (v.entries_on_disk != v.entries_total || v.disk != v.cd_disk) {
-    if (v.disk == 0 && v.entries_on_disk == v.entries_total)
+  } else if (v.entries_on_disk != v.entries_total || v.disk != v.cd_disk ||
+             r.eocd.entries_on_disk != r.eocd.entries_total) {
+    if (v.disk == 0 && v.entries_on_disk == v.entries_total && r.eocd.entries_on_disk == r.eocd.entries_total) {
+      // With ZIP64 end records a classic value that differs is unzip's refusal (judge_zip64_records),
+      // one finding for it.
+      if (r.zip64 && r.eocd.cd_disk != 0xFFFF && r.eocd.cd_disk != r.zip64->cd_disk) return;
       // Only the directory's disk number is off: unzip reads on, the others ignore it (measured:
       // unzip, 7-Zip, bsdtar, Python, Go and Java read every entry); libarchive then walks the
-      // local headers, which the judge weighs through libarchive_walks. (With ZIP64 end records
-      // unzip refuses it: judge_zip64_records.)
+      // local headers, which the judge weighs through libarchive_walks.
       j.out.push_back(make_finding(Code::eocd_inconsistent, std::nullopt, r.eocd_offset,
                                    fmt::format("the end record says the directory starts on disk {} of a "
                                                "single-volume archive",
                                                v.cd_disk),
                                    report::warning(report::kUnzip)));
-    else if (const report::Readers refuse =
+    } else if (const report::Readers refuse =
                  // 7-Zip: "Headers Error" when the classic record's own two counts differ as
                  // written, 0xFFFF included; the ZIP64 record's count for this disk it does not
                  // compare (measured: 11 there and 10 in all, with 0xFFFF in both classic fields,

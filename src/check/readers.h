@@ -117,7 +117,7 @@ report::ReaderGroups checking_uncompressed_size(std::uint16_t method, bool data_
 bool sevenzip_checks_size(std::uint16_t method, bool descriptor, std::uint64_t size, bool zip64_extra);
 // No reader that has `method` holds a compressed entry to the directory's uncompressed size when
 // its data runs longer: 7-Zip does not check it (sevenzip_checks_size), unzip and Java never do,
-// and the readers that do (Python, libarchive, Go) lack the method (Deflate64, PPMd). Such an
+// and the readers that do (Python, libarchive, Go) lack the method (Deflate64, shrink, implode). Such an
 // entry is read as far as its stream goes, so verify decodes it that far too, not one byte past
 // the claim (the fuzzer's Deflate64-to-stdout mutants: 7-Zip and unzip read all 9000 bytes of an
 // entry whose directory says 8947, and check their CRC).

@@ -47,11 +47,15 @@ void read_local_witness(io::ByteSource& src, Entry& e) {
   scan::keep_local_extra_if_judged(e, lfh->extra);
 }
 
+// The readers take this entry's data to its stream's end, whatever size it claims
+// (readers::size_binds_no_reader), so verify does too.
+bool decoded_whole(const Entry& e) { return readers::size_binds_no_reader(e.method, sevenzip_checks_size(e)); }
+
 // Decodes the entry's data exactly as the directory describes it and checks what came out.
 void decode_entry(io::ByteSource& src, codec::Workspace& ws, Entry& e, std::atomic<std::uint64_t>* progress,
                   const std::string* password, const DataSink& sink = {}) {
   auto req = scan::sized_request(e);
-  if (readers::size_binds_no_reader(e.method, sevenzip_checks_size(e))) req.max_output = 0;
+  if (decoded_whole(e)) req.max_output = 0;
   req.progress = progress;
   req.sink = sink;
   e.decoded = scan::decode_data(ws, src, req, e, password);
@@ -94,11 +98,15 @@ class SharedDecodes {
   // Fills e.decoded, once per header; false when the header was decoded for another claim.
   template <class Decode>
   bool decode(Entry& e, Decode&& run) {
-    if (e.encrypted() || std::max(e.compressed_size, e.uncompressed_size) < kFrom) {
+    // An entry decoded whole costs what its stream holds, not what it claims (a Deflate64 match
+    // of 64 KiB takes a few bits), and its result does not depend on the claim: every such header
+    // is held, and records that claim other sizes share its one decode.
+    const bool whole = decoded_whole(e);
+    if (e.encrypted() || (!whole && std::max(e.compressed_size, e.uncompressed_size) < kFrom)) {
       run();
       return true;
     }
-    const Key key{e.data_offset, e.compressed_size, e.uncompressed_size, e.method, e.flags};
+    const Key key{e.data_offset, e.compressed_size, whole ? 0 : e.uncompressed_size, e.method, e.flags};
     std::shared_ptr<Slot> slot;
     {
       std::lock_guard lock(mutex_);

@@ -54,8 +54,9 @@ struct EntryRow {
   bool data_descriptor = false;
   bool zip64 = false;
   std::string display_name;  // when it is not printable_name(name): see display_name()
-  // What the data decoded to when that is not `uncompressed_size` (the claim): a size no reader
-  // that has the method checks, so readers get these bytes (readers::size_binds_no_reader).
+  // What the data decoded to when that is not `uncompressed_size` (the claim): where no reader
+  // that has the method checks the size (readers::size_binds_no_reader) readers get these bytes,
+  // elsewhere the entry is damaged and this says how far its stream went.
   std::optional<std::uint64_t> decoded_size;
 };
 

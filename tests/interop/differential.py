@@ -577,7 +577,8 @@ def _tool_result(path, verdict_cmd, list_cmd, extract_cmd, parse_list, tmp, warn
             return dict(res, ok=False, error="%s: timeout" % what, timeout=True)
         if p.returncode < 0:
             return dict(res, ok=False, error="%s: killed by signal %d" % (what, -p.returncode), crashed=True)
-        if p.returncode in warning_exits or (what == "list" and list_may_fail and p.returncode != 0):
+        if p.returncode in warning_exits or (what == "list" and list_may_fail and p.returncode != 0 and
+                                             b"Truncated ZIP file header" in p.stderr):
             res["warned"] = res["warned"] or "%s exit %d: %s" % (what, p.returncode, _tail(p))
         elif p.returncode != 0:
             # error_full: every message, which says whether the refusal is for a method it lacks.
