@@ -25,6 +25,7 @@ LocalClaim local_claim(const zip::LocalFileHeader& h) {
     if (h.zip64->compressed && h.compressed_size == zip::kMax32) c.compressed_size = *h.zip64->compressed;
     if (h.zip64->uncompressed && h.uncompressed_size == zip::kMax32) c.uncompressed_size = *h.zip64->uncompressed;
   }
+  c.name_nul_inside = !h.name.empty() && h.name.find('\0') < h.name.size() - 1;
   c.ff_without_zip64 = (h.compressed_size == zip::kMax32 || h.uncompressed_size == zip::kMax32) && !h.zip64;
   const zip::Bytes extra{reinterpret_cast<const std::uint8_t*>(h.extra.data()), h.extra.size()};
   c.extra_malformed = !zip::extra_well_formed(extra) || zip::extra_too_small(extra);

@@ -34,6 +34,7 @@ struct LocalClaim {
   bool ff_without_zip64 = false;  // 0xFFFFFFFF sizes with no ZIP64 field to resolve them
   bool extra_malformed = false;   // a field of its extra block runs past the block
   bool name_differs = false;      // from the directory record's name
+  bool name_nul_inside = false;   // its name holds a NUL byte before the last one
   // libarchive's "xl" field (0x6c78): "version made by" and external attributes, from which
   // libarchive takes the entry's type and mode, walking or not (docs/readers.md, rule 80).
   zip::XlField xl;

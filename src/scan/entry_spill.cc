@@ -20,7 +20,7 @@ namespace {
                                 descriptor_cut, decoded, crypt, cut_intact, end_offset, next_record_follows,
                                 extent_known, data_skipped, stored_sig_inside, shares_decoded_header, status,
                                 claims_from_directory] = e;
-  [[maybe_unused]] const auto& [l1, l2, l3, l4, l5, l6, l7, l8, l9, l10, l11, l12] = l;
+  [[maybe_unused]] const auto& [l1, l2, l3, l4, l5, l6, l7, l8, l9, l10, l11, l12, l13] = l;
   [[maybe_unused]] const auto& [d1, d2, d3, d4, d5] = d;
   [[maybe_unused]] const auto& [r1, r2, r3, r4, r5] = r;
 }

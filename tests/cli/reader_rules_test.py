@@ -1304,3 +1304,22 @@ class FuzzerSeventySeven(TempDirTest):
         self.assertEqual(self.tool("bsdtar", "-xf", path, "-C", out), 0)
         with open(os.path.join(out, "backup", "data", "signatures.bin"), "rb") as f:
             self.assertEqual(zlib.crc32(f.read()), 0xa44ab00f)
+
+    # 7-Zip starts at the first local header whose name holds no NUL before its end, searching on
+    # past one that does (IsArc_Zip): a lone entry's edited name leaves it nothing to open.
+    def test_a_nul_in_every_local_name_leaves_7zip_no_archive_to_open(self):
+        need("zip")
+        with open(os.path.join(self.tmp, "far.bin"), "wb") as f:
+            f.write(bytes(range(256)) * 20)
+        with open(os.path.join(self.tmp, "b.txt"), "wb") as f:
+            f.write(b"hello\n")
+        for names, refused in ((["far.bin"], True), (["far.bin", "b.txt"], False)):
+            zpath = os.path.join(self.tmp, "%d.zip" % len(names))
+            subprocess.run(["zip", "-q", "-X", zpath] + names, cwd=self.tmp, check=True)
+            b = bytearray(read_path(zpath))
+            b[31] = 0  # the first local header's name: "f\0r.bin" (mutants 6506 and 10612)
+            path, p, doc = self.verify(bytes(b))
+            self.assertEqual(p.returncode, 1)  # the names differ (cd_lfh_mismatch) either way
+            hits = findings(doc, "name_invalid")
+            self.assertEqual([h["readers"]["refuse"] for h in hits], [["7zip"]] if refused else [], names)
+            self.assertEqual(self.tool("7z", "t", path) != 0, refused, names)
