@@ -367,6 +367,8 @@ bool sevenzip_checks_size(const Entry& e) {
                                        e.cd_zip64 || e.lfh_zip64());
 }
 
+bool decoded_whole(const Entry& e) { return readers::size_binds_no_reader(e.method, sevenzip_checks_size(e)); }
+
 namespace {
 
 // The file ends inside the entry: truncated, and nothing else is judged.

@@ -43,6 +43,9 @@ bool attributes_mislead(scan::Entry e);
 bool local_header_is_its_own(const scan::Entry& e);
 // 7-Zip holds the entry's data to the directory's uncompressed size (readers::sevenzip_checks_size).
 bool sevenzip_checks_size(const scan::Entry& e);
+// The readers take this entry's data to its stream's end, whatever size it claims
+// (readers::size_binds_no_reader), so verify decodes it that far too.
+bool decoded_whole(const scan::Entry& e);
 
 // Where a directory entry's bytes end (data and descriptor), by its directory's sizes: the same
 // for a file and a pipe, so that the layout judge sees the same extents.

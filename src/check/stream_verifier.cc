@@ -49,7 +49,9 @@ bool window_witness(io::ByteSource& src, Entry& e, const std::string* password) 
   scan::keep_local_extra_if_judged(e, lfh->extra);
   if (!local_header_is_its_own(e) || !zipcrypt::decodable(scan::crypt_fields(e))) return true;
   codec::Workspace ws;
-  e.decoded = scan::decode_data(ws, src, scan::sized_request(e), e, password);
+  auto req = scan::sized_request(e);
+  if (decoded_whole(e)) req.max_output = 0;
+  e.decoded = scan::decode_data(ws, src, req, e, password);
   if (e.has_descriptor_flag() && e.decoded->status == codec::DecodeResult::Status::ok) {
     e.descriptor = scan::match_descriptor(src, e.data_offset + e.compressed_size, e.decoded->crc,
                                           e.decoded->consumed, e.decoded->produced, e.lfh_zip64());

@@ -47,10 +47,6 @@ void read_local_witness(io::ByteSource& src, Entry& e) {
   scan::keep_local_extra_if_judged(e, lfh->extra);
 }
 
-// The readers take this entry's data to its stream's end, whatever size it claims
-// (readers::size_binds_no_reader), so verify does too.
-bool decoded_whole(const Entry& e) { return readers::size_binds_no_reader(e.method, sevenzip_checks_size(e)); }
-
 // Decodes the entry's data exactly as the directory describes it and checks what came out.
 void decode_entry(io::ByteSource& src, codec::Workspace& ws, Entry& e, std::atomic<std::uint64_t>* progress,
                   const std::string* password, const DataSink& sink = {}) {

@@ -296,7 +296,8 @@ JoinedView joined_view(io::ByteSource& source, const std::set<std::string>* only
     auto zip64_missing = Zip64Missing::none;
     Entry e = entry_from_record(h, &zip64_missing);
     auto pos = source.disk_position(e.disk_start, e.lfh_offset);
-    if (zip64_missing != Zip64Missing::none || !pos) {
+    // A lone missing uncompressed size does not move the record's header (rule 28).
+    if (zip64_missing == Zip64Missing::values || !pos) {
       v.why = fmt::format("directory record {} points outside the set", count + 1);
       return v;
     }
