@@ -892,16 +892,19 @@ void FeatureJudge::add(const Entry& e) {
     note(e.flags & zip::kFlagStrongEncryption ? "strong encryption (bit 6)" : "traditional PKWARE encryption", lacking);
   if (e.lfh) {
     local_read_ = true;
-    if (!e.lfh->name_nul_inside) local_clean_ = true;
+    if (!e.lfh->name_nul_inside) first_clean_ = std::min(first_clean_.value_or(e.lfh_offset), e.lfh_offset);
     else if (!nul_name_) nul_name_.emplace(e.name, e.lfh_offset);
   }
 }
 
 void FeatureJudge::finish(std::vector<report::Finding>& out) {
-  if (!readers::sevenzip_opens(local_read_, local_clean_))
+  if (!readers::sevenzip_opens(local_read_, first_clean_) && nul_name_)
     out.push_back(make_finding(Code::name_invalid, nul_name_->first, nul_name_->second,
-                               "every local header's name holds a NUL byte before its end: 7-Zip takes none of them "
-                               "for the start of an archive and cannot open it",
+                               first_clean_ ? "the first local header's name holds a NUL byte before its end, and the "
+                                              "first one without lies past 8 MiB: 7-Zip does not search that far for "
+                                              "the start of an archive and cannot open it"
+                                            : "every local header's name holds a NUL byte before its end: 7-Zip takes "
+                                              "none of them for the start of an archive and cannot open it",
                                report::refusing(report::kSevenZip)));
   for (const auto& [feature, u] : uses_) {
     auto f = make_finding(Code::readers_lack_feature, u.first, std::nullopt,

@@ -152,8 +152,10 @@ class FeatureJudge {
     std::string first;
   };
   std::map<std::string, Use> uses_;  // by feature, in a stable order
-  // Local headers read, and the first entry's whose name holds a NUL (readers::sevenzip_opens).
-  bool local_read_ = false, local_clean_ = false;
+  // Local headers read, where the first whose name is clean lies, and the first entry whose name
+  // holds a NUL (readers::sevenzip_opens).
+  bool local_read_ = false;
+  std::optional<std::uint64_t> first_clean_;
   std::optional<std::pair<std::string, std::uint64_t>> nul_name_;
 };
 void judge_features(const std::vector<scan::Entry>& entries, std::vector<report::Finding>& out);

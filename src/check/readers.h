@@ -7,6 +7,7 @@
 // judge turns that into findings (docs/design.md, "The verdict contract").
 #pragma once
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string_view>
 
@@ -137,11 +138,16 @@ report::ReaderGroups refusing_missing_zip64(bool only_uncompressed, bool sevenzi
 // at offset 0 is an extra file for it, and a whole archive there is the one it reads.
 inline bool sevenzip_walks_from(std::uint64_t unreferenced_header_offset) { return unreferenced_header_offset == 0; }
 // It starts at the first local header whose name holds no NUL byte before its last one
-// (IsArc_Zip, ReadLocalItem), searching on past one that does: with no such header (a lone entry
-// whose local name was edited, seed 77, mutants 6506 and 10612) it cannot open the archive; with a
-// later one it opens it there and reads every entry (measured on Info-ZIP's one- and two-entry
-// archives). `local_read`: some local header was read; `local_clean`: one had no such NUL.
-inline bool sevenzip_opens(bool local_read, bool local_clean) { return !local_read || local_clean; }
+// (IsArc_Zip, ReadLocalItem), searching on past one that does, but not past 8 MiB from the start
+// of the file: with no such header there (a lone entry whose local name was edited, seed 77,
+// mutants 6506 and 10612) it cannot open the archive; with one it opens it there and reads every
+// entry (measured on Info-ZIP's one- and two-entry archives, the second header at 8,388,608 and
+// 8,388,609). `local_read`: some local header was read; `first_clean`: where the first without a
+// NUL lies.
+inline constexpr std::uint64_t kSevenZipSearchLimit = std::uint64_t(1) << 23;
+inline bool sevenzip_opens(bool local_read, std::optional<std::uint64_t> first_clean) {
+  return !local_read || (first_clean && *first_clean <= kSevenZipSearchLimit);
+}
 
 // The readers that write a file whose last name component is "." ("d/.", ".") under another
 // name: unzip and 7-Zip make "d/./" a folder and write the data to "d/_"; libarchive cannot

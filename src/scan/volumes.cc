@@ -296,8 +296,7 @@ JoinedView joined_view(io::ByteSource& source, const std::set<std::string>* only
     auto zip64_missing = Zip64Missing::none;
     Entry e = entry_from_record(h, &zip64_missing);
     auto pos = source.disk_position(e.disk_start, e.lfh_offset);
-    // A lone missing uncompressed size does not move the record's header (rule 28).
-    if (zip64_missing == Zip64Missing::values || !pos) {
+    if (zip64_missing != Zip64Missing::none || !pos) {
       v.why = fmt::format("directory record {} points outside the set", count + 1);
       return v;
     }

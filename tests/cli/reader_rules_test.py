@@ -1323,3 +1323,14 @@ class FuzzerSeventySeven(TempDirTest):
             hits = findings(doc, "name_invalid")
             self.assertEqual([h["readers"]["refuse"] for h in hits], [["7zip"]] if refused else [], names)
             self.assertEqual(self.tool("7z", "t", path) != 0, refused, names)
+        # The search ends 8 MiB into the file: a clean second header after 8.4 MB of stored data
+        # is not found.
+        with open(os.path.join(self.tmp, "far.bin"), "wb") as f:
+            f.write(bytes(range(256)) * 33000)
+        zpath = os.path.join(self.tmp, "big.zip")
+        subprocess.run(["zip", "-q", "-X", "-0", zpath, "far.bin", "b.txt"], cwd=self.tmp, check=True)
+        b = bytearray(read_path(zpath))
+        b[31] = 0
+        path, p, doc = self.verify(bytes(b))
+        self.assertEqual([h["readers"]["refuse"] for h in findings(doc, "name_invalid")], [["7zip"]])
+        self.assertNotEqual(self.tool("7z", "t", path), 0)

@@ -16,7 +16,8 @@ suffixes, name and extra-field edits. Each mutant is given to zipmedic and to si
                  (or to one a name.both mutation renamed in both headers alike, which no repair can
                  tell from the writer's name), and `verify OUT` exits 0; as for any archive, a
                  reader that verify's report of OUT says lacks a feature is not held to it, and
-                 one it names as warning may show a name in another charset;
+                 one its name_charset_differs warning names may show a name's bytes in another
+                 charset (no other name, no other bytes);
   false-alarm    `verify` exit 1 => some reader that supports the original fixture's methods
                  refuses the mutant (or times out), or returns entries other than the original's
                  (names, sizes, CRC-32; a name decoded with another charset counts as the same
@@ -690,10 +691,17 @@ def same_bytes_other_decoding(zm_name, e):
     unzip 6.0 translates names of entries "made by" MS-DOS from OEM code page, bit 11 or not."""
     if "raw" in e:
         return shown_name(bytes.fromhex(e["raw"])) == zm_name
-    if zm_name.isascii():
+    # Bytes that are not UTF-8 are shown as \xNN escapes (shown_name): another charset for them.
+    parts = re.split(r"((?:\\x[0-9a-f]{2})+)", zm_name)
+    if zm_name.isascii() and len(parts) == 1:
         return False
-    runs = re.findall(r"[\x00-\x7f]+|[^\x00-\x7f]+", zm_name)
-    pattern = "".join(re.escape(run) if run.isascii() else ".+?" for run in runs)
+    pattern = ""
+    for i, part in enumerate(parts):
+        if i % 2:
+            pattern += "[^\\x00-\\x7f]+?"
+        else:
+            pattern += "".join(re.escape(run) if run.isascii() else ".+?"
+                               for run in re.findall(r"[\x00-\x7f]+|[^\x00-\x7f]+", part))
     return re.fullmatch(pattern, e["name"], re.S) is not None
 
 
@@ -1060,9 +1068,12 @@ class Checker:
         vp, vdoc = zipmedic("verify", "--json", out)
         ov = self.status(fails, "verify-repaired", vp, kind)
         # The verdict contract for the output as for any archive: a reader its report says lacks a
-        # feature (a code-page name for Java) is not held to it, and one it names as warning may
-        # show a name another way (a name that is not UTF-8, written without bit 11).
-        lacking, warned = noted_readers(vdoc, ("lack",)), noted_readers(vdoc, ("warn",))
+        # feature (a code-page name for Java) is not held to it, and one its name_charset_differs
+        # warning names may show a name's bytes in another charset (a name that is not UTF-8,
+        # written without bit 11).
+        lacking = noted_readers(vdoc, ("lack",))
+        warned = noted_readers({"findings": [f for f in (vdoc or {}).get("findings", [])
+                                             if f.get("code") == "name_charset_differs"]}, ("warn",))
         if ov is not None and ov != 0:
             fails.append(("repair-unverified/" + kind, "verify of repair's output exits %d: %s" % (ov, _tail(vp))))
         results = self.readers.read(out)
@@ -1089,8 +1100,7 @@ class Checker:
                 fails.append(("repair-name-decoding/%s" % reader, "%s shows %s" % (
                     reader, ", ".join("%r as %r" % d for d in decoded[:3]))))
             foreign = [reader_key(e, reader) for e in foreign if not any(
-                k[1:] == reader_key(e, reader)[1:] and (same_bytes_other_decoding(k[0], e) or reader in warned)
-                for k in allowed)]
+                k[1:] == reader_key(e, reader)[1:] and same_bytes_other_decoding(k[0], e) for k in allowed)]
             if foreign:
                 fails.append(("repair-foreign/%s/%s" % (reader, kind),
                               "%s reads entries the original did not hold: %s" % (reader, foreign[:4])))
