@@ -13,7 +13,7 @@
 #include <cstring>
 #include <random>
 
-#include "check/readers.h"
+#include "check/judge.h"
 #include "io/failure.h"
 #include "io/worker_pool.h"
 #include "scan/catalog.h"
@@ -233,9 +233,8 @@ void Staging::write_file(Worker& w, std::size_t i, const std::string* password) 
   auto req = scan::sized_request(e);
   // Where no reader that has the method holds the entry to its claimed size, the readers (and
   // verify) take the data to its stream's end; so does the file written here.
-  const bool whole = check::readers::size_binds_no_reader(
-      e.method, check::readers::sevenzip_checks_size(e.method, e.has_descriptor_flag(), e.uncompressed_size,
-                                                     e.cd_zip64 || lfh->zip64.has_value()));
+  e.lfh = scan::local_claim(*lfh);
+  const bool whole = check::decoded_whole(e);
   if (whole) req.max_output = 0;
   req.sink = [&](std::span<const std::uint8_t> b) { sink.take(b); };
   auto d = scan::decode_data(w.ws, w.cache, req, e, password);
