@@ -272,7 +272,7 @@ void Report::settle_display_names() {
     }
 }
 
-std::string printable_name(const std::string& raw) {
+std::string printable_name(std::string_view raw) {
   std::string out;
   auto hex = [&](unsigned char c) { append_hex(out, c); };
   for (std::size_t i = 0; i < raw.size();) {
@@ -282,7 +282,7 @@ std::string printable_name(const std::string& raw) {
       hex(c);
       ++i;
     } else {
-      out.append(raw, i, len);
+      out.append(raw.substr(i, len));
       i += len;
     }
   }

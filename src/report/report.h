@@ -116,7 +116,7 @@ void write_text(std::ostream& os, const Report& r, bool verbose);
 
 // Names as JSON strings: raw bytes that are not valid UTF-8 are shown as \xNN, so that a JSON
 // document is always produced and no byte is hidden.
-std::string printable_name(const std::string& raw);
+std::string printable_name(std::string_view raw);
 // A name as people read it (the text report, list, messages on stderr). Bit 11 set (APPNOTE 4.4.4):
 // the name as printable_name shows it. Bit 11 clear: a name that is valid UTF-8 as it is, since
 // Info-ZIP on Linux writes UTF-8 without the flag and unzip and 7-Zip show it so; any other name

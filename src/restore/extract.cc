@@ -22,7 +22,7 @@ namespace zm::restore {
 
 namespace {
 
-bool is_ancestor(const std::string& a, const std::string& b) {
+bool is_ancestor(std::string_view a, std::string_view b) {
   if (a.empty()) return !b.empty();
   return b.size() > a.size() && b.compare(0, a.size(), a) == 0 && b[a.size()] == '/';
 }
@@ -38,7 +38,7 @@ bool written(const Plan& plan, std::size_t i) {
   throw io::Failure(io::Fail::cannot_write, what + ": " + std::strerror(errno));
 }
 
-std::string leaf(const std::string& path) { return std::string(leaf_of(path)); }
+std::string leaf(std::string_view path) { return std::string(leaf_of(path)); }
 
 timespec time_of(const Item& it) { return {time_t(it.mtime_s), long(it.mtime_ns)}; }
 
@@ -76,7 +76,7 @@ void target_finding(Targets& t, const Plan& plan, std::size_t i, const struct st
 struct DirStack {
   std::vector<std::pair<std::string, Fd>> open;
   int top() const { return open.back().second.get(); }
-  void pop_to(const std::string& path) {
+  void pop_to(std::string_view path) {
     while (open.size() > 1 && !is_ancestor(open.back().first, path)) open.pop_back();
   }
 };
@@ -223,9 +223,10 @@ void Staging::Job::run(void* p, unsigned worker) {
 // its mode and time only when its CRC and size are the directory's.
 void Staging::write_file(Worker& w, std::size_t i, const std::string* password) {
   const Item& it = plan_.items[i];
-  auto lfh = scan::read_local_header(w.cache, it.lfh_offset, nullptr);
+  const Claim& c = plan_.claim(it);
+  auto lfh = scan::read_local_header(w.cache, c.lfh_offset, nullptr);
   if (!lfh) return;  // verify says why; the entry is left out
-  scan::Entry e = it.as_entry(it.lfh_offset + lfh->header_len());
+  scan::Entry e = it.as_entry(c, c.lfh_offset + lfh->header_len());
   Fd fd(open_beneath(stage_.get(), it.path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0600));
   if (!fd) fail(fmt::format("{}: cannot create '{}' in the staging folder", shown_dir_, report::printable_name(it.path)));
   state_[i] = staged;
@@ -244,7 +245,7 @@ void Staging::write_file(Worker& w, std::size_t i, const std::string* password) 
     fail(fmt::format("{}: writing '{}' failed", shown_dir_, report::printable_name(it.name())));
   }
   const bool ok = d.status == codec::DecodeResult::Status::ok;
-  const bool matches = ok && d.crc == it.crc32 && (d.produced == it.uncompressed_size || whole);
+  const bool matches = ok && d.crc == c.crc32 && (d.produced == c.uncompressed_size || whole);
   // An encrypted entry's result is handed to verify only when it matches: verify then takes the
   // password as right.
   decoded_[i] = {d.consumed, d.produced, d.crc, ok && (matches || !e.encrypted()), matches};
@@ -268,7 +269,7 @@ void Staging::write_files(io::ByteSource& src, unsigned threads, const std::stri
   std::size_t from = 0;
   std::uint64_t sum = 0;
   for (std::size_t k = 0; k < job.files.size(); ++k) {
-    sum += plan_.items[job.files[k]].compressed_size;
+    sum += plan_.claim(plan_.items[job.files[k]]).compressed_size;
     if (sum >= (512u << 10) || k + 1 - from >= 256 || k + 1 == job.files.size()) {
       job.runs.push_back({&job, from, k + 1});
       bytes.push_back(sum);
@@ -298,13 +299,14 @@ void Staging::make_links() {
   }
 }
 
-codec::KnownResults Staging::known() const {
+codec::KnownResults Staging::take_known() {
   // Added in offset order (KnownResults keeps them sorted): positions sorted, not copies.
+  auto offset = [&](std::uint32_t i) { return plan_.claim(plan_.items[i]).lfh_offset; };
   std::vector<std::uint32_t> files;
   for (std::size_t i = 0; i < plan_.items.size(); ++i)
     if (decoded_[i].ok && plan_.items[i].kind == Kind::file) files.push_back(std::uint32_t(i));
   std::sort(files.begin(), files.end(),
-            [&](std::uint32_t a, std::uint32_t b) { return plan_.items[a].lfh_offset < plan_.items[b].lfh_offset; });
+            [&](std::uint32_t a, std::uint32_t b) { return offset(a) < offset(b); });
   auto links = plan_.link_results;
   std::sort(links.begin(), links.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
   codec::KnownResults k;
@@ -313,12 +315,17 @@ codec::KnownResults Staging::known() const {
     for (; l < links.size() && links[l].first < at; ++l) k.add(links[l].first, links[l].second);
   };
   for (std::uint32_t i : files) {
-    add_links_before(plan_.items[i].lfh_offset);
+    add_links_before(offset(i));
     codec::DecodeResult d;
     d.consumed = decoded_[i].consumed, d.produced = decoded_[i].produced, d.crc = decoded_[i].crc;
-    k.add(plan_.items[i].lfh_offset, d);
+    k.add(offset(i), d);
   }
   add_links_before(~std::uint64_t(0));
+  // Verify runs next, beside what it keeps per entry: 24 bytes an item held twice would be 24 MB
+  // of a million-entry restore's peak.
+  matched_.resize(decoded_.size());
+  for (std::size_t i = 0; i < decoded_.size(); ++i) matched_[i] = decoded_[i].matches;
+  decoded_ = {};
   return k;
 }
 
@@ -328,7 +335,7 @@ void Staging::prune(const std::vector<bool>& accepted) {
   for (std::size_t i = plan_.items.size(); i-- > 0;) {
     const Item& it = plan_.items[i];
     if (state_[i] != staged) continue;
-    const bool keep = accepted[i] && it.entry != kImplied && (it.kind == Kind::directory || decoded_[i].matches);
+    const bool keep = accepted[i] && it.entry != kImplied && (it.kind == Kind::directory || matched_[i]);
     if (keep) continue;
     Fd parent = open_dir_beneath(stage_.get(), parent_of(it.path));
     if (!parent) fail(fmt::format("{}: cannot open the staging folder", shown_dir_));
@@ -394,7 +401,7 @@ void Staging::move_into_place(bool overwrite) {
 // Each move undone, last first, by descriptors opened beneath DIR and the staging folder.
 void Staging::roll_back() noexcept {
   for (auto s = journal_.rbegin(); s != journal_.rend(); ++s) {
-    const std::string& path = plan_.items[s->item].path;
+    const std::string_view path = plan_.items[s->item].path;
     Fd to = open_dir_beneath(dir_, parent_of(path)), from = open_dir_beneath(stage_.get(), parent_of(path));
     if (!to || !from) continue;
     const std::string name = leaf(path);
@@ -427,7 +434,7 @@ void Staging::finish_folders(const std::vector<bool>& accepted) {
     Fd d = open_dir_beneath(dir_, it.path);
     if (!d) fail(shown_dir_ + "/" + report::printable_name(it.path) + ": changed while the restore ran");
     const bool own = accepted[i] && it.entry != kImplied && state_[i] == staged;
-    if (::fchmod(d.get(), own ? it.mode : 0755) != 0) fail(shown_dir_ + "/" + it.path + ": cannot set its mode");
+    if (::fchmod(d.get(), own ? it.mode : 0755) != 0) fail(fmt::format("{}/{}: cannot set its mode", shown_dir_, report::printable_name(it.path)));
     const timespec times[2] = {{0, UTIME_OMIT}, time_of(it)};
     if (own && it.has_time) ::futimens(d.get(), times);
   }

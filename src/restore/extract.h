@@ -35,8 +35,9 @@ class Staging {
 
   // The folders, then every file decoded on `threads` workers, then the links.
   void write(io::ByteSource& src, unsigned threads, const std::string* password);
-  // Decode results of what was written, for verify (it then decodes none of them again).
-  codec::KnownResults known() const;
+  // Decode results of what was written, for verify (it then decodes none of them again). They
+  // move out: what stays is whether each file matched the directory, for commit().
+  codec::KnownResults take_known();
   // Drops what is not accepted (by index in the plan), then moves the rest into DIR: renameat2
   // with RENAME_NOREPLACE, or RENAME_EXCHANGE for what --force replaces. A step that fails undoes
   // the ones before it and throws io::Failure (cannot_write).
@@ -67,7 +68,8 @@ class Staging {
     bool ok = false;       // the stream ended well
     bool matches = false;  // and gave the directory's CRC and size
   };
-  std::vector<Decoded> decoded_;
+  std::vector<Decoded> decoded_;  // until take_known()
+  std::vector<bool> matched_;     // from take_known() on
   struct Step {
     std::size_t item;
     bool exchanged;

@@ -5,9 +5,11 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstring>
 #include <ctime>
 #include <set>
 
+#include "check/judge.h"
 #include "scan/central_directory.h"
 #include "zip/records.h"
 
@@ -24,10 +26,9 @@ constexpr std::uint16_t kExtendedTimeId = 0x5455;  // Info-ZIP's extended timest
 // The path restore writes for a name: empty and "." components dropped ("./a", "d//a", "d/./a"
 // and "a/" are "a", "d/a", "d/a", "a"). A name it must not write says why.
 std::string normalise(const std::string& name, std::string& path) {
+  path.clear();
   if (name.find('\0') != std::string::npos) return "the name holds a NUL byte";
   if (!name.empty() && name[0] == '/') return "the name is absolute";
-  path.clear();
-  path.reserve(name.size());  // grown a component at a time it would hold half again as much
   std::size_t i = 0;
   while (i <= name.size()) {
     std::size_t j = name.find('/', i);
@@ -100,17 +101,29 @@ std::string set_kind_and_mode(const scan::Entry& e, const PlanOptions& opt, Item
 
 }  // namespace
 
-scan::Entry Item::as_entry(std::uint64_t data_offset) const {
+scan::Entry Item::as_entry(const Claim& c, std::uint64_t data_offset) const {
   scan::Entry e;
   e.name = name();
-  e.flags = flags, e.method = method, e.mod_time = mod_time, e.crc32 = crc32;
-  e.compressed_size = compressed_size, e.uncompressed_size = uncompressed_size;
-  e.lfh_offset = lfh_offset, e.data_offset = data_offset;
+  e.flags = c.flags, e.method = c.method, e.mod_time = c.mod_time, e.crc32 = c.crc32;
+  e.compressed_size = c.compressed_size, e.uncompressed_size = c.uncompressed_size;
+  e.lfh_offset = c.lfh_offset, e.data_offset = data_offset;
   if (rare) e.extras = rare->extras;
   return e;
 }
 
-bool path_less(const std::string& a, const std::string& b) {
+std::string_view PathArena::keep(std::string_view s) {
+  if (s.empty()) return {};
+  if (s.size() > kBlock - used_) {
+    blocks_.push_back(std::make_unique_for_overwrite<char[]>(std::max(kBlock, s.size())));
+    used_ = 0;
+  }
+  char* at = blocks_.back().get() + used_;
+  std::memcpy(at, s.data(), s.size());
+  used_ += s.size();
+  return {at, s.size()};
+}
+
+bool path_less(std::string_view a, std::string_view b) {
   const std::size_t n = std::min(a.size(), b.size());
   for (std::size_t i = 0; i < n; ++i) {
     if (a[i] == b[i]) continue;
@@ -122,7 +135,7 @@ bool path_less(const std::string& a, const std::string& b) {
 
 namespace {
 
-bool is_ancestor(const std::string& a, const std::string& b) {
+bool is_ancestor(std::string_view a, std::string_view b) {
   if (a.empty()) return !b.empty();
   return b.size() > a.size() && b.compare(0, a.size(), a) == 0 && b[a.size()] == '/';
 }
@@ -152,6 +165,7 @@ class Planner {
   const PlanOptions& opt_;
   std::vector<bool> matched_;
   std::vector<std::pair<std::uint64_t, std::uint64_t>> extents_;  // every record's header and data
+  std::string path_;  // normalise()'s, before the arena keeps it
 };
 
 void Planner::note_unmatched() {
@@ -170,22 +184,27 @@ bool Planner::selected(const std::string& name) {
 void Planner::problem(Item& it, Code code, std::string why) {
   if (!it.left_out) ++plan.problems;
   it.left_out = true;
-  plan.findings.push_back(report::make_finding(code, it.name(), it.lfh_offset, std::move(why)));
+  plan.findings.push_back(report::make_finding(code, it.name(), plan.claim(it).lfh_offset, std::move(why)));
 }
 
 void Planner::take(scan::Entry& e, std::size_t index) {
   // The local header and its data lie at least 30 bytes plus the compressed size on from its offset.
   extents_.emplace_back(e.lfh_offset, e.lfh_offset + zip::kLocalHeaderLen + e.compressed_size);
+  if (index >= kImplied) {
+    plan.blocked = "refused: the central directory holds more entries than a restore can plan; nothing was written";
+    return;
+  }
   if (!selected(e.name)) {
     ++plan.not_selected;
     return;
   }
   Item it;
-  it.entry = index;
-  it.lfh_offset = e.lfh_offset, it.compressed_size = e.compressed_size, it.uncompressed_size = e.uncompressed_size;
-  it.crc32 = e.crc32, it.method = e.method, it.flags = e.flags, it.mod_time = e.mod_time;
+  it.entry = std::uint32_t(index);
+  it.claim = std::uint32_t(plan.claims.size());
+  plan.claims.push_back({e.lfh_offset, e.compressed_size, e.uncompressed_size, e.crc32, e.method, e.flags, e.mod_time});
   if (e.encrypted()) it.more().extras = e.extras;
-  std::string why = normalise(e.name, it.path);
+  std::string why = normalise(e.name, path_);
+  it.path = plan.paths.keep(path_);
   if (why.empty()) why = set_kind_and_mode(e, opt_, it);
   if (it.name() != e.name) it.more().other_name = e.name;
   set_time(e, it);
@@ -214,7 +233,7 @@ void Planner::place(Item it, std::deque<Item>& out, std::vector<std::size_t>& ch
     if (up.kind == Kind::directory) continue;
     if (up.kind == Kind::symlink) {
       plan.findings.push_back(report::make_finding(
-          Code::restore_through_symlink, it.name(), it.lfh_offset,
+          Code::restore_through_symlink, it.name(), plan.claim(it).lfh_offset,
           fmt::format("'{}' would be written through '{}', a symbolic link the archive itself makes; the archive is "
                       "refused whole",
                       report::printable_name(it.name()), report::printable_name(up.name()))));
@@ -227,7 +246,8 @@ void Planner::place(Item it, std::deque<Item>& out, std::vector<std::size_t>& ch
     }
     break;
   }
-  // Folders up to the nearest ancestor already placed are there; the rest are made here.
+  // Folders up to the nearest ancestor already placed are there; the rest are made here, their
+  // paths prefixes of this one's bytes.
   const std::size_t have = chain.empty() ? 0 : out[chain.back()].path.size();
   for (std::size_t j = it.path.find('/'); j != std::string::npos; j = it.path.find('/', j + 1)) {
     if (j <= have) continue;
@@ -254,7 +274,7 @@ void Planner::arrange() {
   for (; !items.empty(); items.pop_front()) place(std::move(items.front()), out, chain);
   plan.items = std::move(out);
   // What lies under an entry left out is left out with it.
-  const std::string* out_at = nullptr;
+  const std::string_view* out_at = nullptr;
   for (auto& it : plan.items) {
     if (out_at && is_ancestor(*out_at, it.path))
       it.left_out = true;
@@ -266,7 +286,7 @@ void Planner::arrange() {
     bool alias = i && plan.items[i - 1].path == it.path;  // a second name of a folder
     if (it.left_out || alias || it.path.empty()) continue;
     ++plan.inodes;
-    if (it.kind == Kind::file) plan.bytes += it.uncompressed_size;
+    if (it.kind == Kind::file) plan.bytes += plan.claim(it).uncompressed_size;
     plan.stripped += it.stripped;
   }
 }
@@ -293,7 +313,7 @@ std::string Planner::link_problem(const Item& it, const std::set<std::string>& l
   if (t.empty() || t[0] == '/') return fmt::format("its target '{}' is absolute", report::printable_name(t));
   std::vector<std::string> at;
   for (std::size_t i = 0, j = it.path.find('/'); j != std::string::npos; i = j + 1, j = it.path.find('/', i))
-    at.push_back(it.path.substr(i, j - i));
+    at.emplace_back(it.path.substr(i, j - i));
   std::string so_far;
   for (std::size_t i = 0; i <= t.size();) {
     std::size_t j = std::min(t.find('/', i), t.size());
@@ -320,23 +340,37 @@ std::string Planner::link_problem(const Item& it, const std::set<std::string>& l
 void Planner::decode_links() {
   std::set<std::string> links;
   for (const auto& it : plan.items)
-    if (it.kind == Kind::symlink) links.insert(it.path);
+    if (it.kind == Kind::symlink) links.emplace(it.path);
   if (links.empty()) return;
   codec::Workspace ws;
   for (auto& it : plan.items) {
     if (it.kind != Kind::symlink || it.left_out) continue;
-    auto lfh = scan::read_local_header(src_, it.lfh_offset, nullptr);
+    const Claim& c = plan.claim(it);
+    auto lfh = scan::read_local_header(src_, c.lfh_offset, nullptr);
     if (!lfh) continue;  // verify says why; the link is never made
-    scan::Entry e = it.as_entry(it.lfh_offset + lfh->header_len());
+    scan::Entry e = it.as_entry(c, c.lfh_offset + lfh->header_len());
     auto req = scan::sized_request(e);
+    // As for a file (Staging::write_file): where no reader that has the method holds the entry
+    // to its claimed size, the target is the whole stream, which may then be longer than Linux takes.
+    e.lfh = scan::local_claim(*lfh);
+    const bool whole = check::decoded_whole(e);
+    if (whole) req.max_output = 0;
     std::string target;
-    req.sink = [&](std::span<const std::uint8_t> b) { target.append(reinterpret_cast<const char*>(b.data()), b.size()); };
+    req.sink = [&](std::span<const std::uint8_t> b) {
+      if (target.size() <= kPathMax) target.append(reinterpret_cast<const char*>(b.data()), b.size());
+    };
     auto d = scan::decode_data(ws, src_, req, e, opt_.password);
-    if (d.status != codec::DecodeResult::Status::ok || d.crc != it.crc32 || d.produced != it.uncompressed_size)
+    if (d.status != codec::DecodeResult::Status::ok || d.crc != c.crc32 || (d.produced != c.uncompressed_size && !whole))
       continue;
+    if (d.produced > kPathMax || d.produced == 0) {
+      problem(it, Code::restore_unwritable,
+              fmt::format("restore will not make this link: its target, read to the end of its data, is {} bytes long",
+                          d.produced));
+      continue;
+    }
     it.more().link_target = std::move(target);
     it.link_decoded = true;
-    plan.link_results.emplace_back(it.lfh_offset, d);
+    plan.link_results.emplace_back(c.lfh_offset, d);
     if (auto why = link_problem(it, links); !why.empty())
       problem(it, Code::restore_unwritable, "restore will not make this link: " + why);
   }

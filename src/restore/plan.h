@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "check/select.h"
@@ -22,27 +23,50 @@ namespace zm::restore {
 
 enum class Kind : std::uint8_t { file, directory, symlink };
 
-inline constexpr std::size_t kImplied = std::size_t(-1);
+// Entries are numbered in 32 bits: four billion items would not fit in memory anyway, and a
+// directory that claims more is refused before planning (make_plan).
+inline constexpr std::uint32_t kImplied = std::uint32_t(-1);
 
-// What few entries have, held apart so that a million items cost about 180 bytes each (104 for
-// the item, its path's bytes); the fields are ordered so that none pads another.
+// Where the items' paths live: 1 MiB blocks that never move, so an item's view stays valid
+// however the items are sorted or moved; an implied folder's path is a prefix of its child's.
+class PathArena {
+ public:
+  std::string_view keep(std::string_view s);
+
+ private:
+  static constexpr std::size_t kBlock = 1 << 20;
+  std::vector<std::unique_ptr<char[]>> blocks_;
+  std::size_t used_ = kBlock;
+};
+
+// What few entries have, held apart so that a million items cost about 56 bytes each, their
+// paths' bytes in the plan's arena and 40 bytes of claims; the fields are ordered so that none
+// pads another.
 struct Rare {
   std::string other_name;  // the entry's name when it is not `path` (+ "/" for a folder)
   std::string link_target;  // a symbolic link's, once decoded
   std::shared_ptr<const scan::Entry::Extras> extras;  // encrypted entries only (their AES field)
 };
 
-struct Item {
-  std::string path;              // components joined by '/', none empty, "." or ".."; "" is DIR itself
-  std::unique_ptr<Rare> rare;
-  std::size_t entry = kImplied;  // index in directory order; kImplied: a folder no entry names
-  // What decoding needs again (the directory's claims; the data offset is read from the header).
+// What decoding an entry needs again: the directory's claims (the data offset is read from the
+// local header). Held apart from the items, so that a restore lets go of them once the files are
+// written, before verify runs beside the plan.
+struct Claim {
   std::uint64_t lfh_offset = 0, compressed_size = 0, uncompressed_size = 0;
-  std::int64_t mtime_s = 0;
-  std::uint32_t mtime_ns = 0;
   std::uint32_t crc32 = 0;
-  mode_t mode = 0;               // permission bits to set (07777 at most)
   std::uint16_t method = 0, flags = 0, mod_time = 0;
+};
+
+struct Item {
+  // Components joined by '/', none empty, "." or ".."; "" is DIR itself. The bytes are the plan's
+  // (PathArena): a std::string of a typical 78-byte name costs 128 bytes, this costs 16 and the name.
+  std::string_view path;
+  std::unique_ptr<Rare> rare;
+  std::int64_t mtime_s = 0;
+  std::uint32_t entry = kImplied;  // index in directory order; kImplied: a folder no entry names
+  std::uint32_t claim = kImplied;  // in Plan::claims, where entry is not kImplied
+  std::uint32_t mtime_ns = 0;
+  mode_t mode = 0;               // permission bits to set (07777 at most)
   Kind kind = Kind::file;
   bool named_directory = false;  // the name ends in '/'
   bool stripped = false;         // mode bits were dropped (no --preserve-permissions)
@@ -55,10 +79,11 @@ struct Item {
   }
   const std::string& link_target() const { return rare ? rare->link_target : kNone; }
   std::string name() const {
-    return rare && !rare->other_name.empty() ? rare->other_name : path + (named_directory ? "/" : "");
+    return rare && !rare->other_name.empty() ? rare->other_name
+                                              : std::string(path) + (named_directory ? "/" : "");
   }
   // The entry as the decoders take it (zipcrypt and codec via scan::decode_data).
-  scan::Entry as_entry(std::uint64_t data_offset) const;
+  scan::Entry as_entry(const Claim& c, std::uint64_t data_offset) const;
 
  private:
   static inline const std::string kNone;
@@ -78,6 +103,11 @@ struct Plan {
   // Sorted component by component, implied folders in their place. A deque: a million items never
   // stand in memory twice, neither while it grows nor while arrange() sorts and moves them.
   std::deque<Item> items;
+  PathArena paths;  // the items' paths
+  std::deque<Claim> claims;  // by Item::claim; emptied by let_go_of_claims()
+  const Claim& claim(const Item& it) const { return claims[it.claim]; }
+  // Once every file is written, only the findings' offsets could want them.
+  void let_go_of_claims() { claims = {}; }
   std::vector<report::Finding> findings;
   // Refused whole, --partial or not (an entry written through the archive's own link, entries that
   // overlap): the message; empty when the plan may go on.
@@ -95,7 +125,7 @@ struct Plan {
 Plan make_plan(io::ByteSource& src, const scan::EndRecords& end, const PlanOptions& opt);
 
 // Component by component: "a" < "a/b" < "a-b", so a folder's contents follow it at once.
-bool path_less(const std::string& a, const std::string& b);
+bool path_less(std::string_view a, std::string_view b);
 
 // bsdtar's glob rules, as verify PATTERN and cat select (check/select.h).
 using check::exclude_matches;

@@ -1213,6 +1213,22 @@ class FuzzerSeventySeven(TempDirTest):
         self.assertIn("7zip", findings(doc, "size_mismatch")[0]["readers"]["refuse"])
         self.assertNotEqual(self.tool("7z", "t", path), 0)
 
+    # The same rule for a symbolic link: its target is the whole stream, as unzip reads it. The
+    # link pass decoded to the claimed size, found it short and left the link out, while the
+    # restore still said every entry was restored.
+    def test_a_link_whose_size_no_reader_checks_gets_its_whole_target(self):
+        data = edit_record(read("7zip-deflate64-stdout.zip"), b"VERSION", 38, "<I", 0o120777 << 16)
+        path, p, doc = self.verify(edit_record(data, b"VERSION", 24, "<I", 5))
+        self.assertEqual(p.returncode, 0, p.stdout.decode()[-600:])
+        self.assertEqual(self.entry(doc, "VERSION").get("decoded_size"), 8)
+        need("unzip")
+        whole = subprocess.run(["unzip", "-p", path, "backup/VERSION"], capture_output=True).stdout
+        self.assertEqual(len(whole), 8)
+        out = os.path.join(self.tmp, "r")
+        r = run("restore", path, "--directory", out)
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        self.assertEqual(os.readlink(os.path.join(out, "backup", "VERSION")).encode(), whole)
+
     # Rule 28: a lone uncompressed size of 0xFFFFFFFF with no ZIP64 field is the size itself for
     # 7-Zip; Python and libarchive refuse it but lack Deflate64 anyway.
     def test_a_lone_all_ones_size_without_zip64_is_damage_only_where_7zip_checks_sizes(self):
