@@ -277,7 +277,13 @@ void WalkWitnesses::take(Entry& e, const Stored& w, const std::string& walk_name
   e.data_offset = w.data_offset;
   e.end_offset = w.end_offset;
   if (w.lfh.unicode_path) scan::keep_local_extra_if_judged(e, sp_.walked.lfh_extra(rd_, w));
-  if (!local_header_is_its_own(e)) return;
+  // A header that is not the entry's own (another method, bit 3 differs) gives it no extent, as
+  // for a file (window_witness): where its walked data ends would otherwise be judged against the
+  // directory, and a pipe would find an overlap that a file does not.
+  if (!local_header_is_its_own(e)) {
+    e.end_offset = e.data_offset;
+    return;
+  }
   if (w.has_decoded) e.decoded = codec::DecodeResult{w.decode_status, w.consumed, w.produced, w.crc, std::move(error)};
   e.crypt = w.crypt;
   if (w.has_descriptor) e.descriptor = w.descriptor;

@@ -1229,6 +1229,18 @@ class FuzzerSeventySeven(TempDirTest):
         self.assertEqual(r.returncode, 0, r.stderr.decode())
         self.assertEqual(os.readlink(os.path.join(out, "backup", "VERSION")).encode(), whole)
 
+    # Mutant 13685: a directory method no reader has, and a local extra length edited so that the
+    # local header's data would run 16 bytes into the directory. The header is not the entry's
+    # own (another method), so its data is no extent of the entry for a file; a pipe found an
+    # overlap there and exited 1 where the file exited 0.
+    def test_a_header_that_is_not_the_entrys_own_gives_a_pipe_no_extent_either(self):
+        data = bytearray(edit_record(read("7zip-deflate64-far.zip"), b"far.bin", 10, "<H", 0xFFFF))
+        self.assertEqual(struct.unpack_from("<I", data, 0)[0], 0x04034B50)
+        struct.pack_into("<H", data, 28, struct.unpack_from("<H", data, 28)[0] + 16)
+        path, p, doc = self.verify(bytes(data))
+        self.assertEqual(p.returncode, 0, p.stdout.decode()[-600:])
+        self.assertEqual(findings(doc, "overlapping_entries"), [])
+
     # Rule 28: a lone uncompressed size of 0xFFFFFFFF with no ZIP64 field is the size itself for
     # 7-Zip; Python and libarchive refuse it but lack Deflate64 anyway.
     def test_a_lone_all_ones_size_without_zip64_is_damage_only_where_7zip_checks_sizes(self):
