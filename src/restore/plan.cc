@@ -147,7 +147,9 @@ class Planner {
   // As many extents as the end records promise, up to what the directory's size can hold (a record
   // is at least 46 bytes, 4.3.12): a vector that doubles holds them twice at its last step.
   void expect(const scan::EndRecords& end) {
-    extents_.reserve(std::min<std::uint64_t>({end.entries, end.cd_size / 46, src_.size() / 46}));
+    const auto n = std::min<std::uint64_t>({end.entries, end.cd_size / 46, src_.size() / 46});
+    extents_.reserve(n);
+    plan.claims.reserve(n);  // pages that no selected entry fills are never touched
   }
   void arrange();
   void check_overlaps();

@@ -104,7 +104,10 @@ struct Plan {
   // stand in memory twice, neither while it grows nor while arrange() sorts and moves them.
   std::deque<Item> items;
   PathArena paths;  // the items' paths
-  std::deque<Claim> claims;  // by Item::claim; emptied by let_go_of_claims()
+  // By Item::claim; reserved once for every record the end records promise (make_plan), so that
+  // it is one mapping, which let_go_of_claims() gives back to the system, not scattered heap
+  // blocks that would keep their pages while verify runs.
+  std::vector<Claim> claims;
   const Claim& claim(const Item& it) const { return claims[it.claim]; }
   // Once every file is written, only the findings' offsets could want them.
   void let_go_of_claims() { claims = {}; }
