@@ -251,10 +251,11 @@ void Staging::write_file(Worker& w, std::size_t i, const std::string* password) 
   decoded_[i] = {d.consumed, d.produced, d.crc, ok && (matches || !e.encrypted()), matches};
   if (!matches) return;
   // After the data: a write clears the set-user-ID bit that --preserve-permissions keeps.
-  if (::fchmod(fd.get(), it.mode) != 0) fail(fmt::format("{}: cannot set the mode of '{}'", shown_dir_, it.path));
+  if (::fchmod(fd.get(), it.mode) != 0)
+    fail(fmt::format("{}: cannot set the mode of '{}'", shown_dir_, report::printable_name(it.path)));
   const timespec times[2] = {{0, UTIME_OMIT}, time_of(it)};
   if (it.has_time && ::futimens(fd.get(), times) != 0)
-    fail(fmt::format("{}: cannot set the time of '{}'", shown_dir_, it.path));
+    fail(fmt::format("{}: cannot set the time of '{}'", shown_dir_, report::printable_name(it.path)));
 }
 
 void Staging::write_files(io::ByteSource& src, unsigned threads, const std::string* password) {
@@ -325,7 +326,7 @@ codec::KnownResults Staging::take_known() {
   // of a million-entry restore's peak.
   matched_.resize(decoded_.size());
   for (std::size_t i = 0; i < decoded_.size(); ++i) matched_[i] = decoded_[i].matches;
-  decoded_ = {};
+  std::vector<Decoded>().swap(decoded_);  // `= {}` would keep the capacity
   return k;
 }
 

@@ -113,7 +113,8 @@ scan::Entry Item::as_entry(const Claim& c, std::uint64_t data_offset) const {
 
 std::string_view PathArena::keep(std::string_view s) {
   if (s.empty()) return {};
-  if (s.size() > kBlock - used_) {
+  // A moved-from arena has no blocks; a path longer than a block (none is: kPathMax) fills its own.
+  if (blocks_.empty() || used_ > kBlock || s.size() > kBlock - used_) {
     blocks_.push_back(std::make_unique_for_overwrite<char[]>(std::max(kBlock, s.size())));
     used_ = 0;
   }
@@ -206,8 +207,9 @@ void Planner::take(scan::Entry& e, std::size_t index) {
   plan.claims.push_back({e.lfh_offset, e.compressed_size, e.uncompressed_size, e.crc32, e.method, e.flags, e.mod_time});
   if (e.encrypted()) it.more().extras = e.extras;
   std::string why = normalise(e.name, path_);
-  it.path = plan.paths.keep(path_);
+  if (why.empty()) it.path = plan.paths.keep(path_);
   if (why.empty()) why = set_kind_and_mode(e, opt_, it);
+  it.nameless = !why.empty() && it.path.empty();
   if (it.name() != e.name) it.more().other_name = e.name;
   set_time(e, it);
   if (!why.empty()) problem(it, Code::restore_unwritable, "restore cannot write it safely: " + why);
@@ -222,8 +224,13 @@ namespace {
 // two entries on one path (unless both are folders), a file or link that a later entry needs as
 // a folder. `chain` holds the positions in `out` of the current item's ancestors.
 void Planner::place(Item it, std::deque<Item>& out, std::vector<std::size_t>& chain) {
+  if (it.nameless) {  // its problem is said; it sorts first (path ""), apart from the tree
+    out.push_back(std::move(it));
+    return;
+  }
   while (!chain.empty() && !is_ancestor(out[chain.back()].path, it.path)) chain.pop_back();
-  if (!out.empty() && out.back().path == it.path && !(it.kind == Kind::directory && out.back().kind == Kind::directory)) {
+  if (!out.empty() && !out.back().nameless && out.back().path == it.path &&
+      !(it.kind == Kind::directory && out.back().kind == Kind::directory)) {
     std::string why = fmt::format("'{}' and '{}' are one path in the target directory; a restore would write one over "
                                   "the other",
                                   report::printable_name(out.back().name()), report::printable_name(it.name()));
@@ -280,7 +287,7 @@ void Planner::arrange() {
   for (auto& it : plan.items) {
     if (out_at && is_ancestor(*out_at, it.path))
       it.left_out = true;
-    else if (it.left_out)
+    else if (it.left_out && !it.nameless)
       out_at = &it.path;
   }
   for (std::size_t i = 0; i < plan.items.size(); ++i) {
@@ -304,7 +311,7 @@ void Planner::check_overlaps() {
                                  extents_[i - 1].first, extents_[i].first);
       return;
     }
-  extents_ = {};
+  std::vector<std::pair<std::uint64_t, std::uint64_t>>().swap(extents_);  // `= {}` would keep the capacity
 }
 
 // A link's target must stay inside DIR read as written, and pass through no link the archive
@@ -356,18 +363,23 @@ void Planner::decode_links() {
     // to its claimed size, the target is the whole stream, which may then be longer than Linux takes.
     e.lfh = scan::local_claim(*lfh);
     const bool whole = check::decoded_whole(e);
-    if (whole) req.max_output = 0;
+    if (whole) req.max_output = kPathMax + 1;  // a longer target is refused: no need to decode on
     std::string target;
     req.sink = [&](std::span<const std::uint8_t> b) {
       if (target.size() <= kPathMax) target.append(reinterpret_cast<const char*>(b.data()), b.size());
     };
     auto d = scan::decode_data(ws, src_, req, e, opt_.password);
-    if (d.status != codec::DecodeResult::Status::ok || d.crc != c.crc32 || (d.produced != c.uncompressed_size && !whole))
+    const bool too_long = whole && d.produced > kPathMax;
+    if (!too_long &&
+        (d.status != codec::DecodeResult::Status::ok || d.crc != c.crc32 || (d.produced != c.uncompressed_size && !whole)))
       continue;
-    if (d.produced > kPathMax || d.produced == 0) {
+    if (too_long || d.produced == 0) {
       problem(it, Code::restore_unwritable,
-              fmt::format("restore will not make this link: its target, read to the end of its data, is {} bytes long",
-                          d.produced));
+              too_long ? fmt::format("restore will not make this link: its target, read to the end of its data, is "
+                                     "longer than the {} bytes Linux takes",
+                                     kPathMax)
+                       : std::string("restore will not make this link: its target, read to the end of its data, is "
+                                     "empty"));
       continue;
     }
     it.more().link_target = std::move(target);

@@ -23,8 +23,8 @@ namespace zm::restore {
 
 enum class Kind : std::uint8_t { file, directory, symlink };
 
-// Entries are numbered in 32 bits: four billion items would not fit in memory anyway, and a
-// directory that claims more is refused before planning (make_plan).
+// Entries are numbered in 32 bits: four billion items would not fit in memory anyway, and the
+// plan is refused (blocked) at the record that would need more.
 inline constexpr std::uint32_t kImplied = std::uint32_t(-1);
 
 // Where the items' paths live: 1 MiB blocks that never move, so an item's view stays valid
@@ -72,6 +72,9 @@ struct Item {
   bool stripped = false;         // mode bits were dropped (no --preserve-permissions)
   bool has_time = false;
   bool left_out = false;         // --partial: a problem of its own leaves it out
+  // Its name gives no path restore may write ('..', absolute, a NUL, too long): left out, and
+  // no part of the tree, so that it is no folder or file that later items sit under.
+  bool nameless = false;
   bool link_decoded = false;
   Rare& more() {
     if (!rare) rare = std::make_unique<Rare>();
@@ -109,8 +112,9 @@ struct Plan {
   // blocks that would keep their pages while verify runs.
   std::vector<Claim> claims;
   const Claim& claim(const Item& it) const { return claims[it.claim]; }
-  // Once every file is written, only the findings' offsets could want them.
-  void let_go_of_claims() { claims = {}; }
+  // Once every file is written, only the findings' offsets could want them. A swap, since
+  // `claims = {}` would assign an empty list and keep the capacity.
+  void let_go_of_claims() { std::vector<Claim>().swap(claims); }
   std::vector<report::Finding> findings;
   // Refused whole, --partial or not (an entry written through the archive's own link, entries that
   // overlap): the message; empty when the plan may go on.

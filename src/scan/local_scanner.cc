@@ -959,7 +959,9 @@ struct Walk {
     auto desc = match_descriptor(src, data_end, d.crc, d.consumed, d.produced, zip64);
     // A wrong password that passed the check by chance decodes garbage, which now and then ends
     // as a stream (about 1 scan in 20 of 400 ZipCrypto entries): no descriptor agrees with it
-    // there, and the end is the signed descriptor, as when the check fails.
+    // there, and the end is the signed descriptor, as when the check fails. Under the right
+    // password it is damaged data or a damaged descriptor, and that descriptor is still the
+    // likeliest end; the CRC the judge compares is the decoded one either way.
     if (!desc && e.encrypted() && password_failed(e)) return Step::next;
     e.compressed_size = d.consumed;
     e.uncompressed_size = d.produced;

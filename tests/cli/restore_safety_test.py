@@ -120,6 +120,17 @@ class RestoreSafety(TempDirTest):
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertEqual(tree(out), ["x", "x/f"])
 
+    def test_a_name_restore_cannot_write_leaves_out_only_itself_with_partial(self):
+        # Such an entry has no path; it sorted first as "" and was taken for a file that every
+        # later entry sat under, so --partial restored nothing (and 'c/../d.txt' kept the path
+        # 'c' it had reached).
+        for bad in ("../evil.txt", "/abs.txt", ".", "c/../d.txt"):
+            with self.subTest(name=bad):
+                src = self.make("bad.zip", [member("a/x.txt", b"x", 0o100644), member(bad, b"bad", 0o100644),
+                                            member("b.txt", b"b", 0o100644), member("c/e.txt", b"e", 0o100644)])
+                doc = self.assert_refused_whole(src, partial_restores=["a", "a/x.txt", "b.txt", "c", "c/e.txt"])
+                self.assertEqual({f["entry"] for f in doc["findings"] if f["code"] == "restore_unwritable"}, {bad})
+
     def test_name_component_linux_cannot_hold_is_refused_before_writing(self):
         src = self.make("long.zip", [member("ok.txt", b"ok", 0o100644), member("d/" + "n" * 300, b"x", 0o100644)])
         self.assert_refused_whole(src, "restore_unwritable", "d/" + "n" * 300, partial_restores=["ok.txt"])
