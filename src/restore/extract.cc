@@ -30,7 +30,7 @@ bool is_ancestor(std::string_view a, std::string_view b) {
 // Items that are written: not left out, not DIR itself, not a second name of the folder before.
 bool written(const Plan& plan, std::size_t i) {
   const Item& it = plan.items[i];
-  return !it.left_out && !it.path.empty() && !(i && plan.items[i - 1].path == it.path);
+  return !it.left_out && !it.is_dir_itself() && !(i && plan.same_path(plan.items[i - 1], it));
 }
 
 // Every failure here is writing or looking into DIR (ENOSPC, EIO, a folder swapped meanwhile).
@@ -38,15 +38,15 @@ bool written(const Plan& plan, std::size_t i) {
   throw io::Failure(io::Fail::cannot_write, what + ": " + std::strerror(errno));
 }
 
-std::string leaf(std::string_view path) { return std::string(leaf_of(path)); }
+std::string leaf(const Item& it) { return std::string(it.leaf()); }
 
 timespec time_of(const Item& it) { return {time_t(it.mtime_s), long(it.mtime_ns)}; }
 
 // The name of the first entry at or under item i: an implied folder speaks for what needs it.
 std::string entry_name(const Plan& plan, std::size_t i) {
   for (std::size_t k = i; k < plan.items.size(); ++k)
-    if (plan.items[k].entry != kImplied) return plan.items[k].name();
-  return plan.items[i].name();
+    if (plan.items[k].entry != kImplied) return plan.name(plan.items[k]);
+  return plan.name(plan.items[i]);
 }
 
 // One finding about what is in DIR at item i; `st` is what is there.
@@ -54,7 +54,7 @@ void target_finding(Targets& t, const Plan& plan, std::size_t i, const struct st
   const Item& it = plan.items[i];
   const bool link = S_ISLNK(st.st_mode), dir = S_ISDIR(st.st_mode);
   const char* what = link ? "a symbolic link" : dir ? "a directory" : "a file";
-  std::string where = shown_dir + "/" + report::printable_name(it.path);
+  std::string where = shown_dir + "/" + report::printable_name(plan.path(it));
   std::string name = entry_name(plan, i);
   std::string why;
   if (it.kind == Kind::directory)
@@ -89,25 +89,27 @@ Targets judge_targets(int dir, const std::string& shown_dir, const Plan& plan, b
   at.open.emplace_back("", Fd(::dup(dir)));
   std::string fresh;  // a folder not in DIR: nothing under it is either
   bool have_fresh = false;
+  std::string path;
   for (std::size_t i = 0; i < plan.items.size(); ++i) {
     if (!written(plan, i)) continue;
     const Item& it = plan.items[i];
-    if (have_fresh && is_ancestor(fresh, it.path)) continue;
+    plan.path_into(it, path);
+    if (have_fresh && is_ancestor(fresh, path)) continue;
     have_fresh = false;
-    at.pop_to(it.path);
+    at.pop_to(path);
     struct stat st {};
-    if (::fstatat(at.top(), leaf(it.path).c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
-      if (errno != ENOENT) fail(fmt::format("{}/{}: cannot look", shown_dir, report::printable_name(it.path)));
-      if (it.kind == Kind::directory) fresh = it.path, have_fresh = true;
+    if (::fstatat(at.top(), leaf(it).c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+      if (errno != ENOENT) fail(fmt::format("{}/{}: cannot look", shown_dir, report::printable_name(path)));
+      if (it.kind == Kind::directory) fresh = path, have_fresh = true;
       continue;
     }
     if (it.kind == Kind::directory && S_ISDIR(st.st_mode)) {
-      Fd sub(::openat(at.top(), leaf(it.path).c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-      if (!sub) fail(fmt::format("{}/{}: cannot open", shown_dir, report::printable_name(it.path)));
-      at.open.emplace_back(it.path, std::move(sub));
+      Fd sub(::openat(at.top(), leaf(it).c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      if (!sub) fail(fmt::format("{}/{}: cannot open", shown_dir, report::printable_name(path)));
+      at.open.emplace_back(path, std::move(sub));
       continue;
     }
-    if (it.kind == Kind::directory) fresh = it.path, have_fresh = true;  // replaced whole with --force
+    if (it.kind == Kind::directory) fresh = path, have_fresh = true;  // replaced whole with --force
     if (!overwrite || (S_ISDIR(st.st_mode) && it.kind != Kind::directory)) target_finding(t, plan, i, st, shown_dir);
   }
   return t;
@@ -120,9 +122,9 @@ Staging::Staging(int dir, std::string shown_dir, const Plan& plan)
   std::random_device rd;
   for (int tries = 0; tries < 100; ++tries) {
     std::string name = fmt::format(".zipmedic-restore-{}-{:08x}", ::getpid(), rd());
-    bool used = std::any_of(plan.items.begin(), plan.items.end(), [&](const Item& it) {
-      return it.path == name || it.path.compare(0, name.size() + 1, name + "/") == 0;
-    });
+    // Only DIR's own entries can be it, or hold it: the items in folder 0.
+    bool used = std::any_of(plan.items.begin(), plan.items.end(),
+                            [&](const Item& it) { return it.folder == 0 && it.leaf() == name; });
     if (used) continue;
     if (::mkdirat(dir_, name.c_str(), 0700) == 0) {
       name_ = name;
@@ -149,13 +151,15 @@ void Staging::write(io::ByteSource& src, unsigned threads, const std::string* pa
 }
 
 void Staging::make_folders() {
+  std::string path;
   for (std::size_t i = 0; i < plan_.items.size(); ++i) {
     const Item& it = plan_.items[i];
     if (!written(plan_, i) || it.kind != Kind::directory) continue;
-    Fd parent = open_dir_beneath(stage_.get(), parent_of(it.path));
-    if (!parent || ::mkdirat(parent.get(), leaf(it.path).c_str(), 0700) != 0)
+    plan_.folder_path_into(it.folder, path);
+    Fd parent = open_dir_beneath(stage_.get(), path);
+    if (!parent || ::mkdirat(parent.get(), leaf(it).c_str(), 0700) != 0)
       fail(fmt::format("{}: cannot make the folder '{}' in the staging folder", shown_dir_,
-                       report::printable_name(it.path)));
+                       report::printable_name(plan_.path(it))));
     state_[i] = staged;
   }
 }
@@ -166,6 +170,7 @@ struct Staging::Worker {
   codec::Workspace ws;
   io::CachedSource cache;
   std::vector<std::uint8_t> buf = std::vector<std::uint8_t>(1 << 20);
+  std::string path;  // of the file being written
 };
 
 namespace {
@@ -226,9 +231,11 @@ void Staging::write_file(Worker& w, std::size_t i, const std::string* password) 
   const Claim& c = plan_.claim(it);
   auto lfh = scan::read_local_header(w.cache, c.lfh_offset, nullptr);
   if (!lfh) return;  // verify says why; the entry is left out
-  scan::Entry e = it.as_entry(c, c.lfh_offset + lfh->header_len());
-  Fd fd(open_beneath(stage_.get(), it.path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0600));
-  if (!fd) fail(fmt::format("{}: cannot create '{}' in the staging folder", shown_dir_, report::printable_name(it.path)));
+  scan::Entry e = plan_.as_entry(it, c, c.lfh_offset + lfh->header_len());
+  std::string& path = w.path;
+  plan_.path_into(it, path);
+  Fd fd(open_beneath(stage_.get(), path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0600));
+  if (!fd) fail(fmt::format("{}: cannot create '{}' in the staging folder", shown_dir_, report::printable_name(path)));
   state_[i] = staged;
   FileSink sink{fd.get(), w.buf};
   auto req = scan::sized_request(e);
@@ -242,20 +249,20 @@ void Staging::write_file(Worker& w, std::size_t i, const std::string* password) 
   sink.flush();
   if (sink.error) {
     errno = sink.error;
-    fail(fmt::format("{}: writing '{}' failed", shown_dir_, report::printable_name(it.name())));
+    fail(fmt::format("{}: writing '{}' failed", shown_dir_, report::printable_name(e.name)));
   }
   const bool ok = d.status == codec::DecodeResult::Status::ok;
   const bool matches = ok && d.crc == c.crc32 && (d.produced == c.uncompressed_size || whole);
   // An encrypted entry's result is handed to verify only when it matches: verify then takes the
   // password as right.
-  decoded_[i] = {d.consumed, d.produced, d.crc, ok && (matches || !e.encrypted()), matches};
+  decoded_[i] = {c.lfh_offset, d.consumed, d.produced, d.crc, ok && (matches || !e.encrypted()), matches};
   if (!matches) return;
   // After the data: a write clears the set-user-ID bit that --preserve-permissions keeps.
   if (::fchmod(fd.get(), it.mode) != 0)
-    fail(fmt::format("{}: cannot set the mode of '{}'", shown_dir_, report::printable_name(it.path)));
+    fail(fmt::format("{}: cannot set the mode of '{}'", shown_dir_, report::printable_name(path)));
   const timespec times[2] = {{0, UTIME_OMIT}, time_of(it)};
   if (it.has_time && ::futimens(fd.get(), times) != 0)
-    fail(fmt::format("{}: cannot set the time of '{}'", shown_dir_, report::printable_name(it.path)));
+    fail(fmt::format("{}: cannot set the time of '{}'", shown_dir_, report::printable_name(path)));
 }
 
 void Staging::write_files(io::ByteSource& src, unsigned threads, const std::string* password) {
@@ -289,10 +296,11 @@ void Staging::make_links() {
   for (std::size_t i = 0; i < plan_.items.size(); ++i) {
     const Item& it = plan_.items[i];
     if (!written(plan_, i) || it.kind != Kind::symlink || !it.link_decoded) continue;
-    Fd parent = open_dir_beneath(stage_.get(), parent_of(it.path));
-    const std::string name = leaf(it.path);
+    Fd parent = open_dir_beneath(stage_.get(), plan_.folder_path(it.folder));
+    const std::string name = leaf(it);
     if (!parent || ::symlinkat(it.link_target().c_str(), parent.get(), name.c_str()) != 0)
-      fail(fmt::format("{}: cannot make the link '{}' in the staging folder", shown_dir_, report::printable_name(it.path)));
+      fail(fmt::format("{}: cannot make the link '{}' in the staging folder", shown_dir_,
+                       report::printable_name(plan_.path(it))));
     state_[i] = staged;
     decoded_[i].ok = decoded_[i].matches = true;
     const timespec times[2] = {{0, UTIME_OMIT}, time_of(it)};
@@ -302,7 +310,7 @@ void Staging::make_links() {
 
 codec::KnownResults Staging::take_known() {
   // Added in offset order (KnownResults keeps them sorted): positions sorted, not copies.
-  auto offset = [&](std::uint32_t i) { return plan_.claim(plan_.items[i]).lfh_offset; };
+  auto offset = [&](std::uint32_t i) { return decoded_[i].lfh_offset; };
   std::vector<std::uint32_t> files;
   for (std::size_t i = 0; i < plan_.items.size(); ++i)
     if (decoded_[i].ok && plan_.items[i].kind == Kind::file) files.push_back(std::uint32_t(i));
@@ -322,7 +330,7 @@ codec::KnownResults Staging::take_known() {
     k.add(offset(i), d);
   }
   add_links_before(~std::uint64_t(0));
-  // Verify runs next, beside what it keeps per entry: 24 bytes an item held twice would be 24 MB
+  // Verify runs next, beside what it keeps per entry: 32 bytes an item held twice would be 32 MB
   // of a million-entry restore's peak.
   matched_.resize(decoded_.size());
   for (std::size_t i = 0; i < decoded_.size(); ++i) matched_[i] = decoded_[i].matches;
@@ -338,15 +346,16 @@ void Staging::prune(const std::vector<bool>& accepted) {
     if (state_[i] != staged) continue;
     const bool keep = accepted[i] && it.entry != kImplied && (it.kind == Kind::directory || matched_[i]);
     if (keep) continue;
-    Fd parent = open_dir_beneath(stage_.get(), parent_of(it.path));
+    Fd parent = open_dir_beneath(stage_.get(), plan_.folder_path(it.folder));
     if (!parent) fail(fmt::format("{}: cannot open the staging folder", shown_dir_));
     const bool folder = it.kind == Kind::directory;
-    if (::unlinkat(parent.get(), leaf(it.path).c_str(), folder ? AT_REMOVEDIR : 0) == 0)
+    if (::unlinkat(parent.get(), leaf(it).c_str(), folder ? AT_REMOVEDIR : 0) == 0)
       state_[i] = pruned;
     else if (folder && (errno == ENOTEMPTY || errno == EEXIST))
       state_[i] = kept_as_folder;
     else
-      fail(fmt::format("{}: cannot remove '{}' from the staging folder", shown_dir_, report::printable_name(it.path)));
+      fail(fmt::format("{}: cannot remove '{}' from the staging folder", shown_dir_,
+                       report::printable_name(plan_.path(it))));
   }
 }
 
@@ -368,14 +377,16 @@ void Staging::move_into_place(bool overwrite) {
   from.open.emplace_back("", Fd(::dup(stage_.get())));
   std::string whole;  // a folder moved in whole: what is under it went with it
   bool have_whole = false;
+  std::string path;
   for (std::size_t i = 0; i < plan_.items.size(); ++i) {
     const Item& it = plan_.items[i];
     if (state_[i] != staged && state_[i] != kept_as_folder) continue;
-    if (have_whole && is_ancestor(whole, it.path)) continue;
+    plan_.path_into(it, path);
+    if (have_whole && is_ancestor(whole, path)) continue;
     have_whole = false;
-    to.pop_to(it.path), from.pop_to(it.path);
-    const std::string name = leaf(it.path);
-    const std::string where = shown_dir_ + "/" + report::printable_name(it.path);
+    to.pop_to(path), from.pop_to(path);
+    const std::string name = leaf(it);
+    const std::string where = shown_dir_ + "/" + report::printable_name(path);
     struct stat st {};
     const bool there = ::fstatat(to.top(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
     if (!there && errno != ENOENT) fail(where + ": cannot look");
@@ -384,8 +395,8 @@ void Staging::move_into_place(bool overwrite) {
       Fd t(::openat(to.top(), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
       Fd f(::openat(from.top(), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
       if (!t || !f) fail(where + ": changed while the restore ran");
-      to.open.emplace_back(it.path, std::move(t));
-      from.open.emplace_back(it.path, std::move(f));
+      to.open.emplace_back(path, std::move(t));
+      from.open.emplace_back(path, std::move(f));
       continue;
     }
     if (there && (!overwrite || (S_ISDIR(st.st_mode) && !folder))) {
@@ -395,17 +406,18 @@ void Staging::move_into_place(bool overwrite) {
     if (!move(from.top(), name, to.top(), name, there ? RENAME_EXCHANGE : RENAME_NOREPLACE))
       fail(where + ": cannot move it into place");
     journal_.push_back({i, there});
-    if (folder) whole = it.path, have_whole = true;
+    if (folder) whole = path, have_whole = true;
   }
 }
 
 // Each move undone, last first, by descriptors opened beneath DIR and the staging folder.
 void Staging::roll_back() noexcept {
   for (auto s = journal_.rbegin(); s != journal_.rend(); ++s) {
-    const std::string_view path = plan_.items[s->item].path;
-    Fd to = open_dir_beneath(dir_, parent_of(path)), from = open_dir_beneath(stage_.get(), parent_of(path));
+    const Item& it = plan_.items[s->item];
+    const std::string parent = plan_.folder_path(it.folder);
+    Fd to = open_dir_beneath(dir_, parent), from = open_dir_beneath(stage_.get(), parent);
     if (!to || !from) continue;
-    const std::string name = leaf(path);
+    const std::string name = leaf(it);
     (void)move(to.get(), name, from.get(), name, s->exchanged ? RENAME_EXCHANGE : RENAME_NOREPLACE);
   }
   journal_.clear();
@@ -416,26 +428,29 @@ void Staging::roll_back() noexcept {
 void Staging::finish_folders(const std::vector<bool>& accepted) {
   std::vector<bool> moved(plan_.items.size()), made(plan_.items.size());
   for (const auto& s : journal_) moved[s.item] = true;
-  std::string whole;
+  std::string whole, path;
   bool have_whole = false;
   for (std::size_t i = 0; i < plan_.items.size(); ++i) {
     const Item& it = plan_.items[i];
-    if (have_whole && is_ancestor(whole, it.path))
+    if (have_whole) plan_.path_into(it, path);
+    if (have_whole && is_ancestor(whole, path))
       made[i] = state_[i] == staged || state_[i] == kept_as_folder;
     else
       have_whole = false;
     if (moved[i]) {
       made[i] = true;
-      if (it.kind == Kind::directory) whole = it.path, have_whole = true;
+      if (it.kind == Kind::directory) plan_.path_into(it, whole), have_whole = true;
     }
   }
   for (std::size_t i = plan_.items.size(); i-- > 0;) {
     const Item& it = plan_.items[i];
     if (!made[i] || it.kind != Kind::directory) continue;
-    Fd d = open_dir_beneath(dir_, it.path);
-    if (!d) fail(shown_dir_ + "/" + report::printable_name(it.path) + ": changed while the restore ran");
+    plan_.path_into(it, path);
+    Fd d = open_dir_beneath(dir_, path);
+    if (!d) fail(shown_dir_ + "/" + report::printable_name(path) + ": changed while the restore ran");
     const bool own = accepted[i] && it.entry != kImplied && state_[i] == staged;
-    if (::fchmod(d.get(), own ? it.mode : 0755) != 0) fail(fmt::format("{}/{}: cannot set its mode", shown_dir_, report::printable_name(it.path)));
+    if (::fchmod(d.get(), own ? it.mode : 0755) != 0)
+      fail(fmt::format("{}/{}: cannot set its mode", shown_dir_, report::printable_name(path)));
     const timespec times[2] = {{0, UTIME_OMIT}, time_of(it)};
     if (own && it.has_time) ::futimens(d.get(), times);
   }

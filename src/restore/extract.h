@@ -62,8 +62,10 @@ class Staging {
   std::string name_;  // of the staging folder, in DIR
   Fd stage_;
   std::vector<State> state_;
+  // Where the entry's local header is comes along, so that the plan's claims can be let go of
+  // before take_known() sorts these by it.
   struct Decoded {
-    std::uint64_t consumed = 0, produced = 0;
+    std::uint64_t lfh_offset = 0, consumed = 0, produced = 0;
     std::uint32_t crc = 0;
     bool ok = false;       // the stream ended well
     bool matches = false;  // and gave the directory's CRC and size

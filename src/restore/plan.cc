@@ -8,6 +8,7 @@
 #include <cstring>
 #include <ctime>
 #include <set>
+#include <unordered_map>
 
 #include "check/judge.h"
 #include "scan/central_directory.h"
@@ -95,20 +96,53 @@ std::string set_kind_and_mode(const scan::Entry& e, const PlanOptions& opt, Item
     it.mode &= ~kHurts;
     it.stripped = true;
   }
-  if (it.path.empty() && it.kind != Kind::directory) return "its name is the target directory itself";
+  if (it.is_dir_itself() && it.kind != Kind::directory) return "its name is the target directory itself";
   return {};
 }
 
 }  // namespace
 
-scan::Entry Item::as_entry(const Claim& c, std::uint64_t data_offset) const {
+scan::Entry Plan::as_entry(const Item& it, const Claim& c, std::uint64_t data_offset) const {
   scan::Entry e;
-  e.name = name();
+  e.name = name(it);
   e.flags = c.flags, e.method = c.method, e.mod_time = c.mod_time, e.crc32 = c.crc32;
   e.compressed_size = c.compressed_size, e.uncompressed_size = c.uncompressed_size;
   e.lfh_offset = c.lfh_offset, e.data_offset = data_offset;
-  if (rare) e.extras = rare->extras;
+  if (it.rare) e.extras = it.rare->extras;
   return e;
+}
+
+void Plan::folder_path_into(std::uint32_t folder, std::string& out) const {
+  // Two walks up, the second filling from the end: no list of ancestors (workers call this too).
+  std::size_t n = 0;
+  for (std::uint32_t f = folder; f; f = folders[f].parent) n += folders[f].leaf_len + 1u;
+  out.resize(n ? n - 1 : 0);
+  std::size_t at = out.size();
+  for (std::uint32_t f = folder; f; f = folders[f].parent) {
+    at -= folders[f].leaf_len;
+    std::memcpy(out.data() + at, folders[f].leaf, folders[f].leaf_len);
+    if (at) out[--at] = '/';
+  }
+}
+
+void Plan::path_into(const Item& it, std::string& out) const {
+  folder_path_into(it.folder, out);
+  if (it.is_dir_itself()) return;
+  if (!out.empty()) out += '/';
+  out.append(it.leaf());
+}
+
+std::string Plan::path(const Item& it) const {
+  std::string p;
+  path_into(it, p);
+  return p;
+}
+
+std::string Plan::name(const Item& it) const {
+  if (it.rare && !it.rare->other_name.empty()) return it.rare->other_name;
+  std::string n = path(it);
+  if (it.named_directory) n += '/';
+  return n;
 }
 
 std::string_view PathArena::keep(std::string_view s) {
@@ -160,6 +194,9 @@ class Planner {
 
  private:
   bool selected(const std::string& name);
+  void set_path(Item& it);
+  std::uint32_t folder_of(std::string_view dir);
+  std::uint32_t child_folder(std::uint32_t parent, std::string_view name);
   void problem(Item& it, Code code, std::string why);
   void place(Item it, std::deque<Item>& out, std::vector<std::size_t>& chain);
   std::string link_problem(const Item& it, const std::set<std::string>& links) const;
@@ -168,8 +205,65 @@ class Planner {
   const PlanOptions& opt_;
   std::vector<bool> matched_;
   std::vector<std::pair<std::uint64_t, std::uint64_t>> extents_;  // every record's header and data
-  std::string path_;  // normalise()'s, before the arena keeps it
+  std::string path_;  // normalise()'s, before the arena keeps its last component
+  // Folders by their parent and last component, while the directory is read; the last folder
+  // looked up by path, since neighbouring entries mostly share it or part of it.
+  struct FolderKey {
+    std::uint32_t parent;
+    std::string_view name;
+    bool operator==(const FolderKey&) const = default;
+  };
+  struct FolderHash {
+    std::size_t operator()(const FolderKey& k) const {
+      return std::hash<std::string_view>()(k.name) ^ (std::size_t(k.parent) * 0x9e3779b97f4a7c15ull);
+    }
+  };
+  std::unordered_map<FolderKey, std::uint32_t, FolderHash> folder_ids_;
+  std::string last_dir_;
+  std::vector<std::pair<std::size_t, std::uint32_t>> last_ends_;  // its components: where each ends, its folder
+  std::vector<std::uint32_t> up_;  // place()'s
 };
+
+std::uint32_t Planner::child_folder(std::uint32_t parent, std::string_view name) {
+  if (auto f = folder_ids_.find({parent, name}); f != folder_ids_.end()) return f->second;
+  const std::string_view kept = plan.paths.keep(name);
+  const auto id = std::uint32_t(plan.folders.size());
+  plan.folders.push_back({kept.data(), parent, ComponentLength(kept.size()),
+                          std::uint16_t(plan.folders[parent].depth + 1)});
+  folder_ids_.emplace(FolderKey{parent, kept}, id);
+  return id;
+}
+
+std::uint32_t Planner::folder_of(std::string_view dir) {
+  if (dir.empty()) return 0;
+  if (!last_ends_.empty() && dir == last_dir_) return last_ends_.back().second;
+  // The folders it shares with the last one looked up are not looked up again.
+  const auto m = std::size_t(std::mismatch(dir.begin(), dir.end(), last_dir_.begin(), last_dir_.end()).first - dir.begin());
+  std::size_t same = 0;
+  while (same < last_ends_.size() && last_ends_[same].first <= m &&
+         (last_ends_[same].first == dir.size() || dir[last_ends_[same].first] == '/'))
+    ++same;
+  last_ends_.resize(same);
+  std::uint32_t f = same ? last_ends_.back().second : 0;
+  for (std::size_t i = same ? last_ends_.back().first + 1 : 0; i <= dir.size();) {
+    const std::size_t j = std::min(dir.find('/', i), dir.size());
+    f = child_folder(f, dir.substr(i, j - i));
+    last_ends_.emplace_back(j, f);
+    i = j + 1;
+  }
+  last_dir_.assign(dir);
+  return f;
+}
+
+// The normalised path (path_) as the item's folder and last component.
+void Planner::set_path(Item& it) {
+  const std::size_t slash = path_.rfind('/');
+  const std::string_view p(path_);
+  const std::string_view leaf = slash == std::string::npos ? p : p.substr(slash + 1);
+  it.folder = folder_of(slash == std::string::npos ? std::string_view() : p.substr(0, slash));
+  const std::string_view kept = plan.paths.keep(leaf);
+  it.leaf_ = kept.data(), it.leaf_len = ComponentLength(kept.size());
+}
 
 void Planner::note_unmatched() {
   for (std::size_t i = 0; i < opt_.patterns.size() && !plan.unmatched; ++i)
@@ -187,7 +281,7 @@ bool Planner::selected(const std::string& name) {
 void Planner::problem(Item& it, Code code, std::string why) {
   if (!it.left_out) ++plan.problems;
   it.left_out = true;
-  plan.findings.push_back(report::make_finding(code, it.name(), plan.claim(it).lfh_offset, std::move(why)));
+  plan.findings.push_back(report::make_finding(code, plan.name(it), plan.claim(it).lfh_offset, std::move(why)));
 }
 
 void Planner::take(scan::Entry& e, std::size_t index) {
@@ -207,10 +301,10 @@ void Planner::take(scan::Entry& e, std::size_t index) {
   plan.claims.push_back({e.lfh_offset, e.compressed_size, e.uncompressed_size, e.crc32, e.method, e.flags, e.mod_time});
   if (e.encrypted()) it.more().extras = e.extras;
   std::string why = normalise(e.name, path_);
-  if (why.empty()) it.path = plan.paths.keep(path_);
+  if (why.empty()) set_path(it);
   if (why.empty()) why = set_kind_and_mode(e, opt_, it);
-  it.nameless = !why.empty() && it.path.empty();
-  if (it.name() != e.name) it.more().other_name = e.name;
+  it.nameless = !why.empty() && it.is_dir_itself();
+  if (plan.name(it) != e.name) it.more().other_name = e.name;
   set_time(e, it);
   if (!why.empty()) problem(it, Code::restore_unwritable, "restore cannot write it safely: " + why);
   plan.items.push_back(std::move(it));
@@ -220,6 +314,58 @@ void Planner::take(scan::Entry& e, std::size_t index) {
 
 namespace {
 
+// The order of paths component by component ("a" < "a/b" < "a-b"), told from the folders' tree
+// rather than from whole paths: the folders are numbered as a walk through the tree meets them,
+// going in (enter) and coming out (leave), each folder's subfolders in name order. An item whose
+// path is a folder stands where that folder is entered; any other item stands among its folder's
+// subfolders by name, just before the first whose name follows its own (or where its folder is
+// left). Two items of different folders never share a place.
+class FolderOrder {
+ public:
+  explicit FolderOrder(const std::vector<Folder>& folders) : folders_(folders) {
+    const std::size_t n = folders.size();
+    kids_.resize(n ? n - 1 : 0);
+    for (std::size_t f = 1; f < n; ++f) kids_[f - 1] = std::uint32_t(f);
+    std::sort(kids_.begin(), kids_.end(), [&](std::uint32_t a, std::uint32_t b) {
+      if (folders[a].parent != folders[b].parent) return folders[a].parent < folders[b].parent;
+      return path_less(folders[a].name(), folders[b].name());
+    });
+    first_.assign(n + 1, 0);
+    for (std::uint32_t k : kids_) ++first_[folders[k].parent + 1];
+    for (std::size_t f = 0; f < n; ++f) first_[f + 1] += first_[f];
+    enter_.resize(n), leave_.resize(n);
+    std::uint32_t at = 0;
+    std::vector<std::pair<std::uint32_t, std::uint32_t>> walk{{0, first_[0]}};  // folder, next child
+    if (n) enter_[0] = at++;
+    while (!walk.empty()) {
+      auto& [f, next] = walk.back();
+      if (next == first_[f + 1]) {
+        leave_[f] = at++;
+        walk.pop_back();
+        continue;
+      }
+      const std::uint32_t k = kids_[next++];
+      enter_[k] = at++;
+      walk.emplace_back(k, first_[k]);
+    }
+  }
+  // (place, 0) for an item among its folder's subfolders, (place, 1) for an item that is a folder.
+  std::pair<std::uint32_t, bool> place_of(const Item& it) const {
+    if (it.is_dir_itself()) return {enter_[0], true};
+    const auto b = kids_.begin() + first_[it.folder], e = kids_.begin() + first_[it.folder + 1];
+    const auto k = std::lower_bound(b, e, it.leaf(),
+                                    [&](std::uint32_t f, std::string_view s) { return path_less(folders_[f].name(), s); });
+    if (k != e && folders_[*k].name() == it.leaf()) return {enter_[*k], true};
+    return {k != e ? enter_[*k] : leave_[it.folder], false};
+  }
+
+ private:
+  const std::vector<Folder>& folders_;
+  std::vector<std::uint32_t> kids_;  // every folder but DIR, by parent, then by name
+  std::vector<std::uint32_t> first_;  // where a folder's subfolders begin in kids_
+  std::vector<std::uint32_t> enter_, leave_;
+};
+
 // Puts `it` after its folders (made implied when no entry names them), and says what collides:
 // two entries on one path (unless both are folders), a file or link that a later entry needs as
 // a folder. `chain` holds the positions in `out` of the current item's ancestors.
@@ -228,40 +374,50 @@ void Planner::place(Item it, std::deque<Item>& out, std::vector<std::size_t>& ch
     out.push_back(std::move(it));
     return;
   }
-  while (!chain.empty() && !is_ancestor(out[chain.back()].path, it.path)) chain.pop_back();
-  if (!out.empty() && !out.back().nameless && out.back().path == it.path &&
+  // The folders `it` lies in, DIR first: up[d] is the one d components deep.
+  std::vector<std::uint32_t>& up = up_;
+  up.assign(plan.folders[it.folder].depth + 1u, 0);
+  for (std::uint32_t f = it.folder; f; f = plan.folders[f].parent) up[plan.folders[f].depth] = f;
+  auto depth_of = [&](const Item& x) { return x.is_dir_itself() ? 0u : plan.folders[x.folder].depth + 1u; };
+  // An item is an ancestor of `it` when its path is one of those folders (DIR itself included).
+  auto holds_it = [&](const Item& x) {
+    if (x.is_dir_itself()) return !it.is_dir_itself();
+    const unsigned d = depth_of(x);
+    return d < up.size() && up[d - 1] == x.folder && plan.folders[up[d]].name() == x.leaf();
+  };
+  while (!chain.empty() && !holds_it(out[chain.back()])) chain.pop_back();
+  if (!out.empty() && !out.back().nameless && plan.same_path(out.back(), it) &&
       !(it.kind == Kind::directory && out.back().kind == Kind::directory)) {
     std::string why = fmt::format("'{}' and '{}' are one path in the target directory; a restore would write one over "
                                   "the other",
-                                  report::printable_name(out.back().name()), report::printable_name(it.name()));
+                                  report::printable_name(plan.name(out.back())), report::printable_name(plan.name(it)));
     if (out.back().entry != kImplied) problem(out.back(), Code::duplicate_name, why);
     problem(it, Code::duplicate_name, why);
   }
   for (std::size_t k : chain) {
-    Item& up = out[k];
-    if (up.kind == Kind::directory) continue;
-    if (up.kind == Kind::symlink) {
+    Item& above = out[k];
+    if (above.kind == Kind::directory) continue;
+    if (above.kind == Kind::symlink) {
       plan.findings.push_back(report::make_finding(
-          Code::restore_through_symlink, it.name(), plan.claim(it).lfh_offset,
+          Code::restore_through_symlink, plan.name(it), plan.claim(it).lfh_offset,
           fmt::format("'{}' would be written through '{}', a symbolic link the archive itself makes; the archive is "
                       "refused whole",
-                      report::printable_name(it.name()), report::printable_name(up.name()))));
+                      report::printable_name(plan.name(it)), report::printable_name(plan.name(above)))));
       plan.blocked = "refused: an entry would be written through a symbolic link that the archive itself makes; "
                      "nothing was written";
     } else {
       problem(it, Code::restore_unwritable,
               fmt::format("restore cannot write it: '{}' is a file, which it needs as a folder",
-                          report::printable_name(up.name())));
+                          report::printable_name(plan.name(above))));
     }
     break;
   }
-  // Folders up to the nearest ancestor already placed are there; the rest are made here, their
-  // paths prefixes of this one's bytes.
-  const std::size_t have = chain.empty() ? 0 : out[chain.back()].path.size();
-  for (std::size_t j = it.path.find('/'); j != std::string::npos; j = it.path.find('/', j + 1)) {
-    if (j <= have) continue;
+  // Folders below the nearest ancestor already placed are made here.
+  const unsigned have = chain.empty() ? 0 : depth_of(out[chain.back()]);
+  for (std::size_t d = have + 1; d < up.size(); ++d) {
     Item dir;
-    dir.path = it.path.substr(0, j);
+    dir.folder = up[d - 1];
+    dir.leaf_ = plan.folders[up[d]].leaf, dir.leaf_len = plan.folders[up[d]].leaf_len;
     dir.kind = Kind::directory, dir.named_directory = true, dir.mode = 0755;
     chain.push_back(out.size());
     out.push_back(std::move(dir));
@@ -271,29 +427,66 @@ void Planner::place(Item it, std::deque<Item>& out, std::vector<std::size_t>& ch
 }
 
 void Planner::arrange() {
+  std::unordered_map<FolderKey, std::uint32_t, FolderHash>().swap(folder_ids_);
   auto items = std::move(plan.items);
   // Items came in directory order, one per entry: the entry number settles a tie as a stable sort
-  // would, without its buffer of a million items.
-  std::sort(items.begin(), items.end(), [](const Item& a, const Item& b) {
-    if (a.path != b.path) return path_less(a.path, b.path);
+  // would. Items of one folder compare by their last components; others by where they fall in
+  // the folders' tree (FolderOrder).
+  // Each item's place is found once; the items are then put in order by following the cycles
+  // of the permutation, so that they never stand in memory twice.
+  std::vector<std::pair<std::uint64_t, std::uint32_t>> order(items.size());
+  {
+    const FolderOrder folders(plan.folders);
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      const auto [place, is_folder] = folders.place_of(items[i]);
+      order[i] = {(std::uint64_t(place) << 1) | is_folder, std::uint32_t(i)};
+    }
+  }
+  std::sort(order.begin(), order.end(), [&](const auto& x, const auto& y) {
+    if (x.first != y.first) return x.first < y.first;
+    const Item &a = items[x.second], &b = items[y.second];  // one folder
+    if (a.leaf() != b.leaf()) return path_less(a.leaf(), b.leaf());
     return a.entry < b.entry;
   });
+  for (std::size_t i = 0; i < order.size(); ++i) {
+    if (order[i].second == kImplied || order[i].second == i) continue;
+    Item held = std::move(items[i]);
+    std::size_t j = i;
+    for (;;) {
+      const std::size_t from = order[j].second;
+      order[j].second = kImplied;  // done
+      if (from == i) {
+        items[j] = std::move(held);
+        break;
+      }
+      items[j] = std::move(items[from]);
+      j = from;
+    }
+  }
+  std::vector<std::pair<std::uint64_t, std::uint32_t>>().swap(order);
   std::deque<Item> out;
   std::vector<std::size_t> chain;
   for (; !items.empty(); items.pop_front()) place(std::move(items.front()), out, chain);
   plan.items = std::move(out);
+  std::vector<std::uint32_t>().swap(up_);
   // What lies under an entry left out is left out with it.
-  const std::string_view* out_at = nullptr;
+  std::string out_at, at;
+  bool have_out = false;
   for (auto& it : plan.items) {
-    if (out_at && is_ancestor(*out_at, it.path))
-      it.left_out = true;
-    else if (it.left_out && !it.nameless)
-      out_at = &it.path;
+    if (have_out) {
+      plan.path_into(it, at);
+      if (is_ancestor(out_at, at)) {
+        it.left_out = true;
+        continue;
+      }
+      have_out = false;
+    }
+    if (it.left_out && !it.nameless) plan.path_into(it, out_at), have_out = true;
   }
   for (std::size_t i = 0; i < plan.items.size(); ++i) {
     const Item& it = plan.items[i];
-    bool alias = i && plan.items[i - 1].path == it.path;  // a second name of a folder
-    if (it.left_out || alias || it.path.empty()) continue;
+    bool alias = i && plan.same_path(plan.items[i - 1], it);  // a second name of a folder
+    if (it.left_out || alias || it.is_dir_itself()) continue;
     ++plan.inodes;
     if (it.kind == Kind::file) plan.bytes += plan.claim(it).uncompressed_size;
     plan.stripped += it.stripped;
@@ -321,8 +514,9 @@ std::string Planner::link_problem(const Item& it, const std::set<std::string>& l
   if (t.find('\0') != std::string::npos) return "its target holds a NUL byte";
   if (t.empty() || t[0] == '/') return fmt::format("its target '{}' is absolute", report::printable_name(t));
   std::vector<std::string> at;
-  for (std::size_t i = 0, j = it.path.find('/'); j != std::string::npos; i = j + 1, j = it.path.find('/', i))
-    at.emplace_back(it.path.substr(i, j - i));
+  const std::string path = plan.path(it);
+  for (std::size_t i = 0, j = path.find('/'); j != std::string::npos; i = j + 1, j = path.find('/', i))
+    at.emplace_back(path.substr(i, j - i));
   std::string so_far;
   for (std::size_t i = 0; i <= t.size();) {
     std::size_t j = std::min(t.find('/', i), t.size());
@@ -349,7 +543,7 @@ std::string Planner::link_problem(const Item& it, const std::set<std::string>& l
 void Planner::decode_links() {
   std::set<std::string> links;
   for (const auto& it : plan.items)
-    if (it.kind == Kind::symlink) links.emplace(it.path);
+    if (it.kind == Kind::symlink) links.emplace(plan.path(it));
   if (links.empty()) return;
   codec::Workspace ws;
   for (auto& it : plan.items) {
@@ -357,7 +551,7 @@ void Planner::decode_links() {
     const Claim& c = plan.claim(it);
     auto lfh = scan::read_local_header(src_, c.lfh_offset, nullptr);
     if (!lfh) continue;  // verify says why; the link is never made
-    scan::Entry e = it.as_entry(c, c.lfh_offset + lfh->header_len());
+    scan::Entry e = plan.as_entry(it, c, c.lfh_offset + lfh->header_len());
     auto req = scan::sized_request(e);
     // As for a file (Staging::write_file): where no reader that has the method holds the entry
     // to its claimed size, the target is the whole stream, which may then be longer than Linux takes.

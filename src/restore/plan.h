@@ -27,8 +27,8 @@ enum class Kind : std::uint8_t { file, directory, symlink };
 // plan is refused (blocked) at the record that would need more.
 inline constexpr std::uint32_t kImplied = std::uint32_t(-1);
 
-// Where the items' paths live: 1 MiB blocks that never move, so an item's view stays valid
-// however the items are sorted or moved; an implied folder's path is a prefix of its child's.
+// Where the items' and folders' last components live: 1 MiB blocks that never move, so a view
+// stays valid however the items are sorted or moved.
 class PathArena {
  public:
   std::string_view keep(std::string_view s);
@@ -39,11 +39,11 @@ class PathArena {
   std::size_t used_ = kBlock;
 };
 
-// What few entries have, held apart so that a million items cost about 56 bytes each, their
-// paths' bytes in the plan's arena and 40 bytes of claims; the fields are ordered so that none
-// pads another.
+// What few entries have, held apart so that a million items cost 48 bytes each, their last
+// components' bytes in the plan's arena and 40 bytes of claims; the fields are ordered so that
+// none pads another.
 struct Rare {
-  std::string other_name;  // the entry's name when it is not `path` (+ "/" for a folder)
+  std::string other_name;  // the entry's name when it is not its path (+ "/" for a folder)
   std::string link_target;  // a symbolic link's, once decoded
   std::shared_ptr<const scan::Entry::Extras> extras;  // encrypted entries only (their AES field)
 };
@@ -57,40 +57,54 @@ struct Claim {
   std::uint16_t method = 0, flags = 0, mod_time = 0;
 };
 
+// A component is at most 255 bytes (NAME_MAX) and a path at most 4095 (PATH_MAX less its NUL);
+// a name that needs more is refused before it gets a path.
+using ComponentLength = std::uint16_t;
+
+// A folder that planned items lie in, once however many lie there: a path is its folder's path
+// and its last component, so a million files in one folder keep that folder's bytes once (78-byte
+// names: 78 MB of whole paths, 23 MB of last components). Plan::folders[0] is DIR itself.
+struct Folder {
+  const char* leaf = nullptr;
+  std::uint32_t parent = 0;
+  ComponentLength leaf_len = 0;
+  std::uint16_t depth = 0;  // components: DIR 0, "a" 1, "a/b" 2
+  std::string_view name() const { return {leaf, leaf_len}; }
+};
+
 struct Item {
-  // Components joined by '/', none empty, "." or ".."; "" is DIR itself. The bytes are the plan's
-  // (PathArena): a std::string of a typical 78-byte name costs 128 bytes, this costs 16 and the name.
-  std::string_view path;
+  const char* leaf_ = nullptr;  // its last component ("" : DIR itself), in the plan's arena
   std::unique_ptr<Rare> rare;
   std::int64_t mtime_s = 0;
   std::uint32_t entry = kImplied;  // index in directory order; kImplied: a folder no entry names
   std::uint32_t claim = kImplied;  // in Plan::claims, where entry is not kImplied
   std::uint32_t mtime_ns = 0;
-  mode_t mode = 0;               // permission bits to set (07777 at most)
-  Kind kind = Kind::file;
-  bool named_directory = false;  // the name ends in '/'
-  bool stripped = false;         // mode bits were dropped (no --preserve-permissions)
-  bool has_time = false;
-  bool left_out = false;         // --partial: a problem of its own leaves it out
+  std::uint32_t folder = 0;        // in Plan::folders: the folder it lies in
+  std::uint16_t mode = 0;          // permission bits to set (07777 at most)
+  ComponentLength leaf_len = 0;
+  // Bits, so that an item is 48 bytes: a million of them are most of a restore's memory.
+  Kind kind : 2 = Kind::file;
+  bool named_directory : 1 = false;  // the name ends in '/'
+  bool stripped : 1 = false;         // mode bits were dropped (no --preserve-permissions)
+  bool has_time : 1 = false;
+  bool left_out : 1 = false;         // --partial: a problem of its own leaves it out
   // Its name gives no path restore may write ('..', absolute, a NUL, too long): left out, and
   // no part of the tree, so that it is no folder or file that later items sit under.
-  bool nameless = false;
-  bool link_decoded = false;
+  bool nameless : 1 = false;
+  bool link_decoded : 1 = false;
+  std::string_view leaf() const { return {leaf_, leaf_len}; }
+  // Its path is "" (DIR itself, or a name that gives no path).
+  bool is_dir_itself() const { return leaf_len == 0; }
   Rare& more() {
     if (!rare) rare = std::make_unique<Rare>();
     return *rare;
   }
   const std::string& link_target() const { return rare ? rare->link_target : kNone; }
-  std::string name() const {
-    return rare && !rare->other_name.empty() ? rare->other_name
-                                              : std::string(path) + (named_directory ? "/" : "");
-  }
-  // The entry as the decoders take it (zipcrypt and codec via scan::decode_data).
-  scan::Entry as_entry(const Claim& c, std::uint64_t data_offset) const;
 
  private:
   static inline const std::string kNone;
 };
+static_assert(sizeof(Item) == 48);
 
 struct PlanOptions {
   std::vector<std::string> patterns, excludes;
@@ -106,7 +120,23 @@ struct Plan {
   // Sorted component by component, implied folders in their place. A deque: a million items never
   // stand in memory twice, neither while it grows nor while arrange() sorts and moves them.
   std::deque<Item> items;
-  PathArena paths;  // the items' paths
+  // Components joined by '/', none empty, "." or "..": an item's path is its folder's and its
+  // leaf; "" is DIR itself. Folders are made only as items need them (make_plan).
+  std::vector<Folder> folders = std::vector<Folder>(1);
+  PathArena paths;  // the items' and folders' last components
+  std::string path(const Item& it) const;
+  void path_into(const Item& it, std::string& out) const;  // out = path(it), without a new string
+  void folder_path_into(std::uint32_t folder, std::string& out) const;
+  std::string folder_path(std::uint32_t folder) const {
+    std::string p;
+    folder_path_into(folder, p);
+    return p;
+  }
+  bool same_path(const Item& a, const Item& b) const { return a.folder == b.folder && a.leaf() == b.leaf(); }
+  // The entry's name when its path is not it, else its path (+ "/" for a folder).
+  std::string name(const Item& it) const;
+  // The entry as the decoders take it (zipcrypt and codec via scan::decode_data).
+  scan::Entry as_entry(const Item& it, const Claim& c, std::uint64_t data_offset) const;
   // By Item::claim; reserved once for every record the end records promise (make_plan), so that
   // it is one mapping, which let_go_of_claims() gives back to the system, not scattered heap
   // blocks that would keep their pages while verify runs.

@@ -289,8 +289,8 @@ void restore_from(const RestoreRequest& req, io::ByteSource& src, RestoreResult&
   } catch (const io::Failure& e) {
     return failed_part_way(req, src, shown, plan, e, res);
   }
+  plan.let_go_of_claims();  // before the decode results are sorted into what verify takes
   const auto known = staging.take_known();
-  plan.let_go_of_claims();
   const auto v = verify(src, req, shown, plan, res, &known);
   if (res.report.row_count() != plan.entries)
     return refuse(res, "refused: the central directory read differently the second time; nothing was written");

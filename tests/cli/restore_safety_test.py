@@ -3,6 +3,7 @@ inside DIR, existing folders left as they are, aliases and unwritable names refu
 anything is written, DIR as it was after a failure, inodes counted, and a raced restore that puts
 nothing outside DIR."""
 import os
+import random
 import stat
 import struct
 import subprocess
@@ -119,6 +120,28 @@ class RestoreSafety(TempDirTest):
         p, doc = self.restore(src, out)
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertEqual(tree(out), ["x", "x/f"])
+
+    def test_a_tree_in_scrambled_order_restores_whole(self):
+        # The plan keeps each folder once and an item as its folder and last component; the order
+        # it writes in (a folder before what is in it, "a" < "a/b" < "a-b") is then decided across
+        # folders as well as within one.
+        names = ["a/b/c.txt", "a-b", "a0/x.txt", "b/a/a/a.txt", "a/z.txt", "a/b-c/d.txt", "a/b/", "a/b/c/",
+                 "A/b.txt", "a/b.c/e.txt", "b/a.txt", "a/b/c/d/e/f.txt", "c.txt", "b/a/b.txt", "a/\u00e9.txt"]
+        random.Random(7).shuffle(names)
+        src = self.make("tree.zip", [member(n, b"" if n.endswith("/") else n.encode() * 3,
+                                            0o040755 if n.endswith("/") else 0o100644) for n in names])
+        out = os.path.join(self.tmp, "out")
+        p, doc = self.restore(src, out)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        want = set()
+        for n in names:
+            parts = n.rstrip("/").split("/")
+            want |= {"/".join(parts[:i]) for i in range(1, len(parts) + 1)}
+        self.assertEqual(tree(out), sorted(want))
+        for n in names:
+            if not n.endswith("/"):
+                with open(os.path.join(out, n), "rb") as f:
+                    self.assertEqual(f.read(), n.encode() * 3, n)
 
     def test_a_name_restore_cannot_write_leaves_out_only_itself_with_partial(self):
         # Such an entry has no path; it sorted first as "" and was taken for a file that every
