@@ -25,16 +25,6 @@ Fd::~Fd() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-std::string_view parent_of(std::string_view path) {
-  auto k = path.rfind('/');
-  return k == std::string_view::npos ? std::string_view{} : path.substr(0, k);
-}
-
-std::string_view leaf_of(std::string_view path) {
-  auto k = path.rfind('/');
-  return k == std::string_view::npos ? path : path.substr(k + 1);
-}
-
 int open_beneath_by_component(int dir, std::string_view path, int flags, mode_t mode) {
   if (path.empty()) return ::openat(dir, ".", flags | O_CLOEXEC, mode);
   Fd cur;

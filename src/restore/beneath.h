@@ -43,10 +43,6 @@ int open_beneath_by_component(int dir, std::string_view path, int flags, mode_t 
 // open_beneath for a directory to hold on to (O_RDONLY | O_DIRECTORY | O_NOFOLLOW).
 Fd open_dir_beneath(int dir, std::string_view path);
 
-// The parent part and the last component of a path ("a/b/c" -> "a/b", "c").
-std::string_view parent_of(std::string_view path);
-std::string_view leaf_of(std::string_view path);
-
 // Removes `name` in `dir` and, if it is a directory, everything in it, following no link
 // (unlinkat, and openat with O_NOFOLLOW to go down). Best effort: used to clean up.
 void remove_tree(int dir, const std::string& name);

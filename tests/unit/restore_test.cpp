@@ -1,5 +1,6 @@
 // restore/beneath.h and restore/plan.h: opening beneath a directory never follows a link (openat2
-// and the per-component fallback alike), and paths sort with a folder's contents right after it.
+// and the per-component fallback alike), and paths sort with a folder's contents right after it,
+// each folder kept once.
 #include <doctest/doctest.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -9,8 +10,11 @@
 #include <cstdlib>
 #include <string>
 
+#include "io/source.h"
 #include "restore/beneath.h"
 #include "restore/plan.h"
+#include "scan/end_records.h"
+#include "zipbuild.h"
 
 using namespace zm::restore;
 
@@ -61,7 +65,28 @@ TEST_CASE("path_less puts a folder's contents right after it") {
   CHECK(path_less("a/z", "a0"));
   CHECK_FALSE(path_less("a/b", "a"));
   CHECK(path_less("", "a"));
-  CHECK(parent_of("a/b/c") == "a/b");
-  CHECK(leaf_of("a/b/c") == "c");
-  CHECK(parent_of("c").empty());
+}
+
+TEST_CASE("a plan keeps each folder once and orders paths across folders as whole paths sort") {
+  // Directory order scrambled; "./a/b/c.txt" is an alias the plan must meet next to "a/b/c.txt".
+  const std::vector<std::string> names = {"b/a.txt", "a/b/c.txt", "a-b",     "a0/x.txt", "a/z.txt", "a/b/",
+                                          "c.txt",   "a/b.c/e",   "a/b-c/d", "A/b.txt",  "./a/b/c.txt"};
+  std::vector<zm::test::Item> items;
+  for (const auto& n : names) items.push_back({n, n.back() == '/' ? "" : n});
+  zm::io::MemorySource src(zm::test::build_zip(items).bytes);
+  auto end = zm::scan::locate_end_records(src);
+  REQUIRE(end);
+  Plan plan = make_plan(src, *end, {});
+  std::vector<std::string> paths;
+  for (const auto& it : plan.items) paths.push_back(plan.path(it));
+  const std::vector<std::string> want = {"A",       "A/b.txt", "a",     "a/b",  "a/b/c.txt", "a/b/c.txt", "a/b-c",
+                                         "a/b-c/d", "a/b.c",   "a/b.c/e", "a/z.txt", "a-b",     "a0",        "a0/x.txt",
+                                         "b",       "b/a.txt", "c.txt"};
+  CHECK(paths == want);
+  // DIR, A, a, a/b, a/b-c, a/b.c, a0, b: once each, however many items lie in them.
+  CHECK(plan.folders.size() == 8);
+  CHECK(plan.name(plan.items[3]) == "a/b/");
+  CHECK(plan.problems == 2);  // the alias and the name it repeats
+  for (const auto& it : plan.items)
+    if (it.entry != kImplied && names[it.entry] == "./a/b/c.txt") CHECK(plan.name(it) == "./a/b/c.txt");
 }
