@@ -147,7 +147,8 @@ std::string Plan::name(const Item& it) const {
 
 std::string_view PathArena::keep(std::string_view s) {
   if (s.empty()) return {};
-  // A moved-from arena has no blocks; a path longer than a block (none is: kPathMax) fills its own.
+  // A moved-from arena has no blocks; a component longer than a block (none is: kNameMax) fills
+  // its own.
   if (blocks_.empty() || used_ > kBlock || s.size() > kBlock - used_) {
     blocks_.push_back(std::make_unique_for_overwrite<char[]>(std::max(kBlock, s.size())));
     used_ = 0;
@@ -226,6 +227,12 @@ class Planner {
 
 std::uint32_t Planner::child_folder(std::uint32_t parent, std::string_view name) {
   if (auto f = folder_ids_.find({parent, name}); f != folder_ids_.end()) return f->second;
+  // FolderOrder numbers each folder twice in 32 bits. So many folders would not fit in memory
+  // anyway; the plan is refused (blocked, nothing written), the paths after it wrong but unused.
+  if (plan.folders.size() >= kImplied / 2) {
+    plan.blocked = "refused: the central directory names more folders than a restore can plan; nothing was written";
+    return parent;
+  }
   const std::string_view kept = plan.paths.keep(name);
   const auto id = std::uint32_t(plan.folders.size());
   plan.folders.push_back({kept.data(), parent, ComponentLength(kept.size()),
@@ -479,7 +486,9 @@ void Planner::arrange() {
         it.left_out = true;
         continue;
       }
-      have_out = false;
+      // Sorted: once past the path and all under it, nothing later is under it. A second folder
+      // on the path itself (not made: written() skips it) is not past it.
+      have_out = at == out_at;
     }
     if (it.left_out && !it.nameless) plan.path_into(it, out_at), have_out = true;
   }

@@ -113,6 +113,15 @@ class RestoreSafety(TempDirTest):
                                         else 0o040755) for n in names])
                 self.assert_refused_whole(src, partial_restores=sorted(["keep.txt"] + partial))
 
+    def test_partial_leaves_out_what_lies_under_a_path_left_out_past_a_second_folder_on_it(self):
+        # The file 'x' and the first 'x/' collide and are left out; the second 'x/' is a second name
+        # of that folder, never made, and 'x/y' under it must stay left out too (a review found
+        # the plan keeping it, and the restore failing on it part way).
+        src = self.make("twice.zip", [member("x", b"x", 0o100644), member("x/", mode=0o040755),
+                                      member("x/", mode=0o040755), member("x/y", b"y", 0o100644),
+                                      member("keep.txt", b"k", 0o100644)])
+        self.assert_refused_whole(src, partial_restores=["keep.txt"])
+
     def test_folder_aliases_are_one_folder(self):
         src = self.make("dirs.zip", [member("x/", mode=0o040755), member("./x/", mode=0o040755),
                                      member("x/f", b"f", 0o100644)])
