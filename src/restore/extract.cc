@@ -22,11 +22,6 @@ namespace zm::restore {
 
 namespace {
 
-bool is_ancestor(std::string_view a, std::string_view b) {
-  if (a.empty()) return !b.empty();
-  return b.size() > a.size() && b.compare(0, a.size(), a) == 0 && b[a.size()] == '/';
-}
-
 // Items that are written: not left out, not DIR itself, not a second name of the folder before.
 bool written(const Plan& plan, std::size_t i) {
   const Item& it = plan.items[i];

@@ -169,12 +169,12 @@ bool path_less(std::string_view a, std::string_view b) {
   return a.size() < b.size();
 }
 
-namespace {
-
 bool is_ancestor(std::string_view a, std::string_view b) {
   if (a.empty()) return !b.empty();
   return b.size() > a.size() && b.compare(0, a.size(), a) == 0 && b[a.size()] == '/';
 }
+
+namespace {
 
 class Planner {
  public:

@@ -163,6 +163,8 @@ Plan make_plan(io::ByteSource& src, const scan::EndRecords& end, const PlanOptio
 
 // Component by component: "a" < "a/b" < "a-b", so a folder's contents follow it at once.
 bool path_less(std::string_view a, std::string_view b);
+// Whether path `a` holds path `b` (DIR, "", holds every other path).
+bool is_ancestor(std::string_view a, std::string_view b);
 
 // bsdtar's glob rules, as verify PATTERN and cat select (check/select.h).
 using check::exclude_matches;
