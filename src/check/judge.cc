@@ -1078,8 +1078,11 @@ void NameJudge::add(const Entry& e, std::uint32_t index, const Facts& facts) {
   // prefixes before it.
   std::string_view path = facts.path.empty() ? std::string_view(e.name) : std::string_view(facts.path);
   if (facts.path.empty() && !path.empty() && path.back() == '/') path.remove_suffix(1);
-  for (std::size_t cut = path.rfind('/'); cut != std::string_view::npos && cut > 0; cut = path.rfind('/', cut - 1))
+  const std::size_t last = path.rfind('/');
+  if (last == std::string_view::npos || last == 0 || path.substr(0, last) == last_folder_) return;
+  for (std::size_t cut = last; cut != std::string_view::npos && cut > 0; cut = path.rfind('/', cut - 1))
     if (!folders_.emplace(name_hash(path.substr(0, cut)), index).second) break;
+  last_folder_.assign(path.substr(0, last));
 }
 
 void NameJudge::absorb(std::vector<report::Finding>& found) {

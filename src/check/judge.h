@@ -12,6 +12,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "io/huge_pages.h"
 #include "report/report.h"
 #include "scan/catalog.h"
 #include "scan/end_records.h"
@@ -182,7 +183,7 @@ class NameJudge {
   // Findings that examine() made elsewhere, in entry order.
   void absorb(std::vector<report::Finding>& found);
   void finish(const NameOf& name_of, std::vector<report::Finding>& out);
-  void reserve(std::size_t entries) { seen_.reserve(entries); }
+  void reserve(std::size_t entries) { io::reserve_huge(seen_, entries); }
 
  private:
   std::vector<report::Finding> found_;
@@ -195,6 +196,9 @@ class NameJudge {
   // The folders that entries' paths need (every proper prefix), by hash, with the first entry
   // that needs each: a file of that path cannot be written beside it.
   std::unordered_map<std::uint64_t, std::uint32_t> folders_;
+  // The folder the last entry was in: its neighbours are nearly always in the same one, which is
+  // then known without hashing its path again.
+  std::string last_folder_;
   void duplicates(const NameOf& name_of, std::vector<std::pair<std::uint32_t, report::Finding>>& dups);
   std::vector<Seen> skipped_folders_;
   void skipped_folders(const NameOf& name_of, std::vector<std::pair<std::uint32_t, report::Finding>>& out);

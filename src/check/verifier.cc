@@ -16,6 +16,7 @@
 #include "check/walk_tally.h"
 #include "crypt/zip_crypto.h"
 #include "io/cpus.h"
+#include "io/huge_pages.h"
 #include "io/worker_pool.h"
 #include "report/progress.h"
 #include "scan/central_directory.h"
@@ -188,23 +189,30 @@ class Examiner {
     fills_.resize(pool_.slots());
   }
 
-  void examine(std::vector<Entry>& batch, std::vector<report::Finding>& out, NameJudge& names,
-               std::vector<NameJudge::Facts>& facts) {
+  // Hands a batch to the workers and returns at once, so that the caller reads the next batch
+  // and takes in the last one while they work. `batch` and `facts` stay the workers' until
+  // finish(); one batch is examined at a time.
+  void start(std::vector<Entry>& batch, std::vector<NameJudge::Facts>& facts) {
     cut_into_runs(batch, facts);
-    facts.resize(batch.size());
     for (auto& run : runs_) pool_.submit({&Examiner::examine_run, &run, run.bytes});
+  }
+
+  // Waits for the batch start() handed over; its findings then go out in directory order.
+  void finish(std::vector<report::Finding>& out, NameJudge& names) {
     pool_.wait();  // a read error on any worker ends the command here, with exit status 3
     for (auto& run : runs_) {
       std::move(run.found.entry.begin(), run.found.entry.end(), std::back_inserter(out));
       names.absorb(run.found.names);
     }
+    runs_.clear();
   }
 
  private:
   struct Run {
     Examiner* owner;
-    std::vector<Entry>* batch;
-    std::vector<NameJudge::Facts>* facts;
+    // The batch's arrays, not its vectors: the caller swaps those while the workers work.
+    Entry* batch;
+    NameJudge::Facts* facts;
     std::size_t from, to;  // [from, to) of the batch
     std::uint64_t bytes;   // their compressed data
     Examined found;
@@ -212,17 +220,18 @@ class Examiner {
 
   void cut_into_runs(std::vector<Entry>& batch, std::vector<NameJudge::Facts>& facts) {
     runs_.clear();
+    facts.resize(batch.size());
     std::size_t from = 0;
     std::uint64_t bytes = 0;
     for (std::size_t i = 0; i < batch.size(); ++i) {
       bytes += batch[i].compressed_size;
       if (bytes >= (512u << 10) || i + 1 - from >= 256) {
-        runs_.push_back({this, &batch, &facts, from, i + 1, bytes, {}});
+        runs_.push_back({this, batch.data(), facts.data(), from, i + 1, bytes, {}});
         from = i + 1;
         bytes = 0;
       }
     }
-    if (from != batch.size()) runs_.push_back({this, &batch, &facts, from, batch.size(), bytes, {}});
+    if (from != batch.size()) runs_.push_back({this, batch.data(), facts.data(), from, batch.size(), bytes, {}});
   }
 
   static void examine_run(void* run_ptr, unsigned worker) {
@@ -233,11 +242,11 @@ class Examiner {
     FillWitnesses& fill = self.fills_[worker];
     if (!fill) fill = self.pass_.witnesses();
     for (std::size_t i = run.from; i < run.to; ++i) {
-      Entry& e = (*run.batch)[i];
+      Entry& e = run.batch[i];
       fill(e);
       judge_entry(e, self.pass_.source_size, run.found.entry, self.pass_.end.libarchive_walks);
       settle_extent(e);
-      (*run.facts)[i] = NameJudge::examine(e, run.found.names);
+      run.facts[i] = NameJudge::examine(e, run.found.names);
     }
   }
 
@@ -445,12 +454,21 @@ void judge_directory(Verification& v, DirectoryPass& pass, std::vector<Entry>& b
   std::uint64_t comp = 0, uncomp = 0, ok = 0;
   Checked checked(opt.select);
   // Reserved once, since a vector that doubles holds both its old and new arrays for a moment.
-  kept.reserve(pass.expected);
-  placed.reserve(pass.expected);
+  io::reserve_huge(kept, pass.expected);
+  io::reserve_huge(placed, pass.expected);
   names.reserve(pass.expected);
   Examiner examiner(pass, threads, opt.max_in_flight);
-  do {
-    examiner.examine(batch, rep.findings, names, facts);
+  // Two batches in turn: while the workers examine one, this thread reads the next from the
+  // directory and takes in the one before (a million small entries: the directory's records and
+  // the judges' tables are as much work as the decoding).
+  std::vector<Entry> next_batch;
+  std::vector<std::uint64_t> next_records;
+  std::vector<NameJudge::Facts> next_facts;
+  examiner.start(batch, facts);
+  for (;;) {
+    const bool more = pass.next(next_batch, next_records);
+    examiner.finish(rep.findings, names);
+    if (more) examiner.start(next_batch, next_facts);
     for (std::size_t i = 0; i < batch.size(); ++i) {
       const Entry& e = batch[i];
       const auto index = std::uint32_t(kept.size());
@@ -466,7 +484,11 @@ void judge_directory(Verification& v, DirectoryPass& pass, std::vector<Entry>& b
     }
     if (opt.keep_entries)
       for (auto& e : batch) v.entries.push_back(std::move(e));
-  } while (pass.next(batch, records));
+    if (!more) break;
+    batch.swap(next_batch);
+    records.swap(next_records);
+    facts.swap(next_facts);
+  }
   if (pass.after_batches) pass.after_batches();
 
   io::CachedSource names_back(pass.records);
