@@ -137,6 +137,8 @@ def main():
     ap.add_argument("--skip-big", action="store_true", help="leave out the 2.5 GiB entry")
     ap.add_argument("--only-zipmedic", action="store_true", help="time zipmedic alone (profiling)")
     ap.add_argument("--readme", action="store_true", help="write the table into README.md")
+    ap.add_argument("--skip-restore", action="store_true",
+                    help="leave out the restores (a million-entry restore takes minutes a run)")
     ap.add_argument("--only", default="", help="time only the archives whose name holds this (e.g. million)")
     ap.add_argument("--remote", action="store_true",
                     help="only the remote rows: verify from nginx against the file, fetch through a server that "
@@ -176,7 +178,7 @@ def main():
 
     def group(archive, commands):
         """commands: (tool, shell command) pairs; the first is the base of the ratios."""
-        if a.only not in archive:
+        if a.only not in archive or (a.skip_restore and archive.endswith(" restore")):
             return
         results = timed_group([c for _, c in commands], a.runs)
         base = results[0][0]

@@ -10,6 +10,7 @@
 #include "check/readers.h"
 #include "check/names.h"
 #include "codec/codec.h"
+#include "io/huge_pages.h"
 
 namespace zm::repair {
 using report::make_finding;
@@ -313,6 +314,9 @@ void Planner::NameSet::reserve(std::size_t n) {
   if (cap <= slots_.size()) return;
   std::vector<Slot> old;
   old.swap(slots_);
+  // A table of a million names is touched at random: on huge pages it costs neither a fault
+  // per 4 KiB nor a TLB miss per probe.
+  io::reserve_huge(slots_, cap);
   slots_.assign(cap, Slot{});
   count_ = 0;
   for (const auto& s : old)

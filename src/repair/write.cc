@@ -10,7 +10,7 @@ namespace zm::repair {
 
 Writer::Writer(io::ByteSource& src, codec::Workspace& ws, std::function<io::OutputSink&()> open, bool in_place,
                std::string input_name)
-    : src_(src), ws_(ws), open_(std::move(open)), in_place_(in_place), input_name_(std::move(input_name)),
+    : src_(src), small_reads_(src), ws_(ws), open_(std::move(open)), in_place_(in_place), input_name_(std::move(input_name)),
       directory_(std::make_shared<io::Spill>(input_name_)), copies_(input_name_) {}
 
 io::OutputSink& Writer::out() {
@@ -56,7 +56,8 @@ void Writer::add(const scan::Entry& e, zip::EntryRecord r) {
     if (pending_.size() + e.compressed_size > kGather) flush();
     const std::size_t at = pending_.size(), n = std::size_t(e.compressed_size);
     pending_.resize(at + n);
-    if (src_.read_at(e.data_offset, {reinterpret_cast<std::uint8_t*>(pending_.data() + at), n}) != n) throw changed();
+    if (small_reads_.read_at(e.data_offset, {reinterpret_cast<std::uint8_t*>(pending_.data() + at), n}) != n)
+      throw changed();
   } else {
     copy_data(e);
   }

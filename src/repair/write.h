@@ -55,6 +55,9 @@ class Writer {
   static constexpr std::uint64_t kKernelCopy = 64u << 10;
   std::string pending_;
   io::ByteSource& src_;
+  // Small entries' data, read in file order: one read of a MiB serves dozens of them, where each
+  // would cost a system call of its own (a million tiny entries: a million preads).
+  io::CachedSource small_reads_;
   codec::Workspace& ws_;
   std::function<io::OutputSink&()> open_;
   io::OutputSink* out_ = nullptr;
