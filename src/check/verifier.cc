@@ -457,13 +457,14 @@ void judge_directory(Verification& v, DirectoryPass& pass, std::vector<Entry>& b
   io::reserve_huge(kept, pass.expected);
   io::reserve_huge(placed, pass.expected);
   names.reserve(pass.expected);
-  Examiner examiner(pass, threads, opt.max_in_flight);
   // Two batches in turn: while the workers examine one, this thread reads the next from the
   // directory and takes in the one before (a million small entries: the directory's records and
-  // the judges' tables are as much work as the decoding).
+  // the judges' tables are as much work as the decoding). Declared before the examiner, whose
+  // workers end first should this thread throw while they still work on them.
   std::vector<Entry> next_batch;
   std::vector<std::uint64_t> next_records;
   std::vector<NameJudge::Facts> next_facts;
+  Examiner examiner(pass, threads, opt.max_in_flight);
   examiner.start(batch, facts);
   for (;;) {
     const bool more = pass.next(next_batch, next_records);
