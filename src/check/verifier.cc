@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <chrono>
 #include <iterator>
@@ -188,6 +189,9 @@ class Examiner {
       : pass_(pass), pool_(threads, max_in_flight) {
     fills_.resize(pool_.slots());
   }
+  // Reached with a batch still in flight only when the command's thread threw: the runs still
+  // queued are skipped, not decoded for a report that will not be written.
+  ~Examiner() { abandoned_ = true; }
 
   // Hands a batch to the workers and returns at once, so that the caller reads the next batch
   // and takes in the last one while they work. `batch` and `facts` stay the workers' until
@@ -196,6 +200,11 @@ class Examiner {
     cut_into_runs(batch, facts);
     for (auto& run : runs_) pool_.submit({&Examiner::examine_run, &run, run.bytes});
   }
+
+  // Waits for the batch start() handed over without taking its findings: for the command's
+  // thread, before it passes on an error of its own, so that an error a worker met first (on an
+  // entry of the batch) is the one reported, as when the batches did not overlap.
+  void wait() { pool_.wait(); }
 
   // Waits for the batch start() handed over; its findings then go out in directory order.
   void finish(std::vector<report::Finding>& out, NameJudge& names) {
@@ -237,7 +246,7 @@ class Examiner {
   static void examine_run(void* run_ptr, unsigned worker) {
     Run& run = *static_cast<Run*>(run_ptr);
     Examiner& self = *run.owner;
-    if (self.pool_.failed()) return;  // the command ends with that error
+    if (self.pool_.failed() || self.abandoned_) return;  // the command ends with that error
     // Each worker fills witnesses its own way (its own read cache), made on first use.
     FillWitnesses& fill = self.fills_[worker];
     if (!fill) fill = self.pass_.witnesses();
@@ -253,6 +262,7 @@ class Examiner {
   const DirectoryPass& pass_;
   std::vector<FillWitnesses> fills_;  // one per worker
   std::vector<Run> runs_;  // the batch being examined
+  std::atomic<bool> abandoned_{false};
   io::WorkerPool pool_;  // last: its workers end before what they use goes
 };
 
@@ -467,7 +477,13 @@ void judge_directory(Verification& v, DirectoryPass& pass, std::vector<Entry>& b
   Examiner examiner(pass, threads, opt.max_in_flight);
   examiner.start(batch, facts);
   for (;;) {
-    const bool more = pass.next(next_batch, next_records);
+    bool more = false;
+    try {
+      more = pass.next(next_batch, next_records);
+    } catch (...) {
+      examiner.wait();
+      throw;
+    }
     examiner.finish(rep.findings, names);
     if (more) examiner.start(next_batch, next_facts);
     for (std::size_t i = 0; i < batch.size(); ++i) {

@@ -106,6 +106,30 @@ TEST_CASE("verify and scan: a read error on a worker thread is reported, not a c
   CHECK_THROWS_AS(scan::scan_local(src2, ws, {nullptr, 0, 2}), io::Failure);
 }
 
+TEST_CASE("verify: a read error in the directory while the workers examine the batch before is reported") {
+  // 15,000 records of about 200 bytes: the directory's reader reads its second MiB while the
+  // workers still examine a batch of the first, and that read fails.
+  std::vector<test::Item> items;
+  for (int i = 0; i < 15000; ++i)
+    items.push_back({"reports/" + std::string(120, 'r') + "/finding-" + std::to_string(100000 + i) + ".json",
+                     "{\"id\": " + std::to_string(i) + "}\n", false});
+  const auto built = test::build_zip(items, true);
+  REQUIRE(built.bytes.size() - built.cd_offset > (std::size_t(2) << 20));
+  check::VerifyOptions opt{2, false};
+  opt.keep_entries = false;
+  opt.batch = 500;
+  FailingSource src(built.bytes, built.cd_offset + (std::size_t(3) << 19));
+  try {
+    check::verify_archive(src, "eio.zip", opt);
+    FAIL("the read error was not reported");
+  } catch (const io::Failure& e) {
+    CHECK(e.kind == io::Fail::cannot_read);
+  }
+  // Read where it does not fail, the same archive is whole.
+  io::MemorySource whole(built.bytes);
+  CHECK(check::verify_archive(whole, "ok.zip", opt).report.verdict == report::Verdict::ok);
+}
+
 namespace {
 // A report as the pipe must give it for the same bytes: verdict, findings in order, rows.
 std::string digest_of(const report::Report& r) {
