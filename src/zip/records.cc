@@ -249,8 +249,5 @@ Zip64End parse_zip64_end(Bytes b) {
   return e;
 }
 
-void put16(std::string& o, std::uint16_t v) { o.push_back(char(v)); o.push_back(char(v >> 8)); }
-void put32(std::string& o, std::uint32_t v) { put16(o, std::uint16_t(v)); put16(o, std::uint16_t(v >> 16)); }
-void put64(std::string& o, std::uint64_t v) { put32(o, std::uint32_t(v)); put32(o, std::uint32_t(v >> 32)); }
 
 }  // namespace zm::zip

@@ -188,8 +188,18 @@ struct Zip64End {
 Zip64End parse_zip64_end(Bytes b56);
 
 // Serialisation, little-endian, appended to `out`.
-void put16(std::string& out, std::uint16_t v);
-void put32(std::string& out, std::uint32_t v);
-void put64(std::string& out, std::uint64_t v);
+// Inline: a million-entry repair writes two records an entry, each of a dozen fields.
+inline void put16(std::string& out, std::uint16_t v) {
+  const char b[2] = {char(v), char(v >> 8)};
+  out.append(b, 2);
+}
+inline void put32(std::string& out, std::uint32_t v) {
+  const char b[4] = {char(v), char(v >> 8), char(v >> 16), char(v >> 24)};
+  out.append(b, 4);
+}
+inline void put64(std::string& out, std::uint64_t v) {
+  put32(out, std::uint32_t(v));
+  put32(out, std::uint32_t(v >> 32));
+}
 
 }  // namespace zm::zip

@@ -24,6 +24,7 @@ std::string local_header_bytes(const EntryRecord& e) {
   std::string extra = e.extra;
   if (z) extra += zip64_field({e.uncompressed_size, e.compressed_size});
   std::string o;
+  o.reserve(kLocalHeaderLen + e.name.size() + extra.size());
   put32(o, kLocalSig);
   put16(o, z ? std::max<std::uint16_t>(e.version_needed, 45) : e.version_needed);
   put16(o, e.flags);
@@ -62,6 +63,7 @@ std::string central_record_bytes(const EntryRecord& e) {
   std::string extra = e.extra;
   if (!z.empty()) extra += zip64_field(z);
   std::string o;
+  o.reserve(kCentralHeaderLen + e.name.size() + extra.size() + e.comment.size());
   put32(o, kCentralSig);
   put16(o, e.version_made_by);
   put16(o, z.empty() ? e.version_needed : std::max<std::uint16_t>(e.version_needed, 45));
