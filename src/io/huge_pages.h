@@ -1,7 +1,7 @@
 // Large tables a command fills once (a million entries' extents, statuses and names) backed by
 // 2 MiB pages where the kernel offers them. Debian's kernels set transparent huge pages to
-// "madvise", so without the advice each 4 KiB page of a fresh table costs a fault on first touch:
-// about 20,000 of them for a million-entry verify, a fifth of its time in a virtual machine.
+// "madvise", so without the advice each 4 KiB page of a fresh table costs a fault on first touch.
+// Advised, a million-entry verify took 8,000 page faults instead of 18,000 and a tenth less time.
 #pragma once
 #include <cstddef>
 #include <vector>

@@ -10,8 +10,8 @@ namespace zm::repair {
 
 Writer::Writer(io::ByteSource& src, codec::Workspace& ws, std::function<io::OutputSink&()> open, bool in_place,
                std::string input_name)
-    : src_(src), small_reads_(src), ws_(ws), open_(std::move(open)), in_place_(in_place), input_name_(std::move(input_name)),
-      directory_(std::make_shared<io::Spill>(input_name_)), copies_(input_name_) {}
+    : src_(src), small_reads_(src), ws_(ws), open_(std::move(open)), in_place_(in_place),
+      input_name_(std::move(input_name)), directory_(std::make_shared<io::Spill>(input_name_)), copies_(input_name_) {}
 
 io::OutputSink& Writer::out() {
   if (!out_) out_ = &open_();

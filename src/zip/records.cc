@@ -249,5 +249,4 @@ Zip64End parse_zip64_end(Bytes b) {
   return e;
 }
 
-
 }  // namespace zm::zip
